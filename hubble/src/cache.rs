@@ -1,0 +1,275 @@
+//! The latest result of each collector, encoded, plus the collector's health.
+//!
+//! A collector's run replaces its previous result as a whole (series that vanished from the source vanish from
+//! the scrape). A result older than its TTL is dropped, so a collector that keeps failing stops exporting stale
+//! values, while its health self-metrics (`hubble_collector_up 0`) stay.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::collector::CollectError;
+use crate::encode::{encode_collection, EncodedFamily};
+use crate::metric::{Labels, Metric};
+
+/// Health of one collector, as shown in self-metrics and on the landing page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CollectorHealth {
+    /// Runs finished (successful or not).
+    pub runs: u64,
+    /// Whether the last run succeeded.
+    pub up: bool,
+    /// Duration of the last run.
+    pub last_duration: Duration,
+    /// Failed runs so far.
+    pub errors_total: u64,
+    /// When the last successful run finished.
+    pub last_success: Option<SystemTime>,
+    /// The error of the last run, when it failed.
+    pub last_error: Option<String>,
+    /// Series stored by the last successful run.
+    pub series: usize,
+}
+
+/// What changed in a collector's health with one run; the scheduler logs only changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// Same state as before (still up, or still failing with the same error).
+    Unchanged,
+    /// First failure, or a different error than last time.
+    Failing,
+    /// Succeeded after failing.
+    Recovered,
+}
+
+#[derive(Default)]
+struct Entry {
+    data: Arc<[EncodedFamily]>,
+    expires_at: Option<Instant>,
+    health: CollectorHealth,
+    health_families: Arc<[EncodedFamily]>,
+}
+
+/// The cached state of one collector.
+pub(crate) struct CollectorCache {
+    name: Arc<str>,
+    const_labels: Labels,
+    ttl: Duration,
+    entry: Mutex<Entry>,
+    /// Bumped on every stored run, so a rendered scrape body can be reused until a collector changes.
+    version: AtomicU64,
+}
+
+/// What a scrape reads of one collector.
+pub(crate) struct CacheSnapshot {
+    /// Encoded data, empty when expired or never collected.
+    pub data: Arc<[EncodedFamily]>,
+    pub health: Arc<[EncodedFamily]>,
+    /// When `data` stops being valid; `None` when there is nothing to expire.
+    pub expires_at: Option<Instant>,
+}
+
+impl CollectorCache {
+    pub fn new(name: &str, const_labels: Labels, ttl: Duration) -> Self {
+        CollectorCache {
+            name: name.into(),
+            const_labels,
+            ttl,
+            entry: Mutex::new(Entry::default()),
+            version: AtomicU64::new(0),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Records one run: on success its samples replace the previous result; on failure the previous result
+    /// is kept until it expires. Health and its self-metrics are updated either way.
+    pub fn record(
+        &self,
+        result: Result<Vec<Metric>, CollectError>,
+        duration: Duration,
+        finished: Instant,
+    ) -> (Transition, CollectorHealth) {
+        // Encoding happens here, once per run, outside the lock: a scrape only copies bytes.
+        let encoded = result.and_then(|metrics| encode_collection(metrics, &self.const_labels));
+        let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        let was = entry.health.clone();
+        let h = &mut entry.health;
+        h.runs += 1;
+        h.last_duration = duration;
+        let transition = match &encoded {
+            Ok(_) => {
+                h.up = true;
+                h.last_success = Some(SystemTime::now());
+                h.last_error = None;
+                if was.runs > 0 && !was.up {
+                    Transition::Recovered
+                } else {
+                    Transition::Unchanged
+                }
+            }
+            Err(e) => {
+                h.up = false;
+                h.errors_total += 1;
+                let msg = e.to_string();
+                let changed = was.up || was.runs == 0 || was.last_error.as_deref() != Some(msg.as_str());
+                h.last_error = Some(msg);
+                if changed {
+                    Transition::Failing
+                } else {
+                    Transition::Unchanged
+                }
+            }
+        };
+        if let Ok(families) = encoded {
+            entry.health.series = families.iter().map(|f| f.series).sum();
+            entry.data = families.into();
+            entry.expires_at = Some(finished + self.ttl);
+        }
+        let health = entry.health.clone();
+        entry.health_families = health_families(&self.name, &health, &self.const_labels).into();
+        drop(entry);
+        self.version.fetch_add(1, Ordering::Release);
+        (transition, health)
+    }
+
+    pub fn snapshot(&self, now: Instant) -> CacheSnapshot {
+        let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        let live = entry.expires_at.is_some_and(|t| now < t);
+        CacheSnapshot {
+            data: if live { entry.data.clone() } else { Arc::from([]) },
+            health: entry.health_families.clone(),
+            expires_at: if live { entry.expires_at } else { None },
+        }
+    }
+
+    /// Number of runs stored so far; changes whenever what a scrape reads of this collector changes.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    pub fn health(&self) -> CollectorHealth {
+        self.entry.lock().unwrap_or_else(|e| e.into_inner()).health.clone()
+    }
+}
+
+/// Names of the self-metrics, reserved for hubble.
+pub(crate) const SELF_METRICS: [&str; 4] = [
+    "hubble_collector_up",
+    "hubble_collector_duration_seconds",
+    "hubble_collector_errors_total",
+    "hubble_collector_last_success_timestamp_seconds",
+];
+
+fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> Vec<EncodedFamily> {
+    let mut metrics = vec![
+        Metric::gauge(
+            SELF_METRICS[0],
+            "Whether the last run of the collector succeeded (1) or failed (0).",
+            if h.up { 1.0 } else { 0.0 },
+        ),
+        Metric::gauge(
+            SELF_METRICS[1],
+            "Duration of the last run of the collector in seconds.",
+            h.last_duration.as_secs_f64(),
+        ),
+        Metric::counter(
+            SELF_METRICS[2],
+            "Failed runs of the collector.",
+            h.errors_total as f64,
+        ),
+    ];
+    if let Some(t) = h.last_success {
+        metrics.push(Metric::gauge(
+            SELF_METRICS[3],
+            "Unix time of the last successful run of the collector.",
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
+        ));
+    }
+    let metrics = metrics.into_iter().map(|m| m.label("collector", name.to_owned())).collect();
+    // Names and labels here are fixed and valid; a constant label named `collector` is refused at registration.
+    encode_collection(metrics, const_labels).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{Format, FamilyWriter};
+
+    fn text(cache: &CollectorCache, now: Instant) -> String {
+        let snap = cache.snapshot(now);
+        let mut w = FamilyWriter::new(Format::Text, 0);
+        w.write_all(snap.data.iter().collect());
+        String::from_utf8(w.finish()).unwrap()
+    }
+
+    fn sample(db: &str, v: f64) -> Metric {
+        Metric::gauge("t_size_bytes", "Size.", v).label("db", db)
+    }
+
+    #[test]
+    fn series_are_keyed_by_name_and_labels() {
+        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60));
+        let now = Instant::now();
+        cache.record(Ok(vec![sample("a", 1.0), sample("b", 2.0)]), Duration::ZERO, now);
+        let out = text(&cache, now);
+        assert!(out.contains("t_size_bytes{db=\"a\"} 1\n"), "{out}");
+        assert!(out.contains("t_size_bytes{db=\"b\"} 2\n"), "{out}");
+    }
+
+    #[test]
+    fn a_run_replaces_the_previous_result() {
+        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60));
+        let now = Instant::now();
+        cache.record(Ok(vec![sample("a", 1.0), sample("b", 2.0)]), Duration::ZERO, now);
+        cache.record(Ok(vec![sample("b", 3.0)]), Duration::ZERO, now);
+        let out = text(&cache, now);
+        assert!(!out.contains("db=\"a\""), "vanished series still exported: {out}");
+        assert!(out.contains("t_size_bytes{db=\"b\"} 3\n"), "{out}");
+    }
+
+    #[test]
+    fn a_failed_run_keeps_the_result_until_the_ttl_then_drops_it() {
+        let ttl = Duration::from_secs(30);
+        let cache = CollectorCache::new("c", Labels::new(), ttl);
+        let t0 = Instant::now();
+        cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, t0);
+        let (tr, h) = cache.record(Err(CollectError::Other("boom".into())), Duration::ZERO, t0);
+        assert_eq!(tr, Transition::Failing);
+        assert!(!h.up);
+        assert!(text(&cache, t0 + Duration::from_secs(29)).contains("db=\"a\""));
+        assert_eq!(text(&cache, t0 + ttl), "");
+        // Health stays visible while data is gone.
+        assert!(!cache.snapshot(t0 + ttl).health.is_empty());
+    }
+
+    #[test]
+    fn transitions_are_reported_once() {
+        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(30));
+        let now = Instant::now();
+        let fail = |m: &str| Err(CollectError::Other(m.into()));
+        assert_eq!(cache.record(Ok(vec![]), Duration::ZERO, now).0, Transition::Unchanged);
+        assert_eq!(cache.record(fail("x"), Duration::ZERO, now).0, Transition::Failing);
+        assert_eq!(cache.record(fail("x"), Duration::ZERO, now).0, Transition::Unchanged);
+        assert_eq!(cache.record(fail("y"), Duration::ZERO, now).0, Transition::Failing);
+        assert_eq!(cache.record(Ok(vec![]), Duration::ZERO, now).0, Transition::Recovered);
+        assert_eq!(cache.record(Ok(vec![]), Duration::ZERO, now).0, Transition::Unchanged);
+        assert_eq!(cache.health().errors_total, 3);
+    }
+
+    #[test]
+    fn health_self_metrics_carry_collector_and_constant_labels() {
+        let cache = CollectorCache::new("jobs", Labels::new().with("instance", "a"), Duration::from_secs(30));
+        cache.record(Err(CollectError::Other("x".into())), Duration::from_millis(250), Instant::now());
+        let snap = cache.snapshot(Instant::now());
+        let mut w = FamilyWriter::new(Format::Text, 0);
+        w.write_all(snap.health.iter().collect());
+        let out = String::from_utf8(w.finish()).unwrap();
+        assert!(out.contains("hubble_collector_up{collector=\"jobs\",instance=\"a\"} 0\n"), "{out}");
+        assert!(out.contains("hubble_collector_duration_seconds{collector=\"jobs\",instance=\"a\"} 0.25\n"));
+        assert!(out.contains("hubble_collector_errors_total{collector=\"jobs\",instance=\"a\"} 1\n"));
+        assert!(!out.contains("last_success"), "no success yet: {out}");
+    }
+}

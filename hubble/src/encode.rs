@@ -1,0 +1,490 @@
+//! Text format 0.0.4 and OpenMetrics output.
+//!
+//! A collector's samples are encoded once, when they are collected ([`encode_collection`]): each family becomes
+//! an [`EncodedFamily`] holding its sample lines in both formats. A scrape then only concatenates those chunks
+//! under one `# HELP`/`# TYPE` header per family ([`FamilyWriter`]), so its cost is mostly copying bytes.
+
+use std::collections::btree_map::{BTreeMap, Entry};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::collector::CollectError;
+use crate::metric::{is_valid_label_name, is_valid_metric_name, Labels, Metric, MetricKind};
+
+/// Content type of text format 0.0.4.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Content type of OpenMetrics 1.0.0.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => TEXT_CONTENT_TYPE,
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+
+    /// Picks the format a scraper asks for in its `Accept` header: OpenMetrics when it lists
+    /// `application/openmetrics-text`, text 0.0.4 otherwise.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// The samples of one family from one collector run, encoded in both formats (without header lines).
+#[derive(Debug, Clone)]
+pub(crate) struct EncodedFamily {
+    pub name: Arc<str>,
+    pub help: Arc<str>,
+    pub kind: MetricKind,
+    pub series: usize,
+    pub text: Bytes,
+    pub openmetrics: Bytes,
+}
+
+impl EncodedFamily {
+    pub fn lines(&self, format: Format) -> &Bytes {
+        match format {
+            Format::Text => &self.text,
+            Format::OpenMetrics => &self.openmetrics,
+        }
+    }
+}
+
+struct FamilyBuilder {
+    help: Cow<'static, str>,
+    kind: MetricKind,
+    series: BTreeMap<Labels, f64>,
+}
+
+/// Groups a run's samples by family, adds the constant labels, checks names and duplicate series, and encodes.
+///
+/// The result is sorted by family name, and each family's series by label set, so output is deterministic.
+pub(crate) fn encode_collection(
+    metrics: Vec<Metric>,
+    const_labels: &Labels,
+) -> Result<Vec<EncodedFamily>, CollectError> {
+    let mut families: BTreeMap<Cow<'static, str>, FamilyBuilder> = BTreeMap::new();
+    for m in metrics {
+        let mut labels = m.labels;
+        for (n, v) in const_labels.iter() {
+            if labels.contains(n) {
+                return Err(CollectError::Other(format!(
+                    "metric `{}` sets label `{n}`, which is a constant label of the exporter",
+                    m.name
+                )));
+            }
+            labels.insert(n.to_owned(), v);
+        }
+        if !families.contains_key(m.name.as_ref()) {
+            if !is_valid_metric_name(&m.name) {
+                return Err(CollectError::Other(format!(
+                    "metric name `{}` is invalid: names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
+                    m.name
+                )));
+            }
+            families.insert(
+                m.name.clone(),
+                FamilyBuilder {
+                    help: m.help,
+                    kind: m.kind,
+                    series: BTreeMap::new(),
+                },
+            );
+        }
+        let family = families.get_mut(m.name.as_ref()).expect("inserted above");
+        if family.kind != m.kind {
+            return Err(CollectError::Other(format!(
+                "metric `{}` is produced as both {} and {}",
+                m.name, family.kind, m.kind
+            )));
+        }
+        match family.series.entry(labels) {
+            Entry::Occupied(e) => {
+                return Err(CollectError::DuplicateSeries {
+                    name: m.name.into_owned(),
+                    labels: e.key().to_string(),
+                })
+            }
+            Entry::Vacant(e) => {
+                if let Some((bad, _)) = e.key().iter().find(|(n, _)| !is_valid_label_name(n)) {
+                    return Err(CollectError::Other(format!(
+                        "label name `{bad}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"
+                    )));
+                }
+                e.insert(m.value);
+            }
+        }
+    }
+    Ok(families
+        .into_iter()
+        .map(|(name, f)| encode_family(&name, &f.help, f.kind, &f.series))
+        .collect())
+}
+
+fn encode_family(name: &str, help: &str, kind: MetricKind, series: &BTreeMap<Labels, f64>) -> EncodedFamily {
+    let om_sample = openmetrics_sample_name(name, kind);
+    let mut text = Vec::with_capacity(series.len() * (name.len() + 48));
+    let mut om = Vec::with_capacity(series.len() * (om_sample.len() + 48));
+    for (labels, value) in series {
+        write_sample(&mut text, name, labels, *value);
+        write_sample(&mut om, &om_sample, labels, *value);
+    }
+    EncodedFamily {
+        name: name.into(),
+        help: help.into(),
+        kind,
+        series: series.len(),
+        text: text.into(),
+        openmetrics: om.into(),
+    }
+}
+
+/// In OpenMetrics a counter family is named without `_total` and its sample carries it.
+fn openmetrics_family_name(name: &str, kind: MetricKind) -> &str {
+    match kind {
+        MetricKind::Counter => name.strip_suffix("_total").unwrap_or(name),
+        _ => name,
+    }
+}
+
+fn openmetrics_sample_name(name: &str, kind: MetricKind) -> String {
+    match kind {
+        MetricKind::Counter => format!("{}_total", openmetrics_family_name(name, kind)),
+        _ => name.to_owned(),
+    }
+}
+
+fn write_sample(out: &mut Vec<u8>, name: &str, labels: &Labels, value: f64) {
+    out.extend_from_slice(name.as_bytes());
+    if !labels.is_empty() {
+        out.push(b'{');
+        for (i, (n, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b"=\"");
+            escape_label_value(out, v);
+            out.push(b'"');
+        }
+        out.push(b'}');
+    }
+    out.push(b' ');
+    write_value(out, value);
+    out.push(b'\n');
+}
+
+fn escape_label_value(out: &mut Vec<u8>, v: &str) {
+    for b in v.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(b),
+        }
+    }
+}
+
+fn escape_help(out: &mut Vec<u8>, help: &str, format: Format) {
+    for b in help.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'"' if format == Format::OpenMetrics => out.extend_from_slice(b"\\\""),
+            _ => out.push(b),
+        }
+    }
+}
+
+pub(crate) fn write_value(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write;
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        // Integral values (most counters) print without a fraction, as the Go client does.
+        #[allow(clippy::cast_possible_truncation)]
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        // Debug prints the shortest round-tripping form, with an exponent for very large or small values.
+        let _ = write!(out, "{v:?}");
+    }
+}
+
+/// Writes families in name order, one header per family however many chunks (collectors, exporters) hold
+/// samples of it.
+pub(crate) struct FamilyWriter {
+    format: Format,
+    pub out: Vec<u8>,
+}
+
+impl FamilyWriter {
+    pub fn new(format: Format, capacity: usize) -> Self {
+        FamilyWriter {
+            format,
+            out: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Writes every chunk; `chunks` may come in any order.
+    pub fn write_all(&mut self, mut chunks: Vec<&EncodedFamily>) {
+        // Stable sort: within a family, chunks keep the order of exporters and collectors.
+        chunks.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut current: Option<&str> = None;
+        for chunk in chunks {
+            if current != Some(&*chunk.name) {
+                self.header(&chunk.name, &chunk.help, chunk.kind);
+                current = Some(&chunk.name);
+            }
+            self.out.extend_from_slice(chunk.lines(self.format));
+        }
+    }
+
+    fn header(&mut self, name: &str, help: &str, kind: MetricKind) {
+        let (family, kind_word) = match self.format {
+            Format::Text => (name, kind.as_text()),
+            Format::OpenMetrics => (openmetrics_family_name(name, kind), kind.as_openmetrics()),
+        };
+        self.out.extend_from_slice(b"# HELP ");
+        self.out.extend_from_slice(family.as_bytes());
+        self.out.push(b' ');
+        escape_help(&mut self.out, help, self.format);
+        self.out.extend_from_slice(b"\n# TYPE ");
+        self.out.extend_from_slice(family.as_bytes());
+        self.out.push(b' ');
+        self.out.extend_from_slice(kind_word.as_bytes());
+        self.out.push(b'\n');
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.format == Format::OpenMetrics {
+            self.out.extend_from_slice(b"# EOF\n");
+        }
+        self.out
+    }
+}
+
+/// Encodes families gathered from a `prometheus` crate registry (process metrics, user instruments).
+pub(crate) fn encode_prometheus_families(
+    families: &[prometheus::proto::MetricFamily],
+    format: Format,
+) -> Vec<u8> {
+    use prometheus::proto::MetricType;
+    use std::io::Write;
+    let mut out = Vec::new();
+    for mf in families {
+        let name = mf.name();
+        let (kind, om_kind) = match mf.get_field_type() {
+            MetricType::COUNTER => ("counter", "counter"),
+            MetricType::GAUGE => ("gauge", "gauge"),
+            MetricType::HISTOGRAM => ("histogram", "histogram"),
+            MetricType::SUMMARY => ("summary", "summary"),
+            MetricType::UNTYPED => ("untyped", "unknown"),
+        };
+        let is_counter = mf.get_field_type() == MetricType::COUNTER;
+        let family = match format {
+            Format::OpenMetrics if is_counter => name.strip_suffix("_total").unwrap_or(name),
+            _ => name,
+        };
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(family.as_bytes());
+        out.push(b' ');
+        escape_help(&mut out, mf.help(), format);
+        let _ = writeln!(
+            out,
+            "\n# TYPE {family} {}",
+            if format == Format::Text { kind } else { om_kind }
+        );
+        for m in mf.get_metric() {
+            let labels: Labels = m
+                .get_label()
+                .iter()
+                .map(|l| (l.name().to_owned(), l.value().to_owned()))
+                .collect();
+            match mf.get_field_type() {
+                MetricType::COUNTER => {
+                    let sample = if format == Format::OpenMetrics {
+                        format!("{family}_total")
+                    } else {
+                        name.to_owned()
+                    };
+                    write_sample(&mut out, &sample, &labels, m.get_counter().get_value());
+                }
+                MetricType::GAUGE => write_sample(&mut out, name, &labels, m.get_gauge().get_value()),
+                MetricType::UNTYPED => {
+                    // Deprecated only because the crate itself never produces untyped metrics.
+                    #[allow(deprecated)]
+                    let v = m.get_untyped().get_value();
+                    write_sample(&mut out, name, &labels, v);
+                }
+                MetricType::HISTOGRAM => {
+                    let h = m.get_histogram();
+                    let bucket = format!("{name}_bucket");
+                    for b in h.get_bucket() {
+                        let mut l = labels.clone();
+                        l.insert("le", format_le(b.upper_bound()));
+                        write_sample(&mut out, &bucket, &l, b.cumulative_count() as f64);
+                    }
+                    if h.get_bucket().last().is_none_or(|b| b.upper_bound() != f64::INFINITY) {
+                        let mut l = labels.clone();
+                        l.insert("le", "+Inf");
+                        write_sample(&mut out, &bucket, &l, h.get_sample_count() as f64);
+                    }
+                    write_sample(&mut out, &format!("{name}_sum"), &labels, h.get_sample_sum());
+                    write_sample(&mut out, &format!("{name}_count"), &labels, h.get_sample_count() as f64);
+                }
+                MetricType::SUMMARY => {
+                    let s = m.get_summary();
+                    for q in s.get_quantile() {
+                        let mut l = labels.clone();
+                        l.insert("quantile", format_le(q.quantile()));
+                        write_sample(&mut out, name, &l, q.value());
+                    }
+                    write_sample(&mut out, &format!("{name}_sum"), &labels, s.sample_sum());
+                    write_sample(&mut out, &format!("{name}_count"), &labels, s.sample_count() as f64);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn format_le(v: f64) -> String {
+    let mut out = Vec::new();
+    write_value(&mut out, v);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(families: &[EncodedFamily], format: Format) -> String {
+        let mut w = FamilyWriter::new(format, 0);
+        w.write_all(families.iter().collect());
+        String::from_utf8(w.finish()).unwrap()
+    }
+
+    #[test]
+    fn groups_sorts_and_adds_constant_labels() {
+        let metrics = vec![
+            Metric::gauge("b_size_bytes", "Size.", 3.0).label("db", "z"),
+            Metric::counter("a_commits_total", "Commits.", 10.0).label("db", "x"),
+            Metric::gauge("b_size_bytes", "Size.", 1.5).label("db", "a"),
+        ];
+        let consts = Labels::new().with("instance", "pg1");
+        let enc = encode_collection(metrics, &consts).unwrap();
+        assert_eq!(
+            render(&enc, Format::Text),
+            "# HELP a_commits_total Commits.\n# TYPE a_commits_total counter\n\
+             a_commits_total{db=\"x\",instance=\"pg1\"} 10\n\
+             # HELP b_size_bytes Size.\n# TYPE b_size_bytes gauge\n\
+             b_size_bytes{db=\"a\",instance=\"pg1\"} 1.5\n\
+             b_size_bytes{db=\"z\",instance=\"pg1\"} 3\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_names_counters_and_ends_with_eof() {
+        let enc = encode_collection(
+            vec![
+                Metric::counter("x_total", "X \"q\".", 1.0),
+                Metric::counter("y", "Y.", 2.0),
+                Metric::new("z", "Z.", MetricKind::Untyped, 3.0),
+            ],
+            &Labels::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            render(&enc, Format::OpenMetrics),
+            "# HELP x X \\\"q\\\".\n# TYPE x counter\nx_total 1\n\
+             # HELP y Y.\n# TYPE y counter\ny_total 2\n\
+             # HELP z Z.\n# TYPE z unknown\nz 3\n# EOF\n"
+        );
+        assert!(render(&enc, Format::Text).contains("# TYPE z untyped\nz 3\n"));
+    }
+
+    #[test]
+    fn escapes_label_values_and_help() {
+        let enc = encode_collection(
+            vec![Metric::gauge("g", "line1\nback\\slash", 1.0).label("l", "a\"b\\c\nd é")],
+            &Labels::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            render(&enc, Format::Text),
+            "# HELP g line1\\nback\\\\slash\n# TYPE g gauge\ng{l=\"a\\\"b\\\\c\\nd é\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn special_values() {
+        let mut out = Vec::new();
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1, -2.0, 1e20, 1e-7] {
+            write_value(&mut out, v);
+            out.push(b' ');
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "NaN +Inf -Inf 0.1 -2 1e20 1e-7 ");
+    }
+
+    #[test]
+    fn duplicate_series_are_an_error() {
+        let err = encode_collection(
+            vec![
+                Metric::gauge("g", "G.", 1.0).label("a", "1"),
+                Metric::gauge("g", "G.", 2.0).label("a", "1"),
+            ],
+            &Labels::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, CollectError::DuplicateSeries { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_names_and_label_clashes_are_errors() {
+        let bad_name = encode_collection(vec![Metric::gauge("2xx", "", 1.0)], &Labels::new());
+        assert!(bad_name.unwrap_err().to_string().contains("`2xx` is invalid"));
+        let bad_label =
+            encode_collection(vec![Metric::gauge("g", "", 1.0).label("__x", "1")], &Labels::new());
+        assert!(bad_label.unwrap_err().to_string().contains("`__x` is invalid"));
+        let clash = encode_collection(
+            vec![Metric::gauge("g", "", 1.0).label("instance", "1")],
+            &Labels::new().with("instance", "2"),
+        );
+        assert!(clash.unwrap_err().to_string().contains("constant label"));
+        let kinds = encode_collection(
+            vec![Metric::gauge("g", "", 1.0), Metric::counter("g", "", 1.0).label("a", "b")],
+            &Labels::new(),
+        );
+        assert!(kinds.unwrap_err().to_string().contains("both gauge and counter"));
+    }
+
+    #[test]
+    fn one_header_for_chunks_of_many_collectors() {
+        let a = encode_collection(vec![Metric::gauge("up", "Up.", 1.0)], &Labels::new().with("t", "a")).unwrap();
+        let b = encode_collection(vec![Metric::gauge("up", "Up.", 0.0)], &Labels::new().with("t", "b")).unwrap();
+        let mut w = FamilyWriter::new(Format::Text, 0);
+        w.write_all(a.iter().chain(b.iter()).collect());
+        assert_eq!(
+            String::from_utf8(w.finish()).unwrap(),
+            "# HELP up Up.\n# TYPE up gauge\nup{t=\"a\"} 1\nup{t=\"b\"} 0\n"
+        );
+    }
+}

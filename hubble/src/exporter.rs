@@ -1,0 +1,565 @@
+//! `BaseExporter` (a set of collectors with their schedule and constant labels) and the `Exporter` trait.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{CollectorCache, CollectorHealth};
+use crate::collector::{Desc, DynCollector, MetricCollector};
+use crate::metric::Labels;
+use crate::scheduler::{default_jitter, run_collector, Schedule};
+
+/// Why an exporter could not be set up or a collector added.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExporterError {
+    /// Two collectors of one exporter share a name.
+    #[error("exporter `{exporter}` already has a collector named `{collector}`")]
+    DuplicateCollector {
+        /// Exporter name.
+        exporter: String,
+        /// Collector name.
+        collector: String,
+    },
+    /// Setting up the exporter failed (connecting to its target, say).
+    #[error("setting up exporter `{exporter}`: {source}")]
+    Setup {
+        /// Exporter name.
+        exporter: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+/// Per-collector timing overrides (a derived group's `interval` and `timeout` attributes land here).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorOptions {
+    /// Run interval; the exporter's when `None`.
+    pub interval: Option<Duration>,
+    /// Per-run timeout; the exporter's when `None`.
+    pub timeout: Option<Duration>,
+}
+
+pub(crate) struct CollectorEntry {
+    pub collector: Arc<dyn DynCollector>,
+    pub cache: Arc<CollectorCache>,
+    pub schedule: Schedule,
+}
+
+/// What the registry and the HTTP server read of an exporter.
+pub(crate) struct ExporterShared {
+    pub id: u64,
+    pub name: Arc<str>,
+    pub const_labels: Labels,
+    pub collectors: RwLock<Vec<Arc<CollectorEntry>>>,
+}
+
+impl ExporterShared {
+    pub fn entries(&self) -> Vec<Arc<CollectorEntry>> {
+        self.collectors.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn descriptors(&self) -> Vec<Desc> {
+        self.entries().iter().flat_map(|e| e.collector.descriptors()).collect()
+    }
+}
+
+/// An exporter's status, for landing pages and tests.
+#[derive(Debug, Clone)]
+pub struct ExporterStatus {
+    /// Exporter name.
+    pub name: String,
+    /// Its constant labels.
+    pub const_labels: Labels,
+    /// Its collectors, in the order they were added.
+    pub collectors: Vec<CollectorStatus>,
+}
+
+/// One collector's status.
+#[derive(Debug, Clone)]
+pub struct CollectorStatus {
+    /// Collector name.
+    pub name: String,
+    /// Run interval.
+    pub interval: Duration,
+    /// Health after the last run.
+    pub health: CollectorHealth,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A named set of collectors with constant labels, each collector run on its own schedule into a cache.
+///
+/// Build one with [`BaseExporter::builder`], add collectors, then [`register`](crate::register) it (which
+/// starts processing) or call [`process`](Self::process) yourself.
+///
+/// ```
+/// # use hubble::{BaseExporter, CollectError, Metric, MetricCollector};
+/// # struct Up;
+/// # impl MetricCollector for Up {
+/// #     fn name(&self) -> &str { "up" }
+/// #     async fn collect(&self) -> Result<Vec<Metric>, CollectError> { Ok(vec![]) }
+/// # }
+/// use std::time::Duration;
+/// let exporter = BaseExporter::builder("demo")
+///     .const_label("instance", "db1:5432")
+///     .interval(Duration::from_secs(15))
+///     .collector(Up)
+///     .build()
+///     .unwrap();
+/// assert_eq!(exporter.name(), "demo");
+/// ```
+pub struct BaseExporter {
+    shared: Arc<ExporterShared>,
+    interval: Duration,
+    timeout: Duration,
+    ttl: Option<Duration>,
+    cancel: CancellationToken,
+    tasks: Mutex<Option<JoinSet<()>>>,
+}
+
+/// Builder of a [`BaseExporter`]; defaults are the `DEFAULT_*` constants.
+pub struct BaseExporterBuilder {
+    name: String,
+    const_labels: Labels,
+    interval: Duration,
+    timeout: Option<Duration>,
+    ttl: Option<Duration>,
+    collectors: Vec<(Arc<dyn DynCollector>, CollectorOptions)>,
+}
+
+impl BaseExporterBuilder {
+    /// Default collection interval.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+
+    /// Adds a constant label, set on every series of the exporter (the target's labels, say).
+    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.const_labels.insert(name.into(), value);
+        self
+    }
+
+    /// Replaces the constant labels.
+    pub fn const_labels(mut self, labels: Labels) -> Self {
+        self.const_labels = labels;
+        self
+    }
+
+    /// Collection interval of every collector without its own (default [`Self::DEFAULT_INTERVAL`]).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Per-run timeout (default: the interval, so a run ends before the next is due).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a result stays exported without a newer successful run (default: twice the collector's
+    /// interval plus its timeout, so one late or failed run does not make series blink).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Adds a collector on the exporter's schedule.
+    pub fn collector(self, collector: impl MetricCollector) -> Self {
+        self.collector_with(collector, CollectorOptions::default())
+    }
+
+    /// Adds a collector with its own interval or timeout.
+    pub fn collector_with(mut self, collector: impl MetricCollector, options: CollectorOptions) -> Self {
+        self.collectors.push((Arc::new(collector), options));
+        self
+    }
+
+    /// Builds the exporter; fails if two collectors share a name.
+    pub fn build(self) -> Result<BaseExporter, ExporterError> {
+        let exporter = BaseExporter {
+            shared: Arc::new(ExporterShared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                name: self.name.into(),
+                const_labels: self.const_labels,
+                collectors: RwLock::new(Vec::new()),
+            }),
+            interval: self.interval,
+            timeout: self.timeout.unwrap_or(self.interval),
+            ttl: self.ttl,
+            cancel: CancellationToken::new(),
+            tasks: Mutex::new(None),
+        };
+        for (c, options) in self.collectors {
+            exporter.add_dyn(c, options)?;
+        }
+        Ok(exporter)
+    }
+}
+
+impl BaseExporter {
+    /// Starts building an exporter named `name` (used in logs and on the landing page).
+    pub fn builder(name: impl Into<String>) -> BaseExporterBuilder {
+        BaseExporterBuilder {
+            name: name.into(),
+            const_labels: Labels::new(),
+            interval: BaseExporterBuilder::DEFAULT_INTERVAL,
+            timeout: None,
+            ttl: None,
+            collectors: Vec::new(),
+        }
+    }
+
+    /// The exporter's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The constant labels.
+    pub fn const_labels(&self) -> &Labels {
+        &self.shared.const_labels
+    }
+
+    /// Adds a collector. If the exporter is already processing, the collector starts at once.
+    pub fn add_collector(&self, collector: impl MetricCollector) -> Result<(), ExporterError> {
+        self.add_dyn(Arc::new(collector), CollectorOptions::default())
+    }
+
+    /// Adds a collector with its own interval or timeout.
+    pub fn add_collector_with(
+        &self,
+        collector: impl MetricCollector,
+        options: CollectorOptions,
+    ) -> Result<(), ExporterError> {
+        self.add_dyn(Arc::new(collector), options)
+    }
+
+    fn add_dyn(&self, collector: Arc<dyn DynCollector>, options: CollectorOptions) -> Result<(), ExporterError> {
+        let interval = options.interval.unwrap_or(self.interval);
+        let timeout = options.timeout.unwrap_or(self.timeout).min(interval);
+        let schedule = Schedule {
+            interval,
+            timeout,
+            max_jitter: default_jitter(interval),
+        };
+        let ttl = self.ttl.unwrap_or(interval * 2 + timeout);
+        let entry = Arc::new(CollectorEntry {
+            cache: Arc::new(CollectorCache::new(
+                collector.name(),
+                self.shared.const_labels.clone(),
+                ttl,
+            )),
+            collector,
+            schedule,
+        });
+        // Lock order tasks -> collectors, as in `process`, so a collector is spawned exactly once.
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut list = self.shared.collectors.write().unwrap_or_else(|e| e.into_inner());
+            if list.iter().any(|e| e.collector.name() == entry.collector.name()) {
+                return Err(ExporterError::DuplicateCollector {
+                    exporter: self.name().to_owned(),
+                    collector: entry.collector.name().to_owned(),
+                });
+            }
+            list.push(entry.clone());
+        }
+        if let Some(set) = tasks.as_mut() {
+            self.spawn(set, entry);
+        }
+        Ok(())
+    }
+
+    fn spawn(&self, set: &mut JoinSet<()>, entry: Arc<CollectorEntry>) {
+        set.spawn(run_collector(
+            self.shared.name.clone(),
+            entry.collector.clone(),
+            entry.cache.clone(),
+            entry.schedule,
+            self.cancel.child_token(),
+        ));
+    }
+
+    /// Starts one task per collector. Calling it again, or after [`close`](Self::close), does nothing.
+    /// Must be called within a tokio runtime.
+    pub fn process(&self) {
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if tasks.is_some() {
+            return;
+        }
+        let mut set = JoinSet::new();
+        for entry in self.shared.entries() {
+            self.spawn(&mut set, entry);
+        }
+        *tasks = Some(set);
+    }
+
+    /// Stops every collector task and returns once all have stopped. A run in progress is cancelled.
+    pub async fn close(&self) {
+        self.cancel.cancel();
+        let set = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut set) = set {
+            while let Some(res) = set.join_next().await {
+                if let Err(e) = res {
+                    if e.is_panic() {
+                        tracing::error!(exporter = self.name(), "collector task panicked");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether [`close`](Self::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// The status of the exporter and its collectors.
+    pub fn status(&self) -> ExporterStatus {
+        status_of(&self.shared)
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ExporterShared> {
+        &self.shared
+    }
+}
+
+pub(crate) fn status_of(shared: &ExporterShared) -> ExporterStatus {
+    ExporterStatus {
+        name: shared.name.to_string(),
+        const_labels: shared.const_labels.clone(),
+        collectors: shared
+            .entries()
+            .iter()
+            .map(|e| CollectorStatus {
+                name: e.collector.name().to_owned(),
+                interval: e.schedule.interval,
+                health: e.cache.health(),
+            })
+            .collect(),
+    }
+}
+
+impl std::fmt::Debug for BaseExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BaseExporter")
+            .field("name", &self.shared.name)
+            .field("const_labels", &self.shared.const_labels)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("collectors", &self.shared.entries().iter().map(|e| e.collector.name().to_owned()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for BaseExporter {
+    fn drop(&mut self) {
+        // Tasks must not outlive their exporter; `close` is the graceful path, this the safety net.
+        self.cancel.cancel();
+    }
+}
+
+/// An exporter: something that owns a [`BaseExporter`] and may need setting up (connections, collectors)
+/// before it is registered, and tearing down after.
+///
+/// ```
+/// use hubble::{BaseExporter, Exporter, ExporterError};
+///
+/// struct MyExporter {
+///     base: BaseExporter,
+/// }
+///
+/// impl Exporter for MyExporter {
+///     fn base(&self) -> &BaseExporter {
+///         &self.base
+///     }
+///     async fn setup(&mut self) -> Result<(), ExporterError> {
+///         // open connections, add collectors
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Exporter: Send + Sync + 'static {
+    /// The base exporter holding the collectors.
+    fn base(&self) -> &BaseExporter;
+
+    /// Prepares the exporter; called by [`register`](crate::register) before it is added to the registry.
+    fn setup(&mut self) -> impl Future<Output = Result<(), ExporterError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Stops the exporter; called by [`unregister`](crate::unregister) after its series are removed.
+    /// Override to close connections as well, calling `self.base().close()` first.
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        self.base().close()
+    }
+}
+
+impl Exporter for BaseExporter {
+    fn base(&self) -> &BaseExporter {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::CollectError;
+    use crate::metric::Metric;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    /// Counts runs and concurrent runs; each run takes `delay`.
+    struct Probe {
+        name: &'static str,
+        delay: Duration,
+        runs: Arc<AtomicUsize>,
+        active: Arc<AtomicUsize>,
+        max_active: Arc<AtomicUsize>,
+        finished: Arc<AtomicUsize>,
+    }
+
+    impl Probe {
+        fn new(name: &'static str, delay: Duration) -> Self {
+            Probe {
+                name,
+                delay,
+                runs: Arc::default(),
+                active: Arc::default(),
+                max_active: Arc::default(),
+                finished: Arc::default(),
+            }
+        }
+    }
+
+    impl MetricCollector for Probe {
+        fn name(&self) -> &str {
+            self.name
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            self.runs.fetch_add(1, SeqCst);
+            let now = self.active.fetch_add(1, SeqCst) + 1;
+            self.max_active.fetch_max(now, SeqCst);
+            // Decrement even when the run is cancelled (future dropped).
+            struct Guard(Arc<AtomicUsize>);
+            impl Drop for Guard {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, SeqCst);
+                }
+            }
+            let _g = Guard(self.active.clone());
+            tokio::time::sleep(self.delay).await;
+            self.finished.fetch_add(1, SeqCst);
+            Ok(vec![Metric::gauge("probe_value", "Probe.", 1.0)])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_runs_never_overlap() {
+        let probe = Probe::new("slow", Duration::from_millis(2500));
+        let (runs, max_active) = (probe.runs.clone(), probe.max_active.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .timeout(Duration::from_secs(10))
+            .collector(probe)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        exporter.close().await;
+        assert_eq!(max_active.load(SeqCst), 1, "runs overlapped");
+        let n = runs.load(SeqCst);
+        // Timeout is capped at the interval (1 s), so each run times out; ticks are skipped, not queued.
+        assert!((15..=21).contains(&n), "{n} runs in 20 s at a 1 s interval");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_beyond_its_timeout_fails_and_is_cancelled() {
+        let probe = Probe::new("hang", Duration::from_secs(3600));
+        let (finished, active) = (probe.finished.clone(), probe.active.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(10))
+            .timeout(Duration::from_secs(2))
+            .collector(probe)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let status = exporter.status();
+        let h = &status.collectors[0].health;
+        assert_eq!(h.runs, 1);
+        assert!(!h.up);
+        assert_eq!(h.last_error.as_deref(), Some("timed out after 2s"));
+        assert_eq!(active.load(SeqCst), 0, "timed-out run still active");
+        assert_eq!(finished.load(SeqCst), 0);
+        exporter.close().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn close_cancels_runs_in_progress_and_waits_for_tasks() {
+        let a = Probe::new("a", Duration::from_secs(3600));
+        let b = Probe::new("b", Duration::from_millis(1));
+        let (a_active, b_runs) = (a.active.clone(), b.runs.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(7200))
+            .collector(a)
+            .collector(b)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(1000)).await;
+        assert_eq!(a_active.load(SeqCst), 1);
+        exporter.close().await;
+        assert_eq!(a_active.load(SeqCst), 0, "run not cancelled by close");
+        assert!(exporter.is_closed());
+        let before = b_runs.load(SeqCst);
+        tokio::time::sleep(Duration::from_secs(100_000)).await;
+        assert_eq!(b_runs.load(SeqCst), before, "a collector ran after close");
+        // Processing after close is refused.
+        exporter.process();
+        assert!(exporter.tasks.lock().unwrap().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn collectors_added_while_processing_start_at_once() {
+        let exporter = BaseExporter::builder("t").interval(Duration::from_secs(1)).build().unwrap();
+        exporter.process();
+        let late = Probe::new("late", Duration::ZERO);
+        let runs = late.runs.clone();
+        exporter.add_collector(late).unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(runs.load(SeqCst) >= 1);
+        let dup = exporter.add_collector(Probe::new("late", Duration::ZERO)).unwrap_err();
+        assert_eq!(dup.to_string(), "exporter `t` already has a collector named `late`");
+        exporter.close().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn per_collector_interval_overrides() {
+        let fast = Probe::new("fast", Duration::ZERO);
+        let slow = Probe::new("slow", Duration::ZERO);
+        let (fast_runs, slow_runs) = (fast.runs.clone(), slow.runs.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(10))
+            .collector(slow)
+            .collector_with(
+                fast,
+                CollectorOptions {
+                    interval: Some(Duration::from_secs(1)),
+                    timeout: None,
+                },
+            )
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        exporter.close().await;
+        assert!(fast_runs.load(SeqCst) >= 25, "{}", fast_runs.load(SeqCst));
+        assert!((3..=4).contains(&slow_runs.load(SeqCst)), "{}", slow_runs.load(SeqCst));
+    }
+}

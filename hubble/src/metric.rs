@@ -1,0 +1,490 @@
+//! The metric model: what a collector hands to the cache.
+//!
+//! A [`Metric`] is one sample: a family name, its help text and kind, a value and the sample's own labels.
+//! The exporter's constant labels are added when the sample is encoded, so collectors never copy them.
+//! [`MetricValue`] and [`LabelValue`] convert the Rust types a database row yields.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// The Prometheus type of a metric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetricKind {
+    /// A value that only goes up (resets on restart). Its name should end in `_total`.
+    Counter,
+    /// A value that can go up and down.
+    Gauge,
+    /// A value of unknown type (`untyped` in text format 0.0.4, `unknown` in OpenMetrics).
+    Untyped,
+}
+
+impl MetricKind {
+    /// The `# TYPE` word in text format 0.0.4.
+    pub fn as_text(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Untyped => "untyped",
+        }
+    }
+
+    /// The `# TYPE` word in OpenMetrics.
+    pub fn as_openmetrics(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Untyped => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for MetricKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_text())
+    }
+}
+
+/// A set of labels, kept sorted by name so that equal sets compare equal whatever order they were built in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(Cow<'static, str>, String)>);
+
+impl Labels {
+    /// An empty set.
+    pub const fn new() -> Self {
+        Labels(Vec::new())
+    }
+
+    /// An empty set with room for `n` labels.
+    pub fn with_capacity(n: usize) -> Self {
+        Labels(Vec::with_capacity(n))
+    }
+
+    /// Sets `name` to `value`, replacing an earlier value of the same name.
+    pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) {
+        let name = name.into();
+        let value = value.into();
+        match self.0.binary_search_by(|(n, _)| n.as_ref().cmp(name.as_ref())) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (name, value)),
+        }
+    }
+
+    /// Builder form of [`insert`](Self::insert).
+    pub fn with(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_ref().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    /// Whether a label of this name is set.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Iterates `(name, value)` in name order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.0.iter().map(|(n, v)| (n.as_ref(), v.as_str()))
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<N: Into<Cow<'static, str>>, V: Into<String>> FromIterator<(N, V)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        let mut labels = Labels::new();
+        for (n, v) in iter {
+            labels.insert(n, v);
+        }
+        labels
+    }
+}
+
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (n, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{n}={v:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// One sample of one metric family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Family name, e.g. `pg_stat_database_xact_commit_total`.
+    pub name: Cow<'static, str>,
+    /// Help text of the family.
+    pub help: Cow<'static, str>,
+    /// Type of the family.
+    pub kind: MetricKind,
+    /// The sample value.
+    pub value: f64,
+    /// The sample's own labels (the exporter's constant labels are added when encoding).
+    pub labels: Labels,
+}
+
+impl Metric {
+    /// A sample without labels.
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        kind: MetricKind,
+        value: f64,
+    ) -> Self {
+        Metric {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            value,
+            labels: Labels::new(),
+        }
+    }
+
+    /// A gauge sample without labels.
+    pub fn gauge(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        value: f64,
+    ) -> Self {
+        Metric::new(name, help, MetricKind::Gauge, value)
+    }
+
+    /// A counter sample without labels.
+    pub fn counter(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        value: f64,
+    ) -> Self {
+        Metric::new(name, help, MetricKind::Counter, value)
+    }
+
+    /// Adds a label (builder form).
+    pub fn label(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.labels.insert(name, value);
+        self
+    }
+}
+
+/// Why a value could not become a sample.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// A string column that does not hold a number.
+    #[error("{0:?} is not a number")]
+    NotANumber(String),
+}
+
+/// A Rust value that can become a sample value.
+///
+/// `Ok(None)` means "no sample" (SQL NULL), never NaN. Integers, floats and `bool` (1/0) convert as they are;
+/// strings must parse as numbers (`"NaN"`, `"+Inf"` and `"-Inf"` included); timestamps become Unix seconds.
+pub trait MetricValue {
+    /// Converts to a sample value; `Ok(None)` for no sample.
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError>;
+}
+
+macro_rules! lossless_value {
+    ($($t:ty),*) => {$(
+        impl MetricValue for $t {
+            #[inline]
+            fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+                Ok(Some(f64::from(*self)))
+            }
+        }
+    )*};
+}
+lossless_value!(i8, i16, i32, u8, u16, u32, f32, f64);
+
+macro_rules! wide_value {
+    ($($t:ty),*) => {$(
+        impl MetricValue for $t {
+            #[inline]
+            fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+                // Prometheus values are f64: integers beyond 2^53 round, as in every exporter.
+                #[allow(clippy::cast_precision_loss)]
+                Ok(Some(*self as f64))
+            }
+        }
+    )*};
+}
+wide_value!(i64, u64, i128, u128, isize, usize);
+
+impl MetricValue for bool {
+    #[inline]
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        Ok(Some(if *self { 1.0 } else { 0.0 }))
+    }
+}
+
+impl MetricValue for str {
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        parse_number(self).map(Some)
+    }
+}
+
+impl MetricValue for String {
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        self.as_str().to_metric_value()
+    }
+}
+
+impl<T: MetricValue + ?Sized> MetricValue for &T {
+    #[inline]
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        (**self).to_metric_value()
+    }
+}
+
+impl<T: MetricValue> MetricValue for Option<T> {
+    #[inline]
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        match self {
+            Some(v) => v.to_metric_value(),
+            None => Ok(None),
+        }
+    }
+}
+
+impl MetricValue for std::time::SystemTime {
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        Ok(Some(match self.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        }))
+    }
+}
+
+impl MetricValue for std::time::Duration {
+    /// Durations are exported in seconds, the base unit.
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        Ok(Some(self.as_secs_f64()))
+    }
+}
+
+#[cfg(feature = "decimal")]
+impl MetricValue for rust_decimal::Decimal {
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        use rust_decimal::prelude::ToPrimitive;
+        Ok(Some(self.to_f64().unwrap_or(f64::NAN)))
+    }
+}
+
+#[cfg(feature = "chrono")]
+impl<Tz: chrono::TimeZone> MetricValue for chrono::DateTime<Tz> {
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        Ok(Some(self.timestamp_micros() as f64 / 1e6))
+    }
+}
+
+#[cfg(feature = "chrono")]
+impl MetricValue for chrono::NaiveDateTime {
+    /// A timestamp without time zone is taken as UTC.
+    fn to_metric_value(&self) -> Result<Option<f64>, ValueError> {
+        Ok(Some(self.and_utc().timestamp_micros() as f64 / 1e6))
+    }
+}
+
+fn parse_number(s: &str) -> Result<f64, ValueError> {
+    let t = s.trim();
+    // Rust's parser accepts "inf"/"infinity"/"nan" in any case; Prometheus spells "+Inf", so accept both.
+    t.strip_prefix('+')
+        .unwrap_or(t)
+        .parse::<f64>()
+        .map_err(|_| ValueError::NotANumber(s.to_owned()))
+}
+
+/// A Rust value that can become a label value.
+///
+/// `Option::None` (SQL NULL) becomes the empty string, which Prometheus treats as "label not set".
+pub trait LabelValue {
+    /// The label value.
+    fn to_label_value(&self) -> Cow<'_, str>;
+}
+
+impl LabelValue for str {
+    fn to_label_value(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl LabelValue for String {
+    fn to_label_value(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.as_str())
+    }
+}
+
+impl LabelValue for Cow<'_, str> {
+    fn to_label_value(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.as_ref())
+    }
+}
+
+impl LabelValue for bool {
+    fn to_label_value(&self) -> Cow<'_, str> {
+        Cow::Borrowed(if *self { "true" } else { "false" })
+    }
+}
+
+impl LabelValue for char {
+    fn to_label_value(&self) -> Cow<'_, str> {
+        Cow::Owned(self.to_string())
+    }
+}
+
+macro_rules! int_label {
+    ($($t:ty),*) => {$(
+        impl LabelValue for $t {
+            fn to_label_value(&self) -> Cow<'_, str> {
+                Cow::Owned(self.to_string())
+            }
+        }
+    )*};
+}
+int_label!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+impl<T: LabelValue + ?Sized> LabelValue for &T {
+    fn to_label_value(&self) -> Cow<'_, str> {
+        (**self).to_label_value()
+    }
+}
+
+impl<T: LabelValue> LabelValue for Option<T> {
+    fn to_label_value(&self) -> Cow<'_, str> {
+        match self {
+            Some(v) => v.to_label_value(),
+            None => Cow::Borrowed(""),
+        }
+    }
+}
+
+/// Whether `name` is a valid Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Whether `name` is a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_floats_and_bools_convert() {
+        assert_eq!(7i8.to_metric_value(), Ok(Some(7.0)));
+        assert_eq!((-3i16).to_metric_value(), Ok(Some(-3.0)));
+        assert_eq!(70_000i32.to_metric_value(), Ok(Some(70_000.0)));
+        assert_eq!(1i64 << 40, 1_099_511_627_776);
+        assert_eq!((1i64 << 40).to_metric_value(), Ok(Some(1_099_511_627_776.0)));
+        assert_eq!(u64::MAX.to_metric_value(), Ok(Some(18_446_744_073_709_551_615.0)));
+        assert_eq!(2.5f32.to_metric_value(), Ok(Some(2.5)));
+        assert_eq!(0.125f64.to_metric_value(), Ok(Some(0.125)));
+        assert_eq!(true.to_metric_value(), Ok(Some(1.0)));
+        assert_eq!(false.to_metric_value(), Ok(Some(0.0)));
+        assert_eq!(42usize.to_metric_value(), Ok(Some(42.0)));
+    }
+
+    #[test]
+    fn none_is_no_sample_not_nan() {
+        assert_eq!(None::<i64>.to_metric_value(), Ok(None));
+        assert_eq!(Some(3i64).to_metric_value(), Ok(Some(3.0)));
+        assert_eq!(None::<String>.to_metric_value(), Ok(None));
+    }
+
+    #[test]
+    fn strings_must_be_numbers() {
+        assert_eq!("12".to_metric_value(), Ok(Some(12.0)));
+        assert_eq!(" 1.5e3 ".to_string().to_metric_value(), Ok(Some(1500.0)));
+        assert_eq!("+Inf".to_metric_value(), Ok(Some(f64::INFINITY)));
+        assert_eq!("-Inf".to_metric_value(), Ok(Some(f64::NEG_INFINITY)));
+        assert!("NaN".to_metric_value().unwrap().unwrap().is_nan());
+        assert_eq!(
+            "8kB".to_metric_value(),
+            Err(ValueError::NotANumber("8kB".into()))
+        );
+        assert_eq!("".to_metric_value(), Err(ValueError::NotANumber("".into())));
+    }
+
+    #[test]
+    fn times_are_seconds() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_500);
+        assert_eq!(t.to_metric_value(), Ok(Some(1.5)));
+        assert_eq!(
+            std::time::Duration::from_millis(250).to_metric_value(),
+            Ok(Some(0.25))
+        );
+    }
+
+    #[cfg(feature = "chrono")]
+    #[test]
+    fn chrono_timestamps_are_unix_seconds() {
+        let t = chrono::DateTime::from_timestamp(1_700_000_000, 500_000_000).unwrap();
+        assert_eq!(t.to_metric_value(), Ok(Some(1_700_000_000.5)));
+        assert_eq!(t.naive_utc().to_metric_value(), Ok(Some(1_700_000_000.5)));
+    }
+
+    #[cfg(feature = "decimal")]
+    #[test]
+    fn decimals_convert() {
+        let d = rust_decimal::Decimal::new(12345, 2);
+        assert_eq!(d.to_metric_value(), Ok(Some(123.45)));
+    }
+
+    #[test]
+    fn label_values() {
+        assert_eq!("a".to_label_value(), "a");
+        assert_eq!(String::from("b").to_label_value(), "b");
+        assert_eq!(42u16.to_label_value(), "42");
+        assert_eq!(true.to_label_value(), "true");
+        assert_eq!(None::<String>.to_label_value(), "");
+        assert_eq!(Some("x".to_string()).to_label_value(), "x");
+    }
+
+    #[test]
+    fn label_sets_are_sorted_and_replace() {
+        let a = Labels::new().with("b", "2").with("a", "1");
+        let b = Labels::new().with("a", "1").with("b", "0").with("b", "2");
+        assert_eq!(a, b);
+        assert_eq!(a.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(a.get("b"), Some("2"));
+        assert_eq!(a.to_string(), r#"{a="1",b="2"}"#);
+    }
+
+    #[test]
+    fn name_rules() {
+        assert!(is_valid_metric_name("pg_up"));
+        assert!(is_valid_metric_name("a:b_c9"));
+        assert!(!is_valid_metric_name("2xx"));
+        assert!(!is_valid_metric_name("a-b"));
+        assert!(!is_valid_metric_name(""));
+        assert!(is_valid_label_name("datname"));
+        assert!(!is_valid_label_name("__name__"));
+        assert!(!is_valid_label_name("a:b"));
+        assert!(!is_valid_label_name("9"));
+    }
+}

@@ -1,0 +1,497 @@
+//! The registry: which exporters are live, collision checks, and the rendered scrape body.
+//!
+//! A scrape never waits on a collector: it reads each collector's cached, already encoded result. The
+//! concatenated body is itself cached (and its gzip form, on first request) until any collector stores a new
+//! result, a result expires, or an exporter is registered or removed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::cache::SELF_METRICS;
+use crate::encode::{encode_prometheus_families, EncodedFamily, FamilyWriter, Format};
+use crate::exporter::{status_of, Exporter, ExporterError, ExporterShared, ExporterStatus};
+use crate::metric::MetricKind;
+
+/// Why an exporter could not be registered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// Its setup failed.
+    #[error(transparent)]
+    Setup(#[from] ExporterError),
+    /// Its series would collide with those of an exporter already registered.
+    #[error("exporter `{exporter}` collides with registered exporter `{other}`: {reason}")]
+    Collision {
+        /// The exporter being registered.
+        exporter: String,
+        /// The registered one.
+        other: String,
+        /// What collides.
+        reason: String,
+    },
+    /// Its declaration is inconsistent on its own (constant label reused by a collector, reserved name).
+    #[error("exporter `{exporter}`: {reason}")]
+    Invalid {
+        /// The exporter being registered.
+        exporter: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+type CloseFn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+struct Registered {
+    shared: Arc<ExporterShared>,
+    close: CloseFn,
+}
+
+/// How long gathered `prometheus`-crate metrics (process metrics, user instruments) are reused.
+const EXTRA_REFRESH: Duration = Duration::from_secs(1);
+
+struct Rendered {
+    version: (u64, u64),
+    extra_at: Instant,
+    valid_until: Option<Instant>,
+    body: Bytes,
+    gzip: OnceLock<Bytes>,
+}
+
+struct Inner {
+    exporters: RwLock<BTreeMap<u64, Registered>>,
+    /// Bumped when an exporter is added or removed.
+    membership: AtomicU64,
+    prometheus: prometheus::Registry,
+    extra: Mutex<Option<(Instant, [Bytes; 2])>>,
+    rendered: [Mutex<Option<Arc<Rendered>>>; 2],
+}
+
+/// A set of live exporters, rendered together on `/metrics`.
+///
+/// Most programs use the [default registry](default_registry) through [`register`](crate::register);
+/// tests and programs serving several endpoints create their own. Cloning shares the registry.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("exporters", &self.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A scrape body in one format, gzipped on request.
+#[derive(Clone)]
+pub struct Body {
+    rendered: Arc<Rendered>,
+}
+
+impl Body {
+    /// The uncompressed body.
+    pub fn bytes(&self) -> Bytes {
+        self.rendered.body.clone()
+    }
+
+    /// The body gzip-compressed (computed once per rendered body).
+    pub fn gzip(&self) -> Bytes {
+        self.rendered
+            .gzip
+            .get_or_init(|| {
+                // Fast compression: the body changes once per interval and is compressed once per change.
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(self.rendered.body.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                let _ = enc.write_all(&self.rendered.body);
+                enc.finish().unwrap_or_default().into()
+            })
+            .clone()
+    }
+}
+
+impl Registry {
+    /// An empty registry that also serves the process metrics (`process_*`, on Linux).
+    pub fn new() -> Self {
+        let prometheus = prometheus::Registry::new();
+        #[cfg(target_os = "linux")]
+        {
+            let _ = prometheus.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        }
+        Registry {
+            inner: Arc::new(Inner {
+                exporters: RwLock::new(BTreeMap::new()),
+                membership: AtomicU64::new(0),
+                prometheus,
+                extra: Mutex::new(None),
+                rendered: [Mutex::new(None), Mutex::new(None)],
+            }),
+        }
+    }
+
+    /// The `prometheus` crate registry rendered alongside the exporters: register your own instruments here.
+    /// Its families are gathered at most once a second.
+    pub fn prometheus(&self) -> &prometheus::Registry {
+        &self.inner.prometheus
+    }
+
+    fn bump_membership(&self) {
+        self.inner.membership.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Changes whenever the rendered output may change (apart from expiry): versions only grow, so their sum
+    /// under an unchanged membership moves with every stored run.
+    fn version(&self) -> (u64, u64) {
+        let membership = self.inner.membership.load(Ordering::Acquire);
+        let runs = self
+            .read()
+            .values()
+            .flat_map(|r| r.shared.entries())
+            .map(|e| e.cache.version())
+            .sum();
+        (membership, runs)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u64, Registered>> {
+        self.inner.exporters.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the exporter up, adds it to the registry and starts its collectors.
+    ///
+    /// Fails, without starting anything, if setup fails or its series would collide with a registered
+    /// exporter's. Returns the exporter, shared, for [`unregister`](Self::unregister).
+    pub async fn register<E: Exporter>(&self, mut exporter: E) -> Result<Arc<E>, RegisterError> {
+        exporter.setup().await?;
+        let exporter = Arc::new(exporter);
+        let shared = exporter.base().shared().clone();
+        {
+            let mut map = self.inner.exporters.write().unwrap_or_else(|e| e.into_inner());
+            check_collisions(&shared, map.values().map(|r| &*r.shared))?;
+            let for_close = exporter.clone();
+            map.insert(
+                shared.id,
+                Registered {
+                    shared,
+                    close: Box::new(move || {
+                        let e = for_close.clone();
+                        Box::pin(async move { e.close().await })
+                    }),
+                },
+            );
+        }
+        self.bump_membership();
+        exporter.base().process();
+        Ok(exporter)
+    }
+
+    /// Removes the exporter, so its series vanish from the next scrape, then closes it. Returns whether it
+    /// was registered here.
+    pub async fn unregister<E: Exporter>(&self, exporter: &E) -> bool {
+        let id = exporter.base().shared().id;
+        let removed = self
+            .inner
+            .exporters
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        self.bump_membership();
+        match removed {
+            Some(r) => {
+                (r.close)().await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Unregisters and closes every exporter; returns when all have stopped.
+    pub async fn close_all(&self) {
+        let all = std::mem::take(&mut *self.inner.exporters.write().unwrap_or_else(|e| e.into_inner()));
+        self.bump_membership();
+        for r in all.into_values() {
+            (r.close)().await;
+        }
+    }
+
+    /// Status of every registered exporter, in registration order.
+    pub fn status(&self) -> Vec<ExporterStatus> {
+        self.read().values().map(|r| status_of(&r.shared)).collect()
+    }
+
+    /// Whether every collector of every registered exporter has finished its first run.
+    pub fn is_ready(&self) -> bool {
+        self.read()
+            .values()
+            .all(|r| r.shared.entries().iter().all(|e| e.cache.health().runs > 0))
+    }
+
+    /// Renders the current metrics. Cheap when nothing changed since the last call: the body is reused.
+    pub fn render(&self, format: Format) -> Body {
+        let now = Instant::now();
+        let (extra_at, extra) = self.extra(now);
+        let slot = &self.inner.rendered[format as usize];
+        let mut cached = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let version = self.version();
+        if let Some(r) = cached.as_ref() {
+            if r.version == version && r.extra_at == extra_at && r.valid_until.is_none_or(|t| now < t) {
+                return Body { rendered: r.clone() };
+            }
+        }
+        let (body, valid_until) = self.render_exporters(format, now, &extra[format as usize]);
+        let rendered = Arc::new(Rendered {
+            version,
+            extra_at,
+            valid_until,
+            body: body.into(),
+            gzip: OnceLock::new(),
+        });
+        *cached = Some(rendered.clone());
+        Body { rendered }
+    }
+
+    fn render_exporters(&self, format: Format, now: Instant, extra: &Bytes) -> (Vec<u8>, Option<Instant>) {
+        let snapshots: Vec<_> = self
+            .read()
+            .values()
+            .flat_map(|r| r.shared.entries())
+            .map(|e| e.cache.snapshot(now))
+            .collect();
+        let valid_until = snapshots.iter().filter_map(|s| s.expires_at).min();
+        let chunks: Vec<&EncodedFamily> = snapshots
+            .iter()
+            .flat_map(|s| s.data.iter().chain(s.health.iter()))
+            .collect();
+        let size = chunks.iter().map(|c| c.lines(format).len() + 128).sum::<usize>() + extra.len();
+        let mut w = FamilyWriter::new(format, size + 16);
+        w.write_all(chunks);
+        w.out.extend_from_slice(extra);
+        (w.finish(), valid_until)
+    }
+
+    /// Gathered `prometheus`-crate families in both formats, refreshed at most every [`EXTRA_REFRESH`].
+    fn extra(&self, now: Instant) -> (Instant, [Bytes; 2]) {
+        let mut extra = self.inner.extra.lock().unwrap_or_else(|e| e.into_inner());
+        match extra.as_ref() {
+            Some((at, bytes)) if now.duration_since(*at) < EXTRA_REFRESH => (*at, bytes.clone()),
+            _ => {
+                let families = self.inner.prometheus.gather();
+                let bytes = [
+                    encode_prometheus_families(&families, Format::Text).into(),
+                    encode_prometheus_families(&families, Format::OpenMetrics).into(),
+                ];
+                *extra = Some((now, bytes.clone()));
+                (now, bytes)
+            }
+        }
+    }
+}
+
+fn check_collisions<'a>(
+    new: &ExporterShared,
+    registered: impl Iterator<Item = &'a ExporterShared>,
+) -> Result<(), RegisterError> {
+    let invalid = |reason: String| RegisterError::Invalid {
+        exporter: new.name.to_string(),
+        reason,
+    };
+    if new.const_labels.contains("collector") {
+        return Err(invalid("constant label `collector` is reserved for hubble's self-metrics".into()));
+    }
+    let descs = new.descriptors();
+    let mut kinds: HashMap<&str, MetricKind> = HashMap::new();
+    for d in &descs {
+        if SELF_METRICS.contains(&d.name.as_ref()) {
+            return Err(invalid(format!("metric `{}` is reserved for hubble's self-metrics", d.name)));
+        }
+        if let Some(l) = d.label_names.iter().find(|l| new.const_labels.contains(l)) {
+            return Err(invalid(format!(
+                "metric `{}` has label `{l}`, which is also a constant label",
+                d.name
+            )));
+        }
+        if kinds.insert(&d.name, d.kind).is_some() {
+            return Err(invalid(format!("metric `{}` is produced by two collectors", d.name)));
+        }
+    }
+    let entries = new.entries();
+    for other in registered {
+        let collision = |reason: String| RegisterError::Collision {
+            exporter: new.name.to_string(),
+            other: other.name.to_string(),
+            reason,
+        };
+        let other_descs = other.descriptors();
+        for d in &other_descs {
+            if let Some(&k) = kinds.get(d.name.as_ref()) {
+                if k != d.kind {
+                    return Err(collision(format!(
+                        "metric `{}` is a {k} here and a {} there",
+                        d.name, d.kind
+                    )));
+                }
+            }
+        }
+        // Same constant labels: the same family or collector name would yield identical series.
+        if other.const_labels == new.const_labels {
+            if let Some(d) = other_descs.iter().find(|d| kinds.contains_key(d.name.as_ref())) {
+                return Err(collision(format!(
+                    "both export `{}` with the same constant labels {}",
+                    d.name, new.const_labels
+                )));
+            }
+            let other_entries = other.entries();
+            if let Some(e) = entries
+                .iter()
+                .find(|e| other_entries.iter().any(|o| o.collector.name() == e.collector.name()))
+            {
+                return Err(collision(format!(
+                    "both have a collector named `{}` with the same constant labels {}",
+                    e.collector.name(),
+                    new.const_labels
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+static DEFAULT: OnceLock<Registry> = OnceLock::new();
+
+/// The process-wide registry used by [`register`](crate::register) and [`unregister`](crate::unregister).
+pub fn default_registry() -> &'static Registry {
+    DEFAULT.get_or_init(Registry::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{CollectError, Desc, MetricCollector};
+    use crate::exporter::BaseExporter;
+    use crate::metric::Metric;
+
+    struct Fixed(&'static str, Vec<Metric>);
+    impl MetricCollector for Fixed {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn descriptors(&self) -> Vec<Desc> {
+            let mut d: Vec<Desc> = self
+                .1
+                .iter()
+                .map(|m| Desc::new(m.name.clone(), m.help.clone(), m.kind, m.labels.iter().map(|(n, _)| n.to_owned())))
+                .collect();
+            d.dedup_by(|a, b| a.name == b.name);
+            d
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            Ok(self.1.clone())
+        }
+    }
+
+    fn exporter(target: &str, collector: Fixed) -> BaseExporter {
+        BaseExporter::builder("test")
+            .const_label("target", target)
+            .interval(Duration::from_secs(3600))
+            .collector(collector)
+            .build()
+            .unwrap()
+    }
+
+    fn up(v: f64) -> Fixed {
+        Fixed("up", vec![Metric::gauge("demo_up", "Up.", v)])
+    }
+
+    async fn scrape_until(reg: &Registry, needle: &str) -> String {
+        for _ in 0..200 {
+            let body = String::from_utf8(reg.render(Format::Text).bytes().to_vec()).unwrap();
+            if body.contains(needle) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("`{needle}` never appeared");
+    }
+
+    #[tokio::test]
+    async fn colliding_series_are_an_error_not_a_panic() {
+        let reg = Registry::new();
+        reg.register(exporter("a", up(1.0))).await.unwrap();
+        let err = reg.register(exporter("a", up(1.0))).await.unwrap_err();
+        assert!(matches!(err, RegisterError::Collision { .. }), "{err}");
+        assert!(err.to_string().contains("demo_up"), "{err}");
+        // Other constant labels: fine.
+        reg.register(exporter("b", up(1.0))).await.unwrap();
+        // Same name, other type: refused whatever the labels.
+        let counter = Fixed("up", vec![Metric::counter("demo_up", "Up.", 1.0)]);
+        let err = reg.register(exporter("c", counter)).await.unwrap_err();
+        assert!(err.to_string().contains("is a counter here and a gauge there"), "{err}");
+        reg.close_all().await;
+    }
+
+    #[tokio::test]
+    async fn invalid_declarations_are_refused() {
+        let reg = Registry::new();
+        let labelled = Fixed("x", vec![Metric::gauge("demo_x", "X.", 1.0).label("target", "t")]);
+        let err = reg.register(exporter("a", labelled)).await.unwrap_err();
+        assert!(err.to_string().contains("label `target`, which is also a constant label"), "{err}");
+        let reserved = BaseExporter::builder("r").const_label("collector", "x").build().unwrap();
+        assert!(reg.register(reserved).await.is_err());
+        assert!(reg.status().is_empty());
+    }
+
+    #[tokio::test]
+    async fn unregister_removes_series_at_once() {
+        let reg = Registry::new();
+        let a = reg.register(exporter("a", up(1.0))).await.unwrap();
+        let _b = reg.register(exporter("b", up(0.0))).await.unwrap();
+        let body = scrape_until(&reg, "demo_up{target=\"b\"} 0").await;
+        let body = if body.contains("target=\"a\"") { body } else { scrape_until(&reg, "demo_up{target=\"a\"} 1").await };
+        assert_eq!(body.matches("# TYPE demo_up gauge").count(), 1, "{body}");
+        assert!(reg.unregister(&*a).await);
+        assert!(a.base().is_closed());
+        let body = String::from_utf8(reg.render(Format::Text).bytes().to_vec()).unwrap();
+        assert!(!body.contains("target=\"a\""), "{body}");
+        assert!(body.contains("demo_up{target=\"b\"} 0"), "{body}");
+        assert!(!reg.unregister(&*a).await, "second unregister");
+        reg.close_all().await;
+    }
+
+    #[tokio::test]
+    async fn render_reuses_the_body_until_something_changes() {
+        let reg = Registry::new();
+        let e = reg.register(exporter("a", up(1.0))).await.unwrap();
+        scrape_until(&reg, "demo_up{target=\"a\"} 1").await;
+        let one = reg.render(Format::Text);
+        let two = reg.render(Format::Text);
+        // The process metrics refresh once a second; everything else stands still (interval: an hour).
+        if one.rendered.extra_at == two.rendered.extra_at {
+            assert!(Arc::ptr_eq(&one.rendered, &two.rendered), "body rendered twice");
+        }
+        reg.register(exporter("b", up(1.0))).await.unwrap();
+        assert!(!Arc::ptr_eq(&two.rendered, &reg.render(Format::Text).rendered), "stale body after register");
+        let gz = two.gzip();
+        let mut d = flate2::read::GzDecoder::new(&gz[..]);
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut plain).unwrap();
+        assert_eq!(plain, two.bytes());
+        let om = String::from_utf8(reg.render(Format::OpenMetrics).bytes().to_vec()).unwrap();
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        assert_eq!(om.matches("# EOF").count(), 1);
+        reg.unregister(&*e).await;
+    }
+}

@@ -1,0 +1,221 @@
+//! HTTP: `/metrics`, a landing page, health endpoints, graceful shutdown.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::encode::Format;
+use crate::registry::Registry;
+
+/// What the server serves and where.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Path of the metrics endpoint (default [`ServerConfig::DEFAULT_TELEMETRY_PATH`]).
+    pub telemetry_path: String,
+    /// Title of the landing page.
+    pub title: String,
+}
+
+impl ServerConfig {
+    /// Default metrics path.
+    pub const DEFAULT_TELEMETRY_PATH: &'static str = "/metrics";
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            telemetry_path: Self::DEFAULT_TELEMETRY_PATH.to_owned(),
+            title: "hubble exporter".to_owned(),
+        }
+    }
+}
+
+struct AppState {
+    registry: Registry,
+    config: ServerConfig,
+}
+
+/// The router: `/metrics` (or the configured path), `/`, `/-/healthy`, `/-/ready`. Merge your own routes
+/// into it (a `/probe` endpoint, say) before serving.
+pub fn router(registry: Registry, config: ServerConfig) -> Router {
+    let path = config.telemetry_path.clone();
+    let state = Arc::new(AppState { registry, config });
+    Router::new()
+        .route(&path, get(metrics))
+        .route("/", get(landing))
+        .route("/-/healthy", get(|| async { "Healthy.\n" }))
+        .route("/-/ready", get(ready))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets requests in flight
+/// finish, and returns. Close your exporters afterwards ([`Registry::close_all`]).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on SIGINT or SIGTERM (Ctrl-C elsewhere than Unix).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            // Without signal handlers, never trigger rather than stopping at once.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+            _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|enc| {
+            let mut parts = enc.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            // `gzip;q=0` means "not gzip".
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
+    let body = state.registry.render(format);
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    response_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    if accepts_gzip(&headers) {
+        response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        (response_headers, body.gzip()).into_response()
+    } else {
+        (response_headers, body.bytes()).into_response()
+    }
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.registry.is_ready() {
+        (StatusCode::OK, "Ready.\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Not ready: first collections still running.\n").into_response()
+    }
+}
+
+/// Escapes text for HTML.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
+    let title = html_escape(&state.config.title);
+    let path = html_escape(&state.config.telemetry_path);
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.down{{color:#b00}}.up{{color:#070}}</style>\
+         </head><body><h1>{title}</h1><p><a href=\"{path}\">Metrics</a> · \
+         <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a></p>\n"
+    );
+    let now = SystemTime::now();
+    for exporter in state.registry.status() {
+        let _ = write!(
+            page,
+            "<h2>{}</h2><p>Labels: <code>{}</code></p><table><tr><th>Collector</th><th>State</th>\
+             <th>Series</th><th>Interval</th><th>Last success</th><th>Last duration</th><th>Errors</th><th>Last error</th></tr>\n",
+            html_escape(&exporter.name),
+            html_escape(&exporter.const_labels.to_string()),
+        );
+        for c in exporter.collectors {
+            let h = &c.health;
+            let (class, word) = match (h.runs, h.up) {
+                (0, _) => ("", "pending"),
+                (_, true) => ("up", "up"),
+                (_, false) => ("down", "down"),
+            };
+            let age = h
+                .last_success
+                .and_then(|t| now.duration_since(t).ok())
+                .map_or_else(|| "never".to_owned(), |d| format!("{:.1} s ago", d.as_secs_f64()));
+            let _ = writeln!(
+                page,
+                "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{:?}</td><td>{age}</td>\
+                 <td>{:.3} s</td><td>{}</td><td>{}</td></tr>",
+                html_escape(&c.name),
+                h.series,
+                c.interval,
+                h.last_duration.as_secs_f64(),
+                h.errors_total,
+                html_escape(h.last_error.as_deref().unwrap_or("")),
+            );
+        }
+        page.push_str("</table>\n");
+    }
+    page.push_str("</body></html>\n");
+    Html(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let mut h = HeaderMap::new();
+        assert!(!accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("deflate, gzip;q=1.0, *;q=0.5"));
+        assert!(accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0"));
+        assert!(!accepts_gzip(&h));
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        assert!(!accepts_gzip(&h));
+    }
+
+    #[test]
+    fn format_negotiation() {
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4")), Format::Text);
+        // What Prometheus sends.
+        let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
+                    text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
+    }
+
+    #[test]
+    fn escapes_html() {
+        assert_eq!(html_escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}
