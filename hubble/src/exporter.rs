@@ -118,6 +118,7 @@ pub struct BaseExporter {
     interval: Duration,
     timeout: Duration,
     ttl: Option<Duration>,
+    max_jitter: Option<Duration>,
     cancel: CancellationToken,
     tasks: Mutex<Option<JoinSet<()>>>,
 }
@@ -129,6 +130,7 @@ pub struct BaseExporterBuilder {
     interval: Duration,
     timeout: Option<Duration>,
     ttl: Option<Duration>,
+    max_jitter: Option<Duration>,
     collectors: Vec<(Arc<dyn DynCollector>, CollectorOptions)>,
 }
 
@@ -167,6 +169,13 @@ impl BaseExporterBuilder {
         self
     }
 
+    /// Upper bound of the random delay before each collector's first run, so that many targets started
+    /// together do not query at the same instant (default: a tenth of the interval, at most 5 s).
+    pub fn max_jitter(mut self, max_jitter: Duration) -> Self {
+        self.max_jitter = Some(max_jitter);
+        self
+    }
+
     /// Adds a collector on the exporter's schedule.
     pub fn collector(self, collector: impl MetricCollector) -> Self {
         self.collector_with(collector, CollectorOptions::default())
@@ -190,6 +199,7 @@ impl BaseExporterBuilder {
             interval: self.interval,
             timeout: self.timeout.unwrap_or(self.interval),
             ttl: self.ttl,
+            max_jitter: self.max_jitter,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(None),
         };
@@ -209,6 +219,7 @@ impl BaseExporter {
             interval: BaseExporterBuilder::DEFAULT_INTERVAL,
             timeout: None,
             ttl: None,
+            max_jitter: None,
             collectors: Vec::new(),
         }
     }
@@ -243,7 +254,7 @@ impl BaseExporter {
         let schedule = Schedule {
             interval,
             timeout,
-            max_jitter: default_jitter(interval),
+            max_jitter: self.max_jitter.unwrap_or_else(|| default_jitter(interval)),
         };
         let ttl = self.ttl.unwrap_or(interval * 2 + timeout);
         let entry = Arc::new(CollectorEntry {
