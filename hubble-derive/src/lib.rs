@@ -1,1 +1,22 @@
-//! placeholder
+//! `#[derive(MetricCollector)]` for [hubble](https://docs.rs/hubble): declare a metric group as a struct whose
+//! fields are the columns of a query row. See the `hubble` crate for the attributes and the rules.
+//!
+//! Layout, as in thiserror and serde_derive: [`ast`] is the input as a model, [`attr`] parses attributes into it
+//! (collecting every error in a [`ctxt::Ctxt`]), [`valid`] checks the model, [`expand`] generates code.
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod symbol;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+/// Implements `hubble::MetricGroup` for a struct of columns. See the `hubble` crate docs.
+#[proc_macro_derive(MetricCollector, attributes(hubble, metric))]
+pub fn derive_metric_collector(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input).into()
+}

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::exporter::CollectorOptions;
 use crate::metric::{Metric, MetricKind, ValueError};
 
 /// Why one run of a collector failed. The run's results are discarded; other collectors are unaffected.
@@ -108,6 +109,11 @@ pub trait MetricCollector: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Interval and timeout of this collector when they differ from the exporter's.
+    fn options(&self) -> CollectorOptions {
+        CollectorOptions::default()
+    }
+
     /// Runs one collection.
     fn collect(&self) -> impl Future<Output = Result<Vec<Metric>, CollectError>> + Send;
 }
@@ -116,6 +122,7 @@ pub trait MetricCollector: Send + Sync + 'static {
 pub(crate) trait DynCollector: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn descriptors(&self) -> Vec<Desc>;
+    fn options(&self) -> CollectorOptions;
     fn collect(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>>;
 }
 
@@ -125,6 +132,9 @@ impl<C: MetricCollector> DynCollector for C {
     }
     fn descriptors(&self) -> Vec<Desc> {
         MetricCollector::descriptors(self)
+    }
+    fn options(&self) -> CollectorOptions {
+        MetricCollector::options(self)
     }
     fn collect(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>> {
         Box::pin(MetricCollector::collect(self))

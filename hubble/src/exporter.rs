@@ -181,7 +181,7 @@ impl BaseExporterBuilder {
         self.collector_with(collector, CollectorOptions::default())
     }
 
-    /// Adds a collector with its own interval or timeout.
+    /// Adds a collector with its own interval or timeout (these win over the collector's own options).
     pub fn collector_with(mut self, collector: impl MetricCollector, options: CollectorOptions) -> Self {
         self.collectors.push((Arc::new(collector), options));
         self
@@ -249,8 +249,10 @@ impl BaseExporter {
     }
 
     fn add_dyn(&self, collector: Arc<dyn DynCollector>, options: CollectorOptions) -> Result<(), ExporterError> {
-        let interval = options.interval.unwrap_or(self.interval);
-        let timeout = options.timeout.unwrap_or(self.timeout).min(interval);
+        // Explicit options first, then the collector's own (a group's attributes), then the exporter's.
+        let own = collector.options();
+        let interval = options.interval.or(own.interval).unwrap_or(self.interval);
+        let timeout = options.timeout.or(own.timeout).unwrap_or(self.timeout).min(interval);
         let schedule = Schedule {
             interval,
             timeout,

@@ -4,6 +4,7 @@ pub mod cache;
 pub mod collector;
 pub mod encode;
 pub mod exporter;
+pub mod group;
 pub mod metric;
 pub mod registry;
 mod scheduler;
@@ -12,6 +13,10 @@ pub mod server;
 pub use cache::CollectorHealth;
 pub use collector::{CollectError, Desc, MetricCollector};
 pub use encode::Format;
+pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery};
+/// Derives [`MetricGroup`] for a struct of columns; see the crate docs. Also exported as `MetricGroup`.
+pub use hubble_derive::MetricCollector;
+pub use hubble_derive::MetricCollector as MetricGroup;
 pub use exporter::{
     BaseExporter, BaseExporterBuilder, CollectorOptions, CollectorStatus, Exporter, ExporterError,
     ExporterStatus,
@@ -33,4 +38,20 @@ pub async fn register<E: Exporter>(exporter: E) -> Result<Arc<E>, RegisterError>
 /// closes it. See [`Registry::unregister`].
 pub async fn unregister<E: Exporter>(exporter: &E) -> bool {
     default_registry().unregister(exporter).await
+}
+
+/// Paths used by generated code. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use std::borrow::Cow;
+    pub use std::option::Option;
+    pub use std::result::Result;
+    pub use std::time::Duration;
+    pub use std::unreachable;
+    pub use std::vec::Vec;
+
+    /// Compile-time check that a value field's type converts.
+    pub const fn assert_metric_value<T: crate::MetricValue + ?Sized>() {}
+    /// Compile-time check that a label field's type converts.
+    pub const fn assert_label_value<T: crate::LabelValue + ?Sized>() {}
 }

@@ -193,6 +193,12 @@ pub enum ValueError {
 }
 
 /// A Rust value that can become a sample value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a metric value",
+    label = "not a number-like type",
+    note = "value fields take integers, f32/f64, bool, numeric strings, SystemTime, Duration and Option<T> of \
+            those; rust_decimal::Decimal and chrono timestamps with hubble's `decimal` and `chrono` features"
+)]
 ///
 /// `Ok(None)` means "no sample" (SQL NULL), never NaN. Integers, floats and `bool` (1/0) convert as they are;
 /// strings must parse as numbers (`"NaN"`, `"+Inf"` and `"-Inf"` included); timestamps become Unix seconds.
@@ -312,6 +318,11 @@ fn parse_number(s: &str) -> Result<f64, ValueError> {
 }
 
 /// A Rust value that can become a label value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a label value",
+    label = "not a string-like type",
+    note = "label fields take String, &str, Cow<str>, integers, bool, char and Option<T> of those"
+)]
 ///
 /// `Option::None` (SQL NULL) becomes the empty string, which Prometheus treats as "label not set".
 pub trait LabelValue {

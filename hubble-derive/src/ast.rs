@@ -1,0 +1,97 @@
+//! The input as a model: a container (the struct) and its fields, with their parsed attributes.
+
+use proc_macro2::Span;
+use syn::{Ident, LitStr, Type};
+
+/// What a field is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Counter,
+    Gauge,
+    Untyped,
+    Label,
+    Skip,
+}
+
+impl Role {
+    pub fn is_value(self) -> bool {
+        matches!(self, Role::Counter | Role::Gauge | Role::Untyped)
+    }
+}
+
+/// A duration attribute, already parsed, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Millis(pub u64);
+
+pub struct Container<'a> {
+    pub ident: &'a Ident,
+    pub generics: &'a syn::Generics,
+    pub query: Option<LitStr>,
+    pub prefix: Option<LitStr>,
+    pub name: Option<LitStr>,
+    pub interval: Option<Millis>,
+    pub timeout: Option<Millis>,
+    pub const_labels: Vec<(LitStr, LitStr)>,
+    pub fields: Vec<Field<'a>>,
+}
+
+pub struct Field<'a> {
+    pub ident: &'a Ident,
+    pub ty: &'a Type,
+    /// `None` when the field has no `#[metric(...)]` role (an error reported by validation).
+    pub role: Option<(Role, Span)>,
+    pub rename: Option<LitStr>,
+    pub help: Option<LitStr>,
+    pub doc: Option<String>,
+}
+
+impl Field<'_> {
+    /// The metric or label name part this field contributes: its rename or its identifier.
+    pub fn base_name(&self) -> (String, Span) {
+        match &self.rename {
+            Some(r) => (r.value(), r.span()),
+            None => (self.ident.to_string().trim_start_matches("r#").to_owned(), self.ident.span()),
+        }
+    }
+
+    pub fn help_text(&self) -> Option<String> {
+        self.help.as_ref().map(LitStr::value).or_else(|| self.doc.clone())
+    }
+}
+
+impl Container<'_> {
+    /// Full metric name of a value field: `<prefix>_<name>` (or `<name>` without a prefix).
+    pub fn metric_name(&self, field: &Field) -> (String, Span) {
+        let (base, span) = field.base_name();
+        match &self.prefix {
+            Some(p) if !p.value().is_empty() => (format!("{}_{base}", p.value()), span),
+            _ => (base, span),
+        }
+    }
+
+    /// The collector name: `name`, else `prefix`, else the struct name in snake case.
+    pub fn collector_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.value();
+        }
+        if let Some(p) = &self.prefix {
+            return p.value();
+        }
+        snake_case(&self.ident.to_string())
+    }
+}
+
+pub fn snake_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for (i, c) in s.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,202 @@
+//! Code generation from a checked declaration. Generated code names everything by absolute path through
+//! `::hubble::__private`, so a user's own `Result`, `Option` or `Vec` cannot capture it.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::DeriveInput;
+
+use crate::ast::{Container, Role};
+use crate::ctxt::Ctxt;
+use crate::{attr, valid};
+
+pub fn derive(input: &DeriveInput) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let container = attr::container(&mut cx, input);
+    if let Some(c) = &container {
+        valid::check(&mut cx, c);
+    }
+    match cx.check() {
+        Ok(()) => generate(&container.expect("no errors means parsed")),
+        Err(e) => {
+            // The error plus stub impls, so uses of the type do not add "trait not implemented" noise.
+            let error = e.to_compile_error();
+            let stub = fallback(input);
+            quote! { #error #stub }
+        }
+    }
+}
+
+fn fallback(input: &DeriveInput) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_generics ::hubble::MetricGroup for #ident #ty_generics #where_clause {
+            const NAME: &'static str = "";
+            fn descriptors() -> ::hubble::__private::Vec<::hubble::Desc> {
+                ::hubble::__private::unreachable!()
+            }
+            fn push_samples(
+                &self,
+                _: &mut ::hubble::__private::Vec<::hubble::Metric>,
+            ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
+                ::hubble::__private::unreachable!()
+            }
+        }
+        impl #impl_generics ::hubble::SqlQuery for #ident #ty_generics #where_clause {
+            const QUERY: &'static str = "";
+        }
+    }
+}
+
+fn kind(role: Role) -> TokenStream {
+    match role {
+        Role::Counter => quote!(::hubble::MetricKind::Counter),
+        Role::Gauge => quote!(::hubble::MetricKind::Gauge),
+        _ => quote!(::hubble::MetricKind::Untyped),
+    }
+}
+
+fn millis(m: Option<crate::ast::Millis>) -> TokenStream {
+    match m {
+        Some(crate::ast::Millis(ms)) => {
+            quote!(::hubble::__private::Option::Some(::hubble::__private::Duration::from_millis(#ms)))
+        }
+        None => quote!(::hubble::__private::Option::None),
+    }
+}
+
+fn generate(c: &Container) -> TokenStream {
+    let ident = c.ident;
+    let (impl_generics, ty_generics, where_clause) = c.generics.split_for_impl();
+    let name = c.collector_name();
+    let interval = millis(c.interval);
+    let timeout = millis(c.timeout);
+
+    let label_fields: Vec<_> = c
+        .fields
+        .iter()
+        .filter(|f| matches!(f.role, Some((Role::Label, _))))
+        .collect();
+    let value_fields: Vec<_> = c
+        .fields
+        .iter()
+        .filter(|f| f.role.is_some_and(|(r, _)| r.is_value()))
+        .collect();
+
+    let mut label_names: Vec<String> = label_fields.iter().map(|f| f.base_name().0).collect();
+    label_names.extend(c.const_labels.iter().map(|(n, _)| n.value()));
+    label_names.sort();
+
+    let descriptors = value_fields.iter().map(|f| {
+        let (metric, _) = c.metric_name(f);
+        let help = f.help_text().unwrap_or_default();
+        let kind = kind(f.role.expect("value field").0);
+        quote! {
+            ::hubble::Desc {
+                name: ::hubble::__private::Cow::Borrowed(#metric),
+                help: ::hubble::__private::Cow::Borrowed(#help),
+                kind: #kind,
+                label_names: ::hubble::__private::Vec::from([
+                    #(::hubble::__private::Cow::Borrowed(#label_names)),*
+                ]),
+            }
+        }
+    });
+
+    let n_labels = label_names.len();
+    let insert_labels = label_fields.iter().map(|f| {
+        let field = f.ident;
+        let (label, _) = f.base_name();
+        quote! {
+            labels.insert(
+                #label,
+                ::hubble::LabelValue::to_label_value(&self.#field).into_owned(),
+            );
+        }
+    });
+    let insert_const = c.const_labels.iter().map(|(n, v)| {
+        let n = n.value();
+        quote!(labels.insert(#n, #v);)
+    });
+    let push_values = value_fields.iter().map(|f| {
+        let field = f.ident;
+        let column = field.to_string();
+        let (metric, _) = c.metric_name(f);
+        let help = f.help_text().unwrap_or_default();
+        let kind = kind(f.role.expect("value field").0);
+        quote! {
+            match ::hubble::MetricValue::to_metric_value(&self.#field) {
+                ::hubble::__private::Result::Ok(::hubble::__private::Option::Some(value)) => {
+                    out.push(::hubble::Metric {
+                        name: ::hubble::__private::Cow::Borrowed(#metric),
+                        help: ::hubble::__private::Cow::Borrowed(#help),
+                        kind: #kind,
+                        value,
+                        labels: labels.clone(),
+                    });
+                }
+                ::hubble::__private::Result::Ok(::hubble::__private::Option::None) => {}
+                ::hubble::__private::Result::Err(source) => {
+                    return ::hubble::__private::Result::Err(::hubble::CollectError::Value {
+                        column: ::hubble::__private::Cow::Borrowed(#column),
+                        source,
+                    });
+                }
+            }
+        }
+    });
+
+    // Type checks spanned at each field's type, so an unsupported type is reported where it is written.
+    let type_checks = c.fields.iter().filter_map(|f| {
+        let ty = f.ty;
+        let check = match f.role?.0 {
+            Role::Skip => return None,
+            Role::Label => quote_spanned!(ty.span()=> ::hubble::__private::assert_label_value::<#ty>();),
+            _ => quote_spanned!(ty.span()=> ::hubble::__private::assert_metric_value::<#ty>();),
+        };
+        Some(check)
+    });
+
+    let sql = c.query.as_ref().map(|q| {
+        quote! {
+            impl #impl_generics ::hubble::SqlQuery for #ident #ty_generics #where_clause {
+                const QUERY: &'static str = #q;
+            }
+        }
+    });
+
+    quote! {
+        impl #impl_generics ::hubble::MetricGroup for #ident #ty_generics #where_clause {
+            const NAME: &'static str = #name;
+            const OPTIONS: ::hubble::CollectorOptions = ::hubble::CollectorOptions {
+                interval: #interval,
+                timeout: #timeout,
+            };
+
+            fn descriptors() -> ::hubble::__private::Vec<::hubble::Desc> {
+                ::hubble::__private::Vec::from([#(#descriptors),*])
+            }
+
+            fn push_samples(
+                &self,
+                out: &mut ::hubble::__private::Vec<::hubble::Metric>,
+            ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
+                let mut labels = ::hubble::Labels::with_capacity(#n_labels);
+                #(#insert_labels)*
+                #(#insert_const)*
+                #(#push_values)*
+                ::hubble::__private::Result::Ok(())
+            }
+        }
+
+        #sql
+
+        const _: () = {
+            #[allow(dead_code)]
+            fn __hubble_check_field_types #impl_generics () #where_clause {
+                #(#type_checks)*
+            }
+        };
+    }
+}

@@ -1,0 +1,23 @@
+//! Every attribute key, named once.
+
+pub const HUBBLE: &str = "hubble";
+pub const METRIC: &str = "metric";
+
+// Container keys: #[hubble(...)]
+pub const QUERY: &str = "query";
+pub const PREFIX: &str = "prefix";
+pub const NAME: &str = "name";
+pub const INTERVAL: &str = "interval";
+pub const TIMEOUT: &str = "timeout";
+pub const CONST_LABELS: &str = "const_labels";
+pub const CONTAINER_KEYS: &[&str] = &[QUERY, PREFIX, NAME, INTERVAL, TIMEOUT, CONST_LABELS];
+
+// Field keys: #[metric(...)]
+pub const COUNTER: &str = "counter";
+pub const GAUGE: &str = "gauge";
+pub const UNTYPED: &str = "untyped";
+pub const LABEL: &str = "label";
+pub const SKIP: &str = "skip";
+pub const RENAME: &str = "rename";
+pub const HELP: &str = "help";
+pub const FIELD_KEYS: &[&str] = &[COUNTER, GAUGE, UNTYPED, LABEL, SKIP, RENAME, HELP];

@@ -1,0 +1,209 @@
+//! Checks a parsed declaration against Prometheus's rules, before any code is generated.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+
+use crate::ast::{Container, Role};
+use crate::ctxt::Ctxt;
+
+fn valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks a label name; `what` says where it comes from, for the message.
+fn check_label(cx: &mut Ctxt, name: &str, span: Span, fix: &str) {
+    if name.starts_with("__") {
+        cx.error(
+            span,
+            format!("label name `{name}` is reserved: names starting with `__` are for Prometheus' internal use; {fix}"),
+        );
+    } else if matches!(name, "le" | "quantile") {
+        cx.error(
+            span,
+            format!("label name `{name}` is reserved for histograms and summaries; {fix}"),
+        );
+    } else if !valid_label_name(name) {
+        cx.error(
+            span,
+            format!("label name `{name}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]*; {fix}"),
+        );
+    }
+}
+
+pub fn check(cx: &mut Ctxt, c: &Container) {
+    let prefix_ok = match &c.prefix {
+        Some(p) if !p.value().is_empty() && !valid_metric_name(&p.value()) => {
+            cx.error(
+                p.span(),
+                format!(
+                    "prefix `{}` is invalid: metric names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
+                    p.value()
+                ),
+            );
+            false
+        }
+        _ => true,
+    };
+    let mut const_labels: HashMap<String, Span> = HashMap::new();
+    for (name, _) in &c.const_labels {
+        check_label(cx, &name.value(), name.span(), "rename the constant label");
+        if const_labels.insert(name.value(), name.span()).is_some() {
+            cx.error(name.span(), format!("duplicate constant label `{}`", name.value()));
+        }
+    }
+    let mut metrics: HashMap<String, Span> = HashMap::new();
+    let mut labels: HashMap<String, Span> = HashMap::new();
+    let mut any_value = false;
+    for f in &c.fields {
+        let Some((role, _)) = f.role else {
+            cx.error(
+                f.ident.span(),
+                format!(
+                    "field `{}` needs a role: #[metric(gauge)], #[metric(counter)], #[metric(untyped)], \
+                     #[metric(label)] or #[metric(skip)]",
+                    f.ident
+                ),
+            );
+            continue;
+        };
+        if role.is_value() {
+            any_value = true;
+            let (name, span) = c.metric_name(f);
+            if prefix_ok && !valid_metric_name(&name) {
+                cx.error(
+                    span,
+                    format!(
+                        "metric name `{name}` is invalid: names must match [a-zA-Z_:][a-zA-Z0-9_:]*; \
+                         rename it with #[metric(rename = \"...\")]"
+                    ),
+                );
+            } else if let Some(_first) = metrics.insert(name.clone(), span) {
+                cx.error(
+                    span,
+                    format!("metric name `{name}` is produced by two fields; rename one with #[metric(rename = \"...\")]"),
+                );
+            }
+            if f.help_text().is_none() {
+                cx.error(
+                    f.ident.span(),
+                    format!(
+                        "metric `{name}` has no help text: add a /// doc comment to field `{}` or #[metric(help = \"...\")]",
+                        f.ident
+                    ),
+                );
+            }
+        } else {
+            if let Some(h) = &f.help {
+                cx.error(h.span(), "`help` applies to value fields (gauge, counter, untyped) only");
+            }
+            if role == Role::Label {
+                let (name, span) = f.base_name();
+                check_label(cx, &name, span, "rename it with #[metric(rename = \"...\")]");
+                if const_labels.contains_key(&name) {
+                    cx.error(
+                        span,
+                        format!("label `{name}` is also a constant label of this group; remove one or rename the field"),
+                    );
+                } else if labels.insert(name.clone(), span).is_some() {
+                    cx.error(span, format!("label `{name}` is produced by two fields"));
+                }
+            } else if let Some(r) = &f.rename {
+                cx.error(r.span(), "`rename` has no effect on a skipped field");
+            }
+        }
+    }
+    if !any_value {
+        cx.error(
+            c.ident.span(),
+            format!(
+                "metric group `{}` has no value field: mark at least one field #[metric(gauge)], #[metric(counter)] or #[metric(untyped)]",
+                c.ident
+            ),
+        );
+    }
+    if let (Some(i), Some(t)) = (c.interval, c.timeout) {
+        if t.0 > i.0 {
+            cx.error(
+                Span::call_site(),
+                "timeout is longer than interval: a run must end before the next is due",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::DeriveInput;
+
+    fn errors(src: &str) -> Vec<String> {
+        let input: DeriveInput = syn::parse_str(src).unwrap();
+        let mut cx = Ctxt::default();
+        let c = crate::attr::container(&mut cx, &input).unwrap();
+        check(&mut cx, &c);
+        match cx.check() {
+            Ok(()) => vec![],
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_declaration_passes() {
+        let errs = errors(
+            r#"#[hubble(query = "q", prefix = "pg_db", const_labels(role = "primary"))]
+            struct S { #[metric(label)] datname: String, /// Size.
+            #[metric(gauge, rename = "size_bytes")] size: i64, #[metric(skip)] x: u8 }"#,
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+    }
+
+    #[test]
+    fn prometheus_rules() {
+        let errs = errors(
+            r#"#[hubble(prefix = "p", const_labels(__x = "1", region = "eu"))]
+            struct S {
+                #[metric(label)] le: String,
+                #[metric(label, rename = "region")] r: String,
+                #[metric(label, rename = "a-b")] ab: String,
+                /// D.
+                #[metric(gauge, rename = "2xx")] two: i64,
+                /// D.
+                #[metric(gauge)] dup: i64,
+                /// D.
+                #[metric(counter, rename = "dup")] dup2: i64,
+                #[metric(gauge)] nohelp: i64,
+                untagged: i64,
+            }"#,
+        );
+        let all = errs.join("\n");
+        for needle in [
+            "label name `__x` is reserved",
+            "label name `le` is reserved for histograms",
+            "label `region` is also a constant label",
+            "label name `a-b` is invalid",
+            "metric name `p_2xx` is invalid",
+            "metric name `p_dup` is produced by two fields",
+            "metric `p_nohelp` has no help text",
+            "field `untagged` needs a role",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        assert_eq!(errs.len(), 8, "{all}");
+    }
+
+    #[test]
+    fn no_value_field() {
+        let errs = errors(r#"struct S { #[metric(label)] a: String }"#);
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].contains("has no value field"), "{errs:?}");
+    }
+}

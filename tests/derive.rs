@@ -1,0 +1,130 @@
+//! The derive's generated code: samples, labels, NULLs, conversions, descriptors, options.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use hubble::{CollectError, CollectorOptions, Metric, MetricCollector, MetricGroup, MetricKind};
+
+/// Per-queue job counts.
+#[derive(MetricCollector)]
+#[hubble(
+    prefix = "jobs",
+    interval = "30s",
+    timeout = "5s",
+    const_labels(source = "test")
+)]
+struct Jobs {
+    #[metric(label)]
+    queue: String,
+    #[metric(label, rename = "job_state")]
+    state: Option<String>,
+    #[metric(label)]
+    shard: i32,
+    /// Jobs in this queue and state.
+    #[metric(gauge)]
+    count: i64,
+    /// Attempts made so far.
+    #[metric(counter, rename = "attempts_total")]
+    attempts: Option<i64>,
+    #[metric(untyped, help = "Age of the oldest job.")]
+    oldest_age_seconds: String,
+    #[metric(skip)]
+    #[allow(dead_code)]
+    note: Vec<u8>,
+}
+
+fn jobs(state: Option<&str>, attempts: Option<i64>, age: &str) -> Jobs {
+    Jobs {
+        queue: "mail".into(),
+        state: state.map(Into::into),
+        shard: 3,
+        count: 7,
+        attempts,
+        oldest_age_seconds: age.into(),
+        note: vec![],
+    }
+}
+
+#[test]
+fn a_row_becomes_one_sample_per_value_field() {
+    let m = jobs(Some("queued"), Some(12), "1.5").to_metrics().unwrap();
+    assert_eq!(m.len(), 3);
+    let labels: Vec<(&str, &str)> = m[0].labels.iter().collect();
+    assert_eq!(
+        labels,
+        [("job_state", "queued"), ("queue", "mail"), ("shard", "3"), ("source", "test")]
+    );
+    assert_eq!(m[0].name, "jobs_count");
+    assert_eq!(m[0].help, "Jobs in this queue and state.");
+    assert_eq!(m[0].kind, MetricKind::Gauge);
+    assert_eq!(m[0].value, 7.0);
+    assert_eq!(
+        (m[1].name.as_ref(), m[1].kind, m[1].value),
+        ("jobs_attempts_total", MetricKind::Counter, 12.0)
+    );
+    assert_eq!(
+        (m[2].name.as_ref(), m[2].help.as_ref(), m[2].kind, m[2].value),
+        ("jobs_oldest_age_seconds", "Age of the oldest job.", MetricKind::Untyped, 1.5)
+    );
+}
+
+#[test]
+fn null_values_give_no_sample_and_null_labels_are_empty() {
+    let m = jobs(None, None, "0").to_metrics().unwrap();
+    assert_eq!(
+        m.iter().map(|m| m.name.as_ref()).collect::<Vec<_>>(),
+        ["jobs_count", "jobs_oldest_age_seconds"]
+    );
+    assert_eq!(m[0].labels.get("job_state"), Some(""));
+}
+
+#[test]
+fn an_unparseable_string_names_the_column() {
+    let err = jobs(None, None, "soon").to_metrics().unwrap_err();
+    assert!(matches!(&err, CollectError::Value { column, .. } if column == "oldest_age_seconds"));
+    assert_eq!(err.to_string(), "column `oldest_age_seconds`: \"soon\" is not a number");
+}
+
+#[test]
+fn descriptors_name_options() {
+    assert_eq!(Jobs::NAME, "jobs");
+    assert_eq!(
+        Jobs::OPTIONS,
+        CollectorOptions {
+            interval: Some(Duration::from_secs(30)),
+            timeout: Some(Duration::from_secs(5)),
+        }
+    );
+    let d = Jobs::descriptors();
+    assert_eq!(d.len(), 3);
+    assert_eq!(d[1].name, "jobs_attempts_total");
+    assert_eq!(d[1].kind, MetricKind::Counter);
+    let labels: Vec<&str> = d[0].label_names.iter().map(Cow::as_ref).collect();
+    assert_eq!(labels, ["job_state", "queue", "shard", "source"]);
+}
+
+/// A group without prefix or query, filled by code.
+#[derive(MetricCollector)]
+struct BuildInfo {
+    #[metric(label)]
+    version: &'static str,
+    /// Always 1.
+    #[metric(gauge)]
+    build_info: u8,
+}
+
+#[tokio::test]
+async fn groups_filled_by_code_collect_through_group_fn() {
+    assert_eq!(BuildInfo::NAME, "build_info");
+    let c = hubble::group_fn(|| async {
+        Ok(vec![BuildInfo {
+            version: "1.2.3",
+            build_info: 1,
+        }])
+    });
+    assert_eq!(c.name(), "build_info");
+    let m: Vec<Metric> = c.collect().await.unwrap();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].name, "build_info");
+    assert_eq!(m[0].labels.get("version"), Some("1.2.3"));
+}
