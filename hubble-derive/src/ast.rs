@@ -33,6 +33,8 @@ pub struct Container<'a> {
     pub timeout: Option<Millis>,
     pub const_labels: Vec<(LitStr, LitStr)>,
     pub fields: Vec<Field<'a>>,
+    /// A container attribute was malformed (already reported).
+    pub attr_error: bool,
 }
 
 pub struct Field<'a> {
@@ -43,6 +45,8 @@ pub struct Field<'a> {
     pub rename: Option<LitStr>,
     pub help: Option<LitStr>,
     pub doc: Option<String>,
+    /// An attribute of this field was malformed (already reported); skip checks that would only repeat it.
+    pub attr_error: bool,
 }
 
 impl Field<'_> {

@@ -40,6 +40,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         timeout: None,
         const_labels: Vec::new(),
         fields: Vec::new(),
+        attr_error: false,
     };
     for attr in input.attrs.iter().filter(|a| a.path().is_ident(HUBBLE)) {
         let mut seen: Vec<String> = Vec::new();
@@ -69,11 +70,15 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                     c.const_labels.push((name, string(&label)?));
                     Ok(())
                 })?,
-                _ => unknown(cx, &meta, &key, CONTAINER_KEYS, "#[hubble(...)]")?,
+                _ => {
+                    c.attr_error = true;
+                    unknown(cx, &meta, &key, CONTAINER_KEYS, "#[hubble(...)]")?;
+                }
             }
             Ok(())
         });
         if let Err(e) = res {
+            c.attr_error = true;
             cx.syn_error(e);
         }
     }
@@ -86,6 +91,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
             rename: None,
             help: None,
             doc: doc_comment(&f.attrs),
+            attr_error: false,
         };
         for attr in f.attrs.iter().filter(|a| a.path().is_ident(METRIC)) {
             if let Meta::Path(_) = attr.meta {
@@ -127,11 +133,15 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 match key.as_str() {
                     RENAME => field.rename = Some(string(&meta)?),
                     HELP => field.help = Some(string(&meta)?),
-                    _ => unknown(cx, &meta, &key, FIELD_KEYS, "#[metric(...)]")?,
+                    _ => {
+                        field.attr_error = true;
+                        unknown(cx, &meta, &key, FIELD_KEYS, "#[metric(...)]")?;
+                    }
                 }
                 Ok(())
             });
             if let Err(e) = res {
+                field.attr_error = true;
                 cx.syn_error(e);
             }
         }
@@ -328,6 +338,7 @@ mod tests {
             struct S { #[metric(gauge, counter)] a: i64, #[metric(lable)] b: String }"#,
         );
         assert_eq!(errs.len(), 4, "{errs:?}");
+        // No cascade: the field with a misspelt role is not also reported as having no role.
         assert!(errs[0].contains("unknown attribute `quary`") && errs[0].contains("did you mean `query`?"));
         assert!(errs[1].contains("duplicate attribute `prefix`"));
         assert!(errs[2].contains("already declared a gauge"));

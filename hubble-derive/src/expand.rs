@@ -97,9 +97,9 @@ fn generate(c: &Container) -> TokenStream {
                 name: ::hubble::__private::Cow::Borrowed(#metric),
                 help: ::hubble::__private::Cow::Borrowed(#help),
                 kind: #kind,
-                label_names: ::hubble::__private::Vec::from([
+                label_names: ::hubble::__private::vec![
                     #(::hubble::__private::Cow::Borrowed(#label_names)),*
-                ]),
+                ],
             }
         }
     });
@@ -108,11 +108,10 @@ fn generate(c: &Container) -> TokenStream {
     let insert_labels = label_fields.iter().map(|f| {
         let field = f.ident;
         let (label, _) = f.base_name();
+        // Spanned at the field's type: an unsupported type is reported where it is written.
+        let convert = quote_spanned!(f.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#field));
         quote! {
-            labels.insert(
-                #label,
-                ::hubble::LabelValue::to_label_value(&self.#field).into_owned(),
-            );
+            labels.insert(#label, #convert.into_owned());
         }
     });
     let insert_const = c.const_labels.iter().map(|(n, v)| {
@@ -125,15 +124,16 @@ fn generate(c: &Container) -> TokenStream {
         let (metric, _) = c.metric_name(f);
         let help = f.help_text().unwrap_or_default();
         let kind = kind(f.role.expect("value field").0);
+        let convert = quote_spanned!(f.ty.span()=> ::hubble::MetricValue::to_metric_value(&self.#field));
         quote! {
-            match ::hubble::MetricValue::to_metric_value(&self.#field) {
+            match #convert {
                 ::hubble::__private::Result::Ok(::hubble::__private::Option::Some(value)) => {
                     out.push(::hubble::Metric {
                         name: ::hubble::__private::Cow::Borrowed(#metric),
                         help: ::hubble::__private::Cow::Borrowed(#help),
                         kind: #kind,
                         value,
-                        labels: labels.clone(),
+                        labels: ::hubble::__private::Clone::clone(&labels),
                     });
                 }
                 ::hubble::__private::Result::Ok(::hubble::__private::Option::None) => {}
@@ -145,17 +145,6 @@ fn generate(c: &Container) -> TokenStream {
                 }
             }
         }
-    });
-
-    // Type checks spanned at each field's type, so an unsupported type is reported where it is written.
-    let type_checks = c.fields.iter().filter_map(|f| {
-        let ty = f.ty;
-        let check = match f.role?.0 {
-            Role::Skip => return None,
-            Role::Label => quote_spanned!(ty.span()=> ::hubble::__private::assert_label_value::<#ty>();),
-            _ => quote_spanned!(ty.span()=> ::hubble::__private::assert_metric_value::<#ty>();),
-        };
-        Some(check)
     });
 
     let sql = c.query.as_ref().map(|q| {
@@ -175,7 +164,7 @@ fn generate(c: &Container) -> TokenStream {
             };
 
             fn descriptors() -> ::hubble::__private::Vec<::hubble::Desc> {
-                ::hubble::__private::Vec::from([#(#descriptors),*])
+                ::hubble::__private::vec![#(#descriptors),*]
             }
 
             fn push_samples(
@@ -191,12 +180,5 @@ fn generate(c: &Container) -> TokenStream {
         }
 
         #sql
-
-        const _: () = {
-            #[allow(dead_code)]
-            fn __hubble_check_field_types #impl_generics () #where_clause {
-                #(#type_checks)*
-            }
-        };
     }
 }

@@ -65,6 +65,9 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
     let mut any_value = false;
     for f in &c.fields {
         let Some((role, _)) = f.role else {
+            if f.attr_error {
+                continue;
+            }
             cx.error(
                 f.ident.span(),
                 format!(
@@ -121,7 +124,7 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
             }
         }
     }
-    if !any_value {
+    if !any_value && !c.attr_error && !c.fields.iter().any(|f| f.attr_error) {
         cx.error(
             c.ident.span(),
             format!(
@@ -175,7 +178,7 @@ mod tests {
                 #[metric(label, rename = "region")] r: String,
                 #[metric(label, rename = "a-b")] ab: String,
                 /// D.
-                #[metric(gauge, rename = "2xx")] two: i64,
+                #[metric(gauge, rename = "x-y")] two: i64,
                 /// D.
                 #[metric(gauge)] dup: i64,
                 /// D.
@@ -190,7 +193,7 @@ mod tests {
             "label name `le` is reserved for histograms",
             "label `region` is also a constant label",
             "label name `a-b` is invalid",
-            "metric name `p_2xx` is invalid",
+            "metric name `p_x-y` is invalid",
             "metric name `p_dup` is produced by two fields",
             "metric `p_nohelp` has no help text",
             "field `untagged` needs a role",

@@ -44,14 +44,11 @@ pub async fn unregister<E: Exporter>(exporter: &E) -> bool {
 #[doc(hidden)]
 pub mod __private {
     pub use std::borrow::Cow;
+    pub use std::clone::Clone;
     pub use std::option::Option;
     pub use std::result::Result;
     pub use std::time::Duration;
     pub use std::unreachable;
+    pub use std::vec;
     pub use std::vec::Vec;
-
-    /// Compile-time check that a value field's type converts.
-    pub const fn assert_metric_value<T: crate::MetricValue + ?Sized>() {}
-    /// Compile-time check that a label field's type converts.
-    pub const fn assert_label_value<T: crate::LabelValue + ?Sized>() {}
 }

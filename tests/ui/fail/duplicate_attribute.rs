@@ -1,0 +1,9 @@
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "db", prefix = "pg")]
+struct Sizes {
+    /// Size in bytes.
+    #[metric(gauge, gauge)]
+    size_bytes: i64,
+}
+
+fn main() {}

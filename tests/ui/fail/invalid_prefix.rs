@@ -1,0 +1,9 @@
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "my-app")]
+struct Requests {
+    /// Requests served.
+    #[metric(counter)]
+    requests_total: u64,
+}
+
+fn main() {}

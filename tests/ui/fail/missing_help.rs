@@ -1,0 +1,8 @@
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "db")]
+struct Sizes {
+    #[metric(gauge)]
+    size_bytes: i64,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "db")]
+struct Names {
+    #[metric(label)]
+    datname: String,
+    #[metric(skip)]
+    comment: String,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(hubble::MetricCollector)]
+enum State {
+    Up,
+    Down,
+}
+
+fn main() {}

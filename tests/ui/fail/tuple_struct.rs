@@ -1,0 +1,4 @@
+#[derive(hubble::MetricCollector)]
+struct Size(i64);
+
+fn main() {}

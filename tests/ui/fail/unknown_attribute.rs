@@ -1,0 +1,9 @@
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "db", quary = "SELECT 1")]
+struct Sizes {
+    /// Size in bytes.
+    #[metric(gauage)]
+    size_bytes: i64,
+}
+
+fn main() {}
