@@ -1,0 +1,81 @@
+//! Exporter-style command-line helpers: listen addresses, durations, log levels, one-line errors.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Parses a listen address: `host:port`, `[v6]:port`, or `:port` (all interfaces), as Go exporters accept.
+pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_owned() };
+    full.parse().map_err(|_| {
+        format!("expected host:port, [ipv6]:port or :port (e.g. :9745 or 127.0.0.1:9745), got {s:?}")
+    })
+}
+
+/// Parses a duration such as `500ms`, `15s`, `1m30s`; zero is refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("expected a positive duration".to_owned()),
+        Err(e) => Err(format!("expected a duration such as 5s, 1m or 500ms ({e})")),
+    }
+}
+
+/// Log levels accepted by `--log.level`.
+pub const LOG_LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
+
+/// Sets up `tracing` output on stderr at `level` (`RUST_LOG` refines it).
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Parses flags; on a usage error prints one line naming the flag and exits with status 2.
+pub fn parse_or_exit<C: clap::Parser>() -> C {
+    match C::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                std::process::exit(0);
+            }
+            let rendered = e.render().to_string();
+            let line = rendered.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{line} (see --help)");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Prints a runtime error as one line and returns exit status 1.
+pub fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::from(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(parse_listen_address(":9745").unwrap().to_string(), "0.0.0.0:9745");
+        assert_eq!(parse_listen_address("127.0.0.1:1").unwrap().to_string(), "127.0.0.1:1");
+        assert_eq!(parse_listen_address("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert!(parse_listen_address("localhost").unwrap_err().contains("host:port"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

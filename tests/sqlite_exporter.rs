@@ -1,0 +1,233 @@
+//! The main job end to end: the SQLite demo exporter on a loopback port, scraped over real HTTP and checked
+//! with promtool; and the example binary's handling of bad input and signals.
+
+mod support;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hubble::Registry;
+use hubble_examples::sqlite_demo::{self, Config};
+use support::{get, promtool_check, wait_for};
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    fn start() -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            database_url: dir.path().join("demo.db").display().to_string(),
+            interval: Duration::from_millis(200),
+            workload_tick: Duration::from_millis(50),
+            ..Config::default()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            rt.block_on(async move {
+                let listener = sqlite_demo::bind("127.0.0.1:0".parse()?).await?;
+                addr_tx.send(listener.local_addr()?)?;
+                sqlite_demo::run(config, listener, Registry::new(), async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("exporter did not start");
+        Running {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().unwrap()
+    }
+
+    fn metrics_with(&self, needle: &str) -> String {
+        wait_for(Duration::from_secs(20), needle, || {
+            let body = get(self.addr, "/metrics", &[]).ok()?.text();
+            body.contains(needle).then_some(body)
+        })
+    }
+}
+
+#[test]
+fn serves_the_demo_groups_promtool_clean() {
+    let exporter = Running::start();
+    // Ready once every collector has run once (first runs are jittered by up to a tenth of their interval).
+    wait_for(Duration::from_secs(20), "/-/ready", || {
+        get(exporter.addr, "/-/ready", &[]).ok().filter(|r| r.status == 200)
+    });
+    let body = exporter.metrics_with("demo_queue_completed_total{queue=");
+    for family in [
+        "# TYPE demo_jobs gauge",
+        "# TYPE demo_queue_enqueued_total counter",
+        "# TYPE demo_worker_busy gauge",
+        "# TYPE demo_database_size_bytes gauge",
+        "hubble_collector_up{collector=\"jobs\"} 1",
+        "hubble_collector_up{collector=\"demo_queue\"} 1",
+        "hubble_collector_up{collector=\"demo_worker\"} 1",
+        "hubble_collector_up{collector=\"demo_database\"} 1",
+        "hubble_collector_last_success_timestamp_seconds{collector=\"jobs\"}",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(body.contains(family), "missing {family:?} in:\n{body}");
+    }
+    assert_eq!(promtool_check(body.as_bytes()), "", "promtool complaints on:\n{body}");
+
+    let plain = get(exporter.addr, "/metrics", &[]).unwrap();
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+
+    // gzip when asked, and the same document.
+    let gz = get(exporter.addr, "/metrics", &[("Accept-Encoding", "gzip")]).unwrap();
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&gz.body[..]).read_to_string(&mut unzipped).unwrap();
+    assert!(unzipped.contains("# TYPE demo_jobs gauge"));
+    assert_eq!(promtool_check(unzipped.as_bytes()), "");
+
+    // OpenMetrics when asked, as Prometheus asks.
+    let om = get(
+        exporter.addr,
+        "/metrics",
+        &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")],
+    )
+    .unwrap();
+    assert!(om.header("content-type").unwrap().starts_with("application/openmetrics-text; version=1.0.0"));
+    let om = om.text();
+    assert!(om.ends_with("# EOF\n"));
+    assert!(om.contains("# TYPE demo_queue_enqueued counter\n"), "{om}");
+    assert!(om.contains("demo_queue_enqueued_total{queue="));
+
+    // Landing page and health endpoints.
+    let landing = get(exporter.addr, "/", &[]).unwrap().text();
+    for c in ["sqlite_demo", "jobs", "demo_queue", "demo_worker", "demo_database", "href=\"/metrics\""] {
+        assert!(landing.contains(c), "landing page lacks {c:?}:\n{landing}");
+    }
+    assert_eq!(get(exporter.addr, "/-/healthy", &[]).unwrap().status, 200);
+    assert_eq!(get(exporter.addr, "/-/ready", &[]).unwrap().status, 200);
+    assert_eq!(get(exporter.addr, "/nope", &[]).unwrap().status, 404);
+
+    exporter.stop().expect("clean shutdown");
+}
+
+#[test]
+fn metrics_move_with_the_workload() {
+    let exporter = Running::start();
+    let enqueued = |body: &str| -> f64 {
+        body.lines()
+            .filter(|l| l.starts_with("demo_queue_enqueued_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    let first = enqueued(&exporter.metrics_with("demo_queue_enqueued_total{"));
+    wait_for(Duration::from_secs(20), "the enqueued counter to grow", || {
+        let body = get(exporter.addr, "/metrics", &[]).ok()?.text();
+        (enqueued(&body) > first).then_some(())
+    });
+    exporter.stop().unwrap();
+}
+
+/// The example binary, built by `cargo test` alongside the tests.
+fn example_binary() -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("examples").join("sqlite_exporter");
+    assert!(bin.exists(), "{} not built: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+fn run_binary(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(example_binary())
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_flags_are_one_line_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (&["--collection.interval", "soon"][..], "--collection.interval"),
+        (&["--web.listen-address", "localhost"][..], "--web.listen-address"),
+        (&["--log.level", "loud"][..], "--log.level"),
+        (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
+        (&["--no-such-flag"][..], "--no-such-flag"),
+    ] {
+        let (code, stderr) = run_binary(args, dir.path());
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line:\n{stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn runtime_errors_are_one_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // A database path under a regular file cannot be created.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let bad_db = file.join("demo.db");
+    let (code, stderr) = run_binary(
+        &["--database-url", bad_db.to_str().unwrap(), "--web.listen-address", "127.0.0.1:0"],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    let last = stderr.trim_end().lines().last().unwrap_or_default().to_owned();
+    assert!(last.starts_with("error: opening database") && last.contains("demo.db"), "{stderr}");
+
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, stderr) = run_binary(&["--web.listen-address", &addr], dir.path());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("error: listening on {addr}")), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("stack backtrace"), "{stderr}");
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_with_status_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = Command::new(example_binary())
+        .args(["--web.listen-address", &addr.to_string(), "--collection.interval", "1s"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(30), "the binary to serve", || {
+        get(addr, "/-/healthy", &[]).ok().filter(|r| r.status == 200)
+    });
+    // Default database file lands in the working directory.
+    assert!(dir.path().join("hubble-demo.db").exists());
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = wait_for(Duration::from_secs(20), "the binary to exit", || child.try_wait().unwrap());
+    assert_eq!(exit.code(), Some(0));
+}
