@@ -218,7 +218,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(b"NaN");
     } else if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+    } else if v.fract() == 0.0 && v.abs() < 9e18 {
         // Integral values (most counters) print without a fraction, as the Go client does.
         #[allow(clippy::cast_possible_truncation)]
         let _ = write!(out, "{}", v as i64);

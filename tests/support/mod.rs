@@ -1,6 +1,8 @@
 //! Shared test helpers: a minimal HTTP client over loopback, promtool, polling with bounds.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};

@@ -1,0 +1,335 @@
+//! SQL collectors over real databases: SQLite in a temp file, PostgreSQL in a throwaway cluster.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hubble::{BaseExporter, CollectError, Format, MetricCollector, Registry, SqlCollector};
+use rust_decimal::Decimal;
+use sqlx::{Postgres, Sqlite};
+use support::pg::PgCluster;
+use support::wait_for;
+
+/// Per-table row counts.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT schema, name, rows, ratio, fresh, size_text, owner FROM tables ORDER BY name",
+    prefix = "t"
+)]
+struct Tables {
+    #[metric(label)]
+    schema: String,
+    #[metric(label, rename = "table")]
+    name: String,
+    #[metric(label)]
+    owner: Option<String>,
+    /// Rows in the table.
+    #[metric(gauge)]
+    rows: Option<i64>,
+    /// A ratio.
+    #[metric(gauge)]
+    ratio: f64,
+    /// Whether the table is fresh.
+    #[metric(gauge)]
+    fresh: bool,
+    /// Size, stored as text.
+    #[metric(gauge, rename = "size_bytes")]
+    size_text: String,
+}
+
+/// Selects from a table that does not exist.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(query = "SELECT 1 AS v FROM no_such_table", prefix = "missing")]
+struct Missing {
+    /// V.
+    #[metric(gauge)]
+    v: i64,
+}
+
+/// Decodes a text column into an integer field.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(query = "SELECT 'many' AS v", prefix = "mistyped")]
+struct Mistyped {
+    /// V.
+    #[metric(gauge)]
+    v: i64,
+}
+
+async fn sqlite_pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE tables (schema TEXT, name TEXT, rows INTEGER, ratio REAL, fresh BOOLEAN, size_text TEXT, owner TEXT);
+         INSERT INTO tables VALUES
+            ('public', 'a', 10, 0.5, 1, '8192', 'alice'),
+            ('public', 'b', NULL, 1.25, 0, '16384', NULL),
+            ('audit', 'c', 3, 2, 1, '1e3', 'bob');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool
+}
+
+fn render(c: &[hubble::Metric]) -> Vec<String> {
+    let value = |v: f64| {
+        if v.fract() == 0.0 && v.abs() < 9e18 {
+            format!("{}", v as i64)
+        } else {
+            format!("{v:?}")
+        }
+    };
+    let mut lines: Vec<String> = c.iter().map(|m| format!("{}{} {}", m.name, m.labels, value(m.value))).collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn sqlite_rows_labels_nulls_and_conversions() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite_pool(&dir).await;
+    let collector = SqlCollector::<Tables, Sqlite>::new(pool.clone());
+    assert_eq!(collector.name(), "t");
+    let metrics = collector.collect().await.unwrap();
+    let lines = render(&metrics);
+    let expected = [
+        r#"t_fresh{owner="",schema="public",table="b"} 0"#,
+        r#"t_fresh{owner="alice",schema="public",table="a"} 1"#,
+        r#"t_fresh{owner="bob",schema="audit",table="c"} 1"#,
+        r#"t_ratio{owner="",schema="public",table="b"} 1.25"#,
+        r#"t_ratio{owner="alice",schema="public",table="a"} 0.5"#,
+        r#"t_ratio{owner="bob",schema="audit",table="c"} 2"#,
+        r#"t_rows{owner="alice",schema="public",table="a"} 10"#,
+        r#"t_rows{owner="bob",schema="audit",table="c"} 3"#,
+        r#"t_size_bytes{owner="",schema="public",table="b"} 16384"#,
+        r#"t_size_bytes{owner="alice",schema="public",table="a"} 8192"#,
+        r#"t_size_bytes{owner="bob",schema="audit",table="c"} 1000"#,
+    ];
+    assert_eq!(lines, expected, "NULL rows give no sample; NULL labels are empty");
+
+    // An unparseable numeric string fails the run, naming the column.
+    sqlx::query("UPDATE tables SET size_text = 'big' WHERE name = 'c'").execute(&pool).await.unwrap();
+    let err = collector.collect().await.unwrap_err();
+    assert_eq!(err.to_string(), "column `size_text`: \"big\" is not a number");
+}
+
+#[tokio::test]
+async fn sqlite_query_and_decode_errors_name_the_group_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite_pool(&dir).await;
+    let err = SqlCollector::<Missing, Sqlite>::new(pool.clone()).collect().await.unwrap_err();
+    assert!(matches!(err, CollectError::Source(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.starts_with("group `missing`: ") && msg.contains("no_such_table"), "{msg}");
+
+    let err = SqlCollector::<Mistyped, Sqlite>::new(pool).collect().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, CollectError::Decode(_)), "{err:?}");
+    assert!(msg.contains("group `mistyped`") && msg.contains("\"v\""), "{msg}");
+}
+
+#[tokio::test]
+async fn sqlite_groups_export_every_row_through_an_exporter() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite_pool(&dir).await;
+    let registry = Registry::new();
+    let exporter = BaseExporter::builder("sqlite")
+        .const_label("instance", "test")
+        .interval(Duration::from_millis(100))
+        .max_jitter(Duration::ZERO)
+        .collector(SqlCollector::<Tables, Sqlite>::new(pool.clone()))
+        .collector(SqlCollector::<Missing, Sqlite>::new(pool))
+        .build()
+        .unwrap();
+    let exporter = registry.register(exporter).await.unwrap();
+    let body = tokio::task::spawn_blocking({
+        let registry = registry.clone();
+        move || {
+            wait_for(Duration::from_secs(10), "both collectors to run", || {
+                let b = String::from_utf8(registry.render(Format::Text).bytes().to_vec()).unwrap();
+                (b.contains("t_rows{") && b.contains("collector=\"missing\"")).then_some(b)
+            })
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(body.matches("t_ratio{").count(), 3, "{body}");
+    assert!(body.contains(r#"t_rows{instance="test",owner="alice",schema="public",table="a"} 10"#), "{body}");
+    // The failing group fails alone.
+    assert!(body.contains(r#"hubble_collector_up{collector="missing",instance="test"} 0"#), "{body}");
+    assert!(body.contains(r#"hubble_collector_up{collector="t",instance="test"} 1"#), "{body}");
+    assert!(!body.contains("missing_v"), "{body}");
+    registry.unregister(&*exporter).await;
+}
+
+// ---- PostgreSQL ----
+
+/// Type conversions from PostgreSQL column types.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT k, small, big, real4, dbl, num, flag, ts, maybe, txt FROM conv ORDER BY k",
+    prefix = "pgconv"
+)]
+struct Conversions {
+    #[metric(label)]
+    k: String,
+    /// int2.
+    #[metric(gauge)]
+    small: i16,
+    /// int8.
+    #[metric(counter, rename = "big_total")]
+    big: i64,
+    /// float4.
+    #[metric(gauge)]
+    real4: f32,
+    /// float8.
+    #[metric(gauge)]
+    dbl: f64,
+    /// numeric.
+    #[metric(gauge)]
+    num: Decimal,
+    /// bool.
+    #[metric(gauge)]
+    flag: bool,
+    /// timestamptz as Unix seconds.
+    #[metric(gauge, rename = "ts_seconds")]
+    ts: DateTime<Utc>,
+    /// Nullable int4.
+    #[metric(gauge)]
+    maybe: Option<i32>,
+    /// Numeric text.
+    #[metric(untyped)]
+    txt: String,
+}
+
+/// Per-table statistics, one series per table.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT schemaname, relname, n_live_tup FROM pg_stat_user_tables",
+    prefix = "pg_stat_user_tables"
+)]
+struct UserTables {
+    #[metric(label)]
+    schemaname: String,
+    #[metric(label)]
+    relname: String,
+    /// Estimated live rows.
+    #[metric(gauge)]
+    n_live_tup: i64,
+}
+
+/// Sleeps past its timeout on its first run only.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT CASE WHEN nextval('runs') = 1 THEN pg_sleep(5)::text END AS slept, 1::int8 AS v",
+    prefix = "sleepy",
+    timeout = "1s"
+)]
+struct Sleepy {
+    #[metric(skip)]
+    #[allow(dead_code)]
+    slept: Option<String>,
+    /// Always 1.
+    #[metric(gauge)]
+    v: i64,
+}
+
+#[test]
+fn postgres_rows_types_and_timeouts() {
+    let pg = PgCluster::start(&[]);
+    pg.psql("postgres", "CREATE DATABASE app");
+    pg.psql(
+        "app",
+        "CREATE SCHEMA billing;
+         CREATE TABLE public.users (id int); CREATE TABLE public.orders (id int);
+         CREATE TABLE billing.invoices (id int);
+         INSERT INTO public.users SELECT generate_series(1, 50);
+         INSERT INTO billing.invoices SELECT generate_series(1, 7);
+         ANALYZE;
+         CREATE SEQUENCE runs;
+         CREATE TABLE conv (k text, small int2, big int8, real4 float4, dbl float8, num numeric, flag bool,
+                            ts timestamptz, maybe int4, txt text);
+         INSERT INTO conv VALUES
+           ('a', -3, 9007199254740993, 1.5, 0.1, 123.45, true, '2023-11-14 22:13:20.5+00', 7, '42'),
+           ('b', 0, 0, -0.25, 1e300, -0.001, false, '1970-01-01 00:00:00+00', NULL, '+Inf');",
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&pg.url("app"))
+            .await
+            .unwrap();
+
+        let lines = render(&SqlCollector::<Conversions, Postgres>::new(pool.clone()).collect().await.unwrap());
+        for expected in [
+            r#"pgconv_small{k="a"} -3"#,
+            r#"pgconv_big_total{k="a"} 9007199254740992"#,
+            r#"pgconv_real4{k="b"} -0.25"#,
+            r#"pgconv_dbl{k="b"} 1e300"#,
+            r#"pgconv_num{k="a"} 123.45"#,
+            r#"pgconv_num{k="b"} -0.001"#,
+            r#"pgconv_flag{k="a"} 1"#,
+            r#"pgconv_flag{k="b"} 0"#,
+            r#"pgconv_ts_seconds{k="a"} 1700000000.5"#,
+            r#"pgconv_ts_seconds{k="b"} 0"#,
+            r#"pgconv_maybe{k="a"} 7"#,
+            r#"pgconv_txt{k="a"} 42"#,
+            r#"pgconv_txt{k="b"} inf"#,
+        ] {
+            assert!(lines.iter().any(|l| l == expected), "missing {expected:?} in {lines:#?}");
+        }
+        assert!(!lines.iter().any(|l| l.starts_with("pgconv_maybe{k=\"b\"}")), "NULL gave a sample");
+
+        let tables = render(&SqlCollector::<UserTables, Postgres>::new(pool.clone()).collect().await.unwrap());
+        for t in [
+            r#"pg_stat_user_tables_n_live_tup{relname="users",schemaname="public"} 50"#,
+            r#"pg_stat_user_tables_n_live_tup{relname="orders",schemaname="public"} 0"#,
+            r#"pg_stat_user_tables_n_live_tup{relname="invoices",schemaname="billing"} 7"#,
+        ] {
+            assert!(tables.iter().any(|l| l == t), "missing {t:?} in {tables:#?}");
+        }
+
+        // A query beyond its timeout fails that run, and only that run; other groups are unaffected.
+        let registry = Registry::new();
+        let exporter = BaseExporter::builder("pg")
+            .interval(Duration::from_millis(1500))
+            .max_jitter(Duration::ZERO)
+            .collector(SqlCollector::<Sleepy, Postgres>::new(pool.clone()))
+            .collector(SqlCollector::<UserTables, Postgres>::new(pool.clone()))
+            .build()
+            .unwrap();
+        let exporter = registry.register(exporter).await.unwrap();
+        let sleepy = |e: &BaseExporter| e.status().collectors.into_iter().find(|c| c.name == "sleepy").unwrap();
+        let first = {
+            let e = exporter.clone();
+            tokio::task::spawn_blocking(move || {
+                wait_for(Duration::from_secs(10), "the first sleepy run", || {
+                    let c = sleepy(&e);
+                    (c.health.runs >= 1).then_some(c.health)
+                })
+            })
+            .await
+            .unwrap()
+        };
+        assert!(!first.up);
+        assert_eq!(first.last_error.as_deref(), Some("timed out after 1s"));
+        let tables_ok = exporter.status().collectors.iter().any(|c| c.name == "pg_stat_user_tables" && c.health.up);
+        assert!(tables_ok, "{:?}", exporter.status());
+        let later = {
+            let e = exporter.clone();
+            tokio::task::spawn_blocking(move || {
+                wait_for(Duration::from_secs(15), "a later sleepy run to succeed", || {
+                    let c = sleepy(&e);
+                    c.health.up.then_some(c.health)
+                })
+            })
+            .await
+            .unwrap()
+        };
+        assert_eq!(later.errors_total, 1);
+        registry.unregister(&*exporter).await;
+        pool.close().await;
+    });
+}
