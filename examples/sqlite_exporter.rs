@@ -56,7 +56,13 @@ async fn main() -> ExitCode {
     };
     let result = async {
         let listener = sqlite_demo::bind(flags.listen_address).await?;
-        sqlite_demo::run(config, listener, hubble::default_registry().clone(), hubble::shutdown_signal()).await
+        sqlite_demo::run(
+            config,
+            listener,
+            hubble::default_registry().clone(),
+            hubble::shutdown_signal(),
+        )
+        .await
     }
     .await;
     match result {

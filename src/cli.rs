@@ -6,9 +6,15 @@ use std::time::Duration;
 
 /// Parses a listen address: `host:port`, `[v6]:port`, or `:port` (all interfaces), as Go exporters accept.
 pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
-    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_owned() };
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_owned()
+    };
     full.parse().map_err(|_| {
-        format!("expected host:port, [ipv6]:port or :port (e.g. :9745 or 127.0.0.1:9745), got {s:?}")
+        format!(
+            "expected host:port, [ipv6]:port or :port (e.g. :9745 or 127.0.0.1:9745), got {s:?}"
+        )
     })
 }
 
@@ -46,7 +52,10 @@ pub fn parse_or_exit<C: clap::Parser>() -> C {
                 std::process::exit(0);
             }
             let rendered = e.render().to_string();
-            let line = rendered.lines().next().unwrap_or("error: invalid arguments");
+            let line = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
             eprintln!("{line} (see --help)");
             std::process::exit(2);
         }
@@ -65,10 +74,21 @@ mod tests {
 
     #[test]
     fn listen_addresses() {
-        assert_eq!(parse_listen_address(":9745").unwrap().to_string(), "0.0.0.0:9745");
-        assert_eq!(parse_listen_address("127.0.0.1:1").unwrap().to_string(), "127.0.0.1:1");
-        assert_eq!(parse_listen_address("[::1]:80").unwrap().to_string(), "[::1]:80");
-        assert!(parse_listen_address("localhost").unwrap_err().contains("host:port"));
+        assert_eq!(
+            parse_listen_address(":9745").unwrap().to_string(),
+            "0.0.0.0:9745"
+        );
+        assert_eq!(
+            parse_listen_address("127.0.0.1:1").unwrap().to_string(),
+            "127.0.0.1:1"
+        );
+        assert_eq!(
+            parse_listen_address("[::1]:80").unwrap().to_string(),
+            "[::1]:80"
+        );
+        assert!(parse_listen_address("localhost")
+            .unwrap_err()
+            .contains("host:port"));
     }
 
     #[test]

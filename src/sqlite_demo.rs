@@ -170,7 +170,9 @@ pub async fn open_database(url: &str) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("opening database {url:?}"))?;
-    seed(&pool).await.with_context(|| format!("seeding database {url:?}"))?;
+    seed(&pool)
+        .await
+        .with_context(|| format!("seeding database {url:?}"))?;
     Ok(pool)
 }
 
@@ -230,10 +232,11 @@ async fn workload_step(pool: &SqlitePool, rng: &mut Rng) -> sqlx::Result<()> {
         .execute(&mut *tx)
         .await?;
     // Finish some running jobs: most succeed, some fail and go back to the queue (up to 3 attempts).
-    let running: Vec<(i64, String, i64)> =
-        sqlx::query_as("SELECT id, queue, attempts FROM jobs WHERE state = 'running' ORDER BY id LIMIT 3")
-            .fetch_all(&mut *tx)
-            .await?;
+    let running: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT id, queue, attempts FROM jobs WHERE state = 'running' ORDER BY id LIMIT 3",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     for (id, q, attempts) in running {
         let failed = rng.below(5) == 0;
         let (state, column) = match (failed, attempts + 1 >= 3) {
@@ -246,10 +249,12 @@ async fn workload_step(pool: &SqlitePool, rng: &mut Rng) -> sqlx::Result<()> {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!("UPDATE queue_stats SET {column} = {column} + 1 WHERE queue = ?"))
-            .bind(q)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE queue_stats SET {column} = {column} + 1 WHERE queue = ?"
+        ))
+        .bind(q)
+        .execute(&mut *tx)
+        .await?;
     }
     sqlx::query(
         "UPDATE jobs SET state = 'running' WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT ?)",
@@ -297,7 +302,10 @@ pub async fn simulate(pool: SqlitePool, tick: Duration, cancel: CancellationToke
 }
 
 /// The demo's exporter: its four groups over `pool`.
-pub fn exporter(pool: &SqlitePool, interval: Duration) -> Result<BaseExporter, hubble::ExporterError> {
+pub fn exporter(
+    pool: &SqlitePool,
+    interval: Duration,
+) -> Result<BaseExporter, hubble::ExporterError> {
     BaseExporter::builder("sqlite_demo")
         .interval(interval)
         .collector(SqlCollector::<JobsByState, Sqlite>::new(pool.clone()))

@@ -52,7 +52,12 @@ fn a_row_becomes_one_sample_per_value_field() {
     let labels: Vec<(&str, &str)> = m[0].labels.iter().collect();
     assert_eq!(
         labels,
-        [("job_state", "queued"), ("queue", "mail"), ("shard", "3"), ("source", "test")]
+        [
+            ("job_state", "queued"),
+            ("queue", "mail"),
+            ("shard", "3"),
+            ("source", "test")
+        ]
     );
     assert_eq!(m[0].name, "jobs_count");
     assert_eq!(m[0].help, "Jobs in this queue and state.");
@@ -63,8 +68,18 @@ fn a_row_becomes_one_sample_per_value_field() {
         ("jobs_attempts_total", MetricKind::Counter, 12.0)
     );
     assert_eq!(
-        (m[2].name.as_ref(), m[2].help.as_ref(), m[2].kind, m[2].value),
-        ("jobs_oldest_age_seconds", "Age of the oldest job.", MetricKind::Untyped, 1.5)
+        (
+            m[2].name.as_ref(),
+            m[2].help.as_ref(),
+            m[2].kind,
+            m[2].value
+        ),
+        (
+            "jobs_oldest_age_seconds",
+            "Age of the oldest job.",
+            MetricKind::Untyped,
+            1.5
+        )
     );
 }
 
@@ -82,7 +97,10 @@ fn null_values_give_no_sample_and_null_labels_are_empty() {
 fn an_unparseable_string_names_the_column() {
     let err = jobs(None, None, "soon").to_metrics().unwrap_err();
     assert!(matches!(&err, CollectError::Value { column, .. } if column == "oldest_age_seconds"));
-    assert_eq!(err.to_string(), "column `oldest_age_seconds`: \"soon\" is not a number");
+    assert_eq!(
+        err.to_string(),
+        "column `oldest_age_seconds`: \"soon\" is not a number"
+    );
 }
 
 #[test]

@@ -80,7 +80,10 @@ fn render(c: &[hubble::Metric]) -> Vec<String> {
             format!("{v:?}")
         }
     };
-    let mut lines: Vec<String> = c.iter().map(|m| format!("{}{} {}", m.name, m.labels, value(m.value))).collect();
+    let mut lines: Vec<String> = c
+        .iter()
+        .map(|m| format!("{}{} {}", m.name, m.labels, value(m.value)))
+        .collect();
     lines.sort();
     lines
 }
@@ -106,27 +109,48 @@ async fn sqlite_rows_labels_nulls_and_conversions() {
         r#"t_size_bytes{owner="alice",schema="public",table="a"} 8192"#,
         r#"t_size_bytes{owner="bob",schema="audit",table="c"} 1000"#,
     ];
-    assert_eq!(lines, expected, "NULL rows give no sample; NULL labels are empty");
+    assert_eq!(
+        lines, expected,
+        "NULL rows give no sample; NULL labels are empty"
+    );
 
     // An unparseable numeric string fails the run, naming the column.
-    sqlx::query("UPDATE tables SET size_text = 'big' WHERE name = 'c'").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE tables SET size_text = 'big' WHERE name = 'c'")
+        .execute(&pool)
+        .await
+        .unwrap();
     let err = collector.collect().await.unwrap_err();
-    assert_eq!(err.to_string(), "column `size_text`: \"big\" is not a number");
+    assert_eq!(
+        err.to_string(),
+        "column `size_text`: \"big\" is not a number"
+    );
 }
 
 #[tokio::test]
 async fn sqlite_query_and_decode_errors_name_the_group_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let pool = sqlite_pool(&dir).await;
-    let err = SqlCollector::<Missing, Sqlite>::new(pool.clone()).collect().await.unwrap_err();
+    let err = SqlCollector::<Missing, Sqlite>::new(pool.clone())
+        .collect()
+        .await
+        .unwrap_err();
     assert!(matches!(err, CollectError::Source(_)), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.starts_with("group `missing`: ") && msg.contains("no_such_table"), "{msg}");
+    assert!(
+        msg.starts_with("group `missing`: ") && msg.contains("no_such_table"),
+        "{msg}"
+    );
 
-    let err = SqlCollector::<Mistyped, Sqlite>::new(pool).collect().await.unwrap_err();
+    let err = SqlCollector::<Mistyped, Sqlite>::new(pool)
+        .collect()
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, CollectError::Decode(_)), "{err:?}");
-    assert!(msg.contains("group `mistyped`") && msg.contains("\"v\""), "{msg}");
+    assert!(
+        msg.contains("group `mistyped`") && msg.contains("\"v\""),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -155,10 +179,19 @@ async fn sqlite_groups_export_every_row_through_an_exporter() {
     .await
     .unwrap();
     assert_eq!(body.matches("t_ratio{").count(), 3, "{body}");
-    assert!(body.contains(r#"t_rows{instance="test",owner="alice",schema="public",table="a"} 10"#), "{body}");
+    assert!(
+        body.contains(r#"t_rows{instance="test",owner="alice",schema="public",table="a"} 10"#),
+        "{body}"
+    );
     // The failing group fails alone.
-    assert!(body.contains(r#"hubble_collector_up{collector="missing",instance="test"} 0"#), "{body}");
-    assert!(body.contains(r#"hubble_collector_up{collector="t",instance="test"} 1"#), "{body}");
+    assert!(
+        body.contains(r#"hubble_collector_up{collector="missing",instance="test"} 0"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"hubble_collector_up{collector="t",instance="test"} 1"#),
+        "{body}"
+    );
     assert!(!body.contains("missing_v"), "{body}");
     registry.unregister(&*exporter).await;
 }
@@ -254,7 +287,11 @@ fn postgres_rows_types_and_timeouts() {
            ('a', -3, 9007199254740993, 1.5, 0.1, 123.45, true, '2023-11-14 22:13:20.5+00', 7, '42'),
            ('b', 0, 0, -0.25, 1e300, -0.001, false, '1970-01-01 00:00:00+00', NULL, '+Inf');",
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
@@ -262,7 +299,12 @@ fn postgres_rows_types_and_timeouts() {
             .await
             .unwrap();
 
-        let lines = render(&SqlCollector::<Conversions, Postgres>::new(pool.clone()).collect().await.unwrap());
+        let lines = render(
+            &SqlCollector::<Conversions, Postgres>::new(pool.clone())
+                .collect()
+                .await
+                .unwrap(),
+        );
         for expected in [
             r#"pgconv_small{k="a"} -3"#,
             r#"pgconv_big_total{k="a"} 9007199254740992"#,
@@ -278,17 +320,31 @@ fn postgres_rows_types_and_timeouts() {
             r#"pgconv_txt{k="a"} 42"#,
             r#"pgconv_txt{k="b"} inf"#,
         ] {
-            assert!(lines.iter().any(|l| l == expected), "missing {expected:?} in {lines:#?}");
+            assert!(
+                lines.iter().any(|l| l == expected),
+                "missing {expected:?} in {lines:#?}"
+            );
         }
-        assert!(!lines.iter().any(|l| l.starts_with("pgconv_maybe{k=\"b\"}")), "NULL gave a sample");
+        assert!(
+            !lines.iter().any(|l| l.starts_with("pgconv_maybe{k=\"b\"}")),
+            "NULL gave a sample"
+        );
 
-        let tables = render(&SqlCollector::<UserTables, Postgres>::new(pool.clone()).collect().await.unwrap());
+        let tables = render(
+            &SqlCollector::<UserTables, Postgres>::new(pool.clone())
+                .collect()
+                .await
+                .unwrap(),
+        );
         for t in [
             r#"pg_stat_user_tables_n_live_tup{relname="users",schemaname="public"} 50"#,
             r#"pg_stat_user_tables_n_live_tup{relname="orders",schemaname="public"} 0"#,
             r#"pg_stat_user_tables_n_live_tup{relname="invoices",schemaname="billing"} 7"#,
         ] {
-            assert!(tables.iter().any(|l| l == t), "missing {t:?} in {tables:#?}");
+            assert!(
+                tables.iter().any(|l| l == t),
+                "missing {t:?} in {tables:#?}"
+            );
         }
 
         // A query beyond its timeout fails that run, and only that run; other groups are unaffected.
@@ -301,7 +357,13 @@ fn postgres_rows_types_and_timeouts() {
             .build()
             .unwrap();
         let exporter = registry.register(exporter).await.unwrap();
-        let sleepy = |e: &BaseExporter| e.status().collectors.into_iter().find(|c| c.name == "sleepy").unwrap();
+        let sleepy = |e: &BaseExporter| {
+            e.status()
+                .collectors
+                .into_iter()
+                .find(|c| c.name == "sleepy")
+                .unwrap()
+        };
         let first = {
             let e = exporter.clone();
             tokio::task::spawn_blocking(move || {
@@ -315,15 +377,23 @@ fn postgres_rows_types_and_timeouts() {
         };
         assert!(!first.up);
         assert_eq!(first.last_error.as_deref(), Some("timed out after 1s"));
-        let tables_ok = exporter.status().collectors.iter().any(|c| c.name == "pg_stat_user_tables" && c.health.up);
+        let tables_ok = exporter
+            .status()
+            .collectors
+            .iter()
+            .any(|c| c.name == "pg_stat_user_tables" && c.health.up);
         assert!(tables_ok, "{:?}", exporter.status());
         let later = {
             let e = exporter.clone();
             tokio::task::spawn_blocking(move || {
-                wait_for(Duration::from_secs(15), "a later sleepy run to succeed", || {
-                    let c = sleepy(&e);
-                    c.health.up.then_some(c.health)
-                })
+                wait_for(
+                    Duration::from_secs(15),
+                    "a later sleepy run to succeed",
+                    || {
+                        let c = sleepy(&e);
+                        c.health.up.then_some(c.health)
+                    },
+                )
             })
             .await
             .unwrap()

@@ -32,7 +32,10 @@ impl Running {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
             rt.block_on(async move {
                 let listener = sqlite_demo::bind("127.0.0.1:0".parse()?).await?;
                 addr_tx.send(listener.local_addr()?)?;
@@ -42,7 +45,9 @@ impl Running {
                 .await
             })
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(30)).expect("exporter did not start");
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("exporter did not start");
         Running {
             addr,
             stop: Some(stop),
@@ -69,7 +74,9 @@ fn serves_the_demo_groups_promtool_clean() {
     let exporter = Running::start();
     // Ready once every collector has run once (first runs are jittered by up to a tenth of their interval).
     wait_for(Duration::from_secs(20), "/-/ready", || {
-        get(exporter.addr, "/-/ready", &[]).ok().filter(|r| r.status == 200)
+        get(exporter.addr, "/-/ready", &[])
+            .ok()
+            .filter(|r| r.status == 200)
     });
     let body = exporter.metrics_with("demo_queue_completed_total{queue=");
     for family in [
@@ -86,17 +93,26 @@ fn serves_the_demo_groups_promtool_clean() {
     ] {
         assert!(body.contains(family), "missing {family:?} in:\n{body}");
     }
-    assert_eq!(promtool_check(body.as_bytes()), "", "promtool complaints on:\n{body}");
+    assert_eq!(
+        promtool_check(body.as_bytes()),
+        "",
+        "promtool complaints on:\n{body}"
+    );
 
     let plain = get(exporter.addr, "/metrics", &[]).unwrap();
     assert_eq!(plain.status, 200);
-    assert_eq!(plain.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
 
     // gzip when asked, and the same document.
     let gz = get(exporter.addr, "/metrics", &[("Accept-Encoding", "gzip")]).unwrap();
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let mut unzipped = String::new();
-    flate2::read::GzDecoder::new(&gz.body[..]).read_to_string(&mut unzipped).unwrap();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
     assert!(unzipped.contains("# TYPE demo_jobs gauge"));
     assert_eq!(promtool_check(unzipped.as_bytes()), "");
 
@@ -104,10 +120,16 @@ fn serves_the_demo_groups_promtool_clean() {
     let om = get(
         exporter.addr,
         "/metrics",
-        &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")],
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
     )
     .unwrap();
-    assert!(om.header("content-type").unwrap().starts_with("application/openmetrics-text; version=1.0.0"));
+    assert!(om
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text; version=1.0.0"));
     let om = om.text();
     assert!(om.ends_with("# EOF\n"));
     assert!(om.contains("# TYPE demo_queue_enqueued counter\n"), "{om}");
@@ -115,7 +137,14 @@ fn serves_the_demo_groups_promtool_clean() {
 
     // Landing page and health endpoints.
     let landing = get(exporter.addr, "/", &[]).unwrap().text();
-    for c in ["sqlite_demo", "jobs", "demo_queue", "demo_worker", "demo_database", "href=\"/metrics\""] {
+    for c in [
+        "sqlite_demo",
+        "jobs",
+        "demo_queue",
+        "demo_worker",
+        "demo_database",
+        "href=\"/metrics\"",
+    ] {
         assert!(landing.contains(c), "landing page lacks {c:?}:\n{landing}");
     }
     assert_eq!(get(exporter.addr, "/-/healthy", &[]).unwrap().status, 200);
@@ -135,10 +164,14 @@ fn metrics_move_with_the_workload() {
             .sum()
     };
     let first = enqueued(&exporter.metrics_with("demo_queue_enqueued_total{"));
-    wait_for(Duration::from_secs(20), "the enqueued counter to grow", || {
-        let body = get(exporter.addr, "/metrics", &[]).ok()?.text();
-        (enqueued(&body) > first).then_some(())
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the enqueued counter to grow",
+        || {
+            let body = get(exporter.addr, "/metrics", &[]).ok()?.text();
+            (enqueued(&body) > first).then_some(())
+        },
+    );
     exporter.stop().unwrap();
 }
 
@@ -150,7 +183,11 @@ fn example_binary() -> PathBuf {
         dir.pop();
     }
     let bin = dir.join("examples").join("sqlite_exporter");
-    assert!(bin.exists(), "{} not built: run the tests with `cargo test --workspace`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
     bin
 }
 
@@ -161,22 +198,38 @@ fn run_binary(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, String) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn bad_flags_are_one_line_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (args, needle) in [
-        (&["--collection.interval", "soon"][..], "--collection.interval"),
-        (&["--web.listen-address", "localhost"][..], "--web.listen-address"),
+        (
+            &["--collection.interval", "soon"][..],
+            "--collection.interval",
+        ),
+        (
+            &["--web.listen-address", "localhost"][..],
+            "--web.listen-address",
+        ),
         (&["--log.level", "loud"][..], "--log.level"),
-        (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
+        (
+            &["--web.telemetry-path", "metrics"][..],
+            "--web.telemetry-path",
+        ),
         (&["--no-such-flag"][..], "--no-such-flag"),
     ] {
         let (code, stderr) = run_binary(args, dir.path());
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line:\n{stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line:\n{stderr}"
+        );
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
@@ -190,20 +243,39 @@ fn runtime_errors_are_one_line_and_exit_1() {
     std::fs::write(&file, "x").unwrap();
     let bad_db = file.join("demo.db");
     let (code, stderr) = run_binary(
-        &["--database-url", bad_db.to_str().unwrap(), "--web.listen-address", "127.0.0.1:0"],
+        &[
+            "--database-url",
+            bad_db.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ],
         dir.path(),
     );
     assert_eq!(code, Some(1), "{stderr}");
-    let last = stderr.trim_end().lines().last().unwrap_or_default().to_owned();
-    assert!(last.starts_with("error: opening database") && last.contains("demo.db"), "{stderr}");
+    let last = stderr
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        last.starts_with("error: opening database") && last.contains("demo.db"),
+        "{stderr}"
+    );
 
     // A port in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let (code, stderr) = run_binary(&["--web.listen-address", &addr], dir.path());
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("error: listening on {addr}")), "{stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("stack backtrace"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: listening on {addr}")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -215,19 +287,31 @@ fn sigterm_shuts_down_cleanly_with_status_0() {
     };
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = Command::new(example_binary())
-        .args(["--web.listen-address", &addr.to_string(), "--collection.interval", "1s"])
+        .args([
+            "--web.listen-address",
+            &addr.to_string(),
+            "--collection.interval",
+            "1s",
+        ])
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     wait_for(Duration::from_secs(30), "the binary to serve", || {
-        get(addr, "/-/healthy", &[]).ok().filter(|r| r.status == 200)
+        get(addr, "/-/healthy", &[])
+            .ok()
+            .filter(|r| r.status == 200)
     });
     // Default database file lands in the working directory.
     assert!(dir.path().join("hubble-demo.db").exists());
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
-    let exit = wait_for(Duration::from_secs(20), "the binary to exit", || child.try_wait().unwrap());
+    let exit = wait_for(Duration::from_secs(20), "the binary to exit", || {
+        child.try_wait().unwrap()
+    });
     assert_eq!(exit.code(), Some(0));
 }

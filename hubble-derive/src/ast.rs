@@ -54,12 +54,18 @@ impl Field<'_> {
     pub fn base_name(&self) -> (String, Span) {
         match &self.rename {
             Some(r) => (r.value(), r.span()),
-            None => (self.ident.to_string().trim_start_matches("r#").to_owned(), self.ident.span()),
+            None => (
+                self.ident.to_string().trim_start_matches("r#").to_owned(),
+                self.ident.span(),
+            ),
         }
     }
 
     pub fn help_text(&self) -> Option<String> {
-        self.help.as_ref().map(LitStr::value).or_else(|| self.doc.clone())
+        self.help
+            .as_ref()
+            .map(LitStr::value)
+            .or_else(|| self.doc.clone())
     }
 }
 

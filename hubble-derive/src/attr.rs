@@ -46,7 +46,9 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         let mut seen: Vec<String> = Vec::new();
         let res = attr.parse_nested_meta(|meta| {
             let key = key_of(&meta);
-            if CONTAINER_KEYS.contains(&key.as_str()) && !once(cx, &mut seen, &key, meta.path.span()) {
+            if CONTAINER_KEYS.contains(&key.as_str())
+                && !once(cx, &mut seen, &key, meta.path.span())
+            {
                 // Parse and drop the duplicate's value so the remaining keys are still checked.
                 if key != CONST_LABELS {
                     meta.value()?.parse::<Lit>()?;
@@ -126,7 +128,9 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                     }
                     return Ok(());
                 }
-                if FIELD_KEYS.contains(&key.as_str()) && !once(cx, &mut seen, &key, meta.path.span()) {
+                if FIELD_KEYS.contains(&key.as_str())
+                    && !once(cx, &mut seen, &key, meta.path.span())
+                {
                     meta.value()?.parse::<Lit>()?;
                     return Ok(());
                 }
@@ -181,7 +185,9 @@ fn once(cx: &mut Ctxt, seen: &mut Vec<String>, key: &str, span: Span) -> bool {
 fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
     let expr: Expr = meta.value()?.parse()?;
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s),
         other => Err(syn::Error::new(other.span(), "expected a string literal")),
     }
 }
@@ -211,13 +217,17 @@ pub fn parse_duration(s: &str) -> Option<u64> {
         return None;
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let n: u64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -231,11 +241,20 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     Some(total)
 }
 
-fn unknown(cx: &mut Ctxt, meta: &ParseNestedMeta, key: &str, known: &[&str], attr: &str) -> syn::Result<()> {
+fn unknown(
+    cx: &mut Ctxt,
+    meta: &ParseNestedMeta,
+    key: &str,
+    known: &[&str],
+    attr: &str,
+) -> syn::Result<()> {
     let hint = closest(key, known)
         .map(|k| format!("; did you mean `{k}`?"))
         .unwrap_or_else(|| format!("; expected one of: {}", known.join(", ")));
-    cx.error(meta.path.span(), format!("unknown attribute `{key}` in {attr}{hint}"));
+    cx.error(
+        meta.path.span(),
+        format!("unknown attribute `{key}` in {attr}{hint}"),
+    );
     // Skip its value, if any, so parsing continues with the next key.
     if meta.input.peek(syn::Token![=]) {
         meta.value()?.parse::<Expr>()?;
@@ -276,7 +295,9 @@ fn doc_comment(attrs: &[Attribute]) -> Option<String> {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value().trim().to_owned()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value().trim().to_owned()),
                 _ => None,
             },
             _ => None,
@@ -339,7 +360,10 @@ mod tests {
         );
         assert_eq!(errs.len(), 4, "{errs:?}");
         // No cascade: the field with a misspelt role is not also reported as having no role.
-        assert!(errs[0].contains("unknown attribute `quary`") && errs[0].contains("did you mean `query`?"));
+        assert!(
+            errs[0].contains("unknown attribute `quary`")
+                && errs[0].contains("did you mean `query`?")
+        );
         assert!(errs[1].contains("duplicate attribute `prefix`"));
         assert!(errs[2].contains("already declared a gauge"));
         assert!(errs[3].contains("did you mean `label`?"));
@@ -348,7 +372,8 @@ mod tests {
     #[test]
     fn doc_comments_are_joined() {
         let input: DeriveInput =
-            syn::parse_str("struct S { /// First line.\n/// Second.\n#[metric(gauge)] a: i64 }").unwrap();
+            syn::parse_str("struct S { /// First line.\n/// Second.\n#[metric(gauge)] a: i64 }")
+                .unwrap();
         let mut cx = Ctxt::default();
         let c = container(&mut cx, &input).unwrap();
         assert_eq!(c.fields[0].doc.as_deref(), Some("First line. Second."));

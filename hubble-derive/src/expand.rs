@@ -109,7 +109,8 @@ fn generate(c: &Container) -> TokenStream {
         let field = f.ident;
         let (label, _) = f.base_name();
         // Spanned at the field's type: an unsupported type is reported where it is written.
-        let convert = quote_spanned!(f.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#field));
+        let convert =
+            quote_spanned!(f.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#field));
         quote! {
             labels.insert(#label, #convert.into_owned());
         }
@@ -124,7 +125,8 @@ fn generate(c: &Container) -> TokenStream {
         let (metric, _) = c.metric_name(f);
         let help = f.help_text().unwrap_or_default();
         let kind = kind(f.role.expect("value field").0);
-        let convert = quote_spanned!(f.ty.span()=> ::hubble::MetricValue::to_metric_value(&self.#field));
+        let convert =
+            quote_spanned!(f.ty.span()=> ::hubble::MetricValue::to_metric_value(&self.#field));
         quote! {
             match #convert {
                 ::hubble::__private::Result::Ok(::hubble::__private::Option::Some(value)) => {

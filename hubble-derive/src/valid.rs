@@ -34,7 +34,9 @@ fn check_label(cx: &mut Ctxt, name: &str, span: Span, fix: &str) {
     } else if !valid_label_name(name) {
         cx.error(
             span,
-            format!("label name `{name}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]*; {fix}"),
+            format!(
+                "label name `{name}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]*; {fix}"
+            ),
         );
     }
 }
@@ -57,7 +59,10 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
     for (name, _) in &c.const_labels {
         check_label(cx, &name.value(), name.span(), "rename the constant label");
         if const_labels.insert(name.value(), name.span()).is_some() {
-            cx.error(name.span(), format!("duplicate constant label `{}`", name.value()));
+            cx.error(
+                name.span(),
+                format!("duplicate constant label `{}`", name.value()),
+            );
         }
     }
     let mut metrics: HashMap<String, Span> = HashMap::new();
@@ -106,11 +111,19 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
             }
         } else {
             if let Some(h) = &f.help {
-                cx.error(h.span(), "`help` applies to value fields (gauge, counter, untyped) only");
+                cx.error(
+                    h.span(),
+                    "`help` applies to value fields (gauge, counter, untyped) only",
+                );
             }
             if role == Role::Label {
                 let (name, span) = f.base_name();
-                check_label(cx, &name, span, "rename it with #[metric(rename = \"...\")]");
+                check_label(
+                    cx,
+                    &name,
+                    span,
+                    "rename it with #[metric(rename = \"...\")]",
+                );
                 if const_labels.contains_key(&name) {
                     cx.error(
                         span,

@@ -114,7 +114,8 @@ impl CollectorCache {
                 h.up = false;
                 h.errors_total += 1;
                 let msg = e.to_string();
-                let changed = was.up || was.runs == 0 || was.last_error.as_deref() != Some(msg.as_str());
+                let changed =
+                    was.up || was.runs == 0 || was.last_error.as_deref() != Some(msg.as_str());
                 h.last_error = Some(msg);
                 if changed {
                     Transition::Failing
@@ -139,7 +140,11 @@ impl CollectorCache {
         let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         let live = entry.expires_at.is_some_and(|t| now < t);
         CacheSnapshot {
-            data: if live { entry.data.clone() } else { Arc::from([]) },
+            data: if live {
+                entry.data.clone()
+            } else {
+                Arc::from([])
+            },
             health: entry.health_families.clone(),
             expires_at: if live { entry.expires_at } else { None },
         }
@@ -151,7 +156,11 @@ impl CollectorCache {
     }
 
     pub fn health(&self) -> CollectorHealth {
-        self.entry.lock().unwrap_or_else(|e| e.into_inner()).health.clone()
+        self.entry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .health
+            .clone()
     }
 }
 
@@ -185,10 +194,15 @@ fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> Ve
         metrics.push(Metric::gauge(
             SELF_METRICS[3],
             "Unix time of the last successful run of the collector.",
-            t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64(),
         ));
     }
-    let metrics = metrics.into_iter().map(|m| m.label("collector", name.to_owned())).collect();
+    let metrics = metrics
+        .into_iter()
+        .map(|m| m.label("collector", name.to_owned()))
+        .collect();
     // Names and labels here are fixed and valid; a constant label named `collector` is refused at registration.
     encode_collection(metrics, const_labels).unwrap_or_default()
 }
@@ -196,7 +210,7 @@ fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{Format, FamilyWriter};
+    use crate::encode::{FamilyWriter, Format};
 
     fn text(cache: &CollectorCache, now: Instant) -> String {
         let snap = cache.snapshot(now);
@@ -213,7 +227,11 @@ mod tests {
     fn series_are_keyed_by_name_and_labels() {
         let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
-        cache.record(Ok(vec![sample("a", 1.0), sample("b", 2.0)]), Duration::ZERO, now);
+        cache.record(
+            Ok(vec![sample("a", 1.0), sample("b", 2.0)]),
+            Duration::ZERO,
+            now,
+        );
         let out = text(&cache, now);
         assert!(out.contains("t_size_bytes{db=\"a\"} 1\n"), "{out}");
         assert!(out.contains("t_size_bytes{db=\"b\"} 2\n"), "{out}");
@@ -223,10 +241,17 @@ mod tests {
     fn a_run_replaces_the_previous_result() {
         let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
-        cache.record(Ok(vec![sample("a", 1.0), sample("b", 2.0)]), Duration::ZERO, now);
+        cache.record(
+            Ok(vec![sample("a", 1.0), sample("b", 2.0)]),
+            Duration::ZERO,
+            now,
+        );
         cache.record(Ok(vec![sample("b", 3.0)]), Duration::ZERO, now);
         let out = text(&cache, now);
-        assert!(!out.contains("db=\"a\""), "vanished series still exported: {out}");
+        assert!(
+            !out.contains("db=\"a\""),
+            "vanished series still exported: {out}"
+        );
         assert!(out.contains("t_size_bytes{db=\"b\"} 3\n"), "{out}");
     }
 
@@ -250,26 +275,59 @@ mod tests {
         let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(30));
         let now = Instant::now();
         let fail = |m: &str| Err(CollectError::Other(m.into()));
-        assert_eq!(cache.record(Ok(vec![]), Duration::ZERO, now).0, Transition::Unchanged);
-        assert_eq!(cache.record(fail("x"), Duration::ZERO, now).0, Transition::Failing);
-        assert_eq!(cache.record(fail("x"), Duration::ZERO, now).0, Transition::Unchanged);
-        assert_eq!(cache.record(fail("y"), Duration::ZERO, now).0, Transition::Failing);
-        assert_eq!(cache.record(Ok(vec![]), Duration::ZERO, now).0, Transition::Recovered);
-        assert_eq!(cache.record(Ok(vec![]), Duration::ZERO, now).0, Transition::Unchanged);
+        assert_eq!(
+            cache.record(Ok(vec![]), Duration::ZERO, now).0,
+            Transition::Unchanged
+        );
+        assert_eq!(
+            cache.record(fail("x"), Duration::ZERO, now).0,
+            Transition::Failing
+        );
+        assert_eq!(
+            cache.record(fail("x"), Duration::ZERO, now).0,
+            Transition::Unchanged
+        );
+        assert_eq!(
+            cache.record(fail("y"), Duration::ZERO, now).0,
+            Transition::Failing
+        );
+        assert_eq!(
+            cache.record(Ok(vec![]), Duration::ZERO, now).0,
+            Transition::Recovered
+        );
+        assert_eq!(
+            cache.record(Ok(vec![]), Duration::ZERO, now).0,
+            Transition::Unchanged
+        );
         assert_eq!(cache.health().errors_total, 3);
     }
 
     #[test]
     fn health_self_metrics_carry_collector_and_constant_labels() {
-        let cache = CollectorCache::new("jobs", Labels::new().with("instance", "a"), Duration::from_secs(30));
-        cache.record(Err(CollectError::Other("x".into())), Duration::from_millis(250), Instant::now());
+        let cache = CollectorCache::new(
+            "jobs",
+            Labels::new().with("instance", "a"),
+            Duration::from_secs(30),
+        );
+        cache.record(
+            Err(CollectError::Other("x".into())),
+            Duration::from_millis(250),
+            Instant::now(),
+        );
         let snap = cache.snapshot(Instant::now());
         let mut w = FamilyWriter::new(Format::Text, 0);
         w.write_all(snap.health.iter().collect());
         let out = String::from_utf8(w.finish()).unwrap();
-        assert!(out.contains("hubble_collector_up{collector=\"jobs\",instance=\"a\"} 0\n"), "{out}");
-        assert!(out.contains("hubble_collector_duration_seconds{collector=\"jobs\",instance=\"a\"} 0.25\n"));
-        assert!(out.contains("hubble_collector_errors_total{collector=\"jobs\",instance=\"a\"} 1\n"));
+        assert!(
+            out.contains("hubble_collector_up{collector=\"jobs\",instance=\"a\"} 0\n"),
+            "{out}"
+        );
+        assert!(out.contains(
+            "hubble_collector_duration_seconds{collector=\"jobs\",instance=\"a\"} 0.25\n"
+        ));
+        assert!(
+            out.contains("hubble_collector_errors_total{collector=\"jobs\",instance=\"a\"} 1\n")
+        );
         assert!(!out.contains("last_success"), "no success yet: {out}");
     }
 }

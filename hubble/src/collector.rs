@@ -123,7 +123,9 @@ pub(crate) trait DynCollector: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn descriptors(&self) -> Vec<Desc>;
     fn options(&self) -> CollectorOptions;
-    fn collect(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>>;
+    fn collect(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>>;
 }
 
 impl<C: MetricCollector> DynCollector for C {
@@ -136,7 +138,9 @@ impl<C: MetricCollector> DynCollector for C {
     fn options(&self) -> CollectorOptions {
         MetricCollector::options(self)
     }
-    fn collect(&self) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>> {
+    fn collect(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>> {
         Box::pin(MetricCollector::collect(self))
     }
 }

@@ -4,8 +4,8 @@
 //! an [`EncodedFamily`] holding its sample lines in both formats. A scrape then only concatenates those chunks
 //! under one `# HELP`/`# TYPE` header per family ([`FamilyWriter`]), so its cost is mostly copying bytes.
 
-use std::collections::btree_map::{BTreeMap, Entry};
 use std::borrow::Cow;
+use std::collections::btree_map::{BTreeMap, Entry};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,7 +16,8 @@ use crate::metric::{is_valid_label_name, is_valid_metric_name, Labels, Metric, M
 /// Content type of text format 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Content type of OpenMetrics 1.0.0.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// An exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -137,7 +138,12 @@ pub(crate) fn encode_collection(
         .collect())
 }
 
-fn encode_family(name: &str, help: &str, kind: MetricKind, series: &BTreeMap<Labels, f64>) -> EncodedFamily {
+fn encode_family(
+    name: &str,
+    help: &str,
+    kind: MetricKind,
+    series: &BTreeMap<Labels, f64>,
+) -> EncodedFamily {
     let om_sample = openmetrics_sample_name(name, kind);
     let mut text = Vec::with_capacity(series.len() * (name.len() + 48));
     let mut om = Vec::with_capacity(series.len() * (om_sample.len() + 48));
@@ -310,7 +316,11 @@ pub(crate) fn encode_prometheus_families(
         let _ = writeln!(
             out,
             "\n# TYPE {family} {}",
-            if format == Format::Text { kind } else { om_kind }
+            if format == Format::Text {
+                kind
+            } else {
+                om_kind
+            }
         );
         for m in mf.get_metric() {
             let labels: Labels = m
@@ -327,7 +337,9 @@ pub(crate) fn encode_prometheus_families(
                     };
                     write_sample(&mut out, &sample, &labels, m.get_counter().get_value());
                 }
-                MetricType::GAUGE => write_sample(&mut out, name, &labels, m.get_gauge().get_value()),
+                MetricType::GAUGE => {
+                    write_sample(&mut out, name, &labels, m.get_gauge().get_value())
+                }
                 MetricType::UNTYPED => {
                     // Deprecated only because the crate itself never produces untyped metrics.
                     #[allow(deprecated)]
@@ -342,13 +354,26 @@ pub(crate) fn encode_prometheus_families(
                         l.insert("le", format_le(b.upper_bound()));
                         write_sample(&mut out, &bucket, &l, b.cumulative_count() as f64);
                     }
-                    if h.get_bucket().last().is_none_or(|b| b.upper_bound() != f64::INFINITY) {
+                    if h.get_bucket()
+                        .last()
+                        .is_none_or(|b| b.upper_bound() != f64::INFINITY)
+                    {
                         let mut l = labels.clone();
                         l.insert("le", "+Inf");
                         write_sample(&mut out, &bucket, &l, h.get_sample_count() as f64);
                     }
-                    write_sample(&mut out, &format!("{name}_sum"), &labels, h.get_sample_sum());
-                    write_sample(&mut out, &format!("{name}_count"), &labels, h.get_sample_count() as f64);
+                    write_sample(
+                        &mut out,
+                        &format!("{name}_sum"),
+                        &labels,
+                        h.get_sample_sum(),
+                    );
+                    write_sample(
+                        &mut out,
+                        &format!("{name}_count"),
+                        &labels,
+                        h.get_sample_count() as f64,
+                    );
                 }
                 MetricType::SUMMARY => {
                     let s = m.get_summary();
@@ -358,7 +383,12 @@ pub(crate) fn encode_prometheus_families(
                         write_sample(&mut out, name, &l, q.value());
                     }
                     write_sample(&mut out, &format!("{name}_sum"), &labels, s.sample_sum());
-                    write_sample(&mut out, &format!("{name}_count"), &labels, s.sample_count() as f64);
+                    write_sample(
+                        &mut out,
+                        &format!("{name}_count"),
+                        &labels,
+                        s.sample_count() as f64,
+                    );
                 }
             }
         }
@@ -437,11 +467,22 @@ mod tests {
     #[test]
     fn special_values() {
         let mut out = Vec::new();
-        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1, -2.0, 1e20, 1e-7] {
+        for v in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.1,
+            -2.0,
+            1e20,
+            1e-7,
+        ] {
             write_value(&mut out, v);
             out.push(b' ');
         }
-        assert_eq!(String::from_utf8(out).unwrap(), "NaN +Inf -Inf 0.1 -2 1e20 1e-7 ");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NaN +Inf -Inf 0.1 -2 1e20 1e-7 "
+        );
     }
 
     #[test]
@@ -460,26 +501,48 @@ mod tests {
     #[test]
     fn bad_names_and_label_clashes_are_errors() {
         let bad_name = encode_collection(vec![Metric::gauge("2xx", "", 1.0)], &Labels::new());
-        assert!(bad_name.unwrap_err().to_string().contains("`2xx` is invalid"));
-        let bad_label =
-            encode_collection(vec![Metric::gauge("g", "", 1.0).label("__x", "1")], &Labels::new());
-        assert!(bad_label.unwrap_err().to_string().contains("`__x` is invalid"));
+        assert!(bad_name
+            .unwrap_err()
+            .to_string()
+            .contains("`2xx` is invalid"));
+        let bad_label = encode_collection(
+            vec![Metric::gauge("g", "", 1.0).label("__x", "1")],
+            &Labels::new(),
+        );
+        assert!(bad_label
+            .unwrap_err()
+            .to_string()
+            .contains("`__x` is invalid"));
         let clash = encode_collection(
             vec![Metric::gauge("g", "", 1.0).label("instance", "1")],
             &Labels::new().with("instance", "2"),
         );
         assert!(clash.unwrap_err().to_string().contains("constant label"));
         let kinds = encode_collection(
-            vec![Metric::gauge("g", "", 1.0), Metric::counter("g", "", 1.0).label("a", "b")],
+            vec![
+                Metric::gauge("g", "", 1.0),
+                Metric::counter("g", "", 1.0).label("a", "b"),
+            ],
             &Labels::new(),
         );
-        assert!(kinds.unwrap_err().to_string().contains("both gauge and counter"));
+        assert!(kinds
+            .unwrap_err()
+            .to_string()
+            .contains("both gauge and counter"));
     }
 
     #[test]
     fn one_header_for_chunks_of_many_collectors() {
-        let a = encode_collection(vec![Metric::gauge("up", "Up.", 1.0)], &Labels::new().with("t", "a")).unwrap();
-        let b = encode_collection(vec![Metric::gauge("up", "Up.", 0.0)], &Labels::new().with("t", "b")).unwrap();
+        let a = encode_collection(
+            vec![Metric::gauge("up", "Up.", 1.0)],
+            &Labels::new().with("t", "a"),
+        )
+        .unwrap();
+        let b = encode_collection(
+            vec![Metric::gauge("up", "Up.", 0.0)],
+            &Labels::new().with("t", "b"),
+        )
+        .unwrap();
         let mut w = FamilyWriter::new(Format::Text, 0);
         w.write_all(a.iter().chain(b.iter()).collect());
         assert_eq!(

@@ -60,11 +60,17 @@ pub(crate) struct ExporterShared {
 
 impl ExporterShared {
     pub fn entries(&self) -> Vec<Arc<CollectorEntry>> {
-        self.collectors.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.collectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn descriptors(&self) -> Vec<Desc> {
-        self.entries().iter().flat_map(|e| e.collector.descriptors()).collect()
+        self.entries()
+            .iter()
+            .flat_map(|e| e.collector.descriptors())
+            .collect()
     }
 }
 
@@ -182,7 +188,11 @@ impl BaseExporterBuilder {
     }
 
     /// Adds a collector with its own interval or timeout (these win over the collector's own options).
-    pub fn collector_with(mut self, collector: impl MetricCollector, options: CollectorOptions) -> Self {
+    pub fn collector_with(
+        mut self,
+        collector: impl MetricCollector,
+        options: CollectorOptions,
+    ) -> Self {
         self.collectors.push((Arc::new(collector), options));
         self
     }
@@ -248,11 +258,19 @@ impl BaseExporter {
         self.add_dyn(Arc::new(collector), options)
     }
 
-    fn add_dyn(&self, collector: Arc<dyn DynCollector>, options: CollectorOptions) -> Result<(), ExporterError> {
+    fn add_dyn(
+        &self,
+        collector: Arc<dyn DynCollector>,
+        options: CollectorOptions,
+    ) -> Result<(), ExporterError> {
         // Explicit options first, then the collector's own (a group's attributes), then the exporter's.
         let own = collector.options();
         let interval = options.interval.or(own.interval).unwrap_or(self.interval);
-        let timeout = options.timeout.or(own.timeout).unwrap_or(self.timeout).min(interval);
+        let timeout = options
+            .timeout
+            .or(own.timeout)
+            .unwrap_or(self.timeout)
+            .min(interval);
         let schedule = Schedule {
             interval,
             timeout,
@@ -271,8 +289,15 @@ impl BaseExporter {
         // Lock order tasks -> collectors, as in `process`, so a collector is spawned exactly once.
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         {
-            let mut list = self.shared.collectors.write().unwrap_or_else(|e| e.into_inner());
-            if list.iter().any(|e| e.collector.name() == entry.collector.name()) {
+            let mut list = self
+                .shared
+                .collectors
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if list
+                .iter()
+                .any(|e| e.collector.name() == entry.collector.name())
+            {
                 return Err(ExporterError::DuplicateCollector {
                     exporter: self.name().to_owned(),
                     collector: entry.collector.name().to_owned(),
@@ -366,7 +391,15 @@ impl std::fmt::Debug for BaseExporter {
             .field("const_labels", &self.shared.const_labels)
             .field("interval", &self.interval)
             .field("timeout", &self.timeout)
-            .field("collectors", &self.shared.entries().iter().map(|e| e.collector.name().to_owned()).collect::<Vec<_>>())
+            .field(
+                "collectors",
+                &self
+                    .shared
+                    .entries()
+                    .iter()
+                    .map(|e| e.collector.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -540,15 +573,23 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn collectors_added_while_processing_start_at_once() {
-        let exporter = BaseExporter::builder("t").interval(Duration::from_secs(1)).build().unwrap();
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .build()
+            .unwrap();
         exporter.process();
         let late = Probe::new("late", Duration::ZERO);
         let runs = late.runs.clone();
         exporter.add_collector(late).unwrap();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(runs.load(SeqCst) >= 1);
-        let dup = exporter.add_collector(Probe::new("late", Duration::ZERO)).unwrap_err();
-        assert_eq!(dup.to_string(), "exporter `t` already has a collector named `late`");
+        let dup = exporter
+            .add_collector(Probe::new("late", Duration::ZERO))
+            .unwrap_err();
+        assert_eq!(
+            dup.to_string(),
+            "exporter `t` already has a collector named `late`"
+        );
         exporter.close().await;
     }
 
@@ -573,6 +614,10 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(30)).await;
         exporter.close().await;
         assert!(fast_runs.load(SeqCst) >= 25, "{}", fast_runs.load(SeqCst));
-        assert!((3..=4).contains(&slow_runs.load(SeqCst)), "{}", slow_runs.load(SeqCst));
+        assert!(
+            (3..=4).contains(&slow_runs.load(SeqCst)),
+            "{}",
+            slow_runs.load(SeqCst)
+        );
     }
 }

@@ -75,7 +75,10 @@ where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Vec<G>, CollectError>> + Send,
 {
-    FnCollector { f, _group: PhantomData }
+    FnCollector {
+        f,
+        _group: PhantomData,
+    }
 }
 
 /// See [`group_fn`].
@@ -127,7 +130,10 @@ use sqlx as sqlx_db;
 impl<G, DB: sqlx_db::Database> SqlCollector<G, DB> {
     /// A collector of group `G` over `pool`.
     pub fn new(pool: sqlx_db::Pool<DB>) -> Self {
-        SqlCollector { pool, _group: PhantomData }
+        SqlCollector {
+            pool,
+            _group: PhantomData,
+        }
     }
 }
 
@@ -141,7 +147,9 @@ fn query_error<G: MetricGroup>(e: sqlx::Error) -> CollectError {
             "group `{}`: the query returns no column `{column}`",
             G::NAME
         )),
-        sqlx::Error::Decode(source) => CollectError::Decode(format!("group `{}`: {source}", G::NAME)),
+        sqlx::Error::Decode(source) => {
+            CollectError::Decode(format!("group `{}`: {source}", G::NAME))
+        }
         other => CollectError::Source(format!("group `{}`: {other}", G::NAME).into()),
     }
 }

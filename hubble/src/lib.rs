@@ -13,14 +13,14 @@ pub mod server;
 pub use cache::CollectorHealth;
 pub use collector::{CollectError, Desc, MetricCollector};
 pub use encode::Format;
-pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery};
-/// Derives [`MetricGroup`] for a struct of columns; see the crate docs. Also exported as `MetricGroup`.
-pub use hubble_derive::MetricCollector;
-pub use hubble_derive::MetricCollector as MetricGroup;
 pub use exporter::{
     BaseExporter, BaseExporterBuilder, CollectorOptions, CollectorStatus, Exporter, ExporterError,
     ExporterStatus,
 };
+pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery};
+/// Derives [`MetricGroup`] for a struct of columns; see the crate docs. Also exported as `MetricGroup`.
+pub use hubble_derive::MetricCollector;
+pub use hubble_derive::MetricCollector as MetricGroup;
 pub use metric::{LabelValue, Labels, Metric, MetricKind, MetricValue, ValueError};
 pub use registry::{default_registry, RegisterError, Registry};
 pub use server::{router, serve, shutdown_signal, ServerConfig};

@@ -63,7 +63,10 @@ impl Labels {
     pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         let name = name.into();
         let value = value.into();
-        match self.0.binary_search_by(|(n, _)| n.as_ref().cmp(name.as_ref())) {
+        match self
+            .0
+            .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_ref()))
+        {
             Ok(i) => self.0[i].1 = value,
             Err(i) => self.0.insert(i, (name, value)),
         }
@@ -411,8 +414,14 @@ mod tests {
         assert_eq!((-3i16).to_metric_value(), Ok(Some(-3.0)));
         assert_eq!(70_000i32.to_metric_value(), Ok(Some(70_000.0)));
         assert_eq!(1i64 << 40, 1_099_511_627_776);
-        assert_eq!((1i64 << 40).to_metric_value(), Ok(Some(1_099_511_627_776.0)));
-        assert_eq!(u64::MAX.to_metric_value(), Ok(Some(18_446_744_073_709_551_615.0)));
+        assert_eq!(
+            (1i64 << 40).to_metric_value(),
+            Ok(Some(1_099_511_627_776.0))
+        );
+        assert_eq!(
+            u64::MAX.to_metric_value(),
+            Ok(Some(18_446_744_073_709_551_615.0))
+        );
         assert_eq!(2.5f32.to_metric_value(), Ok(Some(2.5)));
         assert_eq!(0.125f64.to_metric_value(), Ok(Some(0.125)));
         assert_eq!(true.to_metric_value(), Ok(Some(1.0)));

@@ -131,7 +131,9 @@ impl Registry {
         let prometheus = prometheus::Registry::new();
         #[cfg(target_os = "linux")]
         {
-            let _ = prometheus.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+            let _ = prometheus.register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
         }
         Registry {
             inner: Arc::new(Inner {
@@ -168,7 +170,10 @@ impl Registry {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u64, Registered>> {
-        self.inner.exporters.read().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .exporters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sets the exporter up, adds it to the registry and starts its collectors.
@@ -180,7 +185,11 @@ impl Registry {
         let exporter = Arc::new(exporter);
         let shared = exporter.base().shared().clone();
         {
-            let mut map = self.inner.exporters.write().unwrap_or_else(|e| e.into_inner());
+            let mut map = self
+                .inner
+                .exporters
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             check_collisions(&shared, map.values().map(|r| &*r.shared))?;
             let for_close = exporter.clone();
             map.insert(
@@ -221,7 +230,13 @@ impl Registry {
 
     /// Unregisters and closes every exporter; returns when all have stopped.
     pub async fn close_all(&self) {
-        let all = std::mem::take(&mut *self.inner.exporters.write().unwrap_or_else(|e| e.into_inner()));
+        let all = std::mem::take(
+            &mut *self
+                .inner
+                .exporters
+                .write()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         self.bump_membership();
         for r in all.into_values() {
             (r.close)().await;
@@ -248,8 +263,13 @@ impl Registry {
         let mut cached = slot.lock().unwrap_or_else(|e| e.into_inner());
         let version = self.version();
         if let Some(r) = cached.as_ref() {
-            if r.version == version && r.extra_at == extra_at && r.valid_until.is_none_or(|t| now < t) {
-                return Body { rendered: r.clone() };
+            if r.version == version
+                && r.extra_at == extra_at
+                && r.valid_until.is_none_or(|t| now < t)
+            {
+                return Body {
+                    rendered: r.clone(),
+                };
             }
         }
         let (body, valid_until) = self.render_exporters(format, now, &extra[format as usize]);
@@ -264,7 +284,12 @@ impl Registry {
         Body { rendered }
     }
 
-    fn render_exporters(&self, format: Format, now: Instant, extra: &Bytes) -> (Vec<u8>, Option<Instant>) {
+    fn render_exporters(
+        &self,
+        format: Format,
+        now: Instant,
+        extra: &Bytes,
+    ) -> (Vec<u8>, Option<Instant>) {
         let snapshots: Vec<_> = self
             .read()
             .values()
@@ -276,7 +301,11 @@ impl Registry {
             .iter()
             .flat_map(|s| s.data.iter().chain(s.health.iter()))
             .collect();
-        let size = chunks.iter().map(|c| c.lines(format).len() + 128).sum::<usize>() + extra.len();
+        let size = chunks
+            .iter()
+            .map(|c| c.lines(format).len() + 128)
+            .sum::<usize>()
+            + extra.len();
         let mut w = FamilyWriter::new(format, size + 16);
         w.write_all(chunks);
         w.out.extend_from_slice(extra);
@@ -310,13 +339,18 @@ fn check_collisions<'a>(
         reason,
     };
     if new.const_labels.contains("collector") {
-        return Err(invalid("constant label `collector` is reserved for hubble's self-metrics".into()));
+        return Err(invalid(
+            "constant label `collector` is reserved for hubble's self-metrics".into(),
+        ));
     }
     let descs = new.descriptors();
     let mut kinds: HashMap<&str, MetricKind> = HashMap::new();
     for d in &descs {
         if SELF_METRICS.contains(&d.name.as_ref()) {
-            return Err(invalid(format!("metric `{}` is reserved for hubble's self-metrics", d.name)));
+            return Err(invalid(format!(
+                "metric `{}` is reserved for hubble's self-metrics",
+                d.name
+            )));
         }
         if let Some(l) = d.label_names.iter().find(|l| new.const_labels.contains(l)) {
             return Err(invalid(format!(
@@ -325,7 +359,10 @@ fn check_collisions<'a>(
             )));
         }
         if kinds.insert(&d.name, d.kind).is_some() {
-            return Err(invalid(format!("metric `{}` is produced by two collectors", d.name)));
+            return Err(invalid(format!(
+                "metric `{}` is produced by two collectors",
+                d.name
+            )));
         }
     }
     let entries = new.entries();
@@ -348,17 +385,21 @@ fn check_collisions<'a>(
         }
         // Same constant labels: the same family or collector name would yield identical series.
         if other.const_labels == new.const_labels {
-            if let Some(d) = other_descs.iter().find(|d| kinds.contains_key(d.name.as_ref())) {
+            if let Some(d) = other_descs
+                .iter()
+                .find(|d| kinds.contains_key(d.name.as_ref()))
+            {
                 return Err(collision(format!(
                     "both export `{}` with the same constant labels {}",
                     d.name, new.const_labels
                 )));
             }
             let other_entries = other.entries();
-            if let Some(e) = entries
-                .iter()
-                .find(|e| other_entries.iter().any(|o| o.collector.name() == e.collector.name()))
-            {
+            if let Some(e) = entries.iter().find(|e| {
+                other_entries
+                    .iter()
+                    .any(|o| o.collector.name() == e.collector.name())
+            }) {
                 return Err(collision(format!(
                     "both have a collector named `{}` with the same constant labels {}",
                     e.collector.name(),
@@ -393,7 +434,14 @@ mod tests {
             let mut d: Vec<Desc> = self
                 .1
                 .iter()
-                .map(|m| Desc::new(m.name.clone(), m.help.clone(), m.kind, m.labels.iter().map(|(n, _)| n.to_owned())))
+                .map(|m| {
+                    Desc::new(
+                        m.name.clone(),
+                        m.help.clone(),
+                        m.kind,
+                        m.labels.iter().map(|(n, _)| n.to_owned()),
+                    )
+                })
                 .collect();
             d.dedup_by(|a, b| a.name == b.name);
             d
@@ -440,17 +488,31 @@ mod tests {
         // Same name, other type: refused whatever the labels.
         let counter = Fixed("up", vec![Metric::counter("demo_up", "Up.", 1.0)]);
         let err = reg.register(exporter("c", counter)).await.unwrap_err();
-        assert!(err.to_string().contains("is a counter here and a gauge there"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("is a counter here and a gauge there"),
+            "{err}"
+        );
         reg.close_all().await;
     }
 
     #[tokio::test]
     async fn invalid_declarations_are_refused() {
         let reg = Registry::new();
-        let labelled = Fixed("x", vec![Metric::gauge("demo_x", "X.", 1.0).label("target", "t")]);
+        let labelled = Fixed(
+            "x",
+            vec![Metric::gauge("demo_x", "X.", 1.0).label("target", "t")],
+        );
         let err = reg.register(exporter("a", labelled)).await.unwrap_err();
-        assert!(err.to_string().contains("label `target`, which is also a constant label"), "{err}");
-        let reserved = BaseExporter::builder("r").const_label("collector", "x").build().unwrap();
+        assert!(
+            err.to_string()
+                .contains("label `target`, which is also a constant label"),
+            "{err}"
+        );
+        let reserved = BaseExporter::builder("r")
+            .const_label("collector", "x")
+            .build()
+            .unwrap();
         assert!(reg.register(reserved).await.is_err());
         assert!(reg.status().is_empty());
     }
@@ -481,10 +543,16 @@ mod tests {
         let two = reg.render(Format::Text);
         // The process metrics refresh once a second; everything else stands still (interval: an hour).
         if one.rendered.extra_at == two.rendered.extra_at {
-            assert!(Arc::ptr_eq(&one.rendered, &two.rendered), "body rendered twice");
+            assert!(
+                Arc::ptr_eq(&one.rendered, &two.rendered),
+                "body rendered twice"
+            );
         }
         reg.register(exporter("b", up(1.0))).await.unwrap();
-        assert!(!Arc::ptr_eq(&two.rendered, &reg.render(Format::Text).rendered), "stale body after register");
+        assert!(
+            !Arc::ptr_eq(&two.rendered, &reg.render(Format::Text).rendered),
+            "stale body after register"
+        );
         let gz = two.gzip();
         let mut d = flate2::read::GzDecoder::new(&gz[..]);
         let mut plain = Vec::new();

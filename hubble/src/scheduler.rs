@@ -34,7 +34,9 @@ fn random_below(max: Duration) -> Duration {
         return Duration::ZERO;
     }
     // RandomState is seeded per instance from the OS: enough randomness for a jitter, no extra dependency.
-    let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
     let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
     Duration::from_nanos(r % nanos)
 }
@@ -65,8 +67,7 @@ pub(crate) async fn run_collector(
             },
         };
         let finished = Instant::now();
-        let (transition, health) =
-            cache.record(result, finished - began, finished.into_std());
+        let (transition, health) = cache.record(result, finished - began, finished.into_std());
         match transition {
             Transition::Unchanged => {}
             Transition::Failing => tracing::warn!(

@@ -63,7 +63,9 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Completes on SIGINT or SIGTERM (Ctrl-C elsewhere than Unix).
@@ -71,7 +73,10 @@ pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             // Without signal handlers, never trigger rather than stopping at once.
             return std::future::pending().await;
         };
@@ -106,8 +111,14 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     let format = Format::negotiate(accept);
     let body = state.registry.render(format);
     let mut response_headers = HeaderMap::new();
-    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
-    response_headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    response_headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Encoding"),
+    );
     if accepts_gzip(&headers) {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         (response_headers, body.gzip()).into_response()
@@ -120,7 +131,11 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.registry.is_ready() {
         (StatusCode::OK, "Ready.\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Not ready: first collections still running.\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: first collections still running.\n",
+        )
+            .into_response()
     }
 }
 
@@ -152,10 +167,10 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
     );
     let now = SystemTime::now();
     for exporter in state.registry.status() {
-        let _ = write!(
+        let _ = writeln!(
             page,
             "<h2>{}</h2><p>Labels: <code>{}</code></p><table><tr><th>Collector</th><th>State</th>\
-             <th>Series</th><th>Interval</th><th>Last success</th><th>Last duration</th><th>Errors</th><th>Last error</th></tr>\n",
+             <th>Series</th><th>Interval</th><th>Last success</th><th>Last duration</th><th>Errors</th><th>Last error</th></tr>",
             html_escape(&exporter.name),
             html_escape(&exporter.const_labels.to_string()),
         );
@@ -169,7 +184,10 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
             let age = h
                 .last_success
                 .and_then(|t| now.duration_since(t).ok())
-                .map_or_else(|| "never".to_owned(), |d| format!("{:.1} s ago", d.as_secs_f64()));
+                .map_or_else(
+                    || "never".to_owned(),
+                    |d| format!("{:.1} s ago", d.as_secs_f64()),
+                );
             let _ = writeln!(
                 page,
                 "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{:?}</td><td>{age}</td>\
@@ -196,18 +214,30 @@ mod tests {
     fn gzip_negotiation() {
         let mut h = HeaderMap::new();
         assert!(!accepts_gzip(&h));
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("deflate, gzip;q=1.0, *;q=0.5"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("deflate, gzip;q=1.0, *;q=0.5"),
+        );
         assert!(accepts_gzip(&h));
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0"),
+        );
         assert!(!accepts_gzip(&h));
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
         assert!(!accepts_gzip(&h));
     }
 
     #[test]
     fn format_negotiation() {
         assert_eq!(Format::negotiate(None), Format::Text);
-        assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4")), Format::Text);
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4")),
+            Format::Text
+        );
         // What Prometheus sends.
         let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
                     text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -216,6 +246,9 @@ mod tests {
 
     #[test]
     fn escapes_html() {
-        assert_eq!(html_escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -17,7 +17,11 @@ fn bin_dir() -> PathBuf {
         return dir.into();
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     versions.retain(|p| p.join("initdb").exists());
     versions.sort();
@@ -35,13 +39,20 @@ fn is_root() -> bool {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl PgCluster {
     /// Starts a new cluster; `settings` are extra `-c name=value` server settings.
     pub fn start(settings: &[&str]) -> PgCluster {
-        let dir = tempfile::Builder::new().prefix("hubble-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("hubble-pg-")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         let cluster = PgCluster {
             port: free_port(),
@@ -109,13 +120,34 @@ impl PgCluster {
         let log = self.dir.path().join("server.log");
         self.run(
             "pg_ctl",
-            &["-D", self.data.to_str().unwrap(), "-o", &opts, "-l", log.to_str().unwrap(), "-w", "-t", "60", "start"],
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         );
     }
 
     /// Stops the server (fast shutdown); the data stays, [`restart`](Self::restart) brings it back.
     pub fn stop(&self) {
-        self.run("pg_ctl", &["-D", self.data.to_str().unwrap(), "-m", "fast", "-w", "stop"]);
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+        );
     }
 
     /// Starts the server again on the same port.
@@ -131,11 +163,24 @@ impl PgCluster {
     /// Runs SQL through psql (for setup: several statements, CREATE DATABASE, ...).
     pub fn psql(&self, db: &str, sql: &str) {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
             .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
             .output()
             .unwrap();
-        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn dir(&self) -> &Path {
@@ -147,7 +192,16 @@ impl Drop for PgCluster {
     fn drop(&mut self) {
         let _ = self
             .command("pg_ctl")
-            .args(["-D", self.data.to_str().unwrap(), "-m", "immediate", "-w", "-t", "30", "stop"])
+            .args([
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "30",
+                "stop",
+            ])
             .output();
         std::thread::sleep(Duration::from_millis(10));
     }
