@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod collector;
+pub mod discovery;
 pub mod encode;
 pub mod exporter;
 pub mod group;
