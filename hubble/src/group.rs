@@ -114,6 +114,7 @@ where
 /// Runs a group's query on a pooled connection; every row becomes samples. For SQLite and PostgreSQL (features
 /// `sqlite`, `postgres`).
 pub struct SqlCollector<G, DB: sqlx_db::Database> {
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pool: sqlx_db::Pool<DB>,
     _group: PhantomData<fn() -> G>,
 }

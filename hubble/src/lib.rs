@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod collector;
 pub mod discovery;
+pub mod dispatcher;
 pub mod encode;
 pub mod exporter;
 pub mod group;

@@ -69,7 +69,9 @@ struct Inner {
     /// Bumped when an exporter is added or removed.
     membership: AtomicU64,
     prometheus: prometheus::Registry,
-    extra: Mutex<Option<(Instant, [Bytes; 2])>>,
+    /// Gathered `prometheus`-crate families: when, at which membership, and the bytes in both formats.
+    extra: Mutex<Option<(Instant, u64, [Bytes; 2])>>,
+    dispatcher_metrics: OnceLock<crate::dispatcher::DispatcherMetrics>,
     rendered: [Mutex<Option<Arc<Rendered>>>; 2],
 }
 
@@ -141,6 +143,7 @@ impl Registry {
                 membership: AtomicU64::new(0),
                 prometheus,
                 extra: Mutex::new(None),
+                dispatcher_metrics: OnceLock::new(),
                 rendered: [Mutex::new(None), Mutex::new(None)],
             }),
         }
@@ -152,7 +155,15 @@ impl Registry {
         &self.inner.prometheus
     }
 
-    fn bump_membership(&self) {
+    /// The dispatcher metrics of this registry, created on first use.
+    pub(crate) fn dispatcher_metrics(&self) -> crate::dispatcher::DispatcherMetrics {
+        self.inner
+            .dispatcher_metrics
+            .get_or_init(|| crate::dispatcher::DispatcherMetrics::new(&self.inner.prometheus))
+            .clone()
+    }
+
+    pub(crate) fn bump_membership(&self) {
         self.inner.membership.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -312,18 +323,22 @@ impl Registry {
         (w.finish(), valid_until)
     }
 
-    /// Gathered `prometheus`-crate families in both formats, refreshed at most every [`EXTRA_REFRESH`].
+    /// Gathered `prometheus`-crate families in both formats, refreshed at most every [`EXTRA_REFRESH`], and
+    /// at once when exporters were added or removed (the dispatcher's target gauge moves with them).
     fn extra(&self, now: Instant) -> (Instant, [Bytes; 2]) {
+        let membership = self.inner.membership.load(Ordering::Acquire);
         let mut extra = self.inner.extra.lock().unwrap_or_else(|e| e.into_inner());
         match extra.as_ref() {
-            Some((at, bytes)) if now.duration_since(*at) < EXTRA_REFRESH => (*at, bytes.clone()),
+            Some((at, m, bytes)) if *m == membership && now.duration_since(*at) < EXTRA_REFRESH => {
+                (*at, bytes.clone())
+            }
             _ => {
                 let families = self.inner.prometheus.gather();
                 let bytes = [
                     encode_prometheus_families(&families, Format::Text).into(),
                     encode_prometheus_families(&families, Format::OpenMetrics).into(),
                 ];
-                *extra = Some((now, bytes.clone()));
+                *extra = Some((now, membership, bytes.clone()));
                 (now, bytes)
             }
         }

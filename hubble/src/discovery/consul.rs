@@ -141,14 +141,24 @@ impl ConsulBackend {
             url.push_str("dc=");
             url.push_str(&encode_segment(dc));
         }
-        let err = |message: String| DiscoveryError::Backend { backend: BACKEND, message };
+        let err = |message: String| DiscoveryError::Backend {
+            backend: BACKEND,
+            message,
+        };
         let mut req = hyper::Request::get(&url);
         if let Some(token) = &cfg.token {
             req = req.header("X-Consul-Token", token);
         }
-        let req = req.body(Empty::new()).map_err(|e| err(format!("bad request for {path}: {e}")))?;
+        let req = req
+            .body(Empty::new())
+            .map_err(|e| err(format!("bad request for {path}: {e}")))?;
         let fut = async {
-            let resp = self.inner.client.request(req).await.map_err(|e| err(format!("GET {path}: {e}")))?;
+            let resp = self
+                .inner
+                .client
+                .request(req)
+                .await
+                .map_err(|e| err(format!("GET {path}: {e}")))?;
             let status = resp.status();
             let index = resp
                 .headers()
@@ -165,7 +175,10 @@ impl ConsulBackend {
         };
         tokio::time::timeout(cfg.timeout, fut)
             .await
-            .map_err(|_| DiscoveryError::Timeout { backend: BACKEND, after: cfg.timeout })?
+            .map_err(|_| DiscoveryError::Timeout {
+                backend: BACKEND,
+                after: cfg.timeout,
+            })?
     }
 
     async fn get_ok(&self, path: &str) -> Result<(Option<u64>, Bytes), DiscoveryError> {
@@ -173,7 +186,10 @@ impl ConsulBackend {
         if !status.is_success() {
             return Err(DiscoveryError::Backend {
                 backend: BACKEND,
-                message: format!("GET {path}: HTTP {status}: {}", String::from_utf8_lossy(&body).trim()),
+                message: format!(
+                    "GET {path}: HTTP {status}: {}",
+                    String::from_utf8_lossy(&body).trim()
+                ),
             });
         }
         Ok((index, body))
@@ -182,11 +198,14 @@ impl ConsulBackend {
     async fn service(&self, name: String) -> Result<Option<Service>, DiscoveryError> {
         let path = format!("/v1/catalog/service/{}", encode_segment(&name));
         let (_, body) = self.get_ok(&path).await?;
-        let nodes: Vec<CatalogNode> = serde_json::from_slice(&body).map_err(|e| DiscoveryError::Backend {
-            backend: BACKEND,
-            message: format!("GET {path}: {e}"),
-        })?;
-        let Some(first) = nodes.first() else { return Ok(None) };
+        let nodes: Vec<CatalogNode> =
+            serde_json::from_slice(&body).map_err(|e| DiscoveryError::Backend {
+                backend: BACKEND,
+                message: format!("GET {path}: {e}"),
+            })?;
+        let Some(first) = nodes.first() else {
+            return Ok(None);
+        };
         let mut service = Service {
             name: name.clone(),
             port: first.service_port,
@@ -194,7 +213,11 @@ impl ConsulBackend {
             ..Service::default()
         };
         for n in &nodes {
-            let address = if n.service_address.is_empty() { &n.address } else { &n.service_address };
+            let address = if n.service_address.is_empty() {
+                &n.address
+            } else {
+                &n.service_address
+            };
             service.addresses.insert(n.node.clone(), address.clone());
             service.modify_index = service.modify_index.max(n.modify_index);
         }
@@ -209,9 +232,14 @@ impl ServiceLister for ConsulBackend {
 
     async fn list(&self) -> Result<Vec<Service>, DiscoveryError> {
         let (index, body) = self.get_ok("/v1/catalog/services").await?;
-        if let (Some(index), Some((cached, services))) =
-            (index, self.inner.catalog.lock().unwrap_or_else(|e| e.into_inner()).as_ref())
-        {
+        if let (Some(index), Some((cached, services))) = (
+            index,
+            self.inner
+                .catalog
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref(),
+        ) {
             if index == *cached {
                 return Ok(services.clone());
             }
@@ -223,10 +251,18 @@ impl ServiceLister for ConsulBackend {
             })?;
         let names: Vec<String> = catalog
             .into_iter()
-            .filter(|(_, tags)| self.inner.config.tag.as_ref().is_none_or(|t| tags.contains(t)))
+            .filter(|(_, tags)| {
+                self.inner
+                    .config
+                    .tag
+                    .as_ref()
+                    .is_none_or(|t| tags.contains(t))
+            })
             .map(|(name, _)| name)
             .collect();
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(self.inner.config.concurrency.max(1)));
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(
+            self.inner.config.concurrency.max(1),
+        ));
         let mut set = tokio::task::JoinSet::new();
         for name in names {
             let (this, sem) = (self.clone(), semaphore.clone());
@@ -243,7 +279,8 @@ impl ServiceLister for ConsulBackend {
         }
         services.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(index) = index {
-            *self.inner.catalog.lock().unwrap_or_else(|e| e.into_inner()) = Some((index, services.clone()));
+            *self.inner.catalog.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((index, services.clone()));
         }
         Ok(services)
     }
@@ -252,8 +289,16 @@ impl ServiceLister for ConsulBackend {
 impl ParamsSource for ConsulBackend {
     /// A missing key means default params. A malformed value (bad base64 or JSON) also gives default params,
     /// logged once per key until it is fixed, so one bad key never hides the other services.
-    async fn params(&self, service: &str, exporter: &str) -> Result<Option<ServiceParams>, DiscoveryError> {
-        let key = format!("monitoring/{}/{}", service.to_lowercase(), exporter.to_lowercase());
+    async fn params(
+        &self,
+        service: &str,
+        exporter: &str,
+    ) -> Result<Option<ServiceParams>, DiscoveryError> {
+        let key = format!(
+            "monitoring/{}/{}",
+            service.to_lowercase(),
+            exporter.to_lowercase()
+        );
         let path = format!(
             "/v1/kv/monitoring/{}/{}",
             encode_segment(&service.to_lowercase()),
@@ -271,14 +316,18 @@ impl ParamsSource for ConsulBackend {
         }
         let parsed = serde_json::from_slice::<Vec<KvPair>>(&body)
             .map_err(|e| format!("KV response: {e}"))
-            .and_then(|pairs| match pairs.into_iter().next().and_then(|p| p.value) {
-                None => Ok(None),
-                Some(v) => base64::engine::general_purpose::STANDARD
-                    .decode(v.trim())
-                    .map_err(|e| format!("value is not base64: {e}"))
-                    .and_then(|json| ServiceParams::from_json(&json).map_err(|e| format!("value: {e}")))
-                    .map(Some),
-            });
+            .and_then(
+                |pairs| match pairs.into_iter().next().and_then(|p| p.value) {
+                    None => Ok(None),
+                    Some(v) => base64::engine::general_purpose::STANDARD
+                        .decode(v.trim())
+                        .map_err(|e| format!("value is not base64: {e}"))
+                        .and_then(|json| {
+                            ServiceParams::from_json(&json).map_err(|e| format!("value: {e}"))
+                        })
+                        .map(Some),
+                },
+            );
         let mut warned = self.inner.warned.lock().unwrap_or_else(|e| e.into_inner());
         match parsed {
             Ok(p) => {

@@ -53,7 +53,8 @@ fn file_error(path: &Path, message: impl Into<String>) -> DiscoveryError {
 /// Parses `file_sd` content; `path` names the file in errors and picks the format by extension
 /// (`.json`, `.yml`/`.yaml`; otherwise JSON when the content starts with `[`).
 pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, DiscoveryError> {
-    let text = std::str::from_utf8(content).map_err(|e| file_error(path, format!("not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(content).map_err(|e| file_error(path, format!("not UTF-8: {e}")))?;
     if text.trim().is_empty() {
         // Also what a reader sees while the file is being rewritten: never read it as "no targets".
         return Err(file_error(path, "file is empty (write [] for no targets)"));
@@ -65,8 +66,12 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
         _ => text.trim_start().starts_with('['),
     };
     let groups: Vec<Group> = if json {
-        serde_json::from_str(text)
-            .map_err(|e| file_error(path, format!("line {} column {}: {e}", e.line(), e.column())))?
+        serde_json::from_str(text).map_err(|e| {
+            file_error(
+                path,
+                format!("line {} column {}: {e}", e.line(), e.column()),
+            )
+        })?
     } else {
         serde_yaml::from_str(text).map_err(|e| {
             let at = e
@@ -88,7 +93,10 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
         }
         for target in &g.targets {
             let (host, port) = split_target(target).ok_or_else(|| {
-                file_error(path, format!("entry {i}: target {target:?} is not host:port"))
+                file_error(
+                    path,
+                    format!("entry {i}: target {target:?} is not host:port"),
+                )
             })?;
             let name = g
                 .labels
@@ -111,7 +119,10 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
 
 fn split_target(target: &str) -> Option<(&str, u16)> {
     let (host, port) = target.rsplit_once(':')?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
         return None;
     }
@@ -130,7 +141,8 @@ impl ServiceLister for FileSd {
         let mut h = Fnv::new();
         h.bytes(&content);
         let hash = h.finish();
-        if let Some((last, services)) = self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some((last, services)) = self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+        {
             if *last == hash {
                 return Ok(services.clone());
             }
@@ -176,7 +188,11 @@ mod tests {
         assert_eq!(j[0].params.exporter_options["dbname"], "orders");
         assert_eq!(
             j[0].params.extra_labels,
-            [("env".to_owned(), "prod".to_owned()), ("job".to_owned(), "postgres".to_owned())].into()
+            [
+                ("env".to_owned(), "prod".to_owned()),
+                ("job".to_owned(), "postgres".to_owned())
+            ]
+            .into()
         );
         assert_eq!(j[2].name, "billing");
         let atom = &j[1].make_atomic(&BTreeMap::new())[0];
@@ -185,16 +201,25 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_position() {
-        let e = parse_file_sd(Path::new("/etc/sd/pg.json"), br#"[{"targets": ["db1:5432"],"#).unwrap_err();
+        let e = parse_file_sd(
+            Path::new("/etc/sd/pg.json"),
+            br#"[{"targets": ["db1:5432"],"#,
+        )
+        .unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("/etc/sd/pg.json: line 1 column "), "{msg}");
-        let e = parse_file_sd(Path::new("pg.yml"), b"- targets: [db1:5432\n  labels: {").unwrap_err();
+        let e =
+            parse_file_sd(Path::new("pg.yml"), b"- targets: [db1:5432\n  labels: {").unwrap_err();
         assert!(e.to_string().starts_with("pg.yml: line "), "{e}");
         let e = parse_file_sd(Path::new("pg.json"), b"").unwrap_err();
         assert!(e.to_string().contains("file is empty"), "{e}");
         let e = parse_file_sd(Path::new("pg.json"), br#"[{"targets": ["nohost"]}]"#).unwrap_err();
-        assert_eq!(e.to_string(), "pg.json: entry 0: target \"nohost\" is not host:port");
-        let e = parse_file_sd(Path::new("pg.json"), br#"[{"targets": [], "lables": {}}]"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pg.json: entry 0: target \"nohost\" is not host:port"
+        );
+        let e =
+            parse_file_sd(Path::new("pg.json"), br#"[{"targets": [], "lables": {}}]"#).unwrap_err();
         assert!(e.to_string().contains("unknown field `lables`"), "{e}");
     }
 
@@ -216,7 +241,11 @@ mod tests {
     }
 
     fn tempfile_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("hubble-file-sd-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let dir = std::env::temp_dir().join(format!(
+            "hubble-file-sd-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

@@ -66,7 +66,9 @@ pub struct ServiceParams {
 }
 
 /// A map whose values may be strings, numbers or booleans in the JSON; all kept as strings.
-fn string_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+fn string_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
     let raw: Option<BTreeMap<String, serde_json::Value>> = Option::deserialize(d)?;
     let mut out = BTreeMap::new();
     for (k, v) in raw.unwrap_or_default() {
@@ -296,13 +298,26 @@ impl<L: ServiceLister, P: ParamsSource> Hubble<L, P> {
     /// Lists services, keeps those `filter` accepts, and fetches their params (at most
     /// [`concurrency`](Self::concurrency) at a time). A params fetch that fails fails the whole listing, so
     /// the dispatcher keeps its last good set rather than acting on partial data.
-    pub async fn services(&self, filter: impl Fn(&Service) -> bool) -> Result<Vec<Service>, DiscoveryError> {
-        let mut services: Vec<Service> = self.lister.list().await?.into_iter().filter(|s| filter(s)).collect();
+    pub async fn services(
+        &self,
+        filter: impl Fn(&Service) -> bool,
+    ) -> Result<Vec<Service>, DiscoveryError> {
+        let mut services: Vec<Service> = self
+            .lister
+            .list()
+            .await?
+            .into_iter()
+            .filter(|s| filter(s))
+            .collect();
         let semaphore = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
         let mut set = tokio::task::JoinSet::new();
         for (i, s) in services.iter().enumerate() {
-            let (params, sem, name, exporter) =
-                (self.params.clone(), semaphore.clone(), s.name.to_lowercase(), self.exporter.clone());
+            let (params, sem, name, exporter) = (
+                self.params.clone(),
+                semaphore.clone(),
+                s.name.to_lowercase(),
+                self.exporter.clone(),
+            );
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 (i, params.params(&name, &exporter).await)
@@ -339,8 +354,11 @@ mod tests {
     fn service() -> Service {
         Service {
             name: "orders-db".into(),
-            addresses: [("node-a".to_owned(), "10.0.0.1".to_owned()), ("node-b".to_owned(), "10.0.0.2".to_owned())]
-                .into(),
+            addresses: [
+                ("node-a".to_owned(), "10.0.0.1".to_owned()),
+                ("node-b".to_owned(), "10.0.0.2".to_owned()),
+            ]
+            .into(),
             port: 5432,
             tags: vec!["postgres".into()],
             modify_index: 42,
@@ -365,12 +383,18 @@ mod tests {
 
     #[test]
     fn make_atomic_splits_by_node_and_layers_labels() {
-        let extra: BTreeMap<String, String> =
-            [("env".to_owned(), "staging".to_owned()), ("dc".to_owned(), "eu1".to_owned())].into();
+        let extra: BTreeMap<String, String> = [
+            ("env".to_owned(), "staging".to_owned()),
+            ("dc".to_owned(), "eu1".to_owned()),
+        ]
+        .into();
         let atoms = service().make_atomic(&extra);
         assert_eq!(atoms.len(), 2);
         let a = &atoms[0];
-        assert_eq!((a.node.as_str(), a.address.as_str(), a.host_port().as_str()), ("node-a", "10.0.0.1", "10.0.0.1:5432"));
+        assert_eq!(
+            (a.node.as_str(), a.address.as_str(), a.host_port().as_str()),
+            ("node-a", "10.0.0.1", "10.0.0.1:5432")
+        );
         assert_eq!(
             a.labels.to_string(),
             r#"{dc="eu1",env="prod",host="node-a",modify_index="42",notifiable="true",service="orders-db",team="shop"}"#

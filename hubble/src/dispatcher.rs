@@ -1,0 +1,680 @@
+//! The dispatcher: one exporter per discovered target, registered and unregistered as discovery changes.
+//!
+//! Every tick (and once at start) it calls the discovery source, keeps the targets of this replica's
+//! [`Shard`], and diffs them against the live set by [content hash](ServiceAtomic::content_hash): unseen
+//! targets are registered, vanished ones unregistered, and a changed label or option is both. A discovery
+//! error or timeout skips the tick: the last good set stays (an empty answer from a broken backend must never
+//! unregister everything).
+//!
+//! Two ways to use it: [`Dispatcher::manage`] with an async factory does all the bookkeeping; or, as in the
+//! original library, [`Dispatcher::run`] sends targets on channels and the application calls
+//! [`Dispatcher::register`] / [`Dispatcher::unregister`].
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::discovery::{DiscoveryError, Fnv, ServiceAtomic};
+use crate::exporter::Exporter;
+use crate::registry::Registry;
+
+/// This replica's share of the targets: replica `index` of `count` (0-based), written `index/count`.
+///
+/// Targets are assigned by rendezvous hashing of their [identity](ServiceAtomic::identity): every replica
+/// computes the same owner without talking to the others, and when `count` changes only about `1/count` of
+/// the targets move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This replica, `0..count`.
+    pub index: u32,
+    /// Number of replicas.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The replica that owns `target`.
+    pub fn owner(count: u32, target: &ServiceAtomic) -> u32 {
+        let identity = target.identity();
+        (0..count.max(1))
+            .max_by_key(|replica| {
+                let mut h = Fnv::new();
+                h.field(&identity);
+                h.field(&replica.to_string());
+                // FNV's high bits mix poorly on short suffixes; a final avalanche (splitmix64) fixes that.
+                let mut z = h.finish().wrapping_add(0x9e37_79b9_7f4a_7c15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Whether this replica owns `target`.
+    pub fn owns(&self, target: &ServiceAtomic) -> bool {
+        Shard::owner(self.count, target) == self.index
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || format!("expected index/count with 0 <= index < count, e.g. 0/3, got {s:?}");
+        let (i, n) = s.split_once('/').ok_or_else(err)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
+        if count == 0 || index >= count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// What changed between the live set and a discovery.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Targets to register, with their hash.
+    pub added: Vec<(u64, ServiceAtomic)>,
+    /// Hashes to unregister.
+    pub removed: Vec<u64>,
+}
+
+/// Diffs `discovered` against the `live` hashes. Duplicated targets count once.
+pub fn diff(live: &HashSet<u64>, discovered: Vec<ServiceAtomic>) -> Diff {
+    let mut seen = HashSet::with_capacity(discovered.len());
+    let mut added = Vec::new();
+    for svc in discovered {
+        let h = svc.content_hash();
+        if seen.insert(h) && !live.contains(&h) {
+            added.push((h, svc));
+        }
+    }
+    let mut removed: Vec<u64> = live.iter().filter(|h| !seen.contains(h)).copied().collect();
+    removed.sort_unstable();
+    Diff { added, removed }
+}
+
+/// Process-wide dispatcher metrics, in a registry's `prometheus` part.
+#[derive(Clone)]
+pub(crate) struct DispatcherMetrics {
+    pub discovery_errors: prometheus::IntCounterVec,
+    pub targets: prometheus::IntGauge,
+}
+
+impl DispatcherMetrics {
+    pub fn new(registry: &prometheus::Registry) -> Self {
+        let discovery_errors = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "hubble_discovery_errors_total",
+                "Discovery attempts that failed (the last good target set was kept).",
+            ),
+            &["backend"],
+        )
+        .expect("valid metric");
+        let targets = prometheus::IntGauge::new(
+            "hubble_dispatcher_targets",
+            "Targets with a registered exporter.",
+        )
+        .expect("valid metric");
+        let _ = registry.register(Box::new(discovery_errors.clone()));
+        let _ = registry.register(Box::new(targets.clone()));
+        DispatcherMetrics {
+            discovery_errors,
+            targets,
+        }
+    }
+}
+
+/// Tracks a failing thing's error so it is logged once per change, not every tick.
+#[derive(Default)]
+struct LogOnce(Option<String>);
+
+impl LogOnce {
+    /// Records an error; true when it differs from the last one.
+    fn failed(&mut self, e: &str) -> bool {
+        let changed = self.0.as_deref() != Some(e);
+        self.0 = Some(e.to_owned());
+        changed
+    }
+    /// Records a success; true when it follows a failure.
+    fn ok(&mut self) -> bool {
+        self.0.take().is_some()
+    }
+}
+
+struct Backoff {
+    failures: u32,
+    next: Instant,
+    log: LogOnce,
+}
+
+/// The dispatcher. `E` is the exporter type of the targets.
+pub struct Dispatcher<E> {
+    interval: Duration,
+    timeout: Duration,
+    shard: Option<Shard>,
+    backend: &'static str,
+    registry: Registry,
+    live: Mutex<HashMap<u64, (ServiceAtomic, Arc<E>)>>,
+    metrics: DispatcherMetrics,
+}
+
+impl<E: Exporter> Dispatcher<E> {
+    /// Longest wait before retrying a target whose factory failed.
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+    /// A dispatcher ticking every `interval`, registering into `registry`, counting errors of discovery
+    /// `backend` (the `backend` label of `hubble_discovery_errors_total`). Discovery times out after the
+    /// interval unless [`timeout`](Self::timeout) says otherwise.
+    pub fn new(interval: Duration, backend: &'static str, registry: Registry) -> Self {
+        let metrics = registry.dispatcher_metrics();
+        Dispatcher {
+            interval,
+            timeout: interval,
+            shard: None,
+            backend,
+            registry,
+            live: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// Only handle this replica's share of the targets.
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// Timeout of one discovery.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (ServiceAtomic, Arc<E>)>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The live targets.
+    pub fn targets(&self) -> Vec<ServiceAtomic> {
+        self.live().values().map(|(s, _)| s.clone()).collect()
+    }
+
+    /// The exporter registered for `hash`.
+    pub fn exporter(&self, hash: u64) -> Option<Arc<E>> {
+        self.live().get(&hash).map(|(_, e)| e.clone())
+    }
+
+    /// Records that `exporter` now serves `svc` (low-level API).
+    pub fn register(&self, svc: &ServiceAtomic, exporter: Arc<E>) {
+        if self
+            .live()
+            .insert(svc.content_hash(), (svc.clone(), exporter))
+            .is_none()
+        {
+            self.metrics.targets.inc();
+            // So the next scrape re-gathers the gauge instead of serving it up to a second late.
+            self.registry.bump_membership();
+        }
+    }
+
+    /// Forgets the target `hash` and returns its exporter, for the caller to close (low-level API).
+    pub fn unregister(&self, hash: u64) -> Option<Arc<E>> {
+        let removed = self.live().remove(&hash).map(|(_, e)| e);
+        if removed.is_some() {
+            self.metrics.targets.dec();
+            self.registry.bump_membership();
+        }
+        removed
+    }
+
+    /// One discovery, timed out and sharded; `None` (logged once per change, counted) when it failed.
+    async fn discover<F, Fut>(&self, source: &F, log: &mut LogOnce) -> Option<Vec<ServiceAtomic>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>>,
+    {
+        let result = match tokio::time::timeout(self.timeout, source()).await {
+            Ok(r) => r,
+            Err(_) => Err(DiscoveryError::Timeout {
+                backend: self.backend,
+                after: self.timeout,
+            }),
+        };
+        match result {
+            Ok(mut targets) => {
+                if log.ok() {
+                    tracing::info!(
+                        backend = self.backend,
+                        targets = targets.len(),
+                        "discovery recovered"
+                    );
+                }
+                if let Some(shard) = self.shard {
+                    targets.retain(|t| shard.owns(t));
+                }
+                Some(targets)
+            }
+            Err(e) => {
+                self.metrics
+                    .discovery_errors
+                    .with_label_values(&[self.backend])
+                    .inc();
+                let msg = e.to_string();
+                if log.failed(&msg) {
+                    tracing::warn!(backend = self.backend, error = %msg, "discovery failed, keeping the last good targets");
+                }
+                None
+            }
+        }
+    }
+
+    fn live_hashes(&self) -> HashSet<u64> {
+        self.live().keys().copied().collect()
+    }
+
+    /// The low-level loop of the original: every tick, targets to register are sent on the first channel and
+    /// `(hash, target)` to unregister on the second. Call [`register`](Self::register) once an exporter serves
+    /// a target and [`unregister`](Self::unregister) when it is closed; a target sent but not registered is
+    /// sent again next tick. Stops when `cancel` fires or a receiver is dropped.
+    pub fn run<F, Fut>(
+        self: Arc<Self>,
+        source: F,
+        cancel: CancellationToken,
+    ) -> (
+        mpsc::Receiver<ServiceAtomic>,
+        mpsc::Receiver<(u64, ServiceAtomic)>,
+    )
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>> + Send,
+    {
+        let (reg_tx, reg_rx) = mpsc::channel(1024);
+        let (unreg_tx, unreg_rx) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(self.interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut log = LogOnce::default();
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = ticker.tick() => {}
+                }
+                let Some(targets) = self.discover(&source, &mut log).await else {
+                    continue;
+                };
+                let d = diff(&self.live_hashes(), targets);
+                for h in d.removed {
+                    let svc = self.live().get(&h).map(|(s, _)| s.clone());
+                    if let Some(svc) = svc {
+                        if unreg_tx.send((h, svc)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                for (_, svc) in d.added {
+                    if reg_tx.send(svc).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        (reg_rx, unreg_rx)
+    }
+
+    /// Runs discovery until `cancel` fires, creating an exporter with `factory` for each new target and
+    /// registering it; vanished or changed targets are unregistered (their series vanish, their exporter is
+    /// closed). A factory or registration error is logged (once per change), and that target alone is retried
+    /// on later ticks with exponential backoff (from the interval up to [`MAX_BACKOFF`](Self::MAX_BACKOFF)).
+    /// On return every managed exporter has been closed.
+    pub async fn manage<F, Fut, M, MFut, Err>(
+        &self,
+        source: F,
+        factory: M,
+        cancel: CancellationToken,
+    ) where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>>,
+        M: Fn(ServiceAtomic) -> MFut,
+        MFut: Future<Output = Result<E, Err>>,
+        Err: std::fmt::Display,
+    {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut log = LogOnce::default();
+        let mut backoff: HashMap<u64, Backoff> = HashMap::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let Some(targets) = self.discover(&source, &mut log).await else {
+                continue;
+            };
+            let d = diff(&self.live_hashes(), targets);
+            let wanted: HashSet<u64> = d.added.iter().map(|(h, _)| *h).collect();
+            backoff.retain(|h, _| wanted.contains(h));
+            for h in d.removed {
+                if let Some(exporter) = self.unregister(h) {
+                    self.registry.unregister(&*exporter).await;
+                    tracing::info!(exporter = exporter.base().name(), labels = %exporter.base().const_labels(), "target removed");
+                }
+            }
+            let now = Instant::now();
+            for (h, svc) in d.added {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                if backoff.get(&h).is_some_and(|b| now < b.next) {
+                    continue;
+                }
+                let target = svc.host_port();
+                let outcome = match factory(svc.clone()).await {
+                    Ok(exporter) => self
+                        .registry
+                        .register(exporter)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match outcome {
+                    Ok(exporter) => {
+                        if backoff.remove(&h).is_some() {
+                            tracing::info!(service = %svc.name, target = %target, "target registered after failures");
+                        } else {
+                            tracing::debug!(service = %svc.name, target = %target, "target registered");
+                        }
+                        self.register(&svc, exporter);
+                    }
+                    Err(e) => {
+                        let b = backoff.entry(h).or_insert_with(|| Backoff {
+                            failures: 0,
+                            next: now,
+                            log: LogOnce::default(),
+                        });
+                        b.failures += 1;
+                        let delay = self
+                            .interval
+                            .saturating_mul(1 << (b.failures - 1).min(16))
+                            .min(Self::MAX_BACKOFF);
+                        b.next = now + delay;
+                        if b.log.failed(&e) {
+                            tracing::warn!(service = %svc.name, target = %target, error = %e, retry_in = ?delay, "creating exporter failed");
+                        }
+                    }
+                }
+            }
+        }
+        let all: Vec<u64> = self.live_hashes().into_iter().collect();
+        for h in all {
+            if let Some(exporter) = self.unregister(h) {
+                self.registry.unregister(&*exporter).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{CollectError, MetricCollector};
+    use crate::discovery::{Service, ServiceParams};
+    use crate::exporter::BaseExporter;
+    use crate::metric::Metric;
+    use crate::Format;
+    use std::collections::BTreeMap;
+
+    struct Up;
+    impl MetricCollector for Up {
+        fn name(&self) -> &str {
+            "up"
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            Ok(vec![Metric::gauge("t_up", "Up.", 1.0)])
+        }
+    }
+
+    fn target(name: &str, team: &str) -> ServiceAtomic {
+        Service {
+            name: name.into(),
+            addresses: [(format!("{name}-node"), format!("{name}.example"))].into(),
+            port: 5432,
+            params: ServiceParams {
+                extra_labels: [("team".to_owned(), team.to_owned())].into(),
+                ..ServiceParams::default()
+            },
+            ..Service::default()
+        }
+        .make_atomic(&BTreeMap::new())
+        .remove(0)
+    }
+
+    type Source = Arc<Mutex<Result<Vec<ServiceAtomic>, String>>>;
+
+    fn source(
+        s: &Source,
+    ) -> impl Fn() -> std::future::Ready<Result<Vec<ServiceAtomic>, DiscoveryError>> {
+        let s = s.clone();
+        move || {
+            std::future::ready(s.lock().unwrap().clone().map_err(|message| {
+                DiscoveryError::Backend {
+                    backend: "test",
+                    message,
+                }
+            }))
+        }
+    }
+
+    async fn factory(svc: ServiceAtomic) -> Result<BaseExporter, String> {
+        if svc.name.starts_with("broken") {
+            return Err(format!("cannot connect to {}", svc.host_port()));
+        }
+        BaseExporter::builder("t")
+            .const_labels(svc.labels)
+            .interval(Duration::from_millis(20))
+            .max_jitter(Duration::ZERO)
+            .collector(Up)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    fn scrape(r: &Registry) -> String {
+        String::from_utf8(r.render(Format::Text).bytes().to_vec()).unwrap()
+    }
+
+    async fn until(what: &str, mut f: impl FnMut() -> bool) {
+        for _ in 0..300 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[tokio::test]
+    async fn manage_follows_discovery() {
+        let registry = Registry::new();
+        let src: Source = Arc::new(Mutex::new(Ok(vec![
+            target("a", "x"),
+            target("b", "x"),
+            target("broken", "x"),
+        ])));
+        let d = Arc::new(Dispatcher::<BaseExporter>::new(
+            Duration::from_millis(30),
+            "test",
+            registry.clone(),
+        ));
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn({
+            let (d, src, cancel) = (d.clone(), src.clone(), cancel.clone());
+            async move { d.manage(source(&src), factory, cancel).await }
+        });
+
+        // First tick registers all that can be; the broken target fails alone.
+        until("a and b exported", || {
+            let body = scrape(&registry);
+            body.contains(r#"t_up{host="a-node""#) && body.contains(r#"t_up{host="b-node""#)
+        })
+        .await;
+        assert_eq!(d.targets().len(), 2);
+        assert!(scrape(&registry).contains("hubble_dispatcher_targets 2"));
+
+        // A removed target is unregistered and its series vanish; a changed one is re-registered.
+        let a = d.targets().into_iter().find(|t| t.name == "a").unwrap();
+        let a_exporter = d.exporter(a.content_hash()).unwrap();
+        *src.lock().unwrap() = Ok(vec![target("b", "y")]);
+        until("a removed and b relabelled", || {
+            let body = scrape(&registry);
+            !body.contains(r#"host="a-node""#)
+                && body.contains(r#"team="y""#)
+                && !body.contains(r#"team="x""#)
+        })
+        .await;
+        assert!(
+            a_exporter.is_closed(),
+            "removed target's exporter not closed"
+        );
+
+        // A failing backend keeps the set and is counted.
+        *src.lock().unwrap() = Err("connection refused".into());
+        until("discovery errors counted", || {
+            scrape(&registry).contains(r#"hubble_discovery_errors_total{backend="test"}"#)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(d.targets().len(), 1);
+        assert!(scrape(&registry).contains(r#"team="y""#));
+
+        // Shutdown closes every managed exporter.
+        let b = d.exporter(d.targets()[0].content_hash()).unwrap();
+        cancel.cancel();
+        task.await.unwrap();
+        assert!(b.is_closed());
+        assert!(d.targets().is_empty());
+        assert!(!scrape(&registry).contains("t_up"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_factory_is_retried_with_backoff() {
+        let registry = Registry::new();
+        let src: Source = Arc::new(Mutex::new(Ok(vec![target("flaky", "x")])));
+        let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let d =
+            Dispatcher::<BaseExporter>::new(Duration::from_millis(10), "test", registry.clone());
+        let cancel = CancellationToken::new();
+        let counter = attempts.clone();
+        let flaky = move |svc: ServiceAtomic| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if n < 3 {
+                    Err("not yet".to_owned())
+                } else {
+                    factory(svc).await
+                }
+            }
+        };
+        let run = d.manage(source(&src), flaky, cancel.clone());
+        let stop = async {
+            // Backoff 10, 20, 40 ms: the 4th attempt comes after ~70 ms, not after 3 ticks.
+            tokio::time::sleep(Duration::from_millis(45)).await;
+            let early = attempts.load(std::sync::atomic::Ordering::SeqCst);
+            until("registered after retries", || !d.targets().is_empty()).await;
+            cancel.cancel();
+            early
+        };
+        let ((), early) = tokio::join!(run, stop);
+        assert!(early <= 3, "{early} attempts in 45 ms: no backoff");
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn low_level_channels() {
+        let registry = Registry::new();
+        let src: Source = Arc::new(Mutex::new(Ok(vec![target("a", "x")])));
+        let d = Arc::new(Dispatcher::<BaseExporter>::new(
+            Duration::from_millis(20),
+            "test",
+            registry.clone(),
+        ));
+        let cancel = CancellationToken::new();
+        let (mut to_register, mut to_unregister) = d.clone().run(source(&src), cancel.clone());
+        let svc = to_register.recv().await.unwrap();
+        assert_eq!(svc.name, "a");
+        let exporter = registry
+            .register(factory(svc.clone()).await.unwrap())
+            .await
+            .unwrap();
+        d.register(&svc, exporter);
+        *src.lock().unwrap() = Ok(vec![]);
+        let (h, gone) = to_unregister.recv().await.unwrap();
+        assert_eq!(gone, svc);
+        let exporter = d.unregister(h).unwrap();
+        registry.unregister(&*exporter).await;
+        assert!(d.targets().is_empty());
+        cancel.cancel();
+    }
+
+    #[test]
+    fn diff_by_content() {
+        let (a, b) = (target("a", "x"), target("b", "x"));
+        let live: HashSet<u64> = [a.content_hash(), b.content_hash()].into();
+        let b2 = target("b", "y");
+        let d = diff(&live, vec![a.clone(), b2.clone(), b2.clone()]);
+        assert_eq!(d.added, vec![(b2.content_hash(), b2)]);
+        assert_eq!(d.removed, vec![b.content_hash()]);
+        assert_eq!(diff(&live, vec![a.clone(), b.clone()]), Diff::default());
+    }
+
+    #[test]
+    fn shards_partition_with_no_overlap_or_gap_and_move_few() {
+        let targets: Vec<ServiceAtomic> =
+            (0..3000).map(|i| target(&format!("db{i}"), "x")).collect();
+        for n in 1..=5u32 {
+            let mut per_shard = vec![0usize; n as usize];
+            for t in &targets {
+                let owners: Vec<u32> = (0..n)
+                    .filter(|i| {
+                        Shard {
+                            index: *i,
+                            count: n,
+                        }
+                        .owns(t)
+                    })
+                    .collect();
+                assert_eq!(owners.len(), 1, "target owned by {owners:?} of {n}");
+                per_shard[owners[0] as usize] += 1;
+            }
+            let fair = targets.len() / n as usize;
+            assert!(
+                per_shard.iter().all(|c| *c > fair * 8 / 10),
+                "uneven split {per_shard:?}"
+            );
+        }
+        // Going from 3 to 4 replicas moves about a quarter of the targets, and only to the new replica.
+        let moved: Vec<&ServiceAtomic> = targets
+            .iter()
+            .filter(|t| Shard::owner(3, t) != Shard::owner(4, t))
+            .collect();
+        assert!(moved.iter().all(|t| Shard::owner(4, t) == 3));
+        let share = moved.len() as f64 / targets.len() as f64;
+        assert!((0.18..0.32).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn shard_flag_syntax() {
+        assert_eq!("1/3".parse::<Shard>(), Ok(Shard { index: 1, count: 3 }));
+        assert!("3/3".parse::<Shard>().is_err());
+        assert!("0/0".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().unwrap_err().contains("index/count"));
+    }
+}
