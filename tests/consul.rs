@@ -1,0 +1,329 @@
+//! The Consul backend against an in-process server that answers Consul's documented HTTP API:
+//! `/v1/catalog/services`, `/v1/catalog/service/<name>`, `/v1/kv/<key>` (base64 values, 404 for missing keys),
+//! `X-Consul-Index`, `X-Consul-Token`, `?dc=`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use hubble::discovery::{ConsulBackend, ConsulConfig, Hubble, ServiceLister};
+use hubble::dispatcher::Dispatcher;
+use hubble::{BaseExporter, Format, Metric, MetricCollector, Registry};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "3f1c-secret-token";
+
+#[derive(Default)]
+struct Consul {
+    /// service → (tags, nodes: (node, node address, service address, port))
+    services: Mutex<BTreeMap<String, (Vec<String>, Vec<(String, String, String, u16)>)>>,
+    kv: Mutex<BTreeMap<String, Option<String>>>,
+    index: AtomicU64,
+    fail: AtomicBool,
+    /// Paths requested, and whether each carried the right token.
+    requests: Mutex<Vec<(String, bool)>>,
+}
+
+type St = State<Arc<Consul>>;
+
+fn check(c: &Consul, path: &str, headers: &HeaderMap, q: &BTreeMap<String, String>) -> Result<(), Response> {
+    let authorized = headers.get("X-Consul-Token").and_then(|v| v.to_str().ok()) == Some(TOKEN);
+    c.requests.lock().unwrap().push((path.to_owned(), authorized));
+    if c.fail.load(Ordering::SeqCst) {
+        return Err((StatusCode::INTERNAL_SERVER_ERROR, "rpc error making call: EOF").into_response());
+    }
+    if q.get("dc").is_some_and(|dc| dc != "dc1") {
+        return Err((StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter").into_response());
+    }
+    if !authorized {
+        return Err((StatusCode::FORBIDDEN, "ACL not found").into_response());
+    }
+    Ok(())
+}
+
+fn with_index(c: &Consul, body: Value) -> Response {
+    let index = c.index.load(Ordering::SeqCst).to_string();
+    ([("X-Consul-Index", index), ("Content-Type", "application/json".to_owned())], body.to_string()).into_response()
+}
+
+async fn catalog_services(State(c): St, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = check(&c, "/v1/catalog/services", &headers, &q) {
+        return r;
+    }
+    let body: BTreeMap<String, Vec<String>> =
+        c.services.lock().unwrap().iter().map(|(n, (tags, _))| (n.clone(), tags.clone())).collect();
+    with_index(&c, json!(body))
+}
+
+async fn catalog_service(
+    State(c): St,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = check(&c, &format!("/v1/catalog/service/{name}"), &headers, &q) {
+        return r;
+    }
+    let services = c.services.lock().unwrap();
+    let nodes: Vec<Value> = services
+        .get(&name)
+        .map(|(tags, nodes)| {
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, (node, addr, svc_addr, port))| {
+                    json!({
+                        "ID": format!("40e4a748-2192-161a-0510-9bf59fe950b{i}"),
+                        "Node": node,
+                        "Address": addr,
+                        "Datacenter": "dc1",
+                        "TaggedAddresses": {"lan": addr, "wan": addr},
+                        "NodeMeta": {"somekey": "somevalue"},
+                        "CreateIndex": 51,
+                        "ModifyIndex": 60 + i,
+                        "ServiceAddress": svc_addr,
+                        "ServiceEnableTagOverride": false,
+                        "ServiceID": name,
+                        "ServiceName": name,
+                        "ServicePort": port,
+                        "ServiceMeta": {},
+                        "ServiceTaggedAddresses": {},
+                        "ServiceTags": tags,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    drop(services);
+    with_index(&c, json!(nodes))
+}
+
+async fn kv(State(c): St, Path(key): Path<String>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = check(&c, &format!("/v1/kv/{key}"), &headers, &q) {
+        return r;
+    }
+    let value = c.kv.lock().unwrap().get(&key).cloned();
+    match value {
+        None => (StatusCode::NOT_FOUND, [("X-Consul-Index", c.index.load(Ordering::SeqCst).to_string())]).into_response(),
+        Some(v) => with_index(
+            &c,
+            json!([{"LockIndex": 0, "Key": key, "Flags": 0, "Value": v, "CreateIndex": 100, "ModifyIndex": 200}]),
+        ),
+    }
+}
+
+async fn start(consul: Arc<Consul>) -> (String, tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>) {
+    let app = Router::new()
+        .route("/v1/catalog/services", get(catalog_services))
+        .route("/v1/catalog/service/{name}", get(catalog_service))
+        .route("/v1/kv/{*key}", get(kv))
+        .with_state(consul);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        hubble::serve(listener, app, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    (format!("http://{addr}"), server, tx)
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn fixture() -> Arc<Consul> {
+    let c = Consul::default();
+    c.index.store(7, Ordering::SeqCst);
+    {
+        let mut s = c.services.lock().unwrap();
+        s.insert(
+            "orders-db".into(),
+            (
+                vec!["postgres".into(), "primary".into()],
+                vec![
+                    ("node-1".into(), "10.0.0.1".into(), "".into(), 5432),
+                    ("node-2".into(), "10.0.0.2".into(), "192.168.1.2".into(), 5432),
+                ],
+            ),
+        );
+        s.insert("users-db".into(), (vec!["postgres".into()], vec![("node-3".into(), "10.0.0.3".into(), "".into(), 5433)]));
+        s.insert("Billing-DB".into(), (vec!["postgres".into()], vec![("node-4".into(), "10.0.0.4".into(), "".into(), 5432)]));
+        s.insert("redis".into(), (vec!["redis".into()], vec![("node-5".into(), "10.0.0.5".into(), "".into(), 6379)]));
+    }
+    {
+        let mut kv = c.kv.lock().unwrap();
+        kv.insert(
+            "monitoring/orders-db/postgres".into(),
+            Some(b64(r#"{"notifiable": true, "extra_labels": {"team": "shop"}, "exporter_options": {"dbname": "orders", "user": "monitor", "password": "hunter2"}}"#)),
+        );
+        // Malformed: valid base64 of invalid JSON. That service gets default params; others are unaffected.
+        kv.insert("monitoring/users-db/postgres".into(), Some(b64("{\"notifiable\": tru")));
+        // billing-db: no key at all (lower-cased lookup of Billing-DB) -> defaults.
+    }
+    Arc::new(c)
+}
+
+fn config(addr: &str) -> ConsulConfig {
+    let mut c = ConsulConfig::new(addr);
+    c.token = Some(TOKEN.into());
+    c.datacenter = Some("dc1".into());
+    c.timeout = Duration::from_secs(5);
+    c
+}
+
+#[tokio::test]
+async fn services_nodes_params_and_index() {
+    let consul = fixture();
+    let (addr, server, stop) = start(consul.clone()).await;
+    let backend = ConsulBackend::new(config(&addr));
+    let hubble = Hubble::with_params(backend.clone(), backend.clone(), "Postgres");
+    let services = hubble.services(|s| s.tags.iter().any(|t| t == "postgres")).await.unwrap();
+    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["Billing-DB", "orders-db", "users-db"]);
+
+    let orders = &services[1];
+    assert_eq!(orders.port, 5432);
+    assert_eq!(orders.modify_index, 61);
+    // ServiceAddress empty -> node Address; non-empty -> ServiceAddress.
+    assert_eq!(orders.addresses["node-1"], "10.0.0.1");
+    assert_eq!(orders.addresses["node-2"], "192.168.1.2");
+    assert!(orders.params.notifiable);
+    assert_eq!(orders.params.exporter_options["dbname"], "orders");
+    assert_eq!(orders.params.extra_labels["team"], "shop");
+    // Malformed KV and missing KV: default params.
+    assert_eq!(services[2].params, Default::default());
+    assert_eq!(services[0].params, Default::default());
+
+    let atoms = orders.make_atomic(&[("dc".to_owned(), "dc1".to_owned())].into());
+    assert_eq!(atoms.len(), 2);
+    assert_eq!(
+        atoms[1].labels.to_string(),
+        r#"{dc="dc1",host="node-2",modify_index="61",notifiable="true",service="orders-db",team="shop"}"#
+    );
+
+    let requests = consul.requests.lock().unwrap().clone();
+    assert!(requests.iter().all(|(_, authorized)| *authorized), "a request without the token: {requests:?}");
+    assert!(requests.iter().any(|(p, _)| p == "/v1/kv/monitoring/billing-db/postgres"), "params key not lower-cased");
+
+    // Same X-Consul-Index: the listing is reused without per-service calls.
+    let before = consul.requests.lock().unwrap().len();
+    backend.list().await.unwrap();
+    let after: Vec<String> = consul.requests.lock().unwrap()[before..].iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(after, ["/v1/catalog/services"]);
+    // A new index: nodes are fetched again.
+    consul.index.store(8, Ordering::SeqCst);
+    backend.list().await.unwrap();
+    assert!(consul.requests.lock().unwrap().len() > before + 2);
+
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn errors_are_clear_and_never_show_the_token() {
+    let consul = fixture();
+    let (addr, server, stop) = start(consul.clone()).await;
+    consul.fail.store(true, Ordering::SeqCst);
+    let err = ConsulBackend::new(config(&addr)).list().await.unwrap_err().to_string();
+    assert!(err.starts_with("consul: GET /v1/catalog/services: HTTP 500"), "{err}");
+    assert!(!err.contains(TOKEN));
+    consul.fail.store(false, Ordering::SeqCst);
+
+    let mut wrong_dc = config(&addr);
+    wrong_dc.datacenter = Some("mars".into());
+    let err = ConsulBackend::new(wrong_dc).list().await.unwrap_err().to_string();
+    assert!(err.contains("No path to datacenter"), "{err}");
+
+    let mut no_token = config(&addr);
+    no_token.token = None;
+    let err = ConsulBackend::new(no_token).list().await.unwrap_err().to_string();
+    assert!(err.contains("HTTP 403"), "{err}");
+
+    // Nothing listening: a connection error, not a hang.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let err = ConsulBackend::new(config(&format!("http://{closed}"))).list().await.unwrap_err().to_string();
+    assert!(err.starts_with("consul: GET /v1/catalog/services"), "{err}");
+
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+struct Up;
+impl MetricCollector for Up {
+    fn name(&self) -> &str {
+        "up"
+    }
+    async fn collect(&self) -> Result<Vec<Metric>, hubble::CollectError> {
+        Ok(vec![Metric::gauge("target_up", "Up.", 1.0)])
+    }
+}
+
+#[tokio::test]
+async fn a_consul_outage_keeps_the_registered_targets() {
+    let consul = fixture();
+    let (addr, server, stop) = start(consul.clone()).await;
+    let backend = ConsulBackend::new(config(&addr));
+    let hubble = Arc::new(Hubble::with_params(backend.clone(), backend, "postgres"));
+    let registry = Registry::new();
+    let dispatcher = Arc::new(Dispatcher::<BaseExporter>::new(Duration::from_millis(50), "consul", registry.clone()));
+    let cancel = CancellationToken::new();
+    let source = {
+        let hubble = hubble.clone();
+        move || {
+            let hubble = hubble.clone();
+            async move { hubble.targets(|s| s.tags.iter().any(|t| t == "postgres"), &BTreeMap::new()).await }
+        }
+    };
+    let factory = |svc: hubble::discovery::ServiceAtomic| async move {
+        BaseExporter::builder("pg")
+            .const_labels(svc.labels)
+            .interval(Duration::from_millis(50))
+            .max_jitter(Duration::ZERO)
+            .collector(Up)
+            .build()
+    };
+    let task = tokio::spawn({
+        let (d, c) = (dispatcher.clone(), cancel.clone());
+        async move { d.manage(source, factory, c).await }
+    });
+    let scrape = || String::from_utf8(registry.render(Format::Text).bytes().to_vec()).unwrap();
+    for _ in 0..200 {
+        if scrape().matches("target_up{").count() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(scrape().matches("target_up{").count(), 4, "{}", scrape());
+    assert_eq!(dispatcher.targets().len(), 4);
+
+    consul.fail.store(true, Ordering::SeqCst);
+    for _ in 0..200 {
+        if scrape().contains(r#"hubble_discovery_errors_total{backend="consul"}"#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Several failed ticks later, still every target.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = scrape();
+    assert!(body.contains(r#"hubble_discovery_errors_total{backend="consul"}"#), "{body}");
+    assert_eq!(body.matches("target_up{").count(), 4, "targets lost during the outage:\n{body}");
+    assert!(!body.contains("hunter2") && !body.contains(TOKEN), "a secret in the metrics");
+
+    cancel.cancel();
+    task.await.unwrap();
+    let _ = stop.send(());
+    server.await.unwrap();
+}
