@@ -21,10 +21,15 @@ use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "3f1c-secret-token";
 
+/// (node, node address, service address, port)
+type Node = (String, String, String, u16);
+/// A service's tags and nodes.
+type Entry = (Vec<String>, Vec<Node>);
+
 #[derive(Default)]
 struct Consul {
-    /// service → (tags, nodes: (node, node address, service address, port))
-    services: Mutex<BTreeMap<String, (Vec<String>, Vec<(String, String, String, u16)>)>>,
+    /// service → (tags, nodes)
+    services: Mutex<BTreeMap<String, Entry>>,
     kv: Mutex<BTreeMap<String, Option<String>>>,
     index: AtomicU64,
     fail: AtomicBool,
@@ -34,32 +39,63 @@ struct Consul {
 
 type St = State<Arc<Consul>>;
 
-fn check(c: &Consul, path: &str, headers: &HeaderMap, q: &BTreeMap<String, String>) -> Result<(), Response> {
+/// `Some(error response)` when the request must fail, as Consul would fail it.
+fn check(
+    c: &Consul,
+    path: &str,
+    headers: &HeaderMap,
+    q: &BTreeMap<String, String>,
+) -> Option<Response> {
     let authorized = headers.get("X-Consul-Token").and_then(|v| v.to_str().ok()) == Some(TOKEN);
-    c.requests.lock().unwrap().push((path.to_owned(), authorized));
+    c.requests
+        .lock()
+        .unwrap()
+        .push((path.to_owned(), authorized));
     if c.fail.load(Ordering::SeqCst) {
-        return Err((StatusCode::INTERNAL_SERVER_ERROR, "rpc error making call: EOF").into_response());
+        return Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rpc error making call: EOF",
+            )
+                .into_response(),
+        );
     }
     if q.get("dc").is_some_and(|dc| dc != "dc1") {
-        return Err((StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter").into_response());
+        return Some((StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter").into_response());
     }
     if !authorized {
-        return Err((StatusCode::FORBIDDEN, "ACL not found").into_response());
+        return Some((StatusCode::FORBIDDEN, "ACL not found").into_response());
     }
-    Ok(())
+    None
 }
 
 fn with_index(c: &Consul, body: Value) -> Response {
     let index = c.index.load(Ordering::SeqCst).to_string();
-    ([("X-Consul-Index", index), ("Content-Type", "application/json".to_owned())], body.to_string()).into_response()
+    (
+        [
+            ("X-Consul-Index", index),
+            ("Content-Type", "application/json".to_owned()),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
-async fn catalog_services(State(c): St, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    if let Err(r) = check(&c, "/v1/catalog/services", &headers, &q) {
+async fn catalog_services(
+    State(c): St,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = check(&c, "/v1/catalog/services", &headers, &q) {
         return r;
     }
-    let body: BTreeMap<String, Vec<String>> =
-        c.services.lock().unwrap().iter().map(|(n, (tags, _))| (n.clone(), tags.clone())).collect();
+    let body: BTreeMap<String, Vec<String>> = c
+        .services
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(n, (tags, _))| (n.clone(), tags.clone()))
+        .collect();
     with_index(&c, json!(body))
 }
 
@@ -69,7 +105,7 @@ async fn catalog_service(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(r) = check(&c, &format!("/v1/catalog/service/{name}"), &headers, &q) {
+    if let Some(r) = check(&c, &format!("/v1/catalog/service/{name}"), &headers, &q) {
         return r;
     }
     let services = c.services.lock().unwrap();
@@ -106,13 +142,22 @@ async fn catalog_service(
     with_index(&c, json!(nodes))
 }
 
-async fn kv(State(c): St, Path(key): Path<String>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    if let Err(r) = check(&c, &format!("/v1/kv/{key}"), &headers, &q) {
+async fn kv(
+    State(c): St,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = check(&c, &format!("/v1/kv/{key}"), &headers, &q) {
         return r;
     }
     let value = c.kv.lock().unwrap().get(&key).cloned();
     match value {
-        None => (StatusCode::NOT_FOUND, [("X-Consul-Index", c.index.load(Ordering::SeqCst).to_string())]).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [("X-Consul-Index", c.index.load(Ordering::SeqCst).to_string())],
+        )
+            .into_response(),
         Some(v) => with_index(
             &c,
             json!([{"LockIndex": 0, "Key": key, "Flags": 0, "Value": v, "CreateIndex": 100, "ModifyIndex": 200}]),
@@ -120,7 +165,13 @@ async fn kv(State(c): St, Path(key): Path<String>, headers: HeaderMap, Query(q):
     }
 }
 
-async fn start(consul: Arc<Consul>) -> (String, tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>) {
+async fn start(
+    consul: Arc<Consul>,
+) -> (
+    String,
+    tokio::task::JoinHandle<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let app = Router::new()
         .route("/v1/catalog/services", get(catalog_services))
         .route("/v1/catalog/service/{name}", get(catalog_service))
@@ -154,13 +205,36 @@ fn fixture() -> Arc<Consul> {
                 vec!["postgres".into(), "primary".into()],
                 vec![
                     ("node-1".into(), "10.0.0.1".into(), "".into(), 5432),
-                    ("node-2".into(), "10.0.0.2".into(), "192.168.1.2".into(), 5432),
+                    (
+                        "node-2".into(),
+                        "10.0.0.2".into(),
+                        "192.168.1.2".into(),
+                        5432,
+                    ),
                 ],
             ),
         );
-        s.insert("users-db".into(), (vec!["postgres".into()], vec![("node-3".into(), "10.0.0.3".into(), "".into(), 5433)]));
-        s.insert("Billing-DB".into(), (vec!["postgres".into()], vec![("node-4".into(), "10.0.0.4".into(), "".into(), 5432)]));
-        s.insert("redis".into(), (vec!["redis".into()], vec![("node-5".into(), "10.0.0.5".into(), "".into(), 6379)]));
+        s.insert(
+            "users-db".into(),
+            (
+                vec!["postgres".into()],
+                vec![("node-3".into(), "10.0.0.3".into(), "".into(), 5433)],
+            ),
+        );
+        s.insert(
+            "Billing-DB".into(),
+            (
+                vec!["postgres".into()],
+                vec![("node-4".into(), "10.0.0.4".into(), "".into(), 5432)],
+            ),
+        );
+        s.insert(
+            "redis".into(),
+            (
+                vec!["redis".into()],
+                vec![("node-5".into(), "10.0.0.5".into(), "".into(), 6379)],
+            ),
+        );
     }
     {
         let mut kv = c.kv.lock().unwrap();
@@ -169,7 +243,10 @@ fn fixture() -> Arc<Consul> {
             Some(b64(r#"{"notifiable": true, "extra_labels": {"team": "shop"}, "exporter_options": {"dbname": "orders", "user": "monitor", "password": "hunter2"}}"#)),
         );
         // Malformed: valid base64 of invalid JSON. That service gets default params; others are unaffected.
-        kv.insert("monitoring/users-db/postgres".into(), Some(b64("{\"notifiable\": tru")));
+        kv.insert(
+            "monitoring/users-db/postgres".into(),
+            Some(b64("{\"notifiable\": tru")),
+        );
         // billing-db: no key at all (lower-cased lookup of Billing-DB) -> defaults.
     }
     Arc::new(c)
@@ -189,7 +266,10 @@ async fn services_nodes_params_and_index() {
     let (addr, server, stop) = start(consul.clone()).await;
     let backend = ConsulBackend::new(config(&addr));
     let hubble = Hubble::with_params(backend.clone(), backend.clone(), "Postgres");
-    let services = hubble.services(|s| s.tags.iter().any(|t| t == "postgres")).await.unwrap();
+    let services = hubble
+        .services(|s| s.tags.iter().any(|t| t == "postgres"))
+        .await
+        .unwrap();
     let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["Billing-DB", "orders-db", "users-db"]);
 
@@ -214,13 +294,24 @@ async fn services_nodes_params_and_index() {
     );
 
     let requests = consul.requests.lock().unwrap().clone();
-    assert!(requests.iter().all(|(_, authorized)| *authorized), "a request without the token: {requests:?}");
-    assert!(requests.iter().any(|(p, _)| p == "/v1/kv/monitoring/billing-db/postgres"), "params key not lower-cased");
+    assert!(
+        requests.iter().all(|(_, authorized)| *authorized),
+        "a request without the token: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|(p, _)| p == "/v1/kv/monitoring/billing-db/postgres"),
+        "params key not lower-cased"
+    );
 
     // Same X-Consul-Index: the listing is reused without per-service calls.
     let before = consul.requests.lock().unwrap().len();
     backend.list().await.unwrap();
-    let after: Vec<String> = consul.requests.lock().unwrap()[before..].iter().map(|(p, _)| p.clone()).collect();
+    let after: Vec<String> = consul.requests.lock().unwrap()[before..]
+        .iter()
+        .map(|(p, _)| p.clone())
+        .collect();
     assert_eq!(after, ["/v1/catalog/services"]);
     // A new index: nodes are fetched again.
     consul.index.store(8, Ordering::SeqCst);
@@ -236,24 +327,46 @@ async fn errors_are_clear_and_never_show_the_token() {
     let consul = fixture();
     let (addr, server, stop) = start(consul.clone()).await;
     consul.fail.store(true, Ordering::SeqCst);
-    let err = ConsulBackend::new(config(&addr)).list().await.unwrap_err().to_string();
-    assert!(err.starts_with("consul: GET /v1/catalog/services: HTTP 500"), "{err}");
+    let err = ConsulBackend::new(config(&addr))
+        .list()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("consul: GET /v1/catalog/services: HTTP 500"),
+        "{err}"
+    );
     assert!(!err.contains(TOKEN));
     consul.fail.store(false, Ordering::SeqCst);
 
     let mut wrong_dc = config(&addr);
     wrong_dc.datacenter = Some("mars".into());
-    let err = ConsulBackend::new(wrong_dc).list().await.unwrap_err().to_string();
+    let err = ConsulBackend::new(wrong_dc)
+        .list()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("No path to datacenter"), "{err}");
 
     let mut no_token = config(&addr);
     no_token.token = None;
-    let err = ConsulBackend::new(no_token).list().await.unwrap_err().to_string();
+    let err = ConsulBackend::new(no_token)
+        .list()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("HTTP 403"), "{err}");
 
     // Nothing listening: a connection error, not a hang.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let err = ConsulBackend::new(config(&format!("http://{closed}"))).list().await.unwrap_err().to_string();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = ConsulBackend::new(config(&format!("http://{closed}")))
+        .list()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("consul: GET /v1/catalog/services"), "{err}");
 
     let _ = stop.send(());
@@ -277,13 +390,21 @@ async fn a_consul_outage_keeps_the_registered_targets() {
     let backend = ConsulBackend::new(config(&addr));
     let hubble = Arc::new(Hubble::with_params(backend.clone(), backend, "postgres"));
     let registry = Registry::new();
-    let dispatcher = Arc::new(Dispatcher::<BaseExporter>::new(Duration::from_millis(50), "consul", registry.clone()));
+    let dispatcher = Arc::new(Dispatcher::<BaseExporter>::new(
+        Duration::from_millis(50),
+        "consul",
+        registry.clone(),
+    ));
     let cancel = CancellationToken::new();
     let source = {
         let hubble = hubble.clone();
         move || {
             let hubble = hubble.clone();
-            async move { hubble.targets(|s| s.tags.iter().any(|t| t == "postgres"), &BTreeMap::new()).await }
+            async move {
+                hubble
+                    .targets(|s| s.tags.iter().any(|t| t == "postgres"), &BTreeMap::new())
+                    .await
+            }
         }
     };
     let factory = |svc: hubble::discovery::ServiceAtomic| async move {
@@ -318,9 +439,19 @@ async fn a_consul_outage_keeps_the_registered_targets() {
     // Several failed ticks later, still every target.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let body = scrape();
-    assert!(body.contains(r#"hubble_discovery_errors_total{backend="consul"}"#), "{body}");
-    assert_eq!(body.matches("target_up{").count(), 4, "targets lost during the outage:\n{body}");
-    assert!(!body.contains("hunter2") && !body.contains(TOKEN), "a secret in the metrics");
+    assert!(
+        body.contains(r#"hubble_discovery_errors_total{backend="consul"}"#),
+        "{body}"
+    );
+    assert_eq!(
+        body.matches("target_up{").count(),
+        4,
+        "targets lost during the outage:\n{body}"
+    );
+    assert!(
+        !body.contains("hunter2") && !body.contains(TOKEN),
+        "a secret in the metrics"
+    );
 
     cancel.cancel();
     task.await.unwrap();
