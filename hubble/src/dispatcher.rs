@@ -565,6 +565,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn file_sd_targets_survive_a_half_written_file() {
+        use crate::discovery::{FileSd, Hubble};
+        let dir = std::env::temp_dir().join(format!("hubble-dispatch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("targets.yml");
+        std::fs::write(
+            &path,
+            "- targets: ['db1:5432', 'db2:5432']\n  labels: {job: pg, __param_dbname: app}\n",
+        )
+        .unwrap();
+        let hubble = Arc::new(Hubble::new(FileSd::new(&path), "postgres"));
+        let registry = Registry::new();
+        let d = Arc::new(Dispatcher::<BaseExporter>::new(
+            Duration::from_millis(20),
+            "file_sd",
+            registry.clone(),
+        ));
+        let cancel = CancellationToken::new();
+        let src = {
+            let hubble = hubble.clone();
+            move || {
+                let hubble = hubble.clone();
+                async move { hubble.targets(|_| true, &BTreeMap::new()).await }
+            }
+        };
+        let task = tokio::spawn({
+            let (d, cancel) = (d.clone(), cancel.clone());
+            async move { d.manage(src, factory, cancel).await }
+        });
+        until("two targets", || d.targets().len() == 2).await;
+        assert!(d
+            .targets()
+            .iter()
+            .all(|t| t.exporter_options["dbname"] == "app" && t.labels.get("job") == Some("pg")));
+        // Caught half-way through a rewrite: the set stays.
+        std::fs::write(&path, "- targets: ['db1:5432', 'db2").unwrap();
+        until("the parse error counted", || {
+            scrape(&registry).contains(r#"hubble_discovery_errors_total{backend="file_sd"}"#)
+        })
+        .await;
+        assert_eq!(d.targets().len(), 2);
+        // The finished rewrite applies.
+        std::fs::write(
+            &path,
+            "- targets: ['db1:5432']\n  labels: {job: pg, __param_dbname: app}\n",
+        )
+        .unwrap();
+        until("one target", || d.targets().len() == 1).await;
+        cancel.cancel();
+        task.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
     async fn a_failing_factory_is_retried_with_backoff() {
         let registry = Registry::new();
         let src: Source = Arc::new(Mutex::new(Ok(vec![target("flaky", "x")])));
