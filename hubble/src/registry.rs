@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::cache::SELF_METRICS;
 use crate::encode::{encode_prometheus_families, EncodedFamily, FamilyWriter, Format};
 use crate::exporter::{status_of, Exporter, ExporterError, ExporterShared, ExporterStatus};
-use crate::metric::MetricKind;
+use crate::metric::{Labels, MetricKind};
 
 /// Why an exporter could not be registered.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,109 @@ type CloseFn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send +
 struct Registered {
     shared: Arc<ExporterShared>,
     close: CloseFn,
+    /// Family and collector names claimed at registration, to release on removal.
+    families: Vec<String>,
+    collectors: Vec<String>,
+}
+
+/// Live exporters, and what their series claim, indexed so that registering one exporter costs time in
+/// proportion to its own declarations, not to the number already registered (a dispatcher registers thousands).
+#[derive(Default)]
+struct Live {
+    exporters: BTreeMap<u64, Registered>,
+    /// Family name → its type, and the constant label sets exporting it (→ exporter name).
+    families: HashMap<String, (MetricKind, HashMap<Labels, Arc<str>>)>,
+    /// (constant labels, collector name) → exporter name: the self-metrics' series identity.
+    collectors: HashMap<(Labels, String), Arc<str>>,
+}
+
+impl Live {
+    fn insert(&mut self, shared: Arc<ExporterShared>, close: CloseFn) -> Result<(), RegisterError> {
+        let descs = check_own(&shared)?;
+        let name = &shared.name;
+        let labels = &shared.const_labels;
+        let collision = |other: &Arc<str>, reason: String| RegisterError::Collision {
+            exporter: name.to_string(),
+            other: other.to_string(),
+            reason,
+        };
+        for d in &descs {
+            if let Some((kind, sets)) = self.families.get(d.name.as_ref()) {
+                if *kind != d.kind {
+                    let other = sets.values().next().cloned().unwrap_or_else(|| "?".into());
+                    return Err(collision(
+                        &other,
+                        format!(
+                            "metric `{}` is a {} here and a {kind} there",
+                            d.name, d.kind
+                        ),
+                    ));
+                }
+                if let Some(other) = sets.get(labels) {
+                    return Err(collision(
+                        other,
+                        format!(
+                            "both export `{}` with the same constant labels {labels}",
+                            d.name
+                        ),
+                    ));
+                }
+            }
+        }
+        let collectors: Vec<String> = shared
+            .entries()
+            .iter()
+            .map(|e| e.collector.name().to_owned())
+            .collect();
+        for c in &collectors {
+            if let Some(other) = self.collectors.get(&(labels.clone(), c.clone())) {
+                return Err(collision(
+                    other,
+                    format!(
+                        "both have a collector named `{c}` with the same constant labels {labels}"
+                    ),
+                ));
+            }
+        }
+        for d in &descs {
+            self.families
+                .entry(d.name.to_string())
+                .or_insert_with(|| (d.kind, HashMap::new()))
+                .1
+                .insert(labels.clone(), name.clone());
+        }
+        for c in &collectors {
+            self.collectors
+                .insert((labels.clone(), c.clone()), name.clone());
+        }
+        self.exporters.insert(
+            shared.id,
+            Registered {
+                families: descs.into_iter().map(|d| d.name.into_owned()).collect(),
+                collectors,
+                shared,
+                close,
+            },
+        );
+        Ok(())
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Registered> {
+        let r = self.exporters.remove(&id)?;
+        let labels = &r.shared.const_labels;
+        for f in &r.families {
+            if let Some((_, sets)) = self.families.get_mut(f) {
+                sets.remove(labels);
+                if sets.is_empty() {
+                    self.families.remove(f);
+                }
+            }
+        }
+        for c in &r.collectors {
+            self.collectors.remove(&(labels.clone(), c.clone()));
+        }
+        Some(r)
+    }
 }
 
 /// How long gathered `prometheus`-crate metrics (process metrics, user instruments) are reused.
@@ -65,7 +168,7 @@ struct Rendered {
 }
 
 struct Inner {
-    exporters: RwLock<BTreeMap<u64, Registered>>,
+    live: RwLock<Live>,
     /// Bumped when an exporter is added or removed.
     membership: AtomicU64,
     prometheus: prometheus::Registry,
@@ -93,7 +196,7 @@ impl Default for Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("exporters", &self.read().len())
+            .field("exporters", &self.read().exporters.len())
             .finish_non_exhaustive()
     }
 }
@@ -139,7 +242,7 @@ impl Registry {
         }
         Registry {
             inner: Arc::new(Inner {
-                exporters: RwLock::new(BTreeMap::new()),
+                live: RwLock::new(Live::default()),
                 membership: AtomicU64::new(0),
                 prometheus,
                 extra: Mutex::new(None),
@@ -173,6 +276,7 @@ impl Registry {
         let membership = self.inner.membership.load(Ordering::Acquire);
         let runs = self
             .read()
+            .exporters
             .values()
             .flat_map(|r| r.shared.entries())
             .map(|e| e.cache.version())
@@ -180,11 +284,12 @@ impl Registry {
         (membership, runs)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u64, Registered>> {
-        self.inner
-            .exporters
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.inner.live.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
+        self.inner.live.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sets the exporter up, adds it to the registry and starts its collectors.
@@ -195,25 +300,12 @@ impl Registry {
         exporter.setup().await?;
         let exporter = Arc::new(exporter);
         let shared = exporter.base().shared().clone();
-        {
-            let mut map = self
-                .inner
-                .exporters
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            check_collisions(&shared, map.values().map(|r| &*r.shared))?;
-            let for_close = exporter.clone();
-            map.insert(
-                shared.id,
-                Registered {
-                    shared,
-                    close: Box::new(move || {
-                        let e = for_close.clone();
-                        Box::pin(async move { e.close().await })
-                    }),
-                },
-            );
-        }
+        let for_close = exporter.clone();
+        let close: CloseFn = Box::new(move || {
+            let e = for_close.clone();
+            Box::pin(async move { e.close().await })
+        });
+        self.write().insert(shared, close)?;
         self.bump_membership();
         exporter.base().process();
         Ok(exporter)
@@ -223,12 +315,7 @@ impl Registry {
     /// was registered here.
     pub async fn unregister<E: Exporter>(&self, exporter: &E) -> bool {
         let id = exporter.base().shared().id;
-        let removed = self
-            .inner
-            .exporters
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        let removed = self.write().remove(id);
         self.bump_membership();
         match removed {
             Some(r) => {
@@ -241,27 +328,26 @@ impl Registry {
 
     /// Unregisters and closes every exporter; returns when all have stopped.
     pub async fn close_all(&self) {
-        let all = std::mem::take(
-            &mut *self
-                .inner
-                .exporters
-                .write()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let all = std::mem::take(&mut *self.write());
         self.bump_membership();
-        for r in all.into_values() {
+        for r in all.exporters.into_values() {
             (r.close)().await;
         }
     }
 
     /// Status of every registered exporter, in registration order.
     pub fn status(&self) -> Vec<ExporterStatus> {
-        self.read().values().map(|r| status_of(&r.shared)).collect()
+        self.read()
+            .exporters
+            .values()
+            .map(|r| status_of(&r.shared))
+            .collect()
     }
 
     /// Whether every collector of every registered exporter has finished its first run.
     pub fn is_ready(&self) -> bool {
         self.read()
+            .exporters
             .values()
             .all(|r| r.shared.entries().iter().all(|e| e.cache.health().runs > 0))
     }
@@ -303,6 +389,7 @@ impl Registry {
     ) -> (Vec<u8>, Option<Instant>) {
         let snapshots: Vec<_> = self
             .read()
+            .exporters
             .values()
             .flat_map(|r| r.shared.entries())
             .map(|e| e.cache.snapshot(now))
@@ -345,10 +432,8 @@ impl Registry {
     }
 }
 
-fn check_collisions<'a>(
-    new: &ExporterShared,
-    registered: impl Iterator<Item = &'a ExporterShared>,
-) -> Result<(), RegisterError> {
+/// Checks an exporter on its own; returns its descriptors.
+fn check_own(new: &ExporterShared) -> Result<Vec<crate::collector::Desc>, RegisterError> {
     let invalid = |reason: String| RegisterError::Invalid {
         exporter: new.name.to_string(),
         reason,
@@ -359,7 +444,7 @@ fn check_collisions<'a>(
         ));
     }
     let descs = new.descriptors();
-    let mut kinds: HashMap<&str, MetricKind> = HashMap::new();
+    let mut seen: HashMap<&str, MetricKind> = HashMap::new();
     for d in &descs {
         if SELF_METRICS.contains(&d.name.as_ref()) {
             return Err(invalid(format!(
@@ -373,57 +458,14 @@ fn check_collisions<'a>(
                 d.name
             )));
         }
-        if kinds.insert(&d.name, d.kind).is_some() {
+        if seen.insert(&d.name, d.kind).is_some() {
             return Err(invalid(format!(
                 "metric `{}` is produced by two collectors",
                 d.name
             )));
         }
     }
-    let entries = new.entries();
-    for other in registered {
-        let collision = |reason: String| RegisterError::Collision {
-            exporter: new.name.to_string(),
-            other: other.name.to_string(),
-            reason,
-        };
-        let other_descs = other.descriptors();
-        for d in &other_descs {
-            if let Some(&k) = kinds.get(d.name.as_ref()) {
-                if k != d.kind {
-                    return Err(collision(format!(
-                        "metric `{}` is a {k} here and a {} there",
-                        d.name, d.kind
-                    )));
-                }
-            }
-        }
-        // Same constant labels: the same family or collector name would yield identical series.
-        if other.const_labels == new.const_labels {
-            if let Some(d) = other_descs
-                .iter()
-                .find(|d| kinds.contains_key(d.name.as_ref()))
-            {
-                return Err(collision(format!(
-                    "both export `{}` with the same constant labels {}",
-                    d.name, new.const_labels
-                )));
-            }
-            let other_entries = other.entries();
-            if let Some(e) = entries.iter().find(|e| {
-                other_entries
-                    .iter()
-                    .any(|o| o.collector.name() == e.collector.name())
-            }) {
-                return Err(collision(format!(
-                    "both have a collector named `{}` with the same constant labels {}",
-                    e.collector.name(),
-                    new.const_labels
-                )));
-            }
-        }
-    }
-    Ok(())
+    Ok(descs)
 }
 
 static DEFAULT: OnceLock<Registry> = OnceLock::new();
@@ -546,6 +588,8 @@ mod tests {
         assert!(!body.contains("target=\"a\""), "{body}");
         assert!(body.contains("demo_up{target=\"b\"} 0"), "{body}");
         assert!(!reg.unregister(&*a).await, "second unregister");
+        // Its claims were released: the same target can come back.
+        reg.register(exporter("a", up(1.0))).await.expect("re-register after unregister");
         reg.close_all().await;
     }
 
