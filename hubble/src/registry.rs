@@ -589,7 +589,9 @@ mod tests {
         assert!(body.contains("demo_up{target=\"b\"} 0"), "{body}");
         assert!(!reg.unregister(&*a).await, "second unregister");
         // Its claims were released: the same target can come back.
-        reg.register(exporter("a", up(1.0))).await.expect("re-register after unregister");
+        reg.register(exporter("a", up(1.0)))
+            .await
+            .expect("re-register after unregister");
         reg.close_all().await;
     }
 
