@@ -243,6 +243,11 @@ pub trait ParamsSource: Send + Sync + 'static {
         service: &str,
         exporter: &str,
     ) -> impl Future<Output = Result<Option<ServiceParams>, DiscoveryError>> + Send;
+
+    /// Whether this source never has params (lets [`Hubble`] skip one task per service).
+    fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// No params source: every service keeps the params its lister gave it.
@@ -252,6 +257,10 @@ pub struct NoParams;
 impl ParamsSource for NoParams {
     async fn params(&self, _: &str, _: &str) -> Result<Option<ServiceParams>, DiscoveryError> {
         Ok(None)
+    }
+
+    fn is_empty(&self) -> bool {
+        true
     }
 }
 
@@ -309,6 +318,9 @@ impl<L: ServiceLister, P: ParamsSource> Hubble<L, P> {
             .into_iter()
             .filter(|s| filter(s))
             .collect();
+        if self.params.is_empty() {
+            return Ok(services);
+        }
         let semaphore = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
         let mut set = tokio::task::JoinSet::new();
         for (i, s) in services.iter().enumerate() {
