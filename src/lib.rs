@@ -4,4 +4,5 @@
 //! - [`cli`]: exporter-style flag helpers shared by the example binaries.
 
 pub mod cli;
+pub mod postgres;
 pub mod sqlite_demo;

@@ -1,0 +1,168 @@
+//! A Prometheus exporter for PostgreSQL built on hubble: a drop-in for postgres_exporter.
+//!
+//! ```text
+//! DATA_SOURCE_NAME=postgresql://postgres@127.0.0.1:5432/postgres cargo run --release --example postgres_exporter
+//! cargo run --release --example postgres_exporter -- --discovery.file targets.yml
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use hubble::discovery::ConsulConfig;
+use hubble::dispatcher::Shard;
+use hubble_examples::cli::{self, parse_duration, parse_listen_address, LOG_LEVELS};
+use hubble_examples::postgres::app::{self, Config, Targets};
+use hubble_examples::postgres::connection::Dsn;
+use hubble_examples::postgres::Schedule;
+
+/// Prometheus exporter for PostgreSQL, built on hubble. Metric names follow postgres_exporter's.
+///
+/// Three ways to run: one server (--dsn or DATA_SOURCE_NAME); targets from a Prometheus file_sd file
+/// (--discovery.file); or Consul services carrying a tag (--discovery.consul.url and --discovery.consul.tag).
+/// Discovered targets get their user, password, dbname and sslmode from their exporter options (file_sd
+/// __param_<name> labels or Consul KV monitoring/<service>/<tag>), else from the --target.* flags.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Flags {
+    /// Server to export: a URL (postgresql://user:pass@host:port/db?sslmode=disable) or key=value pairs.
+    #[arg(long, env = "DATA_SOURCE_NAME", value_name = "DSN", hide_env_values = true, value_parser = parse_dsn)]
+    dsn: Option<Dsn>,
+    /// Discover targets from a Prometheus file_sd file (JSON or YAML).
+    #[arg(long = "discovery.file", value_name = "PATH", conflicts_with_all = ["dsn", "consul_url"])]
+    discovery_file: Option<PathBuf>,
+    /// Discover targets from Consul at this URL (e.g. http://127.0.0.1:8500).
+    #[arg(
+        long = "discovery.consul.url",
+        value_name = "URL",
+        conflicts_with = "dsn",
+        requires = "consul_tag"
+    )]
+    consul_url: Option<String>,
+    /// Consul service tag to export; also the exporter name of the params key monitoring/<service>/<tag>.
+    #[arg(long = "discovery.consul.tag", value_name = "TAG")]
+    consul_tag: Option<String>,
+    /// Consul datacenter (default: the agent's).
+    #[arg(long = "discovery.consul.datacenter", value_name = "DC")]
+    consul_datacenter: Option<String>,
+    /// File holding the Consul ACL token.
+    #[arg(long = "discovery.consul.token-file", value_name = "PATH")]
+    consul_token_file: Option<PathBuf>,
+    /// How often discovery runs.
+    #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    discovery_interval: Duration,
+    /// Export only this replica's share of discovered targets: index/count, 0-based (e.g. 0/3).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Default user for discovered targets.
+    #[arg(long = "target.user", value_name = "USER", default_value = "postgres")]
+    target_user: String,
+    /// File holding the default password for discovered targets.
+    #[arg(long = "target.password-file", value_name = "PATH")]
+    target_password_file: Option<PathBuf>,
+    /// Default database for discovered targets.
+    #[arg(long = "target.dbname", value_name = "DB", default_value = "postgres")]
+    target_dbname: String,
+    /// Default sslmode for discovered targets.
+    #[arg(long = "target.sslmode", value_name = "MODE", default_value = "prefer")]
+    target_sslmode: String,
+    /// Address to listen on for HTTP requests (postgres_exporter's port, so scrape configs keep working).
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9187", value_parser = parse_listen_address)]
+    listen_address: SocketAddr,
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
+    telemetry_path: String,
+    /// How often each metric group is collected.
+    #[arg(long = "collection.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Timeout of one collection, also enforced by the server as statement_timeout.
+    #[arg(long = "collection.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Only log messages at or above this level.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
+    log_level: String,
+}
+
+fn parse_dsn(s: &str) -> Result<Dsn, String> {
+    s.parse()
+        .map_err(|e: hubble_examples::postgres::connection::DsnError| e.to_string())
+}
+
+fn read_secret(path: &PathBuf, flag: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))
+}
+
+fn config(flags: Flags) -> anyhow::Result<Config> {
+    let targets = if let Some(path) = flags.discovery_file {
+        Targets::File(path)
+    } else if let Some(url) = flags.consul_url {
+        let mut consul = ConsulConfig::new(url);
+        consul.datacenter = flags.consul_datacenter;
+        if let Some(p) = &flags.consul_token_file {
+            consul.token = Some(read_secret(p, "--discovery.consul.token-file")?);
+        }
+        Targets::Consul {
+            config: consul,
+            tag: flags.consul_tag.unwrap_or_default(),
+        }
+    } else if let Some(dsn) = flags.dsn {
+        Targets::Single(dsn)
+    } else {
+        eprintln!("error: no target: set --dsn (or DATA_SOURCE_NAME), --discovery.file or --discovery.consul.url (see --help)");
+        std::process::exit(2);
+    };
+    let password = match &flags.target_password_file {
+        Some(p) => Some(read_secret(p, "--target.password-file")?),
+        None => None,
+    };
+    Ok(Config {
+        targets,
+        defaults: Dsn {
+            user: Some(flags.target_user),
+            password,
+            dbname: Some(flags.target_dbname),
+            sslmode: Some(flags.target_sslmode),
+            ..Dsn::default()
+        },
+        schedule: Schedule {
+            interval: flags.interval,
+            timeout: flags.timeout.min(flags.interval),
+        },
+        discovery_interval: flags.discovery_interval,
+        shard: flags.shard,
+        telemetry_path: flags.telemetry_path,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let flags: Flags = cli::parse_or_exit();
+    cli::init_logging(&flags.log_level);
+    let listen = flags.listen_address;
+    let result = async {
+        let config = config(flags)?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("listening on {listen} (--web.listen-address): {e}"))?;
+        app::run(
+            config,
+            listener,
+            hubble::default_registry().clone(),
+            hubble::shutdown_signal(),
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => cli::fail(&e),
+    }
+}

@@ -1,0 +1,339 @@
+//! Data source names and connection pools: URL or `key=value` DSNs, passwords never shown, a small pool per
+//! target with `application_name` and a server-side `statement_timeout`.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::PgPool;
+
+/// What connections are called in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "hubble_postgres_exporter";
+
+/// A parsed data source name.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Dsn {
+    /// Host name or address (or a socket directory).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User.
+    pub user: Option<String>,
+    /// Password; never printed.
+    pub password: Option<String>,
+    /// Database.
+    pub dbname: Option<String>,
+    /// `sslmode` (`disable`, `prefer`, `require`, ...).
+    pub sslmode: Option<String>,
+}
+
+impl std::fmt::Debug for Dsn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Dsn {
+    /// `host:port` (IPv6 bracketed): the `server` label.
+    pub fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The DSN as a URL with the password replaced: safe for logs and errors.
+    pub fn redacted(&self) -> String {
+        let user = match (&self.user, &self.password) {
+            (Some(u), Some(_)) => format!("{u}:***@"),
+            (Some(u), None) => format!("{u}@"),
+            _ => String::new(),
+        };
+        let mut s = format!(
+            "postgresql://{user}{}/{}",
+            self.server(),
+            self.dbname.as_deref().unwrap_or("")
+        );
+        if let Some(m) = &self.sslmode {
+            s.push_str(&format!("?sslmode={m}"));
+        }
+        s
+    }
+
+    /// Fills unset fields from `options` (`user`, `password`, `dbname`, `sslmode`, as discovery gives them).
+    pub fn with_options(mut self, options: &BTreeMap<String, String>) -> Self {
+        let pick =
+            |current: Option<String>, key: &str| current.or_else(|| options.get(key).cloned());
+        self.user = pick(self.user, "user");
+        self.password = pick(self.password, "password");
+        self.dbname = pick(self.dbname, "dbname");
+        self.sslmode = pick(self.sslmode, "sslmode");
+        self
+    }
+
+    /// Connection options with the application name and a server-side statement timeout.
+    pub fn connect_options(&self, statement_timeout: Duration) -> Result<PgConnectOptions, String> {
+        let mut o = PgConnectOptions::new_without_pgpass()
+            .host(&self.host)
+            .port(self.port)
+            .application_name(APPLICATION_NAME)
+            // Enforced by the server: a slow query is cancelled there, not only abandoned by us.
+            .options([(
+                "statement_timeout",
+                format!("{}", statement_timeout.as_millis()),
+            )]);
+        if let Some(u) = &self.user {
+            o = o.username(u);
+        }
+        if let Some(p) = &self.password {
+            o = o.password(p);
+        }
+        if let Some(d) = &self.dbname {
+            o = o.database(d);
+        }
+        if let Some(m) = &self.sslmode {
+            o = o.ssl_mode(PgSslMode::from_str(m).map_err(|_| format!("unknown sslmode {m:?}"))?);
+        }
+        Ok(o)
+    }
+
+    /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first
+    /// query connects (and reconnects after a restart).
+    pub fn pool(&self, max: u32, statement_timeout: Duration) -> Result<PgPool, String> {
+        Ok(PgPoolOptions::new()
+            .max_connections(max)
+            .min_connections(0)
+            .acquire_timeout(statement_timeout)
+            .idle_timeout(Duration::from_secs(300))
+            .connect_lazy_with(self.connect_options(statement_timeout)?))
+    }
+}
+
+/// Why a DSN could not be parsed; never contains the password.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid data source name: {0}")]
+pub struct DsnError(String);
+
+impl FromStr for Dsn {
+    type Err = DsnError;
+
+    /// `postgresql://user:pass@host:port/db?sslmode=...` or `host=... port=... user=... password=... dbname=...`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            parse_url(s)
+        } else if s.contains('=') {
+            parse_key_values(s)
+        } else {
+            // A bare host:port, as /probe targets and discovery addresses are written.
+            let (host, port) = match s.rsplit_once(':') {
+                Some((h, p)) if !h.is_empty() => (
+                    h,
+                    p.parse()
+                        .map_err(|_| DsnError(format!("bad port in {s:?}")))?,
+                ),
+                _ => (s, 5432),
+            };
+            if host.is_empty() {
+                return Err(DsnError("empty host".into()));
+            }
+            Ok(Dsn {
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+                port,
+                ..Dsn::default()
+            })
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_url(s: &str) -> Result<Dsn, DsnError> {
+    let rest = s.split_once("://").map(|(_, r)| r).unwrap_or(s);
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let mut dsn = Dsn {
+        port: 5432,
+        ..Dsn::default()
+    };
+    if let Some(u) = userinfo {
+        let (user, pass) = match u.split_once(':') {
+            Some((user, pass)) => (user, Some(pass)),
+            None => (u, None),
+        };
+        dsn.user = Some(percent_decode(user)).filter(|u| !u.is_empty());
+        dsn.password = pass.map(percent_decode);
+    }
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, p) = v6
+            .split_once(']')
+            .ok_or_else(|| DsnError("unclosed [ in host".into()))?;
+        (h, p.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    dsn.host = if host.is_empty() {
+        "localhost".into()
+    } else {
+        percent_decode(host)
+    };
+    if let Some(p) = port.filter(|p| !p.is_empty()) {
+        dsn.port = p.parse().map_err(|_| DsnError(format!("bad port {p:?}")))?;
+    }
+    dsn.dbname = Some(percent_decode(path)).filter(|d| !d.is_empty());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "sslmode" => dsn.sslmode = Some(v),
+            "user" => dsn.user = Some(v),
+            "password" => dsn.password = Some(v),
+            "dbname" => dsn.dbname = Some(v),
+            "host" => dsn.host = v,
+            "port" => dsn.port = v.parse().map_err(|_| DsnError(format!("bad port {v:?}")))?,
+            // application_name, connect_timeout and others are set by the exporter itself.
+            _ => {}
+        }
+    }
+    Ok(dsn)
+}
+
+fn parse_key_values(s: &str) -> Result<Dsn, DsnError> {
+    let mut dsn = Dsn {
+        host: "localhost".into(),
+        port: 5432,
+        ..Dsn::default()
+    };
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        let key = key.trim().to_owned();
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            let mut escaped = false;
+            for c in chars.by_ref() {
+                match (escaped, c) {
+                    (false, '\\') => escaped = true,
+                    (false, '\'') => break,
+                    (_, c) => {
+                        value.push(c);
+                        escaped = false;
+                    }
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                value.push(*c);
+                chars.next();
+            }
+        }
+        match key.as_str() {
+            "host" => dsn.host = value,
+            "port" => {
+                dsn.port = value
+                    .parse()
+                    .map_err(|_| DsnError(format!("bad port {value:?}")))?
+            }
+            "user" => dsn.user = Some(value),
+            "password" => dsn.password = Some(value),
+            "dbname" => dsn.dbname = Some(value),
+            "sslmode" => dsn.sslmode = Some(value),
+            "" => return Err(DsnError("expected key=value".into())),
+            _ => {}
+        }
+    }
+    Ok(dsn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let d: Dsn = "postgresql://mon:p%40ss@db1.example:6432/app?sslmode=disable"
+            .parse()
+            .unwrap();
+        assert_eq!(d.host, "db1.example");
+        assert_eq!(d.port, 6432);
+        assert_eq!(d.user.as_deref(), Some("mon"));
+        assert_eq!(d.password.as_deref(), Some("p@ss"));
+        assert_eq!(d.dbname.as_deref(), Some("app"));
+        assert_eq!(d.sslmode.as_deref(), Some("disable"));
+        assert_eq!(
+            d.redacted(),
+            "postgresql://mon:***@db1.example:6432/app?sslmode=disable"
+        );
+        assert!(!format!("{d:?}").contains("p@ss"));
+        let v6: Dsn = "postgres://[::1]:5433/x".parse().unwrap();
+        assert_eq!(v6.server(), "[::1]:5433");
+    }
+
+    #[test]
+    fn key_values() {
+        let d: Dsn = "host=127.0.0.1 port=5433 user=postgres password='it''s a \\'secret' dbname=postgres sslmode=disable"
+            .parse()
+            .unwrap();
+        assert_eq!(d.server(), "127.0.0.1:5433");
+        assert_eq!(d.user.as_deref(), Some("postgres"));
+        assert_eq!(d.dbname.as_deref(), Some("postgres"));
+        assert!(d.password.is_some());
+        assert!("port=x"
+            .parse::<Dsn>()
+            .unwrap_err()
+            .to_string()
+            .contains("bad port"));
+    }
+
+    #[test]
+    fn host_port_and_options() {
+        let d: Dsn = "10.0.0.5:6432".parse().unwrap();
+        assert_eq!(d.server(), "10.0.0.5:6432");
+        let opts: BTreeMap<String, String> = [
+            ("dbname".to_owned(), "orders".to_owned()),
+            ("password".to_owned(), "pw".to_owned()),
+        ]
+        .into();
+        let d = d.with_options(&opts);
+        assert_eq!(d.dbname.as_deref(), Some("orders"));
+        assert_eq!(d.redacted(), "postgresql://10.0.0.5:6432/orders");
+    }
+}

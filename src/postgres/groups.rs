@@ -1,0 +1,432 @@
+//! The metric groups of the Postgres exporter, declared with `#[derive(MetricCollector)]`, named as
+//! prometheus-community's postgres_exporter names them so dashboards and alerts keep working.
+//!
+//! Timestamps are cast to Unix seconds in SQL; NULL gives no sample (postgres_exporter exports NaN).
+
+/// Per-database statistics from `pg_stat_database`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, numbackends, xact_commit, xact_rollback,
+                    blks_read, blks_hit, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted,
+                    conflicts, temp_files, temp_bytes, deadlocks, blk_read_time, blk_write_time,
+                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
+             FROM pg_stat_database",
+    prefix = "pg_stat_database"
+)]
+pub struct PgStatDatabase {
+    #[metric(label)]
+    datid: String,
+    #[metric(label)]
+    datname: String,
+    /// Number of backends currently connected to this database.
+    #[metric(gauge)]
+    numbackends: Option<i32>,
+    /// Number of transactions in this database that have been committed.
+    #[metric(counter)]
+    xact_commit: Option<i64>,
+    /// Number of transactions in this database that have been rolled back.
+    #[metric(counter)]
+    xact_rollback: Option<i64>,
+    /// Number of disk blocks read in this database.
+    #[metric(counter)]
+    blks_read: Option<i64>,
+    /// Number of times disk blocks were found already in the buffer cache.
+    #[metric(counter)]
+    blks_hit: Option<i64>,
+    /// Number of rows returned by queries in this database.
+    #[metric(counter)]
+    tup_returned: Option<i64>,
+    /// Number of rows fetched by queries in this database.
+    #[metric(counter)]
+    tup_fetched: Option<i64>,
+    /// Number of rows inserted by queries in this database.
+    #[metric(counter)]
+    tup_inserted: Option<i64>,
+    /// Number of rows updated by queries in this database.
+    #[metric(counter)]
+    tup_updated: Option<i64>,
+    /// Number of rows deleted by queries in this database.
+    #[metric(counter)]
+    tup_deleted: Option<i64>,
+    /// Number of queries canceled due to conflicts with recovery in this database.
+    #[metric(counter)]
+    conflicts: Option<i64>,
+    /// Number of temporary files created by queries in this database.
+    #[metric(counter)]
+    temp_files: Option<i64>,
+    /// Total amount of data written to temporary files by queries in this database.
+    #[metric(counter)]
+    temp_bytes: Option<i64>,
+    /// Number of deadlocks detected in this database.
+    #[metric(counter)]
+    deadlocks: Option<i64>,
+    /// Time spent reading data file blocks by backends in this database, in milliseconds.
+    #[metric(counter)]
+    blk_read_time: Option<f64>,
+    /// Time spent writing data file blocks by backends in this database, in milliseconds.
+    #[metric(counter)]
+    blk_write_time: Option<f64>,
+    /// Time at which these statistics were last reset.
+    #[metric(counter)]
+    stats_reset: Option<f64>,
+}
+
+/// Session statistics of `pg_stat_database`, PostgreSQL 14 and later.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, session_time, active_time,
+                    idle_in_transaction_time, sessions, sessions_abandoned, sessions_fatal, sessions_killed
+             FROM pg_stat_database",
+    prefix = "pg_stat_database",
+    name = "pg_stat_database_sessions"
+)]
+pub struct PgStatDatabaseSessions {
+    #[metric(label)]
+    datid: String,
+    #[metric(label)]
+    datname: String,
+    /// Time spent by database sessions in this database, in milliseconds.
+    #[metric(untyped)]
+    session_time: Option<f64>,
+    /// Time spent executing SQL statements in this database, in milliseconds.
+    #[metric(untyped)]
+    active_time: Option<f64>,
+    /// Time spent idling while in a transaction in this database, in milliseconds.
+    #[metric(untyped)]
+    idle_in_transaction_time: Option<f64>,
+    /// Total number of sessions established to this database.
+    #[metric(untyped)]
+    sessions: Option<i64>,
+    /// Number of database sessions to this database that were terminated because connection to the client was lost.
+    #[metric(untyped)]
+    sessions_abandoned: Option<i64>,
+    /// Number of database sessions to this database that were terminated by fatal errors.
+    #[metric(untyped)]
+    sessions_fatal: Option<i64>,
+    /// Number of database sessions to this database that were terminated by operator intervention.
+    #[metric(untyped)]
+    sessions_killed: Option<i64>,
+}
+
+/// Queries canceled due to conflicts with recovery, per database.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT datid::text AS datid, datname, confl_tablespace, confl_lock, confl_snapshot, confl_bufferpin,
+                    confl_deadlock
+             FROM pg_stat_database_conflicts",
+    prefix = "pg_stat_database_conflicts"
+)]
+pub struct PgStatDatabaseConflicts {
+    #[metric(label)]
+    datid: String,
+    #[metric(label)]
+    datname: String,
+    /// Number of queries in this database that have been canceled due to dropped tablespaces.
+    #[metric(counter)]
+    confl_tablespace: i64,
+    /// Number of queries in this database that have been canceled due to lock timeouts.
+    #[metric(counter)]
+    confl_lock: i64,
+    /// Number of queries in this database that have been canceled due to old snapshots.
+    #[metric(counter)]
+    confl_snapshot: i64,
+    /// Number of queries in this database that have been canceled due to pinned buffers.
+    #[metric(counter)]
+    confl_bufferpin: i64,
+    /// Number of queries in this database that have been canceled due to deadlocks.
+    #[metric(counter)]
+    confl_deadlock: i64,
+}
+
+/// Background writer and checkpoint statistics (PostgreSQL before 17, where they moved to pg_stat_checkpointer).
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time, checkpoint_sync_time,
+                    buffers_checkpoint, buffers_clean, maxwritten_clean, buffers_backend, buffers_backend_fsync,
+                    buffers_alloc, EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
+             FROM pg_stat_bgwriter",
+    prefix = "pg_stat_bgwriter"
+)]
+pub struct PgStatBgwriter {
+    /// Number of scheduled checkpoints that have been performed.
+    #[metric(counter, rename = "checkpoints_timed_total")]
+    checkpoints_timed: i64,
+    /// Number of requested checkpoints that have been performed.
+    #[metric(counter, rename = "checkpoints_req_total")]
+    checkpoints_req: i64,
+    /// Total amount of time spent writing files to disk during checkpoints, in milliseconds.
+    #[metric(counter, rename = "checkpoint_write_time_total")]
+    checkpoint_write_time: f64,
+    /// Total amount of time spent synchronizing files to disk during checkpoints, in milliseconds.
+    #[metric(counter, rename = "checkpoint_sync_time_total")]
+    checkpoint_sync_time: f64,
+    /// Number of buffers written during checkpoints.
+    #[metric(counter, rename = "buffers_checkpoint_total")]
+    buffers_checkpoint: i64,
+    /// Number of buffers written by the background writer.
+    #[metric(counter, rename = "buffers_clean_total")]
+    buffers_clean: i64,
+    /// Number of times the background writer stopped a cleaning scan because it had written too many buffers.
+    #[metric(counter, rename = "maxwritten_clean_total")]
+    maxwritten_clean: i64,
+    /// Number of buffers written directly by a backend.
+    #[metric(counter, rename = "buffers_backend_total")]
+    buffers_backend: i64,
+    /// Number of times a backend had to execute its own fsync call.
+    #[metric(counter, rename = "buffers_backend_fsync_total")]
+    buffers_backend_fsync: i64,
+    /// Number of buffers allocated.
+    #[metric(counter, rename = "buffers_alloc_total")]
+    buffers_alloc: i64,
+    /// Time at which these statistics were last reset.
+    #[metric(counter, rename = "stats_reset_total")]
+    stats_reset: Option<f64>,
+}
+
+/// Connections per database and state, and the longest transaction.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT pg_database.datname, tmp.state, COALESCE(count, 0) AS count,
+                    COALESCE(max_tx_duration, 0) AS max_tx_duration
+             FROM (VALUES ('active'), ('idle'), ('idle in transaction'), ('idle in transaction (aborted)'),
+                          ('fastpath function call'), ('disabled')) AS tmp(state)
+             CROSS JOIN pg_database
+             LEFT JOIN (SELECT datname, state, count(*) AS count,
+                               MAX(EXTRACT(EPOCH FROM now() - xact_start))::float8 AS max_tx_duration
+                        FROM pg_stat_activity GROUP BY datname, state) AS tmp2
+               ON tmp.state = tmp2.state AND pg_database.datname = tmp2.datname",
+    prefix = "pg_stat_activity"
+)]
+pub struct PgStatActivity {
+    #[metric(label)]
+    datname: String,
+    #[metric(label)]
+    state: String,
+    /// number of connections in this state
+    #[metric(gauge)]
+    count: i64,
+    /// max duration in seconds any active transaction has been running
+    #[metric(gauge)]
+    max_tx_duration: f64,
+}
+
+/// Locks per database and mode.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT pg_database.datname, tmp.mode, COALESCE(count, 0) AS count
+             FROM (VALUES ('accesssharelock'), ('rowsharelock'), ('rowexclusivelock'), ('shareupdateexclusivelock'),
+                          ('sharelock'), ('sharerowexclusivelock'), ('exclusivelock'), ('accessexclusivelock'),
+                          ('sireadlock')) AS tmp(mode)
+             CROSS JOIN pg_database
+             LEFT JOIN (SELECT database, lower(mode) AS mode, count(*) AS count
+                        FROM pg_locks WHERE database IS NOT NULL GROUP BY database, lower(mode)) AS tmp2
+               ON tmp.mode = tmp2.mode AND pg_database.oid = tmp2.database",
+    prefix = "pg_locks"
+)]
+pub struct PgLocks {
+    #[metric(label)]
+    datname: String,
+    #[metric(label)]
+    mode: String,
+    /// Number of locks
+    #[metric(gauge)]
+    count: i64,
+}
+
+/// Size of each database.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT datname, pg_database_size(datname) AS size_bytes FROM pg_database",
+    prefix = "pg_database"
+)]
+pub struct PgDatabaseSize {
+    #[metric(label)]
+    datname: String,
+    /// Disk space used by the database
+    #[metric(gauge)]
+    size_bytes: i64,
+}
+
+/// When the server started.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time())::float8 AS start_time_seconds",
+    prefix = "pg_postmaster"
+)]
+pub struct PgPostmaster {
+    /// Time at which postmaster started
+    #[metric(gauge)]
+    start_time_seconds: f64,
+}
+
+/// WAL archiver statistics.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT archived_count, failed_count,
+                    EXTRACT(EPOCH FROM now() - last_archived_time)::float8 AS last_archive_age
+             FROM pg_stat_archiver",
+    prefix = "pg_stat_archiver"
+)]
+pub struct PgStatArchiver {
+    /// Number of WAL files that have been successfully archived
+    #[metric(counter)]
+    archived_count: i64,
+    /// Number of failed attempts for archiving WAL files
+    #[metric(counter)]
+    failed_count: i64,
+    /// Time in seconds since last WAL segment was successfully archived (absent before the first)
+    #[metric(gauge)]
+    last_archive_age: Option<f64>,
+}
+
+/// Replication state of this server.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
+                         ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())) END::float8 AS lag,
+                    pg_is_in_recovery() AS is_replica",
+    prefix = "pg_replication"
+)]
+pub struct PgReplication {
+    /// Replication lag behind master in seconds
+    #[metric(gauge)]
+    lag: Option<f64>,
+    /// Indicates if the server is a replica
+    #[metric(gauge)]
+    is_replica: bool,
+}
+
+/// Standbys streaming from this server, from `pg_stat_replication`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT application_name, COALESCE(client_addr::text, '') AS client_addr, COALESCE(state, '') AS state,
+                    COALESCE(sync_state, '') AS sync_state,
+                    CASE WHEN pg_is_in_recovery() THEN NULL
+                         ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') END::float8 AS pg_current_wal_lsn_bytes,
+                    CASE WHEN pg_is_in_recovery() THEN NULL
+                         ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) END::float8 AS pg_wal_lsn_diff,
+                    EXTRACT(EPOCH FROM replay_lag)::float8 AS replay_lag_seconds
+             FROM pg_stat_replication",
+    prefix = "pg_stat_replication"
+)]
+pub struct PgStatReplication {
+    #[metric(label)]
+    application_name: String,
+    #[metric(label)]
+    client_addr: String,
+    #[metric(label)]
+    state: String,
+    #[metric(label)]
+    sync_state: String,
+    /// WAL position in bytes
+    #[metric(gauge)]
+    pg_current_wal_lsn_bytes: Option<f64>,
+    /// Lag in bytes between master and slave
+    #[metric(gauge)]
+    pg_wal_lsn_diff: Option<f64>,
+    /// Time elapsed between flushing recent WAL locally and receiving notification that this standby server has written, flushed and applied it
+    #[metric(gauge)]
+    replay_lag_seconds: Option<f64>,
+}
+
+/// Replication slots.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT slot_name, COALESCE(database, '') AS database, active,
+                    CASE WHEN pg_is_in_recovery() THEN NULL
+                         ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) END::float8 AS pg_wal_lsn_diff
+             FROM pg_replication_slots",
+    prefix = "pg_replication_slots"
+)]
+pub struct PgReplicationSlots {
+    #[metric(label)]
+    slot_name: String,
+    #[metric(label)]
+    database: String,
+    /// Flag indicating if the slot is active
+    #[metric(gauge)]
+    active: bool,
+    /// Replication lag in bytes
+    #[metric(gauge)]
+    pg_wal_lsn_diff: Option<f64>,
+}
+
+/// Per-table statistics of the connected database, from `pg_stat_user_tables`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT current_database() AS datname, schemaname, relname, seq_scan, seq_tup_read,
+                    COALESCE(idx_scan, 0) AS idx_scan, COALESCE(idx_tup_fetch, 0) AS idx_tup_fetch,
+                    n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, n_mod_since_analyze,
+                    COALESCE(EXTRACT(EPOCH FROM last_vacuum), 0)::float8 AS last_vacuum,
+                    COALESCE(EXTRACT(EPOCH FROM last_autovacuum), 0)::float8 AS last_autovacuum,
+                    COALESCE(EXTRACT(EPOCH FROM last_analyze), 0)::float8 AS last_analyze,
+                    COALESCE(EXTRACT(EPOCH FROM last_autoanalyze), 0)::float8 AS last_autoanalyze,
+                    vacuum_count, autovacuum_count, analyze_count, autoanalyze_count
+             FROM pg_stat_user_tables",
+    prefix = "pg_stat_user_tables"
+)]
+pub struct PgStatUserTables {
+    #[metric(label)]
+    datname: String,
+    #[metric(label)]
+    schemaname: String,
+    #[metric(label)]
+    relname: String,
+    /// Number of sequential scans initiated on this table
+    #[metric(counter)]
+    seq_scan: i64,
+    /// Number of live rows fetched by sequential scans
+    #[metric(counter)]
+    seq_tup_read: i64,
+    /// Number of index scans initiated on this table
+    #[metric(counter)]
+    idx_scan: i64,
+    /// Number of live rows fetched by index scans
+    #[metric(counter)]
+    idx_tup_fetch: i64,
+    /// Number of rows inserted
+    #[metric(counter)]
+    n_tup_ins: i64,
+    /// Number of rows updated
+    #[metric(counter)]
+    n_tup_upd: i64,
+    /// Number of rows deleted
+    #[metric(counter)]
+    n_tup_del: i64,
+    /// Number of rows HOT updated (i.e., with no separate index update required)
+    #[metric(counter)]
+    n_tup_hot_upd: i64,
+    /// Estimated number of live rows
+    #[metric(gauge)]
+    n_live_tup: i64,
+    /// Estimated number of dead rows
+    #[metric(gauge)]
+    n_dead_tup: i64,
+    /// Estimated number of rows changed since last analyze
+    #[metric(gauge)]
+    n_mod_since_analyze: i64,
+    /// Last time at which this table was manually vacuumed (not counting VACUUM FULL)
+    #[metric(gauge)]
+    last_vacuum: f64,
+    /// Last time at which this table was vacuumed by the autovacuum daemon
+    #[metric(gauge)]
+    last_autovacuum: f64,
+    /// Last time at which this table was manually analyzed
+    #[metric(gauge)]
+    last_analyze: f64,
+    /// Last time at which this table was analyzed by the autovacuum daemon
+    #[metric(gauge)]
+    last_autoanalyze: f64,
+    /// Number of times this table has been manually vacuumed (not counting VACUUM FULL)
+    #[metric(counter)]
+    vacuum_count: i64,
+    /// Number of times this table has been vacuumed by the autovacuum daemon
+    #[metric(counter)]
+    autovacuum_count: i64,
+    /// Number of times this table has been manually analyzed
+    #[metric(counter)]
+    analyze_count: i64,
+    /// Number of times this table has been analyzed by the autovacuum daemon
+    #[metric(counter)]
+    autoanalyze_count: i64,
+}

@@ -1,0 +1,144 @@
+//! `pg_up` and `pg_static`: whether the server answered, and its version.
+//!
+//! This collector never fails: an unreachable server is `pg_up 0`, which is the point of the metric.
+
+use hubble::{CollectError, Desc, Metric, MetricCollector, MetricKind};
+use sqlx::PgPool;
+
+/// The `pg_up` collector.
+pub struct PgUp {
+    pool: PgPool,
+}
+
+impl PgUp {
+    /// Over `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        PgUp { pool }
+    }
+}
+
+const UP_HELP: &str =
+    "Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).";
+
+impl MetricCollector for PgUp {
+    fn name(&self) -> &str {
+        "pg_up"
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        vec![
+            Desc::new("pg_up", UP_HELP, MetricKind::Gauge, Vec::<&str>::new()),
+            Desc::new(
+                "pg_static",
+                "Version string as reported by postgres",
+                MetricKind::Untyped,
+                ["short_version", "version"],
+            ),
+        ]
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        let row: Result<(String, String), _> =
+            sqlx::query_as("SELECT version(), current_setting('server_version')")
+                .fetch_one(&self.pool)
+                .await;
+        Ok(match row {
+            Ok((version, server_version)) => vec![
+                Metric::gauge("pg_up", UP_HELP, 1.0),
+                Metric::new(
+                    "pg_static",
+                    "Version string as reported by postgres",
+                    MetricKind::Untyped,
+                    1.0,
+                )
+                .label("version", version)
+                .label("short_version", short_version(&server_version)),
+            ],
+            Err(e) => {
+                tracing::debug!(error = %e, "pg_up probe failed");
+                vec![Metric::gauge("pg_up", UP_HELP, 0.0)]
+            }
+        })
+    }
+}
+
+/// `15.18 (Debian 15.18-0+deb12u1)` → `15.18.0`, as postgres_exporter writes it.
+pub fn short_version(server_version: &str) -> String {
+    let number = server_version.split_whitespace().next().unwrap_or("");
+    let parts: Vec<&str> = number.split('.').collect();
+    match parts.as_slice() {
+        [major, minor] => format!("{major}.{minor}.0"),
+        [major] => format!("{major}.0.0"),
+        _ => number.to_owned(),
+    }
+}
+
+/// Runs a collector only on servers whose `server_version_num` is in `min..max`, learned on first contact
+/// (views change between major versions; a restart of the exporter picks up an upgraded server).
+pub struct VersionGate<C> {
+    pool: PgPool,
+    min: i32,
+    max: i32,
+    known: std::sync::OnceLock<i32>,
+    inner: C,
+}
+
+impl<C> VersionGate<C> {
+    /// `inner` on servers at version `min` (e.g. `140000`) up to, not including, `max`.
+    pub fn new(pool: PgPool, min: i32, max: i32, inner: C) -> Self {
+        VersionGate {
+            pool,
+            min,
+            max,
+            known: std::sync::OnceLock::new(),
+            inner,
+        }
+    }
+}
+
+impl<C: MetricCollector> MetricCollector for VersionGate<C> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn descriptors(&self) -> Vec<Desc> {
+        self.inner.descriptors()
+    }
+    fn options(&self) -> hubble::CollectorOptions {
+        self.inner.options()
+    }
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        let version = match self.known.get() {
+            Some(v) => *v,
+            None => {
+                let (v,): (String,) =
+                    sqlx::query_as("SELECT current_setting('server_version_num')")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| {
+                            CollectError::Source(
+                                format!("group `{}`: {e}", self.inner.name()).into(),
+                            )
+                        })?;
+                *self.known.get_or_init(|| v.parse().unwrap_or(0))
+            }
+        };
+        if (self.min..self.max).contains(&version) {
+            self.inner.collect().await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_versions() {
+        assert_eq!(
+            super::short_version("15.18 (Debian 15.18-0+deb12u1)"),
+            "15.18.0"
+        );
+        assert_eq!(super::short_version("9.6.24"), "9.6.24");
+        assert_eq!(super::short_version("17beta1"), "17beta1.0.0");
+    }
+}

@@ -1,0 +1,233 @@
+//! The Postgres exporter against a throwaway PostgreSQL cluster: single target, a target down at start and
+//! restarted, and file_sd discovery adding and removing a target (its pool closes).
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hubble::Registry;
+use hubble_examples::postgres::app::{self, Config, Targets};
+use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
+use hubble_examples::postgres::Schedule;
+use support::pg::PgCluster;
+use support::{get, promtool_check, wait_for};
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    fn start(targets: Targets) -> Running {
+        let config = Config {
+            targets,
+            defaults: Dsn {
+                user: Some("postgres".into()),
+                dbname: Some("postgres".into()),
+                sslmode: Some("disable".into()),
+                ..Dsn::default()
+            },
+            schedule: Schedule {
+                interval: Duration::from_millis(300),
+                timeout: Duration::from_millis(300),
+            },
+            discovery_interval: Duration::from_millis(200),
+            shard: None,
+            telemetry_path: "/metrics".into(),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                tx.send(listener.local_addr()?)?;
+                app::run(config, listener, Registry::new(), async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("exporter did not start");
+        Running {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn wait_metrics(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        wait_for(Duration::from_secs(30), what, || {
+            let body = get(self.addr, "/metrics", &[]).ok()?.text();
+            check(&body).then_some(body)
+        })
+    }
+
+    fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread
+            .take()
+            .unwrap()
+            .join()
+            .unwrap()
+            .expect("clean shutdown");
+    }
+}
+
+fn dsn(pg: &PgCluster, db: &str) -> Dsn {
+    format!(
+        "postgresql://postgres@127.0.0.1:{}/{db}?sslmode=disable",
+        pg.port
+    )
+    .parse()
+    .unwrap()
+}
+
+/// Connections of this exporter as the server sees them.
+fn our_connections(pg: &PgCluster) -> usize {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-At",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+            &pg.port.to_string(),
+            "-d",
+            "postgres",
+            "-c",
+        ])
+        .arg(format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}'"
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(usize::MAX)
+}
+
+#[test]
+fn single_target_exports_the_standard_groups() {
+    let pg = PgCluster::start(&[]);
+    pg.psql("postgres", "CREATE DATABASE app");
+    pg.psql("app", "CREATE TABLE users (id int); INSERT INTO users SELECT generate_series(1, 20); ANALYZE users;");
+    let exporter = Running::start(Targets::Single(dsn(&pg, "app")));
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    let body = exporter.wait_metrics("pg_up 1 and per-table series", |b| {
+        b.contains(&format!("pg_up{{{server}}} 1"))
+            && b.contains("pg_stat_user_tables_n_live_tup{datname=\"app\"")
+    });
+    for family in [
+        "# TYPE pg_stat_database_xact_commit counter",
+        "# TYPE pg_stat_bgwriter_checkpoints_timed_total counter",
+        "# TYPE pg_stat_activity_count gauge",
+        "# TYPE pg_locks_count gauge",
+        "# TYPE pg_database_size_bytes gauge",
+        "# TYPE pg_settings_max_connections gauge",
+        "# TYPE pg_settings_shared_buffers_bytes gauge",
+        "# TYPE pg_settings_checkpoint_timeout_seconds gauge",
+        "# TYPE pg_postmaster_start_time_seconds gauge",
+        "# TYPE pg_static untyped",
+        "pg_stat_user_tables_n_live_tup{datname=\"app\",relname=\"users\",schemaname=\"public\"",
+    ] {
+        assert!(body.contains(family), "missing {family:?}");
+    }
+    // Every collector that has run succeeded.
+    let failed: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("hubble_collector_up{") && l.ends_with(" 0"))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    // postgres_exporter's names break promtool's naming lints (no `_total` on counters); the format itself must parse.
+    let complaints = promtool_check(body.as_bytes());
+    assert!(
+        !complaints.contains("error while linting") && !complaints.contains("parsing"),
+        "{complaints}"
+    );
+    // DBAs can tell who is connected.
+    assert!(our_connections(&pg) >= 1);
+    exporter.stop();
+    assert_eq!(our_connections(&pg), 0, "pool not closed at shutdown");
+}
+
+#[test]
+fn a_target_down_at_start_comes_up_by_itself() {
+    let pg = PgCluster::start(&[]);
+    pg.stop();
+    let exporter = Running::start(Targets::Single(dsn(&pg, "postgres")));
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    let body = exporter.wait_metrics("pg_up 0", |b| b.contains(&format!("pg_up{{{server}}} 0")));
+    assert!(
+        body.contains(&format!(
+            "hubble_collector_up{{collector=\"pg_stat_database\",{server}}} 0"
+        )),
+        "{body}"
+    );
+    pg.restart();
+    exporter.wait_metrics("pg_up 1 after start", |b| {
+        b.contains(&format!("pg_up{{{server}}} 1"))
+            && b.contains(&format!(
+                "hubble_collector_up{{collector=\"pg_stat_database\",{server}}} 1"
+            ))
+    });
+    // Restarted mid-run: down, then up again, without restarting the exporter.
+    pg.stop();
+    exporter.wait_metrics("pg_up 0 after stop", |b| {
+        b.contains(&format!("pg_up{{{server}}} 0"))
+    });
+    pg.restart();
+    exporter.wait_metrics("pg_up 1 after restart", |b| {
+        b.contains(&format!("pg_up{{{server}}} 1"))
+    });
+    exporter.stop();
+}
+
+#[test]
+fn file_sd_targets_come_and_go_and_their_pools_close() {
+    let pg = PgCluster::start(&[]);
+    pg.psql("postgres", "CREATE DATABASE orders");
+    let file = pg.dir().join("targets.yml");
+    let target = format!("127.0.0.1:{}", pg.port);
+    std::fs::write(
+        &file,
+        format!("- targets: ['{target}']\n  labels: {{env: test, __param_dbname: orders, __meta_x: hidden}}\n"),
+    )
+    .unwrap();
+    let exporter = Running::start(Targets::File(file.clone()));
+    let body = exporter.wait_metrics("the discovered target", |b| {
+        b.contains("pg_up{env=\"test\"")
+    });
+    assert!(body.contains("pg_stat_user_tables") || body.contains("pg_stat_database_xact_commit"));
+    assert!(
+        !body.contains("__meta_x") && !body.contains("hidden"),
+        "a __ label leaked"
+    );
+    assert!(
+        body.contains(&format!("host=\"{target}\"")),
+        "discovery labels missing"
+    );
+    assert!(body.contains("hubble_dispatcher_targets 1"), "{body}");
+    wait_for(Duration::from_secs(10), "the target's connections", || {
+        (our_connections(&pg) >= 1).then_some(())
+    });
+
+    std::fs::write(&file, "[]\n").unwrap();
+    exporter.wait_metrics("the target removed", |b| {
+        !b.contains("pg_up{") && b.contains("hubble_dispatcher_targets 0")
+    });
+    wait_for(Duration::from_secs(10), "the pool to close", || {
+        (our_connections(&pg) == 0).then_some(())
+    });
+    exporter.stop();
+}
