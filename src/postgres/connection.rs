@@ -309,13 +309,13 @@ mod tests {
 
     #[test]
     fn key_values() {
-        let d: Dsn = "host=127.0.0.1 port=5433 user=postgres password='it''s a \\'secret' dbname=postgres sslmode=disable"
+        let d: Dsn = "host=127.0.0.1 port=5433 user=postgres password='it\\'s a secret' dbname=postgres sslmode=disable"
             .parse()
             .unwrap();
         assert_eq!(d.server(), "127.0.0.1:5433");
         assert_eq!(d.user.as_deref(), Some("postgres"));
         assert_eq!(d.dbname.as_deref(), Some("postgres"));
-        assert!(d.password.is_some());
+        assert_eq!(d.password.as_deref(), Some("it's a secret"));
         assert!("port=x"
             .parse::<Dsn>()
             .unwrap_err()
