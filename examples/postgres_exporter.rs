@@ -68,6 +68,9 @@ struct Flags {
     /// Default sslmode for discovered targets.
     #[arg(long = "target.sslmode", value_name = "MODE", default_value = "prefer")]
     target_sslmode: String,
+    /// A postgres_exporter-compatible queries YAML: each entry becomes one more metric group.
+    #[arg(long = "extend.query-path", value_name = "PATH")]
+    query_path: Option<PathBuf>,
     /// Address to listen on for HTTP requests (postgres_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9187", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
@@ -123,7 +126,13 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
         Some(p) => Some(read_secret(p, "--target.password-file")?),
         None => None,
     };
+    let custom_queries = match &flags.query_path {
+        Some(p) => hubble_examples::postgres::custom::load(p)
+            .map_err(|e| anyhow::anyhow!("--extend.query-path {e}"))?,
+        None => Vec::new(),
+    };
     Ok(Config {
+        custom_queries,
         targets,
         defaults: Dsn {
             user: Some(flags.target_user),

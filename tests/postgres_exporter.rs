@@ -9,6 +9,7 @@ use std::time::Duration;
 use hubble::Registry;
 use hubble_examples::postgres::app::{self, Config, Targets};
 use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
+use hubble_examples::postgres::custom::{self, CustomQuery};
 use hubble_examples::postgres::Schedule;
 use support::pg::PgCluster;
 use support::{get, promtool_check, wait_for};
@@ -21,6 +22,10 @@ struct Running {
 
 impl Running {
     fn start(targets: Targets) -> Running {
+        Running::start_with(targets, Vec::new())
+    }
+
+    fn start_with(targets: Targets, custom_queries: Vec<CustomQuery>) -> Running {
         let config = Config {
             targets,
             defaults: Dsn {
@@ -36,6 +41,7 @@ impl Running {
             discovery_interval: Duration::from_millis(200),
             shard: None,
             telemetry_path: "/metrics".into(),
+            custom_queries,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -229,5 +235,57 @@ fn file_sd_targets_come_and_go_and_their_pools_close() {
     wait_for(Duration::from_secs(10), "the pool to close", || {
         (our_connections(&pg) == 0).then_some(())
     });
+    exporter.stop();
+}
+
+#[test]
+fn custom_queries_export_and_a_bad_one_fails_alone() {
+    let pg = PgCluster::start(&[]);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE jobs (queue text, state text, wait interval, n int8);
+         INSERT INTO jobs VALUES ('mail', 'up', '1 second', 3), ('sms', 'down', '2 minutes', 5);",
+    );
+    let yaml = r#"
+app_jobs:
+  query: "SELECT queue, state, wait, n, 'x' AS note FROM jobs"
+  metrics:
+    - queue: {usage: "LABEL", description: "Queue"}
+    - state: {usage: "MAPPEDMETRIC", description: "Queue state", mapping: {up: 1, down: 0}}
+    - wait: {usage: "DURATION", description: "Wait in milliseconds"}
+    - n: {usage: "COUNTER", description: "Jobs"}
+    - note: {usage: "DISCARD"}
+app_broken:
+  query: "SELECT missing_column FROM jobs"
+  metrics:
+    - missing_column: {usage: "GAUGE", description: "Never works"}
+"#;
+    let queries = custom::parse(std::path::Path::new("queries.yaml"), yaml).unwrap();
+    let exporter = Running::start_with(Targets::Single(dsn(&pg, "postgres")), queries);
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    let body = exporter.wait_metrics("custom series and the broken query's failure", |b| {
+        b.contains("app_jobs_n{")
+            && b.contains(&format!(
+                "hubble_collector_up{{collector=\"app_broken\",{server}}} 0"
+            ))
+    });
+    for line in [
+        format!("app_jobs_state{{queue=\"mail\",{server}}} 1"),
+        format!("app_jobs_state{{queue=\"sms\",{server}}} 0"),
+        format!("app_jobs_wait{{queue=\"mail\",{server}}} 1000"),
+        format!("app_jobs_wait{{queue=\"sms\",{server}}} 120000"),
+        format!("app_jobs_n{{queue=\"sms\",{server}}} 5"),
+        "# TYPE app_jobs_n counter".to_owned(),
+        format!("pg_up{{{server}}} 1"),
+    ] {
+        assert!(body.contains(&line), "missing {line:?} in:\n{body}");
+    }
+    assert!(
+        !body.contains("app_jobs_note") && !body.contains("app_broken_missing_column{"),
+        "{body}"
+    );
+    assert!(body.contains(&format!(
+        "hubble_collector_up{{collector=\"pg_stat_database\",{server}}} 1"
+    )));
     exporter.stop();
 }

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::Dsn;
+use super::custom::{CustomCollector, CustomQuery};
 use super::{exporter, Schedule};
 
 /// Connections per target.
@@ -51,6 +52,8 @@ pub struct Config {
     pub shard: Option<Shard>,
     /// Metrics path.
     pub telemetry_path: String,
+    /// Custom queries (`--extend.query-path`), collected on every target.
+    pub custom_queries: Vec<CustomQuery>,
 }
 
 /// One target's exporter: the base exporter plus its pool, closed together.
@@ -61,7 +64,12 @@ pub struct PgExporter {
 
 impl PgExporter {
     /// The exporter of `dsn`, with `labels` (plus `server`) on every series.
-    pub fn new(dsn: &Dsn, mut labels: Labels, schedule: Schedule) -> Result<Self, ExporterError> {
+    pub fn new(
+        dsn: &Dsn,
+        mut labels: Labels,
+        schedule: Schedule,
+        custom: &[CustomQuery],
+    ) -> Result<Self, ExporterError> {
         let pool = dsn
             .pool(POOL_SIZE, schedule.timeout)
             .map_err(|e| ExporterError::Setup {
@@ -69,10 +77,11 @@ impl PgExporter {
                 source: e.into(),
             })?;
         labels.insert("server", dsn.server());
-        Ok(PgExporter {
-            base: exporter(&pool, labels, schedule)?,
-            pool,
-        })
+        let base = exporter(&pool, labels, schedule)?;
+        for q in custom {
+            base.add_collector(CustomCollector::new(q.clone(), pool.clone()))?;
+        }
+        Ok(PgExporter { base, pool })
     }
 }
 
@@ -115,7 +124,12 @@ pub async fn run(
     match &config.targets {
         Targets::Single(dsn) => {
             registry
-                .register(PgExporter::new(dsn, Labels::new(), config.schedule)?)
+                .register(PgExporter::new(
+                    dsn,
+                    Labels::new(),
+                    config.schedule,
+                    &config.custom_queries,
+                )?)
                 .await
                 .context("registering the exporter")?;
             tracing::info!(target = %dsn.redacted(), "exporting one server");
@@ -178,6 +192,7 @@ fn spawn_dispatcher<L, P>(
         dispatcher = dispatcher.shard(shard);
     }
     let (defaults, schedule, cancel) = (config.defaults.clone(), config.schedule, cancel.clone());
+    let custom = Arc::new(config.custom_queries.clone());
     tasks.spawn(async move {
         let source = move || {
             let (hubble, tag) = (hubble.clone(), tag.clone());
@@ -190,7 +205,8 @@ fn spawn_dispatcher<L, P>(
         };
         let factory = |svc: ServiceAtomic| {
             let dsn = target_dsn(&svc, &defaults);
-            async move { PgExporter::new(&dsn, svc.labels, schedule) }
+            let custom = custom.clone();
+            async move { PgExporter::new(&dsn, svc.labels, schedule, &custom) }
         };
         dispatcher.manage(source, factory, cancel).await;
     });

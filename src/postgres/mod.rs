@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod connection;
+pub mod custom;
 pub mod groups;
 pub mod settings;
 pub mod up;

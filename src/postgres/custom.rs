@@ -1,0 +1,440 @@
+//! Custom queries without recompiling: a postgres_exporter-compatible queries YAML (`--extend.query-path`).
+//!
+//! ```yaml
+//! pg_replication:
+//!   query: "SELECT EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) AS lag"
+//!   metrics:
+//!     - lag:
+//!         usage: "GAUGE"
+//!         description: "Replication lag behind master in seconds"
+//! ```
+//!
+//! Each entry becomes one collector returning [`Metric`]s, as a derived group's does: metric names are
+//! `<entry>_<column>`, `LABEL` columns are labels. Supported usages: `LABEL`, `COUNTER`, `GAUGE`, `DISCARD`,
+//! `MAPPEDMETRIC` (text mapped to numbers through `mapping`) and `DURATION` (a duration text or interval,
+//! exported in milliseconds as postgres_exporter does). `HISTOGRAM` and unknown keys are refused with a message
+//! naming the file, the entry and the column.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hubble::{CollectError, Desc, Metric, MetricCollector, MetricKind};
+use serde::Deserialize;
+use sqlx::postgres::PgRow;
+use sqlx::{Column, PgPool, Row, TypeInfo};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    query: String,
+    #[serde(default)]
+    metrics: Vec<BTreeMap<String, RawColumn>>,
+    /// Accepted for compatibility; every query runs on the target's database.
+    #[serde(default)]
+    master: Option<bool>,
+    /// Accepted for compatibility; hubble caches every group for its interval anyway.
+    #[serde(default)]
+    cache_seconds: Option<u64>,
+    /// Accepted for compatibility; version gating of custom queries is not supported.
+    #[serde(default)]
+    runonserver: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    usage: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    mapping: BTreeMap<String, f64>,
+}
+
+/// What a column is used for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Usage {
+    /// A label.
+    Label,
+    /// A counter value.
+    Counter,
+    /// A gauge value.
+    Gauge,
+    /// Ignored.
+    Discard,
+    /// Text mapped to a number.
+    Mapped(BTreeMap<String, f64>),
+    /// A duration, exported in milliseconds.
+    Duration,
+}
+
+/// One column of an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryColumn {
+    /// Column name.
+    pub name: String,
+    /// Usage.
+    pub usage: Usage,
+    /// Help text.
+    pub description: String,
+}
+
+/// One entry of the queries file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomQuery {
+    /// Entry name: the metric prefix and collector name.
+    pub name: String,
+    /// The SQL.
+    pub query: String,
+    /// Its columns, in file order.
+    pub columns: Vec<QueryColumn>,
+}
+
+/// Parses a queries file; errors name the file, the entry and the column.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
+    let file = path.display();
+    let raw: BTreeMap<String, RawEntry> = serde_yaml::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("line {} column {}: ", l.line(), l.column()))
+            .unwrap_or_default();
+        format!("{file}: {at}{e}")
+    })?;
+    let mut out = Vec::new();
+    for (name, entry) in raw {
+        let _ = (entry.master, entry.cache_seconds, entry.runonserver);
+        if !hubble::metric::is_valid_metric_name(&name) {
+            return Err(format!(
+                "{file}: entry `{name}`: not a valid metric name prefix"
+            ));
+        }
+        if entry.query.trim().is_empty() {
+            return Err(format!("{file}: entry `{name}`: empty query"));
+        }
+        let mut columns = Vec::new();
+        for map in entry.metrics {
+            for (column, c) in map {
+                let usage = match c.usage.to_ascii_uppercase().as_str() {
+                    "LABEL" => Usage::Label,
+                    "COUNTER" => Usage::Counter,
+                    "GAUGE" => Usage::Gauge,
+                    "DISCARD" => Usage::Discard,
+                    "DURATION" => Usage::Duration,
+                    "MAPPEDMETRIC" => {
+                        if c.mapping.is_empty() {
+                            return Err(format!("{file}: entry `{name}`, column `{column}`: MAPPEDMETRIC needs a `mapping`"));
+                        }
+                        Usage::Mapped(c.mapping)
+                    }
+                    "HISTOGRAM" => {
+                        return Err(format!(
+                            "{file}: entry `{name}`, column `{column}`: usage HISTOGRAM is not supported"
+                        ))
+                    }
+                    other => {
+                        return Err(format!(
+                            "{file}: entry `{name}`, column `{column}`: unknown usage `{other}` \
+                             (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
+                        ))
+                    }
+                };
+                let metric = format!("{name}_{column}");
+                if usage != Usage::Label
+                    && usage != Usage::Discard
+                    && !hubble::metric::is_valid_metric_name(&metric)
+                {
+                    return Err(format!("{file}: entry `{name}`, column `{column}`: `{metric}` is not a valid metric name"));
+                }
+                if usage == Usage::Label && !hubble::metric::is_valid_label_name(&column) {
+                    return Err(format!(
+                        "{file}: entry `{name}`, column `{column}`: not a valid label name"
+                    ));
+                }
+                columns.push(QueryColumn {
+                    name: column,
+                    usage,
+                    description: c.description,
+                });
+            }
+        }
+        if !columns
+            .iter()
+            .any(|c| !matches!(c.usage, Usage::Label | Usage::Discard))
+        {
+            return Err(format!("{file}: entry `{name}`: no value column (COUNTER, GAUGE, MAPPEDMETRIC or DURATION)"));
+        }
+        out.push(CustomQuery {
+            name,
+            query: entry.query,
+            columns,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads and parses a queries file.
+pub fn load(path: &Path) -> Result<Vec<CustomQuery>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(path, &text)
+}
+
+/// A custom query as a collector.
+pub struct CustomCollector {
+    query: CustomQuery,
+    pool: PgPool,
+}
+
+impl CustomCollector {
+    /// `query` over `pool`.
+    pub fn new(query: CustomQuery, pool: PgPool) -> Self {
+        CustomCollector { query, pool }
+    }
+}
+
+enum Cell {
+    Null,
+    Number(f64),
+    Text(String),
+}
+
+fn cell(row: &PgRow, column: &str) -> Result<Cell, String> {
+    let col = row
+        .try_column(column)
+        .map_err(|_| format!("the query returns no column `{column}`"))?;
+    let ty = col.type_info().name().to_owned();
+    let err = |e: sqlx::Error| format!("column `{column}` ({ty}): {e}");
+    Ok(match ty.as_str() {
+        "INT2" => row
+            .try_get::<Option<i16>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| Cell::Number(v.into())),
+        "INT4" => row
+            .try_get::<Option<i32>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| Cell::Number(v.into())),
+        "INT8" => row
+            .try_get::<Option<i64>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| Cell::Number(v as f64)),
+        "FLOAT4" => row
+            .try_get::<Option<f32>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| Cell::Number(v.into())),
+        "FLOAT8" => row
+            .try_get::<Option<f64>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, Cell::Number),
+        "NUMERIC" => row
+            .try_get::<Option<rust_decimal::Decimal>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| {
+                use rust_decimal::prelude::ToPrimitive;
+                Cell::Number(v.to_f64().unwrap_or(f64::NAN))
+            }),
+        "BOOL" => row
+            .try_get::<Option<bool>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| Cell::Number(if v { 1.0 } else { 0.0 })),
+        "OID" => row
+            .try_get::<Option<sqlx::postgres::types::Oid>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| Cell::Number(v.0.into())),
+        "TIMESTAMPTZ" => row
+            .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| {
+                Cell::Number(v.timestamp_micros() as f64 / 1e6)
+            }),
+        "INTERVAL" => row
+            .try_get::<Option<sqlx::postgres::types::PgInterval>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, |v| {
+                let days = f64::from(v.months) * 30.0 + f64::from(v.days);
+                Cell::Number(days * 86_400_000.0 + v.microseconds as f64 / 1000.0)
+            }),
+        "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" | "CHAR" => row
+            .try_get::<Option<String>, _>(column)
+            .map_err(err)?
+            .map_or(Cell::Null, Cell::Text),
+        other => {
+            return Err(format!(
+                "column `{column}` has type {other}; cast it to text or a number in the query"
+            ))
+        }
+    })
+}
+
+/// `"1h2m3.5s"`-style or plain-millisecond text to milliseconds.
+fn duration_ms(text: &str) -> Option<f64> {
+    if let Ok(v) = text.trim().parse::<f64>() {
+        return Some(v);
+    }
+    humantime::parse_duration(text.trim())
+        .ok()
+        .map(|d| d.as_secs_f64() * 1000.0)
+}
+
+impl MetricCollector for CustomCollector {
+    fn name(&self) -> &str {
+        &self.query.name
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        let labels: Vec<String> = self
+            .query
+            .columns
+            .iter()
+            .filter(|c| c.usage == Usage::Label)
+            .map(|c| c.name.clone())
+            .collect();
+        self.query
+            .columns
+            .iter()
+            .filter(|c| !matches!(c.usage, Usage::Label | Usage::Discard))
+            .map(|c| {
+                let kind = if c.usage == Usage::Counter {
+                    MetricKind::Counter
+                } else {
+                    MetricKind::Gauge
+                };
+                Desc::new(
+                    format!("{}_{}", self.query.name, c.name),
+                    c.description.clone(),
+                    kind,
+                    labels.clone(),
+                )
+            })
+            .collect()
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        let name = &self.query.name;
+        let rows = sqlx::query(&self.query.query)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| CollectError::Source(format!("custom query `{name}`: {e}").into()))?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let mut labels = hubble::Labels::new();
+            for c in self
+                .query
+                .columns
+                .iter()
+                .filter(|c| c.usage == Usage::Label)
+            {
+                let v = match cell(row, &c.name)
+                    .map_err(|e| CollectError::Decode(format!("custom query `{name}`: {e}")))?
+                {
+                    Cell::Null => String::new(),
+                    Cell::Number(n) => n.to_string(),
+                    Cell::Text(t) => t,
+                };
+                labels.insert(c.name.clone(), v);
+            }
+            for c in &self.query.columns {
+                let (kind, value) = match &c.usage {
+                    Usage::Label | Usage::Discard => continue,
+                    usage => {
+                        let cell = cell(row, &c.name).map_err(|e| {
+                            CollectError::Decode(format!("custom query `{name}`: {e}"))
+                        })?;
+                        let value = match (usage, cell) {
+                            (_, Cell::Null) => None,
+                            (Usage::Mapped(map), Cell::Text(t)) => map.get(&t).copied(),
+                            (Usage::Duration, Cell::Text(t)) => duration_ms(&t),
+                            (_, Cell::Number(n)) => Some(n),
+                            (_, Cell::Text(t)) => {
+                                Some(t.trim().parse::<f64>().map_err(|_| CollectError::Value {
+                                    column: c.name.clone().into(),
+                                    source: hubble::ValueError::NotANumber(t.clone()),
+                                })?)
+                            }
+                        };
+                        let kind = if *usage == Usage::Counter {
+                            MetricKind::Counter
+                        } else {
+                            MetricKind::Gauge
+                        };
+                        (kind, value)
+                    }
+                };
+                if let Some(v) = value {
+                    out.push(Metric {
+                        name: format!("{name}_{}", c.name).into(),
+                        help: c.description.clone().into(),
+                        kind,
+                        value: v,
+                        labels: labels.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+pg_replication:
+  query: "SELECT 1 AS lag"
+  master: true
+  metrics:
+    - lag:
+        usage: "GAUGE"
+        description: "Replication lag behind master in seconds"
+pg_custom:
+  query: "SELECT datname, state, n, d, s FROM x"
+  cache_seconds: 30
+  metrics:
+    - datname: {usage: "LABEL", description: "db"}
+    - state: {usage: "MAPPEDMETRIC", description: "state", mapping: {up: 1, down: 0}}
+    - n: {usage: "COUNTER", description: "n"}
+    - d: {usage: "DURATION", description: "d"}
+    - s: {usage: "DISCARD"}
+"#;
+
+    #[test]
+    fn parses_postgres_exporter_files() {
+        let q = parse(Path::new("q.yaml"), GOOD).unwrap();
+        assert_eq!(q.len(), 2);
+        let custom = q.iter().find(|q| q.name == "pg_custom").unwrap();
+        assert_eq!(custom.columns.len(), 5);
+        assert_eq!(
+            custom.columns[1].usage,
+            Usage::Mapped([("down".into(), 0.0), ("up".into(), 1.0)].into())
+        );
+        assert_eq!(duration_ms("1m30s"), Some(90_000.0));
+        assert_eq!(duration_ms("250"), Some(250.0));
+    }
+
+    #[test]
+    fn errors_name_file_entry_and_column() {
+        let bad_usage = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: WEIRD}\n";
+        assert_eq!(
+            parse(Path::new("q.yaml"), bad_usage).unwrap_err(),
+            "q.yaml: entry `e`, column `c`: unknown usage `WEIRD` (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
+        );
+        let histogram = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: HISTOGRAM}\n";
+        assert!(parse(Path::new("q.yaml"), histogram)
+            .unwrap_err()
+            .contains("HISTOGRAM is not supported"));
+        let no_value = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: LABEL}\n";
+        assert!(parse(Path::new("q.yaml"), no_value)
+            .unwrap_err()
+            .contains("entry `e`: no value column"));
+        let unknown_key = "e:\n  query: SELECT 1\n  metricz: []\n";
+        assert!(parse(Path::new("q.yaml"), unknown_key)
+            .unwrap_err()
+            .contains("unknown field `metricz`"));
+        let broken = "e:\n  query: [\n";
+        assert!(parse(Path::new("q.yaml"), broken)
+            .unwrap_err()
+            .starts_with("q.yaml: line "));
+        let mapped = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: MAPPEDMETRIC}\n";
+        assert!(parse(Path::new("q.yaml"), mapped)
+            .unwrap_err()
+            .contains("needs a `mapping`"));
+    }
+}
