@@ -289,3 +289,134 @@ app_broken:
     )));
     exporter.stop();
 }
+
+/// A real Prometheus server scraping the exporter; killed on drop.
+struct Prometheus {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn scraping(target: SocketAddr) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n\
+                 scrape_configs:\n  - job_name: postgres\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "prometheus not found: install Debian's `prometheus` package (see scripts/test.sh)",
+            );
+        Prometheus {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// The value of an instant query's first result, if any.
+    fn query(&self, promql: &str) -> Option<String> {
+        let encoded: String = promql
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'_' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let body = get(self.addr, &format!("/api/v1/query?query={encoded}"), &[])
+            .ok()?
+            .text();
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_exporter() {
+    let pg = PgCluster::start(&[]);
+    pg.psql("postgres", "CREATE TABLE users (id int); INSERT INTO users SELECT generate_series(1, 5); ANALYZE users;");
+    let exporter = Running::start(Targets::Single(dsn(&pg, "postgres")));
+    exporter.wait_metrics("pg_up", |b| b.contains("pg_up{"));
+    let prometheus = Prometheus::scraping(exporter.addr);
+    wait_for(Duration::from_secs(60), "Prometheus to see pg_up 1", || {
+        (prometheus.query("pg_up").as_deref() == Some("1")).then_some(())
+    });
+    wait_for(
+        Duration::from_secs(30),
+        "a per-table series in Prometheus",
+        || {
+            prometheus
+                .query(r#"pg_stat_user_tables_n_live_tup{relname="users"}"#)
+                .filter(|v| v == "5")
+        },
+    );
+    assert_eq!(
+        prometheus.query(r#"up{job="postgres"}"#).as_deref(),
+        Some("1")
+    );
+    drop(prometheus);
+    exporter.stop();
+}
+
+#[test]
+fn the_password_never_shows() {
+    let pg = PgCluster::start(&[]);
+    let secret = "s3cr3t-Pa55word";
+    let with_password: Dsn = format!(
+        "postgresql://postgres:{secret}@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    )
+    .parse()
+    .unwrap();
+    let exporter = Running::start(Targets::Single(with_password));
+    exporter.wait_metrics("pg_up 1", |b| b.contains("pg_up{") && b.contains("} 1"));
+    // Down: error messages appear on the landing page; none may carry the password.
+    pg.stop();
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    let metrics = exporter.wait_metrics("pg_up 0", |b| b.contains(&format!("pg_up{{{server}}} 0")));
+    let landing = wait_for(
+        Duration::from_secs(20),
+        "errors on the landing page",
+        || {
+            let page = get(exporter.addr, "/", &[]).ok()?.text();
+            page.contains("class=\"down\"").then_some(page)
+        },
+    );
+    for (what, text) in [("metrics", &metrics), ("landing page", &landing)] {
+        assert!(!text.contains(secret), "password in the {what}:\n{text}");
+    }
+    exporter.stop();
+}
