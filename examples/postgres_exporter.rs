@@ -20,8 +20,10 @@ use hubble_examples::postgres::Schedule;
 
 /// Prometheus exporter for PostgreSQL, built on hubble. Metric names follow postgres_exporter's.
 ///
-/// Three ways to run: one server (--dsn or DATA_SOURCE_NAME); targets from a Prometheus file_sd file
-/// (--discovery.file); or Consul services carrying a tag (--discovery.consul.url and --discovery.consul.tag).
+/// Three ways to run: one server (--dsn or DATA_SOURCE_NAME); any server on demand at
+/// /probe?target=<dsn or host:port> (always available; alone when no target is given); or discovery, from a
+/// Prometheus file_sd file (--discovery.file) or Consul services carrying a tag (--discovery.consul.url and
+/// --discovery.consul.tag). /probe targets and discovered targets take missing credentials from --target.*.
 /// Discovered targets get their user, password, dbname and sslmode from their exporter options (file_sd
 /// __param_<name> labels or Consul KV monitoring/<service>/<tag>), else from the --target.* flags.
 #[derive(Parser, Debug)]
@@ -71,6 +73,9 @@ struct Flags {
     /// A postgres_exporter-compatible queries YAML: each entry becomes one more metric group.
     #[arg(long = "extend.query-path", value_name = "PATH")]
     query_path: Option<PathBuf>,
+    /// How long a /probe target's pool is kept without being probed.
+    #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    probe_idle_timeout: Duration,
     /// Address to listen on for HTTP requests (postgres_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9187", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
@@ -119,8 +124,7 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
     } else if let Some(dsn) = flags.dsn {
         Targets::Single(dsn)
     } else {
-        eprintln!("error: no target: set --dsn (or DATA_SOURCE_NAME), --discovery.file or --discovery.consul.url (see --help)");
-        std::process::exit(2);
+        Targets::ProbeOnly
     };
     let password = match &flags.target_password_file {
         Some(p) => Some(read_secret(p, "--target.password-file")?),
@@ -133,6 +137,7 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
     };
     Ok(Config {
         custom_queries,
+        probe_idle_timeout: flags.probe_idle_timeout,
         targets,
         defaults: Dsn {
             user: Some(flags.target_user),

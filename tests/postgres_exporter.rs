@@ -42,6 +42,7 @@ impl Running {
             shard: None,
             telemetry_path: "/metrics".into(),
             custom_queries,
+            probe_idle_timeout: Duration::from_millis(500),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -418,5 +419,54 @@ fn the_password_never_shows() {
     for (what, text) in [("metrics", &metrics), ("landing page", &landing)] {
         assert!(!text.contains(secret), "password in the {what}:\n{text}");
     }
+    exporter.stop();
+}
+
+#[test]
+fn probe_exports_the_asked_target_and_closes_it_when_idle() {
+    let pg = PgCluster::start(&[]);
+    let exporter = Running::start(Targets::ProbeOnly);
+    let target = format!("127.0.0.1:{}", pg.port);
+    let r = get(exporter.addr, &format!("/probe?target={target}"), &[]).unwrap();
+    assert_eq!(r.status, 200);
+    let body = r.text();
+    assert!(
+        body.contains(&format!("pg_up{{server=\"{target}\"}} 1")),
+        "{body}"
+    );
+    assert!(
+        body.contains("pg_stat_database_xact_commit{"),
+        "first probe waits for the first collection"
+    );
+    assert!(
+        !body.contains("process_resident_memory_bytes"),
+        "probe output holds only the target"
+    );
+    // The main endpoint holds none of the probed target's series.
+    assert!(!get(exporter.addr, "/metrics", &[])
+        .unwrap()
+        .text()
+        .contains("pg_up{"));
+    // Reused while probed; closed once idle.
+    assert!(get(exporter.addr, &format!("/probe?target={target}"), &[])
+        .unwrap()
+        .text()
+        .contains("pg_up{"));
+    assert!(our_connections(&pg) >= 1);
+    wait_for(
+        Duration::from_secs(10),
+        "the idle probe target's pool to close",
+        || (our_connections(&pg) == 0).then_some(()),
+    );
+    // Bad requests.
+    assert_eq!(get(exporter.addr, "/probe", &[]).unwrap().status, 400);
+    let bad = get(
+        exporter.addr,
+        "/probe?target=postgresql://u:secretpw@h:notaport/db",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(bad.status, 400);
+    assert!(!bad.text().contains("secretpw"), "{}", bad.text());
     exporter.stop();
 }

@@ -25,7 +25,7 @@ pub use hubble_derive::MetricCollector;
 pub use hubble_derive::MetricCollector as MetricGroup;
 pub use metric::{LabelValue, Labels, Metric, MetricKind, MetricValue, ValueError};
 pub use registry::{default_registry, RegisterError, Registry};
-pub use server::{router, serve, shutdown_signal, ServerConfig};
+pub use server::{metrics_response, router, serve, shutdown_signal, ServerConfig};
 
 use std::sync::Arc;
 

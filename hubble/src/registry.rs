@@ -233,13 +233,20 @@ impl Body {
 impl Registry {
     /// An empty registry that also serves the process metrics (`process_*`, on Linux).
     pub fn new() -> Self {
-        let prometheus = prometheus::Registry::new();
+        let registry = Registry::without_process_metrics();
         #[cfg(target_os = "linux")]
         {
-            let _ = prometheus.register(Box::new(
+            let _ = registry.inner.prometheus.register(Box::new(
                 prometheus::process_collector::ProcessCollector::for_self(),
             ));
         }
+        registry
+    }
+
+    /// An empty registry without the process metrics: for per-target registries (a `/probe` endpoint) whose
+    /// output should hold only the target's series.
+    pub fn without_process_metrics() -> Self {
+        let prometheus = prometheus::Registry::new();
         Registry {
             inner: Arc::new(Inner {
                 live: RwLock::new(Live::default()),

@@ -107,9 +107,15 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    metrics_response(&state.registry, &headers)
+}
+
+/// The `/metrics` response for `registry`: the format the request's `Accept` asks for, gzipped when its
+/// `Accept-Encoding` allows. For handlers serving another registry (a `/probe` endpoint, say).
+pub fn metrics_response(registry: &Registry, headers: &HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
-    let body = state.registry.render(format);
+    let body = registry.render(format);
     let mut response_headers = HeaderMap::new();
     response_headers.insert(
         header::CONTENT_TYPE,
@@ -119,7 +125,7 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         header::VARY,
         HeaderValue::from_static("Accept, Accept-Encoding"),
     );
-    if accepts_gzip(&headers) {
+    if accepts_gzip(headers) {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         (response_headers, body.gzip()).into_response()
     } else {

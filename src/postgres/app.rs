@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connection::Dsn;
 use super::custom::{CustomCollector, CustomQuery};
+use super::probe::{self, Probes};
 use super::{exporter, Schedule};
 
 /// Connections per target.
@@ -24,6 +25,8 @@ pub const POOL_SIZE: u32 = 2;
 /// Where targets come from.
 #[derive(Debug, Clone)]
 pub enum Targets {
+    /// Only what `/probe` asks for.
+    ProbeOnly,
     /// One server.
     Single(Dsn),
     /// A Prometheus file_sd file.
@@ -54,6 +57,8 @@ pub struct Config {
     pub telemetry_path: String,
     /// Custom queries (`--extend.query-path`), collected on every target.
     pub custom_queries: Vec<CustomQuery>,
+    /// How long a `/probe` target lives without being probed.
+    pub probe_idle_timeout: Duration,
 }
 
 /// One target's exporter: the base exporter plus its pool, closed together.
@@ -99,17 +104,13 @@ impl Exporter for PgExporter {
 
 /// The DSN of a discovered target: its address, then its exporter options, then the defaults.
 pub fn target_dsn(svc: &ServiceAtomic, defaults: &Dsn) -> Dsn {
-    let mut dsn = Dsn {
+    Dsn {
         host: svc.address.clone(),
         port: svc.port,
         ..Dsn::default()
     }
-    .with_options(&svc.exporter_options);
-    dsn.user = dsn.user.or_else(|| defaults.user.clone());
-    dsn.password = dsn.password.or_else(|| defaults.password.clone());
-    dsn.dbname = dsn.dbname.or_else(|| defaults.dbname.clone());
-    dsn.sslmode = dsn.sslmode.or_else(|| defaults.sslmode.clone());
-    dsn
+    .with_options(&svc.exporter_options)
+    .or_defaults(defaults)
 }
 
 /// Runs the exporter until `shutdown`, then closes every target's exporter and pool.
@@ -122,6 +123,9 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     match &config.targets {
+        Targets::ProbeOnly => {
+            tracing::info!("no target configured: serving /probe?target=... only")
+        }
         Targets::Single(dsn) => {
             registry
                 .register(PgExporter::new(
@@ -159,12 +163,36 @@ pub async fn run(
             );
         }
     }
+    let probes = Arc::new(Probes::new(
+        config.defaults.clone(),
+        config.schedule,
+        config.custom_queries.clone(),
+        config.probe_idle_timeout,
+    ));
+    tasks.spawn({
+        let (probes, cancel) = (probes.clone(), cancel.clone());
+        let every = (config.probe_idle_timeout / 4).max(Duration::from_millis(100));
+        async move {
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(every) => { probes.evict_idle().await; }
+                }
+            }
+            probes.close().await;
+        }
+    });
     let router = hubble::router(
         registry.clone(),
         ServerConfig {
             telemetry_path: config.telemetry_path.clone(),
             title: "hubble Postgres exporter".into(),
         },
+    )
+    .merge(
+        axum::Router::new()
+            .route("/probe", axum::routing::get(probe::handler))
+            .with_state(probes),
     );
     tracing::info!(address = %listener.local_addr()?, path = %config.telemetry_path, "serving metrics");
     let served = hubble::serve(listener, router, shutdown).await;

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 pub const APPLICATION_NAME: &str = "hubble_postgres_exporter";
 
 /// A parsed data source name.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Dsn {
     /// Host name or address (or a socket directory).
     pub host: String,
@@ -60,6 +60,15 @@ impl Dsn {
             s.push_str(&format!("?sslmode={m}"));
         }
         s
+    }
+
+    /// Fills fields still unset from `defaults`.
+    pub fn or_defaults(mut self, defaults: &Dsn) -> Self {
+        self.user = self.user.or_else(|| defaults.user.clone());
+        self.password = self.password.or_else(|| defaults.password.clone());
+        self.dbname = self.dbname.or_else(|| defaults.dbname.clone());
+        self.sslmode = self.sslmode.or_else(|| defaults.sslmode.clone());
+        self
     }
 
     /// Fills unset fields from `options` (`user`, `password`, `dbname`, `sslmode`, as discovery gives them).

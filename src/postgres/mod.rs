@@ -7,6 +7,7 @@ pub mod app;
 pub mod connection;
 pub mod custom;
 pub mod groups;
+pub mod probe;
 pub mod settings;
 pub mod up;
 
