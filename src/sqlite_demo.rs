@@ -194,6 +194,24 @@ async fn seed(pool: &SqlitePool) -> sqlx::Result<()> {
             .await?;
         }
     }
+    // A few jobs on first creation, so every metric group has rows from the first collection.
+    let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&mut *tx)
+        .await?;
+    if jobs == 0 {
+        for q in QUEUES {
+            sqlx::query("INSERT INTO jobs (queue, state, created_at) VALUES (?, 'queued', unixepoch('now', 'subsec'))")
+                .bind(q)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE queue_stats SET enqueued_total = enqueued_total + 1 WHERE queue = ?",
+            )
+            .bind(q)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
     tx.commit().await
 }
 

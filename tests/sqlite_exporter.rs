@@ -78,8 +78,7 @@ fn serves_the_demo_groups_promtool_clean() {
             .ok()
             .filter(|r| r.status == 200)
     });
-    let body = exporter.metrics_with("demo_queue_completed_total{queue=");
-    for family in [
+    let families = [
         "# TYPE demo_jobs gauge",
         "# TYPE demo_queue_enqueued_total counter",
         "# TYPE demo_worker_busy gauge",
@@ -90,7 +89,13 @@ fn serves_the_demo_groups_promtool_clean() {
         "hubble_collector_up{collector=\"demo_database\"} 1",
         "hubble_collector_last_success_timestamp_seconds{collector=\"jobs\"}",
         "process_resident_memory_bytes",
-    ] {
+    ];
+    // The workload is random: wait for a scrape showing every family rather than trusting the first one.
+    let body = wait_for(Duration::from_secs(20), "every demo family", || {
+        let body = get(exporter.addr, "/metrics", &[]).ok()?.text();
+        families.iter().all(|f| body.contains(f)).then_some(body)
+    });
+    for family in families {
         assert!(body.contains(family), "missing {family:?} in:\n{body}");
     }
     assert_eq!(
