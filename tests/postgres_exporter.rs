@@ -470,3 +470,40 @@ fn probe_exports_the_asked_target_and_closes_it_when_idle() {
     assert!(!bad.text().contains("secretpw"), "{}", bad.text());
     exporter.stop();
 }
+
+#[test]
+fn a_slow_query_is_cancelled_in_the_database() {
+    let pg = PgCluster::start(&[]);
+    let yaml = "app_slow:\n  query: \"SELECT 1 AS v FROM pg_sleep(30)\"\n  metrics:\n    - v: {usage: GAUGE, description: Slow}\n";
+    let queries = custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap();
+    let exporter = Running::start_with(Targets::Single(dsn(&pg, "postgres")), queries);
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    exporter.wait_metrics("the slow query to fail", |b| {
+        b.contains(&format!(
+            "hubble_collector_up{{collector=\"app_slow\",{server}}} 0"
+        ))
+    });
+    // statement_timeout (the collection timeout, 300 ms) ends it on the server: runs restart every interval,
+    // but none lives past the timeout, and none piles up.
+    let sleeping = || {
+        let out = std::process::Command::new("psql")
+            .args(["-X", "-At", "-h", "127.0.0.1", "-U", "postgres", "-p", &pg.port.to_string(), "-d", "postgres", "-c"])
+            .arg(format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}' \
+                 AND state = 'active' AND query LIKE '%pg_sleep(30)%' AND now() - query_start > interval '1 second'"
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<usize>()
+            .unwrap_or(usize::MAX)
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        sleeping(),
+        0,
+        "a timed-out query still runs in the database"
+    );
+    exporter.stop();
+}
