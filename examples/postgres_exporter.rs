@@ -16,7 +16,8 @@ use hubble::dispatcher::Shard;
 use hubble_examples::cli::{self, parse_duration, parse_listen_address, LOG_LEVELS};
 use hubble_examples::postgres::app::{self, Config, Targets};
 use hubble_examples::postgres::connection::Dsn;
-use hubble_examples::postgres::Schedule;
+use hubble_examples::postgres::naming::Naming;
+use hubble_examples::postgres::{Collection, Schedule};
 
 /// Prometheus exporter for PostgreSQL, built on hubble. Metric names follow postgres_exporter's.
 ///
@@ -73,6 +74,14 @@ struct Flags {
     /// A postgres_exporter-compatible queries YAML: each entry becomes one more metric group.
     #[arg(long = "extend.query-path", value_name = "PATH")]
     query_path: Option<PathBuf>,
+    /// Metric names: postgres_exporter's (drop-in) or prometheus (conventional: counters end in _total,
+    /// promtool-clean).
+    #[arg(
+        long = "metric-names",
+        value_name = "STYLE",
+        default_value = "postgres_exporter"
+    )]
+    metric_names: Naming,
     /// How long a /probe target's pool is kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
@@ -136,7 +145,14 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
         None => Vec::new(),
     };
     Ok(Config {
-        custom_queries,
+        collection: Collection {
+            schedule: Schedule {
+                interval: flags.interval,
+                timeout: flags.timeout.min(flags.interval),
+            },
+            custom_queries,
+            naming: flags.metric_names,
+        },
         probe_idle_timeout: flags.probe_idle_timeout,
         targets,
         defaults: Dsn {
@@ -145,10 +161,6 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
             dbname: Some(flags.target_dbname),
             sslmode: Some(flags.target_sslmode),
             ..Dsn::default()
-        },
-        schedule: Schedule {
-            interval: flags.interval,
-            timeout: flags.timeout.min(flags.interval),
         },
         discovery_interval: flags.discovery_interval,
         shard: flags.shard,

@@ -10,7 +10,8 @@ use hubble::Registry;
 use hubble_examples::postgres::app::{self, Config, Targets};
 use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
 use hubble_examples::postgres::custom::{self, CustomQuery};
-use hubble_examples::postgres::Schedule;
+use hubble_examples::postgres::naming::Naming;
+use hubble_examples::postgres::{Collection, Schedule};
 use support::pg::PgCluster;
 use support::{get, promtool_check, wait_for};
 
@@ -26,6 +27,10 @@ impl Running {
     }
 
     fn start_with(targets: Targets, custom_queries: Vec<CustomQuery>) -> Running {
+        Running::start_full(targets, custom_queries, Naming::PostgresExporter)
+    }
+
+    fn start_full(targets: Targets, custom_queries: Vec<CustomQuery>, naming: Naming) -> Running {
         let config = Config {
             targets,
             defaults: Dsn {
@@ -34,14 +39,17 @@ impl Running {
                 sslmode: Some("disable".into()),
                 ..Dsn::default()
             },
-            schedule: Schedule {
-                interval: Duration::from_millis(300),
-                timeout: Duration::from_millis(300),
+            collection: Collection {
+                schedule: Schedule {
+                    interval: Duration::from_millis(300),
+                    timeout: Duration::from_millis(300),
+                },
+                custom_queries,
+                naming,
             },
             discovery_interval: Duration::from_millis(200),
             shard: None,
             telemetry_path: "/metrics".into(),
-            custom_queries,
             probe_idle_timeout: Duration::from_millis(500),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -506,4 +514,122 @@ fn a_slow_query_is_cancelled_in_the_database() {
         "a timed-out query still runs in the database"
     );
     exporter.stop();
+}
+
+#[test]
+fn prometheus_naming_is_promtool_clean() {
+    let pg = PgCluster::start(&[]);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE users (id int); INSERT INTO users VALUES (1); ANALYZE users;",
+    );
+    let exporter = Running::start_full(
+        Targets::Single(dsn(&pg, "postgres")),
+        Vec::new(),
+        Naming::Prometheus,
+    );
+    let ready = || {
+        get(exporter.addr, "/-/ready", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    };
+    wait_for(
+        Duration::from_secs(20),
+        "every collector's first run",
+        ready,
+    );
+    let body = exporter.wait_metrics("renamed families", |b| {
+        b.contains("# TYPE pg_stat_database_xact_commit_total counter")
+            && b.contains("pg_stat_user_tables_n_live_tup{")
+    });
+    assert!(
+        body.contains("# TYPE pg_locks gauge") && body.contains("# TYPE pg_stat_activity gauge"),
+        "{body}"
+    );
+    assert_eq!(promtool_check(body.as_bytes()), "", "promtool complaints");
+    exporter.stop();
+}
+
+/// The example binary, built by `cargo test` alongside the tests.
+fn example_binary() -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("examples").join("postgres_exporter");
+    assert!(
+        bin.exists(),
+        "{} not built: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn the_password_never_shows_in_logs() {
+    let pg = PgCluster::start(&[]);
+    pg.stop();
+    let secret = "l0g-s3cr3t-pw";
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = std::process::Command::new(example_binary())
+        .env(
+            "DATA_SOURCE_NAME",
+            format!(
+                "postgresql://postgres:{secret}@127.0.0.1:{}/postgres?sslmode=disable",
+                pg.port
+            ),
+        )
+        .args([
+            "--web.listen-address",
+            &addr.to_string(),
+            "--collection.interval",
+            "300ms",
+            "--log.level",
+            "debug",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Down, then up: failure and recovery logs.
+    wait_for(Duration::from_secs(30), "pg_up 0", || {
+        get(addr, "/metrics", &[])
+            .ok()
+            .filter(|r| r.text().contains("pg_up{") && r.text().contains("} 0"))
+    });
+    pg.restart();
+    wait_for(Duration::from_secs(30), "recovery", || {
+        get(addr, "/metrics", &[]).ok().filter(|r| {
+            r.text()
+                .contains(&format!("pg_up{{server=\"127.0.0.1:{}\"}} 1", pg.port))
+        })
+    });
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        logs.contains("collector failing") && logs.contains("collector recovered"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("postgres:***@"),
+        "the DSN is logged redacted: {logs}"
+    );
+    assert!(!logs.contains(secret), "password in the logs:\n{logs}");
 }

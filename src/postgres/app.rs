@@ -15,9 +15,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::Dsn;
-use super::custom::{CustomCollector, CustomQuery};
+use super::custom::CustomCollector;
 use super::probe::{self, Probes};
-use super::{exporter, Schedule};
+use super::{exporter, Collection};
 
 /// Connections per target.
 pub const POOL_SIZE: u32 = 2;
@@ -47,16 +47,14 @@ pub struct Config {
     pub targets: Targets,
     /// Defaults for discovered targets (user, password, dbname, sslmode), overridden by exporter options.
     pub defaults: Dsn,
-    /// Collection schedule.
-    pub schedule: Schedule,
+    /// What is collected, how often, under which names.
+    pub collection: Collection,
     /// Discovery interval.
     pub discovery_interval: Duration,
     /// This replica's share of discovered targets.
     pub shard: Option<Shard>,
     /// Metrics path.
     pub telemetry_path: String,
-    /// Custom queries (`--extend.query-path`), collected on every target.
-    pub custom_queries: Vec<CustomQuery>,
     /// How long a `/probe` target lives without being probed.
     pub probe_idle_timeout: Duration,
 }
@@ -72,19 +70,22 @@ impl PgExporter {
     pub fn new(
         dsn: &Dsn,
         mut labels: Labels,
-        schedule: Schedule,
-        custom: &[CustomQuery],
+        collection: &Collection,
     ) -> Result<Self, ExporterError> {
         let pool = dsn
-            .pool(POOL_SIZE, schedule.timeout)
+            .pool(POOL_SIZE, collection.schedule.timeout)
             .map_err(|e| ExporterError::Setup {
                 exporter: "postgres".into(),
                 source: e.into(),
             })?;
         labels.insert("server", dsn.server());
-        let base = exporter(&pool, labels, schedule)?;
-        for q in custom {
-            base.add_collector(CustomCollector::new(q.clone(), pool.clone()))?;
+        let base = exporter(&pool, labels, collection.schedule, collection.naming)?;
+        for q in &collection.custom_queries {
+            base.add_collector(
+                collection
+                    .naming
+                    .apply(CustomCollector::new(q.clone(), pool.clone())),
+            )?;
         }
         Ok(PgExporter { base, pool })
     }
@@ -128,12 +129,7 @@ pub async fn run(
         }
         Targets::Single(dsn) => {
             registry
-                .register(PgExporter::new(
-                    dsn,
-                    Labels::new(),
-                    config.schedule,
-                    &config.custom_queries,
-                )?)
+                .register(PgExporter::new(dsn, Labels::new(), &config.collection)?)
                 .await
                 .context("registering the exporter")?;
             tracing::info!(target = %dsn.redacted(), "exporting one server");
@@ -165,8 +161,7 @@ pub async fn run(
     }
     let probes = Arc::new(Probes::new(
         config.defaults.clone(),
-        config.schedule,
-        config.custom_queries.clone(),
+        config.collection.clone(),
         config.probe_idle_timeout,
     ));
     tasks.spawn({
@@ -219,8 +214,8 @@ fn spawn_dispatcher<L, P>(
     if let Some(shard) = config.shard {
         dispatcher = dispatcher.shard(shard);
     }
-    let (defaults, schedule, cancel) = (config.defaults.clone(), config.schedule, cancel.clone());
-    let custom = Arc::new(config.custom_queries.clone());
+    let (defaults, cancel) = (config.defaults.clone(), cancel.clone());
+    let collection = Arc::new(config.collection.clone());
     tasks.spawn(async move {
         let source = move || {
             let (hubble, tag) = (hubble.clone(), tag.clone());
@@ -233,8 +228,8 @@ fn spawn_dispatcher<L, P>(
         };
         let factory = |svc: ServiceAtomic| {
             let dsn = target_dsn(&svc, &defaults);
-            let custom = custom.clone();
-            async move { PgExporter::new(&dsn, svc.labels, schedule, &custom) }
+            let collection = collection.clone();
+            async move { PgExporter::new(&dsn, svc.labels, &collection) }
         };
         dispatcher.manage(source, factory, cancel).await;
     });

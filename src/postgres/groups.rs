@@ -71,6 +71,28 @@ pub struct PgStatDatabase {
     stats_reset: Option<f64>,
 }
 
+/// Data page checksum failures per database, PostgreSQL 12 and later.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, checksum_failures,
+                    EXTRACT(EPOCH FROM checksum_last_failure)::float8 AS checksum_last_failure
+             FROM pg_stat_database",
+    prefix = "pg_stat_database",
+    name = "pg_stat_database_checksums"
+)]
+pub struct PgStatDatabaseChecksums {
+    #[metric(label)]
+    datid: String,
+    #[metric(label)]
+    datname: String,
+    /// Number of data page checksum failures detected in this database (absent when checksums are off).
+    #[metric(untyped)]
+    checksum_failures: Option<i64>,
+    /// Time at which the last data page checksum failure was detected in this database.
+    #[metric(untyped)]
+    checksum_last_failure: Option<f64>,
+}
+
 /// Session statistics of `pg_stat_database`, PostgreSQL 14 and later.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(

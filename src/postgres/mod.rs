@@ -7,6 +7,7 @@ pub mod app;
 pub mod connection;
 pub mod custom;
 pub mod groups;
+pub mod naming;
 pub mod probe;
 pub mod settings;
 pub mod up;
@@ -17,6 +18,18 @@ use hubble::{BaseExporter, Labels, SqlCollector};
 use sqlx::{PgPool, Postgres};
 
 use groups::*;
+use naming::Naming;
+
+/// What every target's exporter collects, and how.
+#[derive(Debug, Clone, Default)]
+pub struct Collection {
+    /// Interval and timeout.
+    pub schedule: Schedule,
+    /// Custom queries (`--extend.query-path`).
+    pub custom_queries: Vec<custom::CustomQuery>,
+    /// Metric names.
+    pub naming: Naming,
+}
 
 /// How one target's exporter collects.
 #[derive(Debug, Clone, Copy)]
@@ -33,36 +46,52 @@ pub fn exporter(
     pool: &PgPool,
     labels: Labels,
     schedule: Schedule,
+    naming: Naming,
 ) -> Result<BaseExporter, hubble::ExporterError> {
-    let p = || pool.clone();
+    fn sql<G>(pool: &PgPool) -> SqlCollector<G, Postgres> {
+        SqlCollector::new(pool.clone())
+    }
+    fn gate<C>(pool: &PgPool, min: i32, max: i32, c: C) -> up::VersionGate<C> {
+        up::VersionGate::new(pool.clone(), min, max, c)
+    }
     BaseExporter::builder("postgres")
         .const_labels(labels)
         .interval(schedule.interval)
         .timeout(schedule.timeout)
-        .collector(up::PgUp::new(p()))
-        .collector(SqlCollector::<PgStatDatabase, Postgres>::new(p()))
-        .collector(up::VersionGate::new(
-            p(),
+        .collector(naming.apply(up::PgUp::new(pool.clone())))
+        .collector(naming.apply(sql::<PgStatDatabase>(pool)))
+        .collector(naming.apply(gate(
+            pool,
+            120_000,
+            i32::MAX,
+            sql::<PgStatDatabaseChecksums>(pool),
+        )))
+        .collector(naming.apply(gate(
+            pool,
             140_000,
             i32::MAX,
-            SqlCollector::<PgStatDatabaseSessions, Postgres>::new(p()),
-        ))
-        .collector(SqlCollector::<PgStatDatabaseConflicts, Postgres>::new(p()))
-        .collector(up::VersionGate::new(
-            p(),
-            0,
-            170_000,
-            SqlCollector::<PgStatBgwriter, Postgres>::new(p()),
-        ))
-        .collector(SqlCollector::<PgStatActivity, Postgres>::new(p()))
-        .collector(SqlCollector::<PgLocks, Postgres>::new(p()))
-        .collector(SqlCollector::<PgDatabaseSize, Postgres>::new(p()))
-        .collector(SqlCollector::<PgPostmaster, Postgres>::new(p()))
-        .collector(SqlCollector::<PgStatArchiver, Postgres>::new(p()))
-        .collector(SqlCollector::<PgReplication, Postgres>::new(p()))
-        .collector(SqlCollector::<PgStatReplication, Postgres>::new(p()))
-        .collector(SqlCollector::<PgReplicationSlots, Postgres>::new(p()))
-        .collector(SqlCollector::<PgStatUserTables, Postgres>::new(p()))
-        .collector(settings::PgSettings::new(p()))
+            sql::<PgStatDatabaseSessions>(pool),
+        )))
+        .collector(naming.apply(sql::<PgStatDatabaseConflicts>(pool)))
+        .collector(naming.apply(gate(pool, 0, 170_000, sql::<PgStatBgwriter>(pool))))
+        .collector(naming.apply(sql::<PgStatActivity>(pool)))
+        .collector(naming.apply(sql::<PgLocks>(pool)))
+        .collector(naming.apply(sql::<PgDatabaseSize>(pool)))
+        .collector(naming.apply(sql::<PgPostmaster>(pool)))
+        .collector(naming.apply(sql::<PgStatArchiver>(pool)))
+        .collector(naming.apply(sql::<PgReplication>(pool)))
+        .collector(naming.apply(sql::<PgStatReplication>(pool)))
+        .collector(naming.apply(sql::<PgReplicationSlots>(pool)))
+        .collector(naming.apply(sql::<PgStatUserTables>(pool)))
+        .collector(naming.apply(settings::PgSettings::new(pool.clone())))
         .build()
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+        }
+    }
 }

@@ -14,8 +14,7 @@ use tokio::time::Instant;
 
 use super::app::PgExporter;
 use super::connection::Dsn;
-use super::custom::CustomQuery;
-use super::Schedule;
+use super::Collection;
 
 struct Probed {
     registry: Registry,
@@ -25,8 +24,7 @@ struct Probed {
 /// The probed targets.
 pub struct Probes {
     defaults: Dsn,
-    schedule: Schedule,
-    custom: Vec<CustomQuery>,
+    collection: Collection,
     idle: Duration,
     max_targets: usize,
     targets: tokio::sync::Mutex<HashMap<Dsn, Arc<Probed>>>,
@@ -37,16 +35,10 @@ impl Probes {
     pub const DEFAULT_MAX_TARGETS: usize = 1000;
 
     /// Probes with `defaults` for what a target leaves unset, closed after `idle` without a probe.
-    pub fn new(
-        defaults: Dsn,
-        schedule: Schedule,
-        custom: Vec<CustomQuery>,
-        idle: Duration,
-    ) -> Self {
+    pub fn new(defaults: Dsn, collection: Collection, idle: Duration) -> Self {
         Probes {
             defaults,
-            schedule,
-            custom,
+            collection,
             idle,
             max_targets: Self::DEFAULT_MAX_TARGETS,
             targets: tokio::sync::Mutex::new(HashMap::new()),
@@ -66,7 +58,7 @@ impl Probes {
             ));
         }
         let registry = Registry::without_process_metrics();
-        let exporter = PgExporter::new(&dsn, Labels::new(), self.schedule, &self.custom)
+        let exporter = PgExporter::new(&dsn, Labels::new(), &self.collection)
             .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
         registry
             .register(exporter)
@@ -144,7 +136,7 @@ pub async fn handler(
         Err((status, message)) => return (status, format!("{message}\n")).into_response(),
     };
     // A new target's first collection: wait for it (bounded by the collection timeout) rather than answer empty.
-    let deadline = Instant::now() + probes.schedule.timeout + Duration::from_secs(1);
+    let deadline = Instant::now() + probes.collection.schedule.timeout + Duration::from_secs(1);
     while !probed.registry.is_ready() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
