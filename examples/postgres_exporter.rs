@@ -82,6 +82,9 @@ struct Flags {
         default_value = "postgres_exporter"
     )]
     metric_names: Naming,
+    /// Export only pg_up and the custom queries, not the standard groups (as postgres_exporter's flag).
+    #[arg(long = "disable-default-metrics")]
+    disable_default_metrics: bool,
     /// How long a /probe target's pool is kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
@@ -152,6 +155,7 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
             },
             custom_queries,
             naming: flags.metric_names,
+            disable_default_metrics: flags.disable_default_metrics,
         },
         probe_idle_timeout: flags.probe_idle_timeout,
         targets,

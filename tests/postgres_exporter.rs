@@ -31,6 +31,21 @@ impl Running {
     }
 
     fn start_full(targets: Targets, custom_queries: Vec<CustomQuery>, naming: Naming) -> Running {
+        Running::start_collection(
+            targets,
+            Collection {
+                schedule: Schedule {
+                    interval: Duration::from_millis(300),
+                    timeout: Duration::from_millis(300),
+                },
+                custom_queries,
+                naming,
+                disable_default_metrics: false,
+            },
+        )
+    }
+
+    fn start_collection(targets: Targets, collection: Collection) -> Running {
         let config = Config {
             targets,
             defaults: Dsn {
@@ -39,14 +54,7 @@ impl Running {
                 sslmode: Some("disable".into()),
                 ..Dsn::default()
             },
-            collection: Collection {
-                schedule: Schedule {
-                    interval: Duration::from_millis(300),
-                    timeout: Duration::from_millis(300),
-                },
-                custom_queries,
-                naming,
-            },
+            collection,
             discovery_interval: Duration::from_millis(200),
             shard: None,
             telemetry_path: "/metrics".into(),
@@ -632,4 +640,28 @@ fn the_password_never_shows_in_logs() {
         "the DSN is logged redacted: {logs}"
     );
     assert!(!logs.contains(secret), "password in the logs:\n{logs}");
+}
+
+#[test]
+fn disable_default_metrics_keeps_pg_up_and_custom_queries_only() {
+    let pg = PgCluster::start(&[]);
+    let yaml = "app_one:\n  query: \"SELECT 1 AS v\"\n  metrics:\n    - v: {usage: GAUGE, description: One}\n";
+    let collection = Collection {
+        schedule: Schedule {
+            interval: Duration::from_millis(300),
+            timeout: Duration::from_millis(300),
+        },
+        custom_queries: custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap(),
+        naming: Naming::PostgresExporter,
+        disable_default_metrics: true,
+    };
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    let body = exporter.wait_metrics("pg_up and the custom query", |b| {
+        b.contains("pg_up{") && b.contains("app_one_v{")
+    });
+    assert!(
+        !body.contains("pg_stat_database") && !body.contains("pg_settings_"),
+        "{body}"
+    );
+    exporter.stop();
 }

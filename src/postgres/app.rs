@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::connection::Dsn;
 use super::custom::CustomCollector;
 use super::probe::{self, Probes};
+use super::up::PgUp;
 use super::{exporter, Collection};
 
 /// Connections per target.
@@ -79,7 +80,16 @@ impl PgExporter {
                 source: e.into(),
             })?;
         labels.insert("server", dsn.server());
-        let base = exporter(&pool, labels, collection.schedule, collection.naming)?;
+        let base = if collection.disable_default_metrics {
+            BaseExporter::builder("postgres")
+                .const_labels(labels)
+                .interval(collection.schedule.interval)
+                .timeout(collection.schedule.timeout)
+                .collector(collection.naming.apply(PgUp::new(pool.clone())))
+                .build()?
+        } else {
+            exporter(&pool, labels, collection.schedule, collection.naming)?
+        };
         for q in &collection.custom_queries {
             base.add_collector(
                 collection

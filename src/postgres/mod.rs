@@ -29,6 +29,8 @@ pub struct Collection {
     pub custom_queries: Vec<custom::CustomQuery>,
     /// Metric names.
     pub naming: Naming,
+    /// Only `pg_up` and the custom queries (postgres_exporter's `--disable-default-metrics`).
+    pub disable_default_metrics: bool,
 }
 
 /// How one target's exporter collects.
