@@ -116,6 +116,9 @@ impl Dsn {
             .min_connections(0)
             .acquire_timeout(statement_timeout)
             .idle_timeout(Duration::from_secs(300))
+            // A busy server makes every acquire slow; sqlx would warn on each one. The failing collector is
+            // already logged once and shown in hubble_collector_up, so keep sqlx's note at debug level.
+            .acquire_slow_level(log::LevelFilter::Debug)
             .connect_lazy_with(self.connect_options(statement_timeout)?))
     }
 }
