@@ -82,6 +82,9 @@ struct Flags {
         default_value = "postgres_exporter"
     )]
     metric_names: Naming,
+    /// Connections per target (1 is enough for many targets on one server; 2 lets a slow group not delay the others).
+    #[arg(long = "target.max-connections", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    max_connections: u32,
     /// Export only pg_up and the custom queries, not the standard groups (as postgres_exporter's flag).
     #[arg(long = "disable-default-metrics")]
     disable_default_metrics: bool,
@@ -156,6 +159,7 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
             custom_queries,
             naming: flags.metric_names,
             disable_default_metrics: flags.disable_default_metrics,
+            pool_size: flags.max_connections,
         },
         probe_idle_timeout: flags.probe_idle_timeout,
         targets,

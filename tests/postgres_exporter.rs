@@ -41,6 +41,7 @@ impl Running {
                 custom_queries,
                 naming,
                 disable_default_metrics: false,
+                pool_size: 2,
             },
         )
     }
@@ -654,6 +655,7 @@ fn disable_default_metrics_keeps_pg_up_and_custom_queries_only() {
         custom_queries: custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap(),
         naming: Naming::PostgresExporter,
         disable_default_metrics: true,
+        pool_size: 1,
     };
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let body = exporter.wait_metrics("pg_up and the custom query", |b| {

@@ -146,18 +146,28 @@ fn encode_family(
 ) -> EncodedFamily {
     let om_sample = openmetrics_sample_name(name, kind);
     let mut text = Vec::with_capacity(series.len() * (name.len() + 48));
-    let mut om = Vec::with_capacity(series.len() * (om_sample.len() + 48));
     for (labels, value) in series {
         write_sample(&mut text, name, labels, *value);
-        write_sample(&mut om, &om_sample, labels, *value);
     }
+    let text = Bytes::from(text);
+    // Sample lines differ between the formats only for counters not named `_total`; otherwise both formats
+    // share one buffer.
+    let openmetrics = if om_sample == name {
+        text.clone()
+    } else {
+        let mut om = Vec::with_capacity(series.len() * (om_sample.len() + 48));
+        for (labels, value) in series {
+            write_sample(&mut om, &om_sample, labels, *value);
+        }
+        om.into()
+    };
     EncodedFamily {
         name: name.into(),
         help: help.into(),
         kind,
         series: series.len(),
-        text: text.into(),
-        openmetrics: om.into(),
+        text,
+        openmetrics,
     }
 }
 

@@ -20,9 +20,6 @@ use super::probe::{self, Probes};
 use super::up::PgUp;
 use super::{exporter, Collection};
 
-/// Connections per target.
-pub const POOL_SIZE: u32 = 2;
-
 /// Where targets come from.
 #[derive(Debug, Clone)]
 pub enum Targets {
@@ -74,7 +71,7 @@ impl PgExporter {
         collection: &Collection,
     ) -> Result<Self, ExporterError> {
         let pool = dsn
-            .pool(POOL_SIZE, collection.schedule.timeout)
+            .pool(collection.pool_size.max(1), collection.schedule.timeout)
             .map_err(|e| ExporterError::Setup {
                 exporter: "postgres".into(),
                 source: e.into(),

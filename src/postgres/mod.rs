@@ -21,7 +21,7 @@ use groups::*;
 use naming::Naming;
 
 /// What every target's exporter collects, and how.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Collection {
     /// Interval and timeout.
     pub schedule: Schedule,
@@ -31,6 +31,20 @@ pub struct Collection {
     pub naming: Naming,
     /// Only `pg_up` and the custom queries (postgres_exporter's `--disable-default-metrics`).
     pub disable_default_metrics: bool,
+    /// Connections per target (at least 1).
+    pub pool_size: u32,
+}
+
+impl Default for Collection {
+    fn default() -> Self {
+        Collection {
+            schedule: Schedule::default(),
+            custom_queries: Vec::new(),
+            naming: Naming::default(),
+            disable_default_metrics: false,
+            pool_size: 2,
+        }
+    }
 }
 
 /// How one target's exporter collects.
