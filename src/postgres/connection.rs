@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, PgPool};
 
 /// What connections are called in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "hubble_postgres_exporter";
@@ -93,6 +93,9 @@ impl Dsn {
                 "statement_timeout",
                 format!("{}", statement_timeout.as_millis()),
             )]);
+        // sqlx warns on every statement over a second; under load that floods the log once per query.
+        // hubble_collector_duration_seconds shows slow groups, and failures are logged once per change.
+        o = o.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         if let Some(u) = &self.user {
             o = o.username(u);
         }
