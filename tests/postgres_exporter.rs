@@ -13,12 +13,11 @@ use hubble_examples::postgres::custom::{self, CustomQuery};
 use hubble_examples::postgres::naming::Naming;
 use hubble_examples::postgres::{Collection, Schedule};
 use support::pg::PgCluster;
-use support::{get, promtool_check, wait_for};
+use support::{get, promtool_check, serve_in_thread, wait_for, InThread};
 
 struct Running {
+    server: InThread,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Running {
@@ -61,29 +60,12 @@ impl Running {
             telemetry_path: "/metrics".into(),
             probe_idle_timeout: Duration::from_millis(500),
         };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-                tx.send(listener.local_addr()?)?;
-                app::run(config, listener, Registry::new(), async {
-                    let _ = stopped.await;
-                })
-                .await
-            })
+        let server = serve_in_thread(move |listener, shutdown| {
+            app::run(config, listener, Registry::new(), shutdown)
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("exporter did not start");
         Running {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
+            addr: server.addr,
+            server,
         }
     }
 
@@ -94,14 +76,8 @@ impl Running {
         })
     }
 
-    fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.thread
-            .take()
-            .unwrap()
-            .join()
-            .unwrap()
-            .expect("clean shutdown");
+    fn stop(self) {
+        self.server.stop().expect("clean shutdown");
     }
 }
 
@@ -559,22 +535,6 @@ fn prometheus_naming_is_promtool_clean() {
     exporter.stop();
 }
 
-/// The example binary, built by `cargo test` alongside the tests.
-fn example_binary() -> std::path::PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let bin = dir.join("examples").join("postgres_exporter");
-    assert!(
-        bin.exists(),
-        "{} not built: run the tests with `cargo test --workspace`",
-        bin.display()
-    );
-    bin
-}
-
 #[test]
 fn the_password_never_shows_in_logs() {
     let pg = PgCluster::start(&[]);
@@ -586,7 +546,7 @@ fn the_password_never_shows_in_logs() {
         .unwrap()
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = std::process::Command::new(example_binary())
+    let child = std::process::Command::new(support::example_binary("postgres_exporter"))
         .env(
             "DATA_SOURCE_NAME",
             format!(

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use hubble::Registry;
 use hubble_examples::sqlite_demo::{self, Config};
-use support::{get, promtool_check, wait_for};
+use support::{get, promtool_check, serve_in_thread, wait_for, InThread};
 
 struct Running {
+    server: InThread,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -29,36 +28,18 @@ impl Running {
             workload_tick: Duration::from_millis(50),
             ..Config::default()
         };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let listener = sqlite_demo::bind("127.0.0.1:0".parse()?).await?;
-                addr_tx.send(listener.local_addr()?)?;
-                sqlite_demo::run(config, listener, Registry::new(), async {
-                    let _ = stopped.await;
-                })
-                .await
-            })
+        let server = serve_in_thread(move |listener, shutdown| {
+            sqlite_demo::run(config, listener, Registry::new(), shutdown)
         });
-        let addr = addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("exporter did not start");
         Running {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
+            addr: server.addr,
+            server,
             _dir: dir,
         }
     }
 
-    fn stop(mut self) -> anyhow::Result<()> {
-        let _ = self.stop.take().unwrap().send(());
-        self.thread.take().unwrap().join().unwrap()
+    fn stop(self) -> anyhow::Result<()> {
+        self.server.stop()
     }
 
     fn metrics_with(&self, needle: &str) -> String {
@@ -180,20 +161,8 @@ fn metrics_move_with_the_workload() {
     exporter.stop().unwrap();
 }
 
-/// The example binary, built by `cargo test` alongside the tests.
 fn example_binary() -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let bin = dir.join("examples").join("sqlite_exporter");
-    assert!(
-        bin.exists(),
-        "{} not built: run the tests with `cargo test --workspace`",
-        bin.display()
-    );
-    bin
+    support::example_binary("sqlite_exporter")
 }
 
 fn run_binary(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, String) {

@@ -124,3 +124,72 @@ pub fn promtool_check(body: &[u8]) -> String {
         text
     }
 }
+
+/// A server run on its own runtime in a thread, on a loopback port, until [`stop`](Self::stop).
+pub struct InThread {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The future that tells a server run by [`serve_in_thread`] to shut down.
+pub type Shutdown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Binds `127.0.0.1:0` and runs `serve(listener, shutdown)` on a two-thread runtime in its own thread.
+pub fn serve_in_thread<F, Fut>(serve: F) -> InThread
+where
+    F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            tx.send(listener.local_addr()?)?;
+            serve(
+                listener,
+                Box::pin(async {
+                    let _ = stopped.await;
+                }),
+            )
+            .await
+        })
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server did not start");
+    InThread {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+impl InThread {
+    /// Signals shutdown and waits for the server's result.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// An example binary, built by `cargo test` alongside the tests.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} not built: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
