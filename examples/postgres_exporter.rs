@@ -183,9 +183,7 @@ async fn main() -> ExitCode {
     let listen = flags.listen_address;
     let result = async {
         let config = config(flags)?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("listening on {listen} (--web.listen-address): {e}"))?;
+        let listener = cli::bind(listen).await?;
         app::run(
             config,
             listener,
@@ -195,8 +193,5 @@ async fn main() -> ExitCode {
         .await
     }
     .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cli::fail(&e),
-    }
+    cli::exit_code(result)
 }

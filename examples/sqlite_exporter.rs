@@ -55,7 +55,7 @@ async fn main() -> ExitCode {
         ..Config::default()
     };
     let result = async {
-        let listener = sqlite_demo::bind(flags.listen_address).await?;
+        let listener = cli::bind(flags.listen_address).await?;
         sqlite_demo::run(
             config,
             listener,
@@ -65,8 +65,5 @@ async fn main() -> ExitCode {
         .await
     }
     .await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cli::fail(&e),
-    }
+    cli::exit_code(result)
 }

@@ -62,10 +62,23 @@ pub fn parse_or_exit<C: clap::Parser>() -> C {
     }
 }
 
-/// Prints a runtime error as one line and returns exit status 1.
-pub fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
-    ExitCode::from(1)
+/// Binds the HTTP listener, naming the address and the flag in the error.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    use anyhow::Context as _;
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} (--web.listen-address)"))
+}
+
+/// The process exit status of a run: 0, or the error printed as one line and 1.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! hubble's SQL collector.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -331,13 +330,6 @@ pub fn exporter(
         .collector(SqlCollector::<Workers, Sqlite>::new(pool.clone()))
         .collector(SqlCollector::<DatabaseSize, Sqlite>::new(pool.clone()))
         .build()
-}
-
-/// Binds the listen address, with the address in the error.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr} (--web.listen-address)"))
 }
 
 /// Opens the database, registers the exporter in `registry`, serves until `shutdown`, then closes everything.

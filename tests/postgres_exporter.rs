@@ -92,29 +92,12 @@ fn dsn(pg: &PgCluster, db: &str) -> Dsn {
 
 /// Connections of this exporter as the server sees them.
 fn our_connections(pg: &PgCluster) -> usize {
-    let out = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-At",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-p",
-            &pg.port.to_string(),
-            "-d",
-            "postgres",
-            "-c",
-        ])
-        .arg(format!(
+    pg.count(
+        "postgres",
+        &format!(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}'"
-        ))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(usize::MAX)
+        ),
+    )
 }
 
 #[test]
@@ -479,18 +462,13 @@ fn a_slow_query_is_cancelled_in_the_database() {
     // statement_timeout (the collection timeout, 300 ms) ends it on the server: runs restart every interval,
     // but none lives past the timeout, and none piles up.
     let sleeping = || {
-        let out = std::process::Command::new("psql")
-            .args(["-X", "-At", "-h", "127.0.0.1", "-U", "postgres", "-p", &pg.port.to_string(), "-d", "postgres", "-c"])
-            .arg(format!(
+        pg.count(
+            "postgres",
+            &format!(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}' \
                  AND state = 'active' AND query LIKE '%pg_sleep(30)%' AND now() - query_start > interval '1 second'"
-            ))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<usize>()
-            .unwrap_or(usize::MAX)
+            ),
+        )
     };
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(

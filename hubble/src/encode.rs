@@ -244,6 +244,19 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// `# HELP` and `# TYPE` lines of one family.
+fn write_header(out: &mut Vec<u8>, family: &str, help: &str, kind_word: &str, format: Format) {
+    out.extend_from_slice(b"# HELP ");
+    out.extend_from_slice(family.as_bytes());
+    out.push(b' ');
+    escape_help(out, help, format);
+    out.extend_from_slice(b"\n# TYPE ");
+    out.extend_from_slice(family.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(kind_word.as_bytes());
+    out.push(b'\n');
+}
+
 /// Writes families in name order, one header per family however many chunks (collectors, exporters) hold
 /// samples of it.
 pub(crate) struct FamilyWriter {
@@ -278,15 +291,7 @@ impl FamilyWriter {
             Format::Text => (name, kind.as_text()),
             Format::OpenMetrics => (openmetrics_family_name(name, kind), kind.as_openmetrics()),
         };
-        self.out.extend_from_slice(b"# HELP ");
-        self.out.extend_from_slice(family.as_bytes());
-        self.out.push(b' ');
-        escape_help(&mut self.out, help, self.format);
-        self.out.extend_from_slice(b"\n# TYPE ");
-        self.out.extend_from_slice(family.as_bytes());
-        self.out.push(b' ');
-        self.out.extend_from_slice(kind_word.as_bytes());
-        self.out.push(b'\n');
+        write_header(&mut self.out, family, help, kind_word, self.format);
     }
 
     pub fn finish(mut self) -> Vec<u8> {
@@ -303,7 +308,6 @@ pub(crate) fn encode_prometheus_families(
     format: Format,
 ) -> Vec<u8> {
     use prometheus::proto::MetricType;
-    use std::io::Write;
     let mut out = Vec::new();
     for mf in families {
         let name = mf.name();
@@ -319,19 +323,12 @@ pub(crate) fn encode_prometheus_families(
             Format::OpenMetrics if is_counter => name.strip_suffix("_total").unwrap_or(name),
             _ => name,
         };
-        out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(family.as_bytes());
-        out.push(b' ');
-        escape_help(&mut out, mf.help(), format);
-        let _ = writeln!(
-            out,
-            "\n# TYPE {family} {}",
-            if format == Format::Text {
-                kind
-            } else {
-                om_kind
-            }
-        );
+        let kind_word = if format == Format::Text {
+            kind
+        } else {
+            om_kind
+        };
+        write_header(&mut out, family, mf.help(), kind_word, format);
         for m in mf.get_metric() {
             let labels: Labels = m
                 .get_label()

@@ -160,27 +160,40 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
+    fn psql_command(&self, db: &str, sql: &str) -> Command {
+        let mut c = Command::new(self.bin.join("psql"));
+        c.args([
+            "-X",
+            "-q",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .args(["-p", &self.port.to_string(), "-d", db, "-c", sql]);
+        c
+    }
+
     /// Runs SQL through psql (for setup: several statements, CREATE DATABASE, ...).
     pub fn psql(&self, db: &str, sql: &str) {
-        let out = Command::new(self.bin.join("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-            ])
-            .args(["-p", &self.port.to_string(), "-d", db, "-c", sql])
-            .output()
-            .unwrap();
+        let out = self.psql_command(db, sql).output().unwrap();
         assert!(
             out.status.success(),
             "psql failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// A query's single numeric value; `usize::MAX` when the server does not answer.
+    pub fn count(&self, db: &str, sql: &str) -> usize {
+        let out = self.psql_command(db, sql).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(usize::MAX)
     }
 
     pub fn dir(&self) -> &Path {
