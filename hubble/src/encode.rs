@@ -2,13 +2,15 @@
 //!
 //! A collector's samples are encoded once, when they are collected ([`encode_collection`]): each family becomes
 //! an [`EncodedFamily`] holding its sample lines in both formats. A scrape then only concatenates those chunks
-//! under one `# HELP`/`# TYPE` header per family ([`FamilyWriter`]), so its cost is mostly copying bytes.
+//! under one `# HELP`/`# TYPE` header per family ([`FamilyWriter`], in the order `body::Plan` gives), so its
+//! cost is mostly copying bytes.
 
 use std::borrow::Cow;
 use std::collections::btree_map::{BTreeMap, Entry};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::collector::CollectError;
 use crate::metric::{is_valid_label_name, is_valid_metric_name, Labels, Metric, MetricKind};
@@ -82,15 +84,15 @@ pub(crate) fn encode_collection(
 ) -> Result<Vec<EncodedFamily>, CollectError> {
     let mut families: BTreeMap<Cow<'static, str>, FamilyBuilder> = BTreeMap::new();
     for m in metrics {
-        let mut labels = m.labels;
-        for (n, v) in const_labels.iter() {
+        // Constant labels are merged in when lines are written, not copied into every series.
+        let labels = m.labels;
+        for (n, _) in const_labels.iter() {
             if labels.contains(n) {
                 return Err(CollectError::Other(format!(
                     "metric `{}` sets label `{n}`, which is a constant label of the exporter",
                     m.name
                 )));
             }
-            labels.insert(n.to_owned(), v);
         }
         if !families.contains_key(m.name.as_ref()) {
             if !is_valid_metric_name(&m.name) {
@@ -132,43 +134,98 @@ pub(crate) fn encode_collection(
             }
         }
     }
-    Ok(families
-        .into_iter()
-        .map(|(name, f)| encode_family(&name, &f.help, f.kind, &f.series))
-        .collect())
+    Ok(encode_families(families, const_labels))
 }
 
-fn encode_family(
-    name: &str,
-    help: &str,
-    kind: MetricKind,
-    series: &BTreeMap<Labels, f64>,
-) -> EncodedFamily {
-    let om_sample = openmetrics_sample_name(name, kind);
-    let mut text = Vec::with_capacity(series.len() * (name.len() + 48));
-    for (labels, value) in series {
-        write_sample(&mut text, name, labels, *value);
-    }
-    let text = Bytes::from(text);
-    // Sample lines differ between the formats only for counters not named `_total`; otherwise both formats
-    // share one buffer.
-    let openmetrics = if om_sample == name {
-        text.clone()
-    } else {
-        let mut om = Vec::with_capacity(series.len() * (om_sample.len() + 48));
-        for (labels, value) in series {
-            write_sample(&mut om, &om_sample, labels, *value);
+/// Writes every family's sample lines into one buffer per format, so a run costs two allocations however many
+/// families it has, and each family holds slices of them. Names and help texts are interned: a thousand
+/// targets exporting the same families share one copy.
+fn encode_families(
+    families: BTreeMap<Cow<'static, str>, FamilyBuilder>,
+    const_labels: &Labels,
+) -> Vec<EncodedFamily> {
+    let const_len: usize = const_labels
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 4)
+        .sum();
+    let estimate: usize = families
+        .iter()
+        .map(|(name, f)| f.series.len() * (name.len() + const_len + 64))
+        .sum();
+    let mut text = Vec::with_capacity(estimate);
+    let mut om = Vec::new();
+    // (text range, OpenMetrics range if the lines differ)
+    let mut ranges = Vec::with_capacity(families.len());
+    for (name, f) in &families {
+        let start = text.len();
+        for (labels, value) in &f.series {
+            write_merged(&mut text, name, labels, const_labels, *value);
         }
-        om.into()
-    };
-    EncodedFamily {
-        name: name.into(),
-        help: help.into(),
-        kind,
-        series: series.len(),
-        text,
-        openmetrics,
+        // Sample lines differ between the formats only for counters not named `_total`; otherwise both
+        // formats share the text lines.
+        let om_sample = openmetrics_sample_name(name, f.kind);
+        let om_range = (om_sample != name.as_ref()).then(|| {
+            let start = om.len();
+            for (labels, value) in &f.series {
+                write_merged(&mut om, &om_sample, labels, const_labels, *value);
+            }
+            start..om.len()
+        });
+        ranges.push((start..text.len(), om_range));
     }
+    let text = freeze(text);
+    let om = freeze(om);
+    families
+        .into_iter()
+        .zip(ranges)
+        .map(|((name, f), (t, o))| {
+            let text = text.slice(t);
+            EncodedFamily {
+                name: intern(&name),
+                help: intern(&f.help),
+                kind: f.kind,
+                series: f.series.len(),
+                openmetrics: o.map_or_else(|| text.clone(), |o| om.slice(o)),
+                text,
+            }
+        })
+        .collect()
+}
+
+/// A buffer kept until the next run: give back spare capacity first.
+fn freeze(mut buf: Vec<u8>) -> Bytes {
+    if buf.capacity() - buf.len() > buf.len() / 8 {
+        buf.shrink_to_fit();
+    }
+    Bytes::from(buf)
+}
+
+/// Interned family names and help texts.
+static STRINGS: Mutex<Interner> = Mutex::new(Interner {
+    set: None,
+    purge_at: 0,
+});
+
+struct Interner {
+    set: Option<HashSet<Arc<str>>>,
+    /// Size at which strings no longer held by any family are dropped.
+    purge_at: usize,
+}
+
+fn intern(s: &str) -> Arc<str> {
+    let mut interner = STRINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let Interner { set, purge_at } = &mut *interner;
+    let set = set.get_or_insert_with(HashSet::new);
+    if let Some(a) = set.get(s) {
+        return a.clone();
+    }
+    if set.len() >= *purge_at {
+        set.retain(|a| Arc::strong_count(a) > 1);
+        *purge_at = (set.len() * 2).max(4096);
+    }
+    let a: Arc<str> = s.into();
+    set.insert(a.clone());
+    a
 }
 
 /// In OpenMetrics a counter family is named without `_total` and its sample carries it.
@@ -184,6 +241,37 @@ fn openmetrics_sample_name(name: &str, kind: MetricKind) -> String {
         MetricKind::Counter => format!("{}_total", openmetrics_family_name(name, kind)),
         _ => name.to_owned(),
     }
+}
+
+/// A sample line whose labels are the union of two disjoint sets, written in name order.
+fn write_merged(out: &mut Vec<u8>, name: &str, own: &Labels, constant: &Labels, value: f64) {
+    if constant.is_empty() {
+        return write_sample(out, name, own, value);
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'{');
+    let (mut a, mut b) = (own.iter().peekable(), constant.iter().peekable());
+    let mut first = true;
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        let (n, v) = next.expect("peeked");
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b"=\"");
+        escape_label_value(out, v);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"} ");
+    write_value(out, value);
+    out.push(b'\n');
 }
 
 fn write_sample(out: &mut Vec<u8>, name: &str, labels: &Labels, value: f64) {
@@ -217,13 +305,13 @@ fn escape_label_value(out: &mut Vec<u8>, v: &str) {
     }
 }
 
-fn escape_help(out: &mut Vec<u8>, help: &str, format: Format) {
+fn escape_help(out: &mut impl BufMut, help: &str, format: Format) {
     for b in help.bytes() {
         match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'"' if format == Format::OpenMetrics => out.extend_from_slice(b"\\\""),
-            _ => out.push(b),
+            b'\\' => out.put_slice(b"\\\\"),
+            b'\n' => out.put_slice(b"\\n"),
+            b'"' if format == Format::OpenMetrics => out.put_slice(b"\\\""),
+            _ => out.put_u8(b),
         }
     }
 }
@@ -245,45 +333,51 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: f64) {
 }
 
 /// `# HELP` and `# TYPE` lines of one family.
-fn write_header(out: &mut Vec<u8>, family: &str, help: &str, kind_word: &str, format: Format) {
-    out.extend_from_slice(b"# HELP ");
-    out.extend_from_slice(family.as_bytes());
-    out.push(b' ');
+fn write_header(out: &mut impl BufMut, family: &str, help: &str, kind_word: &str, format: Format) {
+    out.put_slice(b"# HELP ");
+    out.put_slice(family.as_bytes());
+    out.put_u8(b' ');
     escape_help(out, help, format);
-    out.extend_from_slice(b"\n# TYPE ");
-    out.extend_from_slice(family.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(kind_word.as_bytes());
-    out.push(b'\n');
+    out.put_slice(b"\n# TYPE ");
+    out.put_slice(family.as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(kind_word.as_bytes());
+    out.put_u8(b'\n');
 }
 
 /// Writes families in name order, one header per family however many chunks (collectors, exporters) hold
 /// samples of it.
 pub(crate) struct FamilyWriter {
     format: Format,
-    pub out: Vec<u8>,
+    pub out: BytesMut,
+    current: Option<Arc<str>>,
 }
 
 impl FamilyWriter {
     pub fn new(format: Format, capacity: usize) -> Self {
         FamilyWriter {
             format,
-            out: Vec::with_capacity(capacity),
+            out: BytesMut::with_capacity(capacity),
+            current: None,
         }
     }
 
-    /// Writes every chunk; `chunks` may come in any order.
+    /// Writes every chunk; `chunks` may come in any order. (Scrapes order chunks with `body::Plan`.)
+    #[cfg(test)]
     pub fn write_all(&mut self, mut chunks: Vec<&EncodedFamily>) {
-        // Stable sort: within a family, chunks keep the order of exporters and collectors.
         chunks.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut current: Option<&str> = None;
         for chunk in chunks {
-            if current != Some(&*chunk.name) {
-                self.header(&chunk.name, &chunk.help, chunk.kind);
-                current = Some(&chunk.name);
-            }
-            self.out.extend_from_slice(chunk.lines(self.format));
+            self.write(chunk);
         }
+    }
+
+    /// Writes one chunk, after a header if it starts a family. Chunks must come sorted by family name.
+    pub fn write(&mut self, chunk: &EncodedFamily) {
+        if self.current.as_ref() != Some(&chunk.name) {
+            self.header(&chunk.name, &chunk.help, chunk.kind);
+            self.current = Some(chunk.name.clone());
+        }
+        self.out.extend_from_slice(chunk.lines(self.format));
     }
 
     fn header(&mut self, name: &str, help: &str, kind: MetricKind) {
@@ -294,11 +388,17 @@ impl FamilyWriter {
         write_header(&mut self.out, family, help, kind_word, self.format);
     }
 
-    pub fn finish(mut self) -> Vec<u8> {
+    /// Ends the exposition (OpenMetrics has an end marker).
+    pub fn end(&mut self) {
         if self.format == Format::OpenMetrics {
             self.out.extend_from_slice(b"# EOF\n");
         }
-        self.out
+    }
+
+    #[cfg(test)]
+    pub fn finish(mut self) -> Vec<u8> {
+        self.end();
+        self.out.to_vec()
     }
 }
 

@@ -1,5 +1,8 @@
 #![doc = include_str!("../../README.md")]
 
+#[doc(hidden)]
+pub mod bench_api;
+mod body;
 pub mod cache;
 pub mod collector;
 pub mod discovery;

@@ -6,16 +6,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::io::Write;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+pub use crate::body::Body;
+use crate::body::{Plan, Rendered, STREAM_ABOVE};
 use crate::cache::SELF_METRICS;
-use crate::encode::{encode_prometheus_families, EncodedFamily, FamilyWriter, Format};
+use crate::encode::{encode_prometheus_families, Format};
 use crate::exporter::{status_of, Exporter, ExporterError, ExporterShared, ExporterStatus};
 use crate::metric::{Labels, MetricKind};
 
@@ -159,14 +160,6 @@ impl Live {
 /// How long gathered `prometheus`-crate metrics (process metrics, user instruments) are reused.
 const EXTRA_REFRESH: Duration = Duration::from_secs(1);
 
-struct Rendered {
-    version: (u64, u64),
-    extra_at: Instant,
-    valid_until: Option<Instant>,
-    body: Bytes,
-    gzip: OnceLock<Bytes>,
-}
-
 struct Inner {
     live: RwLock<Live>,
     /// Bumped when an exporter is added or removed.
@@ -176,6 +169,8 @@ struct Inner {
     extra: Mutex<Option<(Instant, u64, [Bytes; 2])>>,
     dispatcher_metrics: OnceLock<crate::dispatcher::DispatcherMetrics>,
     rendered: [Mutex<Option<Arc<Rendered>>>; 2],
+    /// Bodies larger than this many bytes are streamed, not cached.
+    stream_above: AtomicUsize,
 }
 
 /// A set of live exporters, rendered together on `/metrics`.
@@ -198,35 +193,6 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("exporters", &self.read().exporters.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// A scrape body in one format, gzipped on request.
-#[derive(Clone)]
-pub struct Body {
-    rendered: Arc<Rendered>,
-}
-
-impl Body {
-    /// The uncompressed body.
-    pub fn bytes(&self) -> Bytes {
-        self.rendered.body.clone()
-    }
-
-    /// The body gzip-compressed (computed once per rendered body).
-    pub fn gzip(&self) -> Bytes {
-        self.rendered
-            .gzip
-            .get_or_init(|| {
-                // Fast compression: the body changes once per interval and is compressed once per change.
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(self.rendered.body.len() / 4),
-                    flate2::Compression::fast(),
-                );
-                let _ = enc.write_all(&self.rendered.body);
-                enc.finish().unwrap_or_default().into()
-            })
-            .clone()
     }
 }
 
@@ -255,6 +221,7 @@ impl Registry {
                 extra: Mutex::new(None),
                 dispatcher_metrics: OnceLock::new(),
                 rendered: [Mutex::new(None), Mutex::new(None)],
+                stream_above: AtomicUsize::new(STREAM_ABOVE),
             }),
         }
     }
@@ -360,9 +327,11 @@ impl Registry {
     }
 
     /// Renders the current metrics. Cheap when nothing changed since the last call: the body is reused.
+    /// A very large body (hundreds of targets) is not kept: it is written while it is sent.
     pub fn render(&self, format: Format) -> Body {
         let now = Instant::now();
         let (extra_at, extra) = self.extra(now);
+        let extra = extra[format as usize].clone();
         let slot = &self.inner.rendered[format as usize];
         let mut cached = slot.lock().unwrap_or_else(|e| e.into_inner());
         let version = self.version();
@@ -371,29 +340,9 @@ impl Registry {
                 && r.extra_at == extra_at
                 && r.valid_until.is_none_or(|t| now < t)
             {
-                return Body {
-                    rendered: r.clone(),
-                };
+                return Body::rendered(r.clone());
             }
         }
-        let (body, valid_until) = self.render_exporters(format, now, &extra[format as usize]);
-        let rendered = Arc::new(Rendered {
-            version,
-            extra_at,
-            valid_until,
-            body: body.into(),
-            gzip: OnceLock::new(),
-        });
-        *cached = Some(rendered.clone());
-        Body { rendered }
-    }
-
-    fn render_exporters(
-        &self,
-        format: Format,
-        now: Instant,
-        extra: &Bytes,
-    ) -> (Vec<u8>, Option<Instant>) {
         let snapshots: Vec<_> = self
             .read()
             .exporters
@@ -402,19 +351,19 @@ impl Registry {
             .map(|e| e.cache.snapshot(now))
             .collect();
         let valid_until = snapshots.iter().filter_map(|s| s.expires_at).min();
-        let chunks: Vec<&EncodedFamily> = snapshots
-            .iter()
-            .flat_map(|s| s.data.iter().chain(s.health.iter()))
-            .collect();
-        let size = chunks
-            .iter()
-            .map(|c| c.lines(format).len() + 128)
-            .sum::<usize>()
-            + extra.len();
-        let mut w = FamilyWriter::new(format, size + 16);
-        w.write_all(chunks);
-        w.out.extend_from_slice(extra);
-        (w.finish(), valid_until)
+        let plan = Plan::new(format, snapshots, extra);
+        if plan.size() > self.inner.stream_above.load(Ordering::Relaxed) {
+            *cached = None;
+            return Body::streamed(plan);
+        }
+        let rendered = Arc::new(Rendered::new(
+            version,
+            extra_at,
+            valid_until,
+            plan.write_whole(),
+        ));
+        *cached = Some(rendered.clone());
+        Body::rendered(rendered)
     }
 
     /// Gathered `prometheus`-crate families in both formats, refreshed at most every [`EXTRA_REFRESH`], and
@@ -610,15 +559,13 @@ mod tests {
         let one = reg.render(Format::Text);
         let two = reg.render(Format::Text);
         // The process metrics refresh once a second; everything else stands still (interval: an hour).
-        if one.rendered.extra_at == two.rendered.extra_at {
-            assert!(
-                Arc::ptr_eq(&one.rendered, &two.rendered),
-                "body rendered twice"
-            );
+        let (one_r, two_r) = (one.cached().unwrap(), two.cached().unwrap());
+        if one_r.extra_at == two_r.extra_at {
+            assert!(Arc::ptr_eq(one_r, two_r), "body rendered twice");
         }
         reg.register(exporter("b", up(1.0))).await.unwrap();
         assert!(
-            !Arc::ptr_eq(&two.rendered, &reg.render(Format::Text).rendered),
+            !Arc::ptr_eq(two_r, reg.render(Format::Text).cached().unwrap()),
             "stale body after register"
         );
         let gz = two.gzip();
@@ -630,5 +577,45 @@ mod tests {
         assert!(om.ends_with("# EOF\n"), "{om}");
         assert_eq!(om.matches("# EOF").count(), 1);
         reg.unregister(&*e).await;
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut plain).unwrap();
+        plain
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_has_the_same_bytes_as_a_cached_one() {
+        let reg = Registry::without_process_metrics();
+        let many = (0..10_000)
+            .map(|i| Metric::gauge("demo_rows", "Rows.", i as f64).label("table", format!("t{i}")))
+            .collect();
+        let e = reg
+            .register(exporter("a", Fixed("rows", many)))
+            .await
+            .unwrap();
+        reg.register(exporter("b", up(1.0))).await.unwrap();
+        scrape_until(&reg, "demo_up{target=\"b\"} 1").await;
+        scrape_until(&reg, "table=\"t9999\"").await;
+        for format in [Format::Text, Format::OpenMetrics] {
+            reg.inner.stream_above.store(usize::MAX, Ordering::Relaxed);
+            let cached = reg.render(format);
+            assert!(cached.cached().is_some());
+            // Every body streamed: pieces are 128 KiB, so this one spans several.
+            reg.inner.stream_above.store(0, Ordering::Relaxed);
+            *reg.inner.rendered[format as usize].lock().unwrap() = None;
+            let streamed = reg.render(format);
+            assert!(streamed.cached().is_none());
+            assert!(cached.bytes().len() > 2 * (128 << 10));
+            assert_eq!(streamed.bytes(), cached.bytes(), "{format:?}");
+            assert_eq!(
+                gunzip(&streamed.gzip()),
+                cached.bytes().to_vec(),
+                "{format:?}"
+            );
+        }
+        reg.unregister(&*e).await;
+        reg.close_all().await;
     }
 }

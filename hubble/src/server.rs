@@ -125,12 +125,11 @@ pub fn metrics_response(registry: &Registry, headers: &HeaderMap) -> Response {
         header::VARY,
         HeaderValue::from_static("Accept, Accept-Encoding"),
     );
-    if accepts_gzip(headers) {
+    let gzip = accepts_gzip(headers);
+    if gzip {
         response_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        (response_headers, body.gzip()).into_response()
-    } else {
-        (response_headers, body.bytes()).into_response()
     }
+    (response_headers, body.into_http(gzip)).into_response()
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {

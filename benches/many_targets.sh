@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Macro benchmark: N discovery-managed targets in one exporter process (issue #6, target 3).
+# Usage: benches/many_targets.sh [TARGETS] [SETTLE_SECONDS]      (defaults 1000 targets, 60 s)
+#
+# Starts a throwaway PostgreSQL 15 (max_connections raised), starts the release Postgres example on an EMPTY
+# file_sd file and reads its RSS (the empty process), then writes TARGETS targets into the file (all pointing at
+# the one server, told apart by a `replica` label, 1-connection pools, every standard group, 15 s interval),
+# waits SETTLE_SECONDS and prints: RSS growth, series and bytes of /metrics, and the time of a full /metrics
+# (curl, best and median of 10) in text, OpenMetrics and gzip.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=${BENCH_DIR:-$root/../shared/bench}
+N=${1:-1000}; SETTLE=${2:-60}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+cargo build --release --example postgres_exporter --manifest-path "$root/Cargo.toml" >&2
+bin=$root/target/release/examples/postgres_exporter
+work=$(mktemp -d /tmp/hubble-many.XXXXXX); chmod 755 "$work"
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+pgport=$(free_port); port=$(free_port)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
+trap cleanup EXIT
+"$bench/pg.sh" start "$work/pg" "$pgport" 10 >&2
+# pg.sh fixes max_connections on the command line: restart with room for one connection per target.
+su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -m fast -w stop >/dev/null"
+su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 \
+  -c max_connections=$((N + 100)) -c shared_preload_libraries=pg_stat_statements' -l $work/pg/log -w start >/dev/null"
+
+rss_mb() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$pid/status"; }
+sd=$work/targets.yml
+echo "[]" >"$sd"
+"$bin" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
+  --web.listen-address "127.0.0.1:$port" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
+pid=$!
+url=http://127.0.0.1:$port/metrics
+for _ in $(seq 100); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
+curl -fsS -o /dev/null "$url"; sleep 1
+empty=$(rss_mb)
+
+python3 - "$sd" "$N" "$pgport" <<'PY'
+import sys
+path, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path + ".tmp", "w") as f:
+    f.write("".join(f"- targets: ['127.0.0.1:{port}']\n  labels: {{service: db, replica: 'r{i}', "
+                    f"__param_dbname: bench, __param_sslmode: disable}}\n" for i in range(n)))
+PY
+mv "$sd.tmp" "$sd"
+echo "waiting ${SETTLE}s for $N targets to settle..." >&2
+sleep "$SETTLE"
+
+timed() { # curl args... -> best and median ms of 10
+  for _ in $(seq 10); do curl -fsS -o /dev/null -w '%{time_total}\n' "$@"; done | sort -n |
+    awk '{a[NR]=$1*1000} END {printf "%.1f / %.1f", a[1], a[int((NR+1)/2)]}'
+}
+settled=$(rss_mb)
+curl -fsS "$url" >"$work/body"
+series=$(grep -vc '^#' "$work/body"); bytes=$(wc -c <"$work/body")
+up=$(grep -c '^pg_up{.*} 1$' "$work/body" || true)
+t_text=$(timed "$url")
+t_om=$(timed -H 'Accept: application/openmetrics-text; version=1.0.0' "$url")
+t_gz=$(timed -H 'Accept-Encoding: gzip' "$url")
+after=$(rss_mb)
+cpu=$(awk '{printf "%.1f", ($14+$15)/'"$(getconf CLK_TCK)"'}' "/proc/$pid/stat")
+printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
+  "series / bytes of /metrics" "$series / $bytes" \
+  "RSS empty / settled / growth MB" "$empty / $settled / $(python3 -c "print(f'{$settled-$empty:.1f}')")" \
+  "RSS after the scrapes / growth MB" "$after / $(python3 -c "print(f'{$after-$empty:.1f}')")" \
+  "full /metrics text, best / median ms" "$t_text" \
+  "OpenMetrics, best / median ms" "$t_om" \
+  "gzip, best / median ms" "$t_gz" \
+  "exporter CPU seconds so far" "$cpu"
+grep -c . "$work/exporter.log" | xargs printf '%-34s %s\n' "exporter log lines"
+cut -c1-200 "$work/exporter.log" | sed -E 's/[0-9:.TZ-]{20,}//' | sort | uniq -c | sort -rn | head -5

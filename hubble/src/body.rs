@@ -1,0 +1,288 @@
+//! A scrape body: one cached buffer for ordinary sizes, or written piece by piece while it is sent.
+//!
+//! A body up to [`STREAM_ABOVE`] bytes is rendered once into one buffer that every scraper shares until
+//! something changes. Above that (hundreds of targets in one process), keeping whole bodies would cost more
+//! memory than the data itself, and with that many collectors something changes every few milliseconds, so a
+//! cached body would rarely be reused. Such a body is instead written in [`PIECE`]-sized pieces as the client
+//! reads it, from a snapshot of the collectors' encoded chunks taken when the scrape began: the same bytes,
+//! with memory bounded per scrape.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use http_body::Frame;
+
+use crate::cache::CacheSnapshot;
+use crate::encode::{EncodedFamily, FamilyWriter, Format};
+
+/// Bodies larger than this are streamed instead of cached.
+pub(crate) const STREAM_ABOVE: usize = 16 << 20;
+/// Size of the pieces a streamed body is written in.
+const PIECE: usize = 32 << 10;
+
+/// A rendered, cached body.
+pub(crate) struct Rendered {
+    pub version: (u64, u64),
+    pub extra_at: Instant,
+    pub valid_until: Option<Instant>,
+    pub body: Bytes,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Rendered {
+    pub fn new(
+        version: (u64, u64),
+        extra_at: Instant,
+        valid_until: Option<Instant>,
+        body: Bytes,
+    ) -> Self {
+        Rendered {
+            version,
+            extra_at,
+            valid_until,
+            body,
+            gzip: OnceLock::new(),
+        }
+    }
+}
+
+/// What a large body is written from: the collectors' chunks at the start of the scrape, in output order.
+pub(crate) struct Plan {
+    format: Format,
+    snapshots: Vec<CacheSnapshot>,
+    /// (snapshot, family) in output order; family indexes `data` then `health`.
+    order: Vec<(u32, u32)>,
+    extra: Bytes,
+    /// About the body's length: lines, plus room for headers.
+    size: usize,
+}
+
+impl Plan {
+    pub fn new(format: Format, snapshots: Vec<CacheSnapshot>, extra: Bytes) -> Self {
+        // Group chunks by family, then order the few distinct families by name: far cheaper than sorting
+        // every chunk by name. Names are interned, so a family's chunks mostly share one pointer; equal names
+        // behind different pointers end up adjacent after the sort, which is all the writer needs.
+        let mut groups: HashMap<usize, Vec<(u32, u32)>> = HashMap::new();
+        let mut size = extra.len() + 16;
+        for (i, s) in snapshots.iter().enumerate() {
+            for (j, f) in s.data.iter().chain(s.health.iter()).enumerate() {
+                size += f.lines(format).len();
+                let key = Arc::as_ptr(&f.name).cast::<u8>() as usize;
+                // Within a family, chunks keep the order of exporters and collectors.
+                groups.entry(key).or_default().push((i as u32, j as u32));
+            }
+        }
+        let mut families: Vec<Vec<(u32, u32)>> = groups.into_values().collect();
+        let mut plan = Plan {
+            format,
+            snapshots,
+            order: Vec::new(),
+            extra,
+            size: size + families.len() * 128,
+        };
+        families.sort_by(|a, b| plan.chunk(a[0]).name.cmp(&plan.chunk(b[0]).name));
+        plan.order = families.concat();
+        plan
+    }
+
+    /// About the length of the body.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The whole body in one buffer.
+    pub fn write_whole(self) -> Bytes {
+        let capacity = self.size;
+        Pieces::sized(Arc::new(self), false, usize::MAX, capacity)
+            .next()
+            .unwrap_or_default()
+    }
+
+    fn chunk(&self, (i, j): (u32, u32)) -> &EncodedFamily {
+        let s = &self.snapshots[i as usize];
+        let j = j as usize;
+        s.data.get(j).unwrap_or_else(|| &s.health[j - s.data.len()])
+    }
+}
+
+/// A scrape body in one format, gzipped on request.
+#[derive(Clone)]
+pub struct Body {
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Rendered(Arc<Rendered>),
+    Streamed(Arc<Plan>),
+}
+
+impl Body {
+    pub(crate) fn rendered(r: Arc<Rendered>) -> Self {
+        Body {
+            kind: Kind::Rendered(r),
+        }
+    }
+
+    pub(crate) fn streamed(plan: Plan) -> Self {
+        Body {
+            kind: Kind::Streamed(Arc::new(plan)),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cached(&self) -> Option<&Arc<Rendered>> {
+        match &self.kind {
+            Kind::Rendered(r) => Some(r),
+            Kind::Streamed(_) => None,
+        }
+    }
+
+    /// The uncompressed body. A large body is assembled here in one buffer; the HTTP server streams it
+    /// instead.
+    pub fn bytes(&self) -> Bytes {
+        match &self.kind {
+            Kind::Rendered(r) => r.body.clone(),
+            Kind::Streamed(plan) => collect(Pieces::new(plan.clone(), false)),
+        }
+    }
+
+    /// Length of the uncompressed body, streaming a large one without assembling it.
+    #[doc(hidden)]
+    pub fn bytes_len(&self) -> usize {
+        match &self.kind {
+            Kind::Rendered(r) => r.body.len(),
+            Kind::Streamed(plan) => Pieces::new(plan.clone(), false).map(|p| p.len()).sum(),
+        }
+    }
+
+    /// The body gzip-compressed (computed once per rendered body).
+    pub fn gzip(&self) -> Bytes {
+        match &self.kind {
+            Kind::Rendered(r) => r.gzip.get_or_init(|| gzip(&r.body)).clone(),
+            Kind::Streamed(plan) => collect(Pieces::new(plan.clone(), true)),
+        }
+    }
+
+    /// The HTTP response body, gzipped if asked.
+    pub(crate) fn into_http(self, gzip: bool) -> axum::body::Body {
+        match self.kind {
+            Kind::Rendered(_) if gzip => self.gzip().into(),
+            Kind::Rendered(r) => r.body.clone().into(),
+            Kind::Streamed(plan) => axum::body::Body::new(Pieces::new(plan, gzip)),
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> Bytes {
+    // Fast compression: a cached body changes at most once per interval and is compressed once per change.
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default().into()
+}
+
+fn collect(pieces: Pieces) -> Bytes {
+    let mut out = Vec::new();
+    for piece in pieces {
+        out.extend_from_slice(&piece);
+    }
+    out.into()
+}
+
+/// The pieces of a streamed body, as an iterator and as an HTTP body.
+struct Pieces {
+    plan: Arc<Plan>,
+    piece: usize,
+    /// Capacity of the buffer pieces are cut from.
+    buffer: usize,
+    next: usize,
+    writer: FamilyWriter,
+    gzip: Option<GzEncoder<Vec<u8>>>,
+    done: bool,
+}
+
+impl Pieces {
+    fn new(plan: Arc<Plan>, gzip: bool) -> Self {
+        Self::sized(plan, gzip, PIECE, 4 * PIECE)
+    }
+
+    /// Pieces of at least `piece` bytes (but the last), written into buffers of `capacity`.
+    fn sized(plan: Arc<Plan>, gzip: bool, piece: usize, capacity: usize) -> Self {
+        Pieces {
+            writer: FamilyWriter::new(plan.format, capacity),
+            piece,
+            buffer: capacity,
+            plan,
+            next: 0,
+            gzip: gzip.then(|| GzEncoder::new(Vec::with_capacity(PIECE / 2), Compression::fast())),
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Pieces {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        while !self.done {
+            let order = &self.plan.order;
+            while self.next < order.len() && self.writer.out.len() < self.piece {
+                self.writer.write(self.plan.chunk(order[self.next]));
+                self.next += 1;
+            }
+            if self.next == order.len() {
+                self.writer.out.extend_from_slice(&self.plan.extra);
+                self.writer.end();
+                self.done = true;
+            }
+            // The piece shares the writer's buffer; once the client has been sent the earlier pieces,
+            // `reserve` takes the buffer back instead of allocating.
+            let plain = self.writer.out.split().freeze();
+            if !self.done {
+                self.writer.out.reserve(self.buffer);
+            }
+            let piece = match &mut self.gzip {
+                None => plain,
+                Some(enc) => {
+                    // Writing to a Vec cannot fail.
+                    let _ = enc.write_all(&plain);
+                    if self.done {
+                        let enc = self.gzip.take().expect("gzip encoder present");
+                        enc.finish().unwrap_or_default().into()
+                    } else {
+                        std::mem::take(enc.get_mut()).into()
+                    }
+                }
+            };
+            if !piece.is_empty() {
+                return Some(piece);
+            }
+        }
+        None
+    }
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        // Each piece is a bounded amount of copying (and compressing): no need to yield in between.
+        Poll::Ready(self.get_mut().next().map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+}
