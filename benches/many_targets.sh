@@ -29,7 +29,7 @@ su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c lis
 rss_mb() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$pid/status"; }
 sd=$work/targets.yml
 echo "[]" >"$sd"
-"$bin" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
+${EXPORTER_WRAP:-} "$bin" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
   --web.listen-address "127.0.0.1:$port" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
 pid=$!
 url=http://127.0.0.1:$port/metrics
@@ -60,6 +60,18 @@ t_text=$(timed "$url")
 t_om=$(timed -H 'Accept: application/openmetrics-text; version=1.0.0' "$url")
 t_gz=$(timed -H 'Accept-Encoding: gzip' "$url")
 after=$(rss_mb)
+# The ceiling for a body this size on this machine: nginx serving the same bytes from a file.
+mkdir -p "$work/www"; cp "$work/body" "$work/www/metrics"; chmod -R a+rX "$work/www"
+nport=$(free_port)
+cat >"$work/nginx.conf" <<NG
+worker_processes 2; daemon off; pid $work/nginx.pid; error_log $work/nginx.err;
+events { worker_connections 64; }
+http { access_log off; default_type text/plain; server { listen 127.0.0.1:$nport; root $work/www; } }
+NG
+nginx -c "$work/nginx.conf" >/dev/null 2>&1 & npid=$!
+sleep 1
+t_nginx=$(timed "http://127.0.0.1:$nport/metrics")
+kill "$npid"
 cpu=$(awk '{printf "%.1f", ($14+$15)/'"$(getconf CLK_TCK)"'}' "/proc/$pid/stat")
 printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
   "series / bytes of /metrics" "$series / $bytes" \
@@ -68,6 +80,7 @@ printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
   "full /metrics text, best / median ms" "$t_text" \
   "OpenMetrics, best / median ms" "$t_om" \
   "gzip, best / median ms" "$t_gz" \
+  "nginx, same bytes, best / median ms" "$t_nginx" \
   "exporter CPU seconds so far" "$cpu"
 grep -c . "$work/exporter.log" | xargs printf '%-34s %s\n' "exporter log lines"
 cut -c1-200 "$work/exporter.log" | sed -E 's/[0-9:.TZ-]{20,}//' | sort | uniq -c | sort -rn | head -5

@@ -74,7 +74,7 @@ impl Plan {
         let mut size = extra.len() + 16;
         for (i, s) in snapshots.iter().enumerate() {
             for (j, f) in s.data.iter().chain(s.health.iter()).enumerate() {
-                size += f.lines(format).len();
+                size += f.len(format);
                 let key = Arc::as_ptr(&f.name).cast::<u8>() as usize;
                 // Within a family, chunks keep the order of exporters and collectors.
                 groups.entry(key).or_default().push((i as u32, j as u32));

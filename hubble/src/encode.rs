@@ -49,7 +49,11 @@ impl Format {
     }
 }
 
-/// The samples of one family from one collector run, encoded in both formats (without header lines).
+/// The samples of one family from one collector run, encoded (without header lines).
+///
+/// Sample lines are the same in both formats except for counters not named `_total`, whose OpenMetrics samples
+/// must be. Those are not stored twice: the ends of their text lines are kept, and `_total` is inserted after
+/// the name when an OpenMetrics body is written.
 #[derive(Debug, Clone)]
 pub(crate) struct EncodedFamily {
     pub name: Arc<str>,
@@ -57,17 +61,40 @@ pub(crate) struct EncodedFamily {
     pub kind: MetricKind,
     pub series: usize,
     pub text: Bytes,
-    pub openmetrics: Bytes,
+    /// For counters not named `_total`: where each line of `text` ends.
+    pub line_ends: Option<Box<[u32]>>,
 }
 
 impl EncodedFamily {
-    pub fn lines(&self, format: Format) -> &Bytes {
-        match format {
-            Format::Text => &self.text,
-            Format::OpenMetrics => &self.openmetrics,
+    /// Length of the sample lines in `format`.
+    pub fn len(&self, format: Format) -> usize {
+        match (format, &self.line_ends) {
+            (Format::OpenMetrics, Some(ends)) => self.text.len() + ends.len() * SUFFIX.len(),
+            _ => self.text.len(),
+        }
+    }
+
+    /// Appends the sample lines in `format`.
+    pub fn write_lines(&self, out: &mut BytesMut, format: Format) {
+        match (format, &self.line_ends) {
+            (Format::OpenMetrics, Some(ends)) => {
+                let name = self.name.len();
+                let mut start = 0;
+                for &end in ends.iter() {
+                    let line = &self.text[start..end as usize];
+                    out.put_slice(&line[..name]);
+                    out.put_slice(SUFFIX);
+                    out.put_slice(&line[name..]);
+                    start = end as usize;
+                }
+            }
+            _ => out.put_slice(&self.text),
         }
     }
 }
+
+/// What OpenMetrics appends to a counter's sample name.
+const SUFFIX: &[u8] = b"_total";
 
 struct FamilyBuilder {
     help: Cow<'static, str>,
@@ -137,8 +164,8 @@ pub(crate) fn encode_collection(
     Ok(encode_families(families, const_labels))
 }
 
-/// Writes every family's sample lines into one buffer per format, so a run costs two allocations however many
-/// families it has, and each family holds slices of them. Names and help texts are interned: a thousand
+/// Writes every family's sample lines into one buffer, so a run costs one allocation however many families it
+/// has, and each family holds a slice of it. Names and help texts are interned: a thousand
 /// targets exporting the same families share one copy.
 fn encode_families(
     families: BTreeMap<Cow<'static, str>, FamilyBuilder>,
@@ -153,41 +180,32 @@ fn encode_families(
         .map(|(name, f)| f.series.len() * (name.len() + const_len + 64))
         .sum();
     let mut text = Vec::with_capacity(estimate);
-    let mut om = Vec::new();
-    // (text range, OpenMetrics range if the lines differ)
+    // (text range, line ends if OpenMetrics lines differ)
     let mut ranges = Vec::with_capacity(families.len());
     for (name, f) in &families {
         let start = text.len();
+        let differs = openmetrics_sample_name(name, f.kind) != name.as_ref();
+        let mut ends = Vec::with_capacity(if differs { f.series.len() } else { 0 });
         for (labels, value) in &f.series {
             write_merged(&mut text, name, labels, const_labels, *value);
-        }
-        // Sample lines differ between the formats only for counters not named `_total`; otherwise both
-        // formats share the text lines.
-        let om_sample = openmetrics_sample_name(name, f.kind);
-        let om_range = (om_sample != name.as_ref()).then(|| {
-            let start = om.len();
-            for (labels, value) in &f.series {
-                write_merged(&mut om, &om_sample, labels, const_labels, *value);
+            if differs {
+                // A run's text stays far below 4 GiB (a scrape of that size would be useless).
+                ends.push(u32::try_from(text.len() - start).unwrap_or(u32::MAX));
             }
-            start..om.len()
-        });
-        ranges.push((start..text.len(), om_range));
+        }
+        ranges.push((start..text.len(), differs.then(|| ends.into_boxed_slice())));
     }
     let text = freeze(text);
-    let om = freeze(om);
     families
         .into_iter()
         .zip(ranges)
-        .map(|((name, f), (t, o))| {
-            let text = text.slice(t);
-            EncodedFamily {
-                name: intern(&name),
-                help: intern(&f.help),
-                kind: f.kind,
-                series: f.series.len(),
-                openmetrics: o.map_or_else(|| text.clone(), |o| om.slice(o)),
-                text,
-            }
+        .map(|((name, f), (t, line_ends))| EncodedFamily {
+            name: intern(&name),
+            help: intern(&f.help),
+            kind: f.kind,
+            series: f.series.len(),
+            text: text.slice(t),
+            line_ends,
         })
         .collect()
 }
@@ -377,7 +395,7 @@ impl FamilyWriter {
             self.header(&chunk.name, &chunk.help, chunk.kind);
             self.current = Some(chunk.name.clone());
         }
-        self.out.extend_from_slice(chunk.lines(self.format));
+        chunk.write_lines(&mut self.out, self.format);
     }
 
     fn header(&mut self, name: &str, help: &str, kind: MetricKind) {

@@ -62,10 +62,11 @@ struct Registered {
 #[derive(Default)]
 struct Live {
     exporters: BTreeMap<u64, Registered>,
-    /// Family name → its type, and the constant label sets exporting it (→ exporter name).
-    families: HashMap<String, (MetricKind, HashMap<Labels, Arc<str>>)>,
+    /// Family name → its type, and the constant label sets exporting it (→ exporter name). An exporter's
+    /// label set is shared by all its entries: a target with hundreds of families stores it once.
+    families: HashMap<String, (MetricKind, HashMap<Arc<Labels>, Arc<str>>)>,
     /// (constant labels, collector name) → exporter name: the self-metrics' series identity.
-    collectors: HashMap<(Labels, String), Arc<str>>,
+    collectors: HashMap<(Arc<Labels>, String), Arc<str>>,
 }
 
 impl Live {
@@ -73,6 +74,7 @@ impl Live {
         let descs = check_own(&shared)?;
         let name = &shared.name;
         let labels = &shared.const_labels;
+        let shared_labels = Arc::new(labels.clone());
         let collision = |other: &Arc<str>, reason: String| RegisterError::Collision {
             exporter: name.to_string(),
             other: other.to_string(),
@@ -107,7 +109,7 @@ impl Live {
             .map(|e| e.collector.name().to_owned())
             .collect();
         for c in &collectors {
-            if let Some(other) = self.collectors.get(&(labels.clone(), c.clone())) {
+            if let Some(other) = self.collectors.get(&(shared_labels.clone(), c.clone())) {
                 return Err(collision(
                     other,
                     format!(
@@ -121,11 +123,11 @@ impl Live {
                 .entry(d.name.to_string())
                 .or_insert_with(|| (d.kind, HashMap::new()))
                 .1
-                .insert(labels.clone(), name.clone());
+                .insert(shared_labels.clone(), name.clone());
         }
         for c in &collectors {
             self.collectors
-                .insert((labels.clone(), c.clone()), name.clone());
+                .insert((shared_labels.clone(), c.clone()), name.clone());
         }
         self.exporters.insert(
             shared.id,
@@ -150,6 +152,7 @@ impl Live {
                 }
             }
         }
+        let labels = Arc::new(labels.clone());
         for c in &r.collectors {
             self.collectors.remove(&(labels.clone(), c.clone()));
         }
