@@ -57,6 +57,9 @@ struct Registered {
     collectors: Vec<String>,
 }
 
+/// Constant label sets exporting a family → the exporter's name.
+type Exporting = HashMap<Arc<Labels>, Arc<str>>;
+
 /// Live exporters, and what their series claim, indexed so that registering one exporter costs time in
 /// proportion to its own declarations, not to the number already registered (a dispatcher registers thousands).
 #[derive(Default)]
@@ -64,7 +67,7 @@ struct Live {
     exporters: BTreeMap<u64, Registered>,
     /// Family name → its type, and the constant label sets exporting it (→ exporter name). An exporter's
     /// label set is shared by all its entries: a target with hundreds of families stores it once.
-    families: HashMap<String, (MetricKind, HashMap<Arc<Labels>, Arc<str>>)>,
+    families: HashMap<String, (MetricKind, Exporting)>,
     /// (constant labels, collector name) → exporter name: the self-metrics' series identity.
     collectors: HashMap<(Arc<Labels>, String), Arc<str>>,
 }
