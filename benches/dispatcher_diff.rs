@@ -1,10 +1,12 @@
 //! Dispatcher diff at scale: 10,000 services with 3 nodes each (30,000 targets).
 //!
-//! `cargo bench --bench dispatcher_diff` prints the time of make_atomic, the first diff (everything new) and a
-//! steady-state diff (1% of targets changed), best of several runs.
+//! `cargo bench --bench dispatcher_diff` (criterion) times make_atomic, the first diff (everything new) and a
+//! steady-state diff (1% of targets changed).
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 use hubble::discovery::{Service, ServiceAtomic, ServiceParams};
 use hubble::dispatcher::diff;
@@ -39,40 +41,34 @@ fn atoms(s: &[Service]) -> Vec<ServiceAtomic> {
     s.iter().flat_map(|s| s.make_atomic(&extra)).collect()
 }
 
-fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut out = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let r = f();
-        best = best.min(t.elapsed());
-        out = Some(r);
-    }
-    (best, out.unwrap())
-}
-
-fn main() {
+fn bench(c: &mut Criterion) {
     let gen1 = services(10_000, 1);
     let gen2 = services(10_000, 2);
-    let (t_atomic, a1) = best(5, || atoms(&gen1));
+    let a1 = atoms(&gen1);
     let a2 = atoms(&gen2);
-    let (t_first, d1) = best(5, || diff(&HashSet::new(), a1.clone()));
-    let live: HashSet<u64> = d1.added.iter().map(|(h, _)| *h).collect();
-    let (t_steady, d2) = best(5, || diff(&live, a2.clone()));
-    println!("targets: {} (10,000 services x 3 nodes)", a1.len());
-    println!(
-        "make_atomic:            {:>8.2} ms",
-        t_atomic.as_secs_f64() * 1e3
-    );
-    println!(
-        "diff, all new:          {:>8.2} ms  (+{} targets)",
-        t_first.as_secs_f64() * 1e3,
-        d1.added.len()
-    );
-    println!(
-        "diff, 1% changed:       {:>8.2} ms  (+{} / -{})",
-        t_steady.as_secs_f64() * 1e3,
-        d2.added.len(),
-        d2.removed.len()
-    );
+    let live: HashSet<u64> = diff(&HashSet::new(), a1.clone())
+        .added
+        .iter()
+        .map(|(h, _)| *h)
+        .collect();
+    assert_eq!(a1.len(), 30_000);
+    let mut g = c.benchmark_group("dispatcher");
+    g.sample_size(20);
+    g.bench_function("make_atomic, 10k services x 3 nodes", |b| {
+        b.iter(|| atoms(black_box(&gen1)))
+    });
+    g.bench_function("diff, 30k targets all new", |b| {
+        b.iter_batched(
+            || a1.clone(),
+            |a| diff(&HashSet::new(), a),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("diff, 30k targets 1% changed", |b| {
+        b.iter_batched(|| a2.clone(), |a| diff(&live, a), BatchSize::LargeInput)
+    });
+    g.finish();
 }
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -577,6 +577,43 @@ mod tests {
     }
 
     #[test]
+    fn constant_labels_merge_in_order_and_counter_lines_gain_total_in_openmetrics() {
+        let metrics = vec![
+            Metric::counter("c", "C.", 1.0)
+                .label("a", "1")
+                .label("z", "9"),
+            Metric::counter("c", "C.", 2.0)
+                .label("a", "2")
+                .label("z", "8"),
+            Metric::gauge("g", "G.", 3.0),
+        ];
+        let consts = Labels::new().with("m", "mid").with("b", "x");
+        let enc = encode_collection(metrics, &consts).unwrap();
+        assert_eq!(
+            render(&enc, Format::Text),
+            "# HELP c C.\n# TYPE c counter\n\
+             c{a=\"1\",b=\"x\",m=\"mid\",z=\"9\"} 1\n\
+             c{a=\"2\",b=\"x\",m=\"mid\",z=\"8\"} 2\n\
+             # HELP g G.\n# TYPE g gauge\ng{b=\"x\",m=\"mid\"} 3\n"
+        );
+        assert_eq!(
+            render(&enc, Format::OpenMetrics),
+            "# HELP c C.\n# TYPE c counter\n\
+             c_total{a=\"1\",b=\"x\",m=\"mid\",z=\"9\"} 1\n\
+             c_total{a=\"2\",b=\"x\",m=\"mid\",z=\"8\"} 2\n\
+             # HELP g G.\n# TYPE g gauge\ng{b=\"x\",m=\"mid\"} 3\n# EOF\n"
+        );
+        // Lengths used to size bodies agree with what is written.
+        for f in &enc {
+            for format in [Format::Text, Format::OpenMetrics] {
+                let mut out = BytesMut::new();
+                f.write_lines(&mut out, format);
+                assert_eq!(out.len(), f.len(format));
+            }
+        }
+    }
+
+    #[test]
     fn escapes_label_values_and_help() {
         let enc = encode_collection(
             vec![Metric::gauge("g", "line1\nback\\slash", 1.0).label("l", "a\"b\\c\nd é")],

@@ -119,6 +119,9 @@ impl Dsn {
             .min_connections(0)
             .acquire_timeout(statement_timeout)
             .idle_timeout(Duration::from_secs(300))
+            // No ping before each query: that doubles the round trips of every collection. A connection that
+            // died fails one query (that run only, shown in the self-metrics) and the pool replaces it.
+            .test_before_acquire(false)
             // A busy server makes every acquire slow; sqlx would warn on each one. The failing collector is
             // already logged once and shown in hubble_collector_up, so keep sqlx's note at debug level.
             .acquire_slow_level(log::LevelFilter::Debug)
