@@ -107,6 +107,10 @@ struct Flags {
     /// Timeout of one collection, also enforced by the server as statement_timeout.
     #[arg(long = "collection.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
+    /// Most series one metric group may export per run; a run producing more is dropped and its group shows
+    /// as down (hubble_collector_up 0) instead of flooding Prometheus.
+    #[arg(long = "collection.max-series", value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_series: u64,
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
     log_level: String,
@@ -155,6 +159,7 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
             schedule: Schedule {
                 interval: flags.interval,
                 timeout: flags.timeout.min(flags.interval),
+                max_series: usize::try_from(flags.max_series).unwrap_or(usize::MAX),
             },
             custom_queries,
             naming: flags.metric_names,

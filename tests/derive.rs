@@ -111,6 +111,7 @@ fn descriptors_name_options() {
         CollectorOptions {
             interval: Some(Duration::from_secs(30)),
             timeout: Some(Duration::from_secs(5)),
+            max_series: None,
         }
     );
     let d = Jobs::descriptors();

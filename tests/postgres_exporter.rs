@@ -36,6 +36,7 @@ impl Running {
                 schedule: Schedule {
                     interval: Duration::from_millis(300),
                     timeout: Duration::from_millis(300),
+                    ..Schedule::default()
                 },
                 custom_queries,
                 naming,
@@ -593,6 +594,7 @@ fn disable_default_metrics_keeps_pg_up_and_custom_queries_only() {
         schedule: Schedule {
             interval: Duration::from_millis(300),
             timeout: Duration::from_millis(300),
+            ..Schedule::default()
         },
         custom_queries: custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap(),
         naming: Naming::PostgresExporter,
@@ -606,6 +608,37 @@ fn disable_default_metrics_keeps_pg_up_and_custom_queries_only() {
     assert!(
         !body.contains("pg_stat_database") && !body.contains("pg_settings_"),
         "{body}"
+    );
+    exporter.stop();
+}
+
+#[test]
+fn a_group_over_the_series_limit_is_dropped_and_shown_down() {
+    let pg = PgCluster::start(&[]);
+    // One series per row: 50 rows against a limit of 20. The other group stays within it.
+    let yaml = "app_rows:\n  query: \"SELECT g::text AS id, g AS v FROM generate_series(1, 50) g\"\n  metrics:\n    - id: {usage: LABEL, description: Row}\n    - v: {usage: GAUGE, description: Value}\napp_one:\n  query: \"SELECT 1 AS v\"\n  metrics:\n    - v: {usage: GAUGE, description: One}\n";
+    let collection = Collection {
+        schedule: Schedule {
+            interval: Duration::from_millis(300),
+            timeout: Duration::from_millis(300),
+            max_series: 20,
+        },
+        custom_queries: custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap(),
+        naming: Naming::PostgresExporter,
+        disable_default_metrics: true,
+        pool_size: 1,
+    };
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    let body = exporter.wait_metrics("app_rows down, app_one up", |b| {
+        b.lines().any(|l| {
+            l.starts_with("hubble_collector_up{collector=\"app_rows\"") && l.ends_with(" 0")
+        }) && b.contains("app_one_v{")
+    });
+    assert!(!body.contains("app_rows_v{"), "{body}");
+    let status = get(exporter.addr, "/", &[]).unwrap().text();
+    assert!(
+        status.contains("produced 50 series, more than the limit of 20"),
+        "{status}"
     );
     exporter.stop();
 }

@@ -163,6 +163,7 @@ fn generate(c: &Container) -> TokenStream {
             const OPTIONS: ::hubble::CollectorOptions = ::hubble::CollectorOptions {
                 interval: #interval,
                 timeout: #timeout,
+                max_series: ::hubble::__private::Option::None,
             };
 
             fn descriptors() -> ::hubble::__private::Vec<::hubble::Desc> {

@@ -55,6 +55,7 @@ pub(crate) struct CollectorCache {
     name: Arc<str>,
     const_labels: Labels,
     ttl: Duration,
+    max_series: usize,
     entry: Mutex<Entry>,
     /// Bumped on every stored run, so a rendered scrape body can be reused until a collector changes.
     version: AtomicU64,
@@ -75,9 +76,16 @@ impl CollectorCache {
             name: name.into(),
             const_labels,
             ttl,
+            max_series: usize::MAX,
             entry: Mutex::new(Entry::default()),
             version: AtomicU64::new(0),
         }
+    }
+
+    /// Refuses runs of more than `max_series` series.
+    pub fn max_series(mut self, max_series: usize) -> Self {
+        self.max_series = max_series;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -93,7 +101,16 @@ impl CollectorCache {
         finished: Instant,
     ) -> (Transition, CollectorHealth) {
         // Encoding happens here, once per run, outside the lock: a scrape only copies bytes.
-        let encoded = result.and_then(|metrics| encode_collection(metrics, &self.const_labels));
+        let encoded = result.and_then(|metrics| {
+            // Checked before encoding: an oversized run costs no more than its own allocation.
+            if metrics.len() > self.max_series {
+                return Err(CollectError::TooManySeries {
+                    limit: self.max_series,
+                    produced: metrics.len(),
+                });
+            }
+            encode_collection(metrics, &self.const_labels)
+        });
         let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         let was = entry.health.clone();
         let h = &mut entry.health;
@@ -235,6 +252,27 @@ mod tests {
         let out = text(&cache, now);
         assert!(out.contains("t_size_bytes{db=\"a\"} 1\n"), "{out}");
         assert!(out.contains("t_size_bytes{db=\"b\"} 2\n"), "{out}");
+    }
+
+    #[test]
+    fn a_run_over_the_series_limit_fails_and_keeps_the_previous_result() {
+        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60)).max_series(2);
+        let now = Instant::now();
+        cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, now);
+        let (_, h) = cache.record(
+            Ok(vec![sample("a", 1.0), sample("b", 2.0), sample("c", 3.0)]),
+            Duration::ZERO,
+            now,
+        );
+        assert!(!h.up);
+        assert_eq!(
+            h.last_error.as_deref(),
+            Some("produced 3 series, more than the limit of 2: the run is dropped (narrow the query or raise the limit)")
+        );
+        assert_eq!(
+            text(&cache, now),
+            "# HELP t_size_bytes Size.\n# TYPE t_size_bytes gauge\nt_size_bytes{db=\"a\"} 1\n"
+        );
     }
 
     #[test]

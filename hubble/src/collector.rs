@@ -36,6 +36,14 @@ pub enum CollectError {
         /// Full label set.
         labels: String,
     },
+    /// The run produced more series than the collector may export; none of them are exported.
+    #[error("produced {produced} series, more than the limit of {limit}: the run is dropped (narrow the query or raise the limit)")]
+    TooManySeries {
+        /// The limit.
+        limit: usize,
+        /// Series the run produced.
+        produced: usize,
+    },
     /// Anything else, in words.
     #[error("{0}")]
     Other(String),

@@ -42,6 +42,8 @@ pub struct CollectorOptions {
     pub interval: Option<Duration>,
     /// Per-run timeout; the exporter's when `None`.
     pub timeout: Option<Duration>,
+    /// Most series one run may export; the exporter's when `None`.
+    pub max_series: Option<usize>,
 }
 
 pub(crate) struct CollectorEntry {
@@ -125,6 +127,7 @@ pub struct BaseExporter {
     timeout: Duration,
     ttl: Option<Duration>,
     max_jitter: Option<Duration>,
+    max_series: usize,
     cancel: CancellationToken,
     tasks: Mutex<Option<JoinSet<()>>>,
 }
@@ -137,12 +140,15 @@ pub struct BaseExporterBuilder {
     timeout: Option<Duration>,
     ttl: Option<Duration>,
     max_jitter: Option<Duration>,
+    max_series: usize,
     collectors: Vec<(Arc<dyn DynCollector>, CollectorOptions)>,
 }
 
 impl BaseExporterBuilder {
     /// Default collection interval.
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+    /// Default for [`Self::max_series`].
+    pub const DEFAULT_MAX_SERIES: usize = 10_000;
 
     /// Adds a constant label, set on every series of the exporter (the target's labels, say).
     pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -182,6 +188,15 @@ impl BaseExporterBuilder {
         self
     }
 
+    /// Most series one run of a collector may export (default [`Self::DEFAULT_MAX_SERIES`]). A run producing
+    /// more fails with [`CollectError::TooManySeries`](crate::CollectError::TooManySeries): nothing of it is
+    /// exported, and the collector shows as down in its self-metrics, so a query gone wrong (a label that took
+    /// a per-row value) cannot flood Prometheus.
+    pub fn max_series(mut self, max_series: usize) -> Self {
+        self.max_series = max_series;
+        self
+    }
+
     /// Adds a collector on the exporter's schedule.
     pub fn collector(self, collector: impl MetricCollector) -> Self {
         self.collector_with(collector, CollectorOptions::default())
@@ -210,6 +225,7 @@ impl BaseExporterBuilder {
             timeout: self.timeout.unwrap_or(self.interval),
             ttl: self.ttl,
             max_jitter: self.max_jitter,
+            max_series: self.max_series,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(None),
         };
@@ -230,6 +246,7 @@ impl BaseExporter {
             timeout: None,
             ttl: None,
             max_jitter: None,
+            max_series: BaseExporterBuilder::DEFAULT_MAX_SERIES,
             collectors: Vec::new(),
         }
     }
@@ -278,11 +295,15 @@ impl BaseExporter {
         };
         let ttl = self.ttl.unwrap_or(interval * 2 + timeout);
         let entry = Arc::new(CollectorEntry {
-            cache: Arc::new(CollectorCache::new(
-                collector.name(),
-                self.shared.const_labels.clone(),
-                ttl,
-            )),
+            cache: Arc::new(
+                CollectorCache::new(collector.name(), self.shared.const_labels.clone(), ttl)
+                    .max_series(
+                        options
+                            .max_series
+                            .or(own.max_series)
+                            .unwrap_or(self.max_series),
+                    ),
+            ),
             collector,
             schedule,
         });
@@ -605,7 +626,7 @@ mod tests {
                 fast,
                 CollectorOptions {
                     interval: Some(Duration::from_secs(1)),
-                    timeout: None,
+                    ..CollectorOptions::default()
                 },
             )
             .build()

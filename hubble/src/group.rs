@@ -19,6 +19,7 @@ pub trait MetricGroup: Send + Sync + 'static {
     const OPTIONS: CollectorOptions = CollectorOptions {
         interval: None,
         timeout: None,
+        max_series: None,
     };
 
     /// The families the group produces.

@@ -82,6 +82,7 @@ impl PgExporter {
                 .const_labels(labels)
                 .interval(collection.schedule.interval)
                 .timeout(collection.schedule.timeout)
+                .max_series(collection.schedule.max_series)
                 .collector(collection.naming.apply(PgUp::new(pool.clone())))
                 .build()?
         } else {

@@ -14,7 +14,7 @@ pub mod up;
 
 use std::time::Duration;
 
-use hubble::{BaseExporter, Labels, SqlCollector};
+use hubble::{BaseExporter, BaseExporterBuilder, Labels, SqlCollector};
 use sqlx::{PgPool, Postgres};
 
 use groups::*;
@@ -54,6 +54,8 @@ pub struct Schedule {
     pub interval: Duration,
     /// Per-run timeout (also the server-side `statement_timeout`).
     pub timeout: Duration,
+    /// Most series one group may export per run (`--collection.max-series`).
+    pub max_series: usize,
 }
 
 /// The exporter for one PostgreSQL server: every standard group over `pool`, with `labels` (the target's
@@ -74,6 +76,7 @@ pub fn exporter(
         .const_labels(labels)
         .interval(schedule.interval)
         .timeout(schedule.timeout)
+        .max_series(schedule.max_series)
         .collector(naming.apply(up::PgUp::new(pool.clone())))
         .collector(naming.apply(sql::<PgStatDatabase>(pool)))
         .collector(naming.apply(gate(
@@ -108,6 +111,7 @@ impl Default for Schedule {
         Schedule {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(10),
+            max_series: BaseExporterBuilder::DEFAULT_MAX_SERIES,
         }
     }
 }
