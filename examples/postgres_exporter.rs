@@ -17,6 +17,7 @@ use hubble_examples::cli::{self, parse_duration, parse_listen_address, LOG_LEVEL
 use hubble_examples::postgres::app::{self, Config, Targets};
 use hubble_examples::postgres::connection::Dsn;
 use hubble_examples::postgres::naming::Naming;
+use hubble_examples::postgres::reload;
 use hubble_examples::postgres::{Collection, Schedule};
 
 /// Prometheus exporter for PostgreSQL, built on hubble. Metric names follow postgres_exporter's.
@@ -94,6 +95,13 @@ struct Flags {
     /// Address to listen on for HTTP requests (postgres_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9187", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
+    /// Prometheus exporter-toolkit web config (TLS, client certificates, basic auth, headers); re-read on
+    /// reload.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
+    /// Enable POST /-/reload and POST /-/quit. SIGHUP reloads regardless.
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
     /// Path under which to expose metrics.
     #[arg(
         long = "web.telemetry-path",
@@ -121,10 +129,8 @@ fn parse_dsn(s: &str) -> Result<Dsn, String> {
         .map_err(|e: hubble_examples::postgres::connection::DsnError| e.to_string())
 }
 
-fn read_secret(path: &PathBuf, flag: &str) -> anyhow::Result<String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))
+fn read_secret(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {
+    reload::read_secret(path, flag).map_err(anyhow::Error::msg)
 }
 
 fn config(flags: Flags) -> anyhow::Result<Config> {
@@ -154,7 +160,16 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
             .map_err(|e| anyhow::anyhow!("--extend.query-path {e}"))?,
         None => Vec::new(),
     };
+    let web = match &flags.web_config_file {
+        Some(p) => hubble::WebConfigHandle::from_file(p)
+            .map_err(|e| anyhow::anyhow!("--web.config.file {e}"))?,
+        None => hubble::WebConfigHandle::plain(),
+    };
     Ok(Config {
+        web: std::sync::Arc::new(web),
+        enable_lifecycle: flags.enable_lifecycle,
+        query_path: flags.query_path,
+        consul_token_file: flags.consul_token_file,
         collection: Collection {
             schedule: Schedule {
                 interval: flags.interval,

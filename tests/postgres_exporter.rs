@@ -6,100 +6,14 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hubble::Registry;
-use hubble_examples::postgres::app::{self, Config, Targets};
+use hubble_examples::postgres::app::Targets;
 use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
-use hubble_examples::postgres::custom::{self, CustomQuery};
+use hubble_examples::postgres::custom;
 use hubble_examples::postgres::naming::Naming;
 use hubble_examples::postgres::{Collection, Schedule};
 use support::pg::PgCluster;
-use support::{get, promtool_check, serve_in_thread, wait_for, InThread};
-
-struct Running {
-    server: InThread,
-    addr: SocketAddr,
-}
-
-impl Running {
-    fn start(targets: Targets) -> Running {
-        Running::start_with(targets, Vec::new())
-    }
-
-    fn start_with(targets: Targets, custom_queries: Vec<CustomQuery>) -> Running {
-        Running::start_full(targets, custom_queries, Naming::PostgresExporter)
-    }
-
-    fn start_full(targets: Targets, custom_queries: Vec<CustomQuery>, naming: Naming) -> Running {
-        Running::start_collection(
-            targets,
-            Collection {
-                schedule: Schedule {
-                    interval: Duration::from_millis(300),
-                    timeout: Duration::from_millis(300),
-                    ..Schedule::default()
-                },
-                custom_queries,
-                naming,
-                disable_default_metrics: false,
-                pool_size: 2,
-            },
-        )
-    }
-
-    fn start_collection(targets: Targets, collection: Collection) -> Running {
-        let config = Config {
-            targets,
-            defaults: Dsn {
-                user: Some("postgres".into()),
-                dbname: Some("postgres".into()),
-                sslmode: Some("disable".into()),
-                ..Dsn::default()
-            },
-            collection,
-            discovery_interval: Duration::from_millis(200),
-            shard: None,
-            telemetry_path: "/metrics".into(),
-            probe_idle_timeout: Duration::from_millis(500),
-        };
-        let server = serve_in_thread(move |listener, shutdown| {
-            app::run(config, listener, Registry::new(), shutdown)
-        });
-        Running {
-            addr: server.addr,
-            server,
-        }
-    }
-
-    fn wait_metrics(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        wait_for(Duration::from_secs(30), what, || {
-            let body = get(self.addr, "/metrics", &[]).ok()?.text();
-            check(&body).then_some(body)
-        })
-    }
-
-    fn stop(self) {
-        self.server.stop().expect("clean shutdown");
-    }
-}
-
-fn dsn(pg: &PgCluster, db: &str) -> Dsn {
-    format!(
-        "postgresql://postgres@127.0.0.1:{}/{db}?sslmode=disable",
-        pg.port
-    )
-    .parse()
-    .unwrap()
-}
-
-/// Connections of this exporter as the server sees them.
-fn our_connections(pg: &PgCluster) -> usize {
-    pg.count(
-        "postgres",
-        &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}'"
-        ),
-    )
-}
+use support::running::{dsn, our_connections, Running};
+use support::{get, promtool_check, wait_for, Prometheus};
 
 #[test]
 fn single_target_exports_the_standard_groups() {
@@ -266,80 +180,6 @@ app_broken:
         "hubble_collector_up{{collector=\"pg_stat_database\",{server}}} 1"
     )));
     exporter.stop();
-}
-
-/// A real Prometheus server scraping the exporter; killed on drop.
-struct Prometheus {
-    child: std::process::Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn scraping(target: SocketAddr) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n\
-                 scrape_configs:\n  - job_name: postgres\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = std::process::Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect(
-                "prometheus not found: install Debian's `prometheus` package (see scripts/test.sh)",
-            );
-        Prometheus {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// The value of an instant query's first result, if any.
-    fn query(&self, promql: &str) -> Option<String> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b == b'_' {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        let body = get(self.addr, &format!("/api/v1/query?query={encoded}"), &[])
-            .ok()?
-            .text();
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        v["data"]["result"][0]["value"][1]
-            .as_str()
-            .map(str::to_owned)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -130,7 +130,7 @@ impl CollectorCache {
             Err(e) => {
                 h.up = false;
                 h.errors_total += 1;
-                let msg = e.to_string();
+                let msg = crate::redact::secrets(&e.to_string()).into_owned();
                 let changed =
                     was.up || was.runs == 0 || was.last_error.as_deref() != Some(msg.as_str());
                 h.last_error = Some(msg);

@@ -50,6 +50,8 @@ pub(crate) struct CollectorEntry {
     pub collector: Arc<dyn DynCollector>,
     pub cache: Arc<CollectorCache>,
     pub schedule: Schedule,
+    /// Stops this collector alone (a child of the exporter's token).
+    pub cancel: CancellationToken,
 }
 
 /// What the registry and the HTTP server read of an exporter.
@@ -306,6 +308,7 @@ impl BaseExporter {
             ),
             collector,
             schedule,
+            cancel: self.cancel.child_token(),
         });
         // Lock order tasks -> collectors, as in `process`, so a collector is spawned exactly once.
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
@@ -338,8 +341,31 @@ impl BaseExporter {
             entry.collector.clone(),
             entry.cache.clone(),
             entry.schedule,
-            self.cancel.child_token(),
+            entry.cancel.clone(),
         ));
+    }
+
+    /// Removes the collector named `name`: its task stops (a run in progress is cancelled) and its series
+    /// leave the next scrape. Returns whether there was one. For reloads that change the set of groups.
+    pub fn remove_collector(&self, name: &str) -> bool {
+        let mut list = self
+            .shared
+            .collectors
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(i) = list.iter().position(|e| e.collector.name() == name) else {
+            return false;
+        };
+        list.remove(i).cancel.cancel();
+        true
+    }
+
+    /// Whether a collector named `name` is present.
+    pub fn has_collector(&self, name: &str) -> bool {
+        self.shared
+            .entries()
+            .iter()
+            .any(|e| e.collector.name() == name)
     }
 
     /// Starts one task per collector. Calling it again, or after [`close`](Self::close), does nothing.

@@ -11,9 +11,11 @@ pub mod encode;
 pub mod exporter;
 pub mod group;
 pub mod metric;
+pub mod redact;
 pub mod registry;
 mod scheduler;
 pub mod server;
+pub mod web;
 
 pub use cache::CollectorHealth;
 pub use collector::{CollectError, Desc, MetricCollector};
@@ -28,7 +30,8 @@ pub use hubble_derive::MetricCollector;
 pub use hubble_derive::MetricCollector as MetricGroup;
 pub use metric::{LabelValue, Labels, Metric, MetricKind, MetricValue, ValueError};
 pub use registry::{default_registry, RegisterError, Registry};
-pub use server::{metrics_response, router, serve, shutdown_signal, ServerConfig};
+pub use server::{metrics_response, router, serve, serve_with, shutdown_signal, ServerConfig};
+pub use web::{WebConfig, WebConfigError, WebConfigHandle};
 
 use std::sync::Arc;
 

@@ -2,18 +2,24 @@
 
 use std::fmt::Write as _;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::encode::Format;
 use crate::registry::Registry;
+use crate::web::WebConfigHandle;
 
 /// What the server serves and where.
 #[derive(Debug, Clone)]
@@ -56,16 +62,110 @@ pub fn router(registry: Registry, config: ServerConfig) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets requests in flight
-/// finish, and returns. Close your exporters afterwards ([`Registry::close_all`]).
+/// Serves `router` on `listener` over plain HTTP until `shutdown` completes, then stops accepting, lets
+/// requests in flight finish, and returns. Close your exporters afterwards ([`Registry::close_all`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(
+        listener,
+        router,
+        Arc::new(WebConfigHandle::plain()),
+        shutdown,
+    )
+    .await
+}
+
+/// Like [`serve`], under the web configuration `web` (TLS, basic auth, headers). Each new connection and
+/// request uses the configuration in force, so [`WebConfigHandle::reload`] takes effect without a restart.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    web: Arc<WebConfigHandle>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        web.clone(),
+        crate::web::guard,
+    ));
+    let stop = CancellationToken::new();
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    // Out of file descriptors, typically: back off instead of spinning.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let tls = web.current().tls.clone();
+        connections.spawn(connection(stream, peer, tls, router.clone(), stop.clone()));
+    }
+    stop.cancel();
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// A client that has not finished its TLS handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    stop: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return http(TokioIo::new(stream), router, stop).await;
+    };
+    let handshake = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        tokio_rustls::TlsAcceptor::from(tls).accept(stream),
+    );
+    let stream = tokio::select! {
+        () = stop.cancelled() => return,
+        done = handshake => match done {
+            Ok(Ok(s)) => s,
+            // A client's problem (wrong CA, no certificate, plain HTTP to a TLS port): debug, not a warning
+            // per connection.
+            Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
+            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+        },
+    };
+    http(TokioIo::new(stream), router, stop).await
+}
+
+async fn http<I>(io: I, router: Router, stop: CancellationToken)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    let conn = builder.serve_connection(io, TowerToHyperService::new(router));
+    tokio::pin!(conn);
+    tokio::select! {
+        done = conn.as_mut() => if let Err(error) = done {
+            tracing::debug!(%error, "HTTP connection ended with an error");
+        },
+        () = stop.cancelled() => {
+            // Finish the request in flight, then close.
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM (Ctrl-C elsewhere than Unix).

@@ -9,16 +9,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hubble::discovery::{ConsulBackend, ConsulConfig, FileSd, Hubble, ServiceAtomic};
 use hubble::dispatcher::{Dispatcher, Shard};
-use hubble::{BaseExporter, Exporter, ExporterError, Labels, Registry, ServerConfig};
-use sqlx::PgPool;
+use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::Dsn;
-use super::custom::CustomCollector;
+use super::live::Live;
+pub use super::live::PgExporter;
 use super::probe::{self, Probes};
-use super::up::PgUp;
-use super::{exporter, Collection};
+use super::reload::Reloader;
+use super::{lifecycle, Collection};
 
 /// Where targets come from.
 #[derive(Debug, Clone)]
@@ -55,60 +55,14 @@ pub struct Config {
     pub telemetry_path: String,
     /// How long a `/probe` target lives without being probed.
     pub probe_idle_timeout: Duration,
-}
-
-/// One target's exporter: the base exporter plus its pool, closed together.
-pub struct PgExporter {
-    base: BaseExporter,
-    pool: PgPool,
-}
-
-impl PgExporter {
-    /// The exporter of `dsn`, with `labels` (plus `server`) on every series.
-    pub fn new(
-        dsn: &Dsn,
-        mut labels: Labels,
-        collection: &Collection,
-    ) -> Result<Self, ExporterError> {
-        let pool = dsn
-            .pool(collection.pool_size.max(1), collection.schedule.timeout)
-            .map_err(|e| ExporterError::Setup {
-                exporter: "postgres".into(),
-                source: e.into(),
-            })?;
-        labels.insert("server", dsn.server());
-        let base = if collection.disable_default_metrics {
-            BaseExporter::builder("postgres")
-                .const_labels(labels)
-                .interval(collection.schedule.interval)
-                .timeout(collection.schedule.timeout)
-                .max_series(collection.schedule.max_series)
-                .collector(collection.naming.apply(PgUp::new(pool.clone())))
-                .build()?
-        } else {
-            exporter(&pool, labels, collection.schedule, collection.naming)?
-        };
-        for q in &collection.custom_queries {
-            base.add_collector(
-                collection
-                    .naming
-                    .apply(CustomCollector::new(q.clone(), pool.clone())),
-            )?;
-        }
-        Ok(PgExporter { base, pool })
-    }
-}
-
-impl Exporter for PgExporter {
-    fn base(&self) -> &BaseExporter {
-        &self.base
-    }
-
-    async fn close(&self) {
-        self.base.close().await;
-        // Its connections leave pg_stat_activity now, not when the last handle happens to drop.
-        self.pool.close().await;
-    }
+    /// TLS, basic auth and headers (`--web.config.file`); plain HTTP by default.
+    pub web: Arc<WebConfigHandle>,
+    /// Serve `POST /-/reload` and `POST /-/quit` (`--web.enable-lifecycle`).
+    pub enable_lifecycle: bool,
+    /// The custom queries file, re-read on reload.
+    pub query_path: Option<PathBuf>,
+    /// The Consul token file, re-read on reload.
+    pub consul_token_file: Option<PathBuf>,
 }
 
 /// The DSN of a discovered target: its address, then its exporter options, then the defaults.
@@ -131,22 +85,28 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
+    let live = Arc::new(Live::new(config.collection.clone()));
+    let mut consul_backend = None;
+    let discovery = Discovery {
+        config: &config,
+        registry: &registry,
+        live: &live,
+        cancel: &cancel,
+    };
     match &config.targets {
         Targets::ProbeOnly => {
             tracing::info!("no target configured: serving /probe?target=... only")
         }
         Targets::Single(dsn) => {
             registry
-                .register(PgExporter::new(dsn, Labels::new(), &config.collection)?)
+                .register(live.exporter(dsn, Labels::new())?)
                 .await
                 .context("registering the exporter")?;
             tracing::info!(target = %dsn.redacted(), "exporting one server");
         }
         Targets::File(path) => {
             let hubble = Arc::new(Hubble::new(FileSd::new(path), "postgres"));
-            spawn_dispatcher(
-                &mut tasks, &config, &registry, &cancel, "file_sd", hubble, None,
-            );
+            spawn_dispatcher(&mut tasks, discovery, "file_sd", hubble, None);
         }
         Targets::Consul {
             config: consul,
@@ -155,21 +115,23 @@ pub async fn run(
             let mut consul = consul.clone();
             consul.tag = Some(tag.clone());
             let backend = ConsulBackend::new(consul);
+            consul_backend = Some(backend.clone());
             let hubble = Arc::new(Hubble::with_params(backend.clone(), backend, tag.clone()));
-            spawn_dispatcher(
-                &mut tasks,
-                &config,
-                &registry,
-                &cancel,
-                "consul",
-                hubble,
-                Some(tag.clone()),
-            );
+            spawn_dispatcher(&mut tasks, discovery, "consul", hubble, Some(tag.clone()));
         }
     }
+    let reloader = Arc::new(Reloader::new(
+        config.web.clone(),
+        live.clone(),
+        config.query_path.clone(),
+        consul_backend.zip(config.consul_token_file.clone()),
+        &registry,
+    ));
+    let quit = cancel.child_token();
+    tasks.spawn(lifecycle::on_sighup(reloader.clone(), cancel.clone()));
     let probes = Arc::new(Probes::new(
         config.defaults.clone(),
-        config.collection.clone(),
+        live.clone(),
         config.probe_idle_timeout,
     ));
     tasks.spawn({
@@ -196,20 +158,48 @@ pub async fn run(
         axum::Router::new()
             .route("/probe", axum::routing::get(probe::handler))
             .with_state(probes),
+    )
+    .merge(lifecycle::router(
+        config.enable_lifecycle.then_some(reloader),
+        quit.clone(),
+    ));
+    let web = config.web.current();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        path = %config.telemetry_path,
+        tls = web.tls_enabled(),
+        basic_auth = web.basic_auth_enabled(),
+        "serving metrics"
     );
-    tracing::info!(address = %listener.local_addr()?, path = %config.telemetry_path, "serving metrics");
-    let served = hubble::serve(listener, router, shutdown).await;
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = quit.cancelled() => tracing::info!("quit requested over HTTP: shutting down"),
+        }
+    };
+    let served = hubble::serve_with(listener, router, config.web.clone(), shutdown).await;
     cancel.cancel();
     while tasks.join_next().await.is_some() {}
     registry.close_all().await;
     served.context("serving HTTP")
 }
 
+/// What the dispatcher task needs besides its discovery source.
+struct Discovery<'a> {
+    config: &'a Config,
+    registry: &'a Registry,
+    live: &'a Arc<Live>,
+    cancel: &'a CancellationToken,
+}
+
 fn spawn_dispatcher<L, P>(
     tasks: &mut tokio::task::JoinSet<()>,
-    config: &Config,
-    registry: &Registry,
-    cancel: &CancellationToken,
+    Discovery {
+        config,
+        registry,
+        live,
+        cancel,
+    }: Discovery<'_>,
     backend: &'static str,
     hubble: Arc<Hubble<L, P>>,
     tag: Option<String>,
@@ -222,8 +212,7 @@ fn spawn_dispatcher<L, P>(
     if let Some(shard) = config.shard {
         dispatcher = dispatcher.shard(shard);
     }
-    let (defaults, cancel) = (config.defaults.clone(), cancel.clone());
-    let collection = Arc::new(config.collection.clone());
+    let (defaults, cancel, live) = (config.defaults.clone(), cancel.clone(), live.clone());
     tasks.spawn(async move {
         let source = move || {
             let (hubble, tag) = (hubble.clone(), tag.clone());
@@ -235,9 +224,8 @@ fn spawn_dispatcher<L, P>(
             }
         };
         let factory = |svc: ServiceAtomic| {
-            let dsn = target_dsn(&svc, &defaults);
-            let collection = collection.clone();
-            async move { PgExporter::new(&dsn, svc.labels, &collection) }
+            let exporter = live.exporter(&target_dsn(&svc, &defaults), svc.labels);
+            async move { exporter }
         };
         dispatcher.manage(source, factory, cancel).await;
     });

@@ -7,8 +7,11 @@ pub mod app;
 pub mod connection;
 pub mod custom;
 pub mod groups;
+pub mod lifecycle;
+pub mod live;
 pub mod naming;
 pub mod probe;
+pub mod reload;
 pub mod settings;
 pub mod up;
 

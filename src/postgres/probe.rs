@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Response};
 use hubble::{Labels, Registry};
 use tokio::time::Instant;
 
-use super::app::PgExporter;
 use super::connection::Dsn;
-use super::Collection;
+use super::live::Live;
 
 struct Probed {
     registry: Registry,
@@ -24,7 +23,7 @@ struct Probed {
 /// The probed targets.
 pub struct Probes {
     defaults: Dsn,
-    collection: Collection,
+    live: Arc<Live>,
     idle: Duration,
     max_targets: usize,
     targets: tokio::sync::Mutex<HashMap<Dsn, Arc<Probed>>>,
@@ -34,11 +33,12 @@ impl Probes {
     /// Most targets kept at once; a probe for one more is refused rather than opening unbounded pools.
     pub const DEFAULT_MAX_TARGETS: usize = 1000;
 
-    /// Probes with `defaults` for what a target leaves unset, closed after `idle` without a probe.
-    pub fn new(defaults: Dsn, collection: Collection, idle: Duration) -> Self {
+    /// Probes with `defaults` for what a target leaves unset, under the settings of `live` (reloads
+    /// included), closed after `idle` without a probe.
+    pub fn new(defaults: Dsn, live: Arc<Live>, idle: Duration) -> Self {
         Probes {
             defaults,
-            collection,
+            live,
             idle,
             max_targets: Self::DEFAULT_MAX_TARGETS,
             targets: tokio::sync::Mutex::new(HashMap::new()),
@@ -58,7 +58,9 @@ impl Probes {
             ));
         }
         let registry = Registry::without_process_metrics();
-        let exporter = PgExporter::new(&dsn, Labels::new(), &self.collection)
+        let exporter = self
+            .live
+            .exporter(&dsn, Labels::new())
             .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
         registry
             .register(exporter)
@@ -136,7 +138,8 @@ pub async fn handler(
         Err((status, message)) => return (status, format!("{message}\n")).into_response(),
     };
     // A new target's first collection: wait for it (bounded by the collection timeout) rather than answer empty.
-    let deadline = Instant::now() + probes.collection.schedule.timeout + Duration::from_secs(1);
+    let deadline =
+        Instant::now() + probes.live.collection().schedule.timeout + Duration::from_secs(1);
     while !probed.registry.is_ready() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

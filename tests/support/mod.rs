@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod pki;
+pub mod running;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -31,9 +33,24 @@ impl Response {
 
 /// `GET path` with extra request headers, over a fresh connection (HTTP/1.1, `Connection: close`).
 pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
+    request(addr, "GET", path, headers)
+}
+
+/// `POST path` without a body.
+pub fn post(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
+    request(addr, "POST", path, &[("Content-Length", "0")])
+}
+
+/// `method path` with extra request headers and no body, over a fresh connection.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -192,4 +209,97 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         bin.display()
     );
     bin
+}
+
+/// A real Prometheus server; killed on drop.
+pub struct Prometheus {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Scrapes `target` every second as job `postgres`.
+    pub fn scraping(target: SocketAddr) -> Prometheus {
+        Prometheus::with_job(&format!(
+            "job_name: postgres\nstatic_configs:\n  - targets: ['{target}']\n"
+        ))
+    }
+
+    /// Runs one scrape job, given as YAML (a `scrape_configs` entry), every second.
+    pub fn with_job(job: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        let job: String = job
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{}{l}\n", if i == 0 { "  - " } else { "    " }))
+            .collect();
+        std::fs::write(
+            &config,
+            format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n{job}"),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "prometheus not found: install Debian's `prometheus` package (see scripts/test.sh)",
+            );
+        Prometheus {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// The value of an instant query's first result, if any.
+    pub fn query(&self, promql: &str) -> Option<String> {
+        let encoded: String = promql
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'_' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let body = get(self.addr, &format!("/api/v1/query?query={encoded}"), &[])
+            .ok()?
+            .text();
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// The `lastError` of the first active target, as Prometheus reports it.
+    pub fn target_error(&self) -> Option<String> {
+        let body = get(self.addr, "/api/v1/targets", &[]).ok()?.text();
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["data"]["activeTargets"][0]["lastError"]
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -76,6 +76,8 @@ pub struct ConsulBackend {
 
 struct Inner {
     config: ConsulConfig,
+    /// The token in force: `config.token` until [`ConsulBackend::set_token`] (a rotated token file).
+    token: std::sync::RwLock<Option<String>>,
     client: Client<HttpConnector, Empty<Bytes>>,
     /// The last catalog listing and its `X-Consul-Index`.
     catalog: Mutex<Option<(u64, Vec<Service>)>>,
@@ -125,12 +127,18 @@ impl ConsulBackend {
         let client = Client::builder(TokioExecutor::new()).build_http();
         ConsulBackend {
             inner: Arc::new(Inner {
+                token: std::sync::RwLock::new(config.token.clone()),
                 config,
                 client,
                 catalog: Mutex::new(None),
                 warned: Mutex::new(HashSet::new()),
             }),
         }
+    }
+
+    /// Replaces the ACL token for the next requests (a reload after the token file was rotated).
+    pub fn set_token(&self, token: Option<String>) {
+        *self.inner.token.write().unwrap_or_else(|e| e.into_inner()) = token;
     }
 
     async fn get(&self, path: &str) -> Result<(StatusCode, Option<u64>, Bytes), DiscoveryError> {
@@ -146,7 +154,13 @@ impl ConsulBackend {
             message,
         };
         let mut req = hyper::Request::get(&url);
-        if let Some(token) = &cfg.token {
+        let token = self
+            .inner
+            .token
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(token) = token {
             req = req.header("X-Consul-Token", token);
         }
         let req = req

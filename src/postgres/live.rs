@@ -1,0 +1,163 @@
+//! The targets' exporters and the collection settings they were built from, kept together so a reload can
+//! change the custom queries of every live target, and targets created later get the new set.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use hubble::{BaseExporter, Exporter, ExporterError, Labels};
+use sqlx::PgPool;
+
+use super::connection::Dsn;
+use super::custom::{CustomCollector, CustomQuery};
+use super::up::PgUp;
+use super::{exporter, Collection};
+
+/// One target's exporter: the base exporter plus its pool, closed together.
+pub struct PgExporter {
+    member: Arc<Member>,
+}
+
+struct Member {
+    base: BaseExporter,
+    pool: PgPool,
+    /// The custom queries its collectors run now.
+    custom: Mutex<Vec<CustomQuery>>,
+}
+
+impl Exporter for PgExporter {
+    fn base(&self) -> &BaseExporter {
+        &self.member.base
+    }
+
+    async fn close(&self) {
+        self.member.base.close().await;
+        // Its connections leave pg_stat_activity now, not when the last handle happens to drop.
+        self.member.pool.close().await;
+    }
+}
+
+impl PgExporter {
+    /// A stand-alone exporter of `dsn` with `labels` (plus `server`) on every series; not reloadable.
+    pub fn new(dsn: &Dsn, labels: Labels, collection: &Collection) -> Result<Self, ExporterError> {
+        let pool = dsn
+            .pool(collection.pool_size.max(1), collection.schedule.timeout)
+            .map_err(|e| ExporterError::Setup {
+                exporter: "postgres".into(),
+                source: e.into(),
+            })?;
+        let mut labels = labels;
+        labels.insert("server", dsn.server());
+        let base = if collection.disable_default_metrics {
+            BaseExporter::builder("postgres")
+                .const_labels(labels)
+                .interval(collection.schedule.interval)
+                .timeout(collection.schedule.timeout)
+                .max_series(collection.schedule.max_series)
+                .collector(collection.naming.apply(PgUp::new(pool.clone())))
+                .build()?
+        } else {
+            exporter(&pool, labels, collection.schedule, collection.naming)?
+        };
+        for q in &collection.custom_queries {
+            base.add_collector(
+                collection
+                    .naming
+                    .apply(CustomCollector::new(q.clone(), pool.clone())),
+            )?;
+        }
+        Ok(PgExporter {
+            member: Arc::new(Member {
+                base,
+                pool,
+                custom: Mutex::new(collection.custom_queries.clone()),
+            }),
+        })
+    }
+}
+
+/// What changed in one reload of the custom queries.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct QueryChanges {
+    /// Queries added or changed.
+    pub added: usize,
+    /// Queries removed or changed.
+    pub removed: usize,
+    /// Live targets updated.
+    pub targets: usize,
+}
+
+/// The collection settings in force and every live exporter built from them.
+pub struct Live {
+    state: Mutex<State>,
+}
+
+struct State {
+    collection: Arc<Collection>,
+    members: Vec<Weak<Member>>,
+}
+
+impl Live {
+    /// Settings for targets created from now on.
+    pub fn new(collection: Collection) -> Self {
+        Live {
+            state: Mutex::new(State {
+                collection: Arc::new(collection),
+                members: Vec::new(),
+            }),
+        }
+    }
+
+    /// The settings in force.
+    pub fn collection(&self) -> Arc<Collection> {
+        self.lock().collection.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An exporter for `dsn` under the settings in force, followed by later reloads.
+    pub fn exporter(&self, dsn: &Dsn, labels: Labels) -> Result<PgExporter, ExporterError> {
+        // Under the lock: a reload cannot slip between reading the settings and joining the list.
+        let mut state = self.lock();
+        let exporter = PgExporter::new(dsn, labels, &state.collection)?;
+        state.members.retain(|m| m.strong_count() > 0);
+        state.members.push(Arc::downgrade(&exporter.member));
+        Ok(exporter)
+    }
+
+    /// Makes `queries` the custom queries of every live exporter and of those created later. Queries
+    /// whose definition is unchanged keep running (their series stay); changed ones are replaced.
+    pub fn set_custom_queries(&self, queries: Vec<CustomQuery>) -> QueryChanges {
+        let mut state = self.lock();
+        let naming = state.collection.naming;
+        let mut changes = QueryChanges::default();
+        {
+            let old = &state.collection.custom_queries;
+            changes.removed = old.iter().filter(|q| !queries.contains(q)).count();
+            changes.added = queries.iter().filter(|q| !old.contains(q)).count();
+        }
+        state.members.retain(|m| m.strong_count() > 0);
+        for member in state.members.iter().filter_map(Weak::upgrade) {
+            let mut current = member.custom.lock().unwrap_or_else(|e| e.into_inner());
+            let mut touched = false;
+            for gone in current.iter().filter(|q| !queries.contains(q)) {
+                touched |= member.base.remove_collector(&gone.name);
+            }
+            for new in queries.iter().filter(|q| !current.contains(q)) {
+                let collector =
+                    naming.apply(CustomCollector::new(new.clone(), member.pool.clone()));
+                match member.base.add_collector(collector) {
+                    Ok(()) => touched = true,
+                    // Names are unique within a file, so only a clash with a standard group lands here.
+                    Err(error) => {
+                        tracing::error!(query = %new.name, %error, "custom query not added")
+                    }
+                }
+            }
+            *current = queries.clone();
+            changes.targets += usize::from(touched);
+        }
+        Arc::make_mut(&mut state.collection).custom_queries = queries;
+        changes
+    }
+}

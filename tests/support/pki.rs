@@ -1,0 +1,49 @@
+//! Throwaway certificates for TLS tests: a CA, a server certificate for localhost / 127.0.0.1, a client
+//! certificate from the same CA and one from an unrelated CA, as PEM files in a temporary directory.
+
+use std::path::{Path, PathBuf};
+
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+}
+
+fn new_ca(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    (params.self_signed(&key).unwrap(), key)
+}
+
+fn leaf(dir: &Path, name: &str, sans: &[&str], issuer: &(rcgen::Certificate, rcgen::KeyPair)) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.signed_by(&key, &issuer.0, &issuer.1).unwrap();
+    std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+}
+
+impl Pki {
+    /// `ca.crt`, `server.{crt,key}`, `client.{crt,key}` (signed by `ca`), `rogue.{crt,key}` (another CA).
+    pub fn generate() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = new_ca("hubble test CA");
+        let rogue_ca = new_ca("rogue CA");
+        std::fs::write(dir.path().join("ca.crt"), ca.0.pem()).unwrap();
+        leaf(dir.path(), "server", &["localhost", "127.0.0.1"], &ca);
+        leaf(dir.path(), "client", &["prometheus"], &ca);
+        leaf(dir.path(), "rogue", &["prometheus"], &rogue_ca);
+        Pki { dir }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+}

@@ -1,0 +1,117 @@
+//! The Postgres example exporter run in-process on a loopback port, with test defaults.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hubble::{Registry, WebConfigHandle};
+use hubble_examples::postgres::app::{self, Config, Targets};
+use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
+use hubble_examples::postgres::custom::CustomQuery;
+use hubble_examples::postgres::naming::Naming;
+use hubble_examples::postgres::{Collection, Schedule};
+
+use super::pg::PgCluster;
+use super::{get, serve_in_thread, wait_for, InThread};
+
+pub struct Running {
+    pub server: InThread,
+    pub addr: SocketAddr,
+}
+
+impl Running {
+    pub fn start(targets: Targets) -> Running {
+        Running::start_with(targets, Vec::new())
+    }
+
+    pub fn start_with(targets: Targets, custom_queries: Vec<CustomQuery>) -> Running {
+        Running::start_full(targets, custom_queries, Naming::PostgresExporter)
+    }
+
+    pub fn start_full(
+        targets: Targets,
+        custom_queries: Vec<CustomQuery>,
+        naming: Naming,
+    ) -> Running {
+        Running::start_collection(
+            targets,
+            Collection {
+                schedule: Schedule {
+                    interval: Duration::from_millis(300),
+                    timeout: Duration::from_millis(300),
+                    ..Schedule::default()
+                },
+                custom_queries,
+                naming,
+                disable_default_metrics: false,
+                pool_size: 2,
+            },
+        )
+    }
+
+    pub fn start_collection(targets: Targets, collection: Collection) -> Running {
+        Running::start_config(config(targets, collection))
+    }
+
+    pub fn start_config(config: Config) -> Running {
+        let server = serve_in_thread(move |listener, shutdown| {
+            app::run(config, listener, Registry::new(), shutdown)
+        });
+        Running {
+            addr: server.addr,
+            server,
+        }
+    }
+
+    pub fn wait_metrics(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        wait_for(Duration::from_secs(30), what, || {
+            let body = get(self.addr, "/metrics", &[]).ok()?.text();
+            check(&body).then_some(body)
+        })
+    }
+
+    pub fn stop(self) {
+        self.server.stop().expect("clean shutdown");
+    }
+}
+
+/// The test defaults: fast collections and discovery, plain HTTP, no lifecycle API.
+pub fn config(targets: Targets, collection: Collection) -> Config {
+    Config {
+        targets,
+        defaults: Dsn {
+            user: Some("postgres".into()),
+            dbname: Some("postgres".into()),
+            sslmode: Some("disable".into()),
+            ..Dsn::default()
+        },
+        collection,
+        discovery_interval: Duration::from_millis(200),
+        shard: None,
+        telemetry_path: "/metrics".into(),
+        probe_idle_timeout: Duration::from_millis(500),
+        web: Arc::new(WebConfigHandle::plain()),
+        enable_lifecycle: false,
+        query_path: None,
+        consul_token_file: None,
+    }
+}
+
+pub fn dsn(pg: &PgCluster, db: &str) -> Dsn {
+    format!(
+        "postgresql://postgres@127.0.0.1:{}/{db}?sslmode=disable",
+        pg.port
+    )
+    .parse()
+    .unwrap()
+}
+
+/// Connections of this exporter as the server sees them.
+pub fn our_connections(pg: &PgCluster) -> usize {
+    pg.count(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{APPLICATION_NAME}'"
+        ),
+    )
+}
