@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need when missing (Debian packages
-# `prometheus` for promtool, `postgresql` for a throwaway test cluster), then runs every test.
+# `prometheus` for promtool and a Prometheus server, `postgresql` for throwaway test clusters, `curl` for TLS
+# and auth tests, `chromium` and `chromium-driver` for the status page test), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -236,3 +236,89 @@ fn a_bad_web_config_stops_the_start_with_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn the_status_page_renders_in_a_real_browser_without_secrets() {
+    let pg = PgCluster::start(&[]);
+    let secret = "st4tus-s3cret";
+    // Trust authentication: the password is sent and ignored, so it is in the DSN but must show nowhere.
+    let target: hubble_examples::postgres::connection::Dsn = format!(
+        "postgresql://postgres:{secret}@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    )
+    .parse()
+    .unwrap();
+    let yaml = "app_broken:\n  query: \"SELECT 'password=hunter2'::int AS v\"\n  metrics:\n    - v: {usage: GAUGE, description: Never}\n";
+    let mut collection = fast();
+    collection.custom_queries = custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap();
+    let exporter = Running::start_collection(Targets::Single(target), collection);
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    exporter.wait_metrics("pg_up and the broken query down", |b| {
+        b.contains(&format!("pg_up{{{server}}} 1"))
+            && b.contains(&format!("hubble_collector_up{{collector=\"app_broken\",{server}}} 0"))
+    });
+
+    let browser = support::webdriver::Browser::start();
+    browser.goto(&format!("http://{}/", exporter.addr));
+    let text = browser.text();
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    std::fs::write(&shot, browser.screenshot()).unwrap();
+    eprintln!("status page screenshot: {}", shot.display());
+
+    assert!(text.contains("hubble Postgres exporter"), "{text}");
+    assert!(text.contains("1 target(s)") && text.contains("1 down"), "{text}");
+    assert!(text.contains(&format!("server=\"127.0.0.1:{}\"", pg.port)), "target labels: {text}");
+    // Rows as rendered: collector, state, series, interval, last success, duration, errors, last error.
+    let rows = browser.eval(
+        "return [...document.querySelectorAll('table.collectors tr')].map(r => \
+         [...r.cells].map(c => c.innerText.trim()));",
+    );
+    let rows = rows.as_array().expect("rows");
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r[0] == name)
+            .unwrap_or_else(|| panic!("no row {name} in {rows:?}"))
+            .clone()
+    };
+    let header = &rows[0];
+    assert_eq!(header[0], "Collector");
+    assert_eq!(header[7], "Last error");
+    let up = row("pg_stat_database");
+    assert_eq!(up[1], "up");
+    assert_eq!(up[3], "300ms");
+    assert!(up[4].as_str().unwrap().ends_with("s ago"), "{up:?}");
+    let broken = row("app_broken");
+    assert_eq!(broken[1], "down");
+    assert_eq!(broken[4], "never");
+    assert_ne!(broken[6], "0");
+    let error = broken[7].as_str().unwrap();
+    assert!(error.contains("app_broken") && error.contains("password=***"), "{error}");
+    // Red for down, from the page's own stylesheet (no external assets).
+    let colour = browser.eval(
+        "return getComputedStyle(document.querySelector('td.down')).color;",
+    );
+    assert_eq!(colour, "rgb(187, 0, 0)");
+    assert_eq!(
+        browser.eval("return [...document.querySelectorAll('link,script,img')].length;"),
+        0
+    );
+    assert_eq!(
+        browser.eval("return document.querySelector('a[href=\"/metrics\"]').innerText;"),
+        "Metrics"
+    );
+    let html = browser.eval("return document.documentElement.outerHTML;");
+    let html = html.as_str().unwrap();
+    for leaked in [secret, "hunter2"] {
+        assert!(!html.contains(leaked), "{leaked} on the status page");
+    }
+    // It refreshes itself: a marker set in this page is gone after the refresh interval.
+    browser.eval("window.hubbleMarker = 1; return 0;");
+    wait_for(Duration::from_secs(15), "the page to refresh itself", || {
+        browser
+            .eval("return window.hubbleMarker === undefined && document.readyState === 'complete';")
+            .as_bool()
+            .filter(|b| *b)
+    });
+    drop(browser);
+    exporter.stop();
+}

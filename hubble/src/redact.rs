@@ -61,7 +61,7 @@ pub fn secrets(text: &str) -> Cow<'_, str> {
                 while end < bytes.len()
                     && match quote {
                         Some(q) => bytes[end] != q,
-                        None => !bytes[end].is_ascii_whitespace() && !b"&;,)".contains(&bytes[end]),
+                        None => !bytes[end].is_ascii_whitespace() && !b"&;,)\"'".contains(&bytes[end]),
                     }
                 {
                     end += 1;
@@ -109,6 +109,10 @@ mod tests {
                 "relation \"passwords\" does not exist",
             ),
             ("résumé password=é", "résumé password=***"),
+            (
+                "invalid input syntax for type integer: \"password=hunter2\"",
+                "invalid input syntax for type integer: \"password=***\"",
+            ),
         ] {
             assert_eq!(secrets(input), want, "{input}");
         }

@@ -260,31 +260,58 @@ pub(crate) fn html_escape(s: &str) -> String {
     out
 }
 
+/// Seconds between automatic refreshes of the status page.
+const STATUS_REFRESH_SECONDS: u32 = 5;
+
 async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
-    let title = html_escape(&state.config.title);
-    let path = html_escape(&state.config.telemetry_path);
+    Html(status_page(&state.registry, &state.config, SystemTime::now()))
+}
+
+/// The status page: every exporter (target) with its labels, every collector with its state, series, last
+/// success, last duration, errors and last error (already redacted by the cache). Self-contained (no
+/// external assets) and refreshing itself.
+fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> String {
+    let title = html_escape(&config.title);
+    let path = html_escape(&config.telemetry_path);
+    let exporters = registry.status();
+    let collectors: usize = exporters.iter().map(|e| e.collectors.len()).sum();
+    let down = exporters
+        .iter()
+        .flat_map(|e| &e.collectors)
+        .filter(|c| c.health.runs > 0 && !c.health.up)
+        .count();
     let mut page = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}.down{{color:#b00}}.up{{color:#070}}</style>\
-         </head><body><h1>{title}</h1><p><a href=\"{path}\">Metrics</a> · \
-         <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a></p>\n"
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"{STATUS_REFRESH_SECONDS}\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}\
+         table{{border-collapse:collapse;margin-bottom:1.5em}}\
+         td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}\
+         th{{background:#f4f4f4}}td.num{{text-align:right}}.down{{color:#b00;font-weight:bold}}.up{{color:#070}}\
+         .pending{{color:#777}}code{{background:#f4f4f4;padding:1px 4px}}.err{{max-width:40em;word-break:break-word}}\
+         </style></head><body><h1>{title}</h1>\
+         <p><a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · \
+         <a href=\"/-/ready\">Readiness</a></p>\
+         <p id=\"summary\">{targets} target(s), {collectors} collector(s), {down} down. \
+         This page refreshes every {STATUS_REFRESH_SECONDS} s.</p>\n",
+        targets = exporters.len(),
     );
-    let now = SystemTime::now();
-    for exporter in state.registry.status() {
+    for exporter in exporters {
+        let labels = exporter.const_labels.to_string();
         let _ = writeln!(
             page,
-            "<h2>{}</h2><p>Labels: <code>{}</code></p><table><tr><th>Collector</th><th>State</th>\
-             <th>Series</th><th>Interval</th><th>Last success</th><th>Last duration</th><th>Errors</th><th>Last error</th></tr>",
+            "<h2>{} <code>{}</code></h2><table class=\"collectors\"><tr><th>Collector</th><th>State</th>\
+             <th>Series</th><th>Interval</th><th>Last success</th><th>Last duration</th><th>Errors</th>\
+             <th>Last error</th></tr>",
             html_escape(&exporter.name),
-            html_escape(&exporter.const_labels.to_string()),
+            html_escape(if labels.is_empty() { "{}" } else { &labels }),
         );
         for c in exporter.collectors {
             let h = &c.health;
-            let (class, word) = match (h.runs, h.up) {
-                (0, _) => ("", "pending"),
-                (_, true) => ("up", "up"),
-                (_, false) => ("down", "down"),
+            let state = match (h.runs, h.up) {
+                (0, _) => "pending",
+                (_, true) => "up",
+                (_, false) => "down",
             };
             let age = h
                 .last_success
@@ -295,11 +322,11 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
                 );
             let _ = writeln!(
                 page,
-                "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{:?}</td><td>{age}</td>\
-                 <td>{:.3} s</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"{state}\">{state}</td><td class=\"num\">{}</td><td>{}</td>\
+                 <td>{age}</td><td class=\"num\">{:.3} s</td><td class=\"num\">{}</td><td class=\"err\">{}</td></tr>",
                 html_escape(&c.name),
                 h.series,
-                c.interval,
+                humanize(c.interval),
                 h.last_duration.as_secs_f64(),
                 h.errors_total,
                 html_escape(h.last_error.as_deref().unwrap_or("")),
@@ -308,7 +335,21 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
         page.push_str("</table>\n");
     }
     page.push_str("</body></html>\n");
-    Html(page)
+    page
+}
+
+/// `15s`, `1m30s`, `500ms`: how the flags spell durations.
+fn humanize(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 || ms == 0 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
 }
 
 #[cfg(test)]
@@ -347,6 +388,14 @@ mod tests {
         let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
                     text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
         assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
+    }
+
+    #[test]
+    fn durations_read_like_flags() {
+        assert_eq!(humanize(Duration::from_secs(15)), "15s");
+        assert_eq!(humanize(Duration::from_secs(90)), "1m30s");
+        assert_eq!(humanize(Duration::from_secs(120)), "2m");
+        assert_eq!(humanize(Duration::from_millis(300)), "300ms");
     }
 
     #[test]
