@@ -3,7 +3,7 @@
 //! `X-Consul-Index`, `X-Consul-Token`, `?dc=`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,15 +32,24 @@ struct Consul {
     services: Mutex<BTreeMap<String, Entry>>,
     kv: Mutex<BTreeMap<String, Option<String>>>,
     index: AtomicU64,
-    fail: AtomicBool,
+    /// How it misbehaves: [`HEALTHY`], [`ERRORS`], [`GARBAGE`] or [`HANGS`].
+    mode: AtomicU8,
     /// Paths requested, and whether each carried the right token.
     requests: Mutex<Vec<(String, bool)>>,
 }
 
 type St = State<Arc<Consul>>;
 
+const HEALTHY: u8 = 0;
+/// 500 with Consul's text, as during a leader election.
+const ERRORS: u8 = 1;
+/// 200 with a body that is not the documented JSON (a proxy's error page).
+const GARBAGE: u8 = 2;
+/// Accepts the request and never answers.
+const HANGS: u8 = 3;
+
 /// `Some(error response)` when the request must fail, as Consul would fail it.
-fn check(
+async fn check(
     c: &Consul,
     path: &str,
     headers: &HeaderMap,
@@ -51,14 +60,27 @@ fn check(
         .lock()
         .unwrap()
         .push((path.to_owned(), authorized));
-    if c.fail.load(Ordering::SeqCst) {
-        return Some(
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "rpc error making call: EOF",
+    match c.mode.load(Ordering::SeqCst) {
+        ERRORS => {
+            return Some(
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "rpc error making call: EOF",
+                )
+                    .into_response(),
             )
-                .into_response(),
-        );
+        }
+        GARBAGE => {
+            return Some(
+                (
+                    [("X-Consul-Index", "1"), ("Content-Type", "text/html")],
+                    "<html><body>502 Bad Gateway</body></html>",
+                )
+                    .into_response(),
+            )
+        }
+        HANGS => std::future::pending::<()>().await,
+        _ => {}
     }
     if q.get("dc").is_some_and(|dc| dc != "dc1") {
         return Some((StatusCode::INTERNAL_SERVER_ERROR, "No path to datacenter").into_response());
@@ -86,7 +108,7 @@ async fn catalog_services(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = check(&c, "/v1/catalog/services", &headers, &q) {
+    if let Some(r) = check(&c, "/v1/catalog/services", &headers, &q).await {
         return r;
     }
     let body: BTreeMap<String, Vec<String>> = c
@@ -105,7 +127,7 @@ async fn catalog_service(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = check(&c, &format!("/v1/catalog/service/{name}"), &headers, &q) {
+    if let Some(r) = check(&c, &format!("/v1/catalog/service/{name}"), &headers, &q).await {
         return r;
     }
     let services = c.services.lock().unwrap();
@@ -148,7 +170,7 @@ async fn kv(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = check(&c, &format!("/v1/kv/{key}"), &headers, &q) {
+    if let Some(r) = check(&c, &format!("/v1/kv/{key}"), &headers, &q).await {
         return r;
     }
     let value = c.kv.lock().unwrap().get(&key).cloned();
@@ -326,7 +348,7 @@ async fn services_nodes_params_and_index() {
 async fn errors_are_clear_and_never_show_the_token() {
     let consul = fixture();
     let (addr, server, stop) = start(consul.clone()).await;
-    consul.fail.store(true, Ordering::SeqCst);
+    consul.mode.store(ERRORS, Ordering::SeqCst);
     let err = ConsulBackend::new(config(&addr))
         .list()
         .await
@@ -337,7 +359,7 @@ async fn errors_are_clear_and_never_show_the_token() {
         "{err}"
     );
     assert!(!err.contains(TOKEN));
-    consul.fail.store(false, Ordering::SeqCst);
+    consul.mode.store(HEALTHY, Ordering::SeqCst);
 
     let mut wrong_dc = config(&addr);
     wrong_dc.datacenter = Some("mars".into());
@@ -387,7 +409,9 @@ impl MetricCollector for Up {
 async fn a_consul_outage_keeps_the_registered_targets() {
     let consul = fixture();
     let (addr, server, stop) = start(consul.clone()).await;
-    let backend = ConsulBackend::new(config(&addr));
+    let mut cfg = config(&addr);
+    cfg.timeout = Duration::from_millis(200);
+    let backend = ConsulBackend::new(cfg);
     let hubble = Arc::new(Hubble::with_params(backend.clone(), backend, "postgres"));
     let registry = Registry::new();
     let dispatcher = Arc::new(Dispatcher::<BaseExporter>::new(
@@ -429,29 +453,47 @@ async fn a_consul_outage_keeps_the_registered_targets() {
     assert_eq!(scrape().matches("target_up{").count(), 4, "{}", scrape());
     assert_eq!(dispatcher.targets().len(), 4);
 
-    consul.fail.store(true, Ordering::SeqCst);
-    for _ in 0..200 {
-        if scrape().contains(r#"hubble_discovery_errors_total{backend="consul"}"#) {
-            break;
+    // Each way a backend breaks: an error, a body that is not Consul's JSON, no answer at all. Every one
+    // counts as a failed discovery and keeps the last good target set.
+    let errors = || {
+        scrape()
+            .lines()
+            .find_map(|l| l.strip_prefix(r#"hubble_discovery_errors_total{backend="consul"} "#))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    for mode in [ERRORS, GARBAGE, HANGS] {
+        consul.mode.store(mode, Ordering::SeqCst);
+        let before = errors();
+        for _ in 0..200 {
+            if errors() >= before + 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let body = scrape();
+        assert!(
+            errors() >= before + 2,
+            "mode {mode}: no discovery error counted:\n{body}"
+        );
+        assert_eq!(
+            body.matches("target_up{").count(),
+            4,
+            "mode {mode}: targets lost during the outage:\n{body}"
+        );
+        assert!(
+            !body.contains("hunter2") && !body.contains(TOKEN),
+            "a secret in the metrics"
+        );
     }
-    // Several failed ticks later, still every target.
+    // And it heals by itself: once Consul answers again (and a request hung before has timed out), no more
+    // errors.
+    consul.mode.store(HEALTHY, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(dispatcher.targets().len(), 4);
+    let healed = errors();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let body = scrape();
-    assert!(
-        body.contains(r#"hubble_discovery_errors_total{backend="consul"}"#),
-        "{body}"
-    );
-    assert_eq!(
-        body.matches("target_up{").count(),
-        4,
-        "targets lost during the outage:\n{body}"
-    );
-    assert!(
-        !body.contains("hunter2") && !body.contains(TOKEN),
-        "a secret in the metrics"
-    );
+    assert_eq!(errors(), healed, "no more errors once Consul is back");
 
     cancel.cancel();
     task.await.unwrap();

@@ -255,7 +255,9 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
     let server = format!("server=\"127.0.0.1:{}\"", pg.port);
     exporter.wait_metrics("pg_up and the broken query down", |b| {
         b.contains(&format!("pg_up{{{server}}} 1"))
-            && b.contains(&format!("hubble_collector_up{{collector=\"app_broken\",{server}}} 0"))
+            && b.contains(&format!(
+                "hubble_collector_up{{collector=\"app_broken\",{server}}} 0"
+            ))
     });
 
     let browser = support::webdriver::Browser::start();
@@ -266,8 +268,14 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
     eprintln!("status page screenshot: {}", shot.display());
 
     assert!(text.contains("hubble Postgres exporter"), "{text}");
-    assert!(text.contains("1 target(s)") && text.contains("1 down"), "{text}");
-    assert!(text.contains(&format!("server=\"127.0.0.1:{}\"", pg.port)), "target labels: {text}");
+    assert!(
+        text.contains("1 target(s)") && text.contains("1 down"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("server=\"127.0.0.1:{}\"", pg.port)),
+        "target labels: {text}"
+    );
     // Rows as rendered: collector, state, series, interval, last success, duration, errors, last error.
     let rows = browser.eval(
         "return [...document.querySelectorAll('table.collectors tr')].map(r => \
@@ -292,11 +300,12 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
     assert_eq!(broken[4], "never");
     assert_ne!(broken[6], "0");
     let error = broken[7].as_str().unwrap();
-    assert!(error.contains("app_broken") && error.contains("password=***"), "{error}");
-    // Red for down, from the page's own stylesheet (no external assets).
-    let colour = browser.eval(
-        "return getComputedStyle(document.querySelector('td.down')).color;",
+    assert!(
+        error.contains("app_broken") && error.contains("password=***"),
+        "{error}"
     );
+    // Red for down, from the page's own stylesheet (no external assets).
+    let colour = browser.eval("return getComputedStyle(document.querySelector('td.down')).color;");
     assert_eq!(colour, "rgb(187, 0, 0)");
     assert_eq!(
         browser.eval("return [...document.querySelectorAll('link,script,img')].length;"),
@@ -313,12 +322,225 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
     }
     // It refreshes itself: a marker set in this page is gone after the refresh interval.
     browser.eval("window.hubbleMarker = 1; return 0;");
-    wait_for(Duration::from_secs(15), "the page to refresh itself", || {
-        browser
+    wait_for(
+        Duration::from_secs(15),
+        "the page to refresh itself",
+        || {
+            browser
             .eval("return window.hubbleMarker === undefined && document.readyState === 'complete';")
             .as_bool()
             .filter(|b| *b)
-    });
+        },
+    );
     drop(browser);
     exporter.stop();
+}
+
+/// The value of the first sample line starting with `prefix` (name and labels).
+fn sample(body: &str, prefix: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|rest| rest.trim().split(' ').next()?.parse().ok())
+}
+
+/// The value of `metric` for the target labelled `name="<target>"`.
+fn of_target(body: &str, metric: &str, target: &str) -> Option<f64> {
+    let label = format!("name=\"{target}\"");
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(&label))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn faults_hit_one_target_and_heal_while_the_rest_keeps_serving() {
+    let good = PgCluster::start(&[]);
+    let victim = PgCluster::start(&[]);
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_port = refused.local_addr().unwrap().port();
+    drop(refused); // Nothing listens there now: connections are refused.
+    let file = good.dir().join("targets.yml");
+    let targets = format!(
+        "- targets: ['127.0.0.1:{}']\n  labels: {{name: good}}\n\
+         - targets: ['127.0.0.1:{}']\n  labels: {{name: victim}}\n\
+         - targets: ['127.0.0.1:{refused_port}']\n  labels: {{name: refused}}\n",
+        good.port, victim.port
+    );
+    std::fs::write(&file, &targets).unwrap();
+    // A slow query keeps a collection in flight most of the time, so the kill lands mid-collection.
+    let yaml = "app_slow:\n  query: \"SELECT 1 AS v FROM pg_sleep(0.2)\"\n  metrics:\n    - v: {usage: GAUGE, description: Slow}\n";
+    let mut collection = fast();
+    collection.schedule.timeout = Duration::from_millis(1000);
+    collection.schedule.interval = Duration::from_millis(1000);
+    collection.custom_queries = custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap();
+    let exporter = Running::start_collection(Targets::File(file.clone()), collection);
+    exporter.wait_metrics("three targets, one refusing", |b| {
+        of_target(b, "pg_up", "good") == Some(1.0)
+            && of_target(b, "pg_up", "victim") == Some(1.0)
+            && of_target(b, "app_slow_v", "victim") == Some(1.0)
+            && of_target(b, "pg_up", "refused") == Some(0.0)
+    });
+
+    // Discovery returns garbage: the last good set stays.
+    std::fs::write(&file, "- targets: [unclosed\n").unwrap();
+    let body = exporter.wait_metrics("the discovery error counted", |b| {
+        sample(b, "hubble_discovery_errors_total{backend=\"file_sd\"}").is_some_and(|v| v >= 1.0)
+    });
+    assert_eq!(of_target(&body, "pg_up", "victim"), Some(1.0), "{body}");
+    std::fs::write(&file, &targets).unwrap();
+
+    // The victim crashes mid-collection: only its series say so.
+    victim.kill();
+    let body = exporter.wait_metrics("the victim down", |b| {
+        of_target(b, "pg_up", "victim") == Some(0.0)
+    });
+    assert_eq!(of_target(&body, "pg_up", "good"), Some(1.0), "{body}");
+    assert_eq!(of_target(&body, "app_slow_v", "good"), Some(1.0), "{body}");
+    assert!(body.contains("hubble_dispatcher_targets 3"), "{body}");
+
+    // It comes back; the exporter reconnects by itself.
+    victim.restart();
+    exporter.wait_metrics("the victim recovered", |b| {
+        of_target(b, "pg_up", "victim") == Some(1.0)
+            && of_target(b, "app_slow_v", "victim") == Some(1.0)
+    });
+    // No backends piled up on either server: at most the pool per target.
+    for pg in [&good, &victim] {
+        let ours = support::running::our_connections(pg);
+        assert!(ours <= 2, "{ours} connections on port {}", pg.port);
+    }
+    exporter.stop();
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn secrets_never_show_in_logs_metrics_pages_or_errors() {
+    let pg = PgCluster::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (pg_password, consul_token, basic_password) =
+        ("pg-Pa55-s3cret", "consul-t0ken-s3cret", "basic-Pa55-s3cret");
+    let hash = bcrypt::hash(basic_password, 4).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  prom: '{hash}'\n")).unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, consul_token).unwrap();
+    // Consul on a port where nothing listens: discovery fails (with the token set) the whole time.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (child, addr) = spawn_binary(&[
+        "--discovery.consul.url",
+        &format!("http://{closed}"),
+        "--discovery.consul.tag",
+        "postgres",
+        "--discovery.consul.token-file",
+        &token_file.display().to_string(),
+        "--discovery.interval",
+        "200ms",
+        "--web.config.file",
+        &web.display().to_string(),
+        "--web.enable-lifecycle",
+        "--collection.interval",
+        "300ms",
+        "--log.level",
+        "debug",
+    ]);
+    let auth = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("prom:{basic_password}")
+        )
+    );
+    let headers = [("Authorization", auth.as_str())];
+    let mut seen = String::new();
+    let mut fetch = |path: &str| {
+        let r = get(addr, path, &headers).ok()?;
+        // The response only: the request path holds the probe DSN by design.
+        seen.push_str(&format!(
+            "{}\n{:?}\n{}\n",
+            r.status,
+            r.headers,
+            String::from_utf8_lossy(&r.body)
+        ));
+        Some(r)
+    };
+    let up_dsn = format!(
+        "postgresql://postgres:{pg_password}@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
+    let down_dsn = format!(
+        "postgresql://postgres:{pg_password}@127.0.0.1:{}/postgres?sslmode=disable",
+        closed.port()
+    );
+    wait_for(
+        Duration::from_secs(30),
+        "a probe of the live server",
+        || fetch(&format!("/probe?target={}", encode(&up_dsn))).filter(|r| r.status == 200),
+    );
+    let probe = fetch(&format!("/probe?target={}", encode(&down_dsn))).unwrap();
+    assert!(probe.text().contains("pg_up"), "{}", probe.text());
+    for bad in [
+        format!("postgresql://postgres:{pg_password}@[::1/x"),
+        format!("mysql://postgres:{pg_password}@127.0.0.1/x"),
+        format!("host=127.0.0.1 password={pg_password} port=notaport"),
+    ] {
+        let r = fetch(&format!("/probe?target={}", encode(&bad))).unwrap();
+        assert_eq!(r.status, 400, "{bad}");
+    }
+    wait_for(
+        Duration::from_secs(10),
+        "the discovery failure counted",
+        || {
+            fetch("/metrics").filter(|r| {
+                r.text()
+                    .contains("hubble_discovery_errors_total{backend=\"consul\"}")
+            })
+        },
+    );
+    fetch("/");
+    fetch("/-/ready");
+    // A wrong password, and a reload that fails on a broken web config.
+    let wrong = get(
+        addr,
+        "/metrics",
+        &[("Authorization", "Basic cHJvbTp3cm9uZw==")],
+    )
+    .unwrap();
+    seen.push_str(&wrong.text());
+    std::fs::write(
+        &web,
+        format!("basic_auth_users:\n  prom: '{hash}'\n  eve: {basic_password}\n"),
+    )
+    .unwrap();
+    let r = get(addr, "/metrics", &headers).unwrap();
+    assert_eq!(r.status, 200);
+    let reload = support::request(
+        addr,
+        "POST",
+        "/-/reload",
+        &[headers[0], ("Content-Length", "0")],
+    )
+    .unwrap();
+    assert_eq!(reload.status, 500);
+    seen.push_str(&reload.text());
+    let logs = stop(child);
+    assert!(logs.contains("reload refused"), "{logs}");
+    for (what, text) in [("HTTP responses", &seen), ("logs", &logs)] {
+        for secret in [pg_password, consul_token, basic_password, hash.as_str()] {
+            assert!(!text.contains(secret), "{secret} in the {what}:\n{text}");
+        }
+    }
 }

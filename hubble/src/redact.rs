@@ -61,7 +61,9 @@ pub fn secrets(text: &str) -> Cow<'_, str> {
                 while end < bytes.len()
                     && match quote {
                         Some(q) => bytes[end] != q,
-                        None => !bytes[end].is_ascii_whitespace() && !b"&;,)\"'".contains(&bytes[end]),
+                        None => {
+                            !bytes[end].is_ascii_whitespace() && !b"&;,)\"'".contains(&bytes[end])
+                        }
                     }
                 {
                     end += 1;

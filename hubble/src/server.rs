@@ -264,7 +264,11 @@ pub(crate) fn html_escape(s: &str) -> String {
 const STATUS_REFRESH_SECONDS: u32 = 5;
 
 async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
-    Html(status_page(&state.registry, &state.config, SystemTime::now()))
+    Html(status_page(
+        &state.registry,
+        &state.config,
+        SystemTime::now(),
+    ))
 }
 
 /// The status page: every exporter (target) with its labels, every collector with its state, series, last

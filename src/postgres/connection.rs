@@ -144,13 +144,22 @@ impl FromStr for Dsn {
             parse_url(s)
         } else if s.contains('=') {
             parse_key_values(s)
+        } else if let Some((scheme, _)) = s.split_once("://") {
+            // Only the scheme is quoted: the rest may hold a password.
+            Err(DsnError(format!(
+                "unsupported scheme {scheme:?}; expected postgres:// or postgresql://"
+            )))
+        } else if s.contains('@') || s.contains('/') {
+            Err(DsnError(
+                "expected a postgres:// URL, key=value pairs or host:port".into(),
+            ))
         } else {
             // A bare host:port, as /probe targets and discovery addresses are written.
             let (host, port) = match s.rsplit_once(':') {
                 Some((h, p)) if !h.is_empty() => (
                     h,
                     p.parse()
-                        .map_err(|_| DsnError(format!("bad port in {s:?}")))?,
+                        .map_err(|_| DsnError("expected host:port with a numeric port".into()))?,
                 ),
                 _ => (s, 5432),
             };
@@ -339,6 +348,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("bad port"));
+    }
+
+    #[test]
+    fn errors_never_quote_a_password() {
+        for bad in [
+            "mysql://app:hunter2@db/x",
+            "app:hunter2@db",
+            "db:hunter2",
+            "postgres://app:hunter2@db:x/y",
+        ] {
+            let e = bad.parse::<Dsn>().unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{bad} → {e}");
+        }
+        let e = "mysql://app:hunter2@db/x"
+            .parse::<Dsn>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unsupported scheme \"mysql\""), "{e}");
     }
 
     #[test]

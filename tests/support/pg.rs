@@ -150,6 +150,21 @@ impl PgCluster {
         );
     }
 
+    /// Kills the server as a crash would (immediate shutdown: no checkpoint, backends dropped mid-query).
+    pub fn kill(&self) {
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
     /// Starts the server again on the same port.
     pub fn restart(&self) {
         self.start_server(&[]);

@@ -36,7 +36,10 @@ impl Browser {
             session: String::new(),
         };
         wait_for(Duration::from_secs(30), "chromedriver", || {
-            browser.call("GET", "/status", None).ok().filter(|v| v["ready"] == true)
+            browser
+                .call("GET", "/status", None)
+                .ok()
+                .filter(|v| v["ready"] == true)
         });
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
