@@ -544,3 +544,77 @@ fn secrets_never_show_in_logs_metrics_pages_or_errors() {
         }
     }
 }
+
+/// Undoes the text format's label escaping (`\\`, `\"`, `\n`).
+fn unescape(v: &str) -> String {
+    let mut out = String::new();
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn awkward_label_values_survive_both_formats() {
+    let pg = PgCluster::start(&[]);
+    let values = [
+        "a \"quoted\" value",
+        "back\\slash and \\n not a newline",
+        "two\nlines",
+        "naïve – 東京 😀",
+        "tab\tand } brace, comma=\"x\"",
+    ];
+    pg.psql("postgres", "CREATE TABLE awkward (v text)");
+    for v in values {
+        // Dollar quoting: the values go in verbatim.
+        pg.psql("postgres", &format!("INSERT INTO awkward VALUES ($q${v}$q$)"));
+    }
+    let yaml = "app_awkward:\n  query: \"SELECT v, 1 AS n FROM awkward\"\n  metrics:\n    - v: {usage: LABEL, description: Value}\n    - n: {usage: GAUGE, description: One}\n";
+    let mut collection = fast();
+    collection.custom_queries = custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap();
+    // Conventional names, so promtool's lints judge the escaping alone.
+    collection.naming = hubble_examples::postgres::naming::Naming::Prometheus;
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    let body = exporter.wait_metrics("the awkward series", |b| b.matches("app_awkward_n{").count() == values.len());
+    assert_eq!(support::promtool_check(body.as_bytes()), "", "promtool on the text format");
+    let mut text_values: Vec<String> = body
+        .lines()
+        .filter(|l| l.starts_with("app_awkward_n{"))
+        .map(|l| {
+            let start = l.find("v=\"").unwrap() + 3;
+            let end = l.rfind("\"} ").unwrap();
+            unescape(&l[start..end])
+        })
+        .collect();
+    text_values.sort();
+    let mut want: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    want.sort();
+    assert_eq!(text_values, want, "text format round trip");
+
+    // OpenMetrics, as Prometheus asks for it, read back through Prometheus itself.
+    let om = get(exporter.addr, "/metrics", &[("Accept", "application/openmetrics-text;version=1.0.0")]).unwrap();
+    assert!(om.header("content-type").unwrap().starts_with("application/openmetrics-text"));
+    assert!(om.text().ends_with("# EOF\n"));
+    let prometheus = support::Prometheus::scraping(exporter.addr);
+    let stored = wait_for(Duration::from_secs(60), "Prometheus to store the awkward series", || {
+        let r = prometheus.results("app_awkward_n");
+        (r.len() == values.len()).then_some(r)
+    });
+    let mut prom_values: Vec<String> = stored
+        .iter()
+        .map(|s| s["metric"]["v"].as_str().unwrap().to_owned())
+        .collect();
+    prom_values.sort();
+    assert_eq!(prom_values, want, "OpenMetrics round trip through Prometheus");
+    drop(prometheus);
+    exporter.stop();
+}

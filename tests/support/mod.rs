@@ -302,6 +302,13 @@ impl Prometheus {
 
     /// The value of an instant query's first result, if any.
     pub fn query(&self, promql: &str) -> Option<String> {
+        self.results(promql).first()?["value"][1]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Every result of an instant query: each series' labels and value.
+    pub fn results(&self, promql: &str) -> Vec<serde_json::Value> {
         let encoded: String = promql
             .bytes()
             .map(|b| {
@@ -312,13 +319,11 @@ impl Prometheus {
                 }
             })
             .collect();
-        let body = get(self.addr, &format!("/api/v1/query?query={encoded}"), &[])
-            .ok()?
-            .text();
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        v["data"]["result"][0]["value"][1]
-            .as_str()
-            .map(str::to_owned)
+        get(self.addr, &format!("/api/v1/query?query={encoded}"), &[])
+            .ok()
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default()
     }
 
     /// The `lastError` of the first active target, as Prometheus reports it.
