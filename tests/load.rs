@@ -31,7 +31,10 @@ impl Client {
 
     /// `GET path`; the status and body.
     fn get(&mut self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
-        write!(self.reader.get_mut(), "GET {path} HTTP/1.1\r\nHost: exporter\r\n\r\n")?;
+        write!(
+            self.reader.get_mut(),
+            "GET {path} HTTP/1.1\r\nHost: exporter\r\n\r\n"
+        )?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
         let status = line
@@ -95,7 +98,10 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
     let mut child = std::process::Command::new(support::example_binary("postgres_exporter"))
         .env(
             "DATA_SOURCE_NAME",
-            format!("postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable", pg.port),
+            format!(
+                "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+                pg.port
+            ),
         )
         .args(["--web.listen-address", &addr.to_string()])
         .args(["--collection.interval", "300ms", "--log.level", "warn"])
@@ -134,10 +140,8 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
                         }
                         other => {
                             failed.fetch_add(1, Ordering::Relaxed);
-                            first_error.get_or_insert(format!(
-                                "{:?}",
-                                other.map(|(s, b)| (s, b.len()))
-                            ));
+                            first_error
+                                .get_or_insert(format!("{:?}", other.map(|(s, b)| (s, b.len()))));
                             client = None;
                         }
                     }

@@ -576,7 +576,10 @@ fn awkward_label_values_survive_both_formats() {
     pg.psql("postgres", "CREATE TABLE awkward (v text)");
     for v in values {
         // Dollar quoting: the values go in verbatim.
-        pg.psql("postgres", &format!("INSERT INTO awkward VALUES ($q${v}$q$)"));
+        pg.psql(
+            "postgres",
+            &format!("INSERT INTO awkward VALUES ($q${v}$q$)"),
+        );
     }
     let yaml = "app_awkward:\n  query: \"SELECT v, 1 AS n FROM awkward\"\n  metrics:\n    - v: {usage: LABEL, description: Value}\n    - n: {usage: GAUGE, description: One}\n";
     let mut collection = fast();
@@ -584,8 +587,14 @@ fn awkward_label_values_survive_both_formats() {
     // Conventional names, so promtool's lints judge the escaping alone.
     collection.naming = hubble_examples::postgres::naming::Naming::Prometheus;
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
-    let body = exporter.wait_metrics("the awkward series", |b| b.matches("app_awkward_n{").count() == values.len());
-    assert_eq!(support::promtool_check(body.as_bytes()), "", "promtool on the text format");
+    let body = exporter.wait_metrics("the awkward series", |b| {
+        b.matches("app_awkward_n{").count() == values.len()
+    });
+    assert_eq!(
+        support::promtool_check(body.as_bytes()),
+        "",
+        "promtool on the text format"
+    );
     let mut text_values: Vec<String> = body
         .lines()
         .filter(|l| l.starts_with("app_awkward_n{"))
@@ -601,20 +610,35 @@ fn awkward_label_values_survive_both_formats() {
     assert_eq!(text_values, want, "text format round trip");
 
     // OpenMetrics, as Prometheus asks for it, read back through Prometheus itself.
-    let om = get(exporter.addr, "/metrics", &[("Accept", "application/openmetrics-text;version=1.0.0")]).unwrap();
-    assert!(om.header("content-type").unwrap().starts_with("application/openmetrics-text"));
+    let om = get(
+        exporter.addr,
+        "/metrics",
+        &[("Accept", "application/openmetrics-text;version=1.0.0")],
+    )
+    .unwrap();
+    assert!(om
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
     assert!(om.text().ends_with("# EOF\n"));
     let prometheus = support::Prometheus::scraping(exporter.addr);
-    let stored = wait_for(Duration::from_secs(60), "Prometheus to store the awkward series", || {
-        let r = prometheus.results("app_awkward_n");
-        (r.len() == values.len()).then_some(r)
-    });
+    let stored = wait_for(
+        Duration::from_secs(60),
+        "Prometheus to store the awkward series",
+        || {
+            let r = prometheus.results("app_awkward_n");
+            (r.len() == values.len()).then_some(r)
+        },
+    );
     let mut prom_values: Vec<String> = stored
         .iter()
         .map(|s| s["metric"]["v"].as_str().unwrap().to_owned())
         .collect();
     prom_values.sort();
-    assert_eq!(prom_values, want, "OpenMetrics round trip through Prometheus");
+    assert_eq!(
+        prom_values, want,
+        "OpenMetrics round trip through Prometheus"
+    );
     drop(prometheus);
     exporter.stop();
 }

@@ -85,6 +85,15 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
     for (i, g) in groups.into_iter().enumerate() {
         let mut params = ServiceParams::default();
         for (k, v) in &g.labels {
+            if !label_name_syntax(k) {
+                // As Prometheus's own file_sd: a bad name would break every scrape of the target.
+                return Err(file_error(
+                    path,
+                    format!(
+                        "entry {i}: label {k:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+                    ),
+                ));
+            }
             if let Some(option) = k.strip_prefix("__param_") {
                 params.exporter_options.insert(option.to_owned(), v.clone());
             } else if !k.starts_with("__") {
@@ -115,6 +124,13 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
         }
     }
     Ok(services)
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`; `__` names (`__param_*`, `__meta_*`) are allowed here and dropped later.
+fn label_name_syntax(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn split_target(target: &str) -> Option<(&str, u16)> {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 pub use consul::{ConsulBackend, ConsulConfig};
-pub use file_sd::FileSd;
+pub use file_sd::{parse_file_sd, FileSd};
 pub use static_sd::StaticServices;
 
 use crate::metric::Labels;
