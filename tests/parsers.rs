@@ -122,13 +122,10 @@ proptest! {
             0..4,
         )
     ) {
-        let to_json = |groups: &Vec<(Vec<(String, u16)>, std::collections::BTreeMap<String, String>)>| {
-            serde_json::to_string(&groups.iter().map(|(targets, labels)| serde_json::json!({
-                "targets": targets.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>(),
-                "labels": labels,
-            })).collect::<Vec<_>>()).unwrap()
-        };
-        let json = to_json(&groups);
+        let json = serde_json::to_string(&groups.iter().map(|(targets, labels)| serde_json::json!({
+            "targets": targets.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>(),
+            "labels": labels,
+        })).collect::<Vec<_>>()).unwrap();
         // JSON is YAML: the same text read as YAML must give the same services.
         let from_json = parse_file_sd(Path::new("t.json"), json.as_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let from_yaml = parse_file_sd(Path::new("t.yml"), json.as_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
