@@ -8,6 +8,7 @@ use std::path::Path;
 use hubble::discovery::parse_file_sd;
 use hubble_examples::postgres::custom::{self, Usage};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 const QUERIES: &str = "/etc/hubble/queries.yaml";
 
@@ -47,8 +48,28 @@ fn has_position(e: &str) -> bool {
     e.contains("line ") || e.contains("entry ")
 }
 
+/// 256 cases from a fixed seed, so CI is repeatable; `PROPTEST_RNG_SEED=$RANDOM PROPTEST_CASES=20000`
+/// explores further (see README).
+fn config() -> ProptestConfig {
+    let default = ProptestConfig::default();
+    let rng_seed = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+        default.rng_seed
+    } else {
+        RngSeed::Fixed(0x6875_6262_6c65)
+    };
+    ProptestConfig {
+        cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+            default.cases
+        } else {
+            256
+        },
+        rng_seed,
+        ..default
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn custom_queries_never_panic_and_errors_name_file_and_position(text in yamlish()) {

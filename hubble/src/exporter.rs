@@ -641,6 +641,50 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_removed_collector_stops_and_the_others_run_on() {
+        let keep = Probe::new("keep", Duration::from_millis(10));
+        let gone = Probe::new("gone", Duration::from_secs(3600));
+        let (keep_runs, gone_active, gone_runs) =
+            (keep.runs.clone(), gone.active.clone(), gone.runs.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .timeout(Duration::from_secs(7200))
+            .collector(keep)
+            .build()
+            .unwrap();
+        exporter.process();
+        exporter
+            .add_collector_with(
+                gone,
+                CollectorOptions {
+                    interval: Some(Duration::from_secs(7200)),
+                    ..CollectorOptions::default()
+                },
+            )
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(gone_active.load(SeqCst), 1, "a run in progress");
+        assert!(exporter.remove_collector("gone"));
+        assert!(!exporter.remove_collector("gone"), "already removed");
+        assert!(!exporter.has_collector("gone") && exporter.has_collector("keep"));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(gone_active.load(SeqCst), 0, "its run is cancelled");
+        let before = keep_runs.load(SeqCst);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(
+            keep_runs.load(SeqCst) >= before + 9,
+            "the other collector runs on"
+        );
+        assert_eq!(gone_runs.load(SeqCst), 1);
+        assert_eq!(exporter.status().collectors.len(), 1);
+        // The name is free again: a changed definition comes back under it.
+        exporter
+            .add_collector(Probe::new("gone", Duration::ZERO))
+            .unwrap();
+        exporter.close().await;
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn per_collector_interval_overrides() {
         let fast = Probe::new("fast", Duration::ZERO);
         let slow = Probe::new("slow", Duration::ZERO);

@@ -16,6 +16,7 @@ pub mod registry;
 mod scheduler;
 pub mod server;
 pub mod web;
+pub mod yaml;
 
 pub use cache::CollectorHealth;
 pub use collector::{CollectError, Desc, MetricCollector};

@@ -92,13 +92,8 @@ pub struct CustomQuery {
 /// Parses a queries file; errors name the file, the entry and the column.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
     let file = path.display();
-    let raw: BTreeMap<String, RawEntry> = serde_yaml::from_str(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!("line {} column {}: ", l.line(), l.column()))
-            .unwrap_or_default();
-        format!("{file}: {at}{e}")
-    })?;
+    let raw: BTreeMap<String, RawEntry> = serde_yaml::from_str(text)
+        .map_err(|e| format!("{file}: {}", hubble::yaml::error_message(text, &e)))?;
     let mut out = Vec::new();
     for (name, entry) in raw {
         let _ = (entry.master, entry.cache_seconds, entry.runonserver);

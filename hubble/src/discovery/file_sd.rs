@@ -73,13 +73,8 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
             )
         })?
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!("line {} column {}: ", l.line(), l.column()))
-                .unwrap_or_default();
-            file_error(path, format!("{at}{e}"))
-        })?
+        serde_yaml::from_str(text)
+            .map_err(|e| file_error(path, crate::yaml::error_message(text, &e)))?
     };
     let mut services = Vec::new();
     for (i, g) in groups.into_iter().enumerate() {

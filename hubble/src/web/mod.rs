@@ -96,17 +96,6 @@ const ALLOWED_HEADERS: [(&str, Option<&[&str]>); 5] = [
     ("Content-Security-Policy", None),
 ];
 
-/// serde_yaml's message, with the position when the message lacks it (unknown top-level keys).
-pub(crate) fn yaml_message(e: &serde_yaml::Error) -> String {
-    let message = e.to_string();
-    match e.location() {
-        Some(at) if !message.contains(" line ") => {
-            format!("{message} at line {} column {}", at.line(), at.column())
-        }
-        _ => message,
-    }
-}
-
 /// A loaded, validated web configuration.
 #[derive(Default)]
 pub struct WebConfig {
@@ -146,7 +135,7 @@ impl WebConfig {
         } else {
             serde_yaml::from_str(text).map_err(|e| WebConfigError::Syntax {
                 path: path.to_owned(),
-                message: yaml_message(&e),
+                message: crate::yaml::error_message(text, &e),
             })?
         };
         let field = |field: &str, message: String| WebConfigError::Field {
