@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-/// serde_yaml's message, always with `line L column C` when the position can be found.
+/// `line L column C: message` wherever the position can be found, else serde_yaml's message alone.
 pub fn error_message(text: &str, e: &serde_yaml::Error) -> String {
     let message = e.to_string();
     let at = e
@@ -13,11 +13,12 @@ pub fn error_message(text: &str, e: &serde_yaml::Error) -> String {
         .map(|l| (l.line(), l.column()))
         .or_else(|| second_document(text));
     match at {
-        // libyaml's messages carry the position already, serde's own ones do not.
-        Some((line, column)) if !message.contains(&format!("line {line} column {column}")) => {
+        // Position first, as compilers do; libyaml's messages carry it already, serde's own ones do not.
+        Some((line, column)) => {
+            let message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
             format!("line {line} column {column}: {message}")
         }
-        _ => message,
+        None => message,
     }
 }
 
