@@ -94,16 +94,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
     let file = path.display();
     let raw: BTreeMap<String, RawEntry> = serde_yaml::from_str(text)
         .map_err(|e| format!("{file}: {}", hubble::yaml::error_message(text, &e)))?;
+    // Semantic errors come after serde, which has no positions left: find the entry's (and column's) line.
+    let at = |name: &str, column: Option<&str>, message: &str| {
+        let line = match line_of(text, name, column) {
+            Some(n) => format!("line {n}: "),
+            None => String::new(),
+        };
+        match column {
+            Some(c) => format!("{file}: {line}entry `{name}`, column `{c}`: {message}"),
+            None => format!("{file}: {line}entry `{name}`: {message}"),
+        }
+    };
     let mut out = Vec::new();
     for (name, entry) in raw {
         let _ = (entry.master, entry.cache_seconds, entry.runonserver);
         if !hubble::metric::is_valid_metric_name(&name) {
-            return Err(format!(
-                "{file}: entry `{name}`: not a valid metric name prefix"
-            ));
+            return Err(at(&name, None, "not a valid metric name prefix"));
         }
         if entry.query.trim().is_empty() {
-            return Err(format!("{file}: entry `{name}`: empty query"));
+            return Err(at(&name, None, "empty query"));
         }
         let mut columns = Vec::new();
         for map in entry.metrics {
@@ -116,19 +125,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
                     "DURATION" => Usage::Duration,
                     "MAPPEDMETRIC" => {
                         if c.mapping.is_empty() {
-                            return Err(format!("{file}: entry `{name}`, column `{column}`: MAPPEDMETRIC needs a `mapping`"));
+                            return Err(at(&name, Some(&column), "MAPPEDMETRIC needs a `mapping`"));
                         }
                         Usage::Mapped(c.mapping)
                     }
                     "HISTOGRAM" => {
-                        return Err(format!(
-                            "{file}: entry `{name}`, column `{column}`: usage HISTOGRAM is not supported"
-                        ))
+                        return Err(at(&name, Some(&column), "usage HISTOGRAM is not supported"))
                     }
                     other => {
-                        return Err(format!(
-                            "{file}: entry `{name}`, column `{column}`: unknown usage `{other}` \
-                             (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
+                        return Err(at(
+                            &name,
+                            Some(&column),
+                            &format!(
+                                "unknown usage `{other}` \
+                                 (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
+                            ),
                         ))
                     }
                 };
@@ -137,12 +148,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
                     && usage != Usage::Discard
                     && !hubble::metric::is_valid_metric_name(&metric)
                 {
-                    return Err(format!("{file}: entry `{name}`, column `{column}`: `{metric}` is not a valid metric name"));
+                    return Err(at(
+                        &name,
+                        Some(&column),
+                        &format!("`{metric}` is not a valid metric name"),
+                    ));
                 }
                 if usage == Usage::Label && !hubble::metric::is_valid_label_name(&column) {
-                    return Err(format!(
-                        "{file}: entry `{name}`, column `{column}`: not a valid label name"
-                    ));
+                    return Err(at(&name, Some(&column), "not a valid label name"));
                 }
                 columns.push(QueryColumn {
                     name: column,
@@ -155,7 +168,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
             .iter()
             .any(|c| !matches!(c.usage, Usage::Label | Usage::Discard))
         {
-            return Err(format!("{file}: entry `{name}`: no value column (COUNTER, GAUGE, MAPPEDMETRIC or DURATION)"));
+            return Err(at(
+                &name,
+                None,
+                "no value column (COUNTER, GAUGE, MAPPEDMETRIC or DURATION)",
+            ));
         }
         out.push(CustomQuery {
             name,
@@ -164,6 +181,37 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
         });
     }
     Ok(out)
+}
+
+/// The 1-based line of top-level key `name`, or of key `column` inside it when given.
+fn line_of(text: &str, name: &str, column: Option<&str>) -> Option<usize> {
+    let is_key = |line: &str, key: &str| {
+        [
+            format!("{key}:"),
+            format!("\"{key}\":"),
+            format!("'{key}':"),
+        ]
+        .iter()
+        .any(|k| line.starts_with(k.as_str()))
+    };
+    let mut lines = text.lines().enumerate();
+    let (entry, _) = lines.by_ref().find(|(_, l)| is_key(l, name))?;
+    let Some(column) = column else {
+        return Some(entry + 1);
+    };
+    for (i, line) in lines {
+        // The next top-level key ends the entry.
+        if line.starts_with(|c: char| !c.is_whitespace() && c != '#') {
+            break;
+        }
+        if is_key(
+            line.trim_start().trim_start_matches("- ").trim_start(),
+            column,
+        ) {
+            return Some(i + 1);
+        }
+    }
+    Some(entry + 1)
 }
 
 /// Reads and parses a queries file.
@@ -409,7 +457,7 @@ pg_custom:
         let bad_usage = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: WEIRD}\n";
         assert_eq!(
             parse(Path::new("q.yaml"), bad_usage).unwrap_err(),
-            "q.yaml: entry `e`, column `c`: unknown usage `WEIRD` (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
+            "q.yaml: line 4: entry `e`, column `c`: unknown usage `WEIRD` (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
         );
         let histogram = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: HISTOGRAM}\n";
         assert!(parse(Path::new("q.yaml"), histogram)
@@ -418,7 +466,13 @@ pg_custom:
         let no_value = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: LABEL}\n";
         assert!(parse(Path::new("q.yaml"), no_value)
             .unwrap_err()
-            .contains("entry `e`: no value column"));
+            .starts_with("q.yaml: line 1: entry `e`: no value column"));
+        let second =
+            "a:\n  query: SELECT 1\n  metrics:\n    - v: {usage: GAUGE}\n\"b\":\n  query: \" \"\n";
+        assert_eq!(
+            parse(Path::new("q.yaml"), second).unwrap_err(),
+            "q.yaml: line 5: entry `b`: empty query"
+        );
         let unknown_key = "e:\n  query: SELECT 1\n  metricz: []\n";
         assert!(parse(Path::new("q.yaml"), unknown_key)
             .unwrap_err()

@@ -85,7 +85,8 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
                 return Err(file_error(
                     path,
                     format!(
-                        "entry {i}: label {k:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+                        "{}entry {i}: label {k:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+                        line_of(text, k)
                     ),
                 ));
             }
@@ -99,7 +100,10 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
             let (host, port) = split_target(target).ok_or_else(|| {
                 file_error(
                     path,
-                    format!("entry {i}: target {target:?} is not host:port"),
+                    format!(
+                        "{}entry {i}: target {target:?} is not host:port",
+                        line_of(text, target)
+                    ),
                 )
             })?;
             let name = g
@@ -119,6 +123,17 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
         }
     }
     Ok(services)
+}
+
+/// `line N: ` for the first line holding `needle` (serde has no positions left once the file parsed).
+fn line_of(text: &str, needle: &str) -> String {
+    if needle.is_empty() {
+        return String::new();
+    }
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| format!("line {}: ", i + 1))
+        .unwrap_or_default()
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`; `__` names (`__param_*`, `__meta_*`) are allowed here and dropped later.
@@ -227,11 +242,18 @@ mod tests {
         let e = parse_file_sd(Path::new("pg.json"), br#"[{"targets": ["nohost"]}]"#).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "pg.json: entry 0: target \"nohost\" is not host:port"
+            "pg.json: line 1: entry 0: target \"nohost\" is not host:port"
         );
         let e =
             parse_file_sd(Path::new("pg.json"), br#"[{"targets": [], "lables": {}}]"#).unwrap_err();
         assert!(e.to_string().contains("unknown field `lables`"), "{e}");
+        let yaml = "- targets: [db1:5432]\n- targets: [db2:5432]\n  labels:\n    bad-name: x\n";
+        let e = parse_file_sd(Path::new("pg.yml"), yaml.as_bytes()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("pg.yml: line 4: entry 1: label \"bad-name\""),
+            "{e}"
+        );
     }
 
     #[tokio::test]
