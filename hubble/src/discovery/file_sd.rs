@@ -86,7 +86,7 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
                     path,
                     format!(
                         "{}entry {i}: label {k:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)",
-                        line_of(text, k)
+                        line_of(text, &[&format!("\"{k}\""), &format!("{k}: "), &format!("{k}:")])
                     ),
                 ));
             }
@@ -102,7 +102,10 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
                     path,
                     format!(
                         "{}entry {i}: target {target:?} is not host:port",
-                        line_of(text, target)
+                        line_of(
+                            text,
+                            &[&format!("\"{target}\""), &format!("'{target}'"), target]
+                        )
                     ),
                 )
             })?;
@@ -125,13 +128,13 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
     Ok(services)
 }
 
-/// `line N: ` for the first line holding `needle` (serde has no positions left once the file parsed).
-fn line_of(text: &str, needle: &str) -> String {
-    if needle.is_empty() {
-        return String::new();
-    }
-    text.lines()
-        .position(|l| l.contains(needle))
+/// `line N: ` for the first line holding one of `needles`, tried most specific first (serde has no positions
+/// left once the file parsed; a label value or host may also contain the text).
+fn line_of(text: &str, needles: &[&str]) -> String {
+    needles
+        .iter()
+        .filter(|n| !n.is_empty())
+        .find_map(|n| text.lines().position(|l| l.contains(n)))
         .map(|i| format!("line {}: ", i + 1))
         .unwrap_or_default()
 }
@@ -247,7 +250,8 @@ mod tests {
         let e =
             parse_file_sd(Path::new("pg.json"), br#"[{"targets": [], "lables": {}}]"#).unwrap_err();
         assert!(e.to_string().contains("unknown field `lables`"), "{e}");
-        let yaml = "- targets: [db1:5432]\n- targets: [db2:5432]\n  labels:\n    bad-name: x\n";
+        let yaml =
+            "- targets: [bad-name:5432]\n- targets: [db2:5432]\n  labels:\n    bad-name: x\n";
         let e = parse_file_sd(Path::new("pg.yml"), yaml.as_bytes()).unwrap_err();
         assert!(
             e.to_string()
