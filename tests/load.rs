@@ -82,7 +82,7 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
     let pg = PgCluster::start(&[]);
     let dir = tempfile::tempdir().unwrap();
     let queries = dir.path().join("queries.yaml");
-    // 600 series on top of the standard groups' ~430: about 1,000, changing every run.
+    // 600 series on top of the standard groups' ~500: about 1,000, changing every run.
     std::fs::write(
         &queries,
         "app_load:\n  query: \"SELECT i::text AS i, random() AS v FROM generate_series(1, 600) AS i\"\n  \
@@ -117,9 +117,9 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
         let (status, body) = c.get("/metrics").ok()?;
         let text = String::from_utf8(body).ok()?;
         let n = text.lines().filter(|l| !l.starts_with('#')).count();
-        (status == 200 && text.matches("app_load_v{").count() == 600).then_some(n)
+        // Every group has run once: the 600 custom series and the standard groups' ~500.
+        (status == 200 && text.matches("app_load_v{").count() == 600 && n >= 1_000).then_some(n)
     });
-    assert!(series >= 1_000, "{series} series");
 
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));

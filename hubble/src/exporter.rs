@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{CollectorCache, CollectorHealth};
 use crate::collector::{Desc, DynCollector, MetricCollector};
 use crate::metric::Labels;
-use crate::scheduler::{default_jitter, run_collector, Schedule};
+use crate::scheduler::{default_jitter, run_collector, Phase, Schedule};
 
 /// Why an exporter could not be set up or a collector added.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +131,8 @@ pub struct BaseExporter {
     max_jitter: Option<Duration>,
     max_series: usize,
     cancel: CancellationToken,
-    tasks: Mutex<Option<JoinSet<()>>>,
+    /// The running tasks and the clock they tick on, once processing.
+    tasks: Mutex<Option<(JoinSet<()>, Phase)>>,
 }
 
 /// Builder of a [`BaseExporter`]; defaults are the `DEFAULT_*` constants.
@@ -183,8 +184,9 @@ impl BaseExporterBuilder {
         self
     }
 
-    /// Upper bound of the random delay before each collector's first run, so that many targets started
-    /// together do not query at the same instant (default: a tenth of the interval, at most 5 s).
+    /// Upper bound of the random delay before the first runs, so that many targets started together do not
+    /// query at the same instant (default: a tenth of the interval, at most 5 s). One delay is drawn per
+    /// exporter, so its collectors with equal intervals still run together.
     pub fn max_jitter(mut self, max_jitter: Duration) -> Self {
         self.max_jitter = Some(max_jitter);
         self
@@ -329,18 +331,19 @@ impl BaseExporter {
             }
             list.push(entry.clone());
         }
-        if let Some(set) = tasks.as_mut() {
-            self.spawn(set, entry);
+        if let Some((set, phase)) = tasks.as_mut() {
+            self.spawn(set, *phase, entry);
         }
         Ok(())
     }
 
-    fn spawn(&self, set: &mut JoinSet<()>, entry: Arc<CollectorEntry>) {
+    fn spawn(&self, set: &mut JoinSet<()>, phase: Phase, entry: Arc<CollectorEntry>) {
         set.spawn(run_collector(
             self.shared.name.clone(),
             entry.collector.clone(),
             entry.cache.clone(),
             entry.schedule,
+            phase,
             entry.cancel.clone(),
         ));
     }
@@ -379,17 +382,18 @@ impl BaseExporter {
             return;
         }
         let mut set = JoinSet::new();
+        let phase = Phase::now();
         for entry in self.shared.entries() {
-            self.spawn(&mut set, entry);
+            self.spawn(&mut set, phase, entry);
         }
-        *tasks = Some(set);
+        *tasks = Some((set, phase));
     }
 
     /// Stops every collector task and returns once all have stopped. A run in progress is cancelled.
     pub async fn close(&self) {
         self.cancel.cancel();
         let set = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(mut set) = set {
+        if let Some((mut set, _)) = set {
             while let Some(res) = set.join_next().await {
                 if let Err(e) = res {
                     if e.is_panic() {
@@ -682,6 +686,56 @@ mod tests {
             .add_collector(Probe::new("gone", Duration::ZERO))
             .unwrap();
         exporter.close().await;
+    }
+
+    /// Records when it runs.
+    struct Clock {
+        name: &'static str,
+        at: Arc<Mutex<Vec<tokio::time::Instant>>>,
+    }
+
+    impl MetricCollector for Clock {
+        fn name(&self) -> &str {
+            self.name
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            self.at.lock().unwrap().push(tokio::time::Instant::now());
+            Ok(vec![Metric::gauge("clock_value", "Clock.", 1.0)])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn collectors_of_one_exporter_tick_together() {
+        let clock = |name| Clock {
+            name,
+            at: Arc::default(),
+        };
+        let (a, b, late) = (clock("a"), clock("b"), clock("late"));
+        let (a_at, b_at, late_at) = (a.at.clone(), b.at.clone(), late.at.clone());
+        let start = tokio::time::Instant::now();
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(10))
+            .collector(a)
+            .collector(b)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        exporter.add_collector(late).unwrap();
+        tokio::time::sleep(Duration::from_secs(40)).await;
+        exporter.close().await;
+        let (a_at, b_at, late_at) = (
+            a_at.lock().unwrap(),
+            b_at.lock().unwrap(),
+            late_at.lock().unwrap(),
+        );
+        assert_eq!(*a_at, *b_at, "same interval, same instants");
+        assert_eq!(a_at.len(), 5);
+        // The jitter (a tenth of the interval) is one phase for the whole exporter.
+        assert!(a_at[0] - start <= Duration::from_secs(1));
+        // Added later: runs at once, then on the others' grid.
+        assert_eq!(late_at[0] - start, Duration::from_millis(3_500));
+        assert_eq!(&late_at[1..], &a_at[1..]);
     }
 
     #[tokio::test(start_paused = true)]
