@@ -6,6 +6,8 @@
 # hubble runs every standard group each second with nobody scraping (one scrape at the end); postgres_exporter
 # runs its collectors on each scrape, so it is scraped once a second. CPU is utime+stime from /proc.
 set -euo pipefail
+command -v prometheus-postgres-exporter >/dev/null || { echo "$(basename "$0"): needs prometheus-postgres-exporter (apt-get install prometheus-postgres-exporter)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 TABLES=${1:-100}; SECS=${2:-30}

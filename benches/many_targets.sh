@@ -8,6 +8,8 @@
 # waits SETTLE_SECONDS and prints: RSS growth, series and bytes of /metrics, and the time of a full /metrics
 # (curl, best and median of 10) in text, OpenMetrics and gzip.
 set -euo pipefail
+command -v nginx >/dev/null || { echo "$(basename "$0"): needs nginx (apt-get install nginx-light)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 N=${1:-1000}; SETTLE=${2:-60}
