@@ -69,7 +69,11 @@ fn next_tick(origin: Instant, interval: Duration, after: Instant) -> Instant {
     }
     let step = interval.as_nanos().max(1);
     let k = (after - origin).as_nanos().div_ceil(step);
-    origin + Duration::from_nanos(u64::try_from(k * step).unwrap_or(u64::MAX))
+    // Beyond what an Instant holds (centuries away): `after` itself, rather than a panic.
+    u64::try_from(k * step)
+        .ok()
+        .and_then(|n| origin.checked_add(Duration::from_nanos(n)))
+        .unwrap_or(after)
 }
 
 pub(crate) async fn run_collector(
