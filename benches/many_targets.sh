@@ -57,6 +57,7 @@ timed() { # curl args... -> best and median ms of 10
 settled=$(rss_mb)
 curl -fsS "$url" >"$work/body"
 series=$(grep -vc '^#' "$work/body"); bytes=$(wc -c <"$work/body")
+[ -n "${BODY_OUT:-}" ] && cp "$work/body" "$BODY_OUT"
 up=$(grep -c '^pg_up{.*} 1$' "$work/body" || true)
 t_text=$(timed "$url")
 t_om=$(timed -H 'Accept: application/openmetrics-text; version=1.0.0' "$url")

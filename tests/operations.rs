@@ -256,7 +256,7 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
     exporter.wait_metrics("pg_up and the broken query down", |b| {
         b.contains(&format!("pg_up{{{server}}} 1"))
             && b.contains(&format!(
-                "hubble_collector_up{{collector=\"app_broken\",{server}}} 0"
+                "hubble_collector_up{{{server},collector=\"app_broken\"}} 0"
             ))
     });
 

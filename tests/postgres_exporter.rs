@@ -24,7 +24,9 @@ fn single_target_exports_the_standard_groups() {
     let server = format!("server=\"127.0.0.1:{}\"", pg.port);
     let body = exporter.wait_metrics("pg_up 1 and per-table series", |b| {
         b.contains(&format!("pg_up{{{server}}} 1"))
-            && b.contains("pg_stat_user_tables_n_live_tup{datname=\"app\"")
+            && b.contains(&format!(
+                "pg_stat_user_tables_n_live_tup{{{server},datname=\"app\""
+            ))
     });
     for family in [
         "# TYPE pg_stat_database_xact_commit counter",
@@ -37,10 +39,13 @@ fn single_target_exports_the_standard_groups() {
         "# TYPE pg_settings_checkpoint_timeout_seconds gauge",
         "# TYPE pg_postmaster_start_time_seconds gauge",
         "# TYPE pg_static untyped",
-        "pg_stat_user_tables_n_live_tup{datname=\"app\",relname=\"users\",schemaname=\"public\"",
     ] {
         assert!(body.contains(family), "missing {family:?}");
     }
+    let table = format!(
+        "pg_stat_user_tables_n_live_tup{{{server},datname=\"app\",relname=\"users\",schemaname=\"public\"}} "
+    );
+    assert!(body.contains(&table), "missing {table:?}");
     // Every collector that has run succeeded.
     let failed: Vec<&str> = body
         .lines()
@@ -69,14 +74,14 @@ fn a_target_down_at_start_comes_up_by_itself() {
     exporter.wait_metrics("pg_up 0 and a failed group", |b| {
         b.contains(&format!("pg_up{{{server}}} 0"))
             && b.contains(&format!(
-                "hubble_collector_up{{collector=\"pg_stat_database\",{server}}} 0"
+                "hubble_collector_up{{{server},collector=\"pg_stat_database\"}} 0"
             ))
     });
     pg.restart();
     exporter.wait_metrics("pg_up 1 after start", |b| {
         b.contains(&format!("pg_up{{{server}}} 1"))
             && b.contains(&format!(
-                "hubble_collector_up{{collector=\"pg_stat_database\",{server}}} 1"
+                "hubble_collector_up{{{server},collector=\"pg_stat_database\"}} 1"
             ))
     });
     // Restarted mid-run: down, then up again, without restarting the exporter.
@@ -158,15 +163,15 @@ app_broken:
     let body = exporter.wait_metrics("custom series and the broken query's failure", |b| {
         b.contains("app_jobs_n{")
             && b.contains(&format!(
-                "hubble_collector_up{{collector=\"app_broken\",{server}}} 0"
+                "hubble_collector_up{{{server},collector=\"app_broken\"}} 0"
             ))
     });
     for line in [
-        format!("app_jobs_state{{queue=\"mail\",{server}}} 1"),
-        format!("app_jobs_state{{queue=\"sms\",{server}}} 0"),
-        format!("app_jobs_wait{{queue=\"mail\",{server}}} 1000"),
-        format!("app_jobs_wait{{queue=\"sms\",{server}}} 120000"),
-        format!("app_jobs_n{{queue=\"sms\",{server}}} 5"),
+        format!("app_jobs_state{{{server},queue=\"mail\"}} 1"),
+        format!("app_jobs_state{{{server},queue=\"sms\"}} 0"),
+        format!("app_jobs_wait{{{server},queue=\"mail\"}} 1000"),
+        format!("app_jobs_wait{{{server},queue=\"sms\"}} 120000"),
+        format!("app_jobs_n{{{server},queue=\"sms\"}} 5"),
         "# TYPE app_jobs_n counter".to_owned(),
         format!("pg_up{{{server}}} 1"),
     ] {
@@ -177,7 +182,7 @@ app_broken:
         "{body}"
     );
     assert!(body.contains(&format!(
-        "hubble_collector_up{{collector=\"pg_stat_database\",{server}}} 1"
+        "hubble_collector_up{{{server},collector=\"pg_stat_database\"}} 1"
     )));
     exporter.stop();
 }
@@ -297,7 +302,7 @@ fn a_slow_query_is_cancelled_in_the_database() {
     let server = format!("server=\"127.0.0.1:{}\"", pg.port);
     exporter.wait_metrics("the slow query to fail", |b| {
         b.contains(&format!(
-            "hubble_collector_up{{collector=\"app_slow\",{server}}} 0"
+            "hubble_collector_up{{{server},collector=\"app_slow\"}} 0"
         ))
     });
     // statement_timeout (the collection timeout, 300 ms) ends it on the server: runs restart every interval,
@@ -388,7 +393,7 @@ fn the_password_never_shows_in_logs() {
         .unwrap();
     // Down, then up: failure and recovery logs.
     let down = format!(
-        "hubble_collector_up{{collector=\"pg_stat_database\",server=\"127.0.0.1:{}\"}} 0",
+        "hubble_collector_up{{server=\"127.0.0.1:{}\",collector=\"pg_stat_database\"}} 0",
         pg.port
     );
     wait_for(Duration::from_secs(30), "a failed group", || {
@@ -471,7 +476,9 @@ fn a_group_over_the_series_limit_is_dropped_and_shown_down() {
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let body = exporter.wait_metrics("app_rows down, app_one up", |b| {
         b.lines().any(|l| {
-            l.starts_with("hubble_collector_up{collector=\"app_rows\"") && l.ends_with(" 0")
+            l.starts_with("hubble_collector_up{")
+                && l.contains("collector=\"app_rows\"")
+                && l.ends_with(" 0")
         }) && b.contains("app_one_v{")
     });
     assert!(!body.contains("app_rows_v{"), "{body}");

@@ -185,11 +185,11 @@ async fn sqlite_groups_export_every_row_through_an_exporter() {
     );
     // The failing group fails alone.
     assert!(
-        body.contains(r#"hubble_collector_up{collector="missing",instance="test"} 0"#),
+        body.contains(r#"hubble_collector_up{instance="test",collector="missing"} 0"#),
         "{body}"
     );
     assert!(
-        body.contains(r#"hubble_collector_up{collector="t",instance="test"} 1"#),
+        body.contains(r#"hubble_collector_up{instance="test",collector="t"} 1"#),
         "{body}"
     );
     assert!(!body.contains("missing_v"), "{body}");

@@ -1,19 +1,17 @@
 //! Entry points for the criterion benchmarks in `benches/`: the encoding, cache and render steps without a
 //! scheduler or HTTP around them. Not public API; may change at any time.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::body::{Body, Plan};
 use crate::cache::CollectorCache;
-use crate::encode::{encode_collection, Format};
+use crate::encode::{encode_collection, ConstLabels, Format};
 use crate::{CollectError, Labels, Metric};
 
-/// Encodes one collector run; returns the text bytes produced.
+/// Encodes one collector run; returns the bytes stored for its lines.
 pub fn encode(metrics: Vec<Metric>, const_labels: &Labels) -> Result<usize, CollectError> {
-    Ok(encode_collection(metrics, const_labels)?
-        .iter()
-        .map(|f| f.text.len())
-        .sum())
+    Ok(encode_collection(metrics, const_labels)?.text_len())
 }
 
 /// One collector's cache.
@@ -24,7 +22,7 @@ impl Cache {
     pub fn new(name: &str, const_labels: Labels) -> Self {
         Cache(CollectorCache::new(
             name,
-            const_labels,
+            Arc::new(ConstLabels::new(const_labels)),
             Duration::from_secs(3600),
         ))
     }

@@ -21,7 +21,7 @@ use flate2::Compression;
 use http_body::Frame;
 
 use crate::cache::CacheSnapshot;
-use crate::encode::{EncodedFamily, FamilyWriter, Format};
+use crate::encode::{Chunk, FamilyWriter, Format};
 
 /// Bodies larger than this are streamed instead of cached.
 pub(crate) const STREAM_ABOVE: usize = 16 << 20;
@@ -73,9 +73,11 @@ impl Plan {
         let mut groups: HashMap<usize, Vec<(u32, u32)>> = HashMap::new();
         let mut size = extra.len() + 16;
         for (i, s) in snapshots.iter().enumerate() {
-            for (j, f) in s.data.iter().chain(s.health.iter()).enumerate() {
+            let (data, health) = (s.data.families.len(), s.health.families.len());
+            for j in 0..data + health {
+                let f = chunk(s, j);
                 size += f.len(format);
-                let key = Arc::as_ptr(&f.name).cast::<u8>() as usize;
+                let key = Arc::as_ptr(f.meta) as usize;
                 // Within a family, chunks keep the order of exporters and collectors.
                 groups.entry(key).or_default().push((i as u32, j as u32));
             }
@@ -88,7 +90,7 @@ impl Plan {
             extra,
             size: size + families.len() * 128,
         };
-        families.sort_by(|a, b| plan.chunk(a[0]).name.cmp(&plan.chunk(b[0]).name));
+        families.sort_by(|a, b| plan.chunk(a[0]).meta.name.cmp(&plan.chunk(b[0]).meta.name));
         plan.order = families.concat();
         plan
     }
@@ -106,10 +108,16 @@ impl Plan {
             .unwrap_or_default()
     }
 
-    fn chunk(&self, (i, j): (u32, u32)) -> &EncodedFamily {
-        let s = &self.snapshots[i as usize];
-        let j = j as usize;
-        s.data.get(j).unwrap_or_else(|| &s.health[j - s.data.len()])
+    fn chunk(&self, (i, j): (u32, u32)) -> Chunk<'_> {
+        chunk(&self.snapshots[i as usize], j as usize)
+    }
+}
+
+/// A snapshot's `j`th family, counting its data families first, then its health families.
+fn chunk(s: &CacheSnapshot, j: usize) -> Chunk<'_> {
+    match j.checked_sub(s.data.families.len()) {
+        None => s.data.chunk(j, &s.consts),
+        Some(h) => s.health.chunk(h, &s.consts),
     }
 }
 
@@ -235,7 +243,7 @@ impl Iterator for Pieces {
         while !self.done {
             let order = &self.plan.order;
             while self.next < order.len() && self.writer.out.len() < self.piece {
-                self.writer.write(self.plan.chunk(order[self.next]));
+                self.writer.write(&self.plan.chunk(order[self.next]));
                 self.next += 1;
             }
             if self.next == order.len() {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::collector::CollectError;
-use crate::encode::{encode_collection, EncodedFamily};
+use crate::encode::{encode_collection, ConstLabels, EncodedRun};
 use crate::metric::{Labels, Metric};
 
 /// Health of one collector, as shown in self-metrics and on the landing page.
@@ -44,16 +44,17 @@ pub(crate) enum Transition {
 
 #[derive(Default)]
 struct Entry {
-    data: Arc<[EncodedFamily]>,
+    data: Arc<EncodedRun>,
     expires_at: Option<Instant>,
     health: CollectorHealth,
-    health_families: Arc<[EncodedFamily]>,
+    health_families: Arc<EncodedRun>,
 }
 
 /// The cached state of one collector.
 pub(crate) struct CollectorCache {
     name: Arc<str>,
-    const_labels: Labels,
+    /// The exporter's, shared by its collectors.
+    const_labels: Arc<ConstLabels>,
     ttl: Duration,
     max_series: usize,
     entry: Mutex<Entry>,
@@ -64,14 +65,16 @@ pub(crate) struct CollectorCache {
 /// What a scrape reads of one collector.
 pub(crate) struct CacheSnapshot {
     /// Encoded data, empty when expired or never collected.
-    pub data: Arc<[EncodedFamily]>,
-    pub health: Arc<[EncodedFamily]>,
+    pub data: Arc<EncodedRun>,
+    pub health: Arc<EncodedRun>,
+    /// The exporter's constant labels, spliced into every line when written.
+    pub consts: Arc<ConstLabels>,
     /// When `data` stops being valid; `None` when there is nothing to expire.
     pub expires_at: Option<Instant>,
 }
 
 impl CollectorCache {
-    pub fn new(name: &str, const_labels: Labels, ttl: Duration) -> Self {
+    pub fn new(name: &str, const_labels: Arc<ConstLabels>, ttl: Duration) -> Self {
         CollectorCache {
             name: name.into(),
             const_labels,
@@ -109,7 +112,7 @@ impl CollectorCache {
                     produced: metrics.len(),
                 });
             }
-            encode_collection(metrics, &self.const_labels)
+            encode_collection(metrics, self.const_labels.labels())
         });
         let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         let was = entry.health.clone();
@@ -141,13 +144,14 @@ impl CollectorCache {
                 }
             }
         };
-        if let Ok(families) = encoded {
-            entry.health.series = families.iter().map(|f| f.series).sum();
-            entry.data = families.into();
+        if let Ok(run) = encoded {
+            entry.health.series = run.series();
+            entry.data = run.into();
             entry.expires_at = Some(finished + self.ttl);
         }
         let health = entry.health.clone();
-        entry.health_families = health_families(&self.name, &health, &self.const_labels).into();
+        entry.health_families =
+            health_families(&self.name, &health, self.const_labels.labels()).into();
         drop(entry);
         self.version.fetch_add(1, Ordering::Release);
         (transition, health)
@@ -160,9 +164,10 @@ impl CollectorCache {
             data: if live {
                 entry.data.clone()
             } else {
-                Arc::from([])
+                Arc::default()
             },
             health: entry.health_families.clone(),
+            consts: self.const_labels.clone(),
             expires_at: if live { entry.expires_at } else { None },
         }
     }
@@ -189,7 +194,7 @@ pub(crate) const SELF_METRICS: [&str; 4] = [
     "hubble_collector_last_success_timestamp_seconds",
 ];
 
-fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> Vec<EncodedFamily> {
+fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> EncodedRun {
     let mut metrics = vec![
         Metric::gauge(
             SELF_METRICS[0],
@@ -232,8 +237,12 @@ mod tests {
     fn text(cache: &CollectorCache, now: Instant) -> String {
         let snap = cache.snapshot(now);
         let mut w = FamilyWriter::new(Format::Text, 0);
-        w.write_all(snap.data.iter().collect());
+        w.write_all(&[(&snap.data, &snap.consts)]);
         String::from_utf8(w.finish()).unwrap()
+    }
+
+    fn cache(name: &str, consts: Labels, ttl: Duration) -> CollectorCache {
+        CollectorCache::new(name, Arc::new(ConstLabels::new(consts)), ttl)
     }
 
     fn sample(db: &str, v: f64) -> Metric {
@@ -242,7 +251,7 @@ mod tests {
 
     #[test]
     fn series_are_keyed_by_name_and_labels() {
-        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60));
+        let cache = cache("c", Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
         cache.record(
             Ok(vec![sample("a", 1.0), sample("b", 2.0)]),
@@ -256,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_run_over_the_series_limit_fails_and_keeps_the_previous_result() {
-        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60)).max_series(2);
+        let cache = cache("c", Labels::new(), Duration::from_secs(60)).max_series(2);
         let now = Instant::now();
         cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, now);
         let (_, h) = cache.record(
@@ -277,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_run_replaces_the_previous_result() {
-        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(60));
+        let cache = cache("c", Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
         cache.record(
             Ok(vec![sample("a", 1.0), sample("b", 2.0)]),
@@ -296,7 +305,7 @@ mod tests {
     #[test]
     fn a_failed_run_keeps_the_result_until_the_ttl_then_drops_it() {
         let ttl = Duration::from_secs(30);
-        let cache = CollectorCache::new("c", Labels::new(), ttl);
+        let cache = cache("c", Labels::new(), ttl);
         let t0 = Instant::now();
         cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, t0);
         let (tr, h) = cache.record(Err(CollectError::Other("boom".into())), Duration::ZERO, t0);
@@ -305,12 +314,12 @@ mod tests {
         assert!(text(&cache, t0 + Duration::from_secs(29)).contains("db=\"a\""));
         assert_eq!(text(&cache, t0 + ttl), "");
         // Health stays visible while data is gone.
-        assert!(!cache.snapshot(t0 + ttl).health.is_empty());
+        assert!(cache.snapshot(t0 + ttl).health.series() > 0);
     }
 
     #[test]
     fn transitions_are_reported_once() {
-        let cache = CollectorCache::new("c", Labels::new(), Duration::from_secs(30));
+        let cache = cache("c", Labels::new(), Duration::from_secs(30));
         let now = Instant::now();
         let fail = |m: &str| Err(CollectError::Other(m.into()));
         assert_eq!(
@@ -342,7 +351,7 @@ mod tests {
 
     #[test]
     fn health_self_metrics_carry_collector_and_constant_labels() {
-        let cache = CollectorCache::new(
+        let cache = cache(
             "jobs",
             Labels::new().with("instance", "a"),
             Duration::from_secs(30),
@@ -354,17 +363,17 @@ mod tests {
         );
         let snap = cache.snapshot(Instant::now());
         let mut w = FamilyWriter::new(Format::Text, 0);
-        w.write_all(snap.health.iter().collect());
+        w.write_all(&[(&snap.health, &snap.consts)]);
         let out = String::from_utf8(w.finish()).unwrap();
         assert!(
-            out.contains("hubble_collector_up{collector=\"jobs\",instance=\"a\"} 0\n"),
+            out.contains("hubble_collector_up{instance=\"a\",collector=\"jobs\"} 0\n"),
             "{out}"
         );
         assert!(out.contains(
-            "hubble_collector_duration_seconds{collector=\"jobs\",instance=\"a\"} 0.25\n"
+            "hubble_collector_duration_seconds{instance=\"a\",collector=\"jobs\"} 0.25\n"
         ));
         assert!(
-            out.contains("hubble_collector_errors_total{collector=\"jobs\",instance=\"a\"} 1\n")
+            out.contains("hubble_collector_errors_total{instance=\"a\",collector=\"jobs\"} 1\n")
         );
         assert!(!out.contains("last_success"), "no success yet: {out}");
     }

@@ -1,16 +1,21 @@
 //! Text format 0.0.4 and OpenMetrics output.
 //!
-//! A collector's samples are encoded once, when they are collected ([`encode_collection`]): each family becomes
-//! an [`EncodedFamily`] holding its sample lines in both formats. A scrape then only concatenates those chunks
-//! under one `# HELP`/`# TYPE` header per family ([`FamilyWriter`], in the order `body::Plan` gives), so its
-//! cost is mostly copying bytes.
+//! A collector's samples are encoded once, when they are collected ([`encode_collection`]), into an
+//! [`EncodedRun`]: one buffer of sample lines for the whole run, each family a range of it. A stored line holds
+//! neither the metric name nor the exporter's constant labels (`{own labels} value\n`, or ` value\n`): both are
+//! the same on every line of a chunk, and together they were three quarters of the bytes with a thousand
+//! targets. A scrape splices them back in as it copies the lines ([`Chunk::write_lines`]), under one
+//! `# HELP`/`# TYPE` header per family ([`FamilyWriter`], in the order `body::Plan` gives).
+//!
+//! Constant labels come first in a written line, then the series' own labels (each set in name order):
+//! label order carries no meaning in either format.
 
 use std::borrow::Cow;
 use std::collections::btree_map::{BTreeMap, Entry};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 
 use crate::collector::CollectError;
 use crate::metric::{is_valid_label_name, is_valid_metric_name, Labels, Metric, MetricKind};
@@ -49,48 +54,163 @@ impl Format {
     }
 }
 
-/// The samples of one family from one collector run, encoded (without header lines).
-///
-/// Sample lines are the same in both formats except for counters not named `_total`, whose OpenMetrics samples
-/// must be. Those are not stored twice: the ends of their text lines are kept, and `_total` is inserted after
-/// the name when an OpenMetrics body is written.
-#[derive(Debug, Clone)]
-pub(crate) struct EncodedFamily {
-    pub name: Arc<str>,
-    pub help: Arc<str>,
+/// What a family's header and sample names need. Interned: the chunks of one family from a thousand targets
+/// share one.
+#[derive(Debug, PartialEq)]
+pub(crate) struct FamilyMeta {
+    pub name: Box<str>,
+    pub help: Box<str>,
     pub kind: MetricKind,
-    pub series: usize,
-    pub text: Bytes,
-    /// For counters not named `_total`: where each line of `text` ends.
-    pub line_ends: Option<Box<[u32]>>,
+    /// OpenMetrics sample names need `_total` appended (counters not named `_total`).
+    om_total: bool,
 }
 
-impl EncodedFamily {
-    /// Length of the sample lines in `format`.
-    pub fn len(&self, format: Format) -> usize {
-        match (format, &self.line_ends) {
-            (Format::OpenMetrics, Some(ends)) => self.text.len() + ends.len() * SUFFIX.len(),
-            _ => self.text.len(),
+/// One family's lines within an [`EncodedRun`].
+#[derive(Debug, Clone)]
+pub(crate) struct FamilyChunk {
+    pub meta: Arc<FamilyMeta>,
+    start: u32,
+    end: u32,
+    pub series: u32,
+    /// Series without labels of their own.
+    bare: u32,
+}
+
+/// A collector run, encoded: the sample lines of all its families in one buffer, sorted by family name.
+#[derive(Debug, Default)]
+pub(crate) struct EncodedRun {
+    text: Box<[u8]>,
+    pub families: Box<[FamilyChunk]>,
+}
+
+impl EncodedRun {
+    /// Series in the run.
+    pub fn series(&self) -> usize {
+        self.families.iter().map(|f| f.series as usize).sum()
+    }
+
+    /// Bytes stored for the run's lines.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The `i`th family as written for an exporter whose constant labels are `consts`.
+    pub fn chunk<'a>(&'a self, i: usize, consts: &'a ConstLabels) -> Chunk<'a> {
+        let f = &self.families[i];
+        Chunk {
+            meta: &f.meta,
+            lines: &self.text[f.start as usize..f.end as usize],
+            series: f.series as usize,
+            bare: f.bare as usize,
+            prefix: &consts.prefix,
+        }
+    }
+}
+
+/// An exporter's constant labels, with the bytes every one of its sample lines starts its label set with.
+#[derive(Debug, Default)]
+pub(crate) struct ConstLabels {
+    labels: Labels,
+    /// `{a="x",b="y"` (no closing brace), or empty when there are no constant labels.
+    prefix: Box<[u8]>,
+}
+
+impl ConstLabels {
+    pub fn new(labels: Labels) -> Self {
+        let mut prefix = Vec::new();
+        for (i, (n, v)) in labels.iter().enumerate() {
+            prefix.push(if i == 0 { b'{' } else { b',' });
+            prefix.extend_from_slice(n.as_bytes());
+            prefix.extend_from_slice(b"=\"");
+            escape_label_value(&mut prefix, v);
+            prefix.push(b'"');
+        }
+        ConstLabels {
+            labels,
+            prefix: prefix.into(),
         }
     }
 
-    /// Appends the sample lines in `format`.
-    pub fn write_lines(&self, out: &mut BytesMut, format: Format) {
-        match (format, &self.line_ends) {
-            (Format::OpenMetrics, Some(ends)) => {
-                let name = self.name.len();
-                let mut start = 0;
-                for &end in ends.iter() {
-                    let line = &self.text[start..end as usize];
-                    out.put_slice(&line[..name]);
-                    out.put_slice(SUFFIX);
-                    out.put_slice(&line[name..]);
-                    start = end as usize;
-                }
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+}
+
+/// One family's lines from one collector, ready to write.
+pub(crate) struct Chunk<'a> {
+    pub meta: &'a Arc<FamilyMeta>,
+    lines: &'a [u8],
+    series: usize,
+    bare: usize,
+    prefix: &'a [u8],
+}
+
+impl Chunk<'_> {
+    /// Length of the sample lines written in `format`.
+    pub fn len(&self, format: Format) -> usize {
+        // Constant labels replace a line's `{`, or come with a `}` before a bare line.
+        let spliced = if self.prefix.is_empty() {
+            0
+        } else {
+            self.series * self.prefix.len() + self.bare
+        };
+        self.lines.len() + self.series * self.name_len(format) + spliced
+    }
+
+    fn name_len(&self, format: Format) -> usize {
+        self.meta.name.len()
+            + if self.om_total(format) {
+                SUFFIX.len()
+            } else {
+                0
             }
-            _ => out.put_slice(&self.text),
+    }
+
+    fn om_total(&self, format: Format) -> bool {
+        format == Format::OpenMetrics && self.meta.om_total
+    }
+
+    /// Appends the sample lines in `format`: name and constant labels spliced into each stored line. `head`
+    /// is scratch space, reused across chunks.
+    pub fn write_lines(&self, out: &mut BytesMut, format: Format, head: &mut Vec<u8>) {
+        // What precedes a stored line: the name, then the constant labels and `,` before the line's own
+        // labels (the line's `{` dropped), or `}` closing the set before a line that has none.
+        head.clear();
+        head.extend_from_slice(self.meta.name.as_bytes());
+        if self.om_total(format) {
+            head.extend_from_slice(SUFFIX);
+        }
+        let plain = head.len();
+        if !self.prefix.is_empty() {
+            head.extend_from_slice(self.prefix);
+            head.push(b',');
+        }
+        out.reserve(self.len(format));
+        for line in lines(self.lines) {
+            if self.prefix.is_empty() {
+                out.put_slice(&head[..plain]);
+                out.put_slice(line);
+            } else if let Some((b'{', own)) = line.split_first() {
+                out.put_slice(head);
+                out.put_slice(own);
+            } else {
+                out.put_slice(&head[..head.len() - 1]);
+                out.put_u8(b'}');
+                out.put_slice(line);
+            }
         }
     }
+}
+
+/// The lines of a buffer, each with its `\n`. A stored line has no other: newlines in label values are
+/// escaped, and help texts are not stored with the lines.
+fn lines(buf: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', buf).map(move |i| {
+        let line = &buf[start..=i];
+        start = i + 1;
+        line
+    })
 }
 
 /// What OpenMetrics appends to a counter's sample name.
@@ -102,16 +222,16 @@ struct FamilyBuilder {
     series: BTreeMap<Labels, f64>,
 }
 
-/// Groups a run's samples by family, adds the constant labels, checks names and duplicate series, and encodes.
+/// Groups a run's samples by family, checks names, duplicate series and clashes with the constant labels,
+/// and encodes.
 ///
 /// The result is sorted by family name, and each family's series by label set, so output is deterministic.
 pub(crate) fn encode_collection(
     metrics: Vec<Metric>,
     const_labels: &Labels,
-) -> Result<Vec<EncodedFamily>, CollectError> {
+) -> Result<EncodedRun, CollectError> {
     let mut families: BTreeMap<Cow<'static, str>, FamilyBuilder> = BTreeMap::new();
     for m in metrics {
-        // Constant labels are merged in when lines are written, not copied into every series.
         let labels = m.labels;
         for (n, _) in const_labels.iter() {
             if labels.contains(n) {
@@ -161,89 +281,85 @@ pub(crate) fn encode_collection(
             }
         }
     }
-    Ok(encode_families(families, const_labels))
+    encode_families(families)
 }
 
-/// Writes every family's sample lines into one buffer, so a run costs one allocation however many families it
-/// has, and each family holds a slice of it. Names and help texts are interned: a thousand
-/// targets exporting the same families share one copy.
+/// Writes every family's lines into one buffer, so a run costs one allocation however many families it has.
 fn encode_families(
     families: BTreeMap<Cow<'static, str>, FamilyBuilder>,
-    const_labels: &Labels,
-) -> Vec<EncodedFamily> {
-    let const_len: usize = const_labels
-        .iter()
-        .map(|(n, v)| n.len() + v.len() + 4)
-        .sum();
-    let estimate: usize = families
-        .iter()
-        .map(|(name, f)| f.series.len() * (name.len() + const_len + 64))
-        .sum();
-    let mut text = Vec::with_capacity(estimate);
-    // (text range, line ends if OpenMetrics lines differ)
-    let mut ranges = Vec::with_capacity(families.len());
-    for (name, f) in &families {
-        let start = text.len();
-        let differs = openmetrics_sample_name(name, f.kind) != name.as_ref();
-        let mut ends = Vec::with_capacity(if differs { f.series.len() } else { 0 });
-        for (labels, value) in &f.series {
-            write_merged(&mut text, name, labels, const_labels, *value);
-            if differs {
-                // A run's text stays far below 4 GiB (a scrape of that size would be useless).
-                ends.push(u32::try_from(text.len() - start).unwrap_or(u32::MAX));
-            }
-        }
-        ranges.push((start..text.len(), differs.then(|| ends.into_boxed_slice())));
-    }
-    let text = freeze(text);
-    families
-        .into_iter()
-        .zip(ranges)
-        .map(|((name, f), (t, line_ends))| EncodedFamily {
-            name: intern(&name),
-            help: intern(&f.help),
-            kind: f.kind,
-            series: f.series.len(),
-            text: text.slice(t),
-            line_ends,
+) -> Result<EncodedRun, CollectError> {
+    let series: usize = families.values().map(|f| f.series.len()).sum();
+    let mut text = Vec::with_capacity(series * 24);
+    let mut chunks = Vec::with_capacity(families.len());
+    // Offsets are u32 to keep chunk records small; a run of 4 GiB would be a useless scrape anyway.
+    let offset = |n: usize| {
+        u32::try_from(n).map_err(|_| {
+            CollectError::Other("the run's encoded series exceed 4 GiB: the run is dropped".into())
         })
-        .collect()
-}
-
-/// A buffer kept until the next run: give back spare capacity first.
-fn freeze(mut buf: Vec<u8>) -> Bytes {
-    if buf.capacity() - buf.len() > buf.len() / 8 {
-        buf.shrink_to_fit();
+    };
+    for (name, f) in families {
+        let start = offset(text.len())?;
+        let mut bare = 0;
+        for (labels, value) in &f.series {
+            bare += u32::from(labels.is_empty());
+            write_line(&mut text, labels, *value);
+        }
+        chunks.push(FamilyChunk {
+            meta: intern(&name, &f.help, f.kind),
+            start,
+            end: offset(text.len())?,
+            series: offset(f.series.len())?,
+            bare,
+        });
     }
-    Bytes::from(buf)
+    Ok(EncodedRun {
+        text: text.into(),
+        families: chunks.into(),
+    })
 }
 
-/// Interned family names and help texts.
-static STRINGS: Mutex<Interner> = Mutex::new(Interner {
-    set: None,
+/// Interned family records, by name.
+static FAMILIES: Mutex<Interner> = Mutex::new(Interner {
+    map: None,
+    len: 0,
     purge_at: 0,
 });
 
 struct Interner {
-    set: Option<HashSet<Arc<str>>>,
-    /// Size at which strings no longer held by any family are dropped.
+    /// Name → the records with that name (more than one only if help texts or types differ).
+    map: Option<HashMap<Box<str>, Vec<Arc<FamilyMeta>>>>,
+    len: usize,
+    /// Size at which records no longer held by any run are dropped.
     purge_at: usize,
 }
 
-fn intern(s: &str) -> Arc<str> {
-    let mut interner = STRINGS.lock().unwrap_or_else(|e| e.into_inner());
-    let Interner { set, purge_at } = &mut *interner;
-    let set = set.get_or_insert_with(HashSet::new);
-    if let Some(a) = set.get(s) {
-        return a.clone();
+fn intern(name: &str, help: &str, kind: MetricKind) -> Arc<FamilyMeta> {
+    let mut interner = FAMILIES.lock().unwrap_or_else(|e| e.into_inner());
+    let Interner { map, len, purge_at } = &mut *interner;
+    let map = map.get_or_insert_with(HashMap::new);
+    if let Some(found) = map
+        .get(name)
+        .and_then(|v| v.iter().find(|m| m.kind == kind && &*m.help == help))
+    {
+        return found.clone();
     }
-    if set.len() >= *purge_at {
-        set.retain(|a| Arc::strong_count(a) > 1);
-        *purge_at = (set.len() * 2).max(4096);
+    if *len >= *purge_at {
+        map.retain(|_, v| {
+            v.retain(|m| Arc::strong_count(m) > 1);
+            !v.is_empty()
+        });
+        *len = map.values().map(Vec::len).sum();
+        *purge_at = (*len * 2).max(4096);
     }
-    let a: Arc<str> = s.into();
-    set.insert(a.clone());
-    a
+    let meta = Arc::new(FamilyMeta {
+        name: name.into(),
+        help: help.into(),
+        kind,
+        om_total: openmetrics_sample_name(name, kind) != name,
+    });
+    map.entry(name.into()).or_default().push(meta.clone());
+    *len += 1;
+    meta
 }
 
 /// In OpenMetrics a counter family is named without `_total` and its sample carries it.
@@ -261,39 +377,13 @@ fn openmetrics_sample_name(name: &str, kind: MetricKind) -> String {
     }
 }
 
-/// A sample line whose labels are the union of two disjoint sets, written in name order.
-fn write_merged(out: &mut Vec<u8>, name: &str, own: &Labels, constant: &Labels, value: f64) {
-    if constant.is_empty() {
-        return write_sample(out, name, own, value);
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'{');
-    let (mut a, mut b) = (own.iter().peekable(), constant.iter().peekable());
-    let mut first = true;
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x.0 < y.0 => a.next(),
-            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
-            (Some(_), None) => a.next(),
-            (None, None) => break,
-        };
-        let (n, v) = next.expect("peeked");
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.extend_from_slice(n.as_bytes());
-        out.extend_from_slice(b"=\"");
-        escape_label_value(out, v);
-        out.push(b'"');
-    }
-    out.extend_from_slice(b"} ");
-    write_value(out, value);
-    out.push(b'\n');
-}
-
 fn write_sample(out: &mut Vec<u8>, name: &str, labels: &Labels, value: f64) {
     out.extend_from_slice(name.as_bytes());
+    write_line(out, labels, value);
+}
+
+/// A sample line after its name: `{labels} value\n`, or ` value\n` without labels.
+fn write_line(out: &mut Vec<u8>, labels: &Labels, value: f64) {
     if !labels.is_empty() {
         out.push(b'{');
         for (i, (n, v)) in labels.iter().enumerate() {
@@ -368,7 +458,8 @@ fn write_header(out: &mut impl BufMut, family: &str, help: &str, kind_word: &str
 pub(crate) struct FamilyWriter {
     format: Format,
     pub out: BytesMut,
-    current: Option<Arc<str>>,
+    current: Option<Arc<FamilyMeta>>,
+    head: Vec<u8>,
 }
 
 impl FamilyWriter {
@@ -377,33 +468,46 @@ impl FamilyWriter {
             format,
             out: BytesMut::with_capacity(capacity),
             current: None,
+            head: Vec::new(),
         }
     }
 
-    /// Writes every chunk; `chunks` may come in any order. (Scrapes order chunks with `body::Plan`.)
+    /// Writes every family of `runs` (each with its exporter's constant labels); they may come in any order.
+    /// (Scrapes order chunks with `body::Plan`.)
     #[cfg(test)]
-    pub fn write_all(&mut self, mut chunks: Vec<&EncodedFamily>) {
-        chunks.sort_by(|a, b| a.name.cmp(&b.name));
-        for chunk in chunks {
+    pub fn write_all(&mut self, runs: &[(&EncodedRun, &ConstLabels)]) {
+        let mut chunks: Vec<Chunk<'_>> = runs
+            .iter()
+            .flat_map(|(run, consts)| (0..run.families.len()).map(|i| run.chunk(i, consts)))
+            .collect();
+        chunks.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+        for chunk in &chunks {
             self.write(chunk);
         }
     }
 
     /// Writes one chunk, after a header if it starts a family. Chunks must come sorted by family name.
-    pub fn write(&mut self, chunk: &EncodedFamily) {
-        if self.current.as_ref() != Some(&chunk.name) {
-            self.header(&chunk.name, &chunk.help, chunk.kind);
-            self.current = Some(chunk.name.clone());
+    pub fn write(&mut self, chunk: &Chunk<'_>) {
+        let same = self
+            .current
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, chunk.meta) || c.name == chunk.meta.name);
+        if !same {
+            self.header(chunk.meta);
+            self.current = Some(chunk.meta.clone());
         }
-        chunk.write_lines(&mut self.out, self.format);
+        chunk.write_lines(&mut self.out, self.format, &mut self.head);
     }
 
-    fn header(&mut self, name: &str, help: &str, kind: MetricKind) {
+    fn header(&mut self, meta: &FamilyMeta) {
         let (family, kind_word) = match self.format {
-            Format::Text => (name, kind.as_text()),
-            Format::OpenMetrics => (openmetrics_family_name(name, kind), kind.as_openmetrics()),
+            Format::Text => (&*meta.name, meta.kind.as_text()),
+            Format::OpenMetrics => (
+                openmetrics_family_name(&meta.name, meta.kind),
+                meta.kind.as_openmetrics(),
+            ),
         };
-        write_header(&mut self.out, family, help, kind_word, self.format);
+        write_header(&mut self.out, family, &meta.help, kind_word, self.format);
     }
 
     /// Ends the exposition (OpenMetrics has an end marker).
@@ -531,9 +635,10 @@ fn format_le(v: f64) -> String {
 mod tests {
     use super::*;
 
-    fn render(families: &[EncodedFamily], format: Format) -> String {
+    fn render(run: &EncodedRun, consts: &Labels, format: Format) -> String {
+        let consts = ConstLabels::new(consts.clone());
         let mut w = FamilyWriter::new(format, 0);
-        w.write_all(families.iter().collect());
+        w.write_all(&[(run, &consts)]);
         String::from_utf8(w.finish()).unwrap()
     }
 
@@ -547,12 +652,12 @@ mod tests {
         let consts = Labels::new().with("instance", "pg1");
         let enc = encode_collection(metrics, &consts).unwrap();
         assert_eq!(
-            render(&enc, Format::Text),
+            render(&enc, &consts, Format::Text),
             "# HELP a_commits_total Commits.\n# TYPE a_commits_total counter\n\
-             a_commits_total{db=\"x\",instance=\"pg1\"} 10\n\
+             a_commits_total{instance=\"pg1\",db=\"x\"} 10\n\
              # HELP b_size_bytes Size.\n# TYPE b_size_bytes gauge\n\
-             b_size_bytes{db=\"a\",instance=\"pg1\"} 1.5\n\
-             b_size_bytes{db=\"z\",instance=\"pg1\"} 3\n"
+             b_size_bytes{instance=\"pg1\",db=\"a\"} 1.5\n\
+             b_size_bytes{instance=\"pg1\",db=\"z\"} 3\n"
         );
     }
 
@@ -568,16 +673,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            render(&enc, Format::OpenMetrics),
+            render(&enc, &Labels::new(), Format::OpenMetrics),
             "# HELP x X \\\"q\\\".\n# TYPE x counter\nx_total 1\n\
              # HELP y Y.\n# TYPE y counter\ny_total 2\n\
              # HELP z Z.\n# TYPE z unknown\nz 3\n# EOF\n"
         );
-        assert!(render(&enc, Format::Text).contains("# TYPE z untyped\nz 3\n"));
+        assert!(render(&enc, &Labels::new(), Format::Text).contains("# TYPE z untyped\nz 3\n"));
     }
 
     #[test]
-    fn constant_labels_merge_in_order_and_counter_lines_gain_total_in_openmetrics() {
+    fn constant_labels_come_first_and_counter_lines_gain_total_in_openmetrics() {
         let metrics = vec![
             Metric::counter("c", "C.", 1.0)
                 .label("a", "1")
@@ -585,30 +690,41 @@ mod tests {
             Metric::counter("c", "C.", 2.0)
                 .label("a", "2")
                 .label("z", "8"),
+            Metric::gauge("g", "G.", 4.0).label("k", "v"),
             Metric::gauge("g", "G.", 3.0),
         ];
-        let consts = Labels::new().with("m", "mid").with("b", "x");
+        let consts = Labels::new().with("m", "mid").with("b", "x\"y");
         let enc = encode_collection(metrics, &consts).unwrap();
         assert_eq!(
-            render(&enc, Format::Text),
+            render(&enc, &consts, Format::Text),
             "# HELP c C.\n# TYPE c counter\n\
-             c{a=\"1\",b=\"x\",m=\"mid\",z=\"9\"} 1\n\
-             c{a=\"2\",b=\"x\",m=\"mid\",z=\"8\"} 2\n\
-             # HELP g G.\n# TYPE g gauge\ng{b=\"x\",m=\"mid\"} 3\n"
+             c{b=\"x\\\"y\",m=\"mid\",a=\"1\",z=\"9\"} 1\n\
+             c{b=\"x\\\"y\",m=\"mid\",a=\"2\",z=\"8\"} 2\n\
+             # HELP g G.\n# TYPE g gauge\ng{b=\"x\\\"y\",m=\"mid\"} 3\n\
+             g{b=\"x\\\"y\",m=\"mid\",k=\"v\"} 4\n"
         );
         assert_eq!(
-            render(&enc, Format::OpenMetrics),
+            render(&enc, &consts, Format::OpenMetrics),
             "# HELP c C.\n# TYPE c counter\n\
-             c_total{a=\"1\",b=\"x\",m=\"mid\",z=\"9\"} 1\n\
-             c_total{a=\"2\",b=\"x\",m=\"mid\",z=\"8\"} 2\n\
-             # HELP g G.\n# TYPE g gauge\ng{b=\"x\",m=\"mid\"} 3\n# EOF\n"
+             c_total{b=\"x\\\"y\",m=\"mid\",a=\"1\",z=\"9\"} 1\n\
+             c_total{b=\"x\\\"y\",m=\"mid\",a=\"2\",z=\"8\"} 2\n\
+             # HELP g G.\n# TYPE g gauge\ng{b=\"x\\\"y\",m=\"mid\"} 3\n\
+             g{b=\"x\\\"y\",m=\"mid\",k=\"v\"} 4\n# EOF\n"
         );
-        // Lengths used to size bodies agree with what is written.
-        for f in &enc {
-            for format in [Format::Text, Format::OpenMetrics] {
-                let mut out = BytesMut::new();
-                f.write_lines(&mut out, format);
-                assert_eq!(out.len(), f.len(format));
+        // Lines are stored without name and constant labels.
+        assert_eq!(
+            std::str::from_utf8(&enc.text).unwrap(),
+            "{a=\"1\",z=\"9\"} 1\n{a=\"2\",z=\"8\"} 2\n 3\n{k=\"v\"} 4\n"
+        );
+        // Lengths used to size bodies agree with what is written, with and without constant labels.
+        for consts in [ConstLabels::new(consts.clone()), ConstLabels::default()] {
+            for i in 0..enc.families.len() {
+                let chunk = enc.chunk(i, &consts);
+                for format in [Format::Text, Format::OpenMetrics] {
+                    let mut out = BytesMut::new();
+                    chunk.write_lines(&mut out, format, &mut Vec::new());
+                    assert_eq!(out.len(), chunk.len(format));
+                }
             }
         }
     }
@@ -621,7 +737,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            render(&enc, Format::Text),
+            render(&enc, &Labels::new(), Format::Text),
             "# HELP g line1\\nback\\\\slash\n# TYPE g gauge\ng{l=\"a\\\"b\\\\c\\nd é\"} 1\n"
         );
     }
@@ -695,18 +811,14 @@ mod tests {
 
     #[test]
     fn one_header_for_chunks_of_many_collectors() {
-        let a = encode_collection(
-            vec![Metric::gauge("up", "Up.", 1.0)],
-            &Labels::new().with("t", "a"),
-        )
-        .unwrap();
-        let b = encode_collection(
-            vec![Metric::gauge("up", "Up.", 0.0)],
-            &Labels::new().with("t", "b"),
-        )
-        .unwrap();
+        let (la, lb) = (
+            ConstLabels::new(Labels::new().with("t", "a")),
+            ConstLabels::new(Labels::new().with("t", "b")),
+        );
+        let a = encode_collection(vec![Metric::gauge("up", "Up.", 1.0)], la.labels()).unwrap();
+        let b = encode_collection(vec![Metric::gauge("up", "Up.", 0.0)], lb.labels()).unwrap();
         let mut w = FamilyWriter::new(Format::Text, 0);
-        w.write_all(a.iter().chain(b.iter()).collect());
+        w.write_all(&[(&a, &la), (&b, &lb)]);
         assert_eq!(
             String::from_utf8(w.finish()).unwrap(),
             "# HELP up Up.\n# TYPE up gauge\nup{t=\"a\"} 1\nup{t=\"b\"} 0\n"

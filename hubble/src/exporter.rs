@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CollectorCache, CollectorHealth};
 use crate::collector::{Desc, DynCollector, MetricCollector};
+use crate::encode::ConstLabels;
 use crate::metric::Labels;
 use crate::scheduler::{default_jitter, run_collector, Phase, Schedule};
 
@@ -58,7 +59,7 @@ pub(crate) struct CollectorEntry {
 pub(crate) struct ExporterShared {
     pub id: u64,
     pub name: Arc<str>,
-    pub const_labels: Labels,
+    pub const_labels: Arc<ConstLabels>,
     pub collectors: RwLock<Vec<Arc<CollectorEntry>>>,
 }
 
@@ -222,7 +223,7 @@ impl BaseExporterBuilder {
             shared: Arc::new(ExporterShared {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 name: self.name.into(),
-                const_labels: self.const_labels,
+                const_labels: Arc::new(ConstLabels::new(self.const_labels)),
                 collectors: RwLock::new(Vec::new()),
             }),
             interval: self.interval,
@@ -262,7 +263,7 @@ impl BaseExporter {
 
     /// The constant labels.
     pub fn const_labels(&self) -> &Labels {
-        &self.shared.const_labels
+        self.shared.const_labels.labels()
     }
 
     /// Adds a collector. If the exporter is already processing, the collector starts at once.
@@ -422,7 +423,7 @@ impl BaseExporter {
 pub(crate) fn status_of(shared: &ExporterShared) -> ExporterStatus {
     ExporterStatus {
         name: shared.name.to_string(),
-        const_labels: shared.const_labels.clone(),
+        const_labels: shared.const_labels.labels().clone(),
         collectors: shared
             .entries()
             .iter()
@@ -439,7 +440,7 @@ impl std::fmt::Debug for BaseExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BaseExporter")
             .field("name", &self.shared.name)
-            .field("const_labels", &self.shared.const_labels)
+            .field("const_labels", self.shared.const_labels.labels())
             .field("interval", &self.interval)
             .field("timeout", &self.timeout)
             .field(

@@ -5,6 +5,7 @@
 //! result, a result expires, or an exporter is registered or removed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,7 +19,7 @@ use crate::body::{Plan, Rendered, STREAM_ABOVE};
 use crate::cache::SELF_METRICS;
 use crate::encode::{encode_prometheus_families, Format};
 use crate::exporter::{status_of, Exporter, ExporterError, ExporterShared, ExporterStatus};
-use crate::metric::{Labels, MetricKind};
+use crate::metric::MetricKind;
 
 /// Why an exporter could not be registered.
 #[derive(Debug, thiserror::Error)]
@@ -52,55 +53,50 @@ type CloseFn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send +
 struct Registered {
     shared: Arc<ExporterShared>,
     close: CloseFn,
-    /// Family and collector names claimed at registration, to release on removal.
-    families: Vec<String>,
+    /// Family and collector names claimed at registration, to check and release.
+    families: Vec<Arc<str>>,
     collectors: Vec<String>,
 }
 
-/// Constant label sets exporting a family → the exporter's name.
-type Exporting = HashMap<Arc<Labels>, Arc<str>>;
-
 /// Live exporters, and what their series claim, indexed so that registering one exporter costs time in
-/// proportion to its own declarations, not to the number already registered (a dispatcher registers thousands).
+/// proportion to its own declarations, not to the number already registered (a dispatcher registers
+/// thousands), and memory per exporter rather than per family and exporter.
 #[derive(Default)]
 struct Live {
     exporters: BTreeMap<u64, Registered>,
-    /// Family name → its type, and the constant label sets exporting it (→ exporter name). An exporter's
-    /// label set is shared by all its entries: a target with hundreds of families stores it once.
-    families: HashMap<String, (MetricKind, Exporting)>,
-    /// (constant labels, collector name) → exporter name: the self-metrics' series identity.
-    collectors: HashMap<(Arc<Labels>, String), Arc<str>>,
+    /// Family name → its type and how many live exporters declare it. The name is shared with every
+    /// `Registered::families` that holds it.
+    families: HashMap<Arc<str>, (MetricKind, usize)>,
+    /// Hash of a constant label set → the live exporters with a set of that hash. Series of two exporters
+    /// can only collide when their constant labels are equal, so a registration compares itself with these
+    /// alone (with distinct labels per target: none).
+    by_labels: HashMap<u64, Vec<u64>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl Live {
     fn insert(&mut self, shared: Arc<ExporterShared>, close: CloseFn) -> Result<(), RegisterError> {
         let descs = check_own(&shared)?;
         let name = &shared.name;
-        let labels = &shared.const_labels;
-        let shared_labels = Arc::new(labels.clone());
-        let collision = |other: &Arc<str>, reason: String| RegisterError::Collision {
+        let labels = shared.const_labels.labels();
+        let collision = |other: &str, reason: String| RegisterError::Collision {
             exporter: name.to_string(),
-            other: other.to_string(),
+            other: other.to_owned(),
             reason,
         };
         for d in &descs {
-            if let Some((kind, sets)) = self.families.get(d.name.as_ref()) {
+            if let Some((kind, _)) = self.families.get(d.name.as_ref()) {
                 if *kind != d.kind {
-                    let other = sets.values().next().cloned().unwrap_or_else(|| "?".into());
-                    return Err(collision(
-                        &other,
-                        format!(
-                            "metric `{}` is a {} here and a {kind} there",
-                            d.name, d.kind
-                        ),
-                    ));
-                }
-                if let Some(other) = sets.get(labels) {
+                    let other = self
+                        .exporters
+                        .values()
+                        .find(|r| r.families.iter().any(|f| **f == *d.name))
+                        .map_or("?", |r| &*r.shared.name);
                     return Err(collision(
                         other,
                         format!(
-                            "both export `{}` with the same constant labels {labels}",
-                            d.name
+                            "metric `{}` is a {} here and a {kind} there",
+                            d.name, d.kind
                         ),
                     ));
                 }
@@ -111,31 +107,52 @@ impl Live {
             .iter()
             .map(|e| e.collector.name().to_owned())
             .collect();
-        for c in &collectors {
-            if let Some(other) = self.collectors.get(&(shared_labels.clone(), c.clone())) {
+        let key = self.hasher.hash_one(labels);
+        let same_labels = self
+            .by_labels
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.exporters.get(id))
+            .filter(|r| r.shared.const_labels.labels() == labels);
+        for other in same_labels {
+            if let Some(d) = descs
+                .iter()
+                .find(|d| other.families.iter().any(|f| **f == *d.name))
+            {
                 return Err(collision(
-                    other,
+                    &other.shared.name,
+                    format!(
+                        "both export `{}` with the same constant labels {labels}",
+                        d.name
+                    ),
+                ));
+            }
+            if let Some(c) = collectors.iter().find(|c| other.collectors.contains(c)) {
+                return Err(collision(
+                    &other.shared.name,
                     format!(
                         "both have a collector named `{c}` with the same constant labels {labels}"
                     ),
                 ));
             }
         }
-        for d in &descs {
-            self.families
-                .entry(d.name.to_string())
-                .or_insert_with(|| (d.kind, HashMap::new()))
-                .1
-                .insert(shared_labels.clone(), name.clone());
-        }
-        for c in &collectors {
-            self.collectors
-                .insert((shared_labels.clone(), c.clone()), name.clone());
-        }
+        let families = descs
+            .iter()
+            .map(|d| {
+                let name: Arc<str> = match self.families.get_key_value(d.name.as_ref()) {
+                    Some((shared_name, _)) => shared_name.clone(),
+                    None => d.name.as_ref().into(),
+                };
+                self.families.entry(name.clone()).or_insert((d.kind, 0)).1 += 1;
+                name
+            })
+            .collect();
+        self.by_labels.entry(key).or_default().push(shared.id);
         self.exporters.insert(
             shared.id,
             Registered {
-                families: descs.into_iter().map(|d| d.name.into_owned()).collect(),
+                families,
                 collectors,
                 shared,
                 close,
@@ -146,18 +163,20 @@ impl Live {
 
     fn remove(&mut self, id: u64) -> Option<Registered> {
         let r = self.exporters.remove(&id)?;
-        let labels = &r.shared.const_labels;
         for f in &r.families {
-            if let Some((_, sets)) = self.families.get_mut(f) {
-                sets.remove(labels);
-                if sets.is_empty() {
+            if let Some((_, count)) = self.families.get_mut(f) {
+                *count -= 1;
+                if *count == 0 {
                     self.families.remove(f);
                 }
             }
         }
-        let labels = Arc::new(labels.clone());
-        for c in &r.collectors {
-            self.collectors.remove(&(labels.clone(), c.clone()));
+        let key = self.hasher.hash_one(r.shared.const_labels.labels());
+        if let Some(ids) = self.by_labels.get_mut(&key) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
+                self.by_labels.remove(&key);
+            }
         }
         Some(r)
     }
@@ -400,7 +419,7 @@ fn check_own(new: &ExporterShared) -> Result<Vec<crate::collector::Desc>, Regist
         exporter: new.name.to_string(),
         reason,
     };
-    if new.const_labels.contains("collector") {
+    if new.const_labels.labels().contains("collector") {
         return Err(invalid(
             "constant label `collector` is reserved for hubble's self-metrics".into(),
         ));
@@ -414,7 +433,11 @@ fn check_own(new: &ExporterShared) -> Result<Vec<crate::collector::Desc>, Regist
                 d.name
             )));
         }
-        if let Some(l) = d.label_names.iter().find(|l| new.const_labels.contains(l)) {
+        if let Some(l) = d
+            .label_names
+            .iter()
+            .find(|l| new.const_labels.labels().contains(l))
+        {
             return Err(invalid(format!(
                 "metric `{}` has label `{l}`, which is also a constant label",
                 d.name
@@ -502,6 +525,17 @@ mod tests {
         let err = reg.register(exporter("a", up(1.0))).await.unwrap_err();
         assert!(matches!(err, RegisterError::Collision { .. }), "{err}");
         assert!(err.to_string().contains("demo_up"), "{err}");
+        // Same labels, another family, but a collector of the same name: its self-metrics would collide.
+        let other = || Metric::gauge("demo_other", "Other.", 1.0);
+        let err = reg
+            .register(exporter("a", Fixed("up", vec![other()])))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("a collector named `up`"), "{err}");
+        // Same labels, nothing shared: fine.
+        reg.register(exporter("a", Fixed("other", vec![other()])))
+            .await
+            .unwrap();
         // Other constant labels: fine.
         reg.register(exporter("b", up(1.0))).await.unwrap();
         // Same name, other type: refused whatever the labels.
