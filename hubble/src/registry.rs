@@ -5,8 +5,8 @@
 //! result, a result expires, or an exporter is registered or removed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
