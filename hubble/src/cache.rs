@@ -44,10 +44,10 @@ pub(crate) enum Transition {
 
 #[derive(Default)]
 struct Entry {
-    data: Arc<EncodedRun>,
+    data: EncodedRun,
     expires_at: Option<Instant>,
     health: CollectorHealth,
-    health_families: Arc<EncodedRun>,
+    health_families: EncodedRun,
 }
 
 /// The cached state of one collector.
@@ -65,8 +65,8 @@ pub(crate) struct CollectorCache {
 /// What a scrape reads of one collector.
 pub(crate) struct CacheSnapshot {
     /// Encoded data, empty when expired or never collected.
-    pub data: Arc<EncodedRun>,
-    pub health: Arc<EncodedRun>,
+    pub data: EncodedRun,
+    pub health: EncodedRun,
     /// The exporter's constant labels, spliced into every line when written.
     pub consts: Arc<ConstLabels>,
     /// When `data` stops being valid; `None` when there is nothing to expire.
@@ -146,12 +146,11 @@ impl CollectorCache {
         };
         if let Ok(run) = encoded {
             entry.health.series = run.series();
-            entry.data = run.into();
+            entry.data = run;
             entry.expires_at = Some(finished + self.ttl);
         }
         let health = entry.health.clone();
-        entry.health_families =
-            health_families(&self.name, &health, self.const_labels.labels()).into();
+        entry.health_families = health_families(&self.name, &health, self.const_labels.labels());
         drop(entry);
         self.version.fetch_add(1, Ordering::Release);
         (transition, health)
@@ -164,7 +163,7 @@ impl CollectorCache {
             data: if live {
                 entry.data.clone()
             } else {
-                Arc::default()
+                EncodedRun::default()
             },
             health: entry.health_families.clone(),
             consts: self.const_labels.clone(),

@@ -79,10 +79,13 @@ pub(crate) struct FamilyChunk {
 }
 
 /// A collector run, encoded: the sample lines of all its families in one buffer, sorted by family name.
-#[derive(Debug, Default)]
+///
+/// Cloning shares both parts. They are held directly (not behind one more pointer) because a large scrape
+/// visits every run in family order, jumping between runs: each indirection there is a cache miss.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct EncodedRun {
-    text: Box<[u8]>,
-    pub families: Box<[FamilyChunk]>,
+    text: Arc<[u8]>,
+    pub families: Arc<[FamilyChunk]>,
 }
 
 impl EncodedRun {
