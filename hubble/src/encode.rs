@@ -10,8 +10,6 @@
 //! Constant labels come first in a written line, then the series' own labels (each set in name order):
 //! label order carries no meaning in either format.
 
-use std::borrow::Cow;
-use std::collections::btree_map::{BTreeMap, Entry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -244,103 +242,64 @@ fn push_line(out: &mut Vec<u8>, line: &[u8]) {
 /// What OpenMetrics appends to a counter's sample name.
 const SUFFIX: &[u8] = b"_total";
 
-struct FamilyBuilder {
-    help: Cow<'static, str>,
-    kind: MetricKind,
-    series: BTreeMap<Labels, f64>,
-}
-
-/// Groups a run's samples by family, checks names, duplicate series and clashes with the constant labels,
-/// and encodes.
+/// Sorts a run's samples by family and label set, checks names, types, duplicate series and clashes with the
+/// constant labels, and encodes.
 ///
 /// The result is sorted by family name, and each family's series by label set, so output is deterministic.
+/// One sort of the samples in place, rather than a tree of families and series: a run allocates its two
+/// buffers and little else (allocation was a fifth of collection CPU in profiles).
 pub(crate) fn encode_collection(
-    metrics: Vec<Metric>,
+    mut metrics: Vec<Metric>,
     const_labels: &Labels,
 ) -> Result<EncodedRun, CollectError> {
-    let mut families: BTreeMap<Cow<'static, str>, FamilyBuilder> = BTreeMap::new();
-    for m in metrics {
-        let labels = m.labels;
-        for (n, _) in const_labels.iter() {
-            if labels.contains(n) {
-                return Err(CollectError::Other(format!(
-                    "metric `{}` sets label `{n}`, which is a constant label of the exporter",
-                    m.name
-                )));
-            }
-        }
-        if !families.contains_key(m.name.as_ref()) {
-            if !is_valid_metric_name(&m.name) {
-                return Err(CollectError::Other(format!(
-                    "metric name `{}` is invalid: names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
-                    m.name
-                )));
-            }
-            families.insert(
-                m.name.clone(),
-                FamilyBuilder {
-                    help: m.help,
-                    kind: m.kind,
-                    series: BTreeMap::new(),
-                },
-            );
-        }
-        let family = families.get_mut(m.name.as_ref()).expect("inserted above");
-        if family.kind != m.kind {
-            return Err(CollectError::Other(format!(
-                "metric `{}` is produced as both {} and {}",
-                m.name, family.kind, m.kind
-            )));
-        }
-        match family.series.entry(labels) {
-            Entry::Occupied(e) => {
-                return Err(CollectError::DuplicateSeries {
-                    name: m.name.into_owned(),
-                    labels: e.key().to_string(),
-                })
-            }
-            Entry::Vacant(e) => {
-                if let Some((bad, _)) = e.key().iter().find(|(n, _)| !is_valid_label_name(n)) {
-                    return Err(CollectError::Other(format!(
-                        "label name `{bad}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"
-                    )));
-                }
-                e.insert(m.value);
-            }
-        }
-    }
-    encode_families(families)
-}
-
-/// Writes every family's lines into one buffer, so a run costs one allocation however many families it has.
-fn encode_families(
-    families: BTreeMap<Cow<'static, str>, FamilyBuilder>,
-) -> Result<EncodedRun, CollectError> {
-    let series: usize = families.values().map(|f| f.series.len()).sum();
-    let mut text = Vec::with_capacity(series * 24);
+    metrics.sort_unstable_by(|a, b| a.name.cmp(&b.name).then_with(|| a.labels.cmp(&b.labels)));
+    let mut text = Vec::with_capacity(metrics.len() * 24);
     let mut line = Vec::with_capacity(64);
-    let mut chunks = Vec::with_capacity(families.len());
+    let mut chunks = Vec::new();
     // Offsets are u32 to keep chunk records small; a run of 4 GiB would be a useless scrape anyway.
     let offset = |n: usize| {
         u32::try_from(n).map_err(|_| {
             CollectError::Other("the run's encoded series exceed 4 GiB: the run is dropped".into())
         })
     };
-    for (name, f) in families {
+    for family in metrics.chunk_by(|a, b| a.name == b.name) {
+        let first = &family[0];
+        if !is_valid_metric_name(&first.name) {
+            return Err(CollectError::Other(format!(
+                "metric name `{}` is invalid: names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
+                first.name
+            )));
+        }
         let start = offset(text.len())?;
         let (mut bare, mut written) = (0, 0);
-        for (labels, value) in &f.series {
-            bare += u32::from(labels.is_empty());
+        let mut previous: Option<&Labels> = None;
+        for m in family {
+            if m.kind != first.kind {
+                let (a, b) = (first.kind.min(m.kind), first.kind.max(m.kind));
+                return Err(CollectError::Other(format!(
+                    "metric `{}` is produced as both {a} and {b}",
+                    m.name
+                )));
+            }
+            if previous == Some(&m.labels) {
+                return Err(CollectError::DuplicateSeries {
+                    name: m.name.to_string(),
+                    labels: m.labels.to_string(),
+                });
+            }
+            previous = Some(&m.labels);
+            check_labels(&m.name, &m.labels, const_labels)?;
+            bare += u32::from(m.labels.is_empty());
             line.clear();
-            write_line(&mut line, labels, *value);
+            write_line(&mut line, &m.labels, m.value);
             push_line(&mut text, &line);
             written += line.len();
         }
         chunks.push(FamilyChunk {
-            meta: intern(&name, &f.help, f.kind),
+            meta: intern(&first.name, &first.help, first.kind),
             start,
             written: offset(written)?,
-            series: offset(f.series.len())?,
+            series: offset(family.len())?,
             bare,
         });
     }
@@ -348,6 +307,23 @@ fn encode_families(
         text: text.into(),
         families: chunks.into(),
     })
+}
+
+/// A series' own labels: valid names, none that is also a constant label.
+fn check_labels(metric: &str, labels: &Labels, const_labels: &Labels) -> Result<(), CollectError> {
+    for (n, _) in labels.iter() {
+        if !is_valid_label_name(n) {
+            return Err(CollectError::Other(format!(
+                "label name `{n}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"
+            )));
+        }
+        if const_labels.contains(n) {
+            return Err(CollectError::Other(format!(
+                "metric `{metric}` sets label `{n}`, which is a constant label of the exporter"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Interned family records, by name.
@@ -866,7 +842,7 @@ mod tests {
         assert!(kinds
             .unwrap_err()
             .to_string()
-            .contains("both gauge and counter"));
+            .contains("both counter and gauge"));
     }
 
     #[test]
