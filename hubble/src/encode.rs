@@ -1,11 +1,13 @@
 //! Text format 0.0.4 and OpenMetrics output.
 //!
 //! A collector's samples are encoded once, when they are collected ([`encode_collection`]), into an
-//! [`EncodedRun`]: one buffer of sample lines for the whole run, each family a range of it. A stored line holds
-//! neither the metric name nor the exporter's constant labels (`{own labels} value\n`, or ` value\n`, after the
-//! line's length): both are the same on every line of a chunk, and together they were three quarters of the
-//! bytes with a thousand targets. A scrape splices them back in as it copies the lines ([`Chunk::write_lines`]), under one
-//! `# HELP`/`# TYPE` header per family ([`FamilyWriter`], in the order `body::Plan` gives).
+//! [`EncodedRun`]: one buffer of sample lines for the whole run, each family a range of it.
+//!
+//! A stored line holds neither the metric name nor the exporter's constant labels: it is `{own labels} value\n`
+//! (or ` value\n`), after the line's length. Name and constant labels are the same on every line of a chunk,
+//! and together they were three quarters of the bytes with a thousand targets. A scrape splices them back in as
+//! it copies the lines ([`Chunk::write_lines`]), under one `# HELP`/`# TYPE` header per family
+//! ([`FamilyWriter`], in the order `body::Plan` gives).
 //!
 //! Constant labels come first in a written line, then the series' own labels (each set in name order):
 //! label order carries no meaning in either format.
@@ -275,6 +277,7 @@ pub(crate) fn encode_collection(
         let mut previous: Option<&Labels> = None;
         for m in family {
             if m.kind != first.kind {
+                // In a fixed order: the sort is unstable, so which came first says nothing.
                 let (a, b) = (first.kind.min(m.kind), first.kind.max(m.kind));
                 return Err(CollectError::Other(format!(
                     "metric `{}` is produced as both {a} and {b}",
