@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -12,7 +13,7 @@ use crate::cache::{CollectorCache, CollectorHealth};
 use crate::collector::{Desc, DynCollector, MetricCollector};
 use crate::encode::ConstLabels;
 use crate::metric::Labels;
-use crate::scheduler::{default_jitter, run_collector, Phase, Schedule};
+use crate::scheduler::{default_jitter, run_exporter, Phase, Schedule};
 
 /// Why an exporter could not be set up or a collector added.
 #[derive(Debug, thiserror::Error)]
@@ -132,8 +133,10 @@ pub struct BaseExporter {
     max_jitter: Option<Duration>,
     max_series: usize,
     cancel: CancellationToken,
-    /// The running tasks and the clock they tick on, once processing.
-    tasks: Mutex<Option<(JoinSet<()>, Phase)>>,
+    /// The task driving the collectors, once processing.
+    tasks: Mutex<Option<JoinSet<()>>>,
+    /// Tells the task that collectors were added or removed.
+    changed: Arc<Notify>,
 }
 
 /// Builder of a [`BaseExporter`]; defaults are the `DEFAULT_*` constants.
@@ -233,6 +236,7 @@ impl BaseExporterBuilder {
             max_series: self.max_series,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(None),
+            changed: Arc::new(Notify::new()),
         };
         for (c, options) in self.collectors {
             exporter.add_dyn(c, options)?;
@@ -313,8 +317,6 @@ impl BaseExporter {
             schedule,
             cancel: self.cancel.child_token(),
         });
-        // Lock order tasks -> collectors, as in `process`, so a collector is spawned exactly once.
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         {
             let mut list = self
                 .shared
@@ -330,23 +332,11 @@ impl BaseExporter {
                     collector: entry.collector.name().to_owned(),
                 });
             }
-            list.push(entry.clone());
+            list.push(entry);
         }
-        if let Some((set, phase)) = tasks.as_mut() {
-            self.spawn(set, *phase, entry);
-        }
+        // A running driver picks it up; one not started yet reads the list when it starts.
+        self.changed.notify_one();
         Ok(())
-    }
-
-    fn spawn(&self, set: &mut JoinSet<()>, phase: Phase, entry: Arc<CollectorEntry>) {
-        set.spawn(run_collector(
-            self.shared.name.clone(),
-            entry.collector.clone(),
-            entry.cache.clone(),
-            entry.schedule,
-            phase,
-            entry.cancel.clone(),
-        ));
     }
 
     /// Removes the collector named `name`: its task stops (a run in progress is cancelled) and its series
@@ -361,6 +351,7 @@ impl BaseExporter {
             return false;
         };
         list.remove(i).cancel.cancel();
+        self.changed.notify_one();
         true
     }
 
@@ -372,8 +363,8 @@ impl BaseExporter {
             .any(|e| e.collector.name() == name)
     }
 
-    /// Starts one task per collector. Calling it again, or after [`close`](Self::close), does nothing.
-    /// Must be called within a tokio runtime.
+    /// Starts running the collectors (one task for all of them). Calling it again, or after
+    /// [`close`](Self::close), does nothing. Must be called within a tokio runtime.
     pub fn process(&self) {
         if self.cancel.is_cancelled() {
             return;
@@ -383,18 +374,20 @@ impl BaseExporter {
             return;
         }
         let mut set = JoinSet::new();
-        let phase = Phase::now();
-        for entry in self.shared.entries() {
-            self.spawn(&mut set, phase, entry);
-        }
-        *tasks = Some((set, phase));
+        set.spawn(run_exporter(
+            self.shared.clone(),
+            Phase::now(),
+            self.changed.clone(),
+            self.cancel.clone(),
+        ));
+        *tasks = Some(set);
     }
 
     /// Stops every collector task and returns once all have stopped. A run in progress is cancelled.
     pub async fn close(&self) {
         self.cancel.cancel();
         let set = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((mut set, _)) = set {
+        if let Some(mut set) = set {
             while let Some(res) = set.join_next().await {
                 if let Err(e) = res {
                     if e.is_panic() {

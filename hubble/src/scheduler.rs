@@ -1,22 +1,32 @@
-//! The loop that runs one collector on its interval.
+//! The loop that runs an exporter's collectors, each on its interval.
 //!
-//! One task per collector: a run is awaited before the next tick is taken, so runs of one collector never
-//! overlap and a slow run skips ticks instead of piling up. Each run has a timeout; the exporter's
-//! cancellation token ends the loop, also in the middle of a run.
+//! One task per exporter drives all its collectors. A collector's run is awaited before its next tick is taken,
+//! so runs of one collector never overlap and a slow run skips ticks instead of piling up. Runs of different
+//! collectors proceed concurrently, polled by that one task. Each run has a timeout. The exporter's
+//! cancellation token ends the loop, also in the middle of runs; a collector's own token (removal) ends its
+//! run.
 //!
 //! The collectors of one exporter tick on one grid ([`Phase`]): those with the same interval wake together,
 //! so a target's queries go out in one burst per interval. That costs a quarter less CPU than spreading them
-//! (`benches/collection_cpu.sh`: fewer thread wake-ups), while the random phase still spreads targets.
+//! (`benches/collection_cpu.sh`: fewer thread wake-ups), while the random phase still spreads targets. One
+//! task per exporter rather than per collector keeps a target's work on one worker thread between wake-ups, and
+//! costs one task's memory per target instead of one per group.
 
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{CollectorCache, Transition};
-use crate::collector::{CollectError, DynCollector};
+use crate::cache::Transition;
+use crate::collector::CollectError;
+use crate::exporter::{CollectorEntry, ExporterShared};
+use crate::metric::Metric;
 
 /// How one collector is scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,52 +86,131 @@ fn next_tick(origin: Instant, interval: Duration, after: Instant) -> Instant {
         .unwrap_or(after)
 }
 
-pub(crate) async fn run_collector(
-    exporter: Arc<str>,
-    collector: Arc<dyn DynCollector>,
-    cache: Arc<CollectorCache>,
-    schedule: Schedule,
+/// One collector as the driver sees it.
+struct Slot {
+    entry: Arc<CollectorEntry>,
+    /// Where its grid starts.
+    grid: Instant,
+    /// Its next run, when not running.
+    next: Instant,
+    running: bool,
+}
+
+/// A run that ended: `None` when it was cancelled (the collector was removed).
+struct Ended {
+    entry: Arc<CollectorEntry>,
+    began: Instant,
+    result: Option<Result<Vec<Metric>, CollectError>>,
+}
+
+type Run = Pin<Box<dyn Future<Output = Ended> + Send>>;
+
+/// Runs every collector of `shared` until `cancel`. `changed` is notified when collectors are added or
+/// removed.
+pub(crate) async fn run_exporter(
+    shared: Arc<ExporterShared>,
     phase: Phase,
+    changed: Arc<Notify>,
     cancel: CancellationToken,
 ) {
-    let grid = phase.grid(&schedule);
-    // A collector added after the start runs at once, then joins the grid.
-    let mut next = grid.max(Instant::now());
+    let mut slots = Vec::new();
+    sync(&mut slots, &shared, &phase);
+    let mut runs: FuturesUnordered<Run> = FuturesUnordered::new();
     loop {
+        let wake = slots.iter().filter(|s| !s.running).map(|s| s.next).min();
         tokio::select! {
             biased;
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep_until(next) => {}
+            () = changed.notified() => sync(&mut slots, &shared, &phase),
+            Some(ended) = runs.next(), if !runs.is_empty() => finish(&shared.name, &mut slots, ended),
+            () = sleep_until(wake) => {
+                let now = Instant::now();
+                for slot in slots.iter_mut().filter(|s| !s.running && s.next <= now) {
+                    slot.running = true;
+                    runs.push(start(slot.entry.clone()));
+                }
+            }
         }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Brings the slots in line with the exporter's collectors. One added after the start runs at once, then
+/// joins the grid.
+fn sync(slots: &mut Vec<Slot>, shared: &ExporterShared, phase: &Phase) {
+    let entries = shared.entries();
+    slots.retain(|s| entries.iter().any(|e| Arc::ptr_eq(e, &s.entry)));
+    let now = Instant::now();
+    for entry in entries {
+        if !slots.iter().any(|s| Arc::ptr_eq(&s.entry, &entry)) {
+            let grid = phase.grid(&entry.schedule);
+            slots.push(Slot {
+                entry,
+                grid,
+                next: grid.max(now),
+                running: false,
+            });
+        }
+    }
+}
+
+fn start(entry: Arc<CollectorEntry>) -> Run {
+    Box::pin(async move {
         let began = Instant::now();
+        let timeout = entry.schedule.timeout;
         let result = tokio::select! {
             biased;
-            () = cancel.cancelled() => return,
-            r = tokio::time::timeout(schedule.timeout, collector.collect()) => match r {
-                Ok(r) => r,
-                Err(_) => Err(CollectError::Timeout(schedule.timeout)),
-            },
+            () = entry.cancel.cancelled() => None,
+            r = tokio::time::timeout(timeout, entry.collector.collect()) => {
+                Some(r.unwrap_or(Err(CollectError::Timeout(timeout))))
+            }
         };
-        let finished = Instant::now();
+        Ended {
+            entry,
+            began,
+            result,
+        }
+    })
+}
+
+/// Stores a run's result and takes the collector's next tick.
+fn finish(exporter: &str, slots: &mut [Slot], ended: Ended) {
+    let Ended {
+        entry,
+        began,
+        result,
+    } = ended;
+    let Some(result) = result else { return };
+    let finished = Instant::now();
+    let schedule = &entry.schedule;
+    if let Some(slot) = slots.iter_mut().find(|s| Arc::ptr_eq(&s.entry, &entry)) {
+        slot.running = false;
         // The tick after this run's: at once if the run overran it (as tokio's `MissedTickBehavior::Skip`,
         // later missed ticks are not made up), and at least half an interval on when joining the grid.
-        next = next_tick(grid, schedule.interval, began + schedule.interval / 2);
-        let (transition, health) = cache.record(result, finished - began, finished.into_std());
-        match transition {
-            Transition::Unchanged => {}
-            Transition::Failing => tracing::warn!(
-                exporter = %exporter,
-                collector = cache.name(),
-                error = health.last_error.as_deref().unwrap_or_default(),
-                "collector failing"
-            ),
-            Transition::Recovered => tracing::info!(
-                exporter = %exporter,
-                collector = cache.name(),
-                failed_runs = health.errors_total,
-                "collector recovered"
-            ),
-        }
+        slot.next = next_tick(slot.grid, schedule.interval, began + schedule.interval / 2);
+    }
+    let cache = &entry.cache;
+    let (transition, health) = cache.record(result, finished - began, finished.into_std());
+    match transition {
+        Transition::Unchanged => {}
+        Transition::Failing => tracing::warn!(
+            exporter,
+            collector = cache.name(),
+            error = health.last_error.as_deref().unwrap_or_default(),
+            "collector failing"
+        ),
+        Transition::Recovered => tracing::info!(
+            exporter,
+            collector = cache.name(),
+            failed_runs = health.errors_total,
+            "collector recovered"
+        ),
     }
 }
 
