@@ -339,7 +339,7 @@ impl BaseExporter {
         Ok(())
     }
 
-    /// Removes the collector named `name`: its task stops (a run in progress is cancelled) and its series
+    /// Removes the collector named `name`: it stops running (a run in progress is cancelled) and its series
     /// leave the next scrape. Returns whether there was one. For reloads that change the set of groups.
     pub fn remove_collector(&self, name: &str) -> bool {
         let mut list = self
