@@ -732,6 +732,52 @@ mod tests {
         assert_eq!(&late_at[1..], &a_at[1..]);
     }
 
+    /// Panics on its first run.
+    struct Panicky(Arc<AtomicUsize>);
+
+    impl MetricCollector for Panicky {
+        fn name(&self) -> &str {
+            "panicky"
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            if self.0.fetch_add(1, SeqCst) == 0 {
+                panic!("first run");
+            }
+            Ok(vec![Metric::gauge("panicky_value", "Panicky.", 1.0)])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_collector_fails_its_run_and_the_others_run_on() {
+        let other = Probe::new("other", Duration::ZERO);
+        let (other_runs, panicky_runs) = (other.runs.clone(), Arc::new(AtomicUsize::new(0)));
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .collector(other)
+            .collector(Panicky(panicky_runs.clone()))
+            .build()
+            .unwrap();
+        exporter.process();
+        // The first run comes within the jitter (a tenth of the interval), the second a second later.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let status = exporter.status();
+        let panicky = &status.collectors[1].health;
+        assert_eq!(panicky.runs, 1);
+        assert!(!panicky.up);
+        assert_eq!(
+            panicky.last_error.as_deref(),
+            Some("the collector panicked")
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(other_runs.load(SeqCst) >= 6, "{}", other_runs.load(SeqCst));
+        assert!(
+            panicky_runs.load(SeqCst) >= 6,
+            "it runs again, and recovers"
+        );
+        assert!(exporter.status().collectors[1].health.up);
+        exporter.close().await;
+    }
+
     #[tokio::test(start_paused = true)]
     async fn per_collector_interval_overrides() {
         let fast = Probe::new("fast", Duration::ZERO);

@@ -14,11 +14,13 @@
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -164,12 +166,18 @@ fn start(entry: Arc<CollectorEntry>) -> Run {
     Box::pin(async move {
         let began = Instant::now();
         let timeout = entry.schedule.timeout;
+        // A panicking collector fails its run like any error: it must not stop the exporter's other
+        // collectors, which share this task. Its state is only the collector's own, so observing it after
+        // a panic is no worse than running it again.
+        let run = AssertUnwindSafe(entry.collector.collect()).catch_unwind();
         let result = tokio::select! {
             biased;
             () = entry.cancel.cancelled() => None,
-            r = tokio::time::timeout(timeout, entry.collector.collect()) => {
-                Some(r.unwrap_or(Err(CollectError::Timeout(timeout))))
-            }
+            r = tokio::time::timeout(timeout, run) => Some(match r {
+                Err(_) => Err(CollectError::Timeout(timeout)),
+                Ok(Err(_)) => Err(CollectError::Other("the collector panicked".into())),
+                Ok(Ok(r)) => r,
+            }),
         };
         Ended {
             entry,
