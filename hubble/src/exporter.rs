@@ -391,7 +391,7 @@ impl BaseExporter {
             while let Some(res) = set.join_next().await {
                 if let Err(e) = res {
                     if e.is_panic() {
-                        tracing::error!(exporter = self.name(), "collector task panicked");
+                        tracing::error!(exporter = self.name(), "collector driver task panicked");
                     }
                 }
             }
