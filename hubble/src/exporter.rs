@@ -383,7 +383,7 @@ impl BaseExporter {
         *tasks = Some(set);
     }
 
-    /// Stops every collector task and returns once all have stopped. A run in progress is cancelled.
+    /// Stops running the collectors and returns once their task has stopped. Runs in progress are cancelled.
     pub async fn close(&self) {
         self.cancel.cancel();
         let set = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
