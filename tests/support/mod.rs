@@ -76,7 +76,12 @@ pub fn request_with_body(
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
-        let n = stream.read(&mut buf)?;
+        // A read with a timeout (SO_RCVTIMEO) is not restarted after a signal, even under SA_RESTART: another
+        // test's child process exiting (SIGCHLD) can interrupt it.
+        let n = match stream.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => r?,
+        };
         if n == 0 {
             break;
         }
