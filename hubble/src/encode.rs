@@ -56,7 +56,7 @@ impl Format {
 
 /// What a family's header and sample names need. Interned: the chunks of one family from a thousand targets
 /// share one.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct FamilyMeta {
     pub name: Box<str>,
     pub help: Box<str>,
@@ -66,7 +66,7 @@ pub(crate) struct FamilyMeta {
 }
 
 /// One family's lines within an [`EncodedRun`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct FamilyChunk {
     pub meta: Arc<FamilyMeta>,
     /// Where the chunk's first line starts in the run's buffer.
