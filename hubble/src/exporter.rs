@@ -366,6 +366,11 @@ impl BaseExporter {
     /// Starts running the collectors (one task for all of them). Calling it again, or after
     /// [`close`](Self::close), does nothing. Must be called within a tokio runtime.
     pub fn process(&self) {
+        self.process_on(&tokio::runtime::Handle::current());
+    }
+
+    /// [`process`](Self::process), with the collectors' task in `runtime`.
+    pub fn process_on(&self, runtime: &tokio::runtime::Handle) {
         if self.cancel.is_cancelled() {
             return;
         }
@@ -374,12 +379,16 @@ impl BaseExporter {
             return;
         }
         let mut set = JoinSet::new();
-        set.spawn(run_exporter(
+        let (shared, changed, cancel) = (
             self.shared.clone(),
-            Phase::now(),
             self.changed.clone(),
             self.cancel.clone(),
-        ));
+        );
+        // The phase is read in the task: its clock is the collecting runtime's.
+        set.spawn_on(
+            async move { run_exporter(shared, Phase::now(), changed, cancel).await },
+            runtime,
+        );
         *tasks = Some(set);
     }
 

@@ -114,9 +114,13 @@ where
 
 /// Runs a group's query on a pooled connection; every row becomes samples. For SQLite and PostgreSQL (features
 /// `sqlite`, `postgres`).
+///
+/// Built over a [`Pool`](sqlx::Pool), each query checks a connection out and back in. Built over
+/// [`Connections`](crate::connections::Connections) shared by a target's collectors, it keeps the connection
+/// between runs: one round trip per query instead of two.
 pub struct SqlCollector<G, DB: sqlx_db::Database> {
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-    pool: sqlx_db::Pool<DB>,
+    source: SqlSource<DB>,
     _group: PhantomData<fn() -> G>,
 }
 
@@ -124,16 +128,41 @@ pub struct SqlCollector<G, DB: sqlx_db::Database> {
 mod sqlx_db {
     //! Without a SQL driver, `SqlCollector` exists but cannot be built.
     pub trait Database {}
-    pub struct Pool<DB>(std::marker::PhantomData<DB>);
+    pub struct Source<DB>(std::marker::PhantomData<DB>);
 }
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-use sqlx as sqlx_db;
+mod sqlx_db {
+    pub use sqlx::Database;
+
+    /// Where a [`SqlCollector`](super::SqlCollector) gets its connection: a `sqlx::Pool`, or
+    /// [`Connections`](crate::connections::Connections) kept between runs. Made with `.into()` from either.
+    pub enum Source<DB: Database> {
+        /// Each query checks a connection out of the pool and back in.
+        Pool(sqlx::Pool<DB>),
+        /// A connection is kept between queries.
+        Kept(crate::connections::Connections<DB>),
+    }
+
+    impl<DB: Database> From<sqlx::Pool<DB>> for Source<DB> {
+        fn from(pool: sqlx::Pool<DB>) -> Self {
+            Source::Pool(pool)
+        }
+    }
+
+    impl<DB: Database> From<crate::connections::Connections<DB>> for Source<DB> {
+        fn from(connections: crate::connections::Connections<DB>) -> Self {
+            Source::Kept(connections)
+        }
+    }
+}
+
+pub use sqlx_db::Source as SqlSource;
 
 impl<G, DB: sqlx_db::Database> SqlCollector<G, DB> {
-    /// A collector of group `G` over `pool`.
-    pub fn new(pool: sqlx_db::Pool<DB>) -> Self {
+    /// A collector of group `G` over a `sqlx::Pool` or [`Connections`](crate::connections::Connections).
+    pub fn new(source: impl Into<SqlSource<DB>>) -> Self {
         SqlCollector {
-            pool,
+            source: source.into(),
             _group: PhantomData,
         }
     }
@@ -173,10 +202,14 @@ macro_rules! sql_collector {
                 G::OPTIONS
             }
             async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-                let rows: Vec<G> = sqlx::query_as::<_, G>(G::QUERY)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(query_error::<G>)?;
+                let rows: Vec<G> = match &self.source {
+                    SqlSource::Pool(pool) => sqlx::query_as::<_, G>(G::QUERY).fetch_all(pool).await,
+                    SqlSource::Kept(connections) => connections
+                        .fetch_all(sqlx::query(G::QUERY))
+                        .await
+                        .and_then(|rows| rows.iter().map(G::from_row).collect()),
+                }
+                .map_err(query_error::<G>)?;
                 let mut out = Vec::with_capacity(rows.len() * 2);
                 for row in &rows {
                     row.push_samples(&mut out)?;

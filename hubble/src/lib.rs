@@ -5,6 +5,8 @@ pub mod bench_api;
 mod body;
 pub mod cache;
 pub mod collector;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod connections;
 pub mod discovery;
 pub mod dispatcher;
 pub mod encode;
@@ -13,6 +15,7 @@ pub mod group;
 pub mod metric;
 pub mod redact;
 pub mod registry;
+pub mod runtime;
 mod scheduler;
 pub mod server;
 pub mod web;

@@ -196,6 +196,8 @@ struct Inner {
     rendered: [Mutex<Option<Arc<Rendered>>>; 2],
     /// Bodies larger than this many bytes are streamed, not cached.
     stream_above: AtomicUsize,
+    /// Where collectors of exporters registered from now on run; `None`: the registering task's runtime.
+    collect_on: Mutex<Option<tokio::runtime::Handle>>,
 }
 
 /// A set of live exporters, rendered together on `/metrics`.
@@ -247,8 +249,29 @@ impl Registry {
                 dispatcher_metrics: OnceLock::new(),
                 rendered: [Mutex::new(None), Mutex::new(None)],
                 stream_above: AtomicUsize::new(STREAM_ABOVE),
+                collect_on: Mutex::new(None),
             }),
         }
+    }
+
+    /// Runs the collectors of exporters registered from now on in `runtime` (a
+    /// [`CollectionRuntime`](crate::runtime::CollectionRuntime)'s), not in the runtime of the task that registers
+    /// them.
+    pub fn collect_on(&self, runtime: tokio::runtime::Handle) {
+        *self
+            .inner
+            .collect_on
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(runtime);
+    }
+
+    /// The runtime set by [`collect_on`](Self::collect_on), if any.
+    pub fn collection_runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.inner
+            .collect_on
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The `prometheus` crate registry rendered alongside the exporters: register your own instruments here.
@@ -306,7 +329,10 @@ impl Registry {
         });
         self.write().insert(shared, close)?;
         self.bump_membership();
-        exporter.base().process();
+        match self.collection_runtime() {
+            Some(runtime) => exporter.base().process_on(&runtime),
+            None => exporter.base().process(),
+        }
         Ok(exporter)
     }
 
@@ -516,6 +542,46 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("`{needle}` never appeared");
+    }
+
+    /// Which thread it ran on, as a label.
+    struct WhereRun;
+    impl MetricCollector for WhereRun {
+        fn name(&self) -> &str {
+            "where"
+        }
+        fn descriptors(&self) -> Vec<Desc> {
+            vec![Desc::new("demo_ran", "Ran.", MetricKind::Gauge, ["thread"])]
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            let thread = std::thread::current().name().unwrap_or("").to_owned();
+            Ok(vec![
+                Metric::gauge("demo_ran", "Ran.", 1.0).label("thread", thread)
+            ])
+        }
+    }
+
+    #[tokio::test]
+    async fn collectors_run_on_the_collection_runtime_when_one_is_set() {
+        let collection = crate::runtime::CollectionRuntime::new(1).unwrap();
+        let reg = Registry::new();
+        reg.collect_on(collection.handle().clone());
+        let base = BaseExporter::builder("test")
+            .interval(Duration::from_secs(3600))
+            .max_jitter(Duration::ZERO)
+            .collector(WhereRun)
+            .build()
+            .unwrap();
+        reg.register(base).await.unwrap();
+        let body = scrape_until(&reg, "demo_ran{").await;
+        assert!(
+            body.contains(r#"demo_ran{thread="hubble-collect"} 1"#),
+            "{body}"
+        );
+        // Closing from this runtime waits for the task on the other one.
+        tokio::time::timeout(Duration::from_secs(5), reg.close_all())
+            .await
+            .expect("closed");
     }
 
     #[tokio::test]

@@ -129,11 +129,14 @@ pub async fn run(
     ));
     let quit = cancel.child_token();
     tasks.spawn(lifecycle::on_sighup(reloader.clone(), cancel.clone()));
-    let probes = Arc::new(Probes::new(
-        config.defaults.clone(),
-        live.clone(),
-        config.probe_idle_timeout,
-    ));
+    let probes = Arc::new(
+        Probes::new(
+            config.defaults.clone(),
+            live.clone(),
+            config.probe_idle_timeout,
+        )
+        .collect_on(registry.collection_runtime()),
+    );
     tasks.spawn({
         let (probes, cancel) = (probes.clone(), cancel.clone());
         let every = (config.probe_idle_timeout / 4).max(Duration::from_millis(100));

@@ -8,6 +8,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, PgPool};
 
+/// A target's connections, kept between collector runs (one round trip per query).
+pub type PgConnections = hubble::connections::Connections<sqlx::Postgres>;
+
 /// What connections are called in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "hubble_postgres_exporter";
 
@@ -109,6 +112,15 @@ impl Dsn {
             o = o.ssl_mode(PgSslMode::from_str(m).map_err(|_| format!("unknown sslmode {m:?}"))?);
         }
         Ok(o)
+    }
+
+    /// [`pool`](Self::pool) with its connections kept between runs: every collector of a target shares them.
+    pub fn connections(
+        &self,
+        max: u32,
+        statement_timeout: Duration,
+    ) -> Result<PgConnections, String> {
+        Ok(PgConnections::new(self.pool(max, statement_timeout)?))
     }
 
     /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first

@@ -21,7 +21,9 @@ use std::path::Path;
 use hubble::{CollectError, Desc, Metric, MetricCollector, MetricKind};
 use serde::Deserialize;
 use sqlx::postgres::PgRow;
-use sqlx::{Column, PgPool, Row, TypeInfo};
+use sqlx::{Column, Row, TypeInfo};
+
+use super::connection::PgConnections;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,13 +225,13 @@ pub fn load(path: &Path) -> Result<Vec<CustomQuery>, String> {
 /// A custom query as a collector.
 pub struct CustomCollector {
     query: CustomQuery,
-    pool: PgPool,
+    connections: PgConnections,
 }
 
 impl CustomCollector {
-    /// `query` over `pool`.
-    pub fn new(query: CustomQuery, pool: PgPool) -> Self {
-        CustomCollector { query, pool }
+    /// `query` over a target's shared `connections`.
+    pub fn new(query: CustomQuery, connections: PgConnections) -> Self {
+        CustomCollector { query, connections }
     }
 }
 
@@ -351,8 +353,9 @@ impl MetricCollector for CustomCollector {
 
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
         let name = &self.query.name;
-        let rows = sqlx::query(&self.query.query)
-            .fetch_all(&self.pool)
+        let rows = self
+            .connections
+            .fetch_all(sqlx::query(&self.query.query))
             .await
             .map_err(|e| CollectError::Source(format!("custom query `{name}`: {e}").into()))?;
         let mut out = Vec::new();

@@ -4,21 +4,20 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use hubble::{BaseExporter, Exporter, ExporterError, Labels};
-use sqlx::PgPool;
 
-use super::connection::Dsn;
+use super::connection::{Dsn, PgConnections};
 use super::custom::{CustomCollector, CustomQuery};
 use super::up::PgUp;
 use super::{exporter, Collection};
 
-/// One target's exporter: the base exporter plus its pool, closed together.
+/// One target's exporter: the base exporter plus its connections, closed together.
 pub struct PgExporter {
     member: Arc<Member>,
 }
 
 struct Member {
     base: BaseExporter,
-    pool: PgPool,
+    connections: PgConnections,
     /// The custom queries its collectors run now.
     custom: Mutex<Vec<CustomQuery>>,
 }
@@ -31,15 +30,15 @@ impl Exporter for PgExporter {
     async fn close(&self) {
         self.member.base.close().await;
         // Its connections leave pg_stat_activity now, not when the last handle happens to drop.
-        self.member.pool.close().await;
+        self.member.connections.close().await;
     }
 }
 
 impl PgExporter {
     /// A stand-alone exporter of `dsn` with `labels` (plus `server`) on every series; not reloadable.
     pub fn new(dsn: &Dsn, labels: Labels, collection: &Collection) -> Result<Self, ExporterError> {
-        let pool = dsn
-            .pool(collection.pool_size.max(1), collection.schedule.timeout)
+        let connections = dsn
+            .connections(collection.pool_size.max(1), collection.schedule.timeout)
             .map_err(|e| ExporterError::Setup {
                 exporter: "postgres".into(),
                 source: e.into(),
@@ -52,22 +51,22 @@ impl PgExporter {
                 .interval(collection.schedule.interval)
                 .timeout(collection.schedule.timeout)
                 .max_series(collection.schedule.max_series)
-                .collector(collection.naming.apply(PgUp::new(pool.clone())))
+                .collector(collection.naming.apply(PgUp::new(connections.clone())))
                 .build()?
         } else {
-            exporter(&pool, labels, collection.schedule, collection.naming)?
+            exporter(&connections, labels, collection.schedule, collection.naming)?
         };
         for q in &collection.custom_queries {
             base.add_collector(
                 collection
                     .naming
-                    .apply(CustomCollector::new(q.clone(), pool.clone())),
+                    .apply(CustomCollector::new(q.clone(), connections.clone())),
             )?;
         }
         Ok(PgExporter {
             member: Arc::new(Member {
                 base,
-                pool,
+                connections,
                 custom: Mutex::new(collection.custom_queries.clone()),
             }),
         })
@@ -144,8 +143,10 @@ impl Live {
                 touched |= member.base.remove_collector(&gone.name);
             }
             for new in queries.iter().filter(|q| !current.contains(q)) {
-                let collector =
-                    naming.apply(CustomCollector::new(new.clone(), member.pool.clone()));
+                let collector = naming.apply(CustomCollector::new(
+                    new.clone(),
+                    member.connections.clone(),
+                ));
                 match member.base.add_collector(collector) {
                     Ok(()) => touched = true,
                     // Names are unique within a file, so only a clash with a standard group lands here.

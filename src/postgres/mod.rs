@@ -1,7 +1,8 @@
 //! The flagship: a Postgres exporter built on hubble, a drop-in for prometheus-community's postgres_exporter.
 //!
 //! [`groups`] declares the standard metric groups with `#[derive(MetricCollector)]`; [`settings`] and [`up`]
-//! hold the two collectors whose shape the derive does not fit; [`connection`] parses DSNs and builds pools.
+//! hold the two collectors whose shape the derive does not fit; [`connection`] parses DSNs and builds a
+//! target's connections.
 
 pub mod app;
 pub mod connection;
@@ -18,7 +19,9 @@ pub mod up;
 use std::time::Duration;
 
 use hubble::{BaseExporter, BaseExporterBuilder, Labels, SqlCollector};
-use sqlx::{PgPool, Postgres};
+use sqlx::Postgres;
+
+use connection::PgConnections;
 
 use groups::*;
 use naming::Naming;
@@ -61,51 +64,56 @@ pub struct Schedule {
     pub max_series: usize,
 }
 
-/// The exporter for one PostgreSQL server: every standard group over `pool`, with `labels` (the target's
-/// labels plus `server`) on every series.
+/// The exporter for one PostgreSQL server: every standard group over the target's `connections`, with
+/// `labels` (the target's labels plus `server`) on every series.
 pub fn exporter(
-    pool: &PgPool,
+    connections: &PgConnections,
     labels: Labels,
     schedule: Schedule,
     naming: Naming,
 ) -> Result<BaseExporter, hubble::ExporterError> {
-    fn sql<G>(pool: &PgPool) -> SqlCollector<G, Postgres> {
-        SqlCollector::new(pool.clone())
+    fn sql<G>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
+        SqlCollector::new(connections.clone())
     }
-    fn gate<C>(pool: &PgPool, min: i32, max: i32, c: C) -> up::VersionGate<C> {
-        up::VersionGate::new(pool.clone(), min, max, c)
+    fn gate<C>(connections: &PgConnections, min: i32, max: i32, c: C) -> up::VersionGate<C> {
+        up::VersionGate::new(connections.clone(), min, max, c)
     }
     BaseExporter::builder("postgres")
         .const_labels(labels)
         .interval(schedule.interval)
         .timeout(schedule.timeout)
         .max_series(schedule.max_series)
-        .collector(naming.apply(up::PgUp::new(pool.clone())))
-        .collector(naming.apply(sql::<PgStatDatabase>(pool)))
+        .collector(naming.apply(up::PgUp::new(connections.clone())))
+        .collector(naming.apply(sql::<PgStatDatabase>(connections)))
         .collector(naming.apply(gate(
-            pool,
+            connections,
             120_000,
             i32::MAX,
-            sql::<PgStatDatabaseChecksums>(pool),
+            sql::<PgStatDatabaseChecksums>(connections),
         )))
         .collector(naming.apply(gate(
-            pool,
+            connections,
             140_000,
             i32::MAX,
-            sql::<PgStatDatabaseSessions>(pool),
+            sql::<PgStatDatabaseSessions>(connections),
         )))
-        .collector(naming.apply(sql::<PgStatDatabaseConflicts>(pool)))
-        .collector(naming.apply(gate(pool, 0, 170_000, sql::<PgStatBgwriter>(pool))))
-        .collector(naming.apply(sql::<PgStatActivity>(pool)))
-        .collector(naming.apply(sql::<PgLocks>(pool)))
-        .collector(naming.apply(sql::<PgDatabaseSize>(pool)))
-        .collector(naming.apply(sql::<PgPostmaster>(pool)))
-        .collector(naming.apply(sql::<PgStatArchiver>(pool)))
-        .collector(naming.apply(sql::<PgReplication>(pool)))
-        .collector(naming.apply(sql::<PgStatReplication>(pool)))
-        .collector(naming.apply(sql::<PgReplicationSlots>(pool)))
-        .collector(naming.apply(sql::<PgStatUserTables>(pool)))
-        .collector(naming.apply(settings::PgSettings::new(pool.clone())))
+        .collector(naming.apply(sql::<PgStatDatabaseConflicts>(connections)))
+        .collector(naming.apply(gate(
+            connections,
+            0,
+            170_000,
+            sql::<PgStatBgwriter>(connections),
+        )))
+        .collector(naming.apply(sql::<PgStatActivity>(connections)))
+        .collector(naming.apply(sql::<PgLocks>(connections)))
+        .collector(naming.apply(sql::<PgDatabaseSize>(connections)))
+        .collector(naming.apply(sql::<PgPostmaster>(connections)))
+        .collector(naming.apply(sql::<PgStatArchiver>(connections)))
+        .collector(naming.apply(sql::<PgReplication>(connections)))
+        .collector(naming.apply(sql::<PgStatReplication>(connections)))
+        .collector(naming.apply(sql::<PgReplicationSlots>(connections)))
+        .collector(naming.apply(sql::<PgStatUserTables>(connections)))
+        .collector(naming.apply(settings::PgSettings::new(connections.clone())))
         .build()
 }
 

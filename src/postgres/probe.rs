@@ -26,6 +26,8 @@ pub struct Probes {
     live: Arc<Live>,
     idle: Duration,
     max_targets: usize,
+    /// Where probed targets' collectors run (`None`: the probing request's runtime).
+    collect_on: Option<tokio::runtime::Handle>,
     targets: tokio::sync::Mutex<HashMap<Dsn, Arc<Probed>>>,
 }
 
@@ -41,8 +43,15 @@ impl Probes {
             live,
             idle,
             max_targets: Self::DEFAULT_MAX_TARGETS,
+            collect_on: None,
             targets: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Runs probed targets' collectors in `runtime`, as [`Registry::collect_on`].
+    pub fn collect_on(mut self, runtime: Option<tokio::runtime::Handle>) -> Self {
+        self.collect_on = runtime;
+        self
     }
 
     async fn get(&self, dsn: Dsn) -> Result<Arc<Probed>, (StatusCode, String)> {
@@ -58,6 +67,9 @@ impl Probes {
             ));
         }
         let registry = Registry::without_process_metrics();
+        if let Some(runtime) = &self.collect_on {
+            registry.collect_on(runtime.clone());
+        }
         let exporter = self
             .live
             .exporter(&dsn, Labels::new())

@@ -2,17 +2,19 @@
 //! postgres_exporter converts them. The family names come from the data, so this collector is written by hand.
 
 use hubble::{CollectError, Metric, MetricCollector};
-use sqlx::PgPool;
+use sqlx::FromRow;
+
+use super::connection::PgConnections;
 
 /// The `pg_settings` collector.
 pub struct PgSettings {
-    pool: PgPool,
+    connections: PgConnections,
 }
 
 impl PgSettings {
-    /// Over `pool`.
-    pub fn new(pool: PgPool) -> Self {
-        PgSettings { pool }
+    /// Over a target's shared `connections`.
+    pub fn new(connections: PgConnections) -> Self {
+        PgSettings { connections }
     }
 }
 
@@ -46,15 +48,19 @@ impl MetricCollector for PgSettings {
     }
 
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype FROM pg_settings
-             WHERE vartype IN ('bool', 'integer', 'real') AND name != 'sync_commit_cancel_wait'",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| CollectError::Source(format!("group `pg_settings`: {e}").into()))?;
+        let rows = self
+            .connections
+            .fetch_all(sqlx::query(
+                "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype FROM pg_settings
+                 WHERE vartype IN ('bool', 'integer', 'real') AND name != 'sync_commit_cancel_wait'",
+            ))
+            .await
+            .map_err(|e| CollectError::Source(format!("group `pg_settings`: {e}").into()))?;
         let mut out = Vec::with_capacity(rows.len());
-        for (name, setting, unit, desc, vartype) in rows {
+        for row in &rows {
+            let (name, setting, unit, desc, vartype) =
+                <(String, String, String, String, String)>::from_row(row)
+                    .map_err(|e| CollectError::Decode(format!("group `pg_settings`: {e}")))?;
             let raw = match (vartype.as_str(), setting.as_str()) {
                 ("bool", "on") => 1.0,
                 ("bool", "off") => 0.0,

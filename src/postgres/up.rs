@@ -3,17 +3,19 @@
 //! This collector never fails: an unreachable server is `pg_up 0`, which is the point of the metric.
 
 use hubble::{CollectError, Desc, Metric, MetricCollector, MetricKind};
-use sqlx::PgPool;
+use sqlx::Row;
+
+use super::connection::PgConnections;
 
 /// The `pg_up` collector.
 pub struct PgUp {
-    pool: PgPool,
+    connections: PgConnections,
 }
 
 impl PgUp {
-    /// Over `pool`.
-    pub fn new(pool: PgPool) -> Self {
-        PgUp { pool }
+    /// Over a target's shared `connections`.
+    pub fn new(connections: PgConnections) -> Self {
+        PgUp { connections }
     }
 }
 
@@ -38,10 +40,16 @@ impl MetricCollector for PgUp {
     }
 
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let row: Result<(String, String), _> =
-            sqlx::query_as("SELECT version(), current_setting('server_version')")
-                .fetch_one(&self.pool)
-                .await;
+        let row: Result<(String, String), sqlx::Error> = self
+            .connections
+            .fetch_all(sqlx::query(
+                "SELECT version(), current_setting('server_version')",
+            ))
+            .await
+            .and_then(|rows| {
+                let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+                Ok((row.try_get(0)?, row.try_get(1)?))
+            });
         Ok(match row {
             Ok((version, server_version)) => vec![
                 Metric::gauge("pg_up", UP_HELP, 1.0),
@@ -76,7 +84,7 @@ pub fn short_version(server_version: &str) -> String {
 /// Runs a collector only on servers whose `server_version_num` is in `min..max`, learned on first contact
 /// (views change between major versions; a restart of the exporter picks up an upgraded server).
 pub struct VersionGate<C> {
-    pool: PgPool,
+    connections: PgConnections,
     min: i32,
     max: i32,
     known: std::sync::OnceLock<i32>,
@@ -85,9 +93,9 @@ pub struct VersionGate<C> {
 
 impl<C> VersionGate<C> {
     /// `inner` on servers at version `min` (e.g. `140000`) up to, not including, `max`.
-    pub fn new(pool: PgPool, min: i32, max: i32, inner: C) -> Self {
+    pub fn new(connections: PgConnections, min: i32, max: i32, inner: C) -> Self {
         VersionGate {
-            pool,
+            connections,
             min,
             max,
             known: std::sync::OnceLock::new(),
@@ -110,15 +118,14 @@ impl<C: MetricCollector> MetricCollector for VersionGate<C> {
         let version = match self.known.get() {
             Some(v) => *v,
             None => {
-                let (v,): (String,) =
-                    sqlx::query_as("SELECT current_setting('server_version_num')")
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(|e| {
-                            CollectError::Source(
-                                format!("group `{}`: {e}", self.inner.name()).into(),
-                            )
-                        })?;
+                let v: String = self
+                    .connections
+                    .fetch_all(sqlx::query("SELECT current_setting('server_version_num')"))
+                    .await
+                    .and_then(|rows| rows.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0))
+                    .map_err(|e| {
+                        CollectError::Source(format!("group `{}`: {e}", self.inner.name()).into())
+                    })?;
                 *self.known.get_or_init(|| v.parse().unwrap_or(0))
             }
         };

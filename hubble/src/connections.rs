@@ -1,0 +1,315 @@
+//! Connections a target's collectors keep between runs, so a query costs one round trip.
+//!
+//! A query on an sqlx [`Pool`] checks a connection out and gives it back, and sqlx tests every connection given
+//! back with a ping, in a spawned task: a second round trip, and a task, for every query. A collector that runs
+//! every interval does not need that. [`Connections`] keeps a connection that finished its work cleanly
+//! ([`Lease::keep`]) for the next query; one that failed, or whose query was cancelled half way, goes back to the
+//! pool, which pings it and closes it if it is broken.
+//!
+//! Build every collector of a target over one `Connections` (it is a handle: clone it), and call
+//! [`Connections::close`] when the target goes.
+//!
+//! ```
+//! # async fn demo() -> Result<(), sqlx::Error> {
+//! use hubble::connections::Connections;
+//!
+//! let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+//! let connections = Connections::new(pool);
+//! let mut lease = connections.acquire().await?;
+//! let (one,): (i64,) = sqlx::query_as("SELECT 1").fetch_one(&mut *lease).await?;
+//! lease.keep(); // clean: the next query reuses it
+//! assert_eq!(one, 1);
+//! connections.close().await;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Connections kept between queries, over a pool that opens them. A cheap handle: clones share the
+/// connections.
+pub struct Connections<DB: Database> {
+    inner: Arc<Inner<DB>>,
+}
+
+struct Inner<DB: Database> {
+    pool: Pool<DB>,
+    /// One per connection the pool may open. A holder either finds a kept connection or knows the pool has
+    /// room for one more, so it never waits on the pool while connections sit kept and unused.
+    permits: Semaphore,
+    kept: Mutex<Kept<DB>>,
+    /// The pool's idle timeout: a connection kept unused longer is closed rather than reused.
+    idle_timeout: Option<Duration>,
+}
+
+struct Kept<DB: Database> {
+    idle: Vec<(PoolConnection<DB>, Instant)>,
+    closed: bool,
+}
+
+impl<DB: Database> Clone for Connections<DB> {
+    fn clone(&self) -> Self {
+        Connections {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<DB: Database> From<Pool<DB>> for Connections<DB> {
+    fn from(pool: Pool<DB>) -> Self {
+        Connections::new(pool)
+    }
+}
+
+impl<DB: Database> Connections<DB> {
+    /// Keeps up to the pool's `max_connections` connections, and closes one kept unused for longer than the
+    /// pool's `idle_timeout`.
+    pub fn new(pool: Pool<DB>) -> Self {
+        let permits = pool.options().get_max_connections().max(1) as usize;
+        let idle_timeout = pool.options().get_idle_timeout();
+        Connections {
+            inner: Arc::new(Inner {
+                pool,
+                permits: Semaphore::new(permits),
+                kept: Mutex::new(Kept {
+                    idle: Vec::new(),
+                    closed: false,
+                }),
+                idle_timeout,
+            }),
+        }
+    }
+
+    /// The pool the connections come from.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.inner.pool
+    }
+
+    /// A connection: a kept one if there is one, else one from the pool (which may open it). Waits while
+    /// every connection is in use. Fails with [`sqlx::Error::PoolClosed`] after [`close`](Self::close).
+    pub async fn acquire(&self) -> Result<Lease<'_, DB>, sqlx::Error> {
+        let permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = match self.reuse() {
+            Some(conn) => conn,
+            None => self.inner.pool.acquire().await?,
+        };
+        Ok(Lease {
+            conn: Some(conn),
+            keep: false,
+            owner: &self.inner,
+            _permit: permit,
+        })
+    }
+
+    /// Runs `query` on a leased connection and returns its rows; keeps the connection when the query succeeded.
+    pub async fn fetch_all<'q, E>(&self, query: E) -> Result<Vec<DB::Row>, sqlx::Error>
+    where
+        E: 'q + sqlx::Execute<'q, DB>,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    {
+        let mut lease = self.acquire().await?;
+        let rows = sqlx::Executor::fetch_all(&mut *lease, query).await?;
+        lease.keep();
+        Ok(rows)
+    }
+
+    /// The most recently kept connection, closing any kept too long.
+    fn reuse(&self) -> Option<PoolConnection<DB>> {
+        let mut kept = self.inner.lock();
+        while let Some((mut conn, since)) = kept.idle.pop() {
+            if self
+                .inner
+                .idle_timeout
+                .is_some_and(|t| since.elapsed() >= t)
+            {
+                // Closed, not returned: the server may have dropped it long ago.
+                conn.close_on_drop();
+                continue;
+            }
+            return Some(conn);
+        }
+        None
+    }
+
+    /// Stops handing out connections, gives the kept ones back and closes the pool. Waits until connections
+    /// still leased are dropped.
+    pub async fn close(&self) {
+        self.inner.permits.close();
+        let idle = {
+            let mut kept = self.inner.lock();
+            kept.closed = true;
+            std::mem::take(&mut kept.idle)
+        };
+        drop(idle);
+        self.inner.pool.close().await;
+    }
+}
+
+impl<DB: Database> Inner<DB> {
+    fn lock(&self) -> MutexGuard<'_, Kept<DB>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A connection from [`Connections::acquire`]. Dereferences to the driver's connection (`&mut *lease` is an
+/// sqlx executor). Dropped without [`keep`](Self::keep), it goes back to the pool, which tests it.
+pub struct Lease<'a, DB: Database> {
+    conn: Option<PoolConnection<DB>>,
+    keep: bool,
+    owner: &'a Inner<DB>,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl<DB: Database> Lease<'_, DB> {
+    /// The connection's work ended cleanly (no error, nothing left unread): keep it for the next query.
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl<DB: Database> Deref for Lease<'_, DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl<DB: Database> DerefMut for Lease<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        self.conn.as_mut().expect("present until dropped")
+    }
+}
+
+impl<DB: Database> Drop for Lease<'_, DB> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if !self.keep {
+            return; // back to the pool
+        }
+        // Under the lock, so close() cannot miss a connection kept while it runs.
+        let mut kept = self.owner.lock();
+        if !kept.closed {
+            kept.idle.push((conn, Instant::now()));
+        }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    async fn pool(max: u32) -> Pool<sqlx::Sqlite> {
+        SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap()
+    }
+
+    async fn one(c: &Connections<sqlx::Sqlite>) -> Lease<'_, sqlx::Sqlite> {
+        let mut lease = c.acquire().await.unwrap();
+        let (v,): (i64,) = sqlx::query_as("SELECT 1")
+            .fetch_one(&mut *lease)
+            .await
+            .unwrap();
+        assert_eq!(v, 1);
+        lease
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_is_reused_and_stays_checked_out() {
+        let c = Connections::new(pool(2).await);
+        one(&c).await.keep();
+        // Kept, so still checked out of the pool: nothing idle there, even after the pool's own tasks ran.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(c.pool().size(), 1);
+        assert_eq!(c.pool().num_idle(), 0);
+        assert_eq!(c.inner.lock().idle.len(), 1);
+        one(&c).await.keep();
+        assert_eq!(c.pool().size(), 1, "the kept connection was reused");
+        c.close().await;
+        assert!(c.pool().is_closed());
+    }
+
+    #[tokio::test]
+    async fn a_lease_dropped_without_keep_goes_back_to_the_pool() {
+        let c = Connections::new(pool(2).await);
+        drop(one(&c).await);
+        // The pool takes it back in a task of its own.
+        for _ in 0..100 {
+            if c.pool().num_idle() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(c.pool().num_idle(), 1);
+        assert!(c.inner.lock().idle.is_empty());
+        c.close().await;
+    }
+
+    #[tokio::test]
+    async fn no_more_leases_than_the_pool_has_connections() {
+        let c = Connections::new(pool(1).await);
+        let held = one(&c).await;
+        let waiting = tokio::time::timeout(Duration::from_millis(50), c.acquire()).await;
+        assert!(waiting.is_err(), "a second lease must wait for the first");
+        held.keep();
+        let mut again = tokio::time::timeout(Duration::from_secs(5), c.acquire())
+            .await
+            .expect("the kept connection is handed on")
+            .unwrap();
+        sqlx::query("SELECT 1").execute(&mut *again).await.unwrap();
+        drop(again);
+        c.close().await;
+    }
+
+    #[tokio::test]
+    async fn close_ends_leasing_and_does_not_wait_for_kept_connections() {
+        let c = Connections::new(pool(2).await);
+        one(&c).await.keep();
+        tokio::time::timeout(Duration::from_secs(5), c.close())
+            .await
+            .expect("close returns the kept connection to the pool before closing it");
+        assert!(matches!(c.acquire().await, Err(sqlx::Error::PoolClosed)));
+    }
+
+    #[tokio::test]
+    async fn a_connection_kept_past_the_idle_timeout_is_closed_not_reused() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .idle_timeout(Duration::from_millis(20))
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let c = Connections::new(pool);
+        // A temp table lives and dies with its connection: it tells the connections apart.
+        let mut lease = c.acquire().await.unwrap();
+        sqlx::query("CREATE TEMP TABLE marker (x)")
+            .execute(&mut *lease)
+            .await
+            .unwrap();
+        lease.keep();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let mut fresh = c.acquire().await.unwrap();
+        let found: Result<(i64,), _> = sqlx::query_as("SELECT count(*) FROM marker")
+            .fetch_one(&mut *fresh)
+            .await;
+        assert!(found.is_err(), "a fresh connection has no temp table");
+        drop(fresh);
+        c.close().await;
+    }
+}
