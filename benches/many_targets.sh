@@ -14,8 +14,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 N=${1:-1000}; SETTLE=${2:-60}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-cargo build --release --example postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/examples/postgres_exporter
+# HUBBLE_BIN=path runs another build of the example (an A/B against an older commit) instead of building this one.
+if [ -n "${HUBBLE_BIN:-}" ]; then bin=$HUBBLE_BIN; else
+  cargo build --release --example postgres_exporter --manifest-path "$root/Cargo.toml" >&2
+  bin=$root/target/release/examples/postgres_exporter
+fi
 work=$(mktemp -d /tmp/hubble-many.XXXXXX); chmod 755 "$work"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 pgport=$(free_port); port=$(free_port)

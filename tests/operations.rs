@@ -238,6 +238,28 @@ fn a_bad_web_config_stops_the_start_with_one_line() {
 }
 
 #[test]
+fn a_bad_collection_thread_count_is_one_line_naming_the_flag() {
+    for bad in ["0", "many"] {
+        let out = std::process::Command::new(support::example_binary("postgres_exporter"))
+            .args([
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--collection.threads",
+                bad,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("--collection.threads") && first.contains(bad),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn the_status_page_renders_in_a_real_browser_without_secrets() {
     let pg = PgCluster::start(&[]);
     let secret = "st4tus-s3cret";

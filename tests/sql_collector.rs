@@ -154,6 +154,38 @@ async fn sqlite_query_and_decode_errors_name_the_group_and_column() {
 }
 
 #[tokio::test]
+async fn sqlite_groups_over_kept_connections_give_the_same_rows_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite_pool(&dir).await;
+    let connections = hubble::connections::Connections::new(pool.clone());
+    let over_pool = SqlCollector::<Tables, Sqlite>::new(pool.clone());
+    let kept = SqlCollector::<Tables, Sqlite>::new(connections.clone());
+    let expected = render(&over_pool.collect().await.unwrap());
+    assert_eq!(expected.len(), 11);
+    assert_eq!(render(&kept.collect().await.unwrap()), expected);
+
+    let err = SqlCollector::<Missing, Sqlite>::new(connections.clone())
+        .collect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CollectError::Source(_)), "{err:?}");
+    assert!(err.to_string().starts_with("group `missing`: "), "{err}");
+    let err = SqlCollector::<Mistyped, Sqlite>::new(connections.clone())
+        .collect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CollectError::Decode(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("group `mistyped`") && err.to_string().contains("\"v\""),
+        "{err}"
+    );
+    // Failed queries gave their connection back to the pool; the next run gets one and works.
+    assert_eq!(render(&kept.collect().await.unwrap()), expected);
+    connections.close().await;
+    assert!(pool.is_closed());
+}
+
+#[tokio::test]
 async fn sqlite_groups_export_every_row_through_an_exporter() {
     let dir = tempfile::tempdir().unwrap();
     let pool = sqlite_pool(&dir).await;
