@@ -90,3 +90,5 @@ printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
   "exporter CPU seconds so far" "$cpu"
 grep -c . "$work/exporter.log" | xargs printf '%-34s %s\n' "exporter log lines"
 cut -c1-200 "$work/exporter.log" | sed -E 's/[0-9:.TZ-]{20,}//' | sort | uniq -c | sort -rn | head -5
+# HOLD=seconds keeps the exporter and PostgreSQL running after the figures, for profiling a scrape.
+if [ -n "${HOLD:-}" ]; then echo "holding ${HOLD}s: exporter pid $pid, $url" >&2; sleep "$HOLD"; fi
