@@ -4,7 +4,8 @@
 //! back with a ping, in a spawned task: a second round trip, and a task, for every query. A collector that runs
 //! every interval does not need that. [`Connections`] keeps a connection that finished its work cleanly
 //! ([`Lease::keep`]) for the next query; one that failed, or whose query was cancelled half way, goes back to the
-//! pool, which pings it and closes it if it is broken.
+//! pool, which pings it and closes it if it is broken. Kept connections still follow the pool's `idle_timeout`
+//! and `max_lifetime`.
 //!
 //! Build every collector of a target over one `Connections` (it is a handle: clone it), and call
 //! [`Connections::close`] when the target goes.
@@ -46,11 +47,21 @@ struct Inner<DB: Database> {
     kept: Mutex<Kept<DB>>,
     /// The pool's idle timeout: a connection kept unused longer is closed rather than reused.
     idle_timeout: Option<Duration>,
+    /// The pool's max lifetime: a connection held longer goes back to the pool, which retires it. (The pool
+    /// only checks on return, and a kept connection is not returned.)
+    max_lifetime: Option<Duration>,
 }
 
 struct Kept<DB: Database> {
-    idle: Vec<(PoolConnection<DB>, Instant)>,
+    idle: Vec<Idle<DB>>,
     closed: bool,
+}
+
+struct Idle<DB: Database> {
+    conn: PoolConnection<DB>,
+    /// When it left the pool: no later than it was opened.
+    from_pool: Instant,
+    since: Instant,
 }
 
 impl<DB: Database> Clone for Connections<DB> {
@@ -68,11 +79,13 @@ impl<DB: Database> From<Pool<DB>> for Connections<DB> {
 }
 
 impl<DB: Database> Connections<DB> {
-    /// Keeps up to the pool's `max_connections` connections, and closes one kept unused for longer than the
-    /// pool's `idle_timeout`.
+    /// Keeps up to the pool's `max_connections` connections. One kept unused for longer than the pool's
+    /// `idle_timeout` is closed; one held for longer than its `max_lifetime` is given back for the pool to
+    /// retire.
     pub fn new(pool: Pool<DB>) -> Self {
         let permits = pool.options().get_max_connections().max(1) as usize;
         let idle_timeout = pool.options().get_idle_timeout();
+        let max_lifetime = pool.options().get_max_lifetime();
         Connections {
             inner: Arc::new(Inner {
                 pool,
@@ -82,6 +95,7 @@ impl<DB: Database> Connections<DB> {
                     closed: false,
                 }),
                 idle_timeout,
+                max_lifetime,
             }),
         }
     }
@@ -100,12 +114,13 @@ impl<DB: Database> Connections<DB> {
             .acquire()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let conn = match self.reuse() {
-            Some(conn) => conn,
-            None => self.inner.pool.acquire().await?,
+        let (conn, from_pool) = match self.reuse() {
+            Some(kept) => kept,
+            None => (self.inner.pool.acquire().await?, Instant::now()),
         };
         Ok(Lease {
             conn: Some(conn),
+            from_pool,
             keep: false,
             owner: &self.inner,
             _permit: permit,
@@ -124,10 +139,15 @@ impl<DB: Database> Connections<DB> {
         Ok(rows)
     }
 
-    /// The most recently kept connection, closing any kept too long.
-    fn reuse(&self) -> Option<PoolConnection<DB>> {
+    /// The most recently kept connection, with when it left the pool; drops any kept too long.
+    fn reuse(&self) -> Option<(PoolConnection<DB>, Instant)> {
         let mut kept = self.inner.lock();
-        while let Some((mut conn, since)) = kept.idle.pop() {
+        while let Some(Idle {
+            mut conn,
+            from_pool,
+            since,
+        }) = kept.idle.pop()
+        {
             if self
                 .inner
                 .idle_timeout
@@ -137,7 +157,14 @@ impl<DB: Database> Connections<DB> {
                 conn.close_on_drop();
                 continue;
             }
-            return Some(conn);
+            if self
+                .inner
+                .max_lifetime
+                .is_some_and(|t| from_pool.elapsed() >= t)
+            {
+                continue; // dropped: back to the pool, which closes it as too old
+            }
+            return Some((conn, from_pool));
         }
         None
     }
@@ -166,6 +193,7 @@ impl<DB: Database> Inner<DB> {
 /// sqlx executor). Dropped without [`keep`](Self::keep), it goes back to the pool, which tests it.
 pub struct Lease<'a, DB: Database> {
     conn: Option<PoolConnection<DB>>,
+    from_pool: Instant,
     keep: bool,
     owner: &'a Inner<DB>,
     _permit: SemaphorePermit<'a>,
@@ -202,7 +230,11 @@ impl<DB: Database> Drop for Lease<'_, DB> {
         // Under the lock, so close() cannot miss a connection kept while it runs.
         let mut kept = self.owner.lock();
         if !kept.closed {
-            kept.idle.push((conn, Instant::now()));
+            kept.idle.push(Idle {
+                conn,
+                from_pool: self.from_pool,
+                since: Instant::now(),
+            });
         }
     }
 }
@@ -285,6 +317,41 @@ mod tests {
             .await
             .expect("close returns the kept connection to the pool before closing it");
         assert!(matches!(c.acquire().await, Err(sqlx::Error::PoolClosed)));
+    }
+
+    #[tokio::test]
+    async fn a_connection_held_past_the_max_lifetime_is_retired_not_reused() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .max_lifetime(Duration::from_millis(50))
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let c = Connections::new(pool);
+        let mut lease = c.acquire().await.unwrap();
+        sqlx::query("CREATE TEMP TABLE marker (x)")
+            .execute(&mut *lease)
+            .await
+            .unwrap();
+        lease.keep();
+        // Used all along, so never idle: only its age retires it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut lease = c.acquire().await.unwrap();
+            let found: Result<(i64,), _> = sqlx::query_as("SELECT count(*) FROM marker")
+                .fetch_one(&mut *lease)
+                .await;
+            lease.keep();
+            if found.is_err() {
+                break; // a fresh connection: no temp table
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the old connection was kept forever"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        c.close().await;
     }
 
     #[tokio::test]
