@@ -128,6 +128,7 @@ pub struct SqlCollector<G, DB: sqlx_db::Database> {
 mod sqlx_db {
     //! Without a SQL driver, `SqlCollector` exists but cannot be built.
     pub trait Database {}
+    /// Where a `SqlCollector` would get its connection (none without a driver).
     pub struct Source<DB>(std::marker::PhantomData<DB>);
 }
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
