@@ -48,7 +48,7 @@ struct Inner<DB: Database> {
     /// The pool's idle timeout: a connection kept unused longer is closed rather than reused.
     idle_timeout: Option<Duration>,
     /// The pool's max lifetime: a connection held longer goes back to the pool, which retires it. (The pool
-    /// only checks on return, and a kept connection is not returned.)
+    /// checks age when a connection is taken from it or given back, and a kept one is neither.)
     max_lifetime: Option<Duration>,
 }
 
