@@ -139,6 +139,19 @@ impl<DB: Database> Connections<DB> {
         Ok(rows)
     }
 
+    /// [`fetch_all`](Self::fetch_all)'s first row; [`sqlx::Error::RowNotFound`] when there is none.
+    pub async fn fetch_one<'q, E>(&self, query: E) -> Result<DB::Row, sqlx::Error>
+    where
+        E: 'q + sqlx::Execute<'q, DB>,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    {
+        self.fetch_all(query)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
     /// The most recently kept connection, with when it left the pool; drops any kept too long.
     fn reuse(&self) -> Option<(PoolConnection<DB>, Instant)> {
         let mut kept = self.inner.lock();
@@ -252,6 +265,25 @@ mod tests {
             .unwrap()
     }
 
+    /// A temp table lives and dies with its connection: it tells connections apart. Leaves one marked
+    /// connection kept in `c`.
+    async fn keep_marked(c: &Connections<sqlx::Sqlite>) {
+        let mut lease = c.acquire().await.unwrap();
+        sqlx::query("CREATE TEMP TABLE marker (x)")
+            .execute(&mut *lease)
+            .await
+            .unwrap();
+        lease.keep();
+    }
+
+    /// Whether the lease's connection is the marked one.
+    async fn marked(lease: &mut Lease<'_, sqlx::Sqlite>) -> bool {
+        sqlx::query("SELECT count(*) FROM marker")
+            .fetch_one(&mut **lease)
+            .await
+            .is_ok()
+    }
+
     async fn one(c: &Connections<sqlx::Sqlite>) -> Lease<'_, sqlx::Sqlite> {
         let mut lease = c.acquire().await.unwrap();
         let (v,): (i64,) = sqlx::query_as("SELECT 1")
@@ -328,22 +360,15 @@ mod tests {
             .await
             .unwrap();
         let c = Connections::new(pool);
-        let mut lease = c.acquire().await.unwrap();
-        sqlx::query("CREATE TEMP TABLE marker (x)")
-            .execute(&mut *lease)
-            .await
-            .unwrap();
-        lease.keep();
+        keep_marked(&c).await;
         // Used all along, so never idle: only its age retires it.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let mut lease = c.acquire().await.unwrap();
-            let found: Result<(i64,), _> = sqlx::query_as("SELECT count(*) FROM marker")
-                .fetch_one(&mut *lease)
-                .await;
+            let found = marked(&mut lease).await;
             lease.keep();
-            if found.is_err() {
-                break; // a fresh connection: no temp table
+            if !found {
+                break; // a fresh connection
             }
             assert!(
                 Instant::now() < deadline,
@@ -363,19 +388,13 @@ mod tests {
             .await
             .unwrap();
         let c = Connections::new(pool);
-        // A temp table lives and dies with its connection: it tells the connections apart.
-        let mut lease = c.acquire().await.unwrap();
-        sqlx::query("CREATE TEMP TABLE marker (x)")
-            .execute(&mut *lease)
-            .await
-            .unwrap();
-        lease.keep();
+        keep_marked(&c).await;
         tokio::time::sleep(Duration::from_millis(40)).await;
         let mut fresh = c.acquire().await.unwrap();
-        let found: Result<(i64,), _> = sqlx::query_as("SELECT count(*) FROM marker")
-            .fetch_one(&mut *fresh)
-            .await;
-        assert!(found.is_err(), "a fresh connection has no temp table");
+        assert!(
+            !marked(&mut fresh).await,
+            "a fresh connection has no temp table"
+        );
         drop(fresh);
         c.close().await;
     }

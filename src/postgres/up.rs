@@ -42,14 +42,11 @@ impl MetricCollector for PgUp {
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
         let row: Result<(String, String), sqlx::Error> = self
             .connections
-            .fetch_all(sqlx::query(
+            .fetch_one(sqlx::query(
                 "SELECT version(), current_setting('server_version')",
             ))
             .await
-            .and_then(|rows| {
-                let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
-                Ok((row.try_get(0)?, row.try_get(1)?))
-            });
+            .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)));
         Ok(match row {
             Ok((version, server_version)) => vec![
                 Metric::gauge("pg_up", UP_HELP, 1.0),
@@ -120,9 +117,9 @@ impl<C: MetricCollector> MetricCollector for VersionGate<C> {
             None => {
                 let v: String = self
                     .connections
-                    .fetch_all(sqlx::query("SELECT current_setting('server_version_num')"))
+                    .fetch_one(sqlx::query("SELECT current_setting('server_version_num')"))
                     .await
-                    .and_then(|rows| rows.first().ok_or(sqlx::Error::RowNotFound)?.try_get(0))
+                    .and_then(|row| row.try_get(0))
                     .map_err(|e| {
                         CollectError::Source(format!("group `{}`: {e}", self.inner.name()).into())
                     })?;
