@@ -6,8 +6,8 @@
 //! A stored line holds neither the metric name nor the exporter's constant labels: it is `{own labels} value\n`
 //! (or ` value\n`), after the line's length. Name and constant labels are the same on every line of a chunk,
 //! and together they were three quarters of the bytes with a thousand targets. A scrape splices them back in as
-//! it copies the lines ([`Chunk::write_lines`]), under one `# HELP`/`# TYPE` header per family
-//! ([`FamilyWriter`], in the order `body::Plan` gives).
+//! it copies the lines ([`Chunk::write_lines`]), under one `# HELP`/`# TYPE` header per family (in the order
+//! and layout `body::Plan` gives).
 //!
 //! Constant labels come first in a written line, then the series' own labels (each set in name order):
 //! label order carries no meaning in either format.
@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
 
 use crate::collector::CollectError;
 use crate::metric::{is_valid_label_name, is_valid_metric_name, Labels, Metric, MetricKind};
@@ -165,6 +165,11 @@ impl Chunk<'_> {
         self.written + self.series * self.name_len(format) + spliced
     }
 
+    /// Reads the first byte of the chunk's lines and of its constant labels, bringing them into the cache.
+    pub fn touch(&self) -> u8 {
+        self.lines.first().copied().unwrap_or(0) ^ self.prefix.first().copied().unwrap_or(0)
+    }
+
     fn name_len(&self, format: Format) -> usize {
         self.meta.name.len()
             + if self.om_total(format) {
@@ -178,9 +183,10 @@ impl Chunk<'_> {
         format == Format::OpenMetrics && self.meta.om_total
     }
 
-    /// Appends the sample lines in `format`: name and constant labels spliced into each stored line. `head`
-    /// is scratch space, reused across chunks.
-    pub fn write_lines(&self, out: &mut BytesMut, format: Format, head: &mut Vec<u8>) {
+    /// Appends the sample lines in `format` (exactly [`Chunk::len`] bytes): name and constant labels spliced
+    /// into each stored line. `head` is scratch space, reused across chunks. `out` must have room: a growing
+    /// buffer reserves as it goes, a slice panics when short.
+    pub fn write_lines(&self, out: &mut impl BufMut, format: Format, head: &mut Vec<u8>) {
         // What precedes a stored line: the name, then the constant labels and `,` before the line's own
         // labels (the line's `{` dropped), or `}` closing the set before a line that has none.
         head.clear();
@@ -193,7 +199,6 @@ impl Chunk<'_> {
             head.extend_from_slice(self.prefix);
             head.push(b',');
         }
-        out.reserve(self.len(format));
         for line in lines(self.lines).take(self.series) {
             if self.prefix.is_empty() {
                 out.put_slice(&head[..plain]);
@@ -240,6 +245,9 @@ fn push_line(out: &mut Vec<u8>, line: &[u8]) {
     out.push(len as u8);
     out.extend_from_slice(line);
 }
+
+/// The end of an OpenMetrics exposition.
+pub(crate) const EOF: &[u8] = b"# EOF\n";
 
 /// What OpenMetrics appends to a counter's sample name.
 const SUFFIX: &[u8] = b"_total";
@@ -451,6 +459,18 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// `# HELP` and `# TYPE` lines of the family `meta` describes, in `format`.
+pub(crate) fn write_family_header(out: &mut impl BufMut, meta: &FamilyMeta, format: Format) {
+    let (family, kind_word) = match format {
+        Format::Text => (&*meta.name, meta.kind.as_text()),
+        Format::OpenMetrics => (
+            openmetrics_family_name(&meta.name, meta.kind),
+            meta.kind.as_openmetrics(),
+        ),
+    };
+    write_header(out, family, &meta.help, kind_word, format);
+}
+
 /// `# HELP` and `# TYPE` lines of one family.
 fn write_header(out: &mut impl BufMut, family: &str, help: &str, kind_word: &str, format: Format) {
     out.put_slice(b"# HELP ");
@@ -465,27 +485,27 @@ fn write_header(out: &mut impl BufMut, family: &str, help: &str, kind_word: &str
 }
 
 /// Writes families in name order, one header per family however many chunks (collectors, exporters) hold
-/// samples of it.
+/// samples of it. The tests' reference: scrapes write with `body::Plan`, which must give the same bytes.
+#[cfg(test)]
 pub(crate) struct FamilyWriter {
     format: Format,
-    pub out: BytesMut,
+    pub out: bytes::BytesMut,
     current: Option<Arc<FamilyMeta>>,
     head: Vec<u8>,
 }
 
+#[cfg(test)]
 impl FamilyWriter {
     pub fn new(format: Format, capacity: usize) -> Self {
         FamilyWriter {
             format,
-            out: BytesMut::with_capacity(capacity),
+            out: bytes::BytesMut::with_capacity(capacity),
             current: None,
             head: Vec::new(),
         }
     }
 
     /// Writes every family of `runs` (each with its exporter's constant labels); they may come in any order.
-    /// (Scrapes order chunks with `body::Plan`.)
-    #[cfg(test)]
     pub fn write_all(&mut self, runs: &[(&EncodedRun, &ConstLabels)]) {
         let mut chunks: Vec<Chunk<'_>> = runs
             .iter()
@@ -507,28 +527,21 @@ impl FamilyWriter {
             self.header(chunk.meta);
             self.current = Some(chunk.meta.clone());
         }
+        self.out.reserve(chunk.len(self.format));
         chunk.write_lines(&mut self.out, self.format, &mut self.head);
     }
 
     fn header(&mut self, meta: &FamilyMeta) {
-        let (family, kind_word) = match self.format {
-            Format::Text => (&*meta.name, meta.kind.as_text()),
-            Format::OpenMetrics => (
-                openmetrics_family_name(&meta.name, meta.kind),
-                meta.kind.as_openmetrics(),
-            ),
-        };
-        write_header(&mut self.out, family, &meta.help, kind_word, self.format);
+        write_family_header(&mut self.out, meta, self.format);
     }
 
     /// Ends the exposition (OpenMetrics has an end marker).
     pub fn end(&mut self) {
         if self.format == Format::OpenMetrics {
-            self.out.extend_from_slice(b"# EOF\n");
+            self.out.extend_from_slice(EOF);
         }
     }
 
-    #[cfg(test)]
     pub fn finish(mut self) -> Vec<u8> {
         self.end();
         self.out.to_vec()
@@ -732,7 +745,7 @@ mod tests {
             for i in 0..enc.families.len() {
                 let chunk = enc.chunk(i, &consts);
                 for format in [Format::Text, Format::OpenMetrics] {
-                    let mut out = BytesMut::new();
+                    let mut out = bytes::BytesMut::new();
                     chunk.write_lines(&mut out, format, &mut Vec::new());
                     assert_eq!(out.len(), chunk.len(format));
                 }
