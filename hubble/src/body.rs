@@ -55,133 +55,108 @@ impl Rendered {
     }
 }
 
-/// Upper bound on the bytes of one window: the families a scrape writes in one pass over the runs.
-const WINDOW: usize = 1 << 20;
-
-/// What a body is written from: the collectors' chunks at the start of the scrape, with the order to write them
-/// in.
+/// What a body is written from: the collectors' chunks at the start of the scrape, in output order.
 ///
-/// Families come out in name order, each family's chunks in exporter and collector order. Taking the chunks in
-/// that order one by one jumps between runs far apart in memory for every chunk (a thousand targets each hold
-/// 300 one-line `pg_settings` families), and those cache misses were most of a large scrape's time. So the
-/// families are grouped into windows of consecutive names, at most [`WINDOW`] bytes each: a window is written
-/// in one pass over the runs that hold any of its families, each run's chunks of the window read together
-/// (they are adjacent, since a run is sorted by name too) and copied to their family's place in the window.
-/// A family larger than a window is written on its own, straight into the pieces.
+/// Families come out in name order, each family's chunks in exporter and collector order. That order jumps
+/// between runs far apart in memory at every chunk (a thousand targets each hold 300 one-line `pg_settings`
+/// families), so the writer looks up a batch of chunks before copying any (see [`warm`]).
 pub(crate) struct Plan {
     format: Format,
     snapshots: Vec<CacheSnapshot>,
-    /// Where each run's chunks start in `ranks`, and one more entry for the end. Run `r` is the data run
-    /// (even `r`) or the health run (odd) of snapshot `r / 2`.
-    run_start: Vec<u32>,
-    /// The family rank (place in name order) of every chunk, run after run.
-    ranks: Vec<u32>,
-    /// Per rank.
+    /// (run, chunk within the run) in output order. Run `r` is the data run (even `r`) or the health run (odd)
+    /// of snapshot `r / 2`.
+    order: Vec<(u32, u32)>,
+    /// In name order.
     families: Vec<Family>,
     /// Every family's header, one after another.
     headers: Vec<u8>,
-    windows: Vec<Window>,
-    /// Per rank: its window.
-    window_of: Vec<u32>,
     extra: Bytes,
     /// The body's length.
     size: usize,
 }
 
 struct Family {
+    /// Where its chunks start in `Plan::order`.
+    first: u32,
     /// End of its header in `Plan::headers`; it starts where the previous family's ends.
     header_end: usize,
-    /// Bytes of its header and lines.
-    len: usize,
-}
-
-struct Window {
-    ranks: std::ops::Range<u32>,
-    /// Bytes of its families.
-    len: usize,
-    /// A family larger than a window, written straight into the pieces.
-    alone: bool,
 }
 
 impl Plan {
     pub fn new(format: Format, snapshots: Vec<CacheSnapshot>, extra: Bytes) -> Self {
-        Self::windowed(format, snapshots, extra, WINDOW)
-    }
-
-    /// A plan with windows of at most `window` bytes.
-    fn windowed(
-        format: Format,
-        snapshots: Vec<CacheSnapshot>,
-        extra: Bytes,
-        window: usize,
-    ) -> Self {
-        // One pass over the runs gives every chunk a family id (families are interned, so a family's chunks
-        // mostly share one record; ids are keyed by the record's address) and sums each family's bytes.
+        // One pass over the runs gives every chunk a family id, and counts each family's chunks and bytes.
+        // Families are interned, so a family's chunks mostly share one record: ids are keyed by the record's
+        // address, hashed with one multiplication.
         let mut ids: HashMap<usize, u32, BuildHasherDefault<AddressHasher>> = HashMap::default();
-        let mut metas: Vec<(Arc<FamilyMeta>, usize)> = Vec::new();
-        let mut run_start = Vec::with_capacity(2 * snapshots.len() + 1);
-        let mut ranks = Vec::new();
+        // Per id: the record, its chunk count, its bytes.
+        let mut metas: Vec<(Arc<FamilyMeta>, u32, usize)> = Vec::new();
+        let mut chunk_ids = Vec::new();
+        let mut run_sizes = Vec::with_capacity(2 * snapshots.len());
         for s in &snapshots {
             for run in [&s.data, &s.health] {
-                run_start.push(ranks.len() as u32);
+                run_sizes.push(run.families.len() as u32);
                 for j in 0..run.families.len() {
                     let chunk = run.chunk(j, &s.consts);
                     let id = *ids
                         .entry(Arc::as_ptr(chunk.meta) as usize)
                         .or_insert_with(|| {
-                            metas.push((chunk.meta.clone(), 0));
+                            metas.push((chunk.meta.clone(), 0, 0));
                             (metas.len() - 1) as u32
                         });
-                    metas[id as usize].1 += chunk.len(format);
-                    ranks.push(id);
+                    let meta = &mut metas[id as usize];
+                    meta.1 += 1;
+                    meta.2 += chunk.len(format);
+                    chunk_ids.push(id);
                 }
             }
         }
-        run_start.push(ranks.len() as u32);
 
-        // Then the few distinct families are put in name order. Equal names behind different records share
-        // a rank, so they get one header.
+        // The few distinct families in name order; equal names behind different records make one family,
+        // with one header. Then each family's chunk count becomes its next slot in `order`: a counting sort,
+        // with no sort of the chunks, which keeps exporter and collector order within a family.
         let mut by_name: Vec<usize> = (0..metas.len()).collect();
         by_name.sort_by(|&a, &b| metas[a].0.name.cmp(&metas[b].0.name));
-        let mut rank_of = vec![0u32; metas.len()];
         let mut families: Vec<Family> = Vec::new();
+        let mut family_of = vec![0u32; metas.len()];
         let mut headers = Vec::new();
+        let mut size = extra.len();
+        let mut slot = 0;
         let mut last_name: Option<&str> = None;
-        for id in by_name {
-            let (meta, lines) = &metas[id];
+        for &id in &by_name {
+            let (meta, count, bytes) = &metas[id];
             if last_name != Some(&*meta.name) {
-                let header_start = headers.len();
+                let before = headers.len();
                 write_family_header(&mut headers, meta, format);
+                size += headers.len() - before;
                 families.push(Family {
+                    first: slot,
                     header_end: headers.len(),
-                    len: headers.len() - header_start,
                 });
                 last_name = Some(&meta.name);
             }
-            let family = families.last_mut().expect("a family was pushed");
-            family.len += lines;
-            rank_of[id] = (families.len() - 1) as u32;
+            family_of[id] = (families.len() - 1) as u32;
+            size += bytes;
+            slot += count;
         }
-        for r in &mut ranks {
-            *r = rank_of[*r as usize];
+        let mut next: Vec<u32> = families.iter().map(|f| f.first).collect();
+        let mut order = vec![(0, 0); chunk_ids.len()];
+        let mut ids = chunk_ids.into_iter();
+        for (r, &chunks) in (0u32..).zip(&run_sizes) {
+            for (j, id) in (0..chunks).zip(ids.by_ref()) {
+                let at = &mut next[family_of[id as usize] as usize];
+                order[*at as usize] = (r, j);
+                *at += 1;
+            }
         }
-
-        let (windows, window_of) = windows(&families, window);
-        let end = if format == Format::OpenMetrics {
-            EOF.len()
-        } else {
-            0
-        };
-        let size = families.iter().map(|f| f.len).sum::<usize>() + extra.len() + end;
+        if format == Format::OpenMetrics {
+            size += EOF.len();
+        }
         Plan {
             format,
             snapshots,
-            run_start,
-            ranks,
+            order,
             families,
             headers,
-            windows,
-            window_of,
             extra,
             size,
         }
@@ -201,64 +176,20 @@ impl Plan {
     }
 
     /// Run `r`'s `j`th chunk.
-    fn chunk(&self, r: usize, j: usize) -> Chunk<'_> {
-        let s = &self.snapshots[r / 2];
+    fn chunk(&self, (r, j): (u32, u32)) -> Chunk<'_> {
+        let s = &self.snapshots[r as usize / 2];
         let run = if r % 2 == 0 { &s.data } else { &s.health };
-        run.chunk(j, &s.consts)
+        run.chunk(j as usize, &s.consts)
     }
 
-    fn header(&self, rank: u32) -> &[u8] {
-        let start = match rank.checked_sub(1) {
-            Some(before) => self.families[before as usize].header_end,
+    /// Family `f`'s header.
+    fn header(&self, f: usize) -> &[u8] {
+        let start = match f.checked_sub(1) {
+            Some(before) => self.families[before].header_end,
             None => 0,
         };
-        &self.headers[start..self.families[rank as usize].header_end]
+        &self.headers[start..self.families[f].header_end]
     }
-}
-
-/// Groups consecutive families into windows of at most `max` bytes, a larger family alone; returns them and
-/// each family's window.
-fn windows(families: &[Family], max: usize) -> (Vec<Window>, Vec<u32>) {
-    let mut windows = Vec::new();
-    let mut window_of = Vec::with_capacity(families.len());
-    let mut open = Window {
-        ranks: 0..0,
-        len: 0,
-        alone: false,
-    };
-    for (rank, family) in (0u32..).zip(families) {
-        let alone = family.len > max;
-        if !open.ranks.is_empty() && (alone || open.len + family.len > max) {
-            let next = rank..rank;
-            windows.push(std::mem::replace(
-                &mut open,
-                Window {
-                    ranks: next,
-                    len: 0,
-                    alone: false,
-                },
-            ));
-        }
-        open.ranks.end = rank + 1;
-        open.len += family.len;
-        open.alone = alone;
-        window_of.push(windows.len() as u32);
-        if alone {
-            let next = rank + 1..rank + 1;
-            windows.push(std::mem::replace(
-                &mut open,
-                Window {
-                    ranks: next,
-                    len: 0,
-                    alone: false,
-                },
-            ));
-        }
-    }
-    if !open.ranks.is_empty() {
-        windows.push(open);
-    }
-    (windows, window_of)
 }
 
 /// Hashes an address (a family record's) with one multiplication: the keys are distinct pointers, so
@@ -373,169 +304,83 @@ fn collect(pieces: Pieces) -> Bytes {
 struct Pieces {
     plan: Arc<Plan>,
     piece: usize,
-    /// Capacity of the buffer pieces are cut from.
+    /// Capacity of the buffers pieces are cut from.
     buffer: usize,
     out: BytesMut,
+    /// The buffer the piece before was cut from. Pieces alternate between the two: by the time a buffer is
+    /// used again, the client has usually been sent its piece, and `reserve` takes the buffer back instead of
+    /// allocating.
+    spare: BytesMut,
     /// Scratch space for [`Chunk::write_lines`].
     head: Vec<u8>,
-    /// Per run: its next chunk to write, as an index into `plan.ranks`.
-    next: Vec<u32>,
-    /// Per window: the runs whose next chunk is in it. Filled as the windows before it are written.
-    waiting: Vec<Vec<u32>>,
-    /// The window being written.
-    window: usize,
-    /// Its runs, in order, once it is started, and how many of them are written (a family written alone
-    /// spans pieces).
-    runs: Vec<u32>,
-    started: bool,
-    written: usize,
-    /// Where each family of the window being written continues.
-    at: Vec<usize>,
+    /// The next chunk to write, in `plan.order`.
+    next: usize,
+    /// The next family to write a header for.
+    family: usize,
     gzip: Option<GzEncoder<Vec<u8>>>,
     done: bool,
 }
 
 impl Pieces {
     fn new(plan: Arc<Plan>, gzip: bool) -> Self {
-        Self::sized(plan, gzip, PIECE, WINDOW + PIECE)
+        Self::sized(plan, gzip, PIECE, 4 * PIECE)
     }
 
     /// Pieces of at least `piece` bytes (but the last), written into buffers of `capacity`.
     fn sized(plan: Arc<Plan>, gzip: bool, piece: usize, capacity: usize) -> Self {
-        let runs = plan.run_start.len() - 1;
-        let next = plan.run_start[..runs].to_vec();
-        let mut waiting = vec![Vec::new(); plan.windows.len()];
-        for (r, (&start, &end)) in plan.run_start.iter().zip(&plan.run_start[1..]).enumerate() {
-            if start < end {
-                let window = plan.window_of[plan.ranks[start as usize] as usize];
-                waiting[window as usize].push(r as u32);
-            }
-        }
         Pieces {
             out: BytesMut::with_capacity(capacity),
+            spare: BytesMut::new(),
             head: Vec::new(),
             piece,
             buffer: capacity,
-            next,
-            waiting,
-            window: 0,
-            runs: Vec::new(),
-            started: false,
-            written: 0,
-            at: Vec::new(),
             plan,
+            next: 0,
+            family: 0,
             gzip: gzip.then(|| GzEncoder::new(Vec::with_capacity(PIECE / 2), Compression::fast())),
             done: false,
         }
     }
 
-    /// Writes the current window, or as much of a family written alone as makes a piece.
-    fn write_window(&mut self) {
-        let Pieces {
-            plan,
-            out,
-            head,
-            next,
-            waiting,
-            runs,
-            started,
-            written,
-            at,
-            ..
-        } = self;
-        let plan: &Plan = plan;
-        let window = &plan.windows[self.window];
-        if !*started {
-            // Runs were queued by the windows before, each in order: merge into one order.
-            std::mem::swap(runs, &mut waiting[self.window]);
-            runs.sort_unstable();
-            if window.alone {
-                out.extend_from_slice(plan.header(window.ranks.start));
-            }
-            *started = true;
-        }
-        if window.alone {
-            while *written < runs.len() && out.len() < self.piece {
-                let batch = &runs[*written..(*written + BATCH).min(runs.len())];
-                warm(plan, next, batch);
-                for &r in batch {
-                    write_run(plan, window, next, waiting, r, |_, chunk| {
-                        out.reserve(chunk.len(plan.format));
-                        chunk.write_lines(out, plan.format, head);
-                    });
+    /// Writes chunks until the piece is full or every chunk is written.
+    fn write_chunks(&mut self) {
+        let plan = &*self.plan;
+        let order = &plan.order;
+        while self.next < order.len() && self.out.len() < self.piece {
+            let batch = self.next..(self.next + BATCH).min(order.len());
+            warm(plan, &order[batch.clone()]);
+            for i in batch {
+                if self.out.len() >= self.piece {
+                    break;
                 }
-                *written += batch.len();
-            }
-        } else {
-            // Every family's place in the window is known from the plan: lay out the headers, then copy each
-            // run's chunks to where their families continue.
-            let mut base = out.len();
-            out.resize(base + window.len, 0);
-            at.clear();
-            for rank in window.ranks.clone() {
-                let header = plan.header(rank);
-                out[base..base + header.len()].copy_from_slice(header);
-                at.push(base + header.len());
-                base += plan.families[rank as usize].len;
-            }
-            for (i, &r) in runs.iter().enumerate() {
-                if i % BATCH == 0 {
-                    warm(plan, next, &runs[i..(i + BATCH).min(runs.len())]);
+                if plan
+                    .families
+                    .get(self.family)
+                    .is_some_and(|f| f.first as usize == i)
+                {
+                    self.out.extend_from_slice(plan.header(self.family));
+                    self.family += 1;
                 }
-                write_run(plan, window, next, waiting, r, |rank, chunk| {
-                    let at = &mut at[(rank - window.ranks.start) as usize];
-                    let len = chunk.len(plan.format);
-                    chunk.write_lines(&mut &mut out[*at..*at + len], plan.format, head);
-                    *at += len;
-                });
+                let chunk = plan.chunk(order[i]);
+                self.out.reserve(chunk.len(plan.format));
+                chunk.write_lines(&mut self.out, plan.format, &mut self.head);
+                self.next = i + 1;
             }
-            *written = runs.len();
-        }
-        if *written == runs.len() {
-            runs.clear();
-            (*started, *written) = (false, 0);
-            self.window += 1;
         }
     }
 }
 
-/// Writes run `r`'s chunks of `window` with `write` (given each chunk's family rank), and queues the run for
-/// the window of its next chunk.
-fn write_run(
-    plan: &Plan,
-    window: &Window,
-    next: &mut [u32],
-    waiting: &mut [Vec<u32>],
-    r: u32,
-    mut write: impl FnMut(u32, Chunk<'_>),
-) {
-    let r = r as usize;
-    let (start, end) = (plan.run_start[r], plan.run_start[r + 1]);
-    let mut k = next[r];
-    while k < end && plan.ranks[k as usize] < window.ranks.end {
-        write(plan.ranks[k as usize], plan.chunk(r, (k - start) as usize));
-        k += 1;
-    }
-    next[r] = k;
-    if k < end {
-        let later = plan.window_of[plan.ranks[k as usize] as usize];
-        waiting[later as usize].push(r as u32);
-    }
-}
+/// Chunks looked up together before any of them is written: see [`warm`].
+const BATCH: usize = 64;
 
-/// Runs whose chunks are looked up together before any is written: see [`warm`].
-const BATCH: usize = 32;
-
-/// Reads the first bytes of the next chunk of each run in `runs`. Runs lie far apart in memory, so each lookup
-/// misses the cache; in a loop that does nothing else, the processor overlaps those misses, where between copies
-/// each would stall on its own. (Safe code has no prefetch instruction.)
-fn warm(plan: &Plan, next: &[u32], runs: &[u32]) {
+/// Reads the first bytes of each chunk of `batch`. Chunks in output order lie far apart in memory, so each
+/// lookup misses the cache. In a loop that does nothing else the processor overlaps those misses, where between
+/// copies each would stall on its own; measured, a fifth off a thousand targets' scrape. (Safe Rust has no
+/// prefetch instruction.)
+fn warm(plan: &Plan, batch: &[(u32, u32)]) {
     let mut seen = 0u8;
-    for &r in runs {
-        let r = r as usize;
-        seen ^= plan
-            .chunk(r, (next[r] - plan.run_start[r]) as usize)
-            .touch();
+    for &at in batch {
+        seen ^= plan.chunk(at).touch();
     }
     std::hint::black_box(seen);
 }
@@ -545,20 +390,17 @@ impl Iterator for Pieces {
 
     fn next(&mut self) -> Option<Bytes> {
         while !self.done {
-            while self.out.len() < self.piece && self.window < self.plan.windows.len() {
-                self.write_window();
-            }
-            if self.window == self.plan.windows.len() {
+            self.write_chunks();
+            if self.next == self.plan.order.len() {
                 self.out.extend_from_slice(&self.plan.extra);
                 if self.plan.format == Format::OpenMetrics {
                     self.out.extend_from_slice(EOF);
                 }
                 self.done = true;
             }
-            // The piece shares the buffer; once the client has been sent the earlier pieces, `reserve` takes
-            // the buffer back instead of allocating.
             let plain = self.out.split().freeze();
             if !self.done {
+                std::mem::swap(&mut self.out, &mut self.spare);
                 self.out.reserve(self.buffer);
             }
             let piece = match &mut self.gzip {
@@ -609,8 +451,8 @@ mod tests {
     use crate::{CollectError, Labels, Metric};
 
     /// Thirty targets' collectors, laid out to exercise the plan: one-series families in every target (like
-    /// `pg_settings`), a family too large for a small window, families only some targets have, a family
-    /// name behind two different help texts, a failed collector (health only).
+    /// `pg_settings`), families of many series, families only some targets have, a family name behind two
+    /// different help texts, a failed collector (health only).
     fn caches() -> Vec<CollectorCache> {
         let now = Instant::now();
         let mut out = Vec::new();
@@ -691,44 +533,38 @@ mod tests {
     }
 
     #[test]
-    fn windows_of_any_size_write_the_reference_bytes() {
+    fn pieces_of_any_size_write_the_reference_bytes() {
         let extra = Bytes::from_static(b"# HELP z_extra Extra.\n# TYPE z_extra gauge\nz_extra 1\n");
         let (caches, now) = (caches(), Instant::now());
         for format in [Format::Text, Format::OpenMetrics] {
             let want = reference(format, &snapshots(&caches, now), &extra);
-            // Every family alone; windows of a few families, with the large one alone; one window.
-            for window in [1, 2_000, 20_000, usize::MAX] {
-                let plan = Plan::windowed(format, snapshots(&caches, now), extra.clone(), window);
-                assert_eq!(plan.size(), want.len(), "{format:?}, window {window}");
-                if window == 2_000 {
-                    assert!(plan.windows.iter().any(|w| w.alone));
-                    assert!(plan.windows.iter().any(|w| w.ranks.len() > 1));
-                }
-                let plan = Arc::new(plan);
-                let pieces: Vec<Bytes> = Pieces::sized(plan.clone(), false, 512, 4096).collect();
-                if window <= 2_000 {
-                    assert!(pieces.len() > 10, "{format:?}, window {window}");
-                }
-                same(
-                    &pieces.concat(),
-                    &want,
-                    &format!("{format:?}, window {window}"),
+            let plan = Plan::new(format, snapshots(&caches, now), extra.clone());
+            assert_eq!(plan.size(), want.len(), "{format:?}");
+            let plan = Arc::new(plan);
+            // A piece per chunk (batches cut short), a few chunks per piece, several batches per piece.
+            for piece in [1, 500, 20_000] {
+                let what = format!("{format:?}, pieces of {piece}");
+                let pieces: Vec<Bytes> = Pieces::sized(plan.clone(), false, piece, 64).collect();
+                // A piece ends once it is large enough, even within a batch: one chunk per piece here.
+                assert!(
+                    pieces[..pieces.len() - 1].iter().all(|p| p.len() >= piece),
+                    "{what}"
                 );
-                let gz = collect(Pieces::sized(plan.clone(), true, 512, 4096));
+                if piece == 1 {
+                    assert!(pieces.len() > 1_500, "{what}: {} pieces", pieces.len());
+                }
+                same(&pieces.concat(), &want, &what);
+                let gz = collect(Pieces::sized(plan.clone(), true, piece, 64));
                 let mut plain = Vec::new();
                 std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain)
                     .unwrap();
-                same(&plain, &want, &format!("{format:?}, window {window}, gzip"));
-                let whole = Arc::try_unwrap(plan)
-                    .ok()
-                    .expect("no other owner")
-                    .write_whole();
-                same(
-                    &whole,
-                    &want,
-                    &format!("{format:?}, window {window}, whole"),
-                );
+                same(&plain, &want, &format!("{what}, gzip"));
             }
+            let whole = Arc::try_unwrap(plan)
+                .ok()
+                .expect("no other owner")
+                .write_whole();
+            same(&whole, &want, &format!("{format:?}, whole"));
         }
     }
 
