@@ -14,7 +14,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 N=${1:-1000}; SETTLE=${2:-60}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-# HUBBLE_BIN=path runs another build of the example (an A/B against an older commit) instead of building this one.
+# HUBBLE_BIN=path runs another build of the example instead of building this one. AGAINST=path runs a second
+# build beside it on the same targets and scrapes the two in turn (an A/B in one run; ROUNDS, default 20).
 if [ -n "${HUBBLE_BIN:-}" ]; then bin=$HUBBLE_BIN; else
   cargo build --release --example postgres_exporter --manifest-path "$root/Cargo.toml" >&2
   bin=$root/target/release/examples/postgres_exporter
@@ -23,13 +24,14 @@ work=$(mktemp -d /tmp/hubble-many.XXXXXX); chmod 755 "$work"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 pgport=$(free_port); port=$(free_port)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
+pid_b=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid_b" ] && kill "$pid_b" 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
 trap cleanup EXIT
 "$bench/pg.sh" start "$work/pg" "$pgport" 10 >&2
 # pg.sh fixes max_connections on the command line: restart with room for one connection per target.
 su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -m fast -w stop >/dev/null"
 su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 \
-  -c max_connections=$((N + 100)) -c shared_preload_libraries=pg_stat_statements' -l $work/pg/log -w start >/dev/null"
+  -c max_connections=$((${AGAINST:+2 *} N + 100)) -c shared_preload_libraries=pg_stat_statements' -l $work/pg/log -w start >/dev/null"
 
 rss_mb() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$pid/status"; }
 sd=$work/targets.yml
@@ -50,6 +52,13 @@ with open(path + ".tmp", "w") as f:
                     f"__param_dbname: bench, __param_sslmode: disable}}\n" for i in range(n)))
 PY
 mv "$sd.tmp" "$sd"
+# AGAINST=path starts another build beside this one, on the same targets, for an A/B in one run (below).
+if [ -n "${AGAINST:-}" ]; then
+  port_b=$(free_port)
+  "$AGAINST" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
+    --web.listen-address "127.0.0.1:$port_b" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter_b.log" 2>&1 &
+  pid_b=$!
+fi
 echo "waiting ${SETTLE}s for $N targets to settle..." >&2
 sleep "$SETTLE"
 
@@ -88,7 +97,24 @@ printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
   "gzip, best / median ms" "$t_gz" \
   "nginx, same bytes, best / median ms" "$t_nginx" \
   "exporter CPU seconds so far" "$cpu"
-grep -c . "$work/exporter.log" | xargs printf '%-34s %s\n' "exporter log lines"
+{ grep -c . "$work/exporter.log" || true; } | xargs printf '%-34s %s\n' "exporter log lines"
 cut -c1-200 "$work/exporter.log" | sed -E 's/[0-9:.TZ-]{20,}//' | sort | uniq -c | sort -rn | head -5
+if [ -n "${AGAINST:-}" ]; then
+  # One scrape of each in turn, so both see the same machine; CPU is the exporter's utime+stime over its scrape.
+  ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+  for _ in $(seq "${ROUNDS:-20}"); do
+    for side in a b; do
+      if [ $side = a ]; then p=$pid; u=$url; else p=$pid_b; u=http://127.0.0.1:$port_b/metrics; fi
+      t0=$(ticks "$p"); ms=$(curl -fsS -o /dev/null -w '%{time_total}' "$u"); t1=$(ticks "$p")
+      echo "$side $ms $((t1 - t0))"
+    done
+  done >"$work/ab"
+  for side in a b; do
+    name=$bin; [ $side = b ] && name=$AGAINST
+    awk -v s=$side '$1 == s {print $2 * 1000, $3}' "$work/ab" | sort -n | awk -v n="$name" -v hz="$(getconf CLK_TCK)" \
+      '{t[NR] = $1; c += $2} END {printf "A/B %s: full /metrics best / median %.1f / %.1f ms, CPU %.0f ms per scrape\n",
+        n, t[1], t[int((NR + 1) / 2)], c * 1000 / hz / NR}'
+  done
+fi
 # HOLD=seconds keeps the exporter and PostgreSQL running after the figures, for profiling a scrape.
 if [ -n "${HOLD:-}" ]; then echo "holding ${HOLD}s: exporter pid $pid, $url" >&2; sleep "$HOLD"; fi
