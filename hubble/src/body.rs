@@ -22,7 +22,7 @@ use flate2::Compression;
 use http_body::Frame;
 
 use crate::cache::CacheSnapshot;
-use crate::encode::{write_family_header, Chunk, FamilyMeta, Format, EOF};
+use crate::encode::{write_family_header, Chunk, EncodedRun, FamilyMeta, Format, EOF};
 
 /// Bodies larger than this are streamed instead of cached.
 pub(crate) const STREAM_ABOVE: usize = 16 << 20;
@@ -175,11 +175,20 @@ impl Plan {
             .unwrap_or_default()
     }
 
+    /// Run `r`.
+    fn run(&self, r: u32) -> &EncodedRun {
+        let s = &self.snapshots[r as usize / 2];
+        if r % 2 == 0 {
+            &s.data
+        } else {
+            &s.health
+        }
+    }
+
     /// Run `r`'s `j`th chunk.
     fn chunk(&self, (r, j): (u32, u32)) -> Chunk<'_> {
-        let s = &self.snapshots[r as usize / 2];
-        let run = if r % 2 == 0 { &s.data } else { &s.health };
-        run.chunk(j as usize, &s.consts)
+        let consts = &self.snapshots[r as usize / 2].consts;
+        self.run(r).chunk(j as usize, consts)
     }
 
     /// Family `f`'s header.
@@ -378,7 +387,13 @@ const BATCH: usize = 64;
 /// copies each would stall on its own; measured, a fifth off a thousand targets' scrape. (Safe Rust has no
 /// prefetch instruction.)
 fn warm(plan: &Plan, batch: &[(u32, u32)]) {
-    let mut seen = 0u8;
+    // Records first, then lines: the address of a chunk's lines is in its record, so in one pass each lookup
+    // would be two misses one after the other.
+    let mut seen = 0u32;
+    for &(r, j) in batch {
+        seen ^= plan.run(r).touch(j as usize);
+    }
+    let mut seen = seen as u8;
     for &at in batch {
         seen ^= plan.chunk(at).touch();
     }

@@ -94,6 +94,11 @@ impl EncodedRun {
         self.families.iter().map(|f| f.series as usize).sum()
     }
 
+    /// Reads the `i`th family's record, bringing it into the cache.
+    pub fn touch(&self, i: usize) -> u32 {
+        self.families.get(i).map_or(0, |f| f.start)
+    }
+
     /// Bytes stored for the run's lines.
     pub fn text_len(&self) -> usize {
         self.text.len()
