@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::BufMut;
+use bytes::{BufMut, BytesMut};
 
 use crate::collector::CollectError;
 use crate::metric::{is_valid_label_name, is_valid_metric_name, Labels, Metric, MetricKind};
@@ -188,10 +188,10 @@ impl Chunk<'_> {
         format == Format::OpenMetrics && self.meta.om_total
     }
 
-    /// Appends the sample lines in `format` (exactly [`Chunk::len`] bytes): name and constant labels spliced
-    /// into each stored line. `head` is scratch space, reused across chunks. `out` must have room: a growing
-    /// buffer reserves as it goes, a slice panics when short.
-    pub fn write_lines(&self, out: &mut impl BufMut, format: Format, head: &mut Vec<u8>) {
+    /// Appends the sample lines in `format`, exactly [`Chunk::len`] bytes (reserve them first, so the buffer
+    /// grows once): name and constant labels spliced into each stored line. `head` is scratch space, reused
+    /// across chunks.
+    pub fn write_lines(&self, out: &mut BytesMut, format: Format, head: &mut Vec<u8>) {
         // What precedes a stored line: the name, then the constant labels and `,` before the line's own
         // labels (the line's `{` dropped), or `}` closing the set before a line that has none.
         head.clear();
@@ -494,7 +494,7 @@ fn write_header(out: &mut impl BufMut, family: &str, help: &str, kind_word: &str
 #[cfg(test)]
 pub(crate) struct FamilyWriter {
     format: Format,
-    pub out: bytes::BytesMut,
+    pub out: BytesMut,
     current: Option<Arc<FamilyMeta>>,
     head: Vec<u8>,
 }
@@ -504,7 +504,7 @@ impl FamilyWriter {
     pub fn new(format: Format, capacity: usize) -> Self {
         FamilyWriter {
             format,
-            out: bytes::BytesMut::with_capacity(capacity),
+            out: BytesMut::with_capacity(capacity),
             current: None,
             head: Vec::new(),
         }
@@ -750,7 +750,7 @@ mod tests {
             for i in 0..enc.families.len() {
                 let chunk = enc.chunk(i, &consts);
                 for format in [Format::Text, Format::OpenMetrics] {
-                    let mut out = bytes::BytesMut::new();
+                    let mut out = BytesMut::new();
                     chunk.write_lines(&mut out, format, &mut Vec::new());
                     assert_eq!(out.len(), chunk.len(format));
                 }
