@@ -12,7 +12,16 @@ use hubble_examples::postgres::naming::Naming;
 use hubble_examples::postgres::{Collection, Schedule};
 
 use super::pg::PgCluster;
-use super::{get, serve_in_thread, wait_for, InThread};
+use super::{get, serve_in_thread, InThread};
+
+/// Series that tell whether targets and collectors are up, shown when a wait times out.
+const HEALTH: [&str; 5] = [
+    "pg_up",
+    "hubble_collector_up",
+    "hubble_collector_errors_total",
+    "hubble_dispatcher_targets",
+    "hubble_discovery_errors_total",
+];
 
 pub struct Running {
     pub server: InThread,
@@ -63,11 +72,31 @@ impl Running {
         }
     }
 
+    /// Scrapes until `check` accepts the body. On timeout the panic shows the targets' and collectors' health
+    /// in the last scrape, so a failure says which part never came up.
     pub fn wait_metrics(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        wait_for(Duration::from_secs(30), what, || {
-            let body = get(self.addr, "/metrics", &[]).ok()?.text();
-            check(&body).then_some(body)
-        })
+        let limit = Duration::from_secs(30);
+        let start = std::time::Instant::now();
+        loop {
+            let last = match get(self.addr, "/metrics", &[]) {
+                Ok(response) => {
+                    let body = response.text();
+                    if check(&body) {
+                        return body;
+                    }
+                    body.lines()
+                        .filter(|l| HEALTH.iter().any(|h| l.starts_with(h)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }
+                Err(e) => format!("GET /metrics failed: {e}"),
+            };
+            assert!(
+                start.elapsed() < limit,
+                "timed out after {limit:?} waiting for {what}; health in the last scrape:\n{last}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn stop(self) {
