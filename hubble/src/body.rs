@@ -382,8 +382,8 @@ impl Pieces {
 /// Chunks looked up together before any of them is written: see [`warm`].
 const BATCH: usize = 64;
 
-/// Reads the first bytes of each chunk of `batch`. Chunks in output order lie far apart in memory, so each
-/// lookup misses the cache. In a loop that does nothing else the processor overlaps those misses, where between
+/// Reads the record and the first bytes of each chunk of `batch`. Chunks in output order lie far apart in
+/// memory, so each lookup misses the cache. In a loop that does nothing else the processor overlaps those misses, where between
 /// copies each would stall on its own; measured, a fifth off a thousand targets' scrape. (Safe Rust has no
 /// prefetch instruction.)
 fn warm(plan: &Plan, batch: &[(u32, u32)]) {
