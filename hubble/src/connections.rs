@@ -258,11 +258,11 @@ mod tests {
     use sqlx::sqlite::SqlitePoolOptions;
 
     async fn pool(max: u32) -> Pool<sqlx::Sqlite> {
-        SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap()
+        connect(SqlitePoolOptions::new().max_connections(max)).await
+    }
+
+    async fn connect(options: SqlitePoolOptions) -> Pool<sqlx::Sqlite> {
+        options.connect("sqlite::memory:").await.unwrap()
     }
 
     /// A temp table lives and dies with its connection: it tells connections apart. Leaves one marked
@@ -353,13 +353,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_held_past_the_max_lifetime_is_retired_not_reused() {
-        let pool = SqlitePoolOptions::new()
+        let options = SqlitePoolOptions::new()
             .max_connections(2)
-            .max_lifetime(Duration::from_millis(50))
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let c = Connections::new(pool);
+            .max_lifetime(Duration::from_millis(50));
+        let c = Connections::new(connect(options).await);
         keep_marked(&c).await;
         // Used all along, so never idle: only its age retires it.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -381,13 +378,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_kept_past_the_idle_timeout_is_closed_not_reused() {
-        let pool = SqlitePoolOptions::new()
+        let options = SqlitePoolOptions::new()
             .max_connections(2)
-            .idle_timeout(Duration::from_millis(20))
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let c = Connections::new(pool);
+            .idle_timeout(Duration::from_millis(20));
+        let c = Connections::new(connect(options).await);
         keep_marked(&c).await;
         tokio::time::sleep(Duration::from_millis(40)).await;
         let mut fresh = c.acquire().await.unwrap();

@@ -143,14 +143,26 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 /// Polls `f` every 50 ms until it returns `Some`, for at most `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    wait_showing(limit, what, || f().ok_or_else(String::new))
+}
+
+/// Polls `f` every 50 ms until it returns `Ok`, for at most `limit`. `f` returns what it saw instead; on
+/// timeout the panic shows the last of it.
+pub fn wait_showing<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
     let start = Instant::now();
     loop {
-        if let Some(v) = f() {
-            return v;
-        }
+        let seen = match f() {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
         assert!(
             start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
+            "timed out after {limit:?} waiting for {what}{}",
+            if seen.is_empty() {
+                String::new()
+            } else {
+                format!("; {seen}")
+            }
         );
         std::thread::sleep(Duration::from_millis(50));
     }

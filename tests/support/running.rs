@@ -12,7 +12,7 @@ use hubble_examples::postgres::naming::Naming;
 use hubble_examples::postgres::{Collection, Schedule};
 
 use super::pg::PgCluster;
-use super::{get, serve_in_thread, InThread};
+use super::{get, serve_in_thread, wait_showing, InThread};
 
 /// Series that tell whether targets and collectors are up, shown when a wait times out.
 const HEALTH: [&str; 5] = [
@@ -75,28 +75,19 @@ impl Running {
     /// Scrapes until `check` accepts the body. On timeout the panic shows the targets' and collectors' health
     /// in the last scrape, so a failure says which part never came up.
     pub fn wait_metrics(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let limit = Duration::from_secs(30);
-        let start = std::time::Instant::now();
-        loop {
-            let last = match get(self.addr, "/metrics", &[]) {
-                Ok(response) => {
-                    let body = response.text();
-                    if check(&body) {
-                        return body;
-                    }
-                    body.lines()
-                        .filter(|l| HEALTH.iter().any(|h| l.starts_with(h)))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                }
-                Err(e) => format!("GET /metrics failed: {e}"),
-            };
-            assert!(
-                start.elapsed() < limit,
-                "timed out after {limit:?} waiting for {what}; health in the last scrape:\n{last}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_showing(Duration::from_secs(30), what, || {
+            let body = get(self.addr, "/metrics", &[])
+                .map_err(|e| format!("GET /metrics failed: {e}"))?
+                .text();
+            if check(&body) {
+                return Ok(body);
+            }
+            let health: Vec<_> = body
+                .lines()
+                .filter(|l| HEALTH.iter().any(|h| l.starts_with(h)))
+                .collect();
+            Err(format!("health in the last scrape:\n{}", health.join("\n")))
+        })
     }
 
     pub fn stop(self) {
