@@ -7,6 +7,8 @@
 # the one server, told apart by a `replica` label, 1-connection pools, every standard group, 15 s interval),
 # waits SETTLE_SECONDS and prints: RSS growth, series and bytes of /metrics, and the time of a full /metrics
 # (curl, best and median of 10) in text, OpenMetrics and gzip.
+# PROBE=1 probes the N targets through /probe instead (the multi-target pattern) and prints RSS growth and the
+# time of each probe over sweeps of all N.
 set -euo pipefail
 command -v nginx >/dev/null || { echo "$(basename "$0"): needs nginx (apt-get install nginx-light)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
@@ -43,6 +45,45 @@ url=http://127.0.0.1:$port/metrics
 for _ in $(seq 100); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
 curl -fsS -o /dev/null "$url"; sleep 1
 empty=$(rss_mb)
+
+if [ -n "${PROBE:-}" ]; then
+  # PROBE=1: the same N targets scraped the multi-target way instead, each through /probe (Prometheus does the
+  # discovery). A target is told apart by its user, one role per target; trust auth.
+  psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -d bench \
+    -c "DO \$\$ BEGIN FOR i IN 0..$((N - 1)) LOOP EXECUTE format('CREATE ROLE r%s LOGIN IN ROLE pg_monitor', i); END LOOP; END \$\$"
+  probes=$work/probes.curl
+  for i in $(seq 0 $((N - 1))); do
+    printf 'url = "http://127.0.0.1:%s/probe?target=postgres%%3A%%2F%%2Fr%s%%40127.0.0.1%%3A%s%%2Fbench%%3Fsslmode%%3Ddisable"\noutput = /dev/null\n' \
+      "$port" "$i" "$pgport"
+  done >"$probes"
+  # First probes create the targets; each waits for its first collection, so eight at a time.
+  grep '^url' "$probes" | cut -d'"' -f2 | xargs -P 8 -n 1 curl -fsS -o /dev/null
+  echo "waiting ${SETTLE}s for $N probed targets to settle..." >&2
+  sleep "$SETTLE"
+  settled=$(rss_mb)
+  ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
+  t0=$(ticks); sleep 5; idle=$(( $(ticks) - t0 ))
+  curl -fsS "$(grep -m1 '^url' "$probes" | cut -d'"' -f2)" >"$work/body"
+  series=$(grep -vc '^#' "$work/body"); bytes=$(wc -c <"$work/body")
+  # Sweeps of every target, one request after another on one connection, as one scraper would.
+  for round in 1 2 3; do
+    t0=$(ticks); s0=$(date +%s%N)
+    curl -sS -K "$probes" -w '%{http_code} %{time_total}\n' >"$work/sweep"
+    s1=$(date +%s%N); t1=$(ticks)
+    ok=$(grep -c '^200 ' "$work/sweep" || true)
+    sort -k2 -n "$work/sweep" | awk -v ok="$ok" -v wall=$(( (s1 - s0) / 1000000 )) \
+      -v cpu=$(( (t1 - t0) * 1000 / $(getconf CLK_TCK) - idle * 1000 / $(getconf CLK_TCK) * (s1 - s0) / 5000000000 )) \
+      '{t[NR] = $2 * 1000} END {printf "sweep %d: %d/%d probes ok, p50 / p99 / max %.2f / %.2f / %.2f ms, %d ms in all, exporter CPU %.0f us per probe\n",
+        '"$round"', ok, NR, t[int((NR + 1) / 2)], t[int(NR * 0.99)], t[NR], wall, cpu * 1000 / NR}'
+  done
+  after=$(rss_mb)
+  printf '%-34s %s\n' "probed targets" "$N" \
+    "series / bytes of one probe" "$series / $bytes" \
+    "RSS empty / settled / growth MB" "$empty / $settled / $(python3 -c "print(f'{$settled-$empty:.1f}')")" \
+    "RSS after the sweeps / growth MB" "$after / $(python3 -c "print(f'{$after-$empty:.1f}')")"
+  { grep -c . "$work/exporter.log" || true; } | xargs printf '%-34s %s\n' "exporter log lines"
+  exit 0
+fi
 
 python3 - "$sd" "$N" "$pgport" <<'PY'
 import sys

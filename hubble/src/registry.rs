@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -194,6 +194,8 @@ struct Inner {
     extra: Mutex<Option<(Instant, u64, [Bytes; 2])>>,
     dispatcher_metrics: OnceLock<crate::dispatcher::DispatcherMetrics>,
     rendered: [Mutex<Option<Arc<Rendered>>>; 2],
+    /// Whether a rendered body is kept for the next scrape (see [`Registry::keep_bodies`]).
+    keep_bodies: AtomicBool,
     /// Bodies larger than this many bytes are streamed, not cached.
     stream_above: AtomicUsize,
     /// Where collectors of exporters registered from now on run; `None`: the registering task's runtime.
@@ -248,6 +250,7 @@ impl Registry {
                 extra: Mutex::new(None),
                 dispatcher_metrics: OnceLock::new(),
                 rendered: [Mutex::new(None), Mutex::new(None)],
+                keep_bodies: AtomicBool::new(true),
                 stream_above: AtomicUsize::new(STREAM_ABOVE),
                 collect_on: Mutex::new(None),
             }),
@@ -263,6 +266,27 @@ impl Registry {
             .collect_on
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(runtime);
+    }
+
+    /// Whether a rendered body is kept until something changes, for the next scrape (the default), or
+    /// dropped once sent.
+    ///
+    /// Keeping pays when scrapers outnumber changes: many scrapers, or one scraping faster than the collection
+    /// interval. A per-target registry behind `/probe` is scraped about once per change, so a kept body is
+    /// almost never reused, and a thousand probed targets would hold a thousand bodies (~120 MB of 800-series
+    /// bodies). Bodies above 16 MiB are never kept.
+    ///
+    /// ```
+    /// let per_target = hubble::Registry::without_process_metrics();
+    /// per_target.keep_bodies(false);
+    /// ```
+    pub fn keep_bodies(&self, keep: bool) {
+        self.inner.keep_bodies.store(keep, Ordering::Relaxed);
+        if !keep {
+            for slot in &self.inner.rendered {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+        }
     }
 
     /// The runtime set by [`collect_on`](Self::collect_on), if any.
@@ -377,8 +401,9 @@ impl Registry {
             .all(|r| r.shared.entries().iter().all(|e| e.cache.health().runs > 0))
     }
 
-    /// Renders the current metrics. Cheap when nothing changed since the last call: the body is reused.
-    /// A very large body (hundreds of targets) is not kept: it is written while it is sent.
+    /// Renders the current metrics. Cheap when nothing changed since the last call: the body is reused
+    /// (unless [`keep_bodies`](Self::keep_bodies) is off). A very large body (hundreds of targets) is not kept:
+    /// it is written while it is sent.
     pub fn render(&self, format: Format) -> Body {
         let now = Instant::now();
         let (extra_at, extra) = self.extra(now);
@@ -413,7 +438,9 @@ impl Registry {
             valid_until,
             plan.write_whole(),
         ));
-        *cached = Some(rendered.clone());
+        if self.inner.keep_bodies.load(Ordering::Relaxed) {
+            *cached = Some(rendered.clone());
+        }
         Body::rendered(rendered)
     }
 
@@ -683,6 +710,36 @@ mod tests {
         assert!(om.ends_with("# EOF\n"), "{om}");
         assert_eq!(om.matches("# EOF").count(), 1);
         reg.unregister(&*e).await;
+    }
+
+    #[tokio::test]
+    async fn a_body_not_kept_is_written_for_each_scrape() {
+        let reg = Registry::without_process_metrics();
+        reg.register(exporter("a", up(1.0))).await.unwrap();
+        scrape_until(&reg, "demo_up{target=\"a\"} 1").await;
+        let kept = reg.render(Format::Text);
+        assert!(reg.inner.rendered[Format::Text as usize]
+            .lock()
+            .unwrap()
+            .is_some());
+        reg.keep_bodies(false);
+        assert!(reg.inner.rendered[Format::Text as usize]
+            .lock()
+            .unwrap()
+            .is_none());
+        let (one, two) = (reg.render(Format::Text), reg.render(Format::Text));
+        let (one_r, two_r) = (one.cached().unwrap(), two.cached().unwrap());
+        assert!(!Arc::ptr_eq(one_r, two_r), "a body was kept");
+        assert!(reg.inner.rendered[Format::Text as usize]
+            .lock()
+            .unwrap()
+            .is_none());
+        assert_eq!(one.bytes(), kept.bytes());
+        assert_eq!(gunzip(&two.gzip()), kept.bytes().to_vec());
+        reg.keep_bodies(true);
+        let (three, four) = (reg.render(Format::Text), reg.render(Format::Text));
+        assert!(Arc::ptr_eq(three.cached().unwrap(), four.cached().unwrap()));
+        reg.close_all().await;
     }
 
     fn gunzip(gz: &[u8]) -> Vec<u8> {

@@ -67,6 +67,9 @@ impl Probes {
             ));
         }
         let registry = Registry::without_process_metrics();
+        // A probed target is scraped about once per collection: a kept body would rarely be reused, and a
+        // thousand targets would hold a thousand of them.
+        registry.keep_bodies(false);
         if let Some(runtime) = &self.collect_on {
             registry.collect_on(runtime.clone());
         }
