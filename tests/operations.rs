@@ -377,9 +377,7 @@ fn of_target(body: &str, metric: &str, target: &str) -> Option<f64> {
 fn faults_hit_one_target_and_heal_while_the_rest_keeps_serving() {
     let good = PgCluster::start(&[]);
     let victim = PgCluster::start(&[]);
-    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let refused_port = refused.local_addr().unwrap().port();
-    drop(refused); // Nothing listens there now: connections are refused.
+    let (_refused, refused_port) = support::refused_port();
     let file = good.dir().join("targets.yml");
     let targets = format!(
         "- targets: ['127.0.0.1:{}']\n  labels: {{name: good}}\n\
@@ -458,10 +456,8 @@ fn secrets_never_show_in_logs_metrics_pages_or_errors() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, consul_token).unwrap();
     // Consul on a port where nothing listens: discovery fails (with the token set) the whole time.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_closed, closed_port) = support::refused_port();
+    let closed = format!("127.0.0.1:{closed_port}");
     let (child, addr) = spawn_binary(&[
         "--discovery.consul.url",
         &format!("http://{closed}"),
@@ -505,7 +501,7 @@ fn secrets_never_show_in_logs_metrics_pages_or_errors() {
     );
     let down_dsn = format!(
         "postgresql://postgres:{pg_password}@127.0.0.1:{}/postgres?sslmode=disable",
-        closed.port()
+        closed_port
     );
     wait_for(
         Duration::from_secs(30),

@@ -141,6 +141,19 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A loopback port that refuses connections, reserved while the returned socket lives.
+///
+/// The socket is bound but not listening, so connections get a reset, and no other server (another test's
+/// PostgreSQL) can be given the port meanwhile, as it could be once a listener picked for its port is dropped.
+pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind a loopback port");
+    let port = socket.local_addr().expect("bound address").port();
+    (socket, port)
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, for at most `limit`.
 pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     wait_showing(limit, what, || f().ok_or_else(String::new))
