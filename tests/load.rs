@@ -89,12 +89,7 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
          metrics:\n    - i: {usage: LABEL, description: Row}\n    - v: {usage: GAUGE, description: Random}\n",
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = support::free_addr();
     let mut child = std::process::Command::new(support::example_binary("postgres_exporter"))
         .env(
             "DATA_SOURCE_NAME",

@@ -122,12 +122,7 @@ fn reload_over_http_swaps_custom_queries_and_keeps_every_other_series() {
 
 /// Starts the example binary with `args`, listening on a free loopback port.
 fn spawn_binary(args: &[&str]) -> (std::process::Child, SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = support::free_addr();
     let child = std::process::Command::new(support::example_binary("postgres_exporter"))
         .args(["--web.listen-address", &addr.to_string()])
         .args(args)

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use hubble_examples::postgres::app::Targets;
@@ -371,12 +370,7 @@ fn the_password_never_shows_in_logs() {
     let pg = PgCluster::start(&[]);
     pg.stop();
     let secret = "l0g-s3cr3t-pw";
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = support::free_addr();
     let child = std::process::Command::new(support::example_binary("postgres_exporter"))
         .env(
             "DATA_SOURCE_NAME",

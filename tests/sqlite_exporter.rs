@@ -255,11 +255,7 @@ fn runtime_errors_are_one_line_and_exit_1() {
 #[test]
 fn sigterm_shuts_down_cleanly_with_status_0() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = support::free_addr();
     let mut child = Command::new(example_binary())
         .args([
             "--web.listen-address",

@@ -141,6 +141,14 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A loopback address with a free port, for a child process to listen on: picked by binding port 0 and
+/// letting go, just before the child binds it.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
 /// A loopback port that refuses connections, reserved while the returned socket lives.
 ///
 /// The socket is bound but not listening, so connections get a reset, and no other server (another test's
@@ -304,12 +312,7 @@ impl Prometheus {
             format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n{job}"),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = free_addr();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(

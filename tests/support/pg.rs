@@ -38,14 +38,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl PgCluster {
     /// Starts a new cluster; `settings` are extra `-c name=value` server settings.
     pub fn start(settings: &[&str]) -> PgCluster {
@@ -55,7 +47,7 @@ impl PgCluster {
             .unwrap();
         let data = dir.path().join("data");
         let cluster = PgCluster {
-            port: free_port(),
+            port: super::free_addr().port(),
             bin: bin_dir(),
             data,
             dir,

@@ -18,14 +18,9 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and one headless Chromium session.
     pub fn start() -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = super::free_addr();
         let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
+            .arg(format!("--port={}", addr.port()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
