@@ -5,8 +5,8 @@
 # Starts a throwaway PostgreSQL 15 (max_connections raised), starts the release Postgres example on an EMPTY
 # file_sd file and reads its RSS (the empty process), then writes TARGETS targets into the file (all pointing at
 # the one server, told apart by a `replica` label, 1-connection pools, every standard group, 15 s interval),
-# waits SETTLE_SECONDS and prints: RSS growth, series and bytes of /metrics, and the time of a full /metrics
-# (curl, best and median of 10) in text, OpenMetrics and gzip.
+# waits SETTLE_SECONDS and prints: RSS growth, series and bytes of /metrics, PostgreSQL's active backends over
+# one interval, and the time of a full /metrics (curl, best and median of 10) in text, OpenMetrics and gzip.
 # PROBE=1 probes the N targets through /probe instead (the multi-target pattern) and prints RSS growth and the
 # time of each probe over sweeps of all N.
 set -euo pipefail
@@ -108,6 +108,13 @@ timed() { # curl args... -> best and median ms of 10
     awk '{a[NR]=$1*1000} END {printf "%.1f / %.1f", a[1], a[int((NR+1)/2)]}'
 }
 settled=$(rss_mb)
+# How the collections load the database: active backends (all targets share this server), sampled every
+# 0.25 s over one 15 s interval, before any scrape.
+active=$(for _ in $(seq 60); do
+  psql -h 127.0.0.1 -p "$pgport" -U postgres -X -qtA -d postgres \
+    -c "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
+  sleep 0.25
+done | sort -n | awk '{a[NR] = $1; s += $1} END {printf "%.1f / %d / %d", s / NR, a[int((NR + 1) / 2)], a[NR]}')
 curl -fsS "$url" >"$work/body"
 series=$(grep -vc '^#' "$work/body"); bytes=$(wc -c <"$work/body")
 [ -n "${BODY_OUT:-}" ] && cp "$work/body" "$BODY_OUT"
@@ -133,6 +140,7 @@ printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
   "series / bytes of /metrics" "$series / $bytes" \
   "RSS empty / settled / growth MB" "$empty / $settled / $(python3 -c "print(f'{$settled-$empty:.1f}')")" \
   "RSS after the scrapes / growth MB" "$after / $(python3 -c "print(f'{$after-$empty:.1f}')")" \
+  "active backends, mean / median / max" "$active" \
   "full /metrics text, best / median ms" "$t_text" \
   "OpenMetrics, best / median ms" "$t_om" \
   "gzip, best / median ms" "$t_gz" \

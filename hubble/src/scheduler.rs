@@ -8,7 +8,9 @@
 //!
 //! The collectors of one exporter tick on one grid ([`Phase`]): those with the same interval wake together,
 //! so a target's queries go out in one burst per interval. That costs a quarter less CPU than spreading them
-//! (`benches/collection_cpu.sh`: fewer thread wake-ups), while the random phase still spreads targets. One
+//! (`benches/collection_cpu.sh`: fewer thread wake-ups). Targets are spread instead: each exporter's grid
+//! sits at a random point of the interval, so a thousand targets started together do not query together
+//! every interval, while their first runs still come within the short start jitter. One
 //! task per exporter rather than per collector keeps a target's work on one worker thread between wake-ups, and
 //! costs one task's memory per target instead of one per group.
 
@@ -45,8 +47,8 @@ pub(crate) fn default_jitter(interval: Duration) -> Duration {
     (interval / 10).min(Duration::from_secs(5))
 }
 
-/// An exporter's clock: when it started processing, and one random fraction of the jitter for all its
-/// collectors.
+/// An exporter's clock: when it started processing, and one random fraction, of the start jitter and of the
+/// interval, for all its collectors.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Phase {
     origin: Instant,
@@ -68,9 +70,16 @@ impl Phase {
         }
     }
 
-    /// Where the grid of a collector with `schedule` starts.
-    fn grid(&self, schedule: &Schedule) -> Instant {
+    /// When a collector with `schedule` first runs: within the start jitter, so data comes soon.
+    fn first_run(&self, schedule: &Schedule) -> Instant {
         self.origin + schedule.max_jitter.mul_f64(self.fraction)
+    }
+
+    /// Where the grid of a collector with `schedule` starts: the same fraction of its whole interval. Within
+    /// the start jitter alone (1.5 s of 15), a thousand targets queried in one burst every interval, and a
+    /// single PostgreSQL serving them all timed out queries in each burst.
+    fn grid(&self, schedule: &Schedule) -> Instant {
+        self.origin + schedule.interval.mul_f64(self.fraction)
     }
 }
 
@@ -143,19 +152,18 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Brings the slots in line with the exporter's collectors. One added after the start runs at once, then
-/// joins the grid.
+/// Brings the slots in line with the exporter's collectors. Each first runs within the start jitter (one
+/// added after the start runs at once), then joins the grid.
 fn sync(slots: &mut Vec<Slot>, shared: &ExporterShared, phase: &Phase) {
     let entries = shared.entries();
     slots.retain(|s| entries.iter().any(|e| Arc::ptr_eq(e, &s.entry)));
     let now = Instant::now();
     for entry in entries {
         if !slots.iter().any(|s| Arc::ptr_eq(&s.entry, &entry)) {
-            let grid = phase.grid(&entry.schedule);
             slots.push(Slot {
+                grid: phase.grid(&entry.schedule),
+                next: phase.first_run(&entry.schedule).max(now),
                 entry,
-                grid,
-                next: grid.max(now),
                 running: false,
             });
         }
@@ -265,6 +273,36 @@ mod tests {
             phase.grid(&b),
             "the timeout does not move the grid"
         );
-        assert!(phase.grid(&a) - phase.origin <= a.max_jitter);
+        assert!(phase.first_run(&a) - phase.origin <= a.max_jitter);
+        assert!(phase.grid(&a) - phase.origin < a.interval);
+    }
+
+    #[test]
+    fn exporters_started_together_tick_spread_over_the_interval() {
+        let s = Schedule {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+            max_jitter: default_jitter(Duration::from_secs(15)),
+        };
+        let origin = Instant::now();
+        let offsets: Vec<Duration> = (0..1000)
+            .map(|_| {
+                let phase = Phase {
+                    origin,
+                    ..Phase::now()
+                };
+                assert!(phase.first_run(&s) - origin <= s.max_jitter);
+                phase.grid(&s) - origin
+            })
+            .collect();
+        // Each second of the interval holds some grid: a thousand draws all missing one second has odds of
+        // (14/15)^1000, about 1e-30.
+        for second in 0..15 {
+            let (from, to) = (Duration::from_secs(second), Duration::from_secs(second + 1));
+            assert!(
+                offsets.iter().any(|o| (from..to).contains(o)),
+                "no grid in second {second}"
+            );
+        }
     }
 }
