@@ -380,9 +380,11 @@ fn postgres_rows_types_and_timeouts() {
         }
 
         // A query beyond its timeout fails that run, and only that run; other groups are unaffected.
+        // The interval is more than twice the timeout: the next run comes at least half an interval after
+        // the failed one began, so the failure shows for half a second before a success replaces it.
         let registry = Registry::new();
         let exporter = BaseExporter::builder("pg")
-            .interval(Duration::from_millis(1500))
+            .interval(Duration::from_secs(3))
             .max_jitter(Duration::ZERO)
             .collector(SqlCollector::<Sleepy, Postgres>::new(pool.clone()))
             .collector(SqlCollector::<UserTables, Postgres>::new(pool.clone()))
