@@ -76,8 +76,8 @@ impl Phase {
     }
 
     /// Where the grid of a collector with `schedule` starts: the same fraction of its whole interval. Within
-    /// the start jitter alone (1.5 s of 15), a thousand targets queried in one burst every interval, and a
-    /// single PostgreSQL serving them all timed out queries in each burst.
+    /// the start jitter alone (1.5 s of 15), a thousand targets queried in one burst every interval, with all
+    /// their result sets in flight at once (12–17 MB more memory, `benches/many_targets.sh 1000`).
     fn grid(&self, schedule: &Schedule) -> Instant {
         self.origin + schedule.interval.mul_f64(self.fraction)
     }
