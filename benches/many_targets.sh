@@ -15,6 +15,9 @@ command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get inst
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 N=${1:-1000}; SETTLE=${2:-60}
+if [ -n "${PROBE:-}" ] && [ "$N" -gt 1000 ]; then
+  echo "$(basename "$0"): PROBE=1 takes at most 1000 targets (the exporter keeps 1,000 probed targets)" >&2; exit 1
+fi
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 # HUBBLE_BIN=path runs another build of the example instead of building this one. AGAINST=path runs a second
 # build beside it on the same targets and scrapes the two in turn (an A/B in one run; ROUNDS, default 20).
