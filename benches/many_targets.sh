@@ -39,6 +39,8 @@ su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c lis
   -c max_connections=$((${AGAINST:+2 *} N + 100)) -c shared_preload_libraries=pg_stat_statements' -l $work/pg/log -w start >/dev/null"
 
 rss_mb() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$pid/status"; }
+growth() { python3 -c "print(f'{$1-$empty:.1f}')"; } # RSS MB beyond the empty process
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }   # CPU ticks (utime+stime) of a process
 sd=$work/targets.yml
 echo "[]" >"$sd"
 ${EXPORTER_WRAP:-} "$bin" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
@@ -64,15 +66,14 @@ if [ -n "${PROBE:-}" ]; then
   echo "waiting ${SETTLE}s for $N probed targets to settle..." >&2
   sleep "$SETTLE"
   settled=$(rss_mb)
-  ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
-  t0=$(ticks); sleep 5; idle=$(( $(ticks) - t0 ))
+  t0=$(ticks "$pid"); sleep 5; idle=$(( $(ticks "$pid") - t0 ))
   curl -fsS "$(grep -m1 '^url' "$probes" | cut -d'"' -f2)" >"$work/body"
   series=$(grep -vc '^#' "$work/body"); bytes=$(wc -c <"$work/body")
   # Sweeps of every target, one request after another on one connection, as one scraper would.
   for round in 1 2 3; do
-    t0=$(ticks); s0=$(date +%s%N)
+    t0=$(ticks "$pid"); s0=$(date +%s%N)
     curl -sS -K "$probes" -w '%{http_code} %{time_total}\n' >"$work/sweep"
-    s1=$(date +%s%N); t1=$(ticks)
+    s1=$(date +%s%N); t1=$(ticks "$pid")
     ok=$(grep -c '^200 ' "$work/sweep" || true)
     sort -k2 -n "$work/sweep" | awk -v ok="$ok" -v wall=$(( (s1 - s0) / 1000000 )) \
       -v cpu=$(( (t1 - t0) * 1000 / $(getconf CLK_TCK) - idle * 1000 / $(getconf CLK_TCK) * (s1 - s0) / 5000000000 )) \
@@ -82,8 +83,8 @@ if [ -n "${PROBE:-}" ]; then
   after=$(rss_mb)
   printf '%-34s %s\n' "probed targets" "$N" \
     "series / bytes of one probe" "$series / $bytes" \
-    "RSS empty / settled / growth MB" "$empty / $settled / $(python3 -c "print(f'{$settled-$empty:.1f}')")" \
-    "RSS after the sweeps / growth MB" "$after / $(python3 -c "print(f'{$after-$empty:.1f}')")"
+    "RSS empty / settled / growth MB" "$empty / $settled / $(growth "$settled")" \
+    "RSS after the sweeps / growth MB" "$after / $(growth "$after")"
   { grep -c . "$work/exporter.log" || true; } | xargs printf '%-34s %s\n' "exporter log lines"
   exit 0
 fi
@@ -138,11 +139,11 @@ nginx -c "$work/nginx.conf" >/dev/null 2>&1 & npid=$!
 sleep 1
 t_nginx=$(timed "http://127.0.0.1:$nport/metrics")
 kill "$npid"
-cpu=$(awk '{printf "%.1f", ($14+$15)/'"$(getconf CLK_TCK)"'}' "/proc/$pid/stat")
+cpu=$(awk -v t="$(ticks "$pid")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz}')
 printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
   "series / bytes of /metrics" "$series / $bytes" \
-  "RSS empty / settled / growth MB" "$empty / $settled / $(python3 -c "print(f'{$settled-$empty:.1f}')")" \
-  "RSS after the scrapes / growth MB" "$after / $(python3 -c "print(f'{$after-$empty:.1f}')")" \
+  "RSS empty / settled / growth MB" "$empty / $settled / $(growth "$settled")" \
+  "RSS after the scrapes / growth MB" "$after / $(growth "$after")" \
   "active backends, mean / median / max" "$active" \
   "full /metrics text, best / median ms" "$t_text" \
   "OpenMetrics, best / median ms" "$t_om" \
@@ -153,7 +154,6 @@ printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
 cut -c1-200 "$work/exporter.log" | sed -E 's/[0-9:.TZ-]{20,}//' | sort | uniq -c | sort -rn | head -5
 if [ -n "${AGAINST:-}" ]; then
   # One scrape of each in turn, so both see the same machine; CPU is the exporter's utime+stime over its scrape.
-  ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
   for _ in $(seq "${ROUNDS:-20}"); do
     for side in a b; do
       if [ $side = a ]; then p=$pid; u=$url; else p=$pid_b; u=http://127.0.0.1:$port_b/metrics; fi
