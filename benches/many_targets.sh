@@ -43,8 +43,11 @@ growth() { python3 -c "print(f'{$1-$empty:.1f}')"; } # RSS MB beyond the empty p
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }   # CPU ticks (utime+stime) of a process
 sd=$work/targets.yml
 echo "[]" >"$sd"
+# /probe reaches only allowed servers: PROBE=1 allows the loopback PostgreSQL.
+probe_args=()
+[ -n "${PROBE:-}" ] && probe_args=(--probe.allowed-targets "127.0.0.1:*")
 ${EXPORTER_WRAP:-} "$bin" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
-  --web.listen-address "127.0.0.1:$port" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
+  --web.listen-address "127.0.0.1:$port" --log.level warn "${probe_args[@]}" ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
 pid=$!
 url=http://127.0.0.1:$port/metrics
 for _ in $(seq 100); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done

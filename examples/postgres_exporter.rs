@@ -15,7 +15,8 @@ use hubble::discovery::ConsulConfig;
 use hubble::dispatcher::Shard;
 use hubble::runtime::CollectionRuntime;
 use hubble_examples::cli::{self, parse_duration, parse_listen_address, LOG_LEVELS};
-use hubble_examples::postgres::app::{self, Config, Targets};
+use hubble_examples::postgres::allowlist::{self, Pattern};
+use hubble_examples::postgres::app::{self, Config, ProbeConfig, Targets};
 use hubble_examples::postgres::connection::Dsn;
 use hubble_examples::postgres::naming::Naming;
 use hubble_examples::postgres::reload;
@@ -26,7 +27,9 @@ use hubble_examples::postgres::{Collection, Schedule};
 /// Three ways to run: one server (--dsn or DATA_SOURCE_NAME); any server on demand at
 /// /probe?target=<dsn or host:port> (always available; alone when no target is given); or discovery, from a
 /// Prometheus file_sd file (--discovery.file) or Consul services carrying a tag (--discovery.consul.url and
-/// --discovery.consul.tag). /probe targets and discovered targets take missing credentials from --target.*.
+/// --discovery.consul.tag). /probe reaches only the servers allowed by --probe.allowed-targets[-file] and the
+/// targets already exported. /probe targets and discovered targets take missing credentials from
+/// --target.* (or /probe?auth_module=NAME from --config.file).
 /// Discovered targets get their user, password, dbname and sslmode from their exporter options (file_sd
 /// __param_<name> labels or Consul KV monitoring/<service>/<tag>), else from the --target.* flags.
 #[derive(Parser, Debug)]
@@ -90,6 +93,20 @@ struct Flags {
     /// Export only pg_up and the custom queries, not the standard groups (as postgres_exporter's flag).
     #[arg(long = "disable-default-metrics")]
     disable_default_metrics: bool,
+    /// Servers /probe may reach, besides the targets already exported (none by default): a comma list of
+    /// host:port, host:*, [ipv6]:port, CIDR:port (10.0.0.0/8:5432, addresses only), CIDR:*, or * for any.
+    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = parse_pattern)]
+    probe_allowed_targets: Vec<Pattern>,
+    /// A file of such patterns (one or more per line, # comments), re-read on reload.
+    #[arg(long = "probe.allowed-targets-file", value_name = "PATH")]
+    probe_allowed_targets_file: Option<PathBuf>,
+    /// Let /probe send passwords to servers that ask for them in cleartext or as MD5 (by default a probed
+    /// target with a password must authenticate with SCRAM).
+    #[arg(long = "probe.allow-insecure-auth")]
+    probe_allow_insecure_auth: bool,
+    /// postgres_exporter's config file: auth_modules for /probe?auth_module=NAME; re-read on reload.
+    #[arg(long = "config.file", value_name = "PATH")]
+    config_file: Option<PathBuf>,
     /// How long a /probe target's pool is kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
@@ -134,6 +151,11 @@ fn parse_dsn(s: &str) -> Result<Dsn, String> {
         .map_err(|e: hubble_examples::postgres::connection::DsnError| e.to_string())
 }
 
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    s.parse()
+        .map_err(|e: allowlist::PatternError| e.to_string())
+}
+
 fn read_secret(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {
     reload::read_secret(path, flag).map_err(anyhow::Error::msg)
 }
@@ -174,6 +196,12 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
         web: std::sync::Arc::new(web),
         enable_lifecycle: flags.enable_lifecycle,
         query_path: flags.query_path,
+        probe: ProbeConfig {
+            allowed_targets: flags.probe_allowed_targets,
+            allowed_targets_file: flags.probe_allowed_targets_file,
+            auth_config_file: flags.config_file,
+            allow_insecure_auth: flags.probe_allow_insecure_auth,
+        },
         consul_token_file: flags.consul_token_file,
         collection: Collection {
             schedule: Schedule {

@@ -454,6 +454,8 @@ fn secrets_never_show_in_logs_metrics_pages_or_errors() {
     let (_closed, closed_port) = support::refused_port();
     let closed = format!("127.0.0.1:{closed_port}");
     let (child, addr) = spawn_binary(&[
+        "--probe.allowed-targets",
+        "127.0.0.1:*",
         "--discovery.consul.url",
         &format!("http://{closed}"),
         "--discovery.consul.tag",

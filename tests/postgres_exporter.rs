@@ -253,7 +253,10 @@ fn the_password_never_shows() {
 #[test]
 fn probe_exports_the_asked_target_and_closes_it_when_idle() {
     let pg = PgCluster::start(&[]);
-    let exporter = Running::start(Targets::ProbeOnly);
+    let mut config =
+        support::running::config(Targets::ProbeOnly, support::running::test_collection());
+    config.probe.allowed_targets = vec![format!("127.0.0.1:{}", pg.port).parse().unwrap()];
+    let exporter = Running::start_config(config);
     let target = format!("127.0.0.1:{}", pg.port);
     let r = get(exporter.addr, &format!("/probe?target={target}"), &[]).unwrap();
     assert_eq!(r.status, 200);

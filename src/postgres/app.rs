@@ -13,10 +13,12 @@ use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::allowlist::{Allowlist, KnownTargets, Pattern};
+use super::auth_modules::{self, AuthModules};
 use super::connection::Dsn;
-use super::live::Live;
 pub use super::live::PgExporter;
-use super::probe::{self, Probes};
+use super::live::{Holds, Live};
+use super::probe::{self, Access, Probes};
 use super::reload::Reloader;
 use super::{lifecycle, Collection};
 
@@ -63,6 +65,22 @@ pub struct Config {
     pub query_path: Option<PathBuf>,
     /// The Consul token file, re-read on reload.
     pub consul_token_file: Option<PathBuf>,
+    /// Who `/probe` may reach and with which credentials.
+    pub probe: ProbeConfig,
+}
+
+/// What `/probe` may reach and with which credentials. The default allows nothing but the targets the
+/// exporter exports anyway.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeConfig {
+    /// `--probe.allowed-targets`.
+    pub allowed_targets: Vec<Pattern>,
+    /// `--probe.allowed-targets-file`, re-read on reload.
+    pub allowed_targets_file: Option<PathBuf>,
+    /// `--config.file` (postgres_exporter's `auth_modules`), re-read on reload.
+    pub auth_config_file: Option<PathBuf>,
+    /// `--probe.allow-insecure-auth`: no authentication guard.
+    pub allow_insecure_auth: bool,
 }
 
 /// The DSN of a discovered target: its address, then its exporter options, then the defaults.
@@ -86,11 +104,31 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     let live = Arc::new(Live::new(config.collection.clone()));
+    let known = Arc::new(KnownTargets::default());
+    let allowlist = Arc::new(Allowlist::new(
+        config.probe.allowed_targets.clone(),
+        match &config.probe.allowed_targets_file {
+            Some(path) => super::allowlist::load_file(path).map_err(anyhow::Error::msg)?,
+            None => Vec::new(),
+        },
+        known.clone(),
+    ));
+    if allowlist.allows_any() {
+        tracing::warn!(
+            "/probe may reach any server (--probe.allowed-targets *): anyone who can reach this port can \
+             make the exporter connect anywhere"
+        );
+    }
+    let auth_modules = Arc::new(AuthModules::new(match &config.probe.auth_config_file {
+        Some(path) => auth_modules::load(path).map_err(anyhow::Error::msg)?,
+        None => Default::default(),
+    }));
     let mut consul_backend = None;
     let discovery = Discovery {
         config: &config,
         registry: &registry,
         live: &live,
+        known: &known,
         cancel: &cancel,
     };
     match &config.targets {
@@ -98,8 +136,12 @@ pub async fn run(
             tracing::info!("no target configured: serving /probe?target=... only")
         }
         Targets::Single(dsn) => {
+            let holds = Holds {
+                known: Some(known.hold(dsn)),
+                ..Holds::default()
+            };
             registry
-                .register(live.exporter(dsn, Labels::new())?)
+                .register(live.exporter_holding(dsn, Labels::new(), holds)?)
                 .await
                 .context("registering the exporter")?;
             tracing::info!(target = %dsn.redacted(), "exporting one server");
@@ -120,20 +162,40 @@ pub async fn run(
             spawn_dispatcher(&mut tasks, discovery, "consul", hubble, Some(tag.clone()));
         }
     }
-    let reloader = Arc::new(Reloader::new(
+    let reloader = Reloader::new(
         config.web.clone(),
         live.clone(),
         config.query_path.clone(),
         consul_backend.zip(config.consul_token_file.clone()),
         &registry,
-    ));
+    );
+    let reloader = Arc::new(
+        reloader.probes(
+            config
+                .probe
+                .allowed_targets_file
+                .clone()
+                .map(|p| (allowlist.clone(), p)),
+            config
+                .probe
+                .auth_config_file
+                .clone()
+                .map(|p| (auth_modules.clone(), p)),
+        ),
+    );
     let quit = cancel.child_token();
     tasks.spawn(lifecycle::on_sighup(reloader.clone(), cancel.clone()));
     let probes = Arc::new(
         Probes::new(
             config.defaults.clone(),
             live.clone(),
+            Access {
+                allowlist,
+                auth_modules,
+                allow_insecure_auth: config.probe.allow_insecure_auth,
+            },
             config.probe_idle_timeout,
+            &registry,
         )
         .collect_on(registry.collection_runtime()),
     );
@@ -192,6 +254,7 @@ struct Discovery<'a> {
     config: &'a Config,
     registry: &'a Registry,
     live: &'a Arc<Live>,
+    known: &'a Arc<KnownTargets>,
     cancel: &'a CancellationToken,
 }
 
@@ -201,6 +264,7 @@ fn spawn_dispatcher<L, P>(
         config,
         registry,
         live,
+        known,
         cancel,
     }: Discovery<'_>,
     backend: &'static str,
@@ -215,7 +279,12 @@ fn spawn_dispatcher<L, P>(
     if let Some(shard) = config.shard {
         dispatcher = dispatcher.shard(shard);
     }
-    let (defaults, cancel, live) = (config.defaults.clone(), cancel.clone(), live.clone());
+    let (defaults, cancel, live, known) = (
+        config.defaults.clone(),
+        cancel.clone(),
+        live.clone(),
+        known.clone(),
+    );
     tasks.spawn(async move {
         let source = move || {
             let (hubble, tag) = (hubble.clone(), tag.clone());
@@ -227,7 +296,13 @@ fn spawn_dispatcher<L, P>(
             }
         };
         let factory = |svc: ServiceAtomic| {
-            let exporter = live.exporter(&target_dsn(&svc, &defaults), svc.labels);
+            let dsn = target_dsn(&svc, &defaults);
+            // A discovered server may be probed too (e.g. with another auth module) while it is discovered.
+            let holds = Holds {
+                known: Some(known.hold(&dsn)),
+                ..Holds::default()
+            };
+            let exporter = live.exporter_holding(&dsn, svc.labels, holds);
             async move { exporter }
         };
         dispatcher.manage(source, factory, cancel).await;

@@ -115,18 +115,29 @@ impl Dsn {
     }
 
     /// [`pool`](Self::pool) with its connections kept between runs: every collector of a target shares them.
+    /// With `via`, connections go through the Unix socket in that directory (an
+    /// [`AuthGuard`](super::auth_guard::AuthGuard) relaying to this DSN's server) instead of straight to it.
     pub fn connections(
         &self,
         max: u32,
         statement_timeout: Duration,
+        via: Option<&std::path::Path>,
     ) -> Result<PgConnections, String> {
-        Ok(PgConnections::new(self.pool(max, statement_timeout)?))
+        let mut options = self.connect_options(statement_timeout)?;
+        if let Some(dir) = via {
+            options = options.socket(dir);
+        }
+        Ok(PgConnections::new(Self::pool_with(
+            max,
+            statement_timeout,
+            options,
+        )))
     }
 
     /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first
     /// query connects (and reconnects after a restart).
-    pub fn pool(&self, max: u32, statement_timeout: Duration) -> Result<PgPool, String> {
-        Ok(PgPoolOptions::new()
+    fn pool_with(max: u32, statement_timeout: Duration, options: PgConnectOptions) -> PgPool {
+        PgPoolOptions::new()
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(statement_timeout)
@@ -137,7 +148,7 @@ impl Dsn {
             // A busy server makes every acquire slow; sqlx would warn on each one. The failing collector is
             // already logged once and shown in hubble_collector_up, so keep sqlx's note at debug level.
             .acquire_slow_level(log::LevelFilter::Debug)
-            .connect_lazy_with(self.connect_options(statement_timeout)?))
+            .connect_lazy_with(options)
     }
 }
 

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use hubble::{BaseExporter, Exporter, ExporterError, Labels};
 
+use super::allowlist::KnownGuard;
+use super::auth_guard::AuthGuard;
 use super::connection::{Dsn, PgConnections};
 use super::custom::{CustomCollector, CustomQuery};
 use super::up::PgUp;
@@ -20,6 +22,17 @@ struct Member {
     connections: PgConnections,
     /// The custom queries its collectors run now.
     custom: Mutex<Vec<CustomQuery>>,
+    /// Kept alive as long as the exporter.
+    _holds: Holds,
+}
+
+/// What a target's exporter keeps alive with it.
+#[derive(Debug, Default)]
+pub struct Holds {
+    /// The relay its connections go through (probed targets).
+    pub auth_guard: Option<AuthGuard>,
+    /// Its server counted as known to `/probe` (discovered targets, the single target).
+    pub known: Option<KnownGuard>,
 }
 
 impl Exporter for PgExporter {
@@ -37,8 +50,22 @@ impl Exporter for PgExporter {
 impl PgExporter {
     /// A stand-alone exporter of `dsn` with `labels` (plus `server`) on every series; not reloadable.
     pub fn new(dsn: &Dsn, labels: Labels, collection: &Collection) -> Result<Self, ExporterError> {
+        Self::with_holds(dsn, labels, collection, Holds::default())
+    }
+
+    fn with_holds(
+        dsn: &Dsn,
+        labels: Labels,
+        collection: &Collection,
+        holds: Holds,
+    ) -> Result<Self, ExporterError> {
+        let via = holds.auth_guard.as_ref().map(AuthGuard::socket_dir);
         let connections = dsn
-            .connections(collection.pool_size.max(1), collection.schedule.timeout)
+            .connections(
+                collection.pool_size.max(1),
+                collection.schedule.timeout,
+                via,
+            )
             .map_err(|e| ExporterError::Setup {
                 exporter: "postgres".into(),
                 source: e.into(),
@@ -68,6 +95,7 @@ impl PgExporter {
                 base,
                 connections,
                 custom: Mutex::new(collection.custom_queries.clone()),
+                _holds: holds,
             }),
         })
     }
@@ -116,9 +144,19 @@ impl Live {
 
     /// An exporter for `dsn` under the settings in force, followed by later reloads.
     pub fn exporter(&self, dsn: &Dsn, labels: Labels) -> Result<PgExporter, ExporterError> {
+        self.exporter_holding(dsn, labels, Holds::default())
+    }
+
+    /// [`exporter`](Self::exporter) keeping `holds` alive with it.
+    pub fn exporter_holding(
+        &self,
+        dsn: &Dsn,
+        labels: Labels,
+        holds: Holds,
+    ) -> Result<PgExporter, ExporterError> {
         // Under the lock: a reload cannot slip between reading the settings and joining the list.
         let mut state = self.lock();
-        let exporter = PgExporter::new(dsn, labels, &state.collection)?;
+        let exporter = PgExporter::with_holds(dsn, labels, &state.collection, holds)?;
         state.members.retain(|m| m.strong_count() > 0);
         state.members.push(Arc::downgrade(&exporter.member));
         Ok(exporter)

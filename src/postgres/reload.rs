@@ -9,6 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hubble::discovery::ConsulBackend;
 use hubble::{WebConfig, WebConfigHandle};
 
+use super::allowlist::{self, Allowlist};
+use super::auth_modules::{self, AuthModules};
 use super::custom;
 use super::live::Live;
 
@@ -25,6 +27,8 @@ pub struct Reloader {
     pub(crate) live: Arc<Live>,
     pub(crate) query_path: Option<PathBuf>,
     pub(crate) consul: Option<(ConsulBackend, PathBuf)>,
+    allowed_targets: Option<(Arc<Allowlist>, PathBuf)>,
+    auth_modules: Option<(Arc<AuthModules>, PathBuf)>,
     successful: prometheus::IntGauge,
     success_time: prometheus::Gauge,
 }
@@ -59,9 +63,22 @@ impl Reloader {
             live,
             query_path,
             consul,
+            allowed_targets: None,
+            auth_modules: None,
             successful,
             success_time,
         }
+    }
+
+    /// Also re-reads the `/probe` allowlist file and the auth modules file.
+    pub(crate) fn probes(
+        mut self,
+        allowed_targets: Option<(Arc<Allowlist>, PathBuf)>,
+        auth_modules: Option<(Arc<AuthModules>, PathBuf)>,
+    ) -> Self {
+        self.allowed_targets = allowed_targets;
+        self.auth_modules = auth_modules;
+        self
     }
 
     /// Re-reads every file; applies them all or, on the first error, none. Logs the outcome.
@@ -93,6 +110,22 @@ impl Reloader {
             Some((_, path)) => Some(read_secret(path, "--discovery.consul.token-file")?),
             None => None,
         };
+        let allowed = match &self.allowed_targets {
+            Some((_, path)) => Some(allowlist::load_file(path)?),
+            None => None,
+        };
+        let modules = match &self.auth_modules {
+            Some((_, path)) => Some(auth_modules::load(path)?),
+            None => None,
+        };
+        if let (Some((list, _)), Some(patterns)) = (&self.allowed_targets, allowed) {
+            tracing::info!(patterns = patterns.len(), "probe allowlist reloaded");
+            list.set_file_patterns(patterns);
+        }
+        if let (Some((handle, _)), Some(modules)) = (&self.auth_modules, modules) {
+            tracing::info!(modules = modules.len(), "auth modules reloaded");
+            handle.replace(modules);
+        }
         if let Some(web) = web {
             tracing::info!(
                 tls = web.tls_enabled(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hubble::{Registry, WebConfigHandle};
-use hubble_examples::postgres::app::{self, Config, Targets};
+use hubble_examples::postgres::app::{self, Config, ProbeConfig, Targets};
 use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
 use hubble_examples::postgres::custom::CustomQuery;
 use hubble_examples::postgres::naming::Naming;
@@ -45,15 +45,9 @@ impl Running {
         Running::start_collection(
             targets,
             Collection {
-                schedule: Schedule {
-                    interval: Duration::from_millis(300),
-                    timeout: Duration::from_millis(300),
-                    ..Schedule::default()
-                },
                 custom_queries,
                 naming,
-                disable_default_metrics: false,
-                pool_size: 2,
+                ..test_collection()
             },
         )
     }
@@ -95,7 +89,22 @@ impl Running {
     }
 }
 
-/// The test defaults: fast collections and discovery, plain HTTP, no lifecycle API.
+/// Fast collections (every 300 ms) of the standard groups.
+pub fn test_collection() -> Collection {
+    Collection {
+        schedule: Schedule {
+            interval: Duration::from_millis(300),
+            timeout: Duration::from_millis(300),
+            ..Schedule::default()
+        },
+        custom_queries: Vec::new(),
+        naming: Naming::PostgresExporter,
+        disable_default_metrics: false,
+        pool_size: 2,
+    }
+}
+
+/// The test defaults: fast collections and discovery, plain HTTP, no lifecycle API, `/probe` as shipped.
 pub fn config(targets: Targets, collection: Collection) -> Config {
     Config {
         targets,
@@ -114,6 +123,7 @@ pub fn config(targets: Targets, collection: Collection) -> Config {
         enable_lifecycle: false,
         query_path: None,
         consul_token_file: None,
+        probe: ProbeConfig::default(),
     }
 }
 

@@ -1,0 +1,325 @@
+//! `/probe` as an attacker on the scrape network would use it: it reaches only allowed servers, and the
+//! operator's password never goes to a server that asks for it in cleartext.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hubble_examples::postgres::app::{Config, Targets};
+use hubble_examples::postgres::auth_guard::AuthGuard;
+use hubble_examples::postgres::connection::Dsn;
+use support::pg::PgCluster;
+use support::running::{config, dsn, test_collection, Running};
+use support::{get, post, wait_for};
+
+const OPERATOR_PASSWORD: &str = "operator-Pa55-s3cret";
+
+/// A server that asks every client for its password in cleartext and keeps all it is sent.
+struct StandIn {
+    port: u16,
+    seen: Arc<Mutex<Vec<u8>>>,
+    connections: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StandIn {
+    fn start() -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen, connections, stop) = Default::default();
+        let thread = std::thread::spawn({
+            let (seen, connections, stop): (
+                Arc<Mutex<Vec<u8>>>,
+                Arc<AtomicUsize>,
+                Arc<AtomicBool>,
+            ) = (
+                Arc::clone(&seen),
+                Arc::clone(&connections),
+                Arc::clone(&stop),
+            );
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((mut conn, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    connections.fetch_add(1, Ordering::Relaxed);
+                    conn.set_nonblocking(false).unwrap();
+                    conn.set_read_timeout(Some(Duration::from_millis(500)))
+                        .unwrap();
+                    // Whatever the client sends first (its startup message), then the request for a
+                    // cleartext password, then everything it sends until it closes or goes quiet.
+                    let mut buf = [0u8; 4096];
+                    if let Ok(n) = conn.read(&mut buf) {
+                        seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = conn.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]);
+                    while let Ok(n) = conn.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        });
+        StandIn {
+            port,
+            seen,
+            connections,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn received(&self, secret: &str) -> bool {
+        let seen = self.seen.lock().unwrap();
+        seen.windows(secret.len()).any(|w| w == secret.as_bytes())
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn probe_only(password: &str) -> Config {
+    let mut c = config(Targets::ProbeOnly, test_collection());
+    c.defaults.password = Some(password.into());
+    c
+}
+
+#[test]
+fn a_target_nobody_allowed_gets_403_and_no_connection() {
+    let stand_in = StandIn::start();
+    let dir = tempfile::tempdir().unwrap();
+    let allowed = dir.path().join("allowed");
+    std::fs::write(&allowed, "# nothing yet\n").unwrap();
+    let mut c = probe_only(OPERATOR_PASSWORD);
+    c.probe.allowed_targets_file = Some(allowed.clone());
+    c.enable_lifecycle = true;
+    let exporter = Running::start_config(c);
+    let caller_password = "caller-Pa55-s3cret";
+    for target in [
+        stand_in.target(),
+        format!(
+            "postgresql%3A%2F%2Fu%3A{caller_password}%40127.0.0.1%3A{}%2Fdb",
+            stand_in.port
+        ),
+    ] {
+        let r = get(exporter.addr, &format!("/probe?target={target}"), &[]).unwrap();
+        assert_eq!(r.status, 403, "{}", r.text());
+        let body = r.text();
+        assert_eq!(
+            body,
+            format!(
+                "target {} is not allowed: it matches no --probe.allowed-targets pattern and is not a discovered target\n",
+                stand_in.target()
+            )
+        );
+        assert!(!body.contains(OPERATOR_PASSWORD) && !body.contains(caller_password));
+    }
+    // Refused before anything was created, so nothing can connect later either.
+    assert_eq!(stand_in.connections.load(Ordering::Relaxed), 0);
+    let metrics = get(exporter.addr, "/metrics", &[]).unwrap().text();
+    assert!(
+        metrics.contains("hubble_probes_refused_total{reason=\"not_allowed\"} 2"),
+        "{metrics}"
+    );
+    // The operator opens it up in the file and reloads: the target is reached (and then guarded).
+    std::fs::write(&allowed, format!("{}\n", stand_in.target())).unwrap();
+    assert_eq!(post(exporter.addr, "/-/reload").unwrap().status, 200);
+    let r = get(
+        exporter.addr,
+        &format!("/probe?target={}", stand_in.target()),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_for(
+        Duration::from_secs(10),
+        "a connection to the stand-in",
+        || (stand_in.connections.load(Ordering::Relaxed) > 0).then_some(()),
+    );
+    exporter.stop();
+    assert!(!stand_in.received(OPERATOR_PASSWORD));
+}
+
+#[test]
+fn an_allowed_server_asking_for_a_cleartext_password_does_not_get_it() {
+    let stand_in = StandIn::start();
+    let mut c = probe_only(OPERATOR_PASSWORD);
+    c.probe.allowed_targets = vec![stand_in.target().parse().unwrap()];
+    let exporter = Running::start_config(c);
+    let r = get(
+        exporter.addr,
+        &format!("/probe?target={}", stand_in.target()),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let body = r.text();
+    assert!(
+        body.contains(&format!("pg_up{{server=\"{}\"}} 0", stand_in.target())),
+        "{body}"
+    );
+    assert!(!body.contains(OPERATOR_PASSWORD));
+    wait_for(
+        Duration::from_secs(10),
+        "a connection to the stand-in",
+        || (stand_in.connections.load(Ordering::Relaxed) > 0).then_some(()),
+    );
+    exporter.stop();
+    assert!(
+        stand_in.seen.lock().unwrap().len() > 8,
+        "the stand-in saw the startup message"
+    );
+    assert!(!stand_in.received(OPERATOR_PASSWORD));
+}
+
+#[tokio::test]
+async fn the_guard_says_why_it_cut_a_connection() {
+    use sqlx::ConnectOptions as _;
+    let stand_in = StandIn::start();
+    let guard = AuthGuard::start(
+        "127.0.0.1",
+        stand_in.port,
+        Duration::from_secs(5),
+        &tokio::runtime::Handle::current(),
+    )
+    .unwrap();
+    let dsn: Dsn = format!(
+        "postgresql://postgres:{OPERATOR_PASSWORD}@{}/postgres?sslmode=disable",
+        stand_in.target()
+    )
+    .parse()
+    .unwrap();
+    let options = dsn
+        .connect_options(Duration::from_secs(5))
+        .unwrap()
+        .socket(guard.socket_dir());
+    let error = options.connect().await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "hubble refused to send the password to {}: it asked for the password in cleartext",
+            stand_in.target()
+        )),
+        "{error}"
+    );
+    let socket_dir = guard.socket_dir().to_owned();
+    drop(guard);
+    assert!(
+        !socket_dir.exists(),
+        "the relay's socket is removed with it"
+    );
+    // And a target that refuses connections is named with the reason.
+    let (_reserved, port) = support::refused_port();
+    let guard = AuthGuard::start(
+        "127.0.0.1",
+        port,
+        Duration::from_secs(5),
+        &tokio::runtime::Handle::current(),
+    )
+    .unwrap();
+    let error = options
+        .clone()
+        .socket(guard.socket_dir())
+        .port(port)
+        .connect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("connecting to 127.0.0.1:{port}: ")),
+        "{error}"
+    );
+    drop(stand_in);
+}
+
+#[test]
+fn with_insecure_auth_allowed_the_stand_in_does_get_it() {
+    // The same as above with the guard turned off: proves the stand-in would see a password sent.
+    let stand_in = StandIn::start();
+    let mut c = probe_only(OPERATOR_PASSWORD);
+    c.probe.allowed_targets = vec!["127.0.0.0/8:*".parse().unwrap()];
+    c.probe.allow_insecure_auth = true;
+    let exporter = Running::start_config(c);
+    let r = get(
+        exporter.addr,
+        &format!("/probe?target={}", stand_in.target()),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    wait_for(
+        Duration::from_secs(10),
+        "the password at the stand-in",
+        || stand_in.received(OPERATOR_PASSWORD).then_some(()),
+    );
+    exporter.stop();
+}
+
+#[test]
+fn auth_modules_work_end_to_end_for_known_targets() {
+    let pg = PgCluster::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("postgres_exporter.yml");
+    std::fs::write(
+        &file,
+        "auth_modules:\n  mon:\n    type: userpass\n    userpass:\n      username: postgres\n      password: module-Pa55\n    options:\n      sslmode: disable\n",
+    )
+    .unwrap();
+    // No allowlist: the exporter's own target may be probed, nothing else.
+    let mut c = config(Targets::Single(dsn(&pg, "postgres")), test_collection());
+    c.probe.auth_config_file = Some(file);
+    let exporter = Running::start_config(c);
+    let target = format!("127.0.0.1:{}", pg.port);
+    // The module's password makes the connections go through the guard; trust auth lets them in.
+    let r = get(
+        exporter.addr,
+        &format!("/probe?target={target}&auth_module=mon"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text()
+            .contains(&format!("pg_up{{server=\"{target}\"}} 1")),
+        "{}",
+        r.text()
+    );
+    let r = get(
+        exporter.addr,
+        &format!("/probe?target={target}&auth_module=nope"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        (r.status, r.text()),
+        (400, "auth_module nope not found\n".into())
+    );
+    let other = support::refused_port();
+    let r = get(
+        exporter.addr,
+        &format!("/probe?target=127.0.0.1:{}&auth_module=mon", other.1),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(!r.text().contains("module-Pa55"));
+    exporter.stop();
+}
