@@ -12,8 +12,8 @@ command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get inst
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 TABLES=${1:-100}; SECS=${2:-30}
-cargo build --release --example postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/examples/postgres_exporter
+cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
+bin=$root/target/release/postgres_exporter
 work=$(mktemp -d /tmp/hubble-cpu.XXXXXX); chmod 755 "$work"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 pgport=$(free_port)

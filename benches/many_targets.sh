@@ -22,8 +22,8 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 # HUBBLE_BIN=path runs another build of the example instead of building this one. AGAINST=path runs a second
 # build beside it on the same targets and scrapes the two in turn (an A/B in one run; ROUNDS, default 20).
 if [ -n "${HUBBLE_BIN:-}" ]; then bin=$HUBBLE_BIN; else
-  cargo build --release --example postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-  bin=$root/target/release/examples/postgres_exporter
+  cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
+  bin=$root/target/release/postgres_exporter
 fi
 work=$(mktemp -d /tmp/hubble-many.XXXXXX); chmod 755 "$work"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }

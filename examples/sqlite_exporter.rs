@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use hubble_examples::cli::{self, parse_duration, parse_listen_address, LOG_LEVELS};
+use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
 use hubble_examples::sqlite_demo::{self, Config, DEFAULT_DATABASE};
 
 /// Prometheus exporter for a demo job queue in an embedded SQLite database, built on hubble.

@@ -20,3 +20,5 @@ if ((${#need[@]})); then
 fi
 
 cargo test --workspace --locked
+# The 60 s load test is left out of a plain `cargo test`; the suite runs it.
+cargo test --locked -p postgres_exporter --test load -- --ignored

@@ -1,8 +1,6 @@
-//! Examples built on hubble, as a library so the integration tests can run them in-process.
+//! The SQLite demo built on hubble, as a library so the integration tests can run it in-process:
+//! [`sqlite_demo`], an exporter over an embedded SQLite job queue (`examples/sqlite_exporter.rs`).
 //!
-//! - [`sqlite_demo`]: the main job, an exporter over an embedded SQLite job queue (`examples/sqlite_exporter.rs`).
-//! - [`cli`]: exporter-style flag helpers shared by the example binaries.
+//! The Postgres exporter is a crate of its own, `examples/postgres_exporter`.
 
-pub mod cli;
-pub mod postgres;
 pub mod sqlite_demo;

@@ -1,6 +1,6 @@
 //! SQL collectors over real databases: SQLite in a temp file, PostgreSQL in a throwaway cluster.
 
-mod support;
+use hubble_test_support as support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The main job end to end: the SQLite demo exporter on a loopback port, scraped over real HTTP and checked
 //! with promtool; and the example binary's handling of bad input and signals.
 
-mod support;
+use hubble_test_support as support;
 
 use std::io::Read;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! `--web.config.file` with real clients: curl and a Prometheus server over TLS, client certificates and
 //! basic auth; reload without a restart.
 
-mod support;
+use hubble_test_support as support;
 
 use std::process::Command;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! Exporter-style command-line helpers: listen addresses, durations, log levels, one-line errors.
+//! Exporter-style command-line helpers shared by the example exporters: listen addresses, durations, log
+//! levels, one-line errors.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

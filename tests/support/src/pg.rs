@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// A running throwaway cluster, stopped and removed on drop.
 pub struct PgCluster {
+    /// Its loopback port.
     pub port: u16,
     bin: PathBuf,
     data: PathBuf,
@@ -203,6 +205,7 @@ impl PgCluster {
             .unwrap_or(usize::MAX)
     }
 
+    /// Its data directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

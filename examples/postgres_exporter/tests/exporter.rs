@@ -1,17 +1,19 @@
 //! The Postgres exporter against a throwaway PostgreSQL cluster: single target, a target down at start and
 //! restarted, and file_sd discovery adding and removing a target (its pool closes).
 
-mod support;
+mod running;
+
+use hubble_test_support as support;
 
 use std::time::Duration;
 
-use hubble_examples::postgres::app::Targets;
-use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
-use hubble_examples::postgres::custom;
-use hubble_examples::postgres::naming::Naming;
-use hubble_examples::postgres::{Collection, Schedule};
+use postgres_exporter::app::Targets;
+use postgres_exporter::connection::{Dsn, APPLICATION_NAME};
+use postgres_exporter::custom;
+use postgres_exporter::naming::Naming;
+use postgres_exporter::{Collection, Schedule};
+use running::{dsn, our_connections, Running};
 use support::pg::PgCluster;
-use support::running::{dsn, our_connections, Running};
 use support::{get, promtool_check, wait_for, Prometheus};
 
 #[test]
@@ -253,8 +255,7 @@ fn the_password_never_shows() {
 #[test]
 fn probe_exports_the_asked_target_and_closes_it_when_idle() {
     let pg = PgCluster::start(&[]);
-    let mut config =
-        support::running::config(Targets::ProbeOnly, support::running::test_collection());
+    let mut config = running::config(Targets::ProbeOnly, running::test_collection());
     config.probe.allowed_targets = vec![format!("127.0.0.1:{}", pg.port).parse().unwrap()];
     let exporter = Running::start_config(config);
     let target = format!("127.0.0.1:{}", pg.port);
@@ -374,7 +375,7 @@ fn the_password_never_shows_in_logs() {
     pg.stop();
     let secret = "l0g-s3cr3t-pw";
     let addr = support::free_addr();
-    let child = std::process::Command::new(support::example_binary("postgres_exporter"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
         .env(
             "DATA_SOURCE_NAME",
             format!(

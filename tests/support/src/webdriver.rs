@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{request_with_body, wait_for};
 
+/// Headless Chromium driven through chromedriver; both stopped on drop.
 pub struct Browser {
     driver: Child,
     addr: SocketAddr,
@@ -78,6 +79,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("WebDriver: {e}"))
     }
 
+    /// Opens `url`.
     pub fn goto(&self, url: &str) {
         self.session_call("POST", "/url", Some(json!({ "url": url })));
     }

@@ -1,8 +1,8 @@
 //! A Prometheus exporter for PostgreSQL built on hubble: a drop-in for postgres_exporter.
 //!
 //! ```text
-//! DATA_SOURCE_NAME=postgresql://postgres@127.0.0.1:5432/postgres cargo run --release --example postgres_exporter
-//! cargo run --release --example postgres_exporter -- --discovery.file targets.yml
+//! DATA_SOURCE_NAME=postgresql://postgres@127.0.0.1:5432/postgres postgres_exporter
+//! postgres_exporter --discovery.file targets.yml
 //! ```
 
 use std::net::SocketAddr;
@@ -14,13 +14,13 @@ use clap::Parser;
 use hubble::discovery::ConsulConfig;
 use hubble::dispatcher::Shard;
 use hubble::runtime::CollectionRuntime;
-use hubble_examples::cli::{self, parse_duration, parse_listen_address, LOG_LEVELS};
-use hubble_examples::postgres::allowlist::{self, Pattern};
-use hubble_examples::postgres::app::{self, Config, ProbeConfig, Targets};
-use hubble_examples::postgres::connection::Dsn;
-use hubble_examples::postgres::naming::Naming;
-use hubble_examples::postgres::reload;
-use hubble_examples::postgres::{Collection, Schedule};
+use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
+use postgres_exporter::allowlist::{self, Pattern};
+use postgres_exporter::app::{self, Config, ProbeConfig, Targets};
+use postgres_exporter::connection::Dsn;
+use postgres_exporter::naming::Naming;
+use postgres_exporter::reload;
+use postgres_exporter::{Collection, Schedule};
 
 /// Prometheus exporter for PostgreSQL, built on hubble. Metric names follow postgres_exporter's.
 ///
@@ -148,7 +148,7 @@ struct Flags {
 
 fn parse_dsn(s: &str) -> Result<Dsn, String> {
     s.parse()
-        .map_err(|e: hubble_examples::postgres::connection::DsnError| e.to_string())
+        .map_err(|e: postgres_exporter::connection::DsnError| e.to_string())
 }
 
 fn parse_pattern(s: &str) -> Result<Pattern, String> {
@@ -183,7 +183,7 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
         None => None,
     };
     let custom_queries = match &flags.query_path {
-        Some(p) => hubble_examples::postgres::custom::load(p)
+        Some(p) => postgres_exporter::custom::load(p)
             .map_err(|e| anyhow::anyhow!("--extend.query-path {e}"))?,
         None => Vec::new(),
     };

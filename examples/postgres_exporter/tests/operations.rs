@@ -1,16 +1,18 @@
 //! Operating the Postgres example: reload (HTTP and SIGHUP) without losing series, the lifecycle API's
 //! default, and a bad reload changing nothing.
 
-mod support;
+mod running;
+
+use hubble_test_support as support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hubble_examples::postgres::app::Targets;
-use hubble_examples::postgres::custom;
-use hubble_examples::postgres::Collection;
+use postgres_exporter::app::Targets;
+use postgres_exporter::custom;
+use postgres_exporter::Collection;
+use running::{config, dsn, Running};
 use support::pg::PgCluster;
-use support::running::{config, dsn, Running};
 use support::{get, post, wait_for};
 
 const ONE_AND_TWO: &str =
@@ -22,7 +24,7 @@ app_three:\n  query: \"SELECT 3 AS v\"\n  metrics:\n    - v: {usage: GAUGE, desc
 
 fn fast() -> Collection {
     Collection {
-        schedule: hubble_examples::postgres::Schedule {
+        schedule: postgres_exporter::Schedule {
             interval: Duration::from_millis(300),
             timeout: Duration::from_millis(300),
             ..Default::default()
@@ -123,7 +125,7 @@ fn reload_over_http_swaps_custom_queries_and_keeps_every_other_series() {
 /// Starts the example binary with `args`, listening on a free loopback port.
 fn spawn_binary(args: &[&str]) -> (std::process::Child, SocketAddr) {
     let addr = support::free_addr();
-    let child = std::process::Command::new(support::example_binary("postgres_exporter"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
         .args(["--web.listen-address", &addr.to_string()])
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -215,7 +217,7 @@ fn a_bad_web_config_stops_the_start_with_one_line() {
         "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
     )
     .unwrap();
-    let out = std::process::Command::new(support::example_binary("postgres_exporter"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
         .args(["--web.listen-address", "127.0.0.1:0", "--web.config.file"])
         .arg(&web)
         .output()
@@ -235,7 +237,7 @@ fn a_bad_web_config_stops_the_start_with_one_line() {
 #[test]
 fn a_bad_collection_thread_count_is_one_line_naming_the_flag() {
     for bad in ["0", "many"] {
-        let out = std::process::Command::new(support::example_binary("postgres_exporter"))
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
             .args([
                 "--web.listen-address",
                 "127.0.0.1:0",
@@ -259,7 +261,7 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
     let pg = PgCluster::start(&[]);
     let secret = "st4tus-s3cret";
     // Trust authentication: the password is sent and ignored, so it is in the DSN but must show nowhere.
-    let target: hubble_examples::postgres::connection::Dsn = format!(
+    let target: postgres_exporter::connection::Dsn = format!(
         "postgresql://postgres:{secret}@127.0.0.1:{}/postgres?sslmode=disable",
         pg.port
     )
@@ -420,7 +422,7 @@ fn faults_hit_one_target_and_heal_while_the_rest_keeps_serving() {
     });
     // No backends piled up on either server: at most the pool per target.
     for pg in [&good, &victim] {
-        let ours = support::running::our_connections(pg);
+        let ours = running::our_connections(pg);
         assert!(ours <= 2, "{ours} connections on port {}", pg.port);
     }
     exporter.stop();
@@ -600,7 +602,7 @@ fn awkward_label_values_survive_both_formats() {
     let mut collection = fast();
     collection.custom_queries = custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap();
     // Conventional names, so promtool's lints judge the escaping alone.
-    collection.naming = hubble_examples::postgres::naming::Naming::Prometheus;
+    collection.naming = postgres_exporter::naming::Naming::Prometheus;
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let body = exporter.wait_metrics("the awkward series", |b| {
         b.matches("app_awkward_n{").count() == values.len()

@@ -3,7 +3,7 @@
 
 pub mod pg;
 pub mod pki;
-pub mod running;
+pub mod props;
 pub mod webdriver;
 
 use std::io::{Read, Write};
@@ -14,12 +14,16 @@ use std::time::{Duration, Instant};
 /// One HTTP response.
 #[derive(Debug)]
 pub struct Response {
+    /// Status code.
     pub status: u16,
+    /// Headers in the order received.
     pub headers: Vec<(String, String)>,
+    /// Body, de-chunked.
     pub body: Vec<u8>,
 }
 
 impl Response {
+    /// The first header called `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -27,6 +31,7 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The body as UTF-8 text.
     pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("utf-8 body")
     }
@@ -216,6 +221,7 @@ pub fn promtool_check(body: &[u8]) -> String {
 
 /// A server run on its own runtime in a thread, on a loopback port, until [`stop`](Self::stop).
 pub struct InThread {
+    /// Where it listens.
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,

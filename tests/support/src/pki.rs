@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// A throwaway CA with server and client certificates in a temporary directory.
 pub struct Pki {
+    /// Where the PEM files are.
     pub dir: tempfile::TempDir,
 }
 
@@ -43,6 +45,7 @@ impl Pki {
         Pki { dir }
     }
 
+    /// A file in the directory.
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.path().join(file)
     }

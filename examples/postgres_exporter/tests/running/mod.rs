@@ -1,18 +1,20 @@
-//! The Postgres example exporter run in-process on a loopback port, with test defaults.
+//! The Postgres exporter run in-process on a loopback port, with test defaults.
+// Each test binary uses a part of it.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hubble::{Registry, WebConfigHandle};
-use hubble_examples::postgres::app::{self, Config, ProbeConfig, Targets};
-use hubble_examples::postgres::connection::{Dsn, APPLICATION_NAME};
-use hubble_examples::postgres::custom::CustomQuery;
-use hubble_examples::postgres::naming::Naming;
-use hubble_examples::postgres::{Collection, Schedule};
+use postgres_exporter::app::{self, Config, ProbeConfig, Targets};
+use postgres_exporter::connection::{Dsn, APPLICATION_NAME};
+use postgres_exporter::custom::CustomQuery;
+use postgres_exporter::naming::Naming;
+use postgres_exporter::{Collection, Schedule};
 
-use super::pg::PgCluster;
-use super::{get, serve_in_thread, wait_showing, InThread};
+use hubble_test_support::pg::PgCluster;
+use hubble_test_support::{get, serve_in_thread, wait_showing, InThread};
 
 /// Series that tell whether targets and collectors are up, shown when a wait times out.
 const HEALTH: [&str; 5] = [

@@ -1,7 +1,9 @@
 //! `/probe` as an attacker on the scrape network would use it: it reaches only allowed servers, and the
 //! operator's password never goes to a server that asks for it in cleartext.
 
-mod support;
+mod running;
+
+use hubble_test_support as support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -9,11 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hubble_examples::postgres::app::{Config, Targets};
-use hubble_examples::postgres::auth_guard::AuthGuard;
-use hubble_examples::postgres::connection::Dsn;
+use postgres_exporter::app::{Config, Targets};
+use postgres_exporter::auth_guard::AuthGuard;
+use postgres_exporter::connection::Dsn;
+use running::{config, dsn, test_collection, Running};
 use support::pg::PgCluster;
-use support::running::{config, dsn, test_collection, Running};
 use support::{get, post, wait_for};
 
 const OPERATOR_PASSWORD: &str = "operator-Pa55-s3cret";
