@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
-use hubble::discovery::{ConsulBackend, ConsulConfig, Hubble, ServiceLister};
+use hubble::discovery::{ConsulBackend, ConsulConfig, Discovery, ServiceLister};
 use hubble::dispatcher::Dispatcher;
-use hubble::{BaseExporter, Format, Metric, MetricCollector, Registry};
+use hubble::{BaseExporter, Collector, Format, Metric, Registry};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -287,8 +287,8 @@ async fn services_nodes_params_and_index() {
     let consul = fixture();
     let (addr, server, stop) = start(consul.clone()).await;
     let backend = ConsulBackend::new(config(&addr));
-    let hubble = Hubble::with_params(backend.clone(), backend.clone(), "Postgres");
-    let services = hubble
+    let discovery = Discovery::with_params(backend.clone(), backend.clone(), "Postgres");
+    let services = discovery
         .services(|s| s.tags.iter().any(|t| t == "postgres"))
         .await
         .unwrap();
@@ -396,7 +396,7 @@ async fn errors_are_clear_and_never_show_the_token() {
 }
 
 struct Up;
-impl MetricCollector for Up {
+impl Collector for Up {
     fn name(&self) -> &str {
         "up"
     }
@@ -412,7 +412,7 @@ async fn a_consul_outage_keeps_the_registered_targets() {
     let mut cfg = config(&addr);
     cfg.timeout = Duration::from_millis(200);
     let backend = ConsulBackend::new(cfg);
-    let hubble = Arc::new(Hubble::with_params(backend.clone(), backend, "postgres"));
+    let discovery = Arc::new(Discovery::with_params(backend.clone(), backend, "postgres"));
     let registry = Registry::new();
     let dispatcher = Arc::new(Dispatcher::<BaseExporter>::new(
         Duration::from_millis(50),
@@ -421,11 +421,11 @@ async fn a_consul_outage_keeps_the_registered_targets() {
     ));
     let cancel = CancellationToken::new();
     let source = {
-        let hubble = hubble.clone();
+        let discovery = discovery.clone();
         move || {
-            let hubble = hubble.clone();
+            let discovery = discovery.clone();
             async move {
-                hubble
+                discovery
                     .targets(|s| s.tags.iter().any(|t| t == "postgres"), &BTreeMap::new())
                     .await
             }

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use hubble::{CollectError, CollectorOptions, Metric, MetricCollector, MetricGroup, MetricKind};
+use hubble::{
+    CollectError, Collector, CollectorOptions, Metric, MetricCollector, MetricGroup, MetricKind,
+};
 
 /// Per-queue job counts.
 #[derive(MetricCollector)]

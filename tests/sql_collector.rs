@@ -5,7 +5,7 @@ use hubble_test_support as support;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hubble::{BaseExporter, CollectError, Format, MetricCollector, Registry, SqlCollector};
+use hubble::{BaseExporter, CollectError, Collector, Format, Registry, SqlCollector};
 use rust_decimal::Decimal;
 use sqlx::{Postgres, Sqlite};
 use support::pg::PgCluster;

@@ -21,7 +21,7 @@ impl Role {
 
 /// A duration attribute, already parsed, in milliseconds.
 #[derive(Debug, Clone, Copy)]
-pub struct Millis(pub u64);
+pub struct Millis(pub u64, pub proc_macro2::Span);
 
 pub struct Container<'a> {
     pub ident: &'a Ident,

@@ -42,8 +42,9 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         fields: Vec::new(),
         attr_error: false,
     };
+    // Keys seen across every #[hubble(...)] of the struct: each holds one value, wherever it is written.
+    let mut seen: Vec<String> = Vec::new();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident(HUBBLE)) {
-        let mut seen: Vec<String> = Vec::new();
         let res = attr.parse_nested_meta(|meta| {
             let key = key_of(&meta);
             if CONTAINER_KEYS.contains(&key.as_str())
@@ -95,6 +96,8 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
             doc: doc_comment(&f.attrs),
             attr_error: false,
         };
+        // Keys seen across every #[metric(...)] of the field.
+        let mut seen: Vec<String> = Vec::new();
         for attr in f.attrs.iter().filter(|a| a.path().is_ident(METRIC)) {
             if let Meta::Path(_) = attr.meta {
                 cx.error(
@@ -104,7 +107,6 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 );
                 continue;
             }
-            let mut seen: Vec<String> = Vec::new();
             let res = attr.parse_nested_meta(|meta| {
                 let key = key_of(&meta);
                 let role = match key.as_str() {
@@ -195,7 +197,7 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
 fn duration(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<Millis>> {
     let s = string(meta)?;
     match parse_duration(&s.value()) {
-        Some(ms) if ms > 0 => Ok(Some(Millis(ms))),
+        Some(ms) if ms > 0 => Ok(Some(Millis(ms, s.span()))),
         _ => {
             cx.error(
                 s.span(),
@@ -377,5 +379,30 @@ mod tests {
         let mut cx = Ctxt::default();
         let c = container(&mut cx, &input).unwrap();
         assert_eq!(c.fields[0].doc.as_deref(), Some("First line. Second."));
+        cx.check().unwrap();
+    }
+
+    #[test]
+    fn a_key_repeated_in_separate_attributes_is_an_error() {
+        let (_, errs) = parse(
+            r#"#[hubble(query = "SELECT 1", prefix = "a")]
+            #[hubble(prefix = "b")]
+            struct S { /// Doc.
+            #[metric(gauge, rename = "x")] #[metric(rename = "y")] b: i64 }"#,
+        );
+        assert_eq!(
+            errs,
+            [
+                "duplicate attribute `prefix`",
+                "duplicate attribute `rename`"
+            ]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "Ctxt dropped without check()")]
+    fn an_unchecked_context_cannot_be_dropped() {
+        let mut cx = Ctxt::default();
+        cx.error(Span::call_site(), "lost");
     }
 }

@@ -4,23 +4,32 @@ use std::fmt::Display;
 
 use proc_macro2::Span;
 
-#[derive(Default)]
+/// Errors so far. [`check`](Self::check) must be called: dropping a context unchecked panics, so a
+/// collected error can never be lost silently (as serde_derive's `Ctxt`).
 pub struct Ctxt {
-    errors: Vec<syn::Error>,
+    errors: Option<Vec<syn::Error>>,
+}
+
+impl Default for Ctxt {
+    fn default() -> Self {
+        Ctxt {
+            errors: Some(Vec::new()),
+        }
+    }
 }
 
 impl Ctxt {
     pub fn error(&mut self, span: Span, msg: impl Display) {
-        self.errors.push(syn::Error::new(span, msg));
+        self.syn_error(syn::Error::new(span, msg));
     }
 
     pub fn syn_error(&mut self, e: syn::Error) {
-        self.errors.push(e);
+        self.errors.as_mut().expect("Ctxt used after check").push(e);
     }
 
     /// All errors combined into one, or `Ok` when there were none.
-    pub fn check(self) -> Result<(), syn::Error> {
-        let mut errors = self.errors.into_iter();
+    pub fn check(mut self) -> Result<(), syn::Error> {
+        let mut errors = self.errors.take().expect("Ctxt checked twice").into_iter();
         let Some(mut first) = errors.next() else {
             return Ok(());
         };
@@ -28,5 +37,13 @@ impl Ctxt {
             first.combine(e);
         }
         Err(first)
+    }
+}
+
+impl Drop for Ctxt {
+    fn drop(&mut self) {
+        if self.errors.is_some() && !std::thread::panicking() {
+            panic!("hubble-derive: Ctxt dropped without check()");
+        }
     }
 }

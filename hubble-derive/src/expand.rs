@@ -59,7 +59,7 @@ fn kind(role: Role) -> TokenStream {
 
 fn millis(m: Option<crate::ast::Millis>) -> TokenStream {
     match m {
-        Some(crate::ast::Millis(ms)) => {
+        Some(crate::ast::Millis(ms, _)) => {
             quote!(::hubble::__private::Option::Some(::hubble::__private::Duration::from_millis(#ms)))
         }
         None => quote!(::hubble::__private::Option::None),

@@ -149,7 +149,7 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
     if let (Some(i), Some(t)) = (c.interval, c.timeout) {
         if t.0 > i.0 {
             cx.error(
-                Span::call_site(),
+                t.1,
                 "timeout is longer than interval: a run must end before the next is due",
             );
         }

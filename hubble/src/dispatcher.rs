@@ -6,9 +6,10 @@
 //! error or timeout skips the tick: the last good set stays (an empty answer from a broken backend must never
 //! unregister everything).
 //!
-//! Two ways to use it: [`Dispatcher::manage`] with an async factory does all the bookkeeping; or, as in the
-//! original library, [`Dispatcher::run`] sends targets on channels and the application calls
-//! [`Dispatcher::register`] / [`Dispatcher::unregister`].
+//! Two ways to use it: [`Dispatcher::manage`] with an async factory creates, registers and closes the
+//! exporters itself; or, as in the original library, [`Dispatcher::watch`] sends the changes on channels and
+//! the application, which creates and closes the exporters, reports them with [`Dispatcher::track`] /
+//! [`Dispatcher::untrack`]. Both run the same loop.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -156,6 +157,12 @@ struct Backoff {
     log: LogOnce,
 }
 
+/// The ticker of a dispatcher loop and its discovery's error state.
+struct Tick {
+    ticker: tokio::time::Interval,
+    log: LogOnce,
+}
+
 /// The dispatcher. `E` is the exporter type of the targets.
 pub struct Dispatcher<E> {
     interval: Duration,
@@ -213,8 +220,8 @@ impl<E: Exporter> Dispatcher<E> {
         self.live().get(&hash).map(|(_, e)| e.clone())
     }
 
-    /// Records that `exporter` now serves `svc` (low-level API).
-    pub fn register(&self, svc: &ServiceAtomic, exporter: Arc<E>) {
+    /// Records that `exporter` now serves `svc` (with [`watch`](Self::watch); it does not register anything).
+    pub fn track(&self, svc: &ServiceAtomic, exporter: Arc<E>) {
         if self
             .live()
             .insert(svc.content_hash(), (svc.clone(), exporter))
@@ -226,8 +233,9 @@ impl<E: Exporter> Dispatcher<E> {
         }
     }
 
-    /// Forgets the target `hash` and returns its exporter, for the caller to close (low-level API).
-    pub fn unregister(&self, hash: u64) -> Option<Arc<E>> {
+    /// Forgets the target `hash` and returns its exporter, for the caller to unregister and close (with
+    /// [`watch`](Self::watch)).
+    pub fn untrack(&self, hash: u64) -> Option<Arc<E>> {
         let removed = self.live().remove(&hash).map(|(_, e)| e);
         if removed.is_some() {
             self.metrics.targets.dec();
@@ -281,53 +289,70 @@ impl<E: Exporter> Dispatcher<E> {
         self.live().keys().copied().collect()
     }
 
-    /// The low-level loop of the original: every tick, targets to register are sent on the first channel and
-    /// `(hash, target)` to unregister on the second. Call [`register`](Self::register) once an exporter serves
-    /// a target and [`unregister`](Self::unregister) when it is closed; a target sent but not registered is
-    /// sent again next tick. Stops when `cancel` fires or a receiver is dropped.
-    pub fn run<F, Fut>(
-        self: Arc<Self>,
-        source: F,
-        cancel: CancellationToken,
-    ) -> (
-        mpsc::Receiver<ServiceAtomic>,
-        mpsc::Receiver<(u64, ServiceAtomic)>,
-    )
+    /// The loop both ways share: waits for the next tick and diffs one discovery against the live targets.
+    /// `None` once `cancel` fires; a failed discovery skips the tick.
+    async fn next_change<F, Fut>(
+        &self,
+        tick: &mut Tick,
+        source: &F,
+        cancel: &CancellationToken,
+    ) -> Option<Diff>
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>> + Send,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>>,
     {
-        let (reg_tx, reg_rx) = mpsc::channel(1024);
-        let (unreg_tx, unreg_rx) = mpsc::channel(1024);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(self.interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut log = LogOnce::default();
-            loop {
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    _ = ticker.tick() => {}
-                }
-                let Some(targets) = self.discover(&source, &mut log).await else {
-                    continue;
-                };
-                let d = diff(&self.live_hashes(), targets);
-                for h in d.removed {
-                    let svc = self.live().get(&h).map(|(s, _)| s.clone());
-                    if let Some(svc) = svc {
-                        if unreg_tx.send((h, svc)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                for (_, svc) in d.added {
-                    if reg_tx.send(svc).await.is_err() {
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return None,
+                _ = tick.ticker.tick() => {}
+            }
+            if let Some(targets) = self.discover(source, &mut tick.log).await {
+                return Some(diff(&self.live_hashes(), targets));
+            }
+        }
+    }
+
+    fn tick(&self) -> Tick {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Tick {
+            ticker,
+            log: LogOnce::default(),
+        }
+    }
+
+    /// The low-level loop of the original: every tick, each new target is sent on `added` and each vanished
+    /// one, with its hash, on `removed`. The application creates and closes the exporters; it calls
+    /// [`track`](Self::track) once an exporter serves a target and [`untrack`](Self::untrack) when it is
+    /// closed. A target sent but not tracked is sent again next tick. Returns when `cancel` fires or a
+    /// receiver is dropped; the caller owns the task it runs in.
+    pub async fn watch<F, Fut>(
+        &self,
+        source: F,
+        added: mpsc::Sender<ServiceAtomic>,
+        removed: mpsc::Sender<(u64, ServiceAtomic)>,
+        cancel: CancellationToken,
+    ) where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>>,
+    {
+        let mut tick = self.tick();
+        while let Some(d) = self.next_change(&mut tick, &source, &cancel).await {
+            for h in d.removed {
+                let svc = self.live().get(&h).map(|(s, _)| s.clone());
+                if let Some(svc) = svc {
+                    if removed.send((h, svc)).await.is_err() {
                         return;
                     }
                 }
             }
-        });
-        (reg_rx, unreg_rx)
+            for (_, svc) in d.added {
+                if added.send(svc).await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 
     /// Runs discovery until `cancel` fires, creating an exporter with `factory` for each new target and
@@ -347,24 +372,13 @@ impl<E: Exporter> Dispatcher<E> {
         MFut: Future<Output = Result<E, Err>>,
         Err: std::fmt::Display,
     {
-        let mut ticker = tokio::time::interval(self.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut log = LogOnce::default();
         let mut backoff: HashMap<u64, Backoff> = HashMap::new();
-        loop {
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
-            let Some(targets) = self.discover(&source, &mut log).await else {
-                continue;
-            };
-            let d = diff(&self.live_hashes(), targets);
+        let mut tick = self.tick();
+        while let Some(d) = self.next_change(&mut tick, &source, &cancel).await {
             let wanted: HashSet<u64> = d.added.iter().map(|(h, _)| *h).collect();
             backoff.retain(|h, _| wanted.contains(h));
             for h in d.removed {
-                if let Some(exporter) = self.unregister(h) {
+                if let Some(exporter) = self.untrack(h) {
                     self.registry.unregister(&*exporter).await;
                     tracing::info!(exporter = exporter.base().name(), labels = %exporter.base().const_labels(), "target removed");
                 }
@@ -393,7 +407,7 @@ impl<E: Exporter> Dispatcher<E> {
                         } else {
                             tracing::debug!(service = %svc.name, target = %target, "target registered");
                         }
-                        self.register(&svc, exporter);
+                        self.track(&svc, exporter);
                     }
                     Err(e) => {
                         let b = backoff.entry(h).or_insert_with(|| Backoff {
@@ -416,7 +430,7 @@ impl<E: Exporter> Dispatcher<E> {
         }
         let all: Vec<u64> = self.live_hashes().into_iter().collect();
         for h in all {
-            if let Some(exporter) = self.unregister(h) {
+            if let Some(exporter) = self.untrack(h) {
                 self.registry.unregister(&*exporter).await;
             }
         }
@@ -426,7 +440,7 @@ impl<E: Exporter> Dispatcher<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::{CollectError, MetricCollector};
+    use crate::collector::{CollectError, Collector};
     use crate::discovery::{Service, ServiceParams};
     use crate::exporter::BaseExporter;
     use crate::metric::Metric;
@@ -434,7 +448,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     struct Up;
-    impl MetricCollector for Up {
+    impl Collector for Up {
         fn name(&self) -> &str {
             "up"
         }
@@ -566,7 +580,7 @@ mod tests {
 
     #[tokio::test]
     async fn file_sd_targets_survive_a_half_written_file() {
-        use crate::discovery::{FileSd, Hubble};
+        use crate::discovery::{Discovery, FileSd};
         let dir = std::env::temp_dir().join(format!("hubble-dispatch-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("targets.yml");
@@ -575,7 +589,7 @@ mod tests {
             "- targets: ['db1:5432', 'db2:5432']\n  labels: {job: pg, __param_dbname: app}\n",
         )
         .unwrap();
-        let hubble = Arc::new(Hubble::new(FileSd::new(&path), "postgres"));
+        let discovery = Arc::new(Discovery::new(FileSd::new(&path), "postgres"));
         let registry = Registry::new();
         let d = Arc::new(Dispatcher::<BaseExporter>::new(
             Duration::from_millis(20),
@@ -584,10 +598,10 @@ mod tests {
         ));
         let cancel = CancellationToken::new();
         let src = {
-            let hubble = hubble.clone();
+            let discovery = discovery.clone();
             move || {
-                let hubble = hubble.clone();
-                async move { hubble.targets(|_| true, &BTreeMap::new()).await }
+                let discovery = discovery.clone();
+                async move { discovery.targets(|_| true, &BTreeMap::new()).await }
             }
         };
         let task = tokio::spawn({
@@ -661,21 +675,28 @@ mod tests {
             registry.clone(),
         ));
         let cancel = CancellationToken::new();
-        let (mut to_register, mut to_unregister) = d.clone().run(source(&src), cancel.clone());
+        let (added, mut to_register) = mpsc::channel(16);
+        let (removed, mut to_unregister) = mpsc::channel(16);
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn({
+            let (d, src, cancel) = (d.clone(), src.clone(), cancel.clone());
+            async move { d.watch(source(&src), added, removed, cancel).await }
+        });
         let svc = to_register.recv().await.unwrap();
         assert_eq!(svc.name, "a");
         let exporter = registry
             .register(factory(svc.clone()).await.unwrap())
             .await
             .unwrap();
-        d.register(&svc, exporter);
+        d.track(&svc, exporter);
         *src.lock().unwrap() = Ok(vec![]);
         let (h, gone) = to_unregister.recv().await.unwrap();
         assert_eq!(gone, svc);
-        let exporter = d.unregister(h).unwrap();
+        let exporter = d.untrack(h).unwrap();
         registry.unregister(&*exporter).await;
         assert!(d.targets().is_empty());
         cancel.cancel();
+        tasks.join_next().await.unwrap().unwrap();
     }
 
     #[test]

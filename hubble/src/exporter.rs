@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CollectorCache, CollectorHealth};
-use crate::collector::{Desc, DynCollector, MetricCollector};
+use crate::collector::{Collector, CollectorOptions, Desc, DynCollector};
 use crate::encode::ConstLabels;
 use crate::metric::Labels;
 use crate::scheduler::{default_jitter, run_exporter, Phase, Schedule};
@@ -35,17 +35,6 @@ pub enum ExporterError {
         /// The cause.
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-}
-
-/// Per-collector timing overrides (a derived group's `interval` and `timeout` attributes land here).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CollectorOptions {
-    /// Run interval; the exporter's when `None`.
-    pub interval: Option<Duration>,
-    /// Per-run timeout; the exporter's when `None`.
-    pub timeout: Option<Duration>,
-    /// Most series one run may export; the exporter's when `None`.
-    pub max_series: Option<usize>,
 }
 
 pub(crate) struct CollectorEntry {
@@ -110,9 +99,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// starts processing) or call [`process`](Self::process) yourself.
 ///
 /// ```
-/// # use hubble::{BaseExporter, CollectError, Metric, MetricCollector};
+/// # use hubble::{BaseExporter, CollectError, Collector, Metric};
 /// # struct Up;
-/// # impl MetricCollector for Up {
+/// # impl Collector for Up {
 /// #     fn name(&self) -> &str { "up" }
 /// #     async fn collect(&self) -> Result<Vec<Metric>, CollectError> { Ok(vec![]) }
 /// # }
@@ -207,16 +196,12 @@ impl BaseExporterBuilder {
     }
 
     /// Adds a collector on the exporter's schedule.
-    pub fn collector(self, collector: impl MetricCollector) -> Self {
+    pub fn collector(self, collector: impl Collector) -> Self {
         self.collector_with(collector, CollectorOptions::default())
     }
 
     /// Adds a collector with its own interval or timeout (these win over the collector's own options).
-    pub fn collector_with(
-        mut self,
-        collector: impl MetricCollector,
-        options: CollectorOptions,
-    ) -> Self {
+    pub fn collector_with(mut self, collector: impl Collector, options: CollectorOptions) -> Self {
         self.collectors.push((Arc::new(collector), options));
         self
     }
@@ -272,14 +257,14 @@ impl BaseExporter {
     }
 
     /// Adds a collector. If the exporter is already processing, the collector starts at once.
-    pub fn add_collector(&self, collector: impl MetricCollector) -> Result<(), ExporterError> {
+    pub fn add_collector(&self, collector: impl Collector) -> Result<(), ExporterError> {
         self.add_dyn(Arc::new(collector), CollectorOptions::default())
     }
 
     /// Adds a collector with its own interval or timeout.
     pub fn add_collector_with(
         &self,
-        collector: impl MetricCollector,
+        collector: impl Collector,
         options: CollectorOptions,
     ) -> Result<(), ExporterError> {
         self.add_dyn(Arc::new(collector), options)
@@ -538,7 +523,7 @@ mod tests {
         }
     }
 
-    impl MetricCollector for Probe {
+    impl Collector for Probe {
         fn name(&self) -> &str {
             self.name
         }
@@ -698,7 +683,7 @@ mod tests {
         at: Arc<Mutex<Vec<tokio::time::Instant>>>,
     }
 
-    impl MetricCollector for Clock {
+    impl Collector for Clock {
         fn name(&self) -> &str {
             self.name
         }
@@ -755,7 +740,7 @@ mod tests {
     /// Panics on its first run.
     struct Panicky(Arc<AtomicUsize>);
 
-    impl MetricCollector for Panicky {
+    impl Collector for Panicky {
         fn name(&self) -> &str {
             "panicky"
         }

@@ -3,8 +3,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use crate::collector::{CollectError, Desc, MetricCollector};
-use crate::exporter::CollectorOptions;
+use crate::collector::{CollectError, Collector, CollectorOptions, Desc};
 use crate::metric::Metric;
 
 /// A declared group of metrics: one value (a query row, or a struct filled by your code) becomes one sample per
@@ -88,7 +87,7 @@ pub struct FnCollector<G, F> {
     _group: PhantomData<fn() -> G>,
 }
 
-impl<G, F, Fut> MetricCollector for FnCollector<G, F>
+impl<G, F, Fut> Collector for FnCollector<G, F>
 where
     G: MetricGroup,
     F: Fn() -> Fut + Send + Sync + 'static,
@@ -189,7 +188,7 @@ fn query_error<G: MetricGroup>(e: sqlx::Error) -> CollectError {
 macro_rules! sql_collector {
     ($feature:literal, $db:ty, $row:ty) => {
         #[cfg(feature = $feature)]
-        impl<G> MetricCollector for SqlCollector<G, $db>
+        impl<G> Collector for SqlCollector<G, $db>
         where
             G: SqlQuery + for<'r> sqlx::FromRow<'r, $row> + Send + Unpin,
         {

@@ -22,16 +22,15 @@ pub mod web;
 pub mod yaml;
 
 pub use cache::CollectorHealth;
-pub use collector::{CollectError, Desc, MetricCollector};
+pub use collector::{CollectError, Collector, CollectorOptions, Desc};
 pub use encode::Format;
 pub use exporter::{
-    BaseExporter, BaseExporterBuilder, CollectorOptions, CollectorStatus, Exporter, ExporterError,
-    ExporterStatus,
+    BaseExporter, BaseExporterBuilder, CollectorStatus, Exporter, ExporterError, ExporterStatus,
 };
 pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery};
-/// Derives [`MetricGroup`] for a struct of columns; see the crate docs. Also exported as `MetricGroup`.
+/// Derives [`MetricGroup`] for a struct of columns: a declared group, which [`SqlCollector`] (a query) or
+/// [`group_fn`] (code) turns into a [`Collector`]. See the crate docs.
 pub use hubble_derive::MetricCollector;
-pub use hubble_derive::MetricCollector as MetricGroup;
 pub use metric::{LabelValue, Labels, Metric, MetricKind, MetricValue, ValueError};
 pub use registry::{default_registry, RegisterError, Registry};
 pub use server::{metrics_response, router, serve, serve_with, shutdown_signal, ServerConfig};

@@ -516,12 +516,12 @@ pub fn default_registry() -> &'static Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::{CollectError, Desc, MetricCollector};
+    use crate::collector::{CollectError, Collector, Desc};
     use crate::exporter::BaseExporter;
     use crate::metric::Metric;
 
     struct Fixed(&'static str, Vec<Metric>);
-    impl MetricCollector for Fixed {
+    impl Collector for Fixed {
         fn name(&self) -> &str {
             self.0
         }
@@ -573,7 +573,7 @@ mod tests {
 
     /// Which thread it ran on, as a label.
     struct WhereRun;
-    impl MetricCollector for WhereRun {
+    impl Collector for WhereRun {
         fn name(&self) -> &str {
             "where"
         }

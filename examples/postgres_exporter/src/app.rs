@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hubble::discovery::{ConsulBackend, ConsulConfig, FileSd, Hubble, ServiceAtomic};
+use hubble::discovery::{ConsulBackend, ConsulConfig, Discovery, FileSd, ServiceAtomic};
 use hubble::dispatcher::{Dispatcher, Shard};
 use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
 use tokio::net::TcpListener;
@@ -124,7 +124,7 @@ pub async fn run(
         None => Default::default(),
     }));
     let mut consul_backend = None;
-    let discovery = Discovery {
+    let dispatch = Dispatch {
         config: &config,
         registry: &registry,
         live: &live,
@@ -147,8 +147,8 @@ pub async fn run(
             tracing::info!(target = %dsn.redacted(), "exporting one server");
         }
         Targets::File(path) => {
-            let hubble = Arc::new(Hubble::new(FileSd::new(path), "postgres"));
-            spawn_dispatcher(&mut tasks, discovery, "file_sd", hubble, None);
+            let discovery = Arc::new(Discovery::new(FileSd::new(path), "postgres"));
+            spawn_dispatcher(&mut tasks, dispatch, "file_sd", discovery, None);
         }
         Targets::Consul {
             config: consul,
@@ -158,8 +158,12 @@ pub async fn run(
             consul.tag = Some(tag.clone());
             let backend = ConsulBackend::new(consul);
             consul_backend = Some(backend.clone());
-            let hubble = Arc::new(Hubble::with_params(backend.clone(), backend, tag.clone()));
-            spawn_dispatcher(&mut tasks, discovery, "consul", hubble, Some(tag.clone()));
+            let discovery = Arc::new(Discovery::with_params(
+                backend.clone(),
+                backend,
+                tag.clone(),
+            ));
+            spawn_dispatcher(&mut tasks, dispatch, "consul", discovery, Some(tag.clone()));
         }
     }
     let reloader = Reloader::new(
@@ -216,7 +220,7 @@ pub async fn run(
         registry.clone(),
         ServerConfig {
             telemetry_path: config.telemetry_path.clone(),
-            title: "hubble Postgres exporter".into(),
+            title: "discovery Postgres exporter".into(),
         },
     )
     .merge(
@@ -249,8 +253,8 @@ pub async fn run(
     served.context("serving HTTP")
 }
 
-/// What the dispatcher task needs besides its discovery source.
-struct Discovery<'a> {
+/// What the dispatcher task needs besides its discovery.
+struct Dispatch<'a> {
     config: &'a Config,
     registry: &'a Registry,
     live: &'a Arc<Live>,
@@ -260,15 +264,15 @@ struct Discovery<'a> {
 
 fn spawn_dispatcher<L, P>(
     tasks: &mut tokio::task::JoinSet<()>,
-    Discovery {
+    Dispatch {
         config,
         registry,
         live,
         known,
         cancel,
-    }: Discovery<'_>,
+    }: Dispatch<'_>,
     backend: &'static str,
-    hubble: Arc<Hubble<L, P>>,
+    discovery: Arc<Discovery<L, P>>,
     tag: Option<String>,
 ) where
     L: hubble::discovery::ServiceLister,
@@ -287,12 +291,12 @@ fn spawn_dispatcher<L, P>(
     );
     tasks.spawn(async move {
         let source = move || {
-            let (hubble, tag) = (hubble.clone(), tag.clone());
+            let (discovery, tag) = (discovery.clone(), tag.clone());
             async move {
                 let filter = |s: &hubble::discovery::Service| {
                     tag.as_ref().is_none_or(|t| s.tags.contains(t))
                 };
-                hubble.targets(filter, &BTreeMap::new()).await
+                discovery.targets(filter, &BTreeMap::new()).await
             }
         };
         let factory = |svc: ServiceAtomic| {

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hubble::{CollectError, Desc, Metric, MetricCollector, MetricKind};
+use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 use serde::Deserialize;
 use sqlx::postgres::PgRow;
 use sqlx::{Column, Row, TypeInfo};
@@ -318,7 +318,7 @@ fn duration_ms(text: &str) -> Option<f64> {
         .map(|d| d.as_secs_f64() * 1000.0)
 }
 
-impl MetricCollector for CustomCollector {
+impl Collector for CustomCollector {
     fn name(&self) -> &str {
         &self.query.name
     }

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::str::FromStr;
 
-use hubble::{CollectError, CollectorOptions, Desc, Metric, MetricCollector, MetricKind};
+use hubble::{CollectError, Collector, CollectorOptions, Desc, Metric, MetricKind};
 
 /// Which names to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,7 +49,7 @@ impl Naming {
     }
 
     /// `collector` with its families renamed.
-    pub fn apply<C: MetricCollector>(self, collector: C) -> Named<C> {
+    pub fn apply<C: Collector>(self, collector: C) -> Named<C> {
         Named {
             naming: self,
             inner: collector,
@@ -63,7 +63,7 @@ pub struct Named<C> {
     inner: C,
 }
 
-impl<C: MetricCollector> MetricCollector for Named<C> {
+impl<C: Collector> Collector for Named<C> {
     fn name(&self) -> &str {
         self.inner.name()
     }

@@ -1,7 +1,7 @@
 //! `pg_settings_*`: one gauge per numeric or boolean server setting, units converted to base units as
 //! postgres_exporter converts them. The family names come from the data, so this collector is written by hand.
 
-use hubble::{CollectError, Metric, MetricCollector};
+use hubble::{CollectError, Collector, Metric};
 use sqlx::FromRow;
 
 use super::connection::PgConnections;
@@ -42,7 +42,7 @@ pub fn unit_conversion(unit: &str) -> Option<(f64, &'static str)> {
     })
 }
 
-impl MetricCollector for PgSettings {
+impl Collector for PgSettings {
     fn name(&self) -> &str {
         "pg_settings"
     }

@@ -2,7 +2,7 @@
 //!
 //! This collector never fails: an unreachable server is `pg_up 0`, which is the point of the metric.
 
-use hubble::{CollectError, Desc, Metric, MetricCollector, MetricKind};
+use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 use sqlx::Row;
 
 use super::connection::PgConnections;
@@ -22,7 +22,7 @@ impl PgUp {
 const UP_HELP: &str =
     "Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).";
 
-impl MetricCollector for PgUp {
+impl Collector for PgUp {
     fn name(&self) -> &str {
         "pg_up"
     }
@@ -101,7 +101,7 @@ impl<C> VersionGate<C> {
     }
 }
 
-impl<C: MetricCollector> MetricCollector for VersionGate<C> {
+impl<C: Collector> Collector for VersionGate<C> {
     fn name(&self) -> &str {
         self.inner.name()
     }

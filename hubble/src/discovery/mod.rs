@@ -1,4 +1,4 @@
-//! Service discovery: the service model, backends (Consul, file_sd, static) and [`Hubble::services`].
+//! Service discovery: the service model, backends (Consul, file_sd, static) and [`Discovery::services`].
 //!
 //! A [`Service`] is what a backend lists: one name, its nodes with their addresses, a port, tags and the
 //! parameters stored for it. [`Service::make_atomic`] splits it into one [`ServiceAtomic`] per node: the unit
@@ -244,7 +244,7 @@ pub trait ParamsSource: Send + Sync + 'static {
         exporter: &str,
     ) -> impl Future<Output = Result<Option<ServiceParams>, DiscoveryError>> + Send;
 
-    /// Whether this source never has params (lets [`Hubble`] skip one task per service).
+    /// Whether this source never has params (lets [`Discovery`] skip one task per service).
     fn is_empty(&self) -> bool {
         false
     }
@@ -265,27 +265,27 @@ impl ParamsSource for NoParams {
 }
 
 /// Discovery for one exporter: a lister, a params source, and the exporter name params are stored under.
-pub struct Hubble<L, P = NoParams> {
+pub struct Discovery<L, P = NoParams> {
     lister: L,
     params: Arc<P>,
     exporter: String,
     concurrency: usize,
 }
 
-impl<L: ServiceLister> Hubble<L, NoParams> {
+impl<L: ServiceLister> Discovery<L, NoParams> {
     /// Discovery from `lister` alone (file_sd and static carry their params in the listing).
     pub fn new(lister: L, exporter: impl Into<String>) -> Self {
-        Hubble::with_params(lister, NoParams, exporter)
+        Discovery::with_params(lister, NoParams, exporter)
     }
 }
 
-impl<L: ServiceLister, P: ParamsSource> Hubble<L, P> {
+impl<L: ServiceLister, P: ParamsSource> Discovery<L, P> {
     /// Params fetches in flight at once, as in the original.
     pub const DEFAULT_CONCURRENCY: usize = 10;
 
     /// Discovery from `lister`, with params from `params` under `exporter` (lower-cased).
     pub fn with_params(lister: L, params: P, exporter: impl Into<String>) -> Self {
-        Hubble {
+        Discovery {
             lister,
             params: Arc::new(params),
             exporter: exporter.into().to_lowercase(),
