@@ -87,6 +87,7 @@ pub struct FnCollector<G, F> {
     _group: PhantomData<fn() -> G>,
 }
 
+#[diagnostic::do_not_recommend]
 impl<G, F, Fut> Collector for FnCollector<G, F>
 where
     G: MetricGroup,
@@ -159,8 +160,12 @@ mod sqlx_db {
 pub use sqlx_db::Source as SqlSource;
 
 impl<G, DB: sqlx_db::Database> SqlCollector<G, DB> {
-    /// A collector of group `G` over a `sqlx::Pool` or [`Connections`](crate::connections::Connections).
-    pub fn new(source: impl Into<SqlSource<DB>>) -> Self {
+    /// A collector of group `G` (a group with a query) over a `sqlx::Pool` or
+    /// [`Connections`](crate::connections::Connections).
+    pub fn new(source: impl Into<SqlSource<DB>>) -> Self
+    where
+        G: SqlQuery,
+    {
         SqlCollector {
             source: source.into(),
             _group: PhantomData,
@@ -188,6 +193,7 @@ fn query_error<G: MetricGroup>(e: sqlx::Error) -> CollectError {
 macro_rules! sql_collector {
     ($feature:literal, $db:ty, $row:ty) => {
         #[cfg(feature = $feature)]
+        #[diagnostic::do_not_recommend]
         impl<G> Collector for SqlCollector<G, $db>
         where
             G: SqlQuery + for<'r> sqlx::FromRow<'r, $row> + Send + Unpin,

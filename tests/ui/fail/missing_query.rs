@@ -7,8 +7,8 @@ struct Sizes {
     size_bytes: i64,
 }
 
-fn collector(pool: sqlx::SqlitePool) -> impl hubble::MetricCollector {
-    hubble::SqlCollector::<Sizes, sqlx::Sqlite>::new(pool)
+fn collector(pool: sqlx::SqlitePool) {
+    let _ = hubble::SqlCollector::<Sizes, sqlx::Sqlite>::new(pool);
 }
 
 fn main() {

@@ -27,7 +27,7 @@ struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
     value: T,
 }
 
-fn sql(pool: sqlx::PgPool) -> impl hubble::MetricCollector {
+fn sql(pool: sqlx::PgPool) -> impl hubble::Collector {
     hubble::SqlCollector::<PgStatDatabase, sqlx::Postgres>::new(pool)
 }
 
