@@ -75,7 +75,7 @@ pub fn exporter(
     schedule: Schedule,
     naming: Naming,
 ) -> Result<BaseExporter, hubble::ExporterError> {
-    fn sql<G>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
+    fn sql<G: hubble::SqlQuery>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
         SqlCollector::new(connections.clone())
     }
     fn gate<C>(connections: &PgConnections, min: i32, max: i32, c: C) -> up::VersionGate<C> {
