@@ -632,19 +632,24 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[tokio::test]
+    // The clock is paused: time moves only when every task waits, so the attempts' times are exact.
+    #[tokio::test(start_paused = true)]
     async fn a_failing_factory_is_retried_with_backoff() {
         let registry = Registry::new();
         let src: Source = Arc::new(Mutex::new(Ok(vec![target("flaky", "x")])));
-        let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let d =
-            Dispatcher::<BaseExporter>::new(Duration::from_millis(10), "test", registry.clone());
+        let attempts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let interval = Duration::from_millis(10);
+        let d = Dispatcher::<BaseExporter>::new(interval, "test", registry.clone());
         let cancel = CancellationToken::new();
-        let counter = attempts.clone();
+        let seen = attempts.clone();
         let flaky = move |svc: ServiceAtomic| {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(Instant::now());
+                seen.len()
+            };
             async move {
-                if n < 3 {
+                if n <= 3 {
                     Err("not yet".to_owned())
                 } else {
                     factory(svc).await
@@ -653,16 +658,14 @@ mod tests {
         };
         let run = d.manage(source(&src), flaky, cancel.clone());
         let stop = async {
-            // Backoff 10, 20, 40 ms: the 4th attempt comes after ~70 ms, not after 3 ticks.
-            tokio::time::sleep(Duration::from_millis(45)).await;
-            let early = attempts.load(std::sync::atomic::Ordering::SeqCst);
             until("registered after retries", || !d.targets().is_empty()).await;
             cancel.cancel();
-            early
         };
-        let ((), early) = tokio::join!(run, stop);
-        assert!(early <= 3, "{early} attempts in 45 ms: no backoff");
-        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 4);
+        tokio::join!(run, stop);
+        let times = attempts.lock().unwrap().clone();
+        let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        // Three failures: waits of one, two and four intervals (ticks every interval would give 10, 10, 10).
+        assert_eq!(gaps, [interval, interval * 2, interval * 4]);
     }
 
     #[tokio::test]

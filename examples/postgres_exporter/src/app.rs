@@ -220,7 +220,7 @@ pub async fn run(
         registry.clone(),
         ServerConfig {
             telemetry_path: config.telemetry_path.clone(),
-            title: "discovery Postgres exporter".into(),
+            title: "hubble Postgres exporter".into(),
         },
     )
     .merge(
