@@ -1,12 +1,28 @@
-//! Error positions for YAML files users write by hand (web config, `file_sd`, custom queries).
+//! YAML files users write by hand (web config, `file_sd`, an exporter's own files), with errors that say where.
 //!
-//! serde_yaml leaves the position out of some errors, most visibly "more than one document", which is
+//! The YAML parser leaves the position out of some errors, most visibly "more than one document", which is
 //! what a stray `{` or `---` after the first document gives. A user needs the line either way.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-/// `line L column C: message` wherever the position can be found, else serde_yaml's message alone.
-pub fn error_message(text: &str, e: &serde_yaml::Error) -> String {
+/// Why a YAML text could not be read: `line L column C: message` wherever the position can be found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct YamlError(String);
+
+/// Parses `text` as a `T`; the error says where in the text it went wrong.
+///
+/// ```
+/// let e = hubble::yaml::from_str::<std::collections::BTreeMap<String, u32>>("a: 1\nb: [x]\n").unwrap_err();
+/// assert!(e.to_string().starts_with("line 2 column "), "{e}");
+/// ```
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    yaml_serde::from_str(text).map_err(|e| YamlError(error_message(text, &e)))
+}
+
+/// `line L column C: message` wherever the position can be found, else the parser's message alone.
+pub(crate) fn error_message(text: &str, e: &yaml_serde::Error) -> String {
     let message = e.to_string();
     let at = e
         .location()
@@ -24,10 +40,10 @@ pub fn error_message(text: &str, e: &serde_yaml::Error) -> String {
 
 /// Where the second document of `text` goes wrong or begins.
 fn second_document(text: &str) -> Option<(usize, usize)> {
-    let mut documents = serde_yaml::Deserializer::from_str(text);
+    let mut documents = yaml_serde::Deserializer::from_str(text);
     documents.next()?;
     let second = documents.next()?;
-    match serde_yaml::Value::deserialize(second) {
+    match yaml_serde::Value::deserialize(second) {
         // A syntax error after the first document: libyaml knows where.
         Err(e) => e.location().map(|l| (l.line(), l.column())),
         // A well-formed second document: it starts at its `---` marker.
@@ -56,7 +72,7 @@ mod tests {
     use super::*;
 
     fn message(text: &str) -> String {
-        let e = serde_yaml::from_str::<serde_yaml::Value>(text).unwrap_err();
+        let e = yaml_serde::from_str::<yaml_serde::Value>(text).unwrap_err();
         error_message(text, &e)
     }
 
@@ -77,7 +93,7 @@ mod tests {
         let m = message("a: [1\n");
         assert_eq!(m.matches("line 2 column 1").count(), 1, "{m}");
         let text = "a: 1\nb: [x]\n";
-        let e = serde_yaml::from_str::<std::collections::BTreeMap<String, u32>>(text).unwrap_err();
+        let e = yaml_serde::from_str::<std::collections::BTreeMap<String, u32>>(text).unwrap_err();
         let m = error_message(text, &e);
         assert_eq!(m.matches("line 2 column ").count(), 1, "{m}");
     }

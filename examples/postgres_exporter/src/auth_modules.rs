@@ -94,7 +94,7 @@ pub fn parse(path: &Path, text: &str) -> Result<BTreeMap<String, AuthModule>, St
             auth_modules: BTreeMap::new(),
         }
     } else {
-        serde_yaml::from_str(text).map_err(|e| at(hubble::yaml::error_message(text, &e)))?
+        hubble::yaml::from_str(text).map_err(|e| at(e.to_string()))?
     };
     let mut modules = BTreeMap::new();
     for (name, m) in file.auth_modules {

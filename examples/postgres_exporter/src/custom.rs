@@ -94,8 +94,8 @@ pub struct CustomQuery {
 /// Parses a queries file; errors name the file, the entry and the column.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
     let file = path.display();
-    let raw: BTreeMap<String, RawEntry> = serde_yaml::from_str(text)
-        .map_err(|e| format!("{file}: {}", hubble::yaml::error_message(text, &e)))?;
+    let raw: BTreeMap<String, RawEntry> =
+        hubble::yaml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
     // Semantic errors come after serde, which has no positions left: find the entry's (and column's) line.
     let at = |name: &str, column: Option<&str>, message: &str| {
         let line = match line_of(text, name, column) {

@@ -73,7 +73,7 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
             )
         })?
     } else {
-        serde_yaml::from_str(text)
+        yaml_serde::from_str(text)
             .map_err(|e| file_error(path, crate::yaml::error_message(text, &e)))?
     };
     let mut services = Vec::new();

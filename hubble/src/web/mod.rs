@@ -133,7 +133,7 @@ impl WebConfig {
         let file: WebFile = if text.trim().is_empty() {
             WebFile::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| WebConfigError::Syntax {
+            yaml_serde::from_str(text).map_err(|e| WebConfigError::Syntax {
                 path: path.to_owned(),
                 message: crate::yaml::error_message(text, &e),
             })?
