@@ -1,40 +1,118 @@
-#![doc = include_str!("../../README.md")]
+//! Build Prometheus exporters by **declaring** metric groups instead of hand-writing collectors.
+//!
+//! A `#[derive(MetricCollector)]` turns a struct (one field per column of a query row: labels and values)
+//! into a [`MetricGroup`]. [`SqlCollector`] runs its query, or [`group_fn`] fills it from code; either is a
+//! [`Collector`]. A [`BaseExporter`] schedules its collectors (every 15 s unless told otherwise), caches each
+//! one's encoded result, and a [`Registry`] serves them all on `/metrics` ([`router`], [`serve`]): a scrape
+//! reads the cache and never waits on the monitored system. [`discovery`] and [`dispatcher`] run one exporter
+//! per discovered target.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hubble::{BaseExporter, MetricCollector, SqlCollector};
+//!
+//! /// Jobs per queue and state.
+//! #[derive(sqlx::FromRow, MetricCollector)]
+//! #[hubble(query = "SELECT queue, state, COUNT(*) AS jobs FROM jobs GROUP BY queue, state", prefix = "app_jobs")]
+//! struct JobsByState {
+//!     #[metric(label)]
+//!     queue: String,
+//!     #[metric(label)]
+//!     state: String,
+//!     /// Jobs in this queue and state.
+//!     #[metric(gauge, rename = "current")]
+//!     jobs: i64,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+//! sqlx::query("CREATE TABLE jobs (queue TEXT, state TEXT)").execute(&pool).await?;
+//! let exporter = BaseExporter::builder("app")
+//!     .interval(Duration::from_secs(30))
+//!     .collector(SqlCollector::<JobsByState, sqlx::Sqlite>::new(pool))
+//!     .build()?;
+//! let exporter = hubble::register(exporter).await?; // set up, checked for collisions, collecting
+//! let router = hubble::router(hubble::default_registry().clone(), hubble::ServerConfig::default());
+//! // hubble::serve(listener, router, hubble::shutdown_signal()).await?;
+//! # let _ = router;
+//! hubble::unregister(&*exporter).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A mistake in a declaration (an invalid metric or label name, a reserved label, two fields exporting one
+//! metric, a field type that cannot be a value) is a compile error at the offending field.
+//!
+//! Logs go through [`tracing`](https://docs.rs/tracing): install a subscriber (e.g. `tracing-subscriber`) to
+//! see them. Instruments registered in [`Registry::prometheus`] are served as they are, without the
+//! exporters' constant labels.
+//!
+//! # Feature flags
+//!
+//! - `sqlite`, `postgres`: [`SqlCollector`] over that sqlx driver (and [`connections`]).
+//! - `decimal`: `rust_decimal::Decimal` values (PostgreSQL `NUMERIC`).
+//! - `chrono`: `chrono` timestamps as Unix seconds.
+//! - `bench`: entry points for the repository's criterion benchmarks; not public API.
+//!
+//! The [repository README](https://github.com/hubble-rs/hubble) has the attribute reference, the example
+//! exporters (an SQLite demo and a drop-in Postgres exporter) and the benchmarks.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_debug_implementations, unreachable_pub)]
 
+#[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench_api;
 mod body;
-pub mod cache;
-pub mod collector;
+mod cache;
+mod collector;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod connections;
 pub mod discovery;
 pub mod dispatcher;
-pub mod encode;
-pub mod exporter;
-pub mod group;
-pub mod metric;
-pub mod redact;
-pub mod registry;
+mod encode;
+mod exporter;
+mod group;
+mod metric;
+mod redact;
+mod registry;
 pub mod runtime;
 mod scheduler;
-pub mod server;
+mod server;
 pub mod web;
 pub mod yaml;
 
+pub use body::Body;
 pub use cache::CollectorHealth;
 pub use collector::{CollectError, Collector, CollectorOptions, Desc};
-pub use encode::Format;
+pub use encode::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use exporter::{
     BaseExporter, BaseExporterBuilder, CollectorStatus, Exporter, ExporterError, ExporterStatus,
 };
-pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery};
+pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery, SqlSource};
 /// Derives [`MetricGroup`] for a struct of columns: a declared group, which [`SqlCollector`] (a query) or
 /// [`group_fn`] (code) turns into a [`Collector`]. See the crate docs.
 pub use hubble_derive::MetricCollector;
-pub use metric::{LabelValue, Labels, Metric, MetricKind, MetricValue, ValueError};
+pub use metric::{
+    is_reserved_label_name, is_valid_label_name, is_valid_metric_name, LabelValue, Labels, Metric,
+    MetricKind, MetricValue, ValueError,
+};
 pub use registry::{default_registry, RegisterError, Registry};
 pub use server::{metrics_response, router, serve, serve_with, shutdown_signal, ServerConfig};
 pub use web::{WebConfig, WebConfigError, WebConfigHandle};
+
+/// The `prometheus` crate hubble uses, for instruments registered in [`Registry::prometheus`].
+pub use prometheus;
+/// The `sqlx` crate hubble uses, with the drivers of the enabled features.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use sqlx;
+
+/// Runs the README's examples as doc tests, so the repository's front page cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 use std::sync::Arc;
 

@@ -396,6 +396,12 @@ pub fn is_valid_metric_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
+/// Whether a collector may not set label `name`: `le` and `quantile` belong to histograms and summaries, and
+/// names starting with `__` are Prometheus's own.
+pub fn is_reserved_label_name(name: &str) -> bool {
+    name == "le" || name == "quantile" || name.starts_with("__")
+}
+
 /// Whether `name` is a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
 pub fn is_valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
