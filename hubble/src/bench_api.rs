@@ -15,6 +15,7 @@ pub fn encode(metrics: Vec<Metric>, const_labels: &Labels) -> Result<usize, Coll
 }
 
 /// One collector's cache.
+#[allow(missing_debug_implementations)]
 pub struct Cache(CollectorCache);
 
 impl Cache {

@@ -39,7 +39,7 @@ pub(crate) struct Rendered {
 }
 
 impl Rendered {
-    pub fn new(
+    pub(crate) fn new(
         version: (u64, u64),
         extra_at: Instant,
         valid_until: Option<Instant>,
@@ -83,7 +83,7 @@ struct Family {
 }
 
 impl Plan {
-    pub fn new(format: Format, snapshots: Vec<CacheSnapshot>, extra: Bytes) -> Self {
+    pub(crate) fn new(format: Format, snapshots: Vec<CacheSnapshot>, extra: Bytes) -> Self {
         // One pass over the runs gives every chunk a family id, and counts each family's chunks and bytes.
         // Families are interned, so a family's chunks mostly share one record: ids are keyed by the record's
         // address, hashed with one multiplication.
@@ -163,12 +163,12 @@ impl Plan {
     }
 
     /// The length of the body.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
     /// The whole body in one buffer.
-    pub fn write_whole(self) -> Bytes {
+    pub(crate) fn write_whole(self) -> Bytes {
         let capacity = self.size;
         Pieces::sized(Arc::new(self), false, usize::MAX, capacity)
             .next()
@@ -229,6 +229,16 @@ impl Hasher for AddressHasher {
 #[derive(Clone)]
 pub struct Body {
     kind: Kind,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.kind {
+            Kind::Rendered(_) => "rendered",
+            Kind::Streamed(_) => "streamed",
+        };
+        f.debug_struct("Body").field("kind", &kind).finish()
+    }
 }
 
 #[derive(Clone)]

@@ -74,7 +74,7 @@ pub(crate) struct CacheSnapshot {
 }
 
 impl CollectorCache {
-    pub fn new(name: &str, const_labels: Arc<ConstLabels>, ttl: Duration) -> Self {
+    pub(crate) fn new(name: &str, const_labels: Arc<ConstLabels>, ttl: Duration) -> Self {
         CollectorCache {
             name: name.into(),
             const_labels,
@@ -86,18 +86,18 @@ impl CollectorCache {
     }
 
     /// Refuses runs of more than `max_series` series.
-    pub fn max_series(mut self, max_series: usize) -> Self {
+    pub(crate) fn max_series(mut self, max_series: usize) -> Self {
         self.max_series = max_series;
         self
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// Records one run: on success its samples replace the previous result; on failure the previous result
     /// is kept until it expires. Health and its self-metrics are updated either way.
-    pub fn record(
+    pub(crate) fn record(
         &self,
         result: Result<Vec<Metric>, CollectError>,
         duration: Duration,
@@ -156,7 +156,7 @@ impl CollectorCache {
         (transition, health)
     }
 
-    pub fn snapshot(&self, now: Instant) -> CacheSnapshot {
+    pub(crate) fn snapshot(&self, now: Instant) -> CacheSnapshot {
         let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         let live = entry.expires_at.is_some_and(|t| now < t);
         CacheSnapshot {
@@ -172,11 +172,11 @@ impl CollectorCache {
     }
 
     /// Number of runs stored so far; changes whenever what a scrape reads of this collector changes.
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 
-    pub fn health(&self) -> CollectorHealth {
+    pub(crate) fn health(&self) -> CollectorHealth {
         self.entry
             .lock()
             .unwrap_or_else(|e| e.into_inner())

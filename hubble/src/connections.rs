@@ -39,6 +39,12 @@ pub struct Connections<DB: Database> {
     inner: Arc<Inner<DB>>,
 }
 
+impl<DB: Database> std::fmt::Debug for Connections<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections").finish_non_exhaustive()
+    }
+}
+
 struct Inner<DB: Database> {
     pool: Pool<DB>,
     /// One per connection the pool may open. A holder either finds a kept connection or knows the pool has
@@ -210,6 +216,14 @@ pub struct Lease<'a, DB: Database> {
     keep: bool,
     owner: &'a Inner<DB>,
     _permit: SemaphorePermit<'a>,
+}
+
+impl<DB: Database> std::fmt::Debug for Lease<'_, DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("keep", &self.keep)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<DB: Database> Lease<'_, DB> {

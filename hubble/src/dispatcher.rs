@@ -111,7 +111,7 @@ pub(crate) struct DispatcherMetrics {
 }
 
 impl DispatcherMetrics {
-    pub fn new(registry: &prometheus::Registry) -> Self {
+    pub(crate) fn new(registry: &prometheus::Registry) -> Self {
         let discovery_errors = prometheus::IntCounterVec::new(
             prometheus::Opts::new(
                 "hubble_discovery_errors_total",
@@ -172,6 +172,17 @@ pub struct Dispatcher<E> {
     registry: Registry,
     live: Mutex<HashMap<u64, (ServiceAtomic, Arc<E>)>>,
     metrics: DispatcherMetrics,
+}
+
+impl<E> std::fmt::Debug for Dispatcher<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("backend", &self.backend)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<E: Exporter> Dispatcher<E> {

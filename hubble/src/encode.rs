@@ -90,22 +90,23 @@ pub(crate) struct EncodedRun {
 
 impl EncodedRun {
     /// Series in the run.
-    pub fn series(&self) -> usize {
+    pub(crate) fn series(&self) -> usize {
         self.families.iter().map(|f| f.series as usize).sum()
     }
 
     /// Reads the `i`th family's record, bringing it into the cache.
-    pub fn touch(&self, i: usize) -> u32 {
+    pub(crate) fn touch(&self, i: usize) -> u32 {
         self.families.get(i).map_or(0, |f| f.start)
     }
 
     /// Bytes stored for the run's lines.
-    pub fn text_len(&self) -> usize {
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    pub(crate) fn text_len(&self) -> usize {
         self.text.len()
     }
 
     /// The `i`th family as written for an exporter whose constant labels are `consts`.
-    pub fn chunk<'a>(&'a self, i: usize, consts: &'a ConstLabels) -> Chunk<'a> {
+    pub(crate) fn chunk<'a>(&'a self, i: usize, consts: &'a ConstLabels) -> Chunk<'a> {
         let f = &self.families[i];
         Chunk {
             meta: &f.meta,
@@ -127,7 +128,7 @@ pub(crate) struct ConstLabels {
 }
 
 impl ConstLabels {
-    pub fn new(labels: Labels) -> Self {
+    pub(crate) fn new(labels: Labels) -> Self {
         let mut prefix = Vec::new();
         for (i, (n, v)) in labels.iter().enumerate() {
             prefix.push(if i == 0 { b'{' } else { b',' });
@@ -142,7 +143,7 @@ impl ConstLabels {
         }
     }
 
-    pub fn labels(&self) -> &Labels {
+    pub(crate) fn labels(&self) -> &Labels {
         &self.labels
     }
 }
@@ -160,7 +161,7 @@ pub(crate) struct Chunk<'a> {
 
 impl Chunk<'_> {
     /// Length of the sample lines written in `format`.
-    pub fn len(&self, format: Format) -> usize {
+    pub(crate) fn len(&self, format: Format) -> usize {
         // Constant labels replace a line's `{`, or come with a `}` before a bare line.
         let spliced = if self.prefix.is_empty() {
             0
@@ -171,7 +172,7 @@ impl Chunk<'_> {
     }
 
     /// Reads the first byte of the chunk's lines and of its constant labels, bringing them into the cache.
-    pub fn touch(&self) -> u8 {
+    pub(crate) fn touch(&self) -> u8 {
         self.lines.first().copied().unwrap_or(0) ^ self.prefix.first().copied().unwrap_or(0)
     }
 
@@ -191,7 +192,7 @@ impl Chunk<'_> {
     /// Appends the sample lines in `format`, exactly [`Chunk::len`] bytes (reserve them first, so the buffer
     /// grows once): name and constant labels spliced into each stored line. `head` is scratch space, reused
     /// across chunks.
-    pub fn write_lines(&self, out: &mut BytesMut, format: Format, head: &mut Vec<u8>) {
+    pub(crate) fn write_lines(&self, out: &mut BytesMut, format: Format, head: &mut Vec<u8>) {
         // What precedes a stored line: the name, then the constant labels and `,` before the line's own
         // labels (the line's `{` dropped), or `}` closing the set before a line that has none.
         head.clear();
@@ -501,7 +502,7 @@ pub(crate) struct FamilyWriter {
 
 #[cfg(test)]
 impl FamilyWriter {
-    pub fn new(format: Format, capacity: usize) -> Self {
+    pub(crate) fn new(format: Format, capacity: usize) -> Self {
         FamilyWriter {
             format,
             out: BytesMut::with_capacity(capacity),
@@ -511,7 +512,7 @@ impl FamilyWriter {
     }
 
     /// Writes every family of `runs` (each with its exporter's constant labels); they may come in any order.
-    pub fn write_all(&mut self, runs: &[(&EncodedRun, &ConstLabels)]) {
+    pub(crate) fn write_all(&mut self, runs: &[(&EncodedRun, &ConstLabels)]) {
         let mut chunks: Vec<Chunk<'_>> = runs
             .iter()
             .flat_map(|(run, consts)| (0..run.families.len()).map(|i| run.chunk(i, consts)))
@@ -523,7 +524,7 @@ impl FamilyWriter {
     }
 
     /// Writes one chunk, after a header if it starts a family. Chunks must come sorted by family name.
-    pub fn write(&mut self, chunk: &Chunk<'_>) {
+    pub(crate) fn write(&mut self, chunk: &Chunk<'_>) {
         let same = self
             .current
             .as_ref()
@@ -541,13 +542,13 @@ impl FamilyWriter {
     }
 
     /// Ends the exposition (OpenMetrics has an end marker).
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         if self.format == Format::OpenMetrics {
             self.out.extend_from_slice(EOF);
         }
     }
 
-    pub fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         self.end();
         self.out.to_vec()
     }

@@ -54,14 +54,14 @@ pub(crate) struct ExporterShared {
 }
 
 impl ExporterShared {
-    pub fn entries(&self) -> Vec<Arc<CollectorEntry>> {
+    pub(crate) fn entries(&self) -> Vec<Arc<CollectorEntry>> {
         self.collectors
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    pub fn descriptors(&self) -> Vec<Desc> {
+    pub(crate) fn descriptors(&self) -> Vec<Desc> {
         self.entries()
             .iter()
             .flat_map(|e| e.collector.descriptors())
@@ -138,6 +138,17 @@ pub struct BaseExporterBuilder {
     max_jitter: Option<Duration>,
     max_series: usize,
     collectors: Vec<(Arc<dyn DynCollector>, CollectorOptions)>,
+}
+
+impl std::fmt::Debug for BaseExporterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BaseExporterBuilder")
+            .field("name", &self.name)
+            .field("const_labels", &self.const_labels)
+            .field("interval", &self.interval)
+            .field("collectors", &self.collectors.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl BaseExporterBuilder {

@@ -87,6 +87,14 @@ pub struct FnCollector<G, F> {
     _group: PhantomData<fn() -> G>,
 }
 
+impl<G, F> std::fmt::Debug for FnCollector<G, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnCollector")
+            .field("group", &std::any::type_name::<G>())
+            .finish_non_exhaustive()
+    }
+}
+
 #[diagnostic::do_not_recommend]
 impl<G, F, Fut> Collector for FnCollector<G, F>
 where
@@ -115,8 +123,8 @@ where
 /// Runs a group's query on a pooled connection; every row becomes samples. For SQLite and PostgreSQL (features
 /// `sqlite`, `postgres`).
 ///
-/// Built over a [`Pool`](sqlx::Pool), each query checks a connection out and back in. Built over
-/// [`Connections`](crate::connections::Connections) shared by a target's collectors, it keeps the connection
+/// Built over a `sqlx::Pool`, each query checks a connection out and back in. Built over
+/// `connections::Connections` shared by a target's collectors, it keeps the connection
 /// between runs: one round trip per query instead of two.
 pub struct SqlCollector<G, DB: sqlx_db::Database> {
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
@@ -124,19 +132,29 @@ pub struct SqlCollector<G, DB: sqlx_db::Database> {
     _group: PhantomData<fn() -> G>,
 }
 
+impl<G, DB: sqlx_db::Database> std::fmt::Debug for SqlCollector<G, DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlCollector")
+            .field("group", &std::any::type_name::<G>())
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 mod sqlx_db {
     //! Without a SQL driver, `SqlCollector` exists but cannot be built.
     pub trait Database {}
     /// Where a `SqlCollector` would get its connection (none without a driver).
+    #[derive(Debug)]
     pub struct Source<DB>(std::marker::PhantomData<DB>);
 }
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sqlx_db {
-    pub use sqlx::Database;
+    pub(crate) use sqlx::Database;
 
     /// Where a [`SqlCollector`](super::SqlCollector) gets its connection: a `sqlx::Pool`, or
     /// [`Connections`](crate::connections::Connections) kept between runs. Made with `.into()` from either.
+    #[derive(Debug)]
     pub enum Source<DB: Database> {
         /// Each query checks a connection out of the pool and back in.
         Pool(sqlx::Pool<DB>),
@@ -161,7 +179,7 @@ pub use sqlx_db::Source as SqlSource;
 
 impl<G, DB: sqlx_db::Database> SqlCollector<G, DB> {
     /// A collector of group `G` (a group with a query) over a `sqlx::Pool` or
-    /// [`Connections`](crate::connections::Connections).
+    /// `connections::Connections`.
     pub fn new(source: impl Into<SqlSource<DB>>) -> Self
     where
         G: SqlQuery,

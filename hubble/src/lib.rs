@@ -50,7 +50,7 @@
 //!
 //! # Feature flags
 //!
-//! - `sqlite`, `postgres`: [`SqlCollector`] over that sqlx driver (and [`connections`]).
+//! - `sqlite`, `postgres`: [`SqlCollector`] over that sqlx driver (and the `connections` module).
 //! - `decimal`: `rust_decimal::Decimal` values (PostgreSQL `NUMERIC`).
 //! - `chrono`: `chrono` timestamps as Unix seconds.
 //! - `bench`: entry points for the repository's criterion benchmarks; not public API.

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 const KEYS: [&str; 5] = ["password", "passwd", "pwd", "token", "secret"];
 
 /// `text` with secrets replaced by `***`.
-pub fn secrets(text: &str) -> Cow<'_, str> {
+pub(crate) fn secrets(text: &str) -> Cow<'_, str> {
     let lower = text.to_ascii_lowercase();
     if !lower.contains("://") && !KEYS.iter().any(|k| lower.contains(k)) {
         return Cow::Borrowed(text);

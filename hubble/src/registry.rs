@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub use crate::body::Body;
+pub(crate) use crate::body::Body;
 use crate::body::{Plan, Rendered, STREAM_ABOVE};
 use crate::cache::SELF_METRICS;
 use crate::encode::{encode_prometheus_families, Format};

@@ -57,7 +57,7 @@ pub(crate) struct Phase {
 }
 
 impl Phase {
-    pub fn now() -> Self {
+    pub(crate) fn now() -> Self {
         // RandomState is seeded per instance from the OS: enough randomness for a jitter, no extra dependency.
         let r = std::collections::hash_map::RandomState::new()
             .build_hasher()

@@ -110,7 +110,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
     let mut out = Vec::new();
     for (name, entry) in raw {
         let _ = (entry.master, entry.cache_seconds, entry.runonserver);
-        if !hubble::metric::is_valid_metric_name(&name) {
+        if !hubble::is_valid_metric_name(&name) {
             return Err(at(&name, None, "not a valid metric name prefix"));
         }
         if entry.query.trim().is_empty() {
@@ -148,7 +148,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
                 let metric = format!("{name}_{column}");
                 if usage != Usage::Label
                     && usage != Usage::Discard
-                    && !hubble::metric::is_valid_metric_name(&metric)
+                    && !hubble::is_valid_metric_name(&metric)
                 {
                     return Err(at(
                         &name,
@@ -156,8 +156,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
                         &format!("`{metric}` is not a valid metric name"),
                     ));
                 }
-                if usage == Usage::Label && !hubble::metric::is_valid_label_name(&column) {
+                if usage == Usage::Label && !hubble::is_valid_label_name(&column) {
                     return Err(at(&name, Some(&column), "not a valid label name"));
+                }
+                if usage == Usage::Label && hubble::is_reserved_label_name(&column) {
+                    return Err(at(
+                        &name,
+                        Some(&column),
+                        "is a reserved label name (le, quantile and __* belong to Prometheus)",
+                    ));
                 }
                 columns.push(QueryColumn {
                     name: column,

@@ -74,6 +74,15 @@ pub struct ConsulBackend {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for ConsulBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // ConsulConfig's Debug redacts the token.
+        f.debug_struct("ConsulBackend")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     config: ConsulConfig,
     /// The token in force: `config.token` until [`ConsulBackend::set_token`] (a rotated token file).

@@ -28,6 +28,14 @@ pub struct FileSd {
     last: Mutex<Option<(u64, Vec<Service>)>>,
 }
 
+impl std::fmt::Debug for FileSd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSd")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FileSd {
     /// Watches `path` (read on every listing; parsed again only when its content changed).
     pub fn new(path: impl Into<PathBuf>) -> Self {

@@ -179,21 +179,21 @@ impl ServiceAtomic {
 pub(crate) struct Fnv(u64);
 
 impl Fnv {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Fnv(0xcbf2_9ce4_8422_2325)
     }
-    pub fn bytes(&mut self, b: &[u8]) {
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
         for byte in b {
             self.0 ^= u64::from(*byte);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
     /// A field followed by a separator, so ("ab","c") and ("a","bc") differ.
-    pub fn field(&mut self, s: &str) {
+    pub(crate) fn field(&mut self, s: &str) {
         self.bytes(s.as_bytes());
         self.bytes(&[0xff]);
     }
-    pub fn finish(&self) -> u64 {
+    pub(crate) fn finish(&self) -> u64 {
         self.0
     }
 }
@@ -270,6 +270,16 @@ pub struct Discovery<L, P = NoParams> {
     params: Arc<P>,
     exporter: String,
     concurrency: usize,
+}
+
+impl<L: ServiceLister, P> std::fmt::Debug for Discovery<L, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Discovery")
+            .field("backend", &self.lister.backend())
+            .field("exporter", &self.exporter)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<L: ServiceLister> Discovery<L, NoParams> {
