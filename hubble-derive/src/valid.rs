@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use proc_macro2::Span;
+use syn::spanned::Spanned;
 
 use crate::ast::{Container, Role};
 use crate::ctxt::Ctxt;
@@ -117,6 +118,19 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
                 );
             }
             if role == Role::Label {
+                if let Some(float) = float_type(f.ty) {
+                    // Checked here rather than left to the trait bound, whose error only shows once every
+                    // other mistake of the declaration is fixed.
+                    cx.error(
+                        f.ty.span(),
+                        format!(
+                            "label `{}` has type `{float}`: a label value must be text-like (a float label \
+                             makes a new series whenever its digits change); make it a value field, or \
+                             convert it to a String",
+                            f.ident
+                        ),
+                    );
+                }
                 let (name, span) = f.base_name();
                 check_label(
                     cx,
@@ -137,7 +151,9 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
             }
         }
     }
-    if !any_value && !c.attr_error && !c.fields.iter().any(|f| f.attr_error) {
+    // A field without a role is reported already; it may well be the value field.
+    let unexplained = c.attr_error || c.fields.iter().any(|f| f.attr_error || f.role.is_none());
+    if !any_value && !unexplained {
         cx.error(
             c.ident.span(),
             format!(
@@ -156,6 +172,28 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
     }
 }
 
+/// `f32` or `f64`, also inside `Option<...>`, when `ty` is written as one.
+fn float_type(ty: &syn::Type) -> Option<&'static str> {
+    let syn::Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    if last.ident == "f32" {
+        return Some("f32");
+    }
+    if last.ident == "f64" {
+        return Some("f64");
+    }
+    if last.ident == "Option" {
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return float_type(inner);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +208,32 @@ mod tests {
             Ok(()) => vec![],
             Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn a_float_label_is_reported_with_the_other_mistakes() {
+        let errs = errors(
+            r#"#[hubble(prefix = "p")] struct S { #[metric(label)] ratio: Option<f64>, #[metric(gauge)] b: i64 }"#,
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].starts_with("label `ratio` has type `f64`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("metric `p_b` has no help text"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn a_field_without_a_role_is_not_also_a_missing_value_field() {
+        let errs = errors(
+            r#"#[hubble(prefix = "p")] struct S { /// Doc.
+            b: i64 }"#,
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("field `b` needs a role"), "{errs:?}");
     }
 
     #[test]

@@ -394,7 +394,7 @@ const BATCH: usize = 64;
 
 /// Reads the record and the first bytes of each chunk of `batch`. Chunks in output order lie far apart in
 /// memory, so each lookup misses the cache. In a loop that does nothing else the processor overlaps those misses, where between
-/// copies each would stall on its own; measured, a fifth off a thousand targets' scrape. (Safe Rust has no
+/// copies each would stall on its own (`docs/performance.md` §2). (Safe Rust has no
 /// prefetch instruction.)
 fn warm(plan: &Plan, batch: &[(u32, u32)]) {
     // Records first, then lines: the address of a chunk's lines is in its record, so in one pass each lookup

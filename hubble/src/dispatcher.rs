@@ -7,7 +7,7 @@
 //! unregister everything).
 //!
 //! Two ways to use it: [`Dispatcher::manage`] with an async factory creates, registers and closes the
-//! exporters itself; or, as in the original library, [`Dispatcher::watch`] sends the changes on channels and
+//! exporters itself; or [`Dispatcher::watch`] sends the changes on channels and
 //! the application, which creates and closes the exporters, reports them with [`Dispatcher::track`] /
 //! [`Dispatcher::untrack`]. Both run the same loop.
 
@@ -333,7 +333,7 @@ impl<E: Exporter> Dispatcher<E> {
         }
     }
 
-    /// The low-level loop of the original: every tick, each new target is sent on `added` and each vanished
+    /// The low-level loop: every tick, each new target is sent on `added` and each vanished
     /// one, with its hash, on `removed`. The application creates and closes the exporters; it calls
     /// [`track`](Self::track) once an exporter serves a target and [`untrack`](Self::untrack) when it is
     /// closed. A target sent but not tracked is sent again next tick. Returns when `cancel` fires or a

@@ -273,8 +273,8 @@ impl Registry {
     ///
     /// Keeping pays when scrapers outnumber changes: many scrapers, or one scraping faster than the collection
     /// interval. A per-target registry behind `/probe` is scraped about once per change, so a kept body is
-    /// almost never reused, and a thousand probed targets would hold a thousand bodies (~120 MB of 800-series
-    /// bodies). Bodies above 16 MiB are never kept.
+    /// almost never reused, and a thousand probed targets would hold a thousand bodies (`docs/performance.md`
+    /// §2). Bodies above 16 MiB are never kept.
     ///
     /// ```
     /// let per_target = hubble::Registry::without_process_metrics();

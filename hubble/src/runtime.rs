@@ -1,9 +1,8 @@
 //! A runtime of its own for collection, apart from the one serving HTTP.
 //!
 //! Collection is many short waits on database sockets. On a shared multi-thread runtime each wake-up can pass
-//! through an idle worker thread, which is woken, finds nothing and sleeps again: in the Postgres example one
-//! collecting thread took 11–31% less CPU per collection than two shared workers, over four A/B runs
-//! (`docs/performance.md` §3). One thread that only collects avoids the hand-offs, and keeps collection on
+//! through an idle worker thread, which is woken, finds nothing and sleeps again (measured in
+//! `docs/performance.md` §3). One thread that only collects avoids the hand-offs, and keeps collection on
 //! schedule while a burst of scrapes keeps the HTTP workers busy.
 //!
 //! ```

@@ -7,8 +7,8 @@
 //! run.
 //!
 //! The collectors of one exporter tick on one grid ([`Phase`]): those with the same interval wake together,
-//! so a target's queries go out in one burst per interval. That costs a quarter less CPU than spreading them
-//! (`benches/collection_cpu.sh`: fewer thread wake-ups). Targets are spread instead: each exporter's grid
+//! so a target's queries go out in one burst per interval: fewer thread wake-ups, so less CPU than spreading
+//! them (`benches/collection_cpu.sh`). Targets are spread instead: each exporter's grid
 //! sits at a random point of the interval, so a thousand targets started together do not query together
 //! every interval, while their first runs still come within the short start jitter. One
 //! task per exporter rather than per collector keeps a target's work on one worker thread between wake-ups, and
@@ -75,9 +75,9 @@ impl Phase {
         self.origin + schedule.max_jitter.mul_f64(self.fraction)
     }
 
-    /// Where the grid of a collector with `schedule` starts: the same fraction of its whole interval. Within
-    /// the start jitter alone (1.5 s of 15), a thousand targets queried in one burst every interval, with all
-    /// their result sets in flight at once (12–17 MB more memory, `benches/many_targets.sh 1000`).
+    /// Where the grid of a collector with `schedule` starts: the same fraction of its whole interval, so that
+    /// many targets do not query in one burst within the start jitter every interval, with all their result
+    /// sets in flight at once (`docs/performance.md` §2).
     fn grid(&self, schedule: &Schedule) -> Instant {
         self.origin + schedule.interval.mul_f64(self.fraction)
     }

@@ -290,7 +290,7 @@ impl<L: ServiceLister> Discovery<L, NoParams> {
 }
 
 impl<L: ServiceLister, P: ParamsSource> Discovery<L, P> {
-    /// Params fetches in flight at once, as in the original.
+    /// Params fetches in flight at once.
     pub const DEFAULT_CONCURRENCY: usize = 10;
 
     /// Discovery from `lister`, with params from `params` under `exporter` (lower-cased).
