@@ -306,3 +306,328 @@ mod tests {
         }
     }
 }
+
+/// The scheduler's behaviour, driven through the exporter API on a paused clock.
+#[cfg(test)]
+mod behaviour {
+    use super::*;
+    use crate::collector::CollectError;
+    use crate::collector::{Collector, CollectorOptions};
+    use crate::exporter::BaseExporter;
+    use crate::metric::Metric;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+
+    /// Counts runs and concurrent runs; each run takes `delay`.
+    struct Probe {
+        name: &'static str,
+        delay: Duration,
+        runs: Arc<AtomicUsize>,
+        active: Arc<AtomicUsize>,
+        max_active: Arc<AtomicUsize>,
+        finished: Arc<AtomicUsize>,
+    }
+
+    impl Probe {
+        fn new(name: &'static str, delay: Duration) -> Self {
+            Probe {
+                name,
+                delay,
+                runs: Arc::default(),
+                active: Arc::default(),
+                max_active: Arc::default(),
+                finished: Arc::default(),
+            }
+        }
+    }
+
+    impl Collector for Probe {
+        fn name(&self) -> &str {
+            self.name
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            self.runs.fetch_add(1, SeqCst);
+            let now = self.active.fetch_add(1, SeqCst) + 1;
+            self.max_active.fetch_max(now, SeqCst);
+            // Decrement even when the run is cancelled (future dropped).
+            struct Guard(Arc<AtomicUsize>);
+            impl Drop for Guard {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, SeqCst);
+                }
+            }
+            let _g = Guard(self.active.clone());
+            tokio::time::sleep(self.delay).await;
+            self.finished.fetch_add(1, SeqCst);
+            Ok(vec![Metric::gauge("probe_value", "Probe.", 1.0)])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_runs_never_overlap() {
+        let probe = Probe::new("slow", Duration::from_millis(2500));
+        let (runs, max_active) = (probe.runs.clone(), probe.max_active.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .timeout(Duration::from_secs(10))
+            .collector(probe)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        exporter.close().await;
+        assert_eq!(max_active.load(SeqCst), 1, "runs overlapped");
+        let n = runs.load(SeqCst);
+        // Timeout is capped at the interval (1 s), so each run times out; ticks are skipped, not queued.
+        assert!((15..=21).contains(&n), "{n} runs in 20 s at a 1 s interval");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_beyond_its_timeout_fails_and_is_cancelled() {
+        let probe = Probe::new("hang", Duration::from_secs(3600));
+        let (finished, active) = (probe.finished.clone(), probe.active.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(10))
+            .timeout(Duration::from_secs(2))
+            .collector(probe)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let status = exporter.status();
+        let h = &status.collectors[0].health;
+        assert_eq!(h.runs, 1);
+        assert!(!h.up);
+        assert_eq!(h.last_error.as_deref(), Some("timed out after 2s"));
+        assert_eq!(active.load(SeqCst), 0, "timed-out run still active");
+        assert_eq!(finished.load(SeqCst), 0);
+        exporter.close().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn close_cancels_runs_in_progress_and_waits_for_tasks() {
+        let a = Probe::new("a", Duration::from_secs(3600));
+        let b = Probe::new("b", Duration::from_millis(1));
+        let (a_active, b_runs) = (a.active.clone(), b.runs.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(7200))
+            .collector(a)
+            .collector(b)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(1000)).await;
+        assert_eq!(a_active.load(SeqCst), 1);
+        exporter.close().await;
+        assert_eq!(a_active.load(SeqCst), 0, "run not cancelled by close");
+        assert!(exporter.is_closed());
+        let before = b_runs.load(SeqCst);
+        tokio::time::sleep(Duration::from_secs(100_000)).await;
+        assert_eq!(b_runs.load(SeqCst), before, "a collector ran after close");
+        // Processing after close is refused.
+        exporter.process();
+        assert!(!exporter.is_processing());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn collectors_added_while_processing_start_at_once() {
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .build()
+            .unwrap();
+        exporter.process();
+        let late = Probe::new("late", Duration::ZERO);
+        let runs = late.runs.clone();
+        exporter.add_collector(late).unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(runs.load(SeqCst) >= 1);
+        let dup = exporter
+            .add_collector(Probe::new("late", Duration::ZERO))
+            .unwrap_err();
+        assert_eq!(
+            dup.to_string(),
+            "exporter `t` already has a collector named `late`"
+        );
+        exporter.close().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_removed_collector_stops_and_the_others_run_on() {
+        let keep = Probe::new("keep", Duration::from_millis(10));
+        let gone = Probe::new("gone", Duration::from_secs(3600));
+        let (keep_runs, gone_active, gone_runs) =
+            (keep.runs.clone(), gone.active.clone(), gone.runs.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .timeout(Duration::from_secs(7200))
+            .collector(keep)
+            .build()
+            .unwrap();
+        exporter.process();
+        exporter
+            .add_collector_with(
+                gone,
+                CollectorOptions {
+                    interval: Some(Duration::from_secs(7200)),
+                    ..CollectorOptions::default()
+                },
+            )
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(gone_active.load(SeqCst), 1, "a run in progress");
+        assert!(exporter.remove_collector("gone"));
+        assert!(!exporter.remove_collector("gone"), "already removed");
+        assert!(!exporter.has_collector("gone") && exporter.has_collector("keep"));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(gone_active.load(SeqCst), 0, "its run is cancelled");
+        let before = keep_runs.load(SeqCst);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(
+            keep_runs.load(SeqCst) >= before + 9,
+            "the other collector runs on"
+        );
+        assert_eq!(gone_runs.load(SeqCst), 1);
+        assert_eq!(exporter.status().collectors.len(), 1);
+        // The name is free again: a changed definition comes back under it.
+        exporter
+            .add_collector(Probe::new("gone", Duration::ZERO))
+            .unwrap();
+        exporter.close().await;
+    }
+
+    /// Records when it runs.
+    struct Clock {
+        name: &'static str,
+        at: Arc<Mutex<Vec<tokio::time::Instant>>>,
+    }
+
+    impl Collector for Clock {
+        fn name(&self) -> &str {
+            self.name
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            self.at.lock().unwrap().push(tokio::time::Instant::now());
+            Ok(vec![Metric::gauge("clock_value", "Clock.", 1.0)])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn collectors_of_one_exporter_tick_together() {
+        let clock = |name| Clock {
+            name,
+            at: Arc::default(),
+        };
+        let (a, b, late) = (clock("a"), clock("b"), clock("late"));
+        let (a_at, b_at, late_at) = (a.at.clone(), b.at.clone(), late.at.clone());
+        let start = tokio::time::Instant::now();
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(10))
+            .collector(a)
+            .collector(b)
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        exporter.add_collector(late).unwrap();
+        tokio::time::sleep(Duration::from_secs(40)).await;
+        exporter.close().await;
+        let (a_at, b_at, late_at) = (
+            a_at.lock().unwrap(),
+            b_at.lock().unwrap(),
+            late_at.lock().unwrap(),
+        );
+        assert_eq!(*a_at, *b_at, "same interval, same instants");
+        // The first run within the start jitter (a tenth of the interval), then a grid at one random point of
+        // the interval, at least half an interval on: the second run comes 5 to 15 s after the first.
+        assert!(a_at[0] - start <= Duration::from_secs(1));
+        assert!((4..=5).contains(&a_at.len()), "{a_at:?}");
+        let second = a_at[1] - a_at[0];
+        assert!(second >= Duration::from_secs(5) && second <= Duration::from_secs(15));
+        for pair in a_at[1..].windows(2) {
+            assert_eq!(pair[1] - pair[0], Duration::from_secs(10), "{a_at:?}");
+        }
+        // Added later: runs at once, then on the others' grid.
+        assert_eq!(late_at[0] - start, Duration::from_millis(3_500));
+        assert!(late_at.len() >= 3, "{late_at:?}");
+        assert!(
+            late_at[1..].iter().all(|t| a_at.contains(t)),
+            "{late_at:?} {a_at:?}"
+        );
+    }
+
+    /// Panics on its first run.
+    struct Panicky(Arc<AtomicUsize>);
+
+    impl Collector for Panicky {
+        fn name(&self) -> &str {
+            "panicky"
+        }
+        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            if self.0.fetch_add(1, SeqCst) == 0 {
+                panic!("first run");
+            }
+            Ok(vec![Metric::gauge("panicky_value", "Panicky.", 1.0)])
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_collector_fails_its_run_and_the_others_run_on() {
+        let other = Probe::new("other", Duration::ZERO);
+        let (other_runs, panicky_runs) = (other.runs.clone(), Arc::new(AtomicUsize::new(0)));
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(1))
+            .collector(other)
+            .collector(Panicky(panicky_runs.clone()))
+            .build()
+            .unwrap();
+        exporter.process();
+        // The first run comes within the jitter (a tenth of the interval), the second at least half a second
+        // later.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let status = exporter.status();
+        let panicky = &status.collectors[1].health;
+        assert_eq!(panicky.runs, 1);
+        assert!(!panicky.up);
+        assert_eq!(
+            panicky.last_error.as_deref(),
+            Some("the collector panicked")
+        );
+        // 5.5 s in: the first run, then the grid from 0.5 to 1.5 s after it, then one a second.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(other_runs.load(SeqCst) >= 5, "{}", other_runs.load(SeqCst));
+        assert!(
+            panicky_runs.load(SeqCst) >= 5,
+            "it runs again, and recovers"
+        );
+        assert!(exporter.status().collectors[1].health.up);
+        exporter.close().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn per_collector_interval_overrides() {
+        let fast = Probe::new("fast", Duration::ZERO);
+        let slow = Probe::new("slow", Duration::ZERO);
+        let (fast_runs, slow_runs) = (fast.runs.clone(), slow.runs.clone());
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(10))
+            .collector(slow)
+            .collector_with(
+                fast,
+                CollectorOptions {
+                    interval: Some(Duration::from_secs(1)),
+                    ..CollectorOptions::default()
+                },
+            )
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        exporter.close().await;
+        assert!(fast_runs.load(SeqCst) >= 25, "{}", fast_runs.load(SeqCst));
+        assert!(
+            (3..=4).contains(&slow_runs.load(SeqCst)),
+            "{}",
+            slow_runs.load(SeqCst)
+        );
+    }
+}
