@@ -8,38 +8,22 @@ use syn::spanned::Spanned;
 use crate::ast::{Container, Role};
 use crate::ctxt::Ctxt;
 
-fn valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
+use hubble_names::{check_label_name, is_valid_metric_name as valid_metric_name, LabelNameError};
 
-fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Checks a label name; `what` says where it comes from, for the message.
+/// Checks a label name (the runtime applies the same rules); `fix` says what to write instead.
 fn check_label(cx: &mut Ctxt, name: &str, span: Span, fix: &str) {
-    if name.starts_with("__") {
-        cx.error(
-            span,
-            format!("label name `{name}` is reserved: names starting with `__` are for Prometheus' internal use; {fix}"),
-        );
-    } else if matches!(name, "le" | "quantile") {
-        cx.error(
-            span,
-            format!("label name `{name}` is reserved for histograms and summaries; {fix}"),
-        );
-    } else if !valid_label_name(name) {
-        cx.error(
-            span,
-            format!(
-                "label name `{name}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]*; {fix}"
-            ),
-        );
-    }
+    let message = match check_label_name(name) {
+        Ok(()) => return,
+        Err(LabelNameError::Internal) => format!(
+            "label name `{name}` is reserved: {}",
+            LabelNameError::Internal
+        ),
+        Err(LabelNameError::HistogramOrSummary) => {
+            format!("label name `{name}` is reserved for histograms and summaries")
+        }
+        Err(e @ LabelNameError::Invalid) => format!("label name `{name}` is invalid: {e}"),
+    };
+    cx.error(span, format!("{message}; {fix}"));
 }
 
 pub fn check(cx: &mut Ctxt, c: &Container) {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use bytes::{BufMut, BytesMut};
 
 use crate::collector::CollectError;
-use crate::metric::{is_valid_label_name, is_valid_metric_name, Labels, Metric, MetricKind};
+use crate::metric::{is_valid_metric_name, Labels, Metric, MetricKind};
 
 /// Content type of text format 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -329,9 +329,9 @@ pub(crate) fn encode_collection(
 /// A series' own labels: valid names, none that is also a constant label.
 fn check_labels(metric: &str, labels: &Labels, const_labels: &Labels) -> Result<(), CollectError> {
     for (n, _) in labels.iter() {
-        if !is_valid_label_name(n) {
+        if let Err(why) = hubble_names::check_label_name(n) {
             return Err(CollectError::Other(format!(
-                "label name `{n}` is invalid: names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"
+                "metric `{metric}` sets label `{n}`, which a collector may not: {why}"
             )));
         }
         if const_labels.contains(n) {
@@ -841,14 +841,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`2xx` is invalid"));
-        let bad_label = encode_collection(
-            vec![Metric::gauge("g", "", 1.0).label("__x", "1")],
-            &Labels::new(),
-        );
-        assert!(bad_label
-            .unwrap_err()
-            .to_string()
-            .contains("`__x` is invalid"));
+        for (label, why) in [
+            ("__x", "for Prometheus' internal use"),
+            ("le", "reserved for histograms and summaries"),
+            ("quantile", "reserved for histograms and summaries"),
+            ("a-b", "must match"),
+        ] {
+            let bad_label = encode_collection(
+                vec![Metric::gauge("g", "", 1.0).label(label, "1")],
+                &Labels::new(),
+            );
+            let e = bad_label.unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "metric `g` sets label `{label}`, which a collector may not: "
+                )) && e.contains(why),
+                "{e}"
+            );
+        }
         let clash = encode_collection(
             vec![Metric::gauge("g", "", 1.0).label("instance", "1")],
             &Labels::new().with("instance", "2"),

@@ -389,26 +389,7 @@ impl<T: LabelValue> LabelValue for Option<T> {
     }
 }
 
-/// Whether `name` is a valid Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn is_valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-/// Whether a collector may not set label `name`: `le` and `quantile` belong to histograms and summaries, and
-/// names starting with `__` are Prometheus's own.
-pub fn is_reserved_label_name(name: &str) -> bool {
-    name == "le" || name == "quantile" || name.starts_with("__")
-}
-
-/// Whether `name` is a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
-}
+pub use hubble_names::{is_reserved_label_name, is_valid_label_name, is_valid_metric_name};
 
 #[cfg(test)]
 mod tests {

@@ -487,6 +487,11 @@ pg_custom:
         assert!(parse(Path::new("q.yaml"), unknown_key)
             .unwrap_err()
             .contains("unknown field `metricz`"));
+        let le = "e:\n  query: SELECT 1\n  metrics:\n    - le: {usage: LABEL}\n    - v: {usage: GAUGE}\n";
+        assert_eq!(
+            parse(Path::new("q.yaml"), le).unwrap_err(),
+            "q.yaml: line 4: entry `e`, column `le`: is a reserved label name (le, quantile and __* belong to Prometheus)"
+        );
         let broken = "e:\n  query: [\n";
         assert!(parse(Path::new("q.yaml"), broken)
             .unwrap_err()

@@ -88,7 +88,7 @@ pub fn parse_file_sd(path: &Path, content: &[u8]) -> Result<Vec<Service>, Discov
     for (i, g) in groups.into_iter().enumerate() {
         let mut params = ServiceParams::default();
         for (k, v) in &g.labels {
-            if !label_name_syntax(k) {
+            if !hubble_names::is_label_name_syntax(k) {
                 // As Prometheus's own file_sd: a bad name would break every scrape of the target.
                 return Err(file_error(
                     path,
@@ -148,12 +148,6 @@ fn line_of(text: &str, needles: &[&str]) -> String {
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`; `__` names (`__param_*`, `__meta_*`) are allowed here and dropped later.
-fn label_name_syntax(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 fn split_target(target: &str) -> Option<(&str, u16)> {
     let (host, port) = target.rsplit_once(':')?;
     let host = host
