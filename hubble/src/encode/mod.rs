@@ -1,0 +1,273 @@
+//! Text format 0.0.4 and OpenMetrics output.
+//!
+//! A collector's samples are encoded once, when they are collected ([`encode_collection`]), into an
+//! [`EncodedRun`]: one buffer of sample lines for the whole run, each family a range of it.
+//!
+//! A stored line holds neither the metric name nor the exporter's constant labels: it is `{own labels} value\n`
+//! (or ` value\n`), after the line's length. Name and constant labels are the same on every line of a chunk,
+//! and with many targets they are most of the bytes (`docs/performance.md` §2). A scrape splices them back in as
+//! it copies the lines ([`Chunk::write_lines`]), under one `# HELP`/`# TYPE` header per family (in the order
+//! and layout `body::Plan` gives).
+//!
+//! Constant labels come first in a written line, then the series' own labels (each set in name order):
+//! label order carries no meaning in either format.
+
+mod check;
+mod format;
+mod interner;
+mod prometheus_bridge;
+mod run;
+mod text;
+
+// The parts see each other through this module, as the one module they were.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::{BufMut, BytesMut};
+
+use crate::collector::CollectError;
+use crate::metric::{is_valid_metric_name, Labels, Metric, MetricKind};
+
+#[allow(unused_imports)]
+use check::*;
+pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
+#[allow(unused_imports)]
+use interner::*;
+pub(crate) use prometheus_bridge::encode_prometheus_families;
+#[allow(unused_imports)]
+pub(crate) use run::*;
+#[allow(unused_imports)]
+pub(crate) use text::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(run: &EncodedRun, consts: &Labels, format: Format) -> String {
+        let consts = ConstLabels::new(consts.clone());
+        let mut w = FamilyWriter::new(format, 0);
+        w.write_all(&[(run, &consts)]);
+        String::from_utf8(w.finish()).unwrap()
+    }
+
+    #[test]
+    fn groups_sorts_and_adds_constant_labels() {
+        let metrics = vec![
+            Metric::gauge("b_size_bytes", "Size.", 3.0).label("db", "z"),
+            Metric::counter("a_commits_total", "Commits.", 10.0).label("db", "x"),
+            Metric::gauge("b_size_bytes", "Size.", 1.5).label("db", "a"),
+        ];
+        let consts = Labels::new().with("instance", "pg1");
+        let enc = encode_collection(metrics, &consts).unwrap();
+        assert_eq!(
+            render(&enc, &consts, Format::Text),
+            "# HELP a_commits_total Commits.\n# TYPE a_commits_total counter\n\
+             a_commits_total{instance=\"pg1\",db=\"x\"} 10\n\
+             # HELP b_size_bytes Size.\n# TYPE b_size_bytes gauge\n\
+             b_size_bytes{instance=\"pg1\",db=\"a\"} 1.5\n\
+             b_size_bytes{instance=\"pg1\",db=\"z\"} 3\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_names_counters_and_ends_with_eof() {
+        let enc = encode_collection(
+            vec![
+                Metric::counter("x_total", "X \"q\".", 1.0),
+                Metric::counter("y", "Y.", 2.0),
+                Metric::new("z", "Z.", MetricKind::Untyped, 3.0),
+            ],
+            &Labels::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            render(&enc, &Labels::new(), Format::OpenMetrics),
+            "# HELP x X \\\"q\\\".\n# TYPE x counter\nx_total 1\n\
+             # HELP y Y.\n# TYPE y counter\ny_total 2\n\
+             # HELP z Z.\n# TYPE z unknown\nz 3\n# EOF\n"
+        );
+        assert!(render(&enc, &Labels::new(), Format::Text).contains("# TYPE z untyped\nz 3\n"));
+    }
+
+    #[test]
+    fn constant_labels_come_first_and_counter_lines_gain_total_in_openmetrics() {
+        let metrics = vec![
+            Metric::counter("c", "C.", 1.0)
+                .label("a", "1")
+                .label("z", "9"),
+            Metric::counter("c", "C.", 2.0)
+                .label("a", "2")
+                .label("z", "8"),
+            Metric::gauge("g", "G.", 4.0).label("k", "v"),
+            Metric::gauge("g", "G.", 3.0),
+        ];
+        let consts = Labels::new().with("m", "mid").with("b", "x\"y");
+        let enc = encode_collection(metrics, &consts).unwrap();
+        assert_eq!(
+            render(&enc, &consts, Format::Text),
+            "# HELP c C.\n# TYPE c counter\n\
+             c{b=\"x\\\"y\",m=\"mid\",a=\"1\",z=\"9\"} 1\n\
+             c{b=\"x\\\"y\",m=\"mid\",a=\"2\",z=\"8\"} 2\n\
+             # HELP g G.\n# TYPE g gauge\ng{b=\"x\\\"y\",m=\"mid\"} 3\n\
+             g{b=\"x\\\"y\",m=\"mid\",k=\"v\"} 4\n"
+        );
+        assert_eq!(
+            render(&enc, &consts, Format::OpenMetrics),
+            "# HELP c C.\n# TYPE c counter\n\
+             c_total{b=\"x\\\"y\",m=\"mid\",a=\"1\",z=\"9\"} 1\n\
+             c_total{b=\"x\\\"y\",m=\"mid\",a=\"2\",z=\"8\"} 2\n\
+             # HELP g G.\n# TYPE g gauge\ng{b=\"x\\\"y\",m=\"mid\"} 3\n\
+             g{b=\"x\\\"y\",m=\"mid\",k=\"v\"} 4\n# EOF\n"
+        );
+        // Lines are stored without name and constant labels, each after its length.
+        assert_eq!(
+            std::str::from_utf8(&enc.text).unwrap(),
+            "\x10{a=\"1\",z=\"9\"} 1\n\x10{a=\"2\",z=\"8\"} 2\n\x03 3\n\x0a{k=\"v\"} 4\n"
+        );
+        // Lengths used to size bodies agree with what is written, with and without constant labels.
+        for consts in [ConstLabels::new(consts.clone()), ConstLabels::default()] {
+            for i in 0..enc.families.len() {
+                let chunk = enc.chunk(i, &consts);
+                for format in [Format::Text, Format::OpenMetrics] {
+                    let mut out = BytesMut::new();
+                    chunk.write_lines(&mut out, format, &mut Vec::new());
+                    assert_eq!(out.len(), chunk.len(format));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lines_of_any_length_round_trip() {
+        let values = [
+            "a".repeat(100),
+            "b".repeat(200),
+            "c".repeat(20_000),
+            String::new(),
+        ];
+        let metrics = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Metric::gauge("g", "G.", i as f64).label("v", v.as_str()))
+            .chain([Metric::gauge("h", "H.", 5.0)])
+            .collect();
+        let consts = Labels::new().with("t", "x");
+        let enc = encode_collection(metrics, &consts).unwrap();
+        let mut want: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("g{{t=\"x\",v=\"{v}\"}} {i}"))
+            .collect();
+        want.sort();
+        let text = render(&enc, &consts, Format::Text);
+        let got: Vec<&str> = text.lines().filter(|l| l.starts_with("g{")).collect();
+        assert_eq!(got, want);
+        assert!(text.ends_with("# TYPE h gauge\nh{t=\"x\"} 5\n"), "{text}");
+    }
+
+    #[test]
+    fn escapes_label_values_and_help() {
+        let enc = encode_collection(
+            vec![Metric::gauge("g", "line1\nback\\slash", 1.0).label("l", "a\"b\\c\nd é")],
+            &Labels::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            render(&enc, &Labels::new(), Format::Text),
+            "# HELP g line1\\nback\\\\slash\n# TYPE g gauge\ng{l=\"a\\\"b\\\\c\\nd é\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn special_values() {
+        let mut out = Vec::new();
+        for v in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.1,
+            -2.0,
+            1e20,
+            1e-7,
+        ] {
+            write_value(&mut out, v);
+            out.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NaN +Inf -Inf 0.1 -2 1e20 1e-7 "
+        );
+    }
+
+    #[test]
+    fn duplicate_series_are_an_error() {
+        let err = encode_collection(
+            vec![
+                Metric::gauge("g", "G.", 1.0).label("a", "1"),
+                Metric::gauge("g", "G.", 2.0).label("a", "1"),
+            ],
+            &Labels::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, CollectError::DuplicateSeries { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_names_and_label_clashes_are_errors() {
+        let bad_name = encode_collection(vec![Metric::gauge("2xx", "", 1.0)], &Labels::new());
+        assert!(bad_name
+            .unwrap_err()
+            .to_string()
+            .contains("`2xx` is invalid"));
+        for (label, why) in [
+            ("__x", "for Prometheus' internal use"),
+            ("le", "reserved for histograms and summaries"),
+            ("quantile", "reserved for histograms and summaries"),
+            ("a-b", "must match"),
+        ] {
+            let bad_label = encode_collection(
+                vec![Metric::gauge("g", "", 1.0).label(label, "1")],
+                &Labels::new(),
+            );
+            let e = bad_label.unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "metric `g` sets label `{label}`, which a collector may not: "
+                )) && e.contains(why),
+                "{e}"
+            );
+        }
+        let clash = encode_collection(
+            vec![Metric::gauge("g", "", 1.0).label("instance", "1")],
+            &Labels::new().with("instance", "2"),
+        );
+        assert!(clash.unwrap_err().to_string().contains("constant label"));
+        let kinds = encode_collection(
+            vec![
+                Metric::gauge("g", "", 1.0),
+                Metric::counter("g", "", 1.0).label("a", "b"),
+            ],
+            &Labels::new(),
+        );
+        assert!(kinds
+            .unwrap_err()
+            .to_string()
+            .contains("both counter and gauge"));
+    }
+
+    #[test]
+    fn one_header_for_chunks_of_many_collectors() {
+        let (la, lb) = (
+            ConstLabels::new(Labels::new().with("t", "a")),
+            ConstLabels::new(Labels::new().with("t", "b")),
+        );
+        let a = encode_collection(vec![Metric::gauge("up", "Up.", 1.0)], la.labels()).unwrap();
+        let b = encode_collection(vec![Metric::gauge("up", "Up.", 0.0)], lb.labels()).unwrap();
+        let mut w = FamilyWriter::new(Format::Text, 0);
+        w.write_all(&[(&a, &la), (&b, &lb)]);
+        assert_eq!(
+            String::from_utf8(w.finish()).unwrap(),
+            "# HELP up Up.\n# TYPE up gauge\nup{t=\"a\"} 1\nup{t=\"b\"} 0\n"
+        );
+    }
+}
