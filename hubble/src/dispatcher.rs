@@ -103,30 +103,36 @@ pub fn diff(live: &HashSet<u64>, discovered: Vec<ServiceAtomic>) -> Diff {
     Diff { added, removed }
 }
 
-/// Process-wide dispatcher metrics, in a registry's `prometheus` part.
-#[derive(Clone)]
-pub(crate) struct DispatcherMetrics {
-    pub discovery_errors: prometheus::IntCounterVec,
-    pub targets: prometheus::IntGauge,
+/// A dispatcher's own metrics, labelled with its backend, in its registry's `prometheus` part.
+struct DispatcherMetrics {
+    discovery_errors: prometheus::IntCounter,
+    targets: prometheus::IntGauge,
 }
 
 impl DispatcherMetrics {
-    pub(crate) fn new(registry: &prometheus::Registry) -> Self {
-        let discovery_errors = prometheus::IntCounterVec::new(
-            prometheus::Opts::new(
-                "hubble_discovery_errors_total",
-                "Discovery attempts that failed (the last good target set was kept).",
-            ),
-            &["backend"],
-        )
+    fn new(registry: &Registry, backend: &'static str) -> Self {
+        let opts = |name: &str, help: &str| {
+            prometheus::Opts::new(name, help).const_label("backend", backend)
+        };
+        let discovery_errors = prometheus::IntCounter::with_opts(opts(
+            "hubble_discovery_errors_total",
+            "Discovery attempts that failed (the last good target set was kept).",
+        ))
         .expect("valid metric");
-        let targets = prometheus::IntGauge::new(
+        let targets = prometheus::IntGauge::with_opts(opts(
             "hubble_dispatcher_targets",
             "Targets with a registered exporter.",
-        )
+        ))
         .expect("valid metric");
-        let _ = registry.register(Box::new(discovery_errors.clone()));
-        let _ = registry.register(Box::new(targets.clone()));
+        for c in [
+            Box::new(discovery_errors.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(targets.clone()),
+        ] {
+            if let Err(error) = registry.prometheus().register(c) {
+                // A second dispatcher of the same backend on one registry: its counts are not exported.
+                tracing::warn!(backend, %error, "dispatcher metrics not registered");
+            }
+        }
         DispatcherMetrics {
             discovery_errors,
             targets,
@@ -193,7 +199,7 @@ impl<E: Exporter> Dispatcher<E> {
     /// `backend` (the `backend` label of `hubble_discovery_errors_total`). Discovery times out after the
     /// interval unless [`timeout`](Self::timeout) says otherwise.
     pub fn new(interval: Duration, backend: &'static str, registry: Registry) -> Self {
-        let metrics = registry.dispatcher_metrics();
+        let metrics = DispatcherMetrics::new(&registry, backend);
         Dispatcher {
             interval,
             timeout: interval,
@@ -240,7 +246,7 @@ impl<E: Exporter> Dispatcher<E> {
         {
             self.metrics.targets.inc();
             // So the next scrape re-gathers the gauge instead of serving it up to a second late.
-            self.registry.bump_membership();
+            self.registry.prometheus_changed();
         }
     }
 
@@ -250,7 +256,7 @@ impl<E: Exporter> Dispatcher<E> {
         let removed = self.live().remove(&hash).map(|(_, e)| e);
         if removed.is_some() {
             self.metrics.targets.dec();
-            self.registry.bump_membership();
+            self.registry.prometheus_changed();
         }
         removed
     }
@@ -283,10 +289,8 @@ impl<E: Exporter> Dispatcher<E> {
                 Some(targets)
             }
             Err(e) => {
-                self.metrics
-                    .discovery_errors
-                    .with_label_values(&[self.backend])
-                    .inc();
+                self.metrics.discovery_errors.inc();
+                self.registry.prometheus_changed();
                 let msg = e.to_string();
                 if log.failed(&msg) {
                     tracing::warn!(backend = self.backend, error = %msg, "discovery failed, keeping the last good targets");
@@ -516,6 +520,12 @@ mod tests {
         String::from_utf8(r.render(Format::Text).bytes().to_vec()).unwrap()
     }
 
+    /// The value of the series `series` (name and labels as written) in `body`, if there.
+    fn sample(body: &str, series: &str) -> Option<f64> {
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
     async fn until(what: &str, mut f: impl FnMut() -> bool) {
         for _ in 0..300 {
             if f() {
@@ -552,7 +562,13 @@ mod tests {
         })
         .await;
         assert_eq!(d.targets().len(), 2);
-        assert!(scrape(&registry).contains("hubble_dispatcher_targets 2"));
+        assert_eq!(
+            sample(
+                &scrape(&registry),
+                r#"hubble_dispatcher_targets{backend="test"}"#
+            ),
+            Some(2.0)
+        );
 
         // A removed target is unregistered and its series vanish; a changed one is re-registered.
         let a = d.targets().into_iter().find(|t| t.name == "a").unwrap();
@@ -572,8 +588,20 @@ mod tests {
 
         // A failing backend keeps the set and is counted.
         *src.lock().unwrap() = Err("connection refused".into());
+        assert_eq!(
+            sample(
+                &scrape(&registry),
+                r#"hubble_discovery_errors_total{backend="test"}"#
+            ),
+            Some(0.0),
+            "exported from the start"
+        );
         until("discovery errors counted", || {
-            scrape(&registry).contains(r#"hubble_discovery_errors_total{backend="test"}"#)
+            sample(
+                &scrape(&registry),
+                r#"hubble_discovery_errors_total{backend="test"}"#,
+            )
+            .is_some_and(|n| n >= 1.0)
         })
         .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -627,7 +655,11 @@ mod tests {
         // Caught half-way through a rewrite: the set stays.
         std::fs::write(&path, "- targets: ['db1:5432', 'db2").unwrap();
         until("the parse error counted", || {
-            scrape(&registry).contains(r#"hubble_discovery_errors_total{backend="file_sd"}"#)
+            sample(
+                &scrape(&registry),
+                r#"hubble_discovery_errors_total{backend="file_sd"}"#,
+            )
+            .is_some_and(|n| n >= 1.0)
         })
         .await;
         assert_eq!(d.targets().len(), 2);

@@ -13,7 +13,7 @@ use crate::cache::{CollectorCache, CollectorHealth};
 use crate::collector::{Collector, CollectorOptions, Desc, DynCollector};
 use crate::encode::ConstLabels;
 use crate::metric::Labels;
-use crate::scheduler::{default_jitter, run_exporter, Phase, Schedule};
+use crate::scheduler::{default_jitter, run_exporter, CollectorEntry, Phase, Schedule, Scheduled};
 
 /// Why an exporter could not be set up or a collector added.
 #[derive(Debug, thiserror::Error)]
@@ -37,20 +37,22 @@ pub enum ExporterError {
     },
 }
 
-pub(crate) struct CollectorEntry {
-    pub collector: Arc<dyn DynCollector>,
-    pub cache: Arc<CollectorCache>,
-    pub schedule: Schedule,
-    /// Stops this collector alone (a child of the exporter's token).
-    pub cancel: CancellationToken,
-}
-
 /// What the registry and the HTTP server read of an exporter.
 pub(crate) struct ExporterShared {
     pub id: u64,
     pub name: Arc<str>,
     pub const_labels: Arc<ConstLabels>,
     pub collectors: RwLock<Vec<Arc<CollectorEntry>>>,
+}
+
+impl Scheduled for ExporterShared {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn entries(&self) -> Vec<Arc<CollectorEntry>> {
+        ExporterShared::entries(self)
+    }
 }
 
 impl ExporterShared {

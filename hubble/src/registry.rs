@@ -192,7 +192,6 @@ struct Inner {
     prometheus: prometheus::Registry,
     /// Gathered `prometheus`-crate families: when, at which membership, and the bytes in both formats.
     extra: Mutex<Option<(Instant, u64, [Bytes; 2])>>,
-    dispatcher_metrics: OnceLock<crate::dispatcher::DispatcherMetrics>,
     rendered: [Mutex<Option<Arc<Rendered>>>; 2],
     /// Whether a rendered body is kept for the next scrape (see [`Registry::keep_bodies`]).
     keep_bodies: AtomicBool,
@@ -248,7 +247,6 @@ impl Registry {
                 membership: AtomicU64::new(0),
                 prometheus,
                 extra: Mutex::new(None),
-                dispatcher_metrics: OnceLock::new(),
                 rendered: [Mutex::new(None), Mutex::new(None)],
                 keep_bodies: AtomicBool::new(true),
                 stream_above: AtomicUsize::new(STREAM_ABOVE),
@@ -304,12 +302,10 @@ impl Registry {
         &self.inner.prometheus
     }
 
-    /// The dispatcher metrics of this registry, created on first use.
-    pub(crate) fn dispatcher_metrics(&self) -> crate::dispatcher::DispatcherMetrics {
-        self.inner
-            .dispatcher_metrics
-            .get_or_init(|| crate::dispatcher::DispatcherMetrics::new(&self.inner.prometheus))
-            .clone()
+    /// Makes the next scrape gather the [`prometheus`](Self::prometheus) part again instead of reusing it
+    /// for up to a second: call it after changing an instrument whose new value should show at once.
+    pub fn prometheus_changed(&self) {
+        self.bump_membership();
     }
 
     pub(crate) fn bump_membership(&self) {

@@ -27,9 +27,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::Transition;
-use crate::collector::CollectError;
-use crate::exporter::{CollectorEntry, ExporterShared};
+use crate::cache::{CollectorCache, Transition};
+use crate::collector::{CollectError, DynCollector};
 use crate::metric::Metric;
 
 /// How one collector is scheduled.
@@ -97,6 +96,21 @@ fn next_tick(origin: Instant, interval: Duration, after: Instant) -> Instant {
         .unwrap_or(after)
 }
 
+/// One collector of an exporter: what runs, where its result goes, when, and how to stop it alone.
+pub(crate) struct CollectorEntry {
+    pub collector: Arc<dyn DynCollector>,
+    pub cache: Arc<CollectorCache>,
+    pub schedule: Schedule,
+    /// Stops this collector alone (a child of the exporter's token).
+    pub cancel: CancellationToken,
+}
+
+/// What the driver reads of the exporter it runs: its name (for logs) and its collectors now.
+pub(crate) trait Scheduled: Send + Sync + 'static {
+    fn name(&self) -> &str;
+    fn entries(&self) -> Vec<Arc<CollectorEntry>>;
+}
+
 /// One collector as the driver sees it.
 struct Slot {
     entry: Arc<CollectorEntry>,
@@ -118,22 +132,22 @@ type Run = Pin<Box<dyn Future<Output = Ended> + Send>>;
 
 /// Runs every collector of `shared` until `cancel`. `changed` is notified when collectors are added or
 /// removed.
-pub(crate) async fn run_exporter(
-    shared: Arc<ExporterShared>,
+pub(crate) async fn run_exporter<S: Scheduled>(
+    shared: Arc<S>,
     phase: Phase,
     changed: Arc<Notify>,
     cancel: CancellationToken,
 ) {
     let mut slots = Vec::new();
-    sync(&mut slots, &shared, &phase);
+    sync(&mut slots, &*shared, &phase);
     let mut runs: FuturesUnordered<Run> = FuturesUnordered::new();
     loop {
         let wake = slots.iter().filter(|s| !s.running).map(|s| s.next).min();
         tokio::select! {
             biased;
             () = cancel.cancelled() => return,
-            () = changed.notified() => sync(&mut slots, &shared, &phase),
-            Some(ended) = runs.next(), if !runs.is_empty() => finish(&shared.name, &mut slots, ended),
+            () = changed.notified() => sync(&mut slots, &*shared, &phase),
+            Some(ended) = runs.next(), if !runs.is_empty() => finish(shared.name(), &mut slots, ended),
             () = sleep_until(wake) => {
                 let now = Instant::now();
                 for slot in slots.iter_mut().filter(|s| !s.running && s.next <= now) {
@@ -154,7 +168,7 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// Brings the slots in line with the exporter's collectors. Each first runs within the start jitter (one
 /// added after the start runs at once), then joins the grid.
-fn sync(slots: &mut Vec<Slot>, shared: &ExporterShared, phase: &Phase) {
+fn sync(slots: &mut Vec<Slot>, shared: &impl Scheduled, phase: &Phase) {
     let entries = shared.entries();
     slots.retain(|s| entries.iter().any(|e| Arc::ptr_eq(e, &s.entry)));
     let now = Instant::now();

@@ -128,14 +128,17 @@ fn file_sd_targets_come_and_go_and_their_pools_close() {
         body.contains(&format!("host=\"{target}\"")),
         "discovery labels missing"
     );
-    assert!(body.contains("hubble_dispatcher_targets 1"), "{body}");
+    assert!(
+        body.contains("hubble_dispatcher_targets{backend=\"file_sd\"} 1"),
+        "{body}"
+    );
     wait_for(Duration::from_secs(10), "the target's connections", || {
         (our_connections(&pg) >= 1).then_some(())
     });
 
     std::fs::write(&file, "[]\n").unwrap();
     exporter.wait_metrics("the target removed", |b| {
-        !b.contains("pg_up{") && b.contains("hubble_dispatcher_targets 0")
+        !b.contains("pg_up{") && b.contains("hubble_dispatcher_targets{backend=\"file_sd\"} 0")
     });
     wait_for(Duration::from_secs(10), "the pool to close", || {
         (our_connections(&pg) == 0).then_some(())

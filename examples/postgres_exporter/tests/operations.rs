@@ -412,7 +412,10 @@ fn faults_hit_one_target_and_heal_while_the_rest_keeps_serving() {
     });
     assert_eq!(of_target(&body, "pg_up", "good"), Some(1.0), "{body}");
     assert_eq!(of_target(&body, "app_slow_v", "good"), Some(1.0), "{body}");
-    assert!(body.contains("hubble_dispatcher_targets 3"), "{body}");
+    assert!(
+        body.contains("hubble_dispatcher_targets{backend=\"file_sd\"} 3"),
+        "{body}"
+    );
 
     // It comes back; the exporter reconnects by itself.
     victim.restart();
@@ -522,8 +525,10 @@ fn secrets_never_show_in_logs_metrics_pages_or_errors() {
         "the discovery failure counted",
         || {
             fetch("/metrics").filter(|r| {
-                r.text()
-                    .contains("hubble_discovery_errors_total{backend=\"consul\"}")
+                // Exported as 0 from the start: wait for a count.
+                let text = r.text();
+                text.contains("hubble_discovery_errors_total{backend=\"consul\"} ")
+                    && !text.contains("hubble_discovery_errors_total{backend=\"consul\"} 0\n")
             })
         },
     );
