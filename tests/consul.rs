@@ -444,13 +444,10 @@ async fn a_consul_outage_keeps_the_registered_targets() {
         async move { d.manage(source, factory, c).await }
     });
     let scrape = || String::from_utf8(registry.render(Format::Text).bytes().to_vec()).unwrap();
-    for _ in 0..200 {
-        if scrape().matches("target_up{").count() == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(scrape().matches("target_up{").count(), 4, "{}", scrape());
+    hubble_test_support::wait_for_async(Duration::from_secs(4), "four targets", || {
+        (scrape().matches("target_up{").count() == 4).then_some(())
+    })
+    .await;
     assert_eq!(dispatcher.targets().len(), 4);
 
     // Each way a backend breaks: an error, a body that is not Consul's JSON, no answer at all. Every one
@@ -465,17 +462,13 @@ async fn a_consul_outage_keeps_the_registered_targets() {
     for mode in [ERRORS, GARBAGE, HANGS] {
         consul.mode.store(mode, Ordering::SeqCst);
         let before = errors();
-        for _ in 0..200 {
-            if errors() >= before + 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        hubble_test_support::wait_for_async(
+            Duration::from_secs(4),
+            &format!("mode {mode}: two discovery errors counted"),
+            || (errors() >= before + 2).then_some(()),
+        )
+        .await;
         let body = scrape();
-        assert!(
-            errors() >= before + 2,
-            "mode {mode}: no discovery error counted:\n{body}"
-        );
         assert_eq!(
             body.matches("target_up{").count(),
             4,
@@ -486,14 +479,32 @@ async fn a_consul_outage_keeps_the_registered_targets() {
             "a secret in the metrics"
         );
     }
-    // And it heals by itself: once Consul answers again (and a request hung before has timed out), no more
-    // errors.
+    // And it heals by itself: once Consul answers again, no more errors. Discoveries run one after another,
+    // each opening with a catalog listing: two listings after the switch mean the one that hung has ended
+    // (timed out, counted); two more mean a whole discovery ran against the healthy Consul since.
     consul.mode.store(HEALTHY, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(dispatcher.targets().len(), 4);
+    let listings = || {
+        consul
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(path, _)| path == "/v1/catalog/services")
+            .count()
+    };
+    let switched = listings();
+    hubble_test_support::wait_for_async(Duration::from_secs(4), "two listings", || {
+        (listings() >= switched + 2).then_some(())
+    })
+    .await;
     let healed = errors();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let from = listings();
+    hubble_test_support::wait_for_async(Duration::from_secs(4), "two more listings", || {
+        (listings() >= from + 2).then_some(())
+    })
+    .await;
     assert_eq!(errors(), healed, "no more errors once Consul is back");
+    assert_eq!(dispatcher.targets().len(), 4);
 
     cancel.cancel();
     task.await.unwrap();

@@ -256,7 +256,7 @@ fn runtime_errors_are_one_line_and_exit_1() {
 fn sigterm_shuts_down_cleanly_with_status_0() {
     let dir = tempfile::tempdir().unwrap();
     let addr = support::free_addr();
-    let mut child = Command::new(example_binary())
+    let child = Command::new(example_binary())
         .args([
             "--web.listen-address",
             &addr.to_string(),
@@ -268,6 +268,7 @@ fn sigterm_shuts_down_cleanly_with_status_0() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = support::KillOnDrop::new(child);
     wait_for(Duration::from_secs(30), "the binary to serve", || {
         get(addr, "/-/healthy", &[])
             .ok()
@@ -281,7 +282,7 @@ fn sigterm_shuts_down_cleanly_with_status_0() {
         .unwrap();
     assert!(status.success());
     let exit = wait_for(Duration::from_secs(20), "the binary to exit", || {
-        child.try_wait().unwrap()
+        child.child().try_wait().unwrap()
     });
     assert_eq!(exit.code(), Some(0));
 }

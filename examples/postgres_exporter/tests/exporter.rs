@@ -399,6 +399,7 @@ fn the_password_never_shows_in_logs() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let child = support::KillOnDrop::new(child);
     // Down, then up: failure and recovery logs.
     let down = format!(
         "hubble_collector_up{{server=\"127.0.0.1:{}\",collector=\"pg_stat_database\"}} 0",
@@ -421,7 +422,7 @@ fn the_password_never_shows_in_logs() {
         .status()
         .unwrap();
     assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    let out = child.into_inner().wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let logs = format!(
         "{}{}",

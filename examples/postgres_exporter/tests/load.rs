@@ -4,8 +4,6 @@
 
 use hubble_test_support as support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,54 +12,6 @@ use support::pg::PgCluster;
 use support::wait_for;
 
 const SCRAPERS: usize = 64;
-
-/// One keep-alive HTTP/1.1 connection.
-struct Client {
-    reader: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> std::io::Result<Client> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Client {
-            reader: BufReader::new(stream),
-        })
-    }
-
-    /// `GET path`; the status and body.
-    fn get(&mut self, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
-        write!(
-            self.reader.get_mut(),
-            "GET {path} HTTP/1.1\r\nHost: exporter\r\n\r\n"
-        )?;
-        let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let status = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-        let mut length = None;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line)?;
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((n, v)) = header.split_once(':') {
-                if n.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse::<usize>().ok();
-                }
-            }
-        }
-        let length = length.ok_or_else(|| std::io::Error::other("no Content-Length"))?;
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
-        Ok((status, body))
-    }
-}
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -91,7 +41,7 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
     )
     .unwrap();
     let addr = support::free_addr();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
         .env(
             "DATA_SOURCE_NAME",
             format!(
@@ -108,10 +58,12 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let child = support::KillOnDrop::new(child);
     let series = wait_for(Duration::from_secs(30), "the first full collection", || {
-        let mut c = Client::connect(addr).ok()?;
-        let (status, body) = c.get("/metrics").ok()?;
-        let text = String::from_utf8(body).ok()?;
+        let mut c = support::Connection::open(addr).ok()?;
+        let r = c.get("/metrics").ok()?;
+        let status = r.status;
+        let text = String::from_utf8(r.body).ok()?;
         let n = text.lines().filter(|l| !l.starts_with('#')).count();
         // Every group has run once: the 600 custom series and the standard groups' ~500.
         (status == 200 && text.matches("app_load_v{").count() == 600 && n >= 1_000).then_some(n)
@@ -128,16 +80,22 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
                 while !stop.load(Ordering::Relaxed) {
                     let c = match client.as_mut() {
                         Some(c) => c,
-                        None => client.insert(Client::connect(addr).expect("connect")),
+                        None => client.insert(support::Connection::open(addr).expect("connect")),
                     };
                     match c.get("/metrics") {
-                        Ok((200, body)) if body.ends_with(b"\n") && body.len() > 50_000 => {
+                        Ok(r)
+                            if r.status == 200
+                                && r.body.ends_with(b"\n")
+                                && r.body.len() > 50_000 =>
+                        {
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
                         other => {
                             failed.fetch_add(1, Ordering::Relaxed);
-                            first_error
-                                .get_or_insert(format!("{:?}", other.map(|(s, b)| (s, b.len()))));
+                            first_error.get_or_insert(format!(
+                                "{:?}",
+                                other.map(|r| (r.status, r.body.len()))
+                            ));
                             client = None;
                         }
                     }
@@ -166,8 +124,7 @@ fn sixty_four_scrapers_fail_nothing_and_memory_stays_flat() {
          RSS after warm-up {rss_warm} KiB, at the end {rss_end} KiB, peak {peak} KiB",
         ok as f64 / seconds as f64
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert_eq!(failed, 0, "failed requests: {errors:?}");
     assert!(ok > 0);
     assert!(

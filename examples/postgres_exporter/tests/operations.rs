@@ -123,7 +123,7 @@ fn reload_over_http_swaps_custom_queries_and_keeps_every_other_series() {
 }
 
 /// Starts the example binary with `args`, listening on a free loopback port.
-fn spawn_binary(args: &[&str]) -> (std::process::Child, SocketAddr) {
+fn spawn_binary(args: &[&str]) -> (support::KillOnDrop, SocketAddr) {
     let addr = support::free_addr();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
         .args(["--web.listen-address", &addr.to_string()])
@@ -133,10 +133,10 @@ fn spawn_binary(args: &[&str]) -> (std::process::Child, SocketAddr) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    (child, addr)
+    (support::KillOnDrop::new(child), addr)
 }
 
-fn signal(child: &std::process::Child, sig: &str) {
+fn signal(child: &support::KillOnDrop, sig: &str) {
     let status = std::process::Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
         .status()
@@ -144,9 +144,9 @@ fn signal(child: &std::process::Child, sig: &str) {
     assert!(status.success());
 }
 
-fn stop(child: std::process::Child) -> String {
+fn stop(child: support::KillOnDrop) -> String {
     signal(&child, "TERM");
-    let out = child.wait_with_output().unwrap();
+    let out = child.into_inner().wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "clean exit");
     format!(
         "{}{}",

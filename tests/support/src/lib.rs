@@ -6,7 +6,7 @@ pub mod pki;
 pub mod props;
 pub mod webdriver;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,7 +57,8 @@ pub fn request(
     request_with_body(addr, method, path, headers, &[])
 }
 
-/// `method path` with extra request headers and `body` (with its `Content-Length` when not empty).
+/// `method path` with extra request headers and `body` (with its `Content-Length` when not empty), over a
+/// fresh connection closed after the response.
 pub fn request_with_body(
     addr: SocketAddr,
     method: &str,
@@ -65,85 +66,125 @@ pub fn request_with_body(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        req.push_str(&format!("{n}: {v}\r\n"));
-    }
-    if !body.is_empty() {
-        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes())?;
-    stream.write_all(body)?;
-    // Until the server closes, or the body's Content-Length is in (some servers ignore `Connection: close`).
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        // A read with a timeout (SO_RCVTIMEO) is not restarted after a signal, even under SA_RESTART: another
-        // test's child process exiting (SIGCHLD) can interrupt it.
-        let n = match stream.read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            r => r?,
-        };
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&buf[..n]);
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if length.is_some_and(|len| raw.len() >= split + 4 + len) {
-                break;
-            }
-        }
-    }
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("bad status line"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        body = dechunk(&body);
-    }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    let mut headers = headers.to_vec();
+    headers.push(("Connection", "close"));
+    Connection::open(addr)?.request(method, path, &headers, body)
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..pos]).unwrap_or("0").trim(), 16)
-                .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&data[pos + 2..pos + 2 + size]);
-        data = &data[pos + 2 + size + 2..];
+/// One HTTP/1.1 connection over loopback, kept alive between requests: the tests' one HTTP client.
+#[derive(Debug)]
+pub struct Connection {
+    addr: SocketAddr,
+    reader: BufReader<TcpStream>,
+}
+
+impl Connection {
+    /// Connects (5 s timeout); reads time out after 10 s.
+    pub fn open(addr: SocketAddr) -> std::io::Result<Connection> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Connection {
+            addr,
+            reader: BufReader::new(stream),
+        })
     }
-    out
+
+    /// `GET path`, keeping the connection open.
+    pub fn get(&mut self, path: &str) -> std::io::Result<Response> {
+        self.request("GET", path, &[], &[])
+    }
+
+    /// `method path` with extra request headers and `body`; the response, its body de-chunked.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for (n, v) in headers {
+            req.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if !body.is_empty() {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        let stream = self.reader.get_mut();
+        stream.write_all(req.as_bytes())?;
+        stream.write_all(body)?;
+        let mut line = String::new();
+        read_line(&mut self.reader, &mut line)?;
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            read_line(&mut self.reader, &mut line)?;
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = header.split_once(':') {
+                headers.push((n.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let mut body = Vec::new();
+        if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            loop {
+                line.clear();
+                read_line(&mut self.reader, &mut line)?;
+                let size = usize::from_str_radix(line.trim(), 16)
+                    .map_err(|_| std::io::Error::other(format!("bad chunk size {line:?}")))?;
+                let mut chunk = vec![0; size + 2];
+                self.reader.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else if let Some(length) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            body.resize(length, 0);
+            self.reader.read_exact(&mut body)?;
+        } else {
+            // Neither: the body ends when the server closes.
+            loop {
+                match self.reader.read_to_end(&mut body) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => {
+                        r?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// A line, retried when a signal (another test's child exiting: SIGCHLD) interrupts a read with a timeout,
+/// which is not restarted even under SA_RESTART.
+fn read_line(reader: &mut BufReader<TcpStream>, line: &mut String) -> std::io::Result<()> {
+    loop {
+        match reader.read_line(line) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(0) => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+            r => return r.map(drop),
+        }
+    }
 }
 
 /// A loopback address with a free port, for a child process to listen on: picked by binding port 0 and
@@ -165,6 +206,21 @@ pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
         .expect("bind a loopback port");
     let port = socket.local_addr().expect("bound address").port();
     (socket, port)
+}
+
+/// [`wait_for`] in an async test: polls without blocking the runtime the awaited work runs on.
+pub async fn wait_for_async<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, for at most `limit`.
@@ -270,6 +326,62 @@ impl InThread {
     pub fn stop(mut self) -> anyhow::Result<()> {
         let _ = self.stop.take().unwrap().send(());
         self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+/// A test that panicked before [`stop`](InThread::stop) still stops its server, so nothing keeps serving (or
+/// holding database connections) while the other tests run. Bounded: a server that does not stop within 10 s
+/// is left to the process's end.
+impl Drop for InThread {
+    fn drop(&mut self) {
+        let Some(stop) = self.stop.take() else {
+            return;
+        };
+        let _ = stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// A child process killed and reaped on drop, so a test that fails midway leaves nothing running.
+#[derive(Debug)]
+pub struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    /// Watches `child`.
+    pub fn new(child: std::process::Child) -> Self {
+        KillOnDrop(Some(child))
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().expect("child").id()
+    }
+
+    /// The child, to read its pipes or wait for it.
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("child")
+    }
+
+    /// The child, no longer killed on drop (for a test that ends it itself).
+    pub fn into_inner(mut self) -> std::process::Child {
+        self.0.take().expect("child")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
