@@ -16,6 +16,7 @@ pub mod live;
 pub mod naming;
 pub mod probe;
 pub mod reload;
+mod scrape_stats;
 pub mod settings;
 pub mod up;
 

@@ -9,6 +9,8 @@ use super::allowlist::KnownGuard;
 use super::auth_guard::AuthGuard;
 use super::connection::{Dsn, PgConnections};
 use super::custom::{CustomCollector, CustomQuery};
+use super::naming::Naming;
+use super::scrape_stats::ScrapeStats;
 use super::up::PgUp;
 use super::{exporter, Collection};
 
@@ -17,7 +19,7 @@ pub struct PgExporter {
     member: Arc<Member>,
 }
 
-struct Member {
+pub(crate) struct Member {
     base: BaseExporter,
     connections: PgConnections,
     /// The custom queries its collectors run now.
@@ -33,6 +35,12 @@ pub struct Holds {
     pub auth_guard: Option<AuthGuard>,
     /// Its server counted as known to `/probe` (discovered targets, the single target).
     pub known: Option<KnownGuard>,
+}
+
+impl Member {
+    pub(crate) fn base(&self) -> &BaseExporter {
+        &self.base
+    }
 }
 
 impl Exporter for PgExporter {
@@ -90,14 +98,19 @@ impl PgExporter {
                     .apply(CustomCollector::new(q.clone(), connections.clone())),
             )?;
         }
-        Ok(PgExporter {
-            member: Arc::new(Member {
-                base,
-                connections,
-                custom: Mutex::new(collection.custom_queries.clone()),
-                _holds: holds,
-            }),
-        })
+        let member = Arc::new(Member {
+            base,
+            connections,
+            custom: Mutex::new(collection.custom_queries.clone()),
+            _holds: holds,
+        });
+        // postgres_exporter's own names for its users' alerts; the conventional mode has hubble_collector_*.
+        if collection.naming == Naming::PostgresExporter {
+            member
+                .base
+                .add_collector(ScrapeStats::new(Arc::downgrade(&member)))?;
+        }
+        Ok(PgExporter { member })
     }
 }
 

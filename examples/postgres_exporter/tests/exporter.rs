@@ -47,6 +47,7 @@ fn single_target_exports_the_standard_groups() {
         "# TYPE pg_settings_checkpoint_timeout_seconds gauge",
         "# TYPE pg_postmaster_start_time_seconds gauge",
         "# TYPE pg_static untyped",
+        "# TYPE pg_exporter_last_scrape_error gauge",
     ] {
         assert!(body.contains(family), "missing {family:?}");
     }
@@ -195,6 +196,29 @@ app_broken:
     assert!(body.contains(&format!(
         "hubble_collector_up{{{server},collector=\"pg_stat_database\"}} 1"
     )));
+    // postgres_exporter's self-metrics follow, one round behind: the mixin's exporter-error alert fires.
+    let body = exporter.wait_metrics("pg_exporter_last_scrape_error 1", |b| {
+        b.contains(&format!("pg_exporter_last_scrape_error{{{server}}} 1"))
+    });
+    for line in [
+        format!("pg_scrape_collector_success{{{server},collector=\"app_broken\"}} 0"),
+        format!("pg_scrape_collector_success{{{server},collector=\"app_jobs\"}} 1"),
+        format!("pg_scrape_collector_success{{{server},collector=\"stat_database\"}} 1"),
+        format!("pg_scrape_collector_duration_seconds{{{server},collector=\"locks\"}} "),
+        format!("pg_exporter_last_scrape_duration_seconds{{{server}}} "),
+        "# TYPE pg_exporter_scrapes_total counter".to_owned(),
+    ] {
+        assert!(body.contains(&line), "missing {line:?} in:\n{body}");
+    }
+    let rounds = |b: &str| {
+        b.lines()
+            .find_map(|l| l.strip_prefix(&format!("pg_exporter_scrapes_total{{{server}}} ")))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let first = rounds(&body);
+    assert!(first >= 1.0, "{body}");
+    exporter.wait_metrics("another round counted", |b| rounds(b) > first);
     exporter.stop();
 }
 
