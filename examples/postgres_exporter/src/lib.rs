@@ -102,11 +102,22 @@ pub fn exporter(
             sql::<PgStatDatabaseSessions>(connections),
         )))
         .collector(naming.apply(sql::<PgStatDatabaseConflicts>(connections)))
-        .collector(naming.apply(gate(
-            connections,
-            0,
+        .collector(naming.apply(up::ByVersion::new(
+            connections.clone(),
             170_000,
             sql::<PgStatBgwriter>(connections),
+            sql::<PgStatBgwriter17>(connections),
+        )))
+        .collector(naming.apply(gate(
+            connections,
+            170_000,
+            i32::MAX,
+            up::ByVersion::new(
+                connections.clone(),
+                180_000,
+                sql::<PgStatCheckpointer>(connections),
+                sql::<PgStatCheckpointer18>(connections),
+            ),
         )))
         .collector(naming.apply(sql::<PgStatActivity>(connections)))
         .collector(naming.apply(sql::<PgLocks>(connections)))

@@ -34,6 +34,10 @@ impl FromStr for Naming {
 impl Naming {
     /// The exported name of a family.
     pub fn rename(self, name: Cow<'static, str>, kind: MetricKind) -> Cow<'static, str> {
+        let name = match self {
+            Naming::Prometheus => without_type_words(name),
+            Naming::PostgresExporter => name,
+        };
         match (self, kind) {
             (Naming::PostgresExporter, _) => name,
             (Naming::Prometheus, MetricKind::Counter) if !name.ends_with("_total") => {
@@ -55,6 +59,26 @@ impl Naming {
             inner: collector,
         }
     }
+}
+
+/// A metric type's name as a word of a family name (`wal_summary_keep_time`, a setting of PostgreSQL 17)
+/// reads to promtool as a mistyped family: the word goes to its plural.
+fn without_type_words(name: Cow<'static, str>) -> Cow<'static, str> {
+    const WORDS: [&str; 4] = ["counter", "gauge", "histogram", "summary"];
+    let parts: Vec<&str> = name.split('_').collect();
+    if !parts.iter().skip(1).any(|p| WORDS.contains(p)) {
+        return name;
+    }
+    let renamed: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match *p {
+            "summary" if i > 0 => "summaries".to_owned(),
+            w if i > 0 && WORDS.contains(&w) => format!("{w}s"),
+            w => w.to_owned(),
+        })
+        .collect();
+    renamed.join("_").into()
 }
 
 /// A collector whose families are renamed by a [`Naming`].
@@ -119,6 +143,20 @@ mod tests {
         assert_eq!(
             Naming::PostgresExporter.rename("pg_locks_count".into(), MetricKind::Gauge),
             "pg_locks_count"
+        );
+        assert_eq!(
+            p.rename(
+                "pg_settings_wal_summary_keep_time_seconds".into(),
+                MetricKind::Gauge
+            ),
+            "pg_settings_wal_summaries_keep_time_seconds"
+        );
+        assert_eq!(
+            Naming::PostgresExporter.rename(
+                "pg_settings_wal_summary_keep_time_seconds".into(),
+                MetricKind::Gauge
+            ),
+            "pg_settings_wal_summary_keep_time_seconds"
         );
         assert!("other".parse::<Naming>().is_err());
     }

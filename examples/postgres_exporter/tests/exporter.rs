@@ -36,9 +36,28 @@ fn single_target_exports_the_standard_groups() {
                 "pg_stat_user_tables_n_live_tup{{{server},datname=\"app\""
             ))
     });
+    // The background writer's view lost its checkpoint columns in 17 (pg_stat_checkpointer has them), and
+    // that view gained num_done and slru_written in 18.
+    let version = pg.version_num();
+    let by_version: &[&str] = match version {
+        ..170_000 => &["# TYPE pg_stat_bgwriter_checkpoints_timed_total counter"],
+        170_000..180_000 => &[
+            "# TYPE pg_stat_checkpointer_num_timed_total counter",
+            "# TYPE pg_stat_checkpointer_restartpoints_done_total counter",
+        ],
+        _ => &[
+            "# TYPE pg_stat_checkpointer_num_timed_total counter",
+            "# TYPE pg_stat_checkpointer_num_done_total counter",
+            "# TYPE pg_stat_checkpointer_slru_written_total counter",
+        ],
+    };
+    for family in by_version {
+        assert!(body.contains(family), "missing {family:?} on {version}");
+    }
     for family in [
         "# TYPE pg_stat_database_xact_commit counter",
-        "# TYPE pg_stat_bgwriter_checkpoints_timed_total counter",
+        "# TYPE pg_stat_bgwriter_buffers_clean_total counter",
+        "# TYPE pg_stat_bgwriter_buffers_alloc_total counter",
         "# TYPE pg_stat_activity_count gauge",
         "# TYPE pg_locks_count gauge",
         "# TYPE pg_database_size_bytes gauge",

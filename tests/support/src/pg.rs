@@ -73,7 +73,6 @@ impl PgCluster {
                 "-E",
                 "UTF8",
                 "--no-sync",
-                "--no-instructions",
             ],
         );
         cluster.start_server(settings);
@@ -170,7 +169,14 @@ impl PgCluster {
     }
 
     fn psql_command(&self, db: &str, sql: &str) -> Command {
-        let mut c = Command::new(self.bin.join("psql"));
+        // The npm builds of other majors carry no client: Debian's psql speaks to every major tested.
+        let own = self.bin.join("psql");
+        let psql = if own.exists() {
+            own
+        } else {
+            PathBuf::from("psql")
+        };
+        let mut c = Command::new(psql);
         c.args([
             "-X",
             "-q",
@@ -203,6 +209,11 @@ impl PgCluster {
             .trim()
             .parse()
             .unwrap_or(usize::MAX)
+    }
+
+    /// The server's `server_version_num` (e.g. 170010).
+    pub fn version_num(&self) -> usize {
+        self.count("postgres", "SHOW server_version_num")
     }
 
     /// Its data directory.
