@@ -46,8 +46,18 @@ pub fn init_logging(level: &str) {
 
 /// Parses flags; on a usage error prints one line naming the flag and exits with status 2.
 pub fn parse_or_exit<C: clap::Parser>() -> C {
-    match C::try_parse() {
-        Ok(c) => c,
+    parse_with_or_exit::<C>(Vec::new()).0
+}
+
+/// [`parse_or_exit`] with `extra` flags besides those `C` declares (generated ones, such as one per
+/// collector); their values are read from the returned matches.
+pub fn parse_with_or_exit<C: clap::Parser>(extra: Vec<clap::Arg>) -> (C, clap::ArgMatches) {
+    let parsed = C::command()
+        .args(extra)
+        .try_get_matches()
+        .and_then(|matches| C::from_arg_matches(&matches).map(|c| (c, matches)));
+    match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {

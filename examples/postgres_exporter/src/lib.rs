@@ -8,6 +8,7 @@ pub mod allowlist;
 pub mod app;
 pub mod auth_guard;
 pub mod auth_modules;
+pub mod collectors;
 pub mod connection;
 pub mod custom;
 pub mod groups;
@@ -43,6 +44,8 @@ pub struct Collection {
     pub disable_default_metrics: bool,
     /// Connections per target (at least 1).
     pub pool_size: u32,
+    /// The standard collectors that run (`--collector.<name>`, `--no-collector.<name>`).
+    pub collectors: collectors::Enabled,
 }
 
 impl Default for Collection {
@@ -53,6 +56,7 @@ impl Default for Collection {
             naming: Naming::default(),
             disable_default_metrics: false,
             pool_size: 2,
+            collectors: collectors::Enabled::default(),
         }
     }
 }
@@ -75,6 +79,7 @@ pub fn exporter(
     labels: Labels,
     schedule: Schedule,
     naming: Naming,
+    enabled: &collectors::Enabled,
 ) -> Result<BaseExporter, hubble::ExporterError> {
     fn sql<G: hubble::SqlQuery>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
         SqlCollector::new(connections.clone())
@@ -82,33 +87,40 @@ pub fn exporter(
     fn gate<C>(connections: &PgConnections, min: i32, max: i32, c: C) -> up::VersionGate<C> {
         up::VersionGate::new(connections.clone(), min, max, c)
     }
-    BaseExporter::builder("postgres")
+    let mut b = BaseExporter::builder("postgres")
         .const_labels(labels)
         .interval(schedule.interval)
         .timeout(schedule.timeout)
         .max_series(schedule.max_series)
-        .collector(naming.apply(up::PgUp::new(connections.clone())))
-        .collector(naming.apply(sql::<PgStatDatabase>(connections)))
-        .collector(naming.apply(gate(
-            connections,
-            120_000,
-            i32::MAX,
-            sql::<PgStatDatabaseChecksums>(connections),
-        )))
-        .collector(naming.apply(gate(
-            connections,
-            140_000,
-            i32::MAX,
-            sql::<PgStatDatabaseSessions>(connections),
-        )))
-        .collector(naming.apply(sql::<PgStatDatabaseConflicts>(connections)))
-        .collector(naming.apply(up::ByVersion::new(
+        .collector(naming.apply(up::PgUp::new(connections.clone())));
+    let on = |name: &str| enabled.contains(name);
+    if on("stat_database") {
+        b = b
+            .collector(naming.apply(sql::<PgStatDatabase>(connections)))
+            .collector(naming.apply(gate(
+                connections,
+                120_000,
+                i32::MAX,
+                sql::<PgStatDatabaseChecksums>(connections),
+            )))
+            .collector(naming.apply(gate(
+                connections,
+                140_000,
+                i32::MAX,
+                sql::<PgStatDatabaseSessions>(connections),
+            )))
+            .collector(naming.apply(sql::<PgStatDatabaseConflicts>(connections)));
+    }
+    if on("stat_bgwriter") {
+        b = b.collector(naming.apply(up::ByVersion::new(
             connections.clone(),
             170_000,
             sql::<PgStatBgwriter>(connections),
             sql::<PgStatBgwriter17>(connections),
-        )))
-        .collector(naming.apply(gate(
+        )));
+    }
+    if on("stat_checkpointer") {
+        b = b.collector(naming.apply(gate(
             connections,
             170_000,
             i32::MAX,
@@ -118,18 +130,39 @@ pub fn exporter(
                 sql::<PgStatCheckpointer>(connections),
                 sql::<PgStatCheckpointer18>(connections),
             ),
-        )))
-        .collector(naming.apply(sql::<PgStatActivity>(connections)))
-        .collector(naming.apply(sql::<PgLocks>(connections)))
-        .collector(naming.apply(sql::<PgDatabaseSize>(connections)))
-        .collector(naming.apply(sql::<PgPostmaster>(connections)))
-        .collector(naming.apply(sql::<PgStatArchiver>(connections)))
-        .collector(naming.apply(sql::<PgReplication>(connections)))
-        .collector(naming.apply(sql::<PgStatReplication>(connections)))
-        .collector(naming.apply(sql::<PgReplicationSlots>(connections)))
-        .collector(naming.apply(sql::<PgStatUserTables>(connections)))
-        .collector(naming.apply(settings::PgSettings::new(connections.clone())))
-        .build()
+        )));
+    }
+    if on("stat_activity") {
+        b = b.collector(naming.apply(sql::<PgStatActivity>(connections)));
+    }
+    if on("locks") {
+        b = b.collector(naming.apply(sql::<PgLocks>(connections)));
+    }
+    if on("database") {
+        b = b.collector(naming.apply(sql::<PgDatabaseSize>(connections)));
+    }
+    if on("postmaster") {
+        b = b.collector(naming.apply(sql::<PgPostmaster>(connections)));
+    }
+    if on("stat_archiver") {
+        b = b.collector(naming.apply(sql::<PgStatArchiver>(connections)));
+    }
+    if on("replication") {
+        b = b.collector(naming.apply(sql::<PgReplication>(connections)));
+    }
+    if on("stat_replication") {
+        b = b.collector(naming.apply(sql::<PgStatReplication>(connections)));
+    }
+    if on("replication_slots") {
+        b = b.collector(naming.apply(sql::<PgReplicationSlots>(connections)));
+    }
+    if on("stat_user_tables") {
+        b = b.collector(naming.apply(sql::<PgStatUserTables>(connections)));
+    }
+    if on("settings") {
+        b = b.collector(naming.apply(settings::PgSettings::new(connections.clone())));
+    }
+    b.build()
 }
 
 impl Default for Schedule {

@@ -89,7 +89,13 @@ impl PgExporter {
                 .collector(collection.naming.apply(PgUp::new(connections.clone())))
                 .build()?
         } else {
-            exporter(&connections, labels, collection.schedule, collection.naming)?
+            exporter(
+                &connections,
+                labels,
+                collection.schedule,
+                collection.naming,
+                &collection.collectors,
+            )?
         };
         for q in &collection.custom_queries {
             base.add_collector(

@@ -17,6 +17,7 @@ use hubble::runtime::CollectionRuntime;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
 use postgres_exporter::allowlist::{self, Pattern};
 use postgres_exporter::app::{self, Config, ProbeConfig, Targets};
+use postgres_exporter::collectors::{self, Enabled};
 use postgres_exporter::connection::Dsn;
 use postgres_exporter::naming::Naming;
 use postgres_exporter::reload;
@@ -29,7 +30,10 @@ use postgres_exporter::{Collection, Schedule};
 /// Prometheus file_sd file (--discovery.file) or Consul services carrying a tag (--discovery.consul.url and
 /// --discovery.consul.tag). /probe reaches only the servers allowed by --probe.allowed-targets[-file] and the
 /// targets already exported. /probe targets and discovered targets take missing credentials from
-/// --target.* (or /probe?auth_module=NAME from --config.file).
+/// --target.* (or /probe?auth_module=NAME from --config.file). Collectors are turned on and off with
+/// postgres_exporter's --collector.<name> and --no-collector.<name> (database, locks, postmaster, replication,
+/// replication_slots, settings, stat_activity, stat_archiver, stat_bgwriter, stat_checkpointer, stat_database,
+/// stat_replication, stat_user_tables; its other collector names are accepted, with a warning).
 /// Discovered targets get their user, password, dbname and sslmode from their exporter options (file_sd
 /// __param_<name> labels or Consul KV monitoring/<service>/<tag>), else from the --target.* flags.
 #[derive(Parser, Debug)]
@@ -160,7 +164,7 @@ fn read_secret(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {
     reload::read_secret(path, flag).map_err(anyhow::Error::msg)
 }
 
-fn config(flags: Flags) -> anyhow::Result<Config> {
+fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
     let targets = if let Some(path) = flags.discovery_file {
         Targets::File(path)
     } else if let Some(url) = flags.consul_url {
@@ -213,6 +217,7 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
             naming: flags.metric_names,
             disable_default_metrics: flags.disable_default_metrics,
             pool_size: flags.max_connections,
+            collectors,
         },
         probe_idle_timeout: flags.probe_idle_timeout,
         targets,
@@ -231,12 +236,20 @@ fn config(flags: Flags) -> anyhow::Result<Config> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let flags: Flags = cli::parse_or_exit();
+    let (flags, matches) = cli::parse_with_or_exit::<Flags>(collectors::flags());
+    let collectors = collectors::from_matches(&matches);
     cli::init_logging(&flags.log_level);
+    for name in collectors.unimplemented() {
+        // Accepted so that postgres_exporter's command lines start hubble unchanged.
+        tracing::warn!(
+            collector = name,
+            "this collector is not implemented yet: its series are not exported"
+        );
+    }
     let listen = flags.listen_address;
     let threads = flags.collection_threads;
     let result = async {
-        let config = config(flags)?;
+        let config = config(flags, collectors)?;
         let listener = cli::bind(listen).await?;
         let collection = CollectionRuntime::new(threads.into()).map_err(|e| {
             anyhow::anyhow!("--collection.threads: starting {threads} threads: {e}")

@@ -497,6 +497,7 @@ fn disable_default_metrics_keeps_pg_up_and_custom_queries_only() {
         naming: Naming::PostgresExporter,
         disable_default_metrics: true,
         pool_size: 1,
+        ..Collection::default()
     };
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let body = exporter.wait_metrics("pg_up and the custom query", |b| {
@@ -506,6 +507,28 @@ fn disable_default_metrics_keeps_pg_up_and_custom_queries_only() {
         !body.contains("pg_stat_database") && !body.contains("pg_settings_"),
         "{body}"
     );
+    exporter.stop();
+}
+
+#[test]
+fn collectors_are_turned_on_and_off_by_postgres_exporters_names() {
+    let pg = PgCluster::start(&[]);
+    let mut collection = running::test_collection();
+    collection.collectors.set("settings", false).unwrap();
+    collection.collectors.set("locks", false).unwrap();
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    // Two rounds counted: every collector that is on has run by then.
+    let body = exporter.wait_metrics("two collection rounds", |b| {
+        b.lines().any(|l| {
+            l.starts_with("pg_exporter_scrapes_total{")
+                && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(2.0)
+        })
+    });
+    assert!(
+        !body.contains("pg_settings_") && !body.contains("pg_locks_count"),
+        "{body}"
+    );
+    assert!(body.contains("pg_stat_activity_count{"), "{body}");
     exporter.stop();
 }
 
@@ -524,6 +547,7 @@ fn a_group_over_the_series_limit_is_dropped_and_shown_down() {
         naming: Naming::PostgresExporter,
         disable_default_metrics: true,
         pool_size: 1,
+        ..Collection::default()
     };
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let body = exporter.wait_metrics("app_rows down, app_one up", |b| {

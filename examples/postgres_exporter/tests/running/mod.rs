@@ -103,6 +103,7 @@ pub fn test_collection() -> Collection {
         naming: Naming::PostgresExporter,
         disable_default_metrics: false,
         pool_size: 2,
+        ..Collection::default()
     }
 }
 

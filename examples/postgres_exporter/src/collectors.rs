@@ -1,0 +1,177 @@
+//! Which collectors run: postgres_exporter's collector names and its `--collector.<name>` /
+//! `--no-collector.<name>` flags, so its users' command lines start hubble unchanged.
+
+use std::collections::BTreeSet;
+
+/// One of postgres_exporter 0.20's collectors.
+#[derive(Debug, Clone, Copy)]
+pub struct Known {
+    /// Its name in the flags.
+    pub name: &'static str,
+    /// On unless turned off.
+    pub default: bool,
+    /// Whether this version collects it (flags for the others are accepted, and a warning says so).
+    pub implemented: bool,
+}
+
+const fn known(name: &'static str, default: bool, implemented: bool) -> Known {
+    Known {
+        name,
+        default,
+        implemented,
+    }
+}
+
+/// Every collector postgres_exporter 0.20 has. Defaults are its defaults, except `postmaster`, which hubble
+/// has exported from the start, and `stat_checkpointer`, without which PostgreSQL 17 and later have no
+/// checkpoint series at all (they left `pg_stat_bgwriter`).
+pub const COLLECTORS: &[Known] = &[
+    known("buffercache_summary", false, false),
+    known("database", true, true),
+    known("database_wraparound", false, false),
+    known("locks", true, true),
+    known("long_running_transactions", false, false),
+    known("postmaster", true, true),
+    known("process_idle", false, false),
+    known("replication", true, true),
+    known("replication_slots", true, true),
+    known("roles", true, false),
+    known("settings", true, true),
+    known("stat_activity", true, true),
+    known("stat_activity_autovacuum", false, false),
+    known("stat_archiver", true, true),
+    known("stat_bgwriter", true, true),
+    known("stat_checkpointer", true, true),
+    known("stat_database", true, true),
+    known("stat_progress_vacuum", true, false),
+    known("stat_replication", true, true),
+    known("stat_statements", false, false),
+    known("stat_user_tables", true, true),
+    known("stat_wal_receiver", false, false),
+    known("statio_user_indexes", false, false),
+    known("statio_user_tables", true, false),
+    known("wal", true, false),
+    known("xlog_location", false, false),
+];
+
+/// The collectors turned on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enabled(BTreeSet<&'static str>);
+
+impl Default for Enabled {
+    fn default() -> Self {
+        Enabled(
+            COLLECTORS
+                .iter()
+                .filter(|c| c.default)
+                .map(|c| c.name)
+                .collect(),
+        )
+    }
+}
+
+impl Enabled {
+    /// Whether collector `name` runs.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+
+    /// Turns `name` on or off; the error names the flag and lists the collectors.
+    pub fn set(&mut self, name: &str, on: bool) -> Result<(), String> {
+        let known = COLLECTORS.iter().find(|c| c.name == name).ok_or_else(|| {
+            let names: Vec<&str> = COLLECTORS.iter().map(|c| c.name).collect();
+            format!(
+                "--collector.{name}: unknown collector; expected one of {}",
+                names.join(", ")
+            )
+        })?;
+        if on {
+            self.0.insert(known.name);
+        } else {
+            self.0.remove(known.name);
+        }
+        Ok(())
+    }
+
+    /// Turned-on collectors this version does not collect yet.
+    pub fn unimplemented(&self) -> Vec<&'static str> {
+        COLLECTORS
+            .iter()
+            .filter(|c| !c.implemented && self.0.contains(c.name))
+            .map(|c| c.name)
+            .collect()
+    }
+}
+
+/// The `--collector.<name>` and `--no-collector.<name>` flags, hidden from `--help` (which names them once).
+pub fn flags() -> Vec<clap::Arg> {
+    COLLECTORS
+        .iter()
+        .flat_map(|c| {
+            [
+                clap::Arg::new(format!("collector.{}", c.name))
+                    .long(format!("collector.{}", c.name))
+                    .action(clap::ArgAction::SetTrue)
+                    .hide(true),
+                clap::Arg::new(format!("no-collector.{}", c.name))
+                    .long(format!("no-collector.{}", c.name))
+                    .action(clap::ArgAction::SetTrue)
+                    .hide(true),
+            ]
+        })
+        .collect()
+}
+
+/// The collectors the flags in `matches` turn on; of two flags for one collector, the later wins.
+pub fn from_matches(matches: &clap::ArgMatches) -> Enabled {
+    let mut enabled = Enabled::default();
+    for c in COLLECTORS {
+        let on = format!("collector.{}", c.name);
+        let off = format!("no-collector.{}", c.name);
+        let at = |id: &str| matches.get_flag(id).then(|| matches.index_of(id)).flatten();
+        let choice = match (at(&on), at(&off)) {
+            (Some(a), Some(b)) => Some(a > b),
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+            (None, None) => None,
+        };
+        if let Some(choice) = choice {
+            enabled
+                .set(c.name, choice)
+                .expect("every flag names a known collector");
+        }
+    }
+    enabled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Enabled {
+        let cmd = clap::Command::new("t").args(flags());
+        from_matches(&cmd.try_get_matches_from(args).unwrap())
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let d = parse(&["t"]);
+        assert!(
+            d.contains("stat_database") && d.contains("locks") && !d.contains("stat_statements")
+        );
+        let e = parse(&["t", "--no-collector.locks", "--collector.stat_statements"]);
+        assert!(!e.contains("locks") && e.contains("stat_statements"));
+        assert_eq!(e.unimplemented().contains(&"stat_statements"), true);
+        // The later of two flags wins.
+        assert!(parse(&["t", "--no-collector.locks", "--collector.locks"]).contains("locks"));
+        assert!(!parse(&["t", "--collector.locks", "--no-collector.locks"]).contains("locks"));
+        let unknown = clap::Command::new("t")
+            .args(flags())
+            .try_get_matches_from(["t", "--collector.nope"]);
+        assert!(unknown.is_err());
+        assert!(Enabled::default()
+            .set("nope", true)
+            .unwrap_err()
+            .starts_with("--collector.nope: unknown collector"));
+    }
+}
