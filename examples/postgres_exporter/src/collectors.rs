@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 pub struct Known {
     /// Its name in the flags.
     pub name: &'static str,
-    /// On unless turned off.
+    /// On unless turned off, in postgres_exporter 0.20 (those not implemented here are off unless asked for).
     pub default: bool,
     /// Whether this version collects it (flags for the others are accepted, and a warning says so).
     pub implemented: bool,
@@ -63,7 +63,7 @@ impl Default for Enabled {
         Enabled(
             COLLECTORS
                 .iter()
-                .filter(|c| c.default)
+                .filter(|c| c.default && c.implemented)
                 .map(|c| c.name)
                 .collect(),
         )
@@ -93,7 +93,7 @@ impl Enabled {
         Ok(())
     }
 
-    /// Turned-on collectors this version does not collect yet.
+    /// Collectors asked for that this version does not collect yet.
     pub fn unimplemented(&self) -> Vec<&'static str> {
         COLLECTORS
             .iter()

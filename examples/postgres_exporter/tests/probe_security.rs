@@ -99,6 +99,11 @@ impl Drop for StandIn {
     }
 }
 
+/// `GET /probe?target=...` of `exporter`.
+fn probe(exporter: &Running, target: &str) -> support::Response {
+    get(exporter.addr, &format!("/probe?target={target}"), &[]).unwrap()
+}
+
 fn probe_only(password: &str) -> Config {
     let mut c = config(Targets::ProbeOnly, test_collection());
     c.defaults.password = Some(password.into());
@@ -145,12 +150,7 @@ fn a_target_nobody_allowed_gets_403_and_no_connection() {
     // The operator opens it up in the file and reloads: the target is reached (and then guarded).
     std::fs::write(&allowed, format!("{}\n", stand_in.target())).unwrap();
     assert_eq!(post(exporter.addr, "/-/reload").unwrap().status, 200);
-    let r = get(
-        exporter.addr,
-        &format!("/probe?target={}", stand_in.target()),
-        &[],
-    )
-    .unwrap();
+    let r = probe(&exporter, &stand_in.target());
     assert_eq!(r.status, 200, "{}", r.text());
     wait_for(
         Duration::from_secs(10),
@@ -167,12 +167,7 @@ fn an_allowed_server_asking_for_a_cleartext_password_does_not_get_it() {
     let mut c = probe_only(OPERATOR_PASSWORD);
     c.probe.allowed_targets = vec![stand_in.target().parse().unwrap()];
     let exporter = Running::start_config(c);
-    let r = get(
-        exporter.addr,
-        &format!("/probe?target={}", stand_in.target()),
-        &[],
-    )
-    .unwrap();
+    let r = probe(&exporter, &stand_in.target());
     assert_eq!(r.status, 200);
     let body = r.text();
     assert!(
@@ -260,12 +255,7 @@ fn with_insecure_auth_allowed_the_stand_in_does_get_it() {
     c.probe.allowed_targets = vec!["127.0.0.0/8:*".parse().unwrap()];
     c.probe.allow_insecure_auth = true;
     let exporter = Running::start_config(c);
-    let r = get(
-        exporter.addr,
-        &format!("/probe?target={}", stand_in.target()),
-        &[],
-    )
-    .unwrap();
+    let r = probe(&exporter, &stand_in.target());
     assert_eq!(r.status, 200);
     wait_for(
         Duration::from_secs(10),
