@@ -35,7 +35,7 @@ pub const COLLECTORS: &[Known] = &[
     known("process_idle", false, false),
     known("replication", true, true),
     known("replication_slots", true, true),
-    known("roles", true, false),
+    known("roles", true, true),
     known("settings", true, true),
     known("stat_activity", true, true),
     known("stat_activity_autovacuum", false, false),
@@ -49,8 +49,8 @@ pub const COLLECTORS: &[Known] = &[
     known("stat_user_tables", true, true),
     known("stat_wal_receiver", false, false),
     known("statio_user_indexes", false, false),
-    known("statio_user_tables", true, false),
-    known("wal", true, false),
+    known("statio_user_tables", true, true),
+    known("wal", true, true),
     known("xlog_location", false, false),
 ];
 
@@ -158,6 +158,12 @@ mod tests {
         let d = parse(&["t"]);
         assert!(
             d.contains("stat_database") && d.contains("locks") && !d.contains("stat_statements")
+        );
+        // On by default in postgres_exporter, not implemented here: off, and no warning unless asked for.
+        assert!(!d.contains("stat_progress_vacuum") && d.unimplemented().is_empty());
+        assert_eq!(
+            parse(&["t", "--collector.stat_progress_vacuum"]).unimplemented(),
+            ["stat_progress_vacuum"]
         );
         let e = parse(&["t", "--no-collector.locks", "--collector.stat_statements"]);
         assert!(!e.contains("locks") && e.contains("stat_statements"));

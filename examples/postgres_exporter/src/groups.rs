@@ -562,3 +562,76 @@ pub struct PgStatUserTables {
     #[metric(counter)]
     autoanalyze_count: i64,
 }
+
+/// Block I/O per user table of the connected database, postgres_exporter's `statio_user_tables`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT current_database() AS datname, schemaname, relname,
+                    heap_blks_read, heap_blks_hit, idx_blks_read, idx_blks_hit,
+                    toast_blks_read, toast_blks_hit, tidx_blks_read, tidx_blks_hit
+             FROM pg_statio_user_tables",
+    prefix = "pg_statio_user_tables"
+)]
+pub struct PgStatioUserTables {
+    #[metric(label)]
+    datname: String,
+    #[metric(label)]
+    schemaname: String,
+    #[metric(label)]
+    relname: String,
+    /// Disk blocks read from this table.
+    #[metric(counter, rename = "heap_blocks_read")]
+    heap_blks_read: i64,
+    /// Buffer hits in this table.
+    #[metric(counter, rename = "heap_blocks_hit")]
+    heap_blks_hit: i64,
+    /// Disk blocks read from all indexes on this table.
+    #[metric(counter, rename = "idx_blocks_read")]
+    idx_blks_read: Option<i64>,
+    /// Buffer hits in all indexes on this table.
+    #[metric(counter, rename = "idx_blocks_hit")]
+    idx_blks_hit: Option<i64>,
+    /// Disk blocks read from this table's TOAST table (if any).
+    #[metric(counter, rename = "toast_blocks_read")]
+    toast_blks_read: Option<i64>,
+    /// Buffer hits in this table's TOAST table (if any).
+    #[metric(counter, rename = "toast_blocks_hit")]
+    toast_blks_hit: Option<i64>,
+    /// Disk blocks read from this table's TOAST table indexes (if any).
+    #[metric(counter, rename = "tidx_blocks_read")]
+    tidx_blks_read: Option<i64>,
+    /// Buffer hits in this table's TOAST table indexes (if any).
+    #[metric(counter, rename = "tidx_blocks_hit")]
+    tidx_blks_hit: Option<i64>,
+}
+
+/// Connection limits per role, postgres_exporter's `roles`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT rolname, rolconnlimit FROM pg_roles",
+    prefix = "pg_roles"
+)]
+pub struct PgRoles {
+    #[metric(label)]
+    rolname: String,
+    /// Connection limit set for the role (-1: none).
+    #[metric(gauge, rename = "connection_limit")]
+    rolconnlimit: i32,
+}
+
+/// WAL segment files in the server's WAL directory, postgres_exporter's `wal` (needs `pg_monitor`, or
+/// `GRANT EXECUTE ON FUNCTION pg_ls_waldir() TO ...`).
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT COUNT(*) AS segments, SUM(size)::int8 AS size
+             FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'",
+    prefix = "pg_wal"
+)]
+pub struct PgWal {
+    /// Number of WAL segments.
+    #[metric(gauge)]
+    segments: i64,
+    /// Total size of WAL segments, in bytes.
+    #[metric(gauge, rename = "size_bytes")]
+    size: Option<i64>,
+}

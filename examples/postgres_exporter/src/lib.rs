@@ -159,6 +159,15 @@ pub fn exporter(
     if on("stat_user_tables") {
         b = b.collector(naming.apply(sql::<PgStatUserTables>(connections)));
     }
+    if on("statio_user_tables") {
+        b = b.collector(naming.apply(sql::<PgStatioUserTables>(connections)));
+    }
+    if on("roles") {
+        b = b.collector(naming.apply(sql::<PgRoles>(connections)));
+    }
+    if on("wal") {
+        b = b.collector(naming.apply(sql::<PgWal>(connections)));
+    }
     if on("settings") {
         b = b.collector(naming.apply(settings::PgSettings::new(connections.clone())));
     }

@@ -67,6 +67,10 @@ fn single_target_exports_the_standard_groups() {
         "# TYPE pg_postmaster_start_time_seconds gauge",
         "# TYPE pg_static untyped",
         "# TYPE pg_exporter_last_scrape_error gauge",
+        "# TYPE pg_statio_user_tables_heap_blocks_read counter",
+        "# TYPE pg_roles_connection_limit gauge",
+        "# TYPE pg_wal_segments gauge",
+        "# TYPE pg_wal_size_bytes gauge",
     ] {
         assert!(body.contains(family), "missing {family:?}");
     }
