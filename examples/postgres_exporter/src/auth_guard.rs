@@ -106,7 +106,7 @@ async fn relay(mut client: UnixStream, (host, port): (String, u16), connect_time
         Ok(Ok(server)) => server,
         Ok(Err(e)) => {
             let message = format!("connecting to {}: {e}", server_name(&host, port));
-            let _ = client.write_all(&error_response("08001", &message)).await;
+            refuse_connection(&mut client, &message).await;
             return;
         }
         Err(_) => {
@@ -114,7 +114,7 @@ async fn relay(mut client: UnixStream, (host, port): (String, u16), connect_time
                 "connecting to {}: timed out after {connect_timeout:?}",
                 server_name(&host, port)
             );
-            let _ = client.write_all(&error_response("08001", &message)).await;
+            refuse_connection(&mut client, &message).await;
             return;
         }
     };
@@ -149,6 +149,20 @@ async fn relay(mut client: UnixStream, (host, port): (String, u16), connect_time
         // The server side ended (or was refused): nothing more goes to the server.
         () = &mut down => {}
     }
+}
+
+/// Answers the client's startup message with a connection error, as a server would. The startup message is
+/// read first: closing before the client has written it could give it a broken pipe instead of the reason.
+async fn refuse_connection(client: &mut UnixStream, message: &str) {
+    let read_startup = async {
+        let mut len = [0u8; 4];
+        client.read_exact(&mut len).await?;
+        let len = (u32::from_be_bytes(len) as usize).clamp(4, MAX_MESSAGE);
+        let mut rest = vec![0u8; len - 4];
+        client.read_exact(&mut rest).await.map(drop)
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), read_startup).await;
+    let _ = client.write_all(&error_response("08001", message)).await;
 }
 
 fn server_name(host: &str, port: u16) -> String {
