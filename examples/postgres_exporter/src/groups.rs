@@ -160,159 +160,112 @@ pub struct PgStatDatabaseConflicts {
     confl_deadlock: i64,
 }
 
-/// Background writer and checkpoint statistics (PostgreSQL before 17, where they moved to pg_stat_checkpointer).
+/// Background writer statistics. The view lost its checkpoint columns in PostgreSQL 17 (they moved to
+/// `pg_stat_checkpointer`) and `buffers_backend*` (to `pg_stat_io`): columns are read by name from the row
+/// as JSON, so one query fits every version, and a column the server lacks gives no sample.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
-    query = "SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time, checkpoint_sync_time,
-                    buffers_checkpoint, buffers_clean, maxwritten_clean, buffers_backend, buffers_backend_fsync,
-                    buffers_alloc, EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
-             FROM pg_stat_bgwriter",
+    query = "SELECT (j->>'checkpoints_timed')::int8 AS checkpoints_timed,
+                    (j->>'checkpoints_req')::int8 AS checkpoints_req,
+                    (j->>'checkpoint_write_time')::float8 AS checkpoint_write_time,
+                    (j->>'checkpoint_sync_time')::float8 AS checkpoint_sync_time,
+                    (j->>'buffers_checkpoint')::int8 AS buffers_checkpoint,
+                    (j->>'buffers_clean')::int8 AS buffers_clean,
+                    (j->>'maxwritten_clean')::int8 AS maxwritten_clean,
+                    (j->>'buffers_backend')::int8 AS buffers_backend,
+                    (j->>'buffers_backend_fsync')::int8 AS buffers_backend_fsync,
+                    (j->>'buffers_alloc')::int8 AS buffers_alloc,
+                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
+             FROM pg_stat_bgwriter b, to_jsonb(b) j",
     prefix = "pg_stat_bgwriter"
 )]
 pub struct PgStatBgwriter {
-    /// Number of scheduled checkpoints that have been performed.
+    /// Number of scheduled checkpoints that have been performed (before PostgreSQL 17).
     #[metric(counter, rename = "checkpoints_timed_total")]
-    checkpoints_timed: i64,
-    /// Number of requested checkpoints that have been performed.
+    checkpoints_timed: Option<i64>,
+    /// Number of requested checkpoints that have been performed (before PostgreSQL 17).
     #[metric(counter, rename = "checkpoints_req_total")]
-    checkpoints_req: i64,
-    /// Total amount of time spent writing files to disk during checkpoints, in milliseconds.
+    checkpoints_req: Option<i64>,
+    /// Total amount of time spent writing files to disk during checkpoints, in milliseconds (before PostgreSQL 17).
     #[metric(counter, rename = "checkpoint_write_time_total")]
-    checkpoint_write_time: f64,
-    /// Total amount of time spent synchronizing files to disk during checkpoints, in milliseconds.
+    checkpoint_write_time: Option<f64>,
+    /// Total amount of time spent synchronizing files to disk during checkpoints, in milliseconds (before PostgreSQL 17).
     #[metric(counter, rename = "checkpoint_sync_time_total")]
-    checkpoint_sync_time: f64,
-    /// Number of buffers written during checkpoints.
+    checkpoint_sync_time: Option<f64>,
+    /// Number of buffers written during checkpoints (before PostgreSQL 17).
     #[metric(counter, rename = "buffers_checkpoint_total")]
-    buffers_checkpoint: i64,
+    buffers_checkpoint: Option<i64>,
     /// Number of buffers written by the background writer.
     #[metric(counter, rename = "buffers_clean_total")]
-    buffers_clean: i64,
+    buffers_clean: Option<i64>,
     /// Number of times the background writer stopped a cleaning scan because it had written too many buffers.
     #[metric(counter, rename = "maxwritten_clean_total")]
-    maxwritten_clean: i64,
-    /// Number of buffers written directly by a backend.
+    maxwritten_clean: Option<i64>,
+    /// Number of buffers written directly by a backend (before PostgreSQL 17).
     #[metric(counter, rename = "buffers_backend_total")]
-    buffers_backend: i64,
-    /// Number of times a backend had to execute its own fsync call.
+    buffers_backend: Option<i64>,
+    /// Number of times a backend had to execute its own fsync call (before PostgreSQL 17).
     #[metric(counter, rename = "buffers_backend_fsync_total")]
-    buffers_backend_fsync: i64,
+    buffers_backend_fsync: Option<i64>,
     /// Number of buffers allocated.
     #[metric(counter, rename = "buffers_alloc_total")]
-    buffers_alloc: i64,
+    buffers_alloc: Option<i64>,
     /// Time at which these statistics were last reset.
     #[metric(counter, rename = "stats_reset_total")]
     stats_reset: Option<f64>,
 }
 
-/// The background writer on PostgreSQL 17 and later, where the checkpoint columns moved to
-/// `pg_stat_checkpointer` and `buffers_backend*` went to `pg_stat_io`: the columns that remain, under the
-/// same names as before.
+/// Checkpoints and restartpoints (PostgreSQL 17 and later), postgres_exporter's `stat_checkpointer`, plus
+/// what 18 added: checkpoints completed (`num_done`, not only started) and the SLRU buffers they wrote. Read
+/// by name from the row as JSON, as `pg_stat_bgwriter`.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
-    query = "SELECT buffers_clean, maxwritten_clean, buffers_alloc,
+    query = "SELECT (j->>'num_timed')::int8 AS num_timed, (j->>'num_requested')::int8 AS num_requested,
+                    (j->>'num_done')::int8 AS num_done,
+                    (j->>'restartpoints_timed')::int8 AS restartpoints_timed,
+                    (j->>'restartpoints_req')::int8 AS restartpoints_req,
+                    (j->>'restartpoints_done')::int8 AS restartpoints_done,
+                    (j->>'write_time')::float8 AS write_time, (j->>'sync_time')::float8 AS sync_time,
+                    (j->>'buffers_written')::int8 AS buffers_written,
+                    (j->>'slru_written')::int8 AS slru_written,
                     EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
-             FROM pg_stat_bgwriter",
-    prefix = "pg_stat_bgwriter"
-)]
-pub struct PgStatBgwriter17 {
-    /// Number of buffers written by the background writer.
-    #[metric(counter, rename = "buffers_clean_total")]
-    buffers_clean: i64,
-    /// Number of times the background writer stopped a cleaning scan because it had written too many buffers.
-    #[metric(counter, rename = "maxwritten_clean_total")]
-    maxwritten_clean: i64,
-    /// Number of buffers allocated.
-    #[metric(counter, rename = "buffers_alloc_total")]
-    buffers_alloc: i64,
-    /// Time at which these statistics were last reset.
-    #[metric(counter, rename = "stats_reset_total")]
-    stats_reset: Option<f64>,
-}
-
-/// Checkpoints and restartpoints on PostgreSQL 17, postgres_exporter's `stat_checkpointer`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
-#[hubble(
-    query = "SELECT num_timed, num_requested, restartpoints_timed, restartpoints_req, restartpoints_done,
-                    write_time, sync_time, buffers_written,
-                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
-             FROM pg_stat_checkpointer",
+             FROM pg_stat_checkpointer c, to_jsonb(c) j",
     prefix = "pg_stat_checkpointer"
 )]
 pub struct PgStatCheckpointer {
     /// Number of scheduled checkpoints due to timeout.
     #[metric(counter, rename = "num_timed_total")]
-    num_timed: i64,
+    num_timed: Option<i64>,
     /// Number of requested checkpoints that have been performed.
     #[metric(counter, rename = "num_requested_total")]
-    num_requested: i64,
-    /// Number of scheduled restartpoints due to timeout or after a failed attempt to perform it.
-    #[metric(counter, rename = "restartpoints_timed_total")]
-    restartpoints_timed: i64,
-    /// Number of requested restartpoints.
-    #[metric(counter, rename = "restartpoints_req_total")]
-    restartpoints_req: i64,
-    /// Number of restartpoints that have been performed.
-    #[metric(counter, rename = "restartpoints_done_total")]
-    restartpoints_done: i64,
-    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are written to disk, in milliseconds.
-    #[metric(counter, rename = "write_time_total")]
-    write_time: f64,
-    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are synchronized to disk, in milliseconds.
-    #[metric(counter, rename = "sync_time_total")]
-    sync_time: f64,
-    /// Number of buffers written during checkpoints and restartpoints.
-    #[metric(counter, rename = "buffers_written_total")]
-    buffers_written: i64,
-    /// Time at which these statistics were last reset.
-    #[metric(counter, rename = "stats_reset_total")]
-    stats_reset: Option<f64>,
-}
-
-/// Checkpoints and restartpoints on PostgreSQL 18 and later: 17's columns plus the checkpoints completed
-/// (`num_done`, not only started) and the SLRU buffers they wrote.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
-#[hubble(
-    query = "SELECT num_timed, num_requested, num_done, restartpoints_timed, restartpoints_req,
-                    restartpoints_done, write_time, sync_time, buffers_written, slru_written,
-                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
-             FROM pg_stat_checkpointer",
-    prefix = "pg_stat_checkpointer"
-)]
-pub struct PgStatCheckpointer18 {
-    /// Number of scheduled checkpoints due to timeout.
-    #[metric(counter, rename = "num_timed_total")]
-    num_timed: i64,
-    /// Number of requested checkpoints that have been performed.
-    #[metric(counter, rename = "num_requested_total")]
-    num_requested: i64,
-    /// Number of scheduled restartpoints due to timeout or after a failed attempt to perform it.
-    #[metric(counter, rename = "restartpoints_timed_total")]
-    restartpoints_timed: i64,
-    /// Number of requested restartpoints.
-    #[metric(counter, rename = "restartpoints_req_total")]
-    restartpoints_req: i64,
-    /// Number of restartpoints that have been performed.
-    #[metric(counter, rename = "restartpoints_done_total")]
-    restartpoints_done: i64,
-    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are written to disk, in milliseconds.
-    #[metric(counter, rename = "write_time_total")]
-    write_time: f64,
-    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are synchronized to disk, in milliseconds.
-    #[metric(counter, rename = "sync_time_total")]
-    sync_time: f64,
-    /// Number of buffers written during checkpoints and restartpoints.
-    #[metric(counter, rename = "buffers_written_total")]
-    buffers_written: i64,
-    /// Time at which these statistics were last reset.
-    #[metric(counter, rename = "stats_reset_total")]
-    stats_reset: Option<f64>,
+    num_requested: Option<i64>,
     /// Number of checkpoints that have been completed (PostgreSQL 18 and later).
     #[metric(counter, rename = "num_done_total")]
-    num_done: i64,
+    num_done: Option<i64>,
+    /// Number of scheduled restartpoints due to timeout or after a failed attempt to perform it.
+    #[metric(counter, rename = "restartpoints_timed_total")]
+    restartpoints_timed: Option<i64>,
+    /// Number of requested restartpoints.
+    #[metric(counter, rename = "restartpoints_req_total")]
+    restartpoints_req: Option<i64>,
+    /// Number of restartpoints that have been performed.
+    #[metric(counter, rename = "restartpoints_done_total")]
+    restartpoints_done: Option<i64>,
+    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are written to disk, in milliseconds.
+    #[metric(counter, rename = "write_time_total")]
+    write_time: Option<f64>,
+    /// Total amount of time that has been spent in the portion of processing checkpoints and restartpoints where files are synchronized to disk, in milliseconds.
+    #[metric(counter, rename = "sync_time_total")]
+    sync_time: Option<f64>,
+    /// Number of buffers written during checkpoints and restartpoints.
+    #[metric(counter, rename = "buffers_written_total")]
+    buffers_written: Option<i64>,
     /// Number of SLRU buffers written during checkpoints and restartpoints (PostgreSQL 18 and later).
     #[metric(counter, rename = "slru_written_total")]
-    slru_written: i64,
+    slru_written: Option<i64>,
+    /// Time at which these statistics were last reset.
+    #[metric(counter, rename = "stats_reset_total")]
+    stats_reset: Option<f64>,
 }
 
 /// Connections per database and state, and the longest transaction.

@@ -112,24 +112,14 @@ pub fn exporter(
             .collector(naming.apply(sql::<PgStatDatabaseConflicts>(connections)));
     }
     if on("stat_bgwriter") {
-        b = b.collector(naming.apply(up::ByVersion::new(
-            connections.clone(),
-            170_000,
-            sql::<PgStatBgwriter>(connections),
-            sql::<PgStatBgwriter17>(connections),
-        )));
+        b = b.collector(naming.apply(sql::<PgStatBgwriter>(connections)));
     }
     if on("stat_checkpointer") {
         b = b.collector(naming.apply(gate(
             connections,
             170_000,
             i32::MAX,
-            up::ByVersion::new(
-                connections.clone(),
-                180_000,
-                sql::<PgStatCheckpointer>(connections),
-                sql::<PgStatCheckpointer18>(connections),
-            ),
+            sql::<PgStatCheckpointer>(connections),
         )));
     }
     if on("stat_activity") {

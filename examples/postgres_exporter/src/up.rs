@@ -121,56 +121,6 @@ impl<C: Collector> Collector for VersionGate<C> {
     }
 }
 
-/// `Before` on servers older than `split` (a `server_version_num`, e.g. `170000`), `After` from it on: one
-/// group whose query follows a view that changed its columns, under one collector name and one set of
-/// families (what both declare, once).
-pub struct ByVersion<Before, After> {
-    connections: PgConnections,
-    split: i32,
-    known: std::sync::OnceLock<i32>,
-    before: Before,
-    after: After,
-}
-
-impl<Before, After> ByVersion<Before, After> {
-    /// `before` below `split`, `after` from it on.
-    pub fn new(connections: PgConnections, split: i32, before: Before, after: After) -> Self {
-        ByVersion {
-            connections,
-            split,
-            known: std::sync::OnceLock::new(),
-            before,
-            after,
-        }
-    }
-}
-
-impl<Before: Collector, After: Collector> Collector for ByVersion<Before, After> {
-    fn name(&self) -> &str {
-        self.before.name()
-    }
-    fn descriptors(&self) -> Vec<Desc> {
-        let mut all = self.before.descriptors();
-        for d in self.after.descriptors() {
-            if !all.iter().any(|a| a.name == d.name) {
-                all.push(d);
-            }
-        }
-        all
-    }
-    fn options(&self) -> hubble::CollectorOptions {
-        self.before.options()
-    }
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let version = server_version(&self.connections, &self.known, self.before.name()).await?;
-        if version < self.split {
-            self.before.collect().await
-        } else {
-            self.after.collect().await
-        }
-    }
-}
-
 /// The server's `server_version_num`, asked once per target and then remembered in `known`.
 async fn server_version(
     connections: &PgConnections,
