@@ -29,6 +29,9 @@ pub struct CollectorHealth {
     pub last_error: Option<String>,
     /// Series stored by the last successful run.
     pub series: usize,
+    /// Why the collector does not apply to the target, when its last run said so
+    /// ([`CollectError::NotApplicable`]).
+    pub not_applicable: Option<String>,
 }
 
 /// What changed in a collector's health with one run; the scheduler logs only changes.
@@ -40,6 +43,8 @@ pub(crate) enum Transition {
     Failing,
     /// Succeeded after failing.
     Recovered,
+    /// Does not apply to the target (first time, or for another reason than last time).
+    NotApplicable,
 }
 
 #[derive(Default)]
@@ -124,14 +129,27 @@ impl CollectorCache {
                 h.up = true;
                 h.last_success = Some(SystemTime::now());
                 h.last_error = None;
-                if was.runs > 0 && !was.up {
+                h.not_applicable = None;
+                if was.runs > 0 && !was.up && was.not_applicable.is_none() {
                     Transition::Recovered
+                } else {
+                    Transition::Unchanged
+                }
+            }
+            Err(CollectError::NotApplicable(reason)) => {
+                h.up = false;
+                h.last_error = None;
+                let changed = was.not_applicable.as_deref() != Some(reason);
+                h.not_applicable = Some(reason.to_string());
+                if changed {
+                    Transition::NotApplicable
                 } else {
                     Transition::Unchanged
                 }
             }
             Err(e) => {
                 h.up = false;
+                h.not_applicable = None;
                 h.errors_total += 1;
                 let msg = crate::redact::secrets(&e.to_string()).into_owned();
                 let changed =
@@ -144,10 +162,19 @@ impl CollectorCache {
                 }
             }
         };
-        if let Ok(run) = encoded {
-            entry.health.series = run.series();
-            entry.data = run;
-            entry.expires_at = Some(finished + self.ttl);
+        match encoded {
+            Ok(run) => {
+                entry.health.series = run.series();
+                entry.data = run;
+                entry.expires_at = Some(finished + self.ttl);
+            }
+            // It no longer applies (a failover, a dropped extension): what it exported goes at once.
+            Err(CollectError::NotApplicable(_)) => {
+                entry.health.series = 0;
+                entry.data = EncodedRun::default();
+                entry.expires_at = None;
+            }
+            Err(_) => {}
         }
         let health = entry.health.clone();
         entry.health_families = health_families(&self.name, &health, self.const_labels.labels());
@@ -186,20 +213,31 @@ impl CollectorCache {
 }
 
 /// Names of the self-metrics, reserved for hubble.
-pub(crate) const SELF_METRICS: [&str; 4] = [
+pub(crate) const SELF_METRICS: [&str; 5] = [
     "hubble_collector_up",
     "hubble_collector_duration_seconds",
     "hubble_collector_errors_total",
     "hubble_collector_last_success_timestamp_seconds",
+    "hubble_collector_not_applicable",
 ];
 
 fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> EncodedRun {
-    let mut metrics = vec![
-        Metric::gauge(
+    let mut metrics = Vec::new();
+    if h.not_applicable.is_some() {
+        // Neither up nor down: the collector has nothing to collect on this target.
+        metrics.push(Metric::gauge(
+            SELF_METRICS[4],
+            "Present (1) while the collector does not apply to the target (version, role, extension).",
+            1.0,
+        ));
+    } else {
+        metrics.push(Metric::gauge(
             SELF_METRICS[0],
             "Whether the last run of the collector succeeded (1) or failed (0).",
             if h.up { 1.0 } else { 0.0 },
-        ),
+        ));
+    }
+    metrics.extend([
         Metric::gauge(
             SELF_METRICS[1],
             "Duration of the last run of the collector in seconds.",
@@ -210,7 +248,7 @@ fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> En
             "Failed runs of the collector.",
             h.errors_total as f64,
         ),
-    ];
+    ]);
     if let Some(t) = h.last_success {
         metrics.push(Metric::gauge(
             SELF_METRICS[3],
@@ -375,5 +413,43 @@ mod tests {
             out.contains("hubble_collector_errors_total{instance=\"a\",collector=\"jobs\"} 1\n")
         );
         assert!(!out.contains("last_success"), "no success yet: {out}");
+    }
+
+    #[test]
+    fn a_collector_that_does_not_apply_is_neither_up_nor_down() {
+        let cache = cache("ckpt", Labels::new(), Duration::from_secs(30));
+        let now = Instant::now();
+        cache.record(Ok(vec![Metric::gauge("x", "X.", 1.0)]), Duration::ZERO, now);
+        let why = || {
+            Err(CollectError::NotApplicable(
+                "needs PostgreSQL 17 or later".into(),
+            ))
+        };
+        let (tr, h) = cache.record(why(), Duration::ZERO, now);
+        assert_eq!(tr, Transition::NotApplicable);
+        assert_eq!(
+            (h.up, h.errors_total, h.series, h.not_applicable.as_deref()),
+            (false, 0, 0, Some("needs PostgreSQL 17 or later"))
+        );
+        assert_eq!(
+            cache.record(why(), Duration::ZERO, now).0,
+            Transition::Unchanged
+        );
+        let snap = cache.snapshot(now);
+        assert_eq!(snap.data.series(), 0, "what it exported is gone at once");
+        let mut w = FamilyWriter::new(Format::Text, 0);
+        w.write_all(&[(&snap.health, &snap.consts)]);
+        let out = String::from_utf8(w.finish()).unwrap();
+        assert!(
+            out.contains("hubble_collector_not_applicable{collector=\"ckpt\"} 1\n"),
+            "{out}"
+        );
+        assert!(!out.contains("hubble_collector_up"), "{out}");
+        // Applying again (an upgrade, a failover) is neither a recovery nor a failure.
+        let (tr, h) = cache.record(Ok(vec![]), Duration::ZERO, now);
+        assert_eq!(
+            (tr, h.up, h.not_applicable),
+            (Transition::Unchanged, true, None)
+        );
     }
 }

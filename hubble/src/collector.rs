@@ -47,6 +47,11 @@ pub enum CollectError {
     /// Anything else, in words.
     #[error("{0}")]
     Other(String),
+    /// The collector does not apply to this target (a server version, a role, a missing extension): not a
+    /// failure. Its series are dropped, it is shown as not applicable with the reason, and
+    /// `hubble_collector_up` is left out for it.
+    #[error("not applicable: {0}")]
+    NotApplicable(Cow<'static, str>),
 }
 
 impl CollectError {

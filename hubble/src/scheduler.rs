@@ -241,6 +241,12 @@ fn finish(exporter: &str, slots: &mut [Slot], ended: Ended) {
             failed_runs = health.errors_total,
             "collector recovered"
         ),
+        Transition::NotApplicable => tracing::info!(
+            exporter,
+            collector = cache.name(),
+            reason = health.not_applicable.as_deref().unwrap_or_default(),
+            "collector not applicable"
+        ),
     }
 }
 

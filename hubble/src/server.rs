@@ -282,7 +282,7 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
     let down = exporters
         .iter()
         .flat_map(|e| &e.collectors)
-        .filter(|c| c.health.runs > 0 && !c.health.up)
+        .filter(|c| c.health.runs > 0 && !c.health.up && c.health.not_applicable.is_none())
         .count();
     let mut page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -292,7 +292,7 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
          table{{border-collapse:collapse;margin-bottom:1.5em}}\
          td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}\
          th{{background:#f4f4f4}}td.num{{text-align:right}}.down{{color:#b00;font-weight:bold}}.up{{color:#070}}\
-         .pending{{color:#777}}code{{background:#f4f4f4;padding:1px 4px}}.err{{max-width:40em;word-break:break-word}}\
+         .pending,.n\\/a{{color:#777}}code{{background:#f4f4f4;padding:1px 4px}}.err{{max-width:40em;word-break:break-word}}\
          </style></head><body><h1>{title}</h1>\
          <p><a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · \
          <a href=\"/-/ready\">Readiness</a></p>\
@@ -312,11 +312,18 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
         );
         for c in exporter.collectors {
             let h = &c.health;
-            let state = match (h.runs, h.up) {
-                (0, _) => "pending",
-                (_, true) => "up",
-                (_, false) => "down",
+            let state = match (h.runs, h.up, &h.not_applicable) {
+                (0, _, _) => "pending",
+                (_, _, Some(_)) => "n/a",
+                (_, true, _) => "up",
+                (_, false, _) => "down",
             };
+            // The reason a collector does not apply shows where an error would.
+            let note = h
+                .not_applicable
+                .as_deref()
+                .or(h.last_error.as_deref())
+                .unwrap_or("");
             let age = h
                 .last_success
                 .and_then(|t| now.duration_since(t).ok())
@@ -333,7 +340,7 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
                 humanize(c.interval),
                 h.last_duration.as_secs_f64(),
                 h.errors_total,
-                html_escape(h.last_error.as_deref().unwrap_or("")),
+                html_escape(note),
             );
         }
         page.push_str("</table>\n");

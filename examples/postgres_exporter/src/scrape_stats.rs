@@ -15,7 +15,7 @@
 //!
 //! `collector` is hubble's collector name without its `pg_` prefix, which gives postgres_exporter's names
 //! for the collectors both have (`stat_database`, `locks`, `settings`, ...); custom queries keep their names.
-//! Collectors that have not run yet are left out.
+//! Collectors that have not run yet, or do not apply to the server, are left out.
 
 use std::sync::Weak;
 
@@ -85,11 +85,9 @@ impl Collector for ScrapeStats {
         let status = member.base().status();
         let mut out = Vec::new();
         let (mut failed, mut rounds, mut longest) = (false, 0u64, 0f64);
-        for c in status
-            .collectors
-            .iter()
-            .filter(|c| c.name != Self::NAME && c.health.runs > 0)
-        {
+        for c in status.collectors.iter().filter(|c| {
+            c.name != Self::NAME && c.health.runs > 0 && c.health.not_applicable.is_none()
+        }) {
             let h = &c.health;
             failed |= !h.up;
             longest = longest.max(h.last_duration.as_secs_f64());

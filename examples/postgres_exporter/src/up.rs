@@ -116,9 +116,31 @@ impl<C: Collector> Collector for VersionGate<C> {
         if (self.min..self.max).contains(&version) {
             self.inner.collect().await
         } else {
-            Ok(Vec::new())
+            Err(CollectError::NotApplicable(
+                format!(
+                    "needs PostgreSQL {}; the server is {}",
+                    version_range(self.min, self.max),
+                    version_name(version)
+                )
+                .into(),
+            ))
         }
     }
+}
+
+/// `14 or later`, `before 17`, `14 to 16`, from `server_version_num` bounds.
+fn version_range(min: i32, max: i32) -> String {
+    let major = |v: i32| v / 10_000;
+    match (min, max) {
+        (m, i32::MAX) => format!("{} or later", major(m)),
+        (0, m) => format!("before {}", major(m)),
+        (a, b) => format!("{} to {}", major(a), major(b) - 1),
+    }
+}
+
+/// `170010` → `17.10`.
+fn version_name(v: i32) -> String {
+    format!("{}.{}", v / 10_000, v % 10_000)
 }
 
 /// The server's `server_version_num`, asked once per target and then remembered in `known`.

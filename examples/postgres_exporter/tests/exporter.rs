@@ -54,6 +54,20 @@ fn single_target_exports_the_standard_groups() {
     for family in by_version {
         assert!(body.contains(family), "missing {family:?} on {version}");
     }
+    // pg_stat_checkpointer does not apply before 17: shown as such, neither up nor down.
+    let checkpointer = format!("{server},collector=\"pg_stat_checkpointer\"}}");
+    assert_eq!(
+        body.contains(&format!(
+            "hubble_collector_not_applicable{{{checkpointer} 1"
+        )),
+        version < 170_000,
+        "{body}"
+    );
+    assert_eq!(
+        body.contains(&format!("hubble_collector_up{{{checkpointer} 1")),
+        version >= 170_000,
+        "{body}"
+    );
     // A column the server's view lacks gives no sample, and no empty family either.
     assert_eq!(
         body.contains("pg_stat_bgwriter_checkpoints_timed_total"),
