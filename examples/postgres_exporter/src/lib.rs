@@ -15,6 +15,7 @@ pub mod groups;
 pub mod lifecycle;
 pub mod live;
 pub mod naming;
+mod privileges;
 pub mod probe;
 pub mod reload;
 mod scrape_stats;
@@ -84,6 +85,13 @@ pub fn exporter(
     fn sql<G: hubble::SqlQuery>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
         SqlCollector::new(connections.clone())
     }
+    // Every standard group: its permission errors name the grant, its families the chosen names.
+    fn wrap<C: hubble::Collector>(
+        naming: Naming,
+        c: C,
+    ) -> naming::Named<privileges::WithGrantHint<C>> {
+        naming.apply(privileges::WithGrantHint(c))
+    }
     fn gate<C>(connections: &PgConnections, min: i32, max: i32, c: C) -> up::VersionGate<C> {
         up::VersionGate::new(connections.clone(), min, max, c)
     }
@@ -92,74 +100,83 @@ pub fn exporter(
         .interval(schedule.interval)
         .timeout(schedule.timeout)
         .max_series(schedule.max_series)
-        .collector(naming.apply(up::PgUp::new(connections.clone())));
+        .collector(wrap(naming, up::PgUp::new(connections.clone())));
     let on = |name: &str| enabled.contains(name);
     if on("stat_database") {
         b = b
-            .collector(naming.apply(sql::<PgStatDatabase>(connections)))
-            .collector(naming.apply(gate(
-                connections,
-                120_000,
-                i32::MAX,
-                sql::<PgStatDatabaseChecksums>(connections),
-            )))
-            .collector(naming.apply(gate(
-                connections,
-                140_000,
-                i32::MAX,
-                sql::<PgStatDatabaseSessions>(connections),
-            )))
-            .collector(naming.apply(sql::<PgStatDatabaseConflicts>(connections)));
+            .collector(wrap(naming, sql::<PgStatDatabase>(connections)))
+            .collector(wrap(
+                naming,
+                gate(
+                    connections,
+                    120_000,
+                    i32::MAX,
+                    sql::<PgStatDatabaseChecksums>(connections),
+                ),
+            ))
+            .collector(wrap(
+                naming,
+                gate(
+                    connections,
+                    140_000,
+                    i32::MAX,
+                    sql::<PgStatDatabaseSessions>(connections),
+                ),
+            ))
+            .collector(wrap(naming, sql::<PgStatDatabaseConflicts>(connections)));
     }
     if on("stat_bgwriter") {
-        b = b.collector(naming.apply(sql::<PgStatBgwriter>(connections)));
+        b = b.collector(wrap(naming, sql::<PgStatBgwriter>(connections)));
     }
     if on("stat_checkpointer") {
-        b = b.collector(naming.apply(gate(
-            connections,
-            170_000,
-            i32::MAX,
-            sql::<PgStatCheckpointer>(connections),
-        )));
+        b = b.collector(wrap(
+            naming,
+            gate(
+                connections,
+                170_000,
+                i32::MAX,
+                sql::<PgStatCheckpointer>(connections),
+            ),
+        ));
     }
     if on("stat_activity") {
-        b = b.collector(naming.apply(sql::<PgStatActivity>(connections)));
+        b = b.collector(wrap(naming, sql::<PgStatActivity>(connections)));
     }
     if on("locks") {
-        b = b.collector(naming.apply(sql::<PgLocks>(connections)));
+        b = b.collector(wrap(naming, sql::<PgLocks>(connections)));
     }
     if on("database") {
-        b = b.collector(naming.apply(sql::<PgDatabaseSize>(connections)));
+        b = b.collector(wrap(naming, sql::<PgDatabaseSize>(connections)));
     }
     if on("postmaster") {
-        b = b.collector(naming.apply(sql::<PgPostmaster>(connections)));
+        b = b.collector(wrap(naming, sql::<PgPostmaster>(connections)));
     }
     if on("stat_archiver") {
-        b = b.collector(naming.apply(sql::<PgStatArchiver>(connections)));
+        b = b.collector(wrap(naming, sql::<PgStatArchiver>(connections)));
     }
     if on("replication") {
-        b = b.collector(naming.apply(sql::<PgReplication>(connections)));
+        b = b.collector(wrap(naming, sql::<PgReplication>(connections)));
     }
     if on("stat_replication") {
-        b = b.collector(naming.apply(sql::<PgStatReplication>(connections)));
+        b = b.collector(wrap(naming, sql::<PgStatReplication>(connections)));
     }
     if on("replication_slots") {
-        b = b.collector(naming.apply(sql::<PgReplicationSlots>(connections)));
+        b = b.collector(wrap(naming, sql::<PgReplicationSlots>(connections)));
     }
     if on("stat_user_tables") {
-        b = b.collector(naming.apply(sql::<PgStatUserTables>(connections)));
+        b = b.collector(wrap(naming, sql::<PgStatUserTables>(connections)));
     }
     if on("statio_user_tables") {
-        b = b.collector(naming.apply(sql::<PgStatioUserTables>(connections)));
+        b = b.collector(wrap(naming, sql::<PgStatioUserTables>(connections)));
     }
     if on("roles") {
-        b = b.collector(naming.apply(sql::<PgRoles>(connections)));
+        b = b.collector(wrap(naming, sql::<PgRoles>(connections)));
     }
     if on("wal") {
-        b = b.collector(naming.apply(sql::<PgWal>(connections)));
+        b = b.collector(wrap(naming, sql::<PgWal>(connections)));
     }
     if on("settings") {
-        b = b.collector(naming.apply(settings::PgSettings::new(connections.clone())));
+        b = b.collector(wrap(naming, settings::PgSettings::new(connections.clone())));
     }
     b.build()
 }

@@ -10,6 +10,7 @@ use super::auth_guard::AuthGuard;
 use super::connection::{Dsn, PgConnections};
 use super::custom::{CustomCollector, CustomQuery};
 use super::naming::Naming;
+use super::privileges::WithGrantHint;
 use super::scrape_stats::ScrapeStats;
 use super::up::PgUp;
 use super::{exporter, Collection};
@@ -98,11 +99,10 @@ impl PgExporter {
             )?
         };
         for q in &collection.custom_queries {
-            base.add_collector(
-                collection
-                    .naming
-                    .apply(CustomCollector::new(q.clone(), connections.clone())),
-            )?;
+            base.add_collector(collection.naming.apply(WithGrantHint(CustomCollector::new(
+                q.clone(),
+                connections.clone(),
+            ))))?;
         }
         let member = Arc::new(Member {
             base,
@@ -200,10 +200,10 @@ impl Live {
                 touched |= member.base.remove_collector(&gone.name);
             }
             for new in queries.iter().filter(|q| !current.contains(q)) {
-                let collector = naming.apply(CustomCollector::new(
+                let collector = naming.apply(WithGrantHint(CustomCollector::new(
                     new.clone(),
                     member.connections.clone(),
-                ));
+                )));
                 match member.base.add_collector(collector) {
                     Ok(()) => touched = true,
                     // Names are unique within a file, so only a clash with a standard group lands here.

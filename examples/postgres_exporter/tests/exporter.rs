@@ -560,6 +560,51 @@ fn collectors_are_turned_on_and_off_by_postgres_exporters_names() {
 }
 
 #[test]
+fn a_least_privilege_role_with_pg_monitor_runs_every_default_collector() {
+    let pg = PgCluster::start(&[]);
+    pg.psql(
+        "postgres",
+        "CREATE ROLE mon LOGIN; GRANT pg_monitor TO mon; CREATE ROLE nobody LOGIN;",
+    );
+    let as_user = |user: &str| -> Dsn {
+        format!(
+            "postgresql://{user}@127.0.0.1:{}/postgres?sslmode=disable",
+            pg.port
+        )
+        .parse()
+        .unwrap()
+    };
+    let exporter = Running::start(Targets::Single(as_user("mon")));
+    let body = exporter.wait_metrics("two collection rounds", |b| {
+        b.lines().any(|l| {
+            l.starts_with("pg_exporter_scrapes_total{")
+                && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(2.0)
+        })
+    });
+    let down: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("hubble_collector_up{") && l.ends_with(" 0"))
+        .collect();
+    assert!(down.is_empty(), "failing with pg_monitor: {down:?}");
+    assert!(body.contains("pg_wal_segments{"), "{body}");
+    exporter.stop();
+    // Without pg_monitor the WAL directory is closed: that collector fails alone, naming the grant.
+    let exporter = Running::start(Targets::Single(as_user("nobody")));
+    let page = wait_for(Duration::from_secs(30), "the wal collector down", || {
+        let page = get(exporter.addr, "/", &[]).ok()?.text();
+        page.contains("GRANT EXECUTE ON FUNCTION pg_ls_waldir")
+            .then_some(page)
+    });
+    assert!(
+        page.contains("or GRANT pg_monitor TO the exporter"),
+        "{page}"
+    );
+    let body = get(exporter.addr, "/metrics", &[]).unwrap().text();
+    assert!(body.contains("pg_up{"), "{body}");
+    exporter.stop();
+}
+
+#[test]
 fn a_group_over_the_series_limit_is_dropped_and_shown_down() {
     let pg = PgCluster::start(&[]);
     // One series per row: 50 rows against a limit of 20. The other group stays within it.
