@@ -268,7 +268,12 @@ fn prometheus_scrapes_over_mutual_tls_with_basic_auth() {
         error.contains("certificate") || error.contains("tls"),
         "{error}"
     );
-    assert_eq!(prometheus.query(r#"up{job="web"}"#).as_deref(), Some("0"));
+    // The targets API can report the error before the failed scrape's `up` sample is queryable.
+    wait_for(
+        Duration::from_secs(30),
+        "up 0 for the failed scrape",
+        || (prometheus.query(r#"up{job="web"}"#).as_deref() == Some("0")).then_some(()),
+    );
     drop(prometheus);
     server.stop().unwrap();
 }
