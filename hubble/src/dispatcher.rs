@@ -133,6 +133,7 @@ impl DispatcherMetrics {
                 tracing::warn!(backend, %error, "dispatcher metrics not registered");
             }
         }
+        registry.prometheus_changed();
         DispatcherMetrics {
             discovery_errors,
             targets,
@@ -178,6 +179,16 @@ pub struct Dispatcher<E> {
     registry: Registry,
     live: Mutex<HashMap<u64, (ServiceAtomic, Arc<E>)>>,
     metrics: DispatcherMetrics,
+}
+
+/// Its series leave with it, so a dispatcher created later for the same backend can register its own.
+impl<E> Drop for Dispatcher<E> {
+    fn drop(&mut self) {
+        let prometheus = self.registry.prometheus();
+        let _ = prometheus.unregister(Box::new(self.metrics.discovery_errors.clone()));
+        let _ = prometheus.unregister(Box::new(self.metrics.targets.clone()));
+        self.registry.prometheus_changed();
+    }
 }
 
 impl<E> std::fmt::Debug for Dispatcher<E> {
@@ -709,6 +720,23 @@ mod tests {
         let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
         // Three failures: waits of one, two and four intervals (ticks every interval would give 10, 10, 10).
         assert_eq!(gaps, [interval, interval * 2, interval * 4]);
+    }
+
+    #[tokio::test]
+    async fn a_dispatcher_takes_its_series_with_it() {
+        let registry = Registry::new();
+        let series = r#"hubble_dispatcher_targets{backend="file_sd"} 0"#;
+        let new =
+            || Dispatcher::<BaseExporter>::new(Duration::from_secs(1), "file_sd", registry.clone());
+        let first = new();
+        assert!(scrape(&registry).contains(series));
+        drop(first);
+        assert!(!scrape(&registry).contains("hubble_dispatcher_targets"));
+        let _second = new();
+        assert!(
+            scrape(&registry).contains(series),
+            "a later dispatcher of the backend is exported"
+        );
     }
 
     #[tokio::test]
