@@ -22,7 +22,8 @@ const fn known(name: &'static str, default: bool, implemented: bool) -> Known {
     }
 }
 
-/// Every collector postgres_exporter 0.20 has. Defaults are its defaults, except `postmaster`, which hubble
+/// Every collector postgres_exporter 0.20 has. Defaults are its defaults (for those implemented here), except
+/// `postmaster`, which hubble
 /// has exported from the start, and `stat_checkpointer`, without which PostgreSQL 17 and later have no
 /// checkpoint series at all (they left `pg_stat_bgwriter`).
 pub const COLLECTORS: &[Known] = &[
@@ -43,7 +44,7 @@ pub const COLLECTORS: &[Known] = &[
     known("stat_bgwriter", true, true),
     known("stat_checkpointer", true, true),
     known("stat_database", true, true),
-    known("stat_progress_vacuum", true, false),
+    known("stat_progress_vacuum", true, true),
     known("stat_replication", true, true),
     known("stat_statements", false, false),
     known("stat_user_tables", true, true),
@@ -159,11 +160,11 @@ mod tests {
         assert!(
             d.contains("stat_database") && d.contains("locks") && !d.contains("stat_statements")
         );
-        // On by default in postgres_exporter, not implemented here: off, and no warning unless asked for.
-        assert!(!d.contains("stat_progress_vacuum") && d.unimplemented().is_empty());
+        // Not implemented here: no warning unless asked for.
+        assert!(d.contains("stat_progress_vacuum") && d.unimplemented().is_empty());
         assert_eq!(
-            parse(&["t", "--collector.stat_progress_vacuum"]).unimplemented(),
-            ["stat_progress_vacuum"]
+            parse(&["t", "--collector.xlog_location"]).unimplemented(),
+            ["xlog_location"]
         );
         let e = parse(&["t", "--no-collector.locks", "--collector.stat_statements"]);
         assert!(!e.contains("locks") && e.contains("stat_statements"));

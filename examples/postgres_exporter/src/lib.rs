@@ -169,6 +169,11 @@ pub fn exporter(
     if on("statio_user_tables") {
         b = b.collector(wrap(naming, sql::<PgStatioUserTables>(connections)));
     }
+    if on("stat_progress_vacuum") {
+        b = b
+            .collector(wrap(naming, sql::<PgStatProgressVacuum>(connections)))
+            .collector(wrap(naming, sql::<PgStatProgressVacuumPhase>(connections)));
+    }
     if on("roles") {
         b = b.collector(wrap(naming, sql::<PgRoles>(connections)));
     }

@@ -33,8 +33,8 @@ use postgres_exporter::{Collection, Schedule};
 /// --target.* (or /probe?auth_module=NAME from --config.file). Collectors are turned on and off with
 /// postgres_exporter's --collector.<name> and --no-collector.<name> (database, locks, postmaster, replication,
 /// replication_slots, roles, settings, stat_activity, stat_archiver, stat_bgwriter, stat_checkpointer,
-/// stat_database, stat_replication, stat_user_tables, statio_user_tables, wal; its other collector names are
-/// accepted, with a warning).
+/// stat_database, stat_progress_vacuum, stat_replication, stat_user_tables, statio_user_tables, wal; its
+/// other collector names are accepted, with a warning).
 /// Discovered targets get their user, password, dbname and sslmode from their exporter options (file_sd
 /// __param_<name> labels or Consul KV monitoring/<service>/<tag>), else from the --target.* flags.
 #[derive(Parser, Debug)]
