@@ -256,15 +256,9 @@ app_broken:
     ] {
         assert!(body.contains(&line), "missing {line:?} in:\n{body}");
     }
-    let rounds = |b: &str| {
-        b.lines()
-            .find_map(|l| l.strip_prefix(&format!("pg_exporter_scrapes_total{{{server}}} ")))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let first = rounds(&body);
+    let first = running::rounds(&body);
     assert!(first >= 1.0, "{body}");
-    exporter.wait_metrics("another round counted", |b| rounds(b) > first);
+    exporter.wait_metrics("another round counted", |b| running::rounds(b) > first);
     exporter.stop();
 }
 
@@ -544,13 +538,7 @@ fn collectors_are_turned_on_and_off_by_postgres_exporters_names() {
     collection.collectors.set("settings", false).unwrap();
     collection.collectors.set("locks", false).unwrap();
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
-    // Two rounds counted: every collector that is on has run by then.
-    let body = exporter.wait_metrics("two collection rounds", |b| {
-        b.lines().any(|l| {
-            l.starts_with("pg_exporter_scrapes_total{")
-                && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(2.0)
-        })
-    });
+    let body = exporter.wait_rounds(2.0);
     assert!(
         !body.contains("pg_settings_") && !body.contains("pg_locks_count"),
         "{body}"
@@ -575,12 +563,7 @@ fn a_least_privilege_role_with_pg_monitor_runs_every_default_collector() {
         .unwrap()
     };
     let exporter = Running::start(Targets::Single(as_user("mon")));
-    let body = exporter.wait_metrics("two collection rounds", |b| {
-        b.lines().any(|l| {
-            l.starts_with("pg_exporter_scrapes_total{")
-                && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(2.0)
-        })
-    });
+    let body = exporter.wait_rounds(2.0);
     let down: Vec<&str> = body
         .lines()
         .filter(|l| l.starts_with("hubble_collector_up{") && l.ends_with(" 0"))

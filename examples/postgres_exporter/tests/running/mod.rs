@@ -86,6 +86,12 @@ impl Running {
         })
     }
 
+    /// Scrapes until a single target has counted `n` collection rounds (`pg_exporter_scrapes_total`): every
+    /// collector that is on has run by then.
+    pub fn wait_rounds(&self, n: f64) -> String {
+        self.wait_metrics(&format!("{n} collection rounds"), |b| rounds(b) >= n)
+    }
+
     pub fn stop(self) {
         self.server.stop().expect("clean shutdown");
     }
@@ -137,6 +143,14 @@ pub fn dsn(pg: &PgCluster, db: &str) -> Dsn {
     )
     .parse()
     .unwrap()
+}
+
+/// Collection rounds of the single target in `body` (`pg_exporter_scrapes_total`), 0 before the first.
+pub fn rounds(body: &str) -> f64 {
+    body.lines()
+        .find(|l| l.starts_with("pg_exporter_scrapes_total{"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Connections of this exporter as the server sees them.
