@@ -9,13 +9,18 @@ pub enum Role {
     Counter,
     Gauge,
     Untyped,
+    /// The bucket bounds; the counts, sum and count are the fields `<name>_bucket`, `_sum`, `_count`.
+    Histogram,
     Label,
     Skip,
 }
 
 impl Role {
     pub fn is_value(self) -> bool {
-        matches!(self, Role::Counter | Role::Gauge | Role::Untyped)
+        matches!(
+            self,
+            Role::Counter | Role::Gauge | Role::Untyped | Role::Histogram
+        )
     }
 }
 
@@ -79,6 +84,27 @@ impl Container<'_> {
         }
     }
 
+    /// The fields holding a histogram field's bucket counts, sum and count (`<field>_bucket`, `_sum`,
+    /// `_count`), each `None` if the struct lacks it.
+    pub fn histogram_parts(&self, histogram: &Field) -> [(String, Option<&Field<'_>>); 3] {
+        HISTOGRAM_PARTS.map(|suffix| {
+            let name = format!("{}{suffix}", histogram.ident);
+            let field = self.fields.iter().find(|f| f.ident == name.as_str());
+            (name, field)
+        })
+    }
+
+    /// The histogram field whose part `field` is, if any.
+    pub fn part_of(&self, field: &Field) -> Option<&Field<'_>> {
+        let name = field.ident.to_string();
+        self.fields.iter().find(|h| {
+            matches!(h.role, Some((Role::Histogram, _)))
+                && HISTOGRAM_PARTS
+                    .iter()
+                    .any(|s| name.strip_suffix(s) == Some(&h.ident.to_string()))
+        })
+    }
+
     /// The collector name: `name`, else `prefix`, else the struct name in snake case.
     pub fn collector_name(&self) -> String {
         if let Some(n) = &self.name {
@@ -90,6 +116,9 @@ impl Container<'_> {
         snake_case(&self.ident.to_string())
     }
 }
+
+/// Suffixes of the fields that complete a histogram field, as postgres_exporter names its columns.
+pub const HISTOGRAM_PARTS: [&str; 3] = ["_bucket", "_sum", "_count"];
 
 pub fn snake_case(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);

@@ -103,7 +103,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 cx.error(
                     attr.span(),
                     "empty #[metric]: write #[metric(gauge)], #[metric(counter)], #[metric(untyped)], \
-                     #[metric(label)] or #[metric(skip)]",
+                     #[metric(histogram)], #[metric(label)] or #[metric(skip)]",
                 );
                 continue;
             }
@@ -113,6 +113,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                     COUNTER => Some(Role::Counter),
                     GAUGE => Some(Role::Gauge),
                     UNTYPED => Some(Role::Untyped),
+                    HISTOGRAM => Some(Role::Histogram),
                     LABEL => Some(Role::Label),
                     SKIP => Some(Role::Skip),
                     _ => None,
@@ -161,6 +162,7 @@ fn role_word(r: Role) -> &'static str {
         Role::Counter => "a counter",
         Role::Gauge => "a gauge",
         Role::Untyped => "untyped",
+        Role::Histogram => "a histogram",
         Role::Label => "a label",
         Role::Skip => "skipped",
     }

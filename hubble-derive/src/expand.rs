@@ -53,6 +53,7 @@ fn kind(role: Role) -> TokenStream {
     match role {
         Role::Counter => quote!(::hubble::MetricKind::Counter),
         Role::Gauge => quote!(::hubble::MetricKind::Gauge),
+        Role::Histogram => quote!(::hubble::MetricKind::Histogram),
         _ => quote!(::hubble::MetricKind::Untyped),
     }
 }
@@ -120,6 +121,9 @@ fn generate(c: &Container) -> TokenStream {
         quote!(labels.insert(#n, #v);)
     });
     let push_values = value_fields.iter().map(|f| {
+        if matches!(f.role, Some((Role::Histogram, _))) {
+            return push_histogram(c, f);
+        }
         let field = f.ident;
         let column = field.to_string();
         let (metric, _) = c.metric_name(f);
@@ -136,6 +140,7 @@ fn generate(c: &Container) -> TokenStream {
                         kind: #kind,
                         value,
                         labels: ::hubble::__private::Clone::clone(&labels),
+                        histogram: ::hubble::__private::Option::None,
                     });
                 }
                 ::hubble::__private::Result::Ok(::hubble::__private::Option::None) => {}
@@ -183,5 +188,36 @@ fn generate(c: &Container) -> TokenStream {
         }
 
         #sql
+    }
+}
+
+/// Pushes a histogram field's sample, built from it (the bounds) and its `_bucket`, `_sum` and `_count`
+/// fields (checked to exist).
+fn push_histogram(c: &Container, f: &crate::ast::Field) -> TokenStream {
+    let field = f.ident;
+    let column = field.to_string();
+    let (metric, _) = c.metric_name(f);
+    let help = f.help_text().unwrap_or_default();
+    let [bucket, sum, count] = c
+        .histogram_parts(f)
+        .map(|(_, part)| part.expect("checked by validation").ident);
+    let build = quote_spanned!(f.ty.span()=> ::hubble::Histogram::from_columns(
+        &self.#field, &self.#bucket, &self.#sum, &self.#count
+    ));
+    quote! {
+        match #build {
+            ::hubble::__private::Result::Ok(::hubble::__private::Option::Some(histogram)) => {
+                let mut sample = ::hubble::Metric::histogram(#metric, #help, histogram);
+                sample.labels = ::hubble::__private::Clone::clone(&labels);
+                out.push(sample);
+            }
+            ::hubble::__private::Result::Ok(::hubble::__private::Option::None) => {}
+            ::hubble::__private::Result::Err(source) => {
+                return ::hubble::__private::Result::Err(::hubble::CollectError::Value {
+                    column: ::hubble::__private::Cow::Borrowed(#column),
+                    source,
+                });
+            }
+        }
     }
 }

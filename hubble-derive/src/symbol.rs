@@ -16,8 +16,11 @@ pub const CONTAINER_KEYS: &[&str] = &[QUERY, PREFIX, NAME, INTERVAL, TIMEOUT, CO
 pub const COUNTER: &str = "counter";
 pub const GAUGE: &str = "gauge";
 pub const UNTYPED: &str = "untyped";
+pub const HISTOGRAM: &str = "histogram";
 pub const LABEL: &str = "label";
 pub const SKIP: &str = "skip";
 pub const RENAME: &str = "rename";
 pub const HELP: &str = "help";
-pub const FIELD_KEYS: &[&str] = &[COUNTER, GAUGE, UNTYPED, LABEL, SKIP, RENAME, HELP];
+pub const FIELD_KEYS: &[&str] = &[
+    COUNTER, GAUGE, UNTYPED, HISTOGRAM, LABEL, SKIP, RENAME, HELP,
+];

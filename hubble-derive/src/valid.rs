@@ -54,6 +54,22 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
     let mut labels: HashMap<String, Span> = HashMap::new();
     let mut any_value = false;
     for f in &c.fields {
+        if let Some(h) = c.part_of(f) {
+            // `<histogram>_bucket`, `_sum`, `_count` are read by the histogram, not exported alone.
+            if let Some((role, span)) = f.role {
+                cx.error(
+                    span,
+                    format!(
+                        "field `{}` is part of histogram `{}` (its {}): remove #[metric({})]",
+                        f.ident,
+                        h.ident,
+                        part_word(&f.ident.to_string()),
+                        role_key(role)
+                    ),
+                );
+            }
+            continue;
+        }
         let Some((role, _)) = f.role else {
             if f.attr_error {
                 continue;
@@ -62,12 +78,31 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
                 f.ident.span(),
                 format!(
                     "field `{}` needs a role: #[metric(gauge)], #[metric(counter)], #[metric(untyped)], \
-                     #[metric(label)] or #[metric(skip)]",
+                     #[metric(histogram)], #[metric(label)] or #[metric(skip)]",
                     f.ident
                 ),
             );
             continue;
         };
+        if role == Role::Histogram {
+            let missing: Vec<String> = c
+                .histogram_parts(f)
+                .into_iter()
+                .filter(|(_, field)| field.is_none())
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+            if !missing.is_empty() {
+                cx.error(
+                    f.ident.span(),
+                    format!(
+                        "histogram `{}` holds the bucket bounds; its cumulative bucket counts, sum and count \
+                         are read from fields `{0}_bucket`, `{0}_sum` and `{0}_count`: add {}",
+                        f.ident,
+                        missing.join(", ")
+                    ),
+                );
+            }
+        }
         if role.is_value() {
             any_value = true;
             let (name, span) = c.metric_name(f);
@@ -98,7 +133,7 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
             if let Some(h) = &f.help {
                 cx.error(
                     h.span(),
-                    "`help` applies to value fields (gauge, counter, untyped) only",
+                    "`help` applies to value fields (gauge, counter, untyped, histogram) only",
                 );
             }
             if role == Role::Label {
@@ -153,6 +188,28 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
                 "timeout is longer than interval: a run must end before the next is due",
             );
         }
+    }
+}
+
+/// What part of a histogram a field named `name` is.
+fn part_word(name: &str) -> &'static str {
+    if name.ends_with("_bucket") {
+        "cumulative bucket counts"
+    } else if name.ends_with("_sum") {
+        "sum"
+    } else {
+        "count"
+    }
+}
+
+fn role_key(role: Role) -> &'static str {
+    match role {
+        Role::Counter => "counter",
+        Role::Gauge => "gauge",
+        Role::Untyped => "untyped",
+        Role::Histogram => "histogram",
+        Role::Label => "label",
+        Role::Skip => "skip",
     }
 }
 
@@ -262,6 +319,28 @@ mod tests {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
         assert_eq!(errs.len(), 8, "{all}");
+    }
+
+    #[test]
+    fn histograms_need_their_parts_and_parts_take_no_role() {
+        let ok = errors(
+            r#"struct S { /// Waits.
+            #[metric(histogram)] wait: Vec<f64>, wait_bucket: Vec<i64>, wait_sum: f64, wait_count: i64 }"#,
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+        let errs = errors(
+            r#"struct S { /// Waits.
+            #[metric(histogram)] wait: Vec<f64>, #[metric(gauge)] wait_sum: f64 }"#,
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].contains("add `wait_bucket`, `wait_count`"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("field `wait_sum` is part of histogram `wait` (its sum)"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -111,10 +111,11 @@ impl CollectorCache {
         // Encoding happens here, once per run, outside the lock: a scrape only copies bytes.
         let encoded = result.and_then(|metrics| {
             // Checked before encoding: an oversized run costs no more than its own allocation.
-            if metrics.len() > self.max_series {
+            let produced: usize = metrics.iter().map(Metric::series).sum();
+            if produced > self.max_series {
                 return Err(CollectError::TooManySeries {
                     limit: self.max_series,
-                    produced: metrics.len(),
+                    produced,
                 });
             }
             encode_collection(metrics, self.const_labels.labels())

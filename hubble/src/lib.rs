@@ -74,6 +74,7 @@ pub mod dispatcher;
 mod encode;
 mod exporter;
 mod group;
+mod histogram;
 mod metric;
 mod redact;
 mod registry;
@@ -91,6 +92,7 @@ pub use exporter::{
     BaseExporter, BaseExporterBuilder, CollectorStatus, Exporter, ExporterError, ExporterStatus,
 };
 pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery, SqlSource};
+pub use histogram::{Histogram, ValueList};
 /// Derives [`MetricGroup`] for a struct of columns: a declared group, which [`SqlCollector`] (a query) or
 /// [`group_fn`] (code) turns into a [`Collector`]. See the crate docs.
 pub use hubble_derive::MetricCollector;

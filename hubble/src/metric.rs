@@ -7,6 +7,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::histogram::Histogram;
+
 /// The Prometheus type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MetricKind {
@@ -16,6 +18,8 @@ pub enum MetricKind {
     Gauge,
     /// A value of unknown type (`untyped` in text format 0.0.4, `unknown` in OpenMetrics).
     Untyped,
+    /// Observations counted in buckets: `_bucket` series (label `le`), `_sum` and `_count`.
+    Histogram,
 }
 
 impl MetricKind {
@@ -25,6 +29,7 @@ impl MetricKind {
             MetricKind::Counter => "counter",
             MetricKind::Gauge => "gauge",
             MetricKind::Untyped => "untyped",
+            MetricKind::Histogram => "histogram",
         }
     }
 
@@ -34,6 +39,7 @@ impl MetricKind {
             MetricKind::Counter => "counter",
             MetricKind::Gauge => "gauge",
             MetricKind::Untyped => "unknown",
+            MetricKind::Histogram => "histogram",
         }
     }
 }
@@ -139,10 +145,12 @@ pub struct Metric {
     pub help: Cow<'static, str>,
     /// Type of the family.
     pub kind: MetricKind,
-    /// The sample value.
+    /// The sample value (a histogram's count).
     pub value: f64,
     /// The sample's own labels (the exporter's constant labels are added when encoding).
     pub labels: Labels,
+    /// The buckets, sum and count of a [`MetricKind::Histogram`] sample; `None` for other kinds.
+    pub histogram: Option<Box<Histogram>>,
 }
 
 impl Metric {
@@ -159,6 +167,22 @@ impl Metric {
             kind,
             value,
             labels: Labels::new(),
+            histogram: None,
+        }
+    }
+
+    /// A histogram sample without labels: its `_bucket`, `_sum` and `_count` series are written together.
+    pub fn histogram(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        histogram: Histogram,
+    ) -> Self {
+        // Precision beyond 2^53 observations is not a concern for a sample value.
+        #[allow(clippy::cast_precision_loss)]
+        let count = histogram.count() as f64;
+        Metric {
+            histogram: Some(Box::new(histogram)),
+            ..Metric::new(name, help, MetricKind::Histogram, count)
         }
     }
 
@@ -180,6 +204,11 @@ impl Metric {
         Metric::new(name, help, MetricKind::Counter, value)
     }
 
+    /// Series this sample is written as: 1, or for a histogram its buckets (with `+Inf`), `_sum` and `_count`.
+    pub fn series(&self) -> usize {
+        self.histogram.as_ref().map_or(1, |h| h.buckets().len() + 3)
+    }
+
     /// Adds a label (builder form).
     pub fn label(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
         self.labels.insert(name, value);
@@ -193,6 +222,9 @@ pub enum ValueError {
     /// A string column that does not hold a number.
     #[error("{0:?} is not a number")]
     NotANumber(String),
+    /// Histogram columns that do not make a histogram.
+    #[error("not a histogram: {0}")]
+    Histogram(String),
 }
 
 /// A Rust value that can become a sample value.

@@ -256,6 +256,71 @@ mod tests {
     }
 
     #[test]
+    fn histograms_write_buckets_sum_and_count_per_series() {
+        let h = |n: u64| crate::Histogram::new([(0.5, 1), (10.0, n)], 7.25, n + 1).unwrap();
+        let metrics = vec![
+            Metric::histogram("wait_seconds", "Waits.", h(2)).label("db", "b"),
+            Metric::histogram("wait_seconds", "Waits.", h(3)).label("db", "a"),
+        ];
+        let want = |consts: &str| {
+            let c = |own: &str| match (consts, own) {
+                ("", "") => String::new(),
+                ("", own) => format!("{{{own}}}"),
+                (c, "") => format!("{{{c}}}"),
+                (c, own) => format!("{{{c},{own}}}"),
+            };
+            let series = |db: &str, n: u64| {
+                format!(
+                    "wait_seconds_bucket{} 1\nwait_seconds_bucket{} {n}\n\
+                     wait_seconds_bucket{} {}\nwait_seconds_sum{} 7.25\nwait_seconds_count{} {}\n",
+                    c(&format!("db=\"{db}\",le=\"0.5\"")),
+                    c(&format!("db=\"{db}\",le=\"10\"")),
+                    c(&format!("db=\"{db}\",le=\"+Inf\"")),
+                    n + 1,
+                    c(&format!("db=\"{db}\"")),
+                    c(&format!("db=\"{db}\"")),
+                    n + 1,
+                )
+            };
+            format!(
+                "# HELP wait_seconds Waits.\n# TYPE wait_seconds histogram\n{}{}",
+                series("a", 3),
+                series("b", 2)
+            )
+        };
+        for (consts, text) in [
+            (Labels::new(), ""),
+            (Labels::new().with("instance", "pg1"), "instance=\"pg1\""),
+        ] {
+            let enc = encode_collection(metrics.clone(), &consts).unwrap();
+            assert_eq!(enc.series(), 10);
+            assert_eq!(render(&enc, &consts, Format::Text), want(text));
+            assert_eq!(
+                render(&enc, &consts, Format::OpenMetrics),
+                format!("{}# EOF\n", want(text))
+            );
+            let consts = ConstLabels::new(consts);
+            let chunk = enc.chunk(0, &consts);
+            for format in [Format::Text, Format::OpenMetrics] {
+                let mut out = BytesMut::new();
+                chunk.write_lines(&mut out, format, &mut Vec::new());
+                assert_eq!(out.len(), chunk.len(format));
+            }
+        }
+        // A label-less histogram: its _sum and _count lines have no label set of their own.
+        let bare =
+            encode_collection(vec![Metric::histogram("h", "H.", h(1))], &Labels::new()).unwrap();
+        let text = render(&bare, &Labels::new(), Format::Text);
+        assert!(text.ends_with("h_sum 7.25\nh_count 2\n"), "{text}");
+        // `le` stays reserved for the collector's own labels.
+        let le = encode_collection(
+            vec![Metric::histogram("h", "H.", h(1)).label("le", "1")],
+            &Labels::new(),
+        );
+        assert!(le.unwrap_err().to_string().contains("reserved"));
+    }
+
+    #[test]
     fn one_header_for_chunks_of_many_collectors() {
         let (la, lb) = (
             ConstLabels::new(Labels::new().with("t", "a")),

@@ -154,6 +154,10 @@ impl Chunk<'_> {
             head.extend_from_slice(self.prefix);
             head.push(b',');
         }
+        if self.meta.kind == MetricKind::Histogram {
+            self.write_histogram_lines(out, head, plain);
+            return;
+        }
         for line in lines(self.lines).take(self.series) {
             if self.prefix.is_empty() {
                 out.put_slice(&head[..plain]);
@@ -169,6 +173,32 @@ impl Chunk<'_> {
         }
     }
 }
+
+impl Chunk<'_> {
+    /// [`Chunk::write_lines`] for a histogram: each stored line starts with the code of its name's suffix.
+    fn write_histogram_lines(&self, out: &mut BytesMut, head: &[u8], plain: usize) {
+        for line in lines(self.lines).take(self.series) {
+            let Some((&code, line)) = line.split_first() else {
+                continue;
+            };
+            out.put_slice(&head[..plain]);
+            out.put_slice(HISTOGRAM_SUFFIXES[usize::from(code)]);
+            if self.prefix.is_empty() {
+                out.put_slice(line);
+            } else if let Some((b'{', own)) = line.split_first() {
+                out.put_slice(&head[plain..]);
+                out.put_slice(own);
+            } else {
+                out.put_slice(&head[plain..head.len() - 1]);
+                out.put_u8(b'}');
+                out.put_slice(line);
+            }
+        }
+    }
+}
+
+/// The suffixes of a histogram's sample names, by the code its stored lines start with.
+pub(crate) const HISTOGRAM_SUFFIXES: [&[u8]; 3] = [b"_bucket", b"_sum", b"_count"];
 
 /// The stored lines of a chunk. Each is prefixed with its length (LEB128: one byte below 128), so a scrape
 /// finds line ends without scanning for them; scanning for them showed in profiles of large scrapes.
@@ -236,7 +266,7 @@ pub(crate) fn encode_collection(
             )));
         }
         let start = offset(text.len())?;
-        let (mut bare, mut written) = (0, 0);
+        let (mut bare, mut written, mut series) = (0, 0, 0);
         let mut previous: Option<&Labels> = None;
         for m in family {
             if m.kind != first.kind {
@@ -255,17 +285,30 @@ pub(crate) fn encode_collection(
             }
             previous = Some(&m.labels);
             check_labels(&m.name, &m.labels, const_labels)?;
+            if m.kind == MetricKind::Histogram {
+                let h = m.histogram.as_deref().ok_or_else(|| {
+                    CollectError::Other(format!(
+                        "metric `{}` is a histogram without buckets: build it with Metric::histogram",
+                        m.name
+                    ))
+                })?;
+                let lines = encode_histogram(&mut text, &mut line, &m.labels, h);
+                (series, written) = (series + lines.0, written + lines.1);
+                bare += 2 * u32::from(m.labels.is_empty());
+                continue;
+            }
             bare += u32::from(m.labels.is_empty());
             line.clear();
             write_line(&mut line, &m.labels, m.value);
             push_line(&mut text, &line);
             written += line.len();
+            series += 1;
         }
         chunks.push(FamilyChunk {
             meta: intern(&first.name, &first.help, first.kind),
             start,
             written: offset(written)?,
-            series: offset(family.len())?,
+            series: offset(series)?,
             bare,
         });
     }
@@ -273,4 +316,43 @@ pub(crate) fn encode_collection(
         text: text.into(),
         families: chunks.into(),
     })
+}
+
+/// Stores one histogram series: its buckets (with `+Inf`) in increasing order, then `_sum` and `_count`, as
+/// the Go client writes them. Each line starts with its suffix's code. Returns the lines stored and the bytes
+/// they write (suffixes in, codes out).
+fn encode_histogram(
+    text: &mut Vec<u8>,
+    line: &mut Vec<u8>,
+    labels: &Labels,
+    h: &crate::histogram::Histogram,
+) -> (usize, usize) {
+    let (mut lines, mut written) = (0, 0);
+    let mut store = |code: u8, labels: &Labels, value: f64| {
+        line.clear();
+        line.push(code);
+        write_line(line, labels, value);
+        push_line(text, line);
+        lines += 1;
+        written += line.len() - 1 + HISTOGRAM_SUFFIXES[usize::from(code)].len();
+    };
+    let mut le = Vec::with_capacity(24);
+    #[allow(clippy::cast_precision_loss)]
+    let buckets = h
+        .buckets()
+        .iter()
+        .map(|&(b, n)| (b, n as f64))
+        .chain([(f64::INFINITY, h.count() as f64)]);
+    for (bound, n) in buckets {
+        le.clear();
+        write_value(&mut le, bound);
+        let with_le = labels
+            .clone()
+            .with("le", String::from_utf8_lossy(&le).into_owned());
+        store(0, &with_le, n);
+    }
+    store(1, labels, h.sum());
+    #[allow(clippy::cast_precision_loss)]
+    store(2, labels, h.count() as f64);
+    (lines, written)
 }

@@ -27,6 +27,20 @@ struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
     value: T,
 }
 
+/// A histogram: bucket bounds, cumulative counts, sum and count, as postgres_exporter's columns.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(query = "SELECT 'idle' AS state", prefix = "pg_process_idle")]
+struct Idle {
+    #[metric(label)]
+    state: String,
+    /// Idle time of server processes.
+    #[metric(histogram)]
+    seconds: Vec<i32>,
+    seconds_bucket: Vec<i64>,
+    seconds_sum: Option<f64>,
+    seconds_count: i64,
+}
+
 fn sql(pool: sqlx::PgPool) -> impl hubble::Collector {
     hubble::SqlCollector::<PgStatDatabase, sqlx::Postgres>::new(pool)
 }
@@ -34,5 +48,17 @@ fn sql(pool: sqlx::PgPool) -> impl hubble::Collector {
 fn main() {
     let _ = sql;
     assert_eq!(PgStatDatabase::NAME, "pg_stat_database");
+    let idle = Idle {
+        state: "idle".into(),
+        seconds: vec![1, 5],
+        seconds_bucket: vec![2, 3],
+        seconds_sum: Some(9.5),
+        seconds_count: 4,
+    };
+    let sample = &idle.to_metrics().unwrap()[0];
+    assert_eq!(sample.name, "pg_process_idle_seconds");
+    assert_eq!(sample.kind, hubble::MetricKind::Histogram);
+    assert_eq!(sample.histogram.as_ref().unwrap().buckets(), [(1.0, 2), (5.0, 3)]);
+    assert_eq!(sample.labels.get("state"), Some("idle"));
     assert_eq!(Wrapped { value: 2.5f32 }.to_metrics().unwrap()[0].value, 2.5);
 }
