@@ -3,56 +3,52 @@
 
 use std::collections::BTreeSet;
 
-/// One of postgres_exporter 0.20's collectors.
+/// One collector: postgres_exporter 0.20's, or one of hubble's own.
 #[derive(Debug, Clone, Copy)]
 pub struct Known {
     /// Its name in the flags.
     pub name: &'static str,
-    /// On unless turned off, in postgres_exporter 0.20 (those not implemented here are off unless asked for).
+    /// On unless turned off.
     pub default: bool,
-    /// Whether this version collects it (flags for the others are accepted, and a warning says so).
-    pub implemented: bool,
 }
 
-const fn known(name: &'static str, default: bool, implemented: bool) -> Known {
-    Known {
-        name,
-        default,
-        implemented,
-    }
+const fn known(name: &'static str, default: bool) -> Known {
+    Known { name, default }
 }
 
-/// Every collector postgres_exporter 0.20 has. Defaults are its defaults (for those implemented here), except
-/// `postmaster`, which hubble
-/// has exported from the start, and `stat_checkpointer`, without which PostgreSQL 17 and later have no
-/// checkpoint series at all (they left `pg_stat_bgwriter`).
+/// Every collector postgres_exporter 0.20 has, with its defaults, except `postmaster`, which hubble has
+/// exported from the start, and `stat_checkpointer`, without which PostgreSQL 17 and later have no
+/// checkpoint series at all (they left `pg_stat_bgwriter`). Plus hubble's own: `stat_wal` (on; one row) and
+/// `stat_io` (off: a few hundred series per server).
 pub const COLLECTORS: &[Known] = &[
-    known("buffercache_summary", false, false),
-    known("database", true, true),
-    known("database_wraparound", false, false),
-    known("locks", true, true),
-    known("long_running_transactions", false, false),
-    known("postmaster", true, true),
-    known("process_idle", false, false),
-    known("replication", true, true),
-    known("replication_slots", true, true),
-    known("roles", true, true),
-    known("settings", true, true),
-    known("stat_activity", true, true),
-    known("stat_activity_autovacuum", false, false),
-    known("stat_archiver", true, true),
-    known("stat_bgwriter", true, true),
-    known("stat_checkpointer", true, true),
-    known("stat_database", true, true),
-    known("stat_progress_vacuum", true, true),
-    known("stat_replication", true, true),
-    known("stat_statements", false, false),
-    known("stat_user_tables", true, true),
-    known("stat_wal_receiver", false, false),
-    known("statio_user_indexes", false, false),
-    known("statio_user_tables", true, true),
-    known("wal", true, true),
-    known("xlog_location", false, false),
+    known("buffercache_summary", false),
+    known("database", true),
+    known("database_wraparound", false),
+    known("locks", true),
+    known("long_running_transactions", false),
+    known("postmaster", true),
+    known("process_idle", false),
+    known("replication", true),
+    known("replication_slots", true),
+    known("roles", true),
+    known("settings", true),
+    known("stat_activity", true),
+    known("stat_activity_autovacuum", false),
+    known("stat_archiver", true),
+    known("stat_bgwriter", true),
+    known("stat_checkpointer", true),
+    known("stat_database", true),
+    known("stat_io", false),
+    known("stat_progress_vacuum", true),
+    known("stat_replication", true),
+    known("stat_statements", false),
+    known("stat_user_tables", true),
+    known("stat_wal", true),
+    known("stat_wal_receiver", false),
+    known("statio_user_indexes", false),
+    known("statio_user_tables", true),
+    known("wal", true),
+    known("xlog_location", false),
 ];
 
 /// The collectors turned on.
@@ -64,7 +60,7 @@ impl Default for Enabled {
         Enabled(
             COLLECTORS
                 .iter()
-                .filter(|c| c.default && c.implemented)
+                .filter(|c| c.default)
                 .map(|c| c.name)
                 .collect(),
         )
@@ -92,15 +88,6 @@ impl Enabled {
             self.0.remove(known.name);
         }
         Ok(())
-    }
-
-    /// Collectors asked for that this version does not collect yet.
-    pub fn unimplemented(&self) -> Vec<&'static str> {
-        COLLECTORS
-            .iter()
-            .filter(|c| !c.implemented && self.0.contains(c.name))
-            .map(|c| c.name)
-            .collect()
     }
 }
 
@@ -160,15 +147,10 @@ mod tests {
         assert!(
             d.contains("stat_database") && d.contains("locks") && !d.contains("stat_statements")
         );
-        // Not implemented here: no warning unless asked for.
-        assert!(d.contains("stat_progress_vacuum") && d.unimplemented().is_empty());
-        assert_eq!(
-            parse(&["t", "--collector.xlog_location"]).unimplemented(),
-            ["xlog_location"]
-        );
+        assert!(d.contains("stat_progress_vacuum") && !d.contains("xlog_location"));
+        assert!(parse(&["t", "--collector.xlog_location"]).contains("xlog_location"));
         let e = parse(&["t", "--no-collector.locks", "--collector.stat_statements"]);
         assert!(!e.contains("locks") && e.contains("stat_statements"));
-        assert!(e.unimplemented().contains(&"stat_statements"));
         // The later of two flags wins.
         assert!(parse(&["t", "--no-collector.locks", "--collector.locks"]).contains("locks"));
         assert!(!parse(&["t", "--collector.locks", "--no-collector.locks"]).contains("locks"));

@@ -11,9 +11,11 @@
 //!
 //! Each entry becomes one collector returning [`Metric`]s, as a derived group's does: metric names are
 //! `<entry>_<column>`, `LABEL` columns are labels. Supported usages: `LABEL`, `COUNTER`, `GAUGE`, `DISCARD`,
-//! `MAPPEDMETRIC` (text mapped to numbers through `mapping`) and `DURATION` (a duration text or interval,
-//! exported in milliseconds as postgres_exporter does). `HISTOGRAM` and unknown keys are refused with a message
-//! naming the file, the entry and the column.
+//! `MAPPEDMETRIC` (text mapped to numbers through `mapping`), `DURATION` (a duration text or interval,
+//! exported in milliseconds as postgres_exporter does) and `HISTOGRAM`: column `<c>` holds the bucket upper
+//! bounds (an array), `<c>_bucket` the cumulative counts (an array of the same length), `<c>_sum` and
+//! `<c>_count` the sum and count, as postgres_exporter reads them. Unknown usages and keys are refused with a
+//! message naming the file, the entry and the column.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -67,6 +69,8 @@ pub enum Usage {
     Mapped(BTreeMap<String, f64>),
     /// A duration, exported in milliseconds.
     Duration,
+    /// Bucket bounds; the counts, sum and count are the columns `<name>_bucket`, `_sum` and `_count`.
+    Histogram,
 }
 
 /// One column of an entry.
@@ -131,16 +135,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
                         }
                         Usage::Mapped(c.mapping)
                     }
-                    "HISTOGRAM" => {
-                        return Err(at(&name, Some(&column), "usage HISTOGRAM is not supported"))
-                    }
+                    "HISTOGRAM" => Usage::Histogram,
                     other => {
                         return Err(at(
                             &name,
                             Some(&column),
                             &format!(
                                 "unknown usage `{other}` \
-                                 (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
+                                 (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC, DURATION or HISTOGRAM)"
                             ),
                         ))
                     }
@@ -180,7 +182,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
             return Err(at(
                 &name,
                 None,
-                "no value column (COUNTER, GAUGE, MAPPEDMETRIC or DURATION)",
+                "no value column (COUNTER, GAUGE, MAPPEDMETRIC, DURATION or HISTOGRAM)",
             ));
         }
         out.push(CustomQuery {
@@ -315,6 +317,65 @@ fn cell(row: &PgRow, column: &str) -> Result<Cell, String> {
     })
 }
 
+/// A numeric array column: a histogram's bounds or counts. `None` for NULL.
+fn array_cell(row: &PgRow, column: &str) -> Result<Option<Vec<f64>>, String> {
+    let col = row
+        .try_column(column)
+        .map_err(|_| format!("the query returns no column `{column}` (a HISTOGRAM needs it)"))?;
+    let ty = col.type_info().name().to_owned();
+    let err = |e: sqlx::Error| format!("column `{column}` ({ty}): {e}");
+    fn all<T: Copy>(v: Option<Vec<T>>, f: impl Fn(T) -> f64) -> Option<Vec<f64>> {
+        v.map(|v| v.into_iter().map(f).collect())
+    }
+    Ok(match ty.as_str() {
+        "INT2[]" => all(row.try_get::<Option<Vec<i16>>, _>(column).map_err(err)?, f64::from),
+        "INT4[]" => all(row.try_get::<Option<Vec<i32>>, _>(column).map_err(err)?, f64::from),
+        #[allow(clippy::cast_precision_loss)]
+        "INT8[]" => all(row.try_get::<Option<Vec<i64>>, _>(column).map_err(err)?, |v| v as f64),
+        "FLOAT4[]" => all(row.try_get::<Option<Vec<f32>>, _>(column).map_err(err)?, f64::from),
+        "FLOAT8[]" => all(row.try_get::<Option<Vec<f64>>, _>(column).map_err(err)?, |v| v),
+        "NUMERIC[]" => {
+            use rust_decimal::prelude::ToPrimitive;
+            row.try_get::<Option<Vec<rust_decimal::Decimal>>, _>(column)
+                .map_err(err)?
+                .map(|v| v.iter().map(|d| d.to_f64().unwrap_or(f64::NAN)).collect())
+        }
+        other => {
+            return Err(format!(
+                "column `{column}` has type {other}; a HISTOGRAM needs a numeric array (e.g. ARRAY_AGG(le))"
+            ))
+        }
+    })
+}
+
+/// A number cell (a histogram's sum or count); `None` for NULL.
+fn number_cell(row: &PgRow, column: &str) -> Result<Option<f64>, String> {
+    match cell(row, column)? {
+        Cell::Null => Ok(None),
+        Cell::Number(n) => Ok(Some(n)),
+        Cell::Text(t) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("column `{column}`: {t:?} is not a number")),
+    }
+}
+
+/// The histogram of column `column` in `row`, from it and its `_bucket`, `_sum` and `_count` columns.
+fn histogram_cell(row: &PgRow, column: &str) -> Result<Option<hubble::Histogram>, CollectError> {
+    let decode = CollectError::Decode;
+    let bounds = array_cell(row, column).map_err(decode)?;
+    let counts = array_cell(row, &format!("{column}_bucket")).map_err(decode)?;
+    let sum = number_cell(row, &format!("{column}_sum")).map_err(decode)?;
+    let count = number_cell(row, &format!("{column}_count")).map_err(decode)?;
+    hubble::Histogram::from_columns(&bounds, &counts, &sum, &count).map_err(|source| {
+        CollectError::Value {
+            column: column.to_owned().into(),
+            source,
+        }
+    })
+}
+
 /// `"1h2m3.5s"`-style or plain-millisecond text to milliseconds.
 fn duration_ms(text: &str) -> Option<f64> {
     if let Ok(v) = text.trim().parse::<f64>() {
@@ -343,10 +404,10 @@ impl Collector for CustomCollector {
             .iter()
             .filter(|c| !matches!(c.usage, Usage::Label | Usage::Discard))
             .map(|c| {
-                let kind = if c.usage == Usage::Counter {
-                    MetricKind::Counter
-                } else {
-                    MetricKind::Gauge
+                let kind = match c.usage {
+                    Usage::Counter => MetricKind::Counter,
+                    Usage::Histogram => MetricKind::Histogram,
+                    _ => MetricKind::Gauge,
                 };
                 Desc::new(
                     format!("{}_{}", self.query.name, c.name),
@@ -386,6 +447,24 @@ impl Collector for CustomCollector {
             for c in &self.query.columns {
                 let (kind, value) = match &c.usage {
                     Usage::Label | Usage::Discard => continue,
+                    Usage::Histogram => {
+                        let h = histogram_cell(row, &c.name).map_err(|e| match e {
+                            CollectError::Decode(m) => {
+                                CollectError::Decode(format!("custom query `{name}`: {m}"))
+                            }
+                            other => other,
+                        })?;
+                        if let Some(h) = h {
+                            let mut m = Metric::histogram(
+                                format!("{name}_{}", c.name),
+                                c.description.clone(),
+                                h,
+                            );
+                            m.labels = labels.clone();
+                            out.push(m);
+                        }
+                        continue;
+                    }
                     usage => {
                         let cell = cell(row, &c.name).map_err(|e| {
                             CollectError::Decode(format!("custom query `{name}`: {e}"))
@@ -417,6 +496,7 @@ impl Collector for CustomCollector {
                         kind,
                         value: v,
                         labels: labels.clone(),
+                        histogram: None,
                     });
                 }
             }
@@ -467,12 +547,13 @@ pg_custom:
         let bad_usage = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: WEIRD}\n";
         assert_eq!(
             parse(Path::new("q.yaml"), bad_usage).unwrap_err(),
-            "q.yaml: line 4: entry `e`, column `c`: unknown usage `WEIRD` (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC or DURATION)"
+            "q.yaml: line 4: entry `e`, column `c`: unknown usage `WEIRD` (expected LABEL, COUNTER, GAUGE, DISCARD, MAPPEDMETRIC, DURATION or HISTOGRAM)"
         );
         let histogram = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: HISTOGRAM}\n";
-        assert!(parse(Path::new("q.yaml"), histogram)
-            .unwrap_err()
-            .contains("HISTOGRAM is not supported"));
+        assert_eq!(
+            parse(Path::new("q.yaml"), histogram).unwrap()[0].columns[0].usage,
+            Usage::Histogram
+        );
         let no_value = "e:\n  query: SELECT 1\n  metrics:\n    - c: {usage: LABEL}\n";
         assert!(parse(Path::new("q.yaml"), no_value)
             .unwrap_err()

@@ -97,7 +97,8 @@ pub struct PgStatDatabaseChecksums {
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
     query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, session_time, active_time,
-                    idle_in_transaction_time, sessions, sessions_abandoned, sessions_fatal, sessions_killed
+                    idle_in_transaction_time, sessions, sessions_abandoned, sessions_fatal, sessions_killed,
+                    active_time / 1000.0 AS active_time_seconds
              FROM pg_stat_database",
     prefix = "pg_stat_database",
     name = "pg_stat_database_sessions"
@@ -128,6 +129,9 @@ pub struct PgStatDatabaseSessions {
     /// Number of database sessions to this database that were terminated by operator intervention.
     #[metric(untyped)]
     sessions_killed: Option<i64>,
+    /// Time spent executing SQL statements in this database, in seconds
+    #[metric(counter, rename = "active_time_seconds_total")]
+    active_time_seconds: Option<f64>,
 }
 
 /// Queries canceled due to conflicts with recovery, per database.
@@ -321,7 +325,7 @@ pub struct PgLocks {
 /// Size of each database.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
-    query = "SELECT datname, pg_database_size(datname) AS size_bytes FROM pg_database",
+    query = "SELECT datname, pg_database_size(datname) AS size_bytes, datconnlimit FROM pg_database",
     prefix = "pg_database"
 )]
 pub struct PgDatabaseSize {
@@ -330,6 +334,9 @@ pub struct PgDatabaseSize {
     /// Disk space used by the database
     #[metric(gauge)]
     size_bytes: i64,
+    /// Connection limit set for the database (-1: none)
+    #[metric(gauge, rename = "connection_limit")]
+    datconnlimit: i32,
 }
 
 /// When the server started.
@@ -369,16 +376,28 @@ pub struct PgStatArchiver {
 #[hubble(
     query = "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
                          ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())) END::float8 AS lag,
-                    pg_is_in_recovery() AS is_replica",
+                    CASE WHEN NOT pg_is_in_recovery() THEN 0
+                         WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                         ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())) END::float8
+                      AS lag_seconds,
+                    pg_is_in_recovery() AS is_replica,
+                    GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()))::float8
+                      AS last_replay_seconds",
     prefix = "pg_replication"
 )]
 pub struct PgReplication {
-    /// Replication lag behind master in seconds
+    /// Replication lag behind master in seconds (the name of postgres_exporter before 0.13)
     #[metric(gauge)]
     lag: Option<f64>,
+    /// Replication lag behind master in seconds; 0 on a primary, and on a standby that has replayed all it received
+    #[metric(gauge)]
+    lag_seconds: Option<f64>,
     /// Indicates if the server is a replica
     #[metric(gauge)]
     is_replica: bool,
+    /// Age of last replay in seconds (absent before a standby's first replay, and on a primary)
+    #[metric(gauge)]
+    last_replay_seconds: Option<f64>,
 }
 
 /// Standbys streaming from this server, from `pg_stat_replication`.
@@ -418,8 +437,8 @@ pub struct PgStatReplication {
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
     query = "SELECT slot_name, COALESCE(database, '') AS database, active,
-                    CASE WHEN pg_is_in_recovery() THEN NULL
-                         ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) END::float8 AS pg_wal_lsn_diff
+                    pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
+                                         ELSE pg_current_wal_lsn() END, restart_lsn)::float8 AS pg_wal_lsn_diff
              FROM pg_replication_slots",
     prefix = "pg_replication_slots"
 )]
@@ -436,6 +455,58 @@ pub struct PgReplicationSlots {
     pg_wal_lsn_diff: Option<f64>,
 }
 
+/// Each replication slot's WAL positions, postgres_exporter's slot series of `replication_slots`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT slot_name, slot_type,
+                    (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END
+                     - '0/0')::float8 AS slot_current_wal_lsn,
+                    CASE WHEN active THEN (COALESCE(confirmed_flush_lsn, '0/0') - '0/0')::float8 END
+                      AS slot_confirmed_flush_lsn,
+                    active AS slot_is_active, safe_wal_size AS safe_wal_size_bytes
+             FROM pg_replication_slots",
+    prefix = "pg_replication_slots",
+    name = "pg_replication_slots_slot"
+)]
+pub struct PgReplicationSlotsSlot {
+    #[metric(label)]
+    slot_name: String,
+    #[metric(label)]
+    slot_type: String,
+    /// current wal lsn value
+    #[metric(gauge)]
+    slot_current_wal_lsn: Option<f64>,
+    /// last lsn confirmed flushed to the replication slot (active slots)
+    #[metric(gauge)]
+    slot_confirmed_flush_lsn: Option<f64>,
+    /// whether the replication slot is active or not
+    #[metric(gauge)]
+    slot_is_active: bool,
+    /// number of bytes that can be written to WAL such that this slot is not in danger of getting in state lost
+    #[metric(gauge)]
+    safe_wal_size_bytes: Option<i64>,
+}
+
+/// The availability of the WAL each replication slot claims: one series per slot, labelled with it.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT slot_name, slot_type, wal_status, 1 AS present
+             FROM pg_replication_slots WHERE wal_status IS NOT NULL",
+    prefix = "pg_replication_slots",
+    name = "pg_replication_slots_wal_status"
+)]
+pub struct PgReplicationSlotsWalStatus {
+    #[metric(label)]
+    slot_name: String,
+    #[metric(label)]
+    slot_type: String,
+    #[metric(label)]
+    wal_status: String,
+    /// availability of WAL files claimed by this slot
+    #[metric(gauge, rename = "wal_status")]
+    present: i32,
+}
+
 /// Per-table statistics of the connected database, from `pg_stat_user_tables`.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
@@ -446,7 +517,8 @@ pub struct PgReplicationSlots {
                     COALESCE(EXTRACT(EPOCH FROM last_autovacuum), 0)::float8 AS last_autovacuum,
                     COALESCE(EXTRACT(EPOCH FROM last_analyze), 0)::float8 AS last_analyze,
                     COALESCE(EXTRACT(EPOCH FROM last_autoanalyze), 0)::float8 AS last_autoanalyze,
-                    vacuum_count, autovacuum_count, analyze_count, autoanalyze_count
+                    vacuum_count, autovacuum_count, analyze_count, autoanalyze_count,
+                    pg_indexes_size(relid) AS index_size_bytes, pg_table_size(relid) AS table_size_bytes
              FROM pg_stat_user_tables",
     prefix = "pg_stat_user_tables"
 )]
@@ -514,6 +586,12 @@ pub struct PgStatUserTables {
     /// Number of times this table has been analyzed by the autovacuum daemon
     #[metric(counter)]
     autoanalyze_count: i64,
+    /// Total disk space used by the indexes of this table, in bytes
+    #[metric(gauge)]
+    index_size_bytes: i64,
+    /// Disk space used by this table (with its TOAST data, without indexes), in bytes
+    #[metric(gauge)]
+    table_size_bytes: i64,
 }
 
 /// Block I/O per user table of the connected database, postgres_exporter's `statio_user_tables`.
@@ -521,7 +599,8 @@ pub struct PgStatUserTables {
 #[hubble(
     query = "SELECT current_database() AS datname, schemaname, relname,
                     heap_blks_read, heap_blks_hit, idx_blks_read, idx_blks_hit,
-                    toast_blks_read, toast_blks_hit, tidx_blks_read, tidx_blks_hit
+                    COALESCE(toast_blks_read, 0) AS toast_blks_read, COALESCE(toast_blks_hit, 0) AS toast_blks_hit,
+                    COALESCE(tidx_blks_read, 0) AS tidx_blks_read, COALESCE(tidx_blks_hit, 0) AS tidx_blks_hit
              FROM pg_statio_user_tables",
     prefix = "pg_statio_user_tables"
 )]
@@ -544,7 +623,7 @@ pub struct PgStatioUserTables {
     /// Buffer hits in all indexes on this table.
     #[metric(counter, rename = "idx_blocks_hit")]
     idx_blks_hit: Option<i64>,
-    /// Disk blocks read from this table's TOAST table (if any).
+    /// Disk blocks read from this table's TOAST table (0 without one, as upstream).
     #[metric(counter, rename = "toast_blocks_read")]
     toast_blks_read: Option<i64>,
     /// Buffer hits in this table's TOAST table (if any).
@@ -652,4 +731,331 @@ pub struct PgStatProgressVacuumPhase {
     /// Current vacuum phase (1 = active, 0 = inactive). Label 'phase' is human-readable.
     #[metric(gauge, rename = "phase")]
     active: i32,
+}
+
+/// Shared buffers in use, postgres_exporter's `buffercache_summary` (PostgreSQL 16 and later, with the
+/// `pg_buffercache` extension in the connected database).
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT buffers_used, buffers_unused, buffers_dirty, buffers_pinned,
+                    COALESCE(usagecount_avg, 0)::float8 AS usagecount_avg
+             FROM pg_buffercache_summary()",
+    prefix = "pg_buffercache_summary"
+)]
+pub struct PgBuffercacheSummary {
+    /// Number of used shared buffers
+    #[metric(gauge)]
+    buffers_used: Option<i32>,
+    /// Number of unused shared buffers
+    #[metric(gauge)]
+    buffers_unused: Option<i32>,
+    /// Number of dirty shared buffers
+    #[metric(gauge)]
+    buffers_dirty: Option<i32>,
+    /// Number of pinned shared buffers
+    #[metric(gauge)]
+    buffers_pinned: Option<i32>,
+    /// Average usage count of used shared buffers
+    #[metric(gauge)]
+    usagecount_avg: f64,
+}
+
+/// How close each database is to transaction ID wraparound, postgres_exporter's `database_wraparound`.
+/// The ages count transactions (the `_seconds` in the names is upstream's).
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT datname, age(datfrozenxid)::float8 AS age_datfrozenxid_seconds,
+                    mxid_age(datminmxid)::float8 AS age_datminmxid_seconds
+             FROM pg_catalog.pg_database WHERE datallowconn",
+    prefix = "pg_database_wraparound"
+)]
+pub struct PgDatabaseWraparound {
+    #[metric(label)]
+    datname: String,
+    /// Age of the oldest transaction ID that has not been frozen.
+    #[metric(gauge)]
+    age_datfrozenxid_seconds: Option<f64>,
+    /// Age of the oldest multi-transaction ID that has been replaced with a transaction ID.
+    #[metric(gauge)]
+    age_datminmxid_seconds: Option<f64>,
+}
+
+/// Transactions open now, postgres_exporter's `long_running_transactions`: how many, and the oldest's age.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT COUNT(*) AS transactions,
+                    COALESCE(MAX(EXTRACT(EPOCH FROM clock_timestamp() - xact_start)), 0)::float8 AS oldest
+             FROM pg_catalog.pg_stat_activity
+             WHERE state IS DISTINCT FROM 'idle' AND query NOT LIKE 'autovacuum:%'
+               AND xact_start IS NOT NULL AND pid <> pg_backend_pid()",
+    prefix = "pg",
+    name = "pg_long_running_transactions"
+)]
+pub struct PgLongRunningTransactions {
+    /// Current number of long running transactions
+    #[metric(gauge, rename = "long_running_transactions")]
+    transactions: i64,
+    /// The current maximum transaction age in seconds
+    #[metric(gauge, rename = "long_running_transactions_oldest_timestamp_seconds")]
+    oldest: f64,
+}
+
+/// How long idle server processes have been idle, per state and application, postgres_exporter's
+/// `process_idle`: a histogram with its bucket bounds. Upstream reads only the first row of its query (one
+/// state and application); here every pair is a series, and buckets count idle processes only.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "WITH idle AS (
+                 SELECT COALESCE(state, 'unknown') AS state,
+                        COALESCE(application_name, 'unknown') AS application_name,
+                        EXTRACT(EPOCH FROM CURRENT_TIMESTAMP - state_change)::float8 AS s
+                 FROM pg_stat_activity WHERE state ~ '^idle' AND pid <> pg_backend_pid())
+             SELECT state, application_name,
+                    '{1,2,5,15,30,60,90,120,300}'::float8[] AS seconds,
+                    ARRAY[count(*) FILTER (WHERE s <= 1), count(*) FILTER (WHERE s <= 2),
+                          count(*) FILTER (WHERE s <= 5), count(*) FILTER (WHERE s <= 15),
+                          count(*) FILTER (WHERE s <= 30), count(*) FILTER (WHERE s <= 60),
+                          count(*) FILTER (WHERE s <= 90), count(*) FILTER (WHERE s <= 120),
+                          count(*) FILTER (WHERE s <= 300)] AS seconds_bucket,
+                    COALESCE(SUM(s), 0)::float8 AS seconds_sum, count(*) AS seconds_count
+             FROM idle GROUP BY state, application_name",
+    prefix = "pg_process_idle"
+)]
+pub struct PgProcessIdle {
+    #[metric(label)]
+    state: String,
+    #[metric(label)]
+    application_name: String,
+    /// Idle time of server processes
+    #[metric(histogram)]
+    seconds: Vec<f64>,
+    seconds_bucket: Vec<i64>,
+    seconds_sum: f64,
+    seconds_count: i64,
+}
+
+/// When each running autovacuum worker started, postgres_exporter's `stat_activity_autovacuum`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT SPLIT_PART(query, '.', 2) AS relname,
+                    EXTRACT(EPOCH FROM xact_start)::float8 AS timestamp_seconds
+             FROM pg_catalog.pg_stat_activity WHERE query LIKE 'autovacuum:%'",
+    prefix = "pg_stat_activity_autovacuum"
+)]
+pub struct PgStatActivityAutovacuum {
+    #[metric(label)]
+    relname: String,
+    /// Start timestamp of the vacuum process in seconds
+    #[metric(gauge)]
+    timestamp_seconds: Option<f64>,
+}
+
+/// The WAL receiver of a standby, postgres_exporter's `stat_wal_receiver`. LSNs are bytes from `0/0`,
+/// truncated to their low 52 bits (exact in a float), as upstream.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT COALESCE(trim(both '''' from substring(conninfo from 'host=([^ ]*)')), '') AS upstream_host,
+                    COALESCE(slot_name, '') AS slot_name, COALESCE(status, '') AS status,
+                    ((receive_start_lsn - '0/0') % (2^52)::bigint)::float8 AS receive_start_lsn,
+                    ((flushed_lsn - '0/0') % (2^52)::bigint)::float8 AS flushed_lsn,
+                    receive_start_tli::int8 AS receive_start_tli, received_tli::int8 AS received_tli,
+                    EXTRACT(EPOCH FROM last_msg_send_time)::float8 AS last_msg_send_time,
+                    EXTRACT(EPOCH FROM last_msg_receipt_time)::float8 AS last_msg_receipt_time,
+                    ((latest_end_lsn - '0/0') % (2^52)::bigint)::float8 AS latest_end_lsn,
+                    EXTRACT(EPOCH FROM latest_end_time)::float8 AS latest_end_time,
+                    substring(slot_name from 'repmgr_slot_([0-9]*)')::int8 AS upstream_node
+             FROM pg_catalog.pg_stat_wal_receiver",
+    prefix = "pg_stat_wal_receiver"
+)]
+pub struct PgStatWalReceiver {
+    #[metric(label)]
+    upstream_host: String,
+    #[metric(label)]
+    slot_name: String,
+    #[metric(label)]
+    status: String,
+    /// First write-ahead log location used when WAL receiver is started represented as a decimal
+    #[metric(counter)]
+    receive_start_lsn: Option<f64>,
+    /// Last write-ahead log location already received and flushed to disk, the initial value of this field being the first log location used when WAL receiver is started represented as a decimal
+    #[metric(counter)]
+    flushed_lsn: Option<f64>,
+    /// First timeline number used when WAL receiver is started
+    #[metric(gauge)]
+    receive_start_tli: Option<i64>,
+    /// Timeline number of last write-ahead log location received and flushed to disk
+    #[metric(gauge)]
+    received_tli: Option<i64>,
+    /// Send time of last message received from origin WAL sender
+    #[metric(counter)]
+    last_msg_send_time: Option<f64>,
+    /// Receipt time of last message received from origin WAL sender
+    #[metric(counter)]
+    last_msg_receipt_time: Option<f64>,
+    /// Last write-ahead log location reported to origin WAL sender as integer
+    #[metric(counter)]
+    latest_end_lsn: Option<f64>,
+    /// Time of last write-ahead log location reported to origin WAL sender
+    #[metric(counter)]
+    latest_end_time: Option<f64>,
+    /// Node ID of the upstream node (repmgr slots)
+    #[metric(gauge)]
+    upstream_node: Option<i64>,
+}
+
+/// Block I/O per index of the connected database's user tables, postgres_exporter's `statio_user_indexes`.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT schemaname, relname, indexrelname, idx_blks_read, idx_blks_hit
+             FROM pg_statio_user_indexes",
+    prefix = "pg_statio_user_indexes"
+)]
+pub struct PgStatioUserIndexes {
+    #[metric(label)]
+    schemaname: String,
+    #[metric(label)]
+    relname: String,
+    #[metric(label)]
+    indexrelname: String,
+    /// Number of disk blocks read from this index
+    #[metric(counter, rename = "idx_blks_read_total")]
+    idx_blks_read: Option<i64>,
+    /// Number of buffer hits in this index
+    #[metric(counter, rename = "idx_blks_hit_total")]
+    idx_blks_hit: Option<i64>,
+}
+
+/// The WAL position being written (primary) or replayed (standby), postgres_exporter's `xlog_location`.
+/// Upstream reads it only before PostgreSQL 10 (with the `xlog` functions) and exports nothing since; the
+/// same figure comes from the `wal` functions here, on every version.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
+                      - '0/0') % (2^52)::bigint)::float8 AS bytes",
+    prefix = "pg_xlog_location"
+)]
+pub struct PgXlogLocation {
+    /// Postgres LSN (log sequence number) being generated on primary or replayed on replica (truncated to low 52 bits)
+    #[metric(gauge)]
+    bytes: Option<f64>,
+}
+
+/// WAL generation, from `pg_stat_wal` (PostgreSQL 14 and later): hubble's `stat_wal` collector, which
+/// postgres_exporter lacks. PostgreSQL 18 moved the write and sync columns to `pg_stat_io`; columns are read
+/// by name from the row as JSON, and one the server lacks gives no sample.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT (j->>'wal_records')::float8 AS records, (j->>'wal_fpi')::float8 AS fpi,
+                    (j->>'wal_bytes')::float8 AS bytes, (j->>'wal_buffers_full')::float8 AS buffers_full,
+                    (j->>'wal_write')::float8 AS writes, (j->>'wal_sync')::float8 AS syncs,
+                    (j->>'wal_write_time')::float8 / 1000 AS write_time,
+                    (j->>'wal_sync_time')::float8 / 1000 AS sync_time,
+                    EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
+             FROM pg_stat_wal w, to_jsonb(w) j",
+    prefix = "pg_stat_wal"
+)]
+pub struct PgStatWal {
+    /// Total number of WAL records generated.
+    #[metric(counter, rename = "records_total")]
+    records: Option<f64>,
+    /// Total number of WAL full page images generated.
+    #[metric(counter, rename = "fpi_total")]
+    fpi: Option<f64>,
+    /// Total amount of WAL generated, in bytes.
+    #[metric(counter, rename = "bytes_total")]
+    bytes: Option<f64>,
+    /// Number of times WAL data was written to disk because WAL buffers became full.
+    #[metric(counter, rename = "buffers_full_total")]
+    buffers_full: Option<f64>,
+    /// Number of times WAL buffers were written out to disk (before PostgreSQL 18).
+    #[metric(counter, rename = "write_total")]
+    writes: Option<f64>,
+    /// Number of times WAL files were synced to disk (before PostgreSQL 18).
+    #[metric(counter, rename = "sync_total")]
+    syncs: Option<f64>,
+    /// Time spent writing WAL buffers to disk, in seconds (with track_wal_io_timing; before PostgreSQL 18).
+    #[metric(counter, rename = "write_time_seconds_total")]
+    write_time: Option<f64>,
+    /// Time spent syncing WAL files to disk, in seconds (with track_wal_io_timing; before PostgreSQL 18).
+    #[metric(counter, rename = "sync_time_seconds_total")]
+    sync_time: Option<f64>,
+    /// Time at which these statistics were last reset, in Unix seconds.
+    #[metric(gauge, rename = "stats_reset_timestamp_seconds")]
+    stats_reset: Option<f64>,
+}
+
+/// I/O per backend type, object and context, from `pg_stat_io` (PostgreSQL 16 and later): hubble's
+/// `stat_io` collector, which postgres_exporter lacks. Times are in seconds (with track_io_timing). Bytes
+/// are PostgreSQL 18's columns, or operations times `op_bytes` before it. An operation a backend type never
+/// performs is NULL in the view and gives no sample.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT backend_type, object, context,
+                    reads::float8 AS reads, read_time / 1000 AS read_time,
+                    writes::float8 AS writes, write_time / 1000 AS write_time,
+                    writebacks::float8 AS writebacks, writeback_time / 1000 AS writeback_time,
+                    extends::float8 AS extends, extend_time / 1000 AS extend_time,
+                    hits::float8 AS hits, evictions::float8 AS evictions, reuses::float8 AS reuses,
+                    fsyncs::float8 AS fsyncs, fsync_time / 1000 AS fsync_time,
+                    COALESCE((j->>'read_bytes')::float8, reads * (j->>'op_bytes')::float8) AS read_bytes,
+                    COALESCE((j->>'write_bytes')::float8, writes * (j->>'op_bytes')::float8) AS write_bytes,
+                    COALESCE((j->>'extend_bytes')::float8, extends * (j->>'op_bytes')::float8) AS extend_bytes
+             FROM pg_stat_io i, to_jsonb(i) j",
+    prefix = "pg_stat_io"
+)]
+pub struct PgStatIo {
+    #[metric(label)]
+    backend_type: String,
+    #[metric(label)]
+    object: String,
+    #[metric(label)]
+    context: String,
+    /// Number of read operations.
+    #[metric(counter, rename = "reads_total")]
+    reads: Option<f64>,
+    /// Time spent in read operations, in seconds.
+    #[metric(counter, rename = "read_time_seconds_total")]
+    read_time: Option<f64>,
+    /// Number of write operations.
+    #[metric(counter, rename = "writes_total")]
+    writes: Option<f64>,
+    /// Time spent in write operations, in seconds.
+    #[metric(counter, rename = "write_time_seconds_total")]
+    write_time: Option<f64>,
+    /// Number of units of size BLCKSZ which the process requested the kernel write out to permanent storage.
+    #[metric(counter, rename = "writebacks_total")]
+    writebacks: Option<f64>,
+    /// Time spent in writeback operations, in seconds.
+    #[metric(counter, rename = "writeback_time_seconds_total")]
+    writeback_time: Option<f64>,
+    /// Number of relation extend operations.
+    #[metric(counter, rename = "extends_total")]
+    extends: Option<f64>,
+    /// Time spent in extend operations, in seconds.
+    #[metric(counter, rename = "extend_time_seconds_total")]
+    extend_time: Option<f64>,
+    /// The number of times a desired block was found in a shared buffer.
+    #[metric(counter, rename = "hits_total")]
+    hits: Option<f64>,
+    /// Number of times a block has been written out from a shared or local buffer to make it available for another use.
+    #[metric(counter, rename = "evictions_total")]
+    evictions: Option<f64>,
+    /// The number of times an existing buffer in a size-limited ring buffer outside of shared buffers was reused.
+    #[metric(counter, rename = "reuses_total")]
+    reuses: Option<f64>,
+    /// Number of fsync calls.
+    #[metric(counter, rename = "fsyncs_total")]
+    fsyncs: Option<f64>,
+    /// Time spent in fsync operations, in seconds.
+    #[metric(counter, rename = "fsync_time_seconds_total")]
+    fsync_time: Option<f64>,
+    /// Bytes read.
+    #[metric(counter, rename = "read_bytes_total")]
+    read_bytes: Option<f64>,
+    /// Bytes written.
+    #[metric(counter, rename = "write_bytes_total")]
+    write_bytes: Option<f64>,
+    /// Bytes added by relation extend operations.
+    #[metric(counter, rename = "extend_bytes_total")]
+    extend_bytes: Option<f64>,
 }

@@ -20,6 +20,7 @@ pub mod probe;
 pub mod reload;
 mod scrape_stats;
 pub mod settings;
+pub mod statements;
 pub mod up;
 
 use std::time::Duration;
@@ -47,6 +48,8 @@ pub struct Collection {
     pub pool_size: u32,
     /// The standard collectors that run (`--collector.<name>`, `--no-collector.<name>`).
     pub collectors: collectors::Enabled,
+    /// Options of the `stat_statements` collector.
+    pub statements: statements::StatementsOptions,
 }
 
 impl Default for Collection {
@@ -58,6 +61,7 @@ impl Default for Collection {
             disable_default_metrics: false,
             pool_size: 2,
             collectors: collectors::Enabled::default(),
+            statements: statements::StatementsOptions::default(),
         }
     }
 }
@@ -81,6 +85,7 @@ pub fn exporter(
     schedule: Schedule,
     naming: Naming,
     enabled: &collectors::Enabled,
+    statements: &statements::StatementsOptions,
 ) -> Result<BaseExporter, hubble::ExporterError> {
     fn sql<G: hubble::SqlQuery>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
         SqlCollector::new(connections.clone())
@@ -94,6 +99,9 @@ pub fn exporter(
     }
     fn gate<C>(connections: &PgConnections, min: i32, max: i32, c: C) -> up::VersionGate<C> {
         up::VersionGate::new(connections.clone(), min, max, c)
+    }
+    fn unless<C>(connections: &PgConnections, check: &'static str, c: C) -> up::Precondition<C> {
+        up::Precondition::new(connections.clone(), check, c)
     }
     let mut b = BaseExporter::builder("postgres")
         .const_labels(labels)
@@ -161,7 +169,18 @@ pub fn exporter(
         b = b.collector(wrap(naming, sql::<PgStatReplication>(connections)));
     }
     if on("replication_slots") {
-        b = b.collector(wrap(naming, sql::<PgReplicationSlots>(connections)));
+        b = b
+            .collector(wrap(naming, sql::<PgReplicationSlots>(connections)))
+            .collector(wrap(naming, sql::<PgReplicationSlotsSlot>(connections)))
+            .collector(wrap(
+                naming,
+                gate(
+                    connections,
+                    130_000,
+                    i32::MAX,
+                    sql::<PgReplicationSlotsWalStatus>(connections),
+                ),
+            ));
     }
     if on("stat_user_tables") {
         b = b.collector(wrap(naming, sql::<PgStatUserTables>(connections)));
@@ -179,6 +198,50 @@ pub fn exporter(
     }
     if on("wal") {
         b = b.collector(wrap(naming, sql::<PgWal>(connections)));
+    }
+    if on("buffercache_summary") {
+        let c = sql::<PgBuffercacheSummary>(connections);
+        let c = unless(connections, up::extension_check("pg_buffercache"), c);
+        b = b.collector(wrap(naming, gate(connections, 160_000, i32::MAX, c)));
+    }
+    if on("database_wraparound") {
+        b = b.collector(wrap(naming, sql::<PgDatabaseWraparound>(connections)));
+    }
+    if on("long_running_transactions") {
+        b = b.collector(wrap(naming, sql::<PgLongRunningTransactions>(connections)));
+    }
+    if on("process_idle") {
+        b = b.collector(wrap(naming, sql::<PgProcessIdle>(connections)));
+    }
+    if on("stat_activity_autovacuum") {
+        b = b.collector(wrap(naming, sql::<PgStatActivityAutovacuum>(connections)));
+    }
+    if on("stat_statements") {
+        let c = statements::PgStatStatements::new(connections.clone(), statements.clone());
+        let c = unless(connections, up::extension_check("pg_stat_statements"), c);
+        b = b.collector(wrap(naming, c));
+    }
+    if on("stat_wal_receiver") {
+        let c = unless(
+            connections,
+            up::STANDBY_CHECK,
+            sql::<PgStatWalReceiver>(connections),
+        );
+        b = b.collector(wrap(naming, c));
+    }
+    if on("statio_user_indexes") {
+        b = b.collector(wrap(naming, sql::<PgStatioUserIndexes>(connections)));
+    }
+    if on("xlog_location") {
+        b = b.collector(wrap(naming, sql::<PgXlogLocation>(connections)));
+    }
+    if on("stat_wal") {
+        let c = sql::<PgStatWal>(connections);
+        b = b.collector(wrap(naming, gate(connections, 140_000, i32::MAX, c)));
+    }
+    if on("stat_io") {
+        let c = sql::<PgStatIo>(connections);
+        b = b.collector(wrap(naming, gate(connections, 160_000, i32::MAX, c)));
     }
     if on("settings") {
         b = b.collector(wrap(naming, settings::PgSettings::new(connections.clone())));

@@ -96,6 +96,7 @@ impl PgExporter {
                 collection.schedule,
                 collection.naming,
                 &collection.collectors,
+                &collection.statements,
             )?
         };
         for q in &collection.custom_queries {

@@ -21,6 +21,7 @@ use postgres_exporter::collectors::{self, Enabled};
 use postgres_exporter::connection::Dsn;
 use postgres_exporter::naming::Naming;
 use postgres_exporter::reload;
+use postgres_exporter::statements::StatementsOptions;
 use postgres_exporter::{Collection, Schedule};
 
 /// Prometheus exporter for PostgreSQL, built on hubble. Metric names follow postgres_exporter's.
@@ -31,10 +32,12 @@ use postgres_exporter::{Collection, Schedule};
 /// --discovery.consul.tag). /probe reaches only the servers allowed by --probe.allowed-targets[-file] and the
 /// targets already exported. /probe targets and discovered targets take missing credentials from
 /// --target.* (or /probe?auth_module=NAME from --config.file). Collectors are turned on and off with
-/// postgres_exporter's --collector.<name> and --no-collector.<name> (database, locks, postmaster, replication,
-/// replication_slots, roles, settings, stat_activity, stat_archiver, stat_bgwriter, stat_checkpointer,
-/// stat_database, stat_progress_vacuum, stat_replication, stat_user_tables, statio_user_tables, wal; its
-/// other collector names are accepted, with a warning).
+/// postgres_exporter's --collector.<name> and --no-collector.<name>: on by default database, locks, postmaster,
+/// replication, replication_slots, roles, settings, stat_activity, stat_archiver, stat_bgwriter,
+/// stat_checkpointer, stat_database, stat_progress_vacuum, stat_replication, stat_user_tables, stat_wal,
+/// statio_user_tables, wal; off by default buffercache_summary, database_wraparound,
+/// long_running_transactions, process_idle, stat_activity_autovacuum, stat_io, stat_statements,
+/// stat_wal_receiver, statio_user_indexes, xlog_location.
 /// Discovered targets get their user, password, dbname and sslmode from their exporter options (file_sd
 /// __param_<name> labels or Consul KV monitoring/<service>/<tag>), else from the --target.* flags.
 #[derive(Parser, Debug)]
@@ -146,6 +149,29 @@ struct Flags {
     /// (no hand-offs between threads); more help only when collecting thousands of targets saturates it.
     #[arg(long = "collection.threads", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     collection_threads: u16,
+    /// stat_statements: also export pg_stat_statements_query_id{queryid, query} with each statement's text.
+    #[arg(long = "collector.stat_statements.include_query")]
+    statements_include_query: bool,
+    /// stat_statements: characters of statement text kept.
+    #[arg(long = "collector.stat_statements.query_length", value_name = "N", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
+    statements_query_length: u32,
+    /// stat_statements: most statements exported per run (the most time-consuming first).
+    #[arg(long = "collector.stat_statements.limit", value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    statements_limit: u32,
+    /// stat_statements: comma list of databases whose statements are left out.
+    #[arg(
+        long = "collector.stat_statements.exclude_databases",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    statements_exclude_databases: Vec<String>,
+    /// stat_statements: comma list of users whose statements are left out.
+    #[arg(
+        long = "collector.stat_statements.exclude_users",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    statements_exclude_users: Vec<String>,
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
     log_level: String,
@@ -163,6 +189,15 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
 
 fn read_secret(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {
     reload::read_secret(path, flag).map_err(anyhow::Error::msg)
+}
+
+/// `--flag=""` or `a,,b` leave empty names, which name nothing.
+fn without_empty(names: Vec<String>) -> Vec<String> {
+    names
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
@@ -219,6 +254,13 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
             disable_default_metrics: flags.disable_default_metrics,
             pool_size: flags.max_connections,
             collectors,
+            statements: StatementsOptions {
+                include_query: flags.statements_include_query,
+                query_length: flags.statements_query_length,
+                limit: flags.statements_limit,
+                exclude_databases: without_empty(flags.statements_exclude_databases),
+                exclude_users: without_empty(flags.statements_exclude_users),
+            },
         },
         probe_idle_timeout: flags.probe_idle_timeout,
         targets,
@@ -240,13 +282,6 @@ async fn main() -> ExitCode {
     let (flags, matches) = cli::parse_with_or_exit::<Flags>(collectors::flags());
     let collectors = collectors::from_matches(&matches);
     cli::init_logging(&flags.log_level);
-    for name in collectors.unimplemented() {
-        // Accepted so that postgres_exporter's command lines start hubble unchanged.
-        tracing::warn!(
-            collector = name,
-            "this collector is not implemented yet: its series are not exported"
-        );
-    }
     let listen = flags.listen_address;
     let threads = flags.collection_threads;
     let result = async {

@@ -128,6 +128,71 @@ impl<C: Collector> Collector for VersionGate<C> {
     }
 }
 
+/// Runs a collector only where a condition holds (an extension installed, the server a standby), checked on
+/// every run: an extension can be created, a standby promoted, while the exporter runs.
+pub struct Precondition<C> {
+    connections: PgConnections,
+    /// One row, one text column: NULL when `inner` applies, else why not.
+    check: &'static str,
+    inner: C,
+}
+
+impl<C> Precondition<C> {
+    /// `inner` where `check` (SQL returning NULL, or the reason it does not apply) returns NULL.
+    pub fn new(connections: PgConnections, check: &'static str, inner: C) -> Self {
+        Precondition {
+            connections,
+            check,
+            inner,
+        }
+    }
+}
+
+/// The [`Precondition`] check that an extension is installed in the connected database.
+pub const fn extension_check(extension: &str) -> &'static str {
+    match extension.as_bytes() {
+        b"pg_buffercache" => {
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_buffercache') THEN NULL
+                    ELSE format('extension pg_buffercache is not installed in database %s: CREATE EXTENSION pg_buffercache', current_database()) END"
+        }
+        b"pg_stat_statements" => {
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') THEN NULL
+                    ELSE format('extension pg_stat_statements is not installed in database %s: add it to shared_preload_libraries and CREATE EXTENSION pg_stat_statements', current_database()) END"
+        }
+        _ => panic!("no check for this extension"),
+    }
+}
+
+/// The [`Precondition`] check that the server is a standby.
+pub const STANDBY_CHECK: &str =
+    "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE 'the server is not a standby' END";
+
+impl<C: Collector> Collector for Precondition<C> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn descriptors(&self) -> Vec<Desc> {
+        self.inner.descriptors()
+    }
+    fn options(&self) -> hubble::CollectorOptions {
+        self.inner.options()
+    }
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        let why: Option<String> = self
+            .connections
+            .fetch_one(sqlx::query(self.check))
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| {
+                CollectError::Source(format!("group `{}`: {e}", self.inner.name()).into())
+            })?;
+        match why {
+            None => self.inner.collect().await,
+            Some(why) => Err(CollectError::NotApplicable(why.into())),
+        }
+    }
+}
+
 /// `14 or later`, `before 17`, `14 to 16`, from `server_version_num` bounds.
 fn version_range(min: i32, max: i32) -> String {
     let major = |v: i32| v / 10_000;
@@ -144,7 +209,7 @@ fn version_name(v: i32) -> String {
 }
 
 /// The server's `server_version_num`, asked once per target and then remembered in `known`.
-async fn server_version(
+pub(crate) async fn server_version(
     connections: &PgConnections,
     known: &std::sync::OnceLock<i32>,
     group: &str,

@@ -168,7 +168,31 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// A client session to `db` that stays connected and idle until dropped (psql reading a script from a
+    /// pipe that stays open). Returns once the session shows in `pg_stat_activity` as idle.
+    pub fn idle_session(&self, db: &str) -> super::KillOnDrop {
+        let mut c = self.psql_base(db);
+        c.arg("-f")
+            .arg("-")
+            .env("PGAPPNAME", "idle_session")
+            .stdin(std::process::Stdio::piped());
+        let child = super::KillOnDrop::new(c.spawn().unwrap());
+        let sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'idle_session' AND state = 'idle'";
+        super::wait_for(
+            std::time::Duration::from_secs(10),
+            "an idle session",
+            || (self.count("postgres", sql) >= 1).then_some(()),
+        );
+        child
+    }
+
     fn psql_command(&self, db: &str, sql: &str) -> Command {
+        let mut c = self.psql_base(db);
+        c.args(["-c", sql]);
+        c
+    }
+
+    fn psql_base(&self, db: &str) -> Command {
         // The npm builds of other majors carry no client: Debian's psql speaks to every major tested.
         let own = self.bin.join("psql");
         let psql = if own.exists() {
@@ -188,7 +212,7 @@ impl PgCluster {
             "-U",
             "postgres",
         ])
-        .args(["-p", &self.port.to_string(), "-d", db, "-c", sql]);
+        .args(["-p", &self.port.to_string(), "-d", db]);
         c
     }
 

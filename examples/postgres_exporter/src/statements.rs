@@ -1,0 +1,207 @@
+//! `pg_stat_statements_*`: the most expensive statements, postgres_exporter's `stat_statements` collector with
+//! its `--collector.stat_statements.*` options. Written by hand: the query depends on the options and on the
+//! server's version (`total_time` before 13, `shared_blk_*_time` from 17).
+//!
+//! The series are bounded: at most `limit` statements (by total execution time) per run, each counted once per
+//! user, database and query ID (PostgreSQL 14 and later keep top-level and nested executions of one statement
+//! as two rows; they are added up here, where upstream drops the second with a warning).
+
+use std::sync::OnceLock;
+
+use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use sqlx::Row;
+
+use super::connection::PgConnections;
+
+/// The options of the `stat_statements` collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementsOptions {
+    /// Export `pg_stat_statements_query_id{queryid, query}` with the statement text.
+    pub include_query: bool,
+    /// Characters of statement text kept.
+    pub query_length: u32,
+    /// Most statements exported per run.
+    pub limit: u32,
+    /// Databases whose statements are left out.
+    pub exclude_databases: Vec<String>,
+    /// Users whose statements are left out.
+    pub exclude_users: Vec<String>,
+}
+
+impl Default for StatementsOptions {
+    /// postgres_exporter 0.20's defaults.
+    fn default() -> Self {
+        StatementsOptions {
+            include_query: false,
+            query_length: 120,
+            limit: 100,
+            exclude_databases: Vec::new(),
+            exclude_users: Vec::new(),
+        }
+    }
+}
+
+/// The `stat_statements` collector.
+pub struct PgStatStatements {
+    connections: PgConnections,
+    options: StatementsOptions,
+    version: OnceLock<i32>,
+}
+
+impl PgStatStatements {
+    /// Over a target's shared `connections`.
+    pub fn new(connections: PgConnections, options: StatementsOptions) -> Self {
+        PgStatStatements {
+            connections,
+            options,
+            version: OnceLock::new(),
+        }
+    }
+}
+
+const LABELS: [&str; 3] = ["user", "datname", "queryid"];
+
+/// `(name, help)` of the per-statement counters, in the query's column order.
+const COUNTERS: [(&str, &str); 5] = [
+    ("pg_stat_statements_calls_total", "Number of times executed"),
+    (
+        "pg_stat_statements_seconds_total",
+        "Total time spent in the statement, in seconds",
+    ),
+    (
+        "pg_stat_statements_rows_total",
+        "Total number of rows retrieved or affected by the statement",
+    ),
+    (
+        "pg_stat_statements_block_read_seconds_total",
+        "Total time the statement spent reading blocks, in seconds",
+    ),
+    (
+        "pg_stat_statements_block_write_seconds_total",
+        "Total time the statement spent writing blocks, in seconds",
+    ),
+];
+
+const QUERY_ID: (&str, &str) = (
+    "pg_stat_statements_query_id",
+    "SQL Query to queryid mapping",
+);
+
+/// The query for a server of `server_version_num` `version`. Parameters: `$1` the text length (0: no
+/// text), `$2` excluded databases, `$3` excluded users, `$4` the limit.
+pub fn statements_query(version: i32) -> String {
+    let (exec, read, write) = match version {
+        v if v >= 170_000 => (
+            "total_exec_time",
+            "shared_blk_read_time",
+            "shared_blk_write_time",
+        ),
+        v if v >= 130_000 => ("total_exec_time", "blk_read_time", "blk_write_time"),
+        _ => ("total_time", "blk_read_time", "blk_write_time"),
+    };
+    format!(
+        "SELECT pg_get_userbyid(s.userid) AS user_name, d.datname, s.queryid::text AS queryid,
+                CASE WHEN $1 > 0 THEN LEFT(min(s.query), $1) END AS query,
+                sum(s.calls)::float8 AS calls, (sum(s.{exec}) / 1000.0)::float8 AS seconds,
+                sum(s.rows)::float8 AS rows, (sum(s.{read}) / 1000.0)::float8 AS block_read,
+                (sum(s.{write}) / 1000.0)::float8 AS block_write
+         FROM pg_stat_statements($1 > 0) s JOIN pg_database d ON d.oid = s.dbid
+         WHERE s.queryid IS NOT NULL AND d.datname <> ALL($2)
+           AND pg_get_userbyid(s.userid) <> ALL($3)
+         GROUP BY s.userid, d.datname, s.queryid
+         ORDER BY seconds DESC LIMIT $4"
+    )
+}
+
+impl Collector for PgStatStatements {
+    fn name(&self) -> &str {
+        "pg_stat_statements"
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        let mut d: Vec<Desc> = COUNTERS
+            .iter()
+            .map(|(name, help)| Desc::new(*name, *help, MetricKind::Counter, LABELS))
+            .collect();
+        if self.options.include_query {
+            d.push(Desc::new(
+                QUERY_ID.0,
+                QUERY_ID.1,
+                MetricKind::Counter,
+                ["queryid", "query"],
+            ));
+        }
+        d
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        let version =
+            super::up::server_version(&self.connections, &self.version, self.name()).await?;
+        let o = &self.options;
+        let length = if o.include_query {
+            i32::try_from(o.query_length).unwrap_or(i32::MAX).max(1)
+        } else {
+            0
+        };
+        let rows = self
+            .connections
+            .fetch_all(
+                sqlx::query(&statements_query(version))
+                    .bind(length)
+                    .bind(&o.exclude_databases)
+                    .bind(&o.exclude_users)
+                    .bind(i64::from(o.limit)),
+            )
+            .await
+            .map_err(|e| CollectError::Source(format!("group `pg_stat_statements`: {e}").into()))?;
+        let decode =
+            |e: sqlx::Error| CollectError::Decode(format!("group `pg_stat_statements`: {e}"));
+        let mut out = Vec::with_capacity(rows.len() * 6);
+        let mut texts = std::collections::HashSet::new();
+        for row in &rows {
+            let label = |i: usize| -> Result<String, CollectError> {
+                Ok(row
+                    .try_get::<Option<String>, _>(i)
+                    .map_err(decode)?
+                    .unwrap_or_else(|| "unknown".to_owned()))
+            };
+            let (user, datname, queryid) = (label(0)?, label(1)?, label(2)?);
+            for (i, (name, help)) in COUNTERS.iter().enumerate() {
+                let value: Option<f64> = row.try_get(4 + i).map_err(decode)?;
+                out.push(
+                    Metric::counter(*name, *help, value.unwrap_or(0.0))
+                        .label("user", user.as_str())
+                        .label("datname", datname.as_str())
+                        .label("queryid", queryid.as_str()),
+                );
+            }
+            // One text per query ID, however many users and databases ran it.
+            if o.include_query && texts.insert(queryid.clone()) {
+                let text = label(3)?;
+                out.push(
+                    Metric::counter(QUERY_ID.0, QUERY_ID.1, 1.0)
+                        .label("queryid", queryid)
+                        .label("query", text),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_follow_the_version() {
+        assert!(statements_query(120_000).contains("sum(s.total_time)"));
+        let q13 = statements_query(130_000);
+        assert!(q13.contains("sum(s.total_exec_time)") && q13.contains("sum(s.blk_read_time)"));
+        let q17 = statements_query(170_000);
+        assert!(
+            q17.contains("sum(s.shared_blk_read_time)")
+                && q17.contains("sum(s.shared_blk_write_time)")
+        );
+    }
+}
