@@ -26,13 +26,43 @@ impl Histogram {
         sum: f64,
         count: u64,
     ) -> Result<Self, ValueError> {
-        let mut buckets: Vec<(f64, u64)> = buckets.into_iter().collect();
+        Self::build(buckets.into_iter().collect(), sum, count, true)
+    }
+
+    /// As [`new`](Self::new), but counts are taken as given even when they are not cumulative or exceed
+    /// `count`, as Prometheus' Go client takes them: for query files written for postgres_exporter, whose
+    /// shipped `pg_process_idle` counts every process in its buckets and only idle ones in its count.
+    /// Bounds must still be distinct numbers.
+    pub fn as_given(
+        buckets: impl IntoIterator<Item = (f64, u64)>,
+        sum: f64,
+        count: u64,
+    ) -> Result<Self, ValueError> {
+        Self::build(buckets.into_iter().collect(), sum, count, false)
+    }
+
+    fn build(
+        mut buckets: Vec<(f64, u64)>,
+        sum: f64,
+        count: u64,
+        strict: bool,
+    ) -> Result<Self, ValueError> {
         if buckets.iter().any(|(le, _)| le.is_nan()) {
             return Err(histogram_error("a bucket bound is NaN"));
         }
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
         if buckets.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err(histogram_error("two buckets have the same bound"));
+        }
+        if !strict {
+            if buckets.last().is_some_and(|b| b.0 == f64::INFINITY) {
+                buckets.pop();
+            }
+            return Ok(Histogram {
+                buckets,
+                sum,
+                count,
+            });
         }
         if buckets.windows(2).any(|w| w[0].1 > w[1].1) {
             return Err(histogram_error(
@@ -69,6 +99,26 @@ impl Histogram {
         sum: &(impl MetricValue + ?Sized),
         count: &(impl MetricValue + ?Sized),
     ) -> Result<Option<Self>, ValueError> {
+        Self::columns(bounds, cumulative, sum, count, true)
+    }
+
+    /// [`from_columns`](Self::from_columns) taking the counts [as given](Self::as_given).
+    pub fn from_columns_as_given(
+        bounds: &(impl ValueList + ?Sized),
+        cumulative: &(impl ValueList + ?Sized),
+        sum: &(impl MetricValue + ?Sized),
+        count: &(impl MetricValue + ?Sized),
+    ) -> Result<Option<Self>, ValueError> {
+        Self::columns(bounds, cumulative, sum, count, false)
+    }
+
+    fn columns(
+        bounds: &(impl ValueList + ?Sized),
+        cumulative: &(impl ValueList + ?Sized),
+        sum: &(impl MetricValue + ?Sized),
+        count: &(impl MetricValue + ?Sized),
+        strict: bool,
+    ) -> Result<Option<Self>, ValueError> {
         let (Some(bounds), Some(counts), Some(sum), Some(count)) = (
             bounds.to_values()?,
             cumulative.to_values()?,
@@ -90,7 +140,7 @@ impl Histogram {
             .zip(&counts)
             .map(|(&le, &n)| Ok((le, whole(n, "a bucket count")?)))
             .collect::<Result<Vec<_>, ValueError>>()?;
-        Histogram::new(buckets, sum, count).map(Some)
+        Histogram::build(buckets, sum, count, strict).map(Some)
     }
 
     /// `(upper bound, cumulative count)` of each bucket, bounds increasing, without the `+Inf` bucket.
@@ -184,6 +234,13 @@ mod tests {
             let e = Histogram::new(buckets, 0.0, count).unwrap_err().to_string();
             assert!(e.contains(why), "{e}");
         }
+    }
+
+    #[test]
+    fn as_given_keeps_counts_the_go_client_would_keep() {
+        let h = Histogram::as_given([(2.0, 1), (1.0, 5), (f64::INFINITY, 9)], 1.0, 3).unwrap();
+        assert_eq!(h.buckets(), [(1.0, 5), (2.0, 1)]);
+        assert!(Histogram::as_given([(1.0, 1), (1.0, 2)], 1.0, 3).is_err());
     }
 
     #[test]

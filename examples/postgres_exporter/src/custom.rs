@@ -368,7 +368,8 @@ fn histogram_cell(row: &PgRow, column: &str) -> Result<Option<hubble::Histogram>
     let counts = array_cell(row, &format!("{column}_bucket")).map_err(decode)?;
     let sum = number_cell(row, &format!("{column}_sum")).map_err(decode)?;
     let count = number_cell(row, &format!("{column}_count")).map_err(decode)?;
-    hubble::Histogram::from_columns(&bounds, &counts, &sum, &count).map_err(|source| {
+    // Files written for postgres_exporter are taken as it takes them (see Histogram::as_given).
+    hubble::Histogram::from_columns_as_given(&bounds, &counts, &sum, &count).map_err(|source| {
         CollectError::Value {
             column: column.to_owned().into(),
             source,

@@ -100,6 +100,7 @@ impl PgExporter {
             )?
         };
         for q in &collection.custom_queries {
+            replace_standard(&base, &q.name);
             base.add_collector(collection.naming.apply(WithGrantHint(CustomCollector::new(
                 q.clone(),
                 connections.clone(),
@@ -201,13 +202,14 @@ impl Live {
                 touched |= member.base.remove_collector(&gone.name);
             }
             for new in queries.iter().filter(|q| !current.contains(q)) {
+                replace_standard(&member.base, &new.name);
                 let collector = naming.apply(WithGrantHint(CustomCollector::new(
                     new.clone(),
                     member.connections.clone(),
                 )));
                 match member.base.add_collector(collector) {
                     Ok(()) => touched = true,
-                    // Names are unique within a file, so only a clash with a standard group lands here.
+                    // Names are unique within a file and standard groups were replaced: not expected.
                     Err(error) => {
                         tracing::error!(query = %new.name, %error, "custom query not added")
                     }
@@ -218,5 +220,16 @@ impl Live {
         }
         Arc::make_mut(&mut state.collection).custom_queries = queries;
         changes
+    }
+}
+
+/// A custom query named like a standard collector replaces it, as postgres_exporter's query files override
+/// its built-in maps (the queries.yaml it shipped until 0.12 redefines `pg_postmaster`, `pg_database`, ...).
+fn replace_standard(base: &BaseExporter, name: &str) {
+    if base.remove_collector(name) {
+        tracing::warn!(
+            collector = name,
+            "a custom query replaces the standard collector of the same name"
+        );
     }
 }

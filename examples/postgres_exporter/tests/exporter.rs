@@ -210,6 +210,16 @@ app_jobs:
     - wait: {usage: "DURATION", description: "Wait in milliseconds"}
     - n: {usage: "COUNTER", description: "Jobs"}
     - note: {usage: "DISCARD"}
+app_wait:
+  query: |
+    SELECT queue, ARRAY[1, 60, 300] AS seconds,
+           ARRAY[count(*) FILTER (WHERE wait <= '1 second'), count(*) FILTER (WHERE wait <= '1 minute'),
+                 count(*) FILTER (WHERE wait <= '5 minutes')] AS seconds_bucket,
+           sum(EXTRACT(EPOCH FROM wait)) AS seconds_sum, count(*) AS seconds_count
+    FROM jobs GROUP BY queue
+  metrics:
+    - queue: {usage: "LABEL", description: "Queue"}
+    - seconds: {usage: "HISTOGRAM", description: "Job waits"}
 app_broken:
   query: "SELECT missing_column FROM jobs"
   metrics:
@@ -220,6 +230,7 @@ app_broken:
     let server = format!("server=\"127.0.0.1:{}\"", pg.port);
     let body = exporter.wait_metrics("custom series and the broken query's failure", |b| {
         b.contains("app_jobs_n{")
+            && b.contains("app_wait_seconds_count{")
             && b.contains(&format!(
                 "hubble_collector_up{{{server},collector=\"app_broken\"}} 0"
             ))
@@ -231,6 +242,12 @@ app_broken:
         format!("app_jobs_wait{{{server},queue=\"sms\"}} 120000"),
         format!("app_jobs_n{{{server},queue=\"sms\"}} 5"),
         "# TYPE app_jobs_n counter".to_owned(),
+        "# TYPE app_wait_seconds histogram".to_owned(),
+        format!("app_wait_seconds_bucket{{{server},le=\"60\",queue=\"sms\"}} 0"),
+        format!("app_wait_seconds_bucket{{{server},le=\"300\",queue=\"sms\"}} 1"),
+        format!("app_wait_seconds_bucket{{{server},le=\"+Inf\",queue=\"sms\"}} 1"),
+        format!("app_wait_seconds_sum{{{server},queue=\"sms\"}} 120"),
+        format!("app_wait_seconds_count{{{server},queue=\"mail\"}} 1"),
         format!("pg_up{{{server}}} 1"),
     ] {
         assert!(body.contains(&line), "missing {line:?} in:\n{body}");
