@@ -1,0 +1,116 @@
+//! The alerts and dashboard shipped in `monitoring/`: promtool accepts the rules, and every metric a rule or a
+//! panel selects is in the exporter's output (default collectors and names) on a test cluster, so neither can
+//! silently select nothing.
+
+mod running;
+
+use hubble_test_support as support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use postgres_exporter::app::Targets;
+use running::{dsn, Running};
+use support::pg::PgCluster;
+
+fn monitoring(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("monitoring")
+        .join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Metric names in PromQL: identifiers starting `pg_` or `hubble_` (no label, function or keyword does).
+fn selected(expr: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut word = String::new();
+    for c in expr.chars().chain([' ']) {
+        if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+            continue;
+        }
+        if (word.starts_with("pg_") || word.starts_with("hubble_")) && c != '=' {
+            out.insert(std::mem::take(&mut word));
+        }
+        word.clear();
+    }
+    out
+}
+
+#[test]
+fn promql_metric_names_are_found() {
+    assert_eq!(
+        selected("sum by (server) (rate(pg_a_total{server=~\"$x\"}[5m])) > 0.9 * hubble_b"),
+        BTreeSet::from(["pg_a_total".to_owned(), "hubble_b".to_owned()])
+    );
+}
+
+#[test]
+fn rules_pass_promtool_and_every_selected_metric_is_exported() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("monitoring/alerts.yml");
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .expect("promtool (Debian's prometheus package)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    let alerts: serde_json::Value = hubble::yaml::from_str(&monitoring("alerts.yml")).unwrap();
+    for rule in alerts["groups"][0]["rules"].as_array().unwrap() {
+        let what = format!("alert {}", rule["alert"].as_str().unwrap());
+        for m in selected(rule["expr"].as_str().unwrap()) {
+            wanted.push((what.clone(), m));
+        }
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(&monitoring("dashboard.json")).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10);
+    for panel in panels {
+        let what = format!("panel {:?}", panel["title"].as_str().unwrap());
+        for target in panel["targets"].as_array().unwrap() {
+            for m in selected(target["expr"].as_str().unwrap()) {
+                wanted.push((what.clone(), m));
+            }
+        }
+    }
+    let variables = &dashboard["templating"]["list"];
+    for v in variables.as_array().unwrap() {
+        if let Some(q) = v["query"].as_str() {
+            for m in selected(q) {
+                wanted.push((format!("variable {}", v["name"]), m));
+            }
+        }
+    }
+
+    let pg = PgCluster::start(&[]);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1); \
+         SELECT pg_create_physical_replication_slot('standby1', true);",
+    );
+    let exporter = Running::start(Targets::Single(dsn(&pg, "postgres")));
+    let body = exporter.wait_rounds(2.0);
+    exporter.stop();
+    let exported: BTreeSet<&str> = body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|(_, m)| !exported.contains(m.as_str()))
+        .map(|(what, m)| format!("{what} selects {m}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "on PostgreSQL {}: {missing:#?}",
+        pg.version_num()
+    );
+}
