@@ -361,9 +361,14 @@ fn number_cell(row: &PgRow, column: &str) -> Result<Option<f64>, String> {
     }
 }
 
-/// The histogram of column `column` in `row`, from it and its `_bucket`, `_sum` and `_count` columns.
-fn histogram_cell(row: &PgRow, column: &str) -> Result<Option<hubble::Histogram>, CollectError> {
-    let decode = CollectError::Decode;
+/// The histogram of column `column` in `row` of custom query `query`, from it and its `_bucket`, `_sum` and
+/// `_count` columns.
+fn histogram_cell(
+    row: &PgRow,
+    query: &str,
+    column: &str,
+) -> Result<Option<hubble::Histogram>, CollectError> {
+    let decode = |e: String| CollectError::Decode(format!("custom query `{query}`: {e}"));
     let bounds = array_cell(row, column).map_err(decode)?;
     let counts = array_cell(row, &format!("{column}_bucket")).map_err(decode)?;
     let sum = number_cell(row, &format!("{column}_sum")).map_err(decode)?;
@@ -449,13 +454,7 @@ impl Collector for CustomCollector {
                 let (kind, value) = match &c.usage {
                     Usage::Label | Usage::Discard => continue,
                     Usage::Histogram => {
-                        let h = histogram_cell(row, &c.name).map_err(|e| match e {
-                            CollectError::Decode(m) => {
-                                CollectError::Decode(format!("custom query `{name}`: {m}"))
-                            }
-                            other => other,
-                        })?;
-                        if let Some(h) = h {
+                        if let Some(h) = histogram_cell(row, name, &c.name)? {
                             let mut m = Metric::histogram(
                                 format!("{name}_{}", c.name),
                                 c.description.clone(),

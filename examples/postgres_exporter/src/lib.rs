@@ -97,11 +97,12 @@ pub fn exporter(
     ) -> naming::Named<privileges::WithGrantHint<C>> {
         naming.apply(privileges::WithGrantHint(c))
     }
-    fn gate<C>(connections: &PgConnections, min: i32, max: i32, c: C) -> up::VersionGate<C> {
-        up::VersionGate::new(connections.clone(), min, max, c)
+    fn gate<C>(connections: &PgConnections, applies: up::Applies, c: C) -> up::Gate<C> {
+        up::Gate::new(connections.clone(), applies, c)
     }
-    fn unless<C>(connections: &PgConnections, check: &'static str, c: C) -> up::Precondition<C> {
-        up::Precondition::new(connections.clone(), check, c)
+    /// `c` on servers of version `min` (`server_version_num`) and later.
+    fn since<C>(connections: &PgConnections, min: i32, c: C) -> up::Gate<C> {
+        gate(connections, up::Applies::Versions { min, max: i32::MAX }, c)
     }
     let mut b = BaseExporter::builder("postgres")
         .const_labels(labels)
@@ -115,19 +116,17 @@ pub fn exporter(
             .collector(wrap(naming, sql::<PgStatDatabase>(connections)))
             .collector(wrap(
                 naming,
-                gate(
+                since(
                     connections,
                     120_000,
-                    i32::MAX,
                     sql::<PgStatDatabaseChecksums>(connections),
                 ),
             ))
             .collector(wrap(
                 naming,
-                gate(
+                since(
                     connections,
                     140_000,
-                    i32::MAX,
                     sql::<PgStatDatabaseSessions>(connections),
                 ),
             ))
@@ -139,12 +138,7 @@ pub fn exporter(
     if on("stat_checkpointer") {
         b = b.collector(wrap(
             naming,
-            gate(
-                connections,
-                170_000,
-                i32::MAX,
-                sql::<PgStatCheckpointer>(connections),
-            ),
+            since(connections, 170_000, sql::<PgStatCheckpointer>(connections)),
         ));
     }
     if on("stat_activity") {
@@ -174,10 +168,9 @@ pub fn exporter(
             .collector(wrap(naming, sql::<PgReplicationSlotsSlot>(connections)))
             .collector(wrap(
                 naming,
-                gate(
+                since(
                     connections,
                     130_000,
-                    i32::MAX,
                     sql::<PgReplicationSlotsWalStatus>(connections),
                 ),
             ));
@@ -201,8 +194,8 @@ pub fn exporter(
     }
     if on("buffercache_summary") {
         let c = sql::<PgBuffercacheSummary>(connections);
-        let c = unless(connections, up::extension_check("pg_buffercache"), c);
-        b = b.collector(wrap(naming, gate(connections, 160_000, i32::MAX, c)));
+        let c = gate(connections, up::Applies::Extension("pg_buffercache"), c);
+        b = b.collector(wrap(naming, since(connections, 160_000, c)));
     }
     if on("database_wraparound") {
         b = b.collector(wrap(naming, sql::<PgDatabaseWraparound>(connections)));
@@ -218,13 +211,13 @@ pub fn exporter(
     }
     if on("stat_statements") {
         let c = statements::PgStatStatements::new(connections.clone(), statements.clone());
-        let c = unless(connections, up::extension_check("pg_stat_statements"), c);
+        let c = gate(connections, up::Applies::Extension("pg_stat_statements"), c);
         b = b.collector(wrap(naming, c));
     }
     if on("stat_wal_receiver") {
-        let c = unless(
+        let c = gate(
             connections,
-            up::STANDBY_CHECK,
+            up::Applies::Standby,
             sql::<PgStatWalReceiver>(connections),
         );
         b = b.collector(wrap(naming, c));
@@ -237,11 +230,11 @@ pub fn exporter(
     }
     if on("stat_wal") {
         let c = sql::<PgStatWal>(connections);
-        b = b.collector(wrap(naming, gate(connections, 140_000, i32::MAX, c)));
+        b = b.collector(wrap(naming, since(connections, 140_000, c)));
     }
     if on("stat_io") {
         let c = sql::<PgStatIo>(connections);
-        b = b.collector(wrap(naming, gate(connections, 160_000, i32::MAX, c)));
+        b = b.collector(wrap(naming, since(connections, 160_000, c)));
     }
     if on("settings") {
         b = b.collector(wrap(naming, settings::PgSettings::new(connections.clone())));

@@ -78,30 +78,100 @@ pub fn short_version(server_version: &str) -> String {
     }
 }
 
-/// Runs a collector only on servers whose `server_version_num` is in `min..max`, learned on first contact
-/// (views change between major versions; a restart of the exporter picks up an upgraded server).
-pub struct VersionGate<C> {
+/// When a collector applies to a server.
+#[derive(Debug, Clone, Copy)]
+pub enum Applies {
+    /// `server_version_num` in `min..max` (views change between major versions), learned on first contact: a
+    /// restart of the exporter picks up an upgraded server.
+    Versions {
+        /// First version, e.g. `140000`.
+        min: i32,
+        /// First version past the range (`i32::MAX`: none).
+        max: i32,
+    },
+    /// The extension is installed in the connected database; checked on every run (it can be created while
+    /// the exporter runs).
+    Extension(&'static str),
+    /// The server is a standby; checked on every run (a standby can be promoted).
+    Standby,
+}
+
+/// Runs a collector only where it [`Applies`]; elsewhere the run is not applicable, with the reason.
+pub struct Gate<C> {
     connections: PgConnections,
-    min: i32,
-    max: i32,
-    known: std::sync::OnceLock<i32>,
+    applies: Applies,
+    version: std::sync::OnceLock<i32>,
     inner: C,
 }
 
-impl<C> VersionGate<C> {
-    /// `inner` on servers at version `min` (e.g. `140000`) up to, not including, `max`.
-    pub fn new(connections: PgConnections, min: i32, max: i32, inner: C) -> Self {
-        VersionGate {
+impl<C> Gate<C> {
+    /// `inner` where `applies` holds.
+    pub fn new(connections: PgConnections, applies: Applies, inner: C) -> Self {
+        Gate {
             connections,
-            min,
-            max,
-            known: std::sync::OnceLock::new(),
+            applies,
+            version: std::sync::OnceLock::new(),
             inner,
         }
     }
 }
 
-impl<C: Collector> Collector for VersionGate<C> {
+impl<C: Collector> Gate<C> {
+    /// Why the collector does not apply now, or `None` when it does.
+    async fn why_not(&self) -> Result<Option<String>, CollectError> {
+        let group = self.inner.name();
+        let source = |e: sqlx::Error| CollectError::Source(format!("group `{group}`: {e}").into());
+        Ok(match self.applies {
+            Applies::Versions { min, max } => {
+                let version = server_version(&self.connections, &self.version, group).await?;
+                (!(min..max).contains(&version)).then(|| {
+                    format!(
+                        "needs PostgreSQL {}; the server is {}",
+                        version_range(min, max),
+                        version_name(version)
+                    )
+                })
+            }
+            Applies::Extension(extension) => {
+                let (installed, database): (bool, String) = self
+                    .connections
+                    .fetch_one(
+                        sqlx::query(
+                            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1), \
+                             current_database()",
+                        )
+                        .bind(extension),
+                    )
+                    .await
+                    .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .map_err(source)?;
+                // pg_stat_statements also needs loading at server start, which CREATE EXTENSION does not do.
+                let preload = if extension == "pg_stat_statements" {
+                    "add it to shared_preload_libraries and "
+                } else {
+                    ""
+                };
+                (!installed).then(|| {
+                    format!(
+                        "extension {extension} is not installed in database {database}: \
+                         {preload}CREATE EXTENSION {extension}"
+                    )
+                })
+            }
+            Applies::Standby => {
+                let standby: bool = self
+                    .connections
+                    .fetch_one(sqlx::query("SELECT pg_is_in_recovery()"))
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(source)?;
+                (!standby).then(|| "the server is not a standby".to_owned())
+            }
+        })
+    }
+}
+
+impl<C: Collector> Collector for Gate<C> {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -112,81 +182,7 @@ impl<C: Collector> Collector for VersionGate<C> {
         self.inner.options()
     }
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let version = server_version(&self.connections, &self.known, self.inner.name()).await?;
-        if (self.min..self.max).contains(&version) {
-            self.inner.collect().await
-        } else {
-            Err(CollectError::NotApplicable(
-                format!(
-                    "needs PostgreSQL {}; the server is {}",
-                    version_range(self.min, self.max),
-                    version_name(version)
-                )
-                .into(),
-            ))
-        }
-    }
-}
-
-/// Runs a collector only where a condition holds (an extension installed, the server a standby), checked on
-/// every run: an extension can be created, a standby promoted, while the exporter runs.
-pub struct Precondition<C> {
-    connections: PgConnections,
-    /// One row, one text column: NULL when `inner` applies, else why not.
-    check: &'static str,
-    inner: C,
-}
-
-impl<C> Precondition<C> {
-    /// `inner` where `check` (SQL returning NULL, or the reason it does not apply) returns NULL.
-    pub fn new(connections: PgConnections, check: &'static str, inner: C) -> Self {
-        Precondition {
-            connections,
-            check,
-            inner,
-        }
-    }
-}
-
-/// The [`Precondition`] check that an extension is installed in the connected database.
-pub const fn extension_check(extension: &str) -> &'static str {
-    match extension.as_bytes() {
-        b"pg_buffercache" => {
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_buffercache') THEN NULL
-                    ELSE format('extension pg_buffercache is not installed in database %s: CREATE EXTENSION pg_buffercache', current_database()) END"
-        }
-        b"pg_stat_statements" => {
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') THEN NULL
-                    ELSE format('extension pg_stat_statements is not installed in database %s: add it to shared_preload_libraries and CREATE EXTENSION pg_stat_statements', current_database()) END"
-        }
-        _ => panic!("no check for this extension"),
-    }
-}
-
-/// The [`Precondition`] check that the server is a standby.
-pub const STANDBY_CHECK: &str =
-    "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE 'the server is not a standby' END";
-
-impl<C: Collector> Collector for Precondition<C> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn descriptors(&self) -> Vec<Desc> {
-        self.inner.descriptors()
-    }
-    fn options(&self) -> hubble::CollectorOptions {
-        self.inner.options()
-    }
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let why: Option<String> = self
-            .connections
-            .fetch_one(sqlx::query(self.check))
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| {
-                CollectError::Source(format!("group `{}`: {e}", self.inner.name()).into())
-            })?;
-        match why {
+        match self.why_not().await? {
             None => self.inner.collect().await,
             Some(why) => Err(CollectError::NotApplicable(why.into())),
         }

@@ -526,16 +526,10 @@ fn disable_default_metrics_keeps_pg_up_and_custom_queries_only() {
     let pg = PgCluster::start(&[]);
     let yaml = "app_one:\n  query: \"SELECT 1 AS v\"\n  metrics:\n    - v: {usage: GAUGE, description: One}\n";
     let collection = Collection {
-        schedule: Schedule {
-            interval: Duration::from_millis(300),
-            timeout: Duration::from_millis(300),
-            ..Schedule::default()
-        },
         custom_queries: custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap(),
-        naming: Naming::PostgresExporter,
         disable_default_metrics: true,
         pool_size: 1,
-        ..Collection::default()
+        ..running::test_collection()
     };
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let body = exporter.wait_metrics("pg_up and the custom query", |b| {
@@ -609,17 +603,16 @@ fn a_group_over_the_series_limit_is_dropped_and_shown_down() {
     let pg = PgCluster::start(&[]);
     // One series per row: 50 rows against a limit of 20. The other group stays within it.
     let yaml = "app_rows:\n  query: \"SELECT g::text AS id, g AS v FROM generate_series(1, 50) g\"\n  metrics:\n    - id: {usage: LABEL, description: Row}\n    - v: {usage: GAUGE, description: Value}\napp_one:\n  query: \"SELECT 1 AS v\"\n  metrics:\n    - v: {usage: GAUGE, description: One}\n";
+    let base = running::test_collection();
     let collection = Collection {
         schedule: Schedule {
-            interval: Duration::from_millis(300),
-            timeout: Duration::from_millis(300),
             max_series: 20,
+            ..base.schedule
         },
         custom_queries: custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap(),
-        naming: Naming::PostgresExporter,
         disable_default_metrics: true,
         pool_size: 1,
-        ..Collection::default()
+        ..base
     };
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let body = exporter.wait_metrics("app_rows down, app_one up", |b| {
