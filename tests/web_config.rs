@@ -327,3 +327,186 @@ fn reload_switches_credentials_and_a_bad_file_changes_nothing() {
     assert_eq!((r.code, r.status), (0, 200));
     server.stop().unwrap();
 }
+
+/// `client_allowed_sans`: a certificate from the trusted CA gets in only with an allowed SAN; reloading the
+/// list takes effect for new connections.
+#[test]
+fn client_allowed_sans_with_curl() {
+    let pki = Pki::generate();
+    let config = |sans: &str| {
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+             client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  client_allowed_sans: [{sans}]\n"
+        )
+    };
+    let path = write_config(&pki, &config("grafana, prometheus"));
+    let web = Arc::new(WebConfigHandle::from_file(&path).unwrap());
+    let server = serve(web.clone());
+    let ca = pki.path("ca.crt").display().to_string();
+    let with_cert = |name: &str| {
+        let (crt, key) = (
+            pki.path(&format!("{name}.crt")),
+            pki.path(&format!("{name}.key")),
+        );
+        vec![
+            "--cacert".to_owned(),
+            ca.clone(),
+            "--cert".to_owned(),
+            crt.display().to_string(),
+            "--key".to_owned(),
+            key.display().to_string(),
+        ]
+    };
+    let args = with_cert("client");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ok = first_collection(&server, true, &args);
+    assert_eq!((ok.code, ok.status), (0, 200), "SAN prometheus is allowed");
+
+    let rogue = with_cert("rogue");
+    let rogue: Vec<&str> = rogue.iter().map(String::as_str).collect();
+    let r = curl(&server, true, "/metrics", &rogue);
+    assert_ne!(r.code, 0, "an allowed SAN from an untrusted CA is refused");
+    let r = curl(&server, true, "/metrics", &["--cacert", &ca]);
+    assert_ne!(r.code, 0, "no certificate is refused");
+
+    std::fs::write(&path, config("grafana")).unwrap();
+    web.reload().unwrap();
+    let r = curl(&server, true, "/metrics", &args);
+    assert_ne!(r.code, 0, "SAN prometheus no longer allowed");
+    assert_ne!(r.status, 200);
+    server.stop().unwrap();
+}
+
+/// `rate_limit`: `burst` requests, then 429 until a token comes back; failed logins spend tokens too.
+#[test]
+fn rate_limit_with_curl() {
+    let pki = Pki::generate();
+    let config = |limit: &str| {
+        format!(
+            "{limit}basic_auth_users:\n  alice: '{}'\n\
+             http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n",
+            bcrypt::hash(PASSWORD, 4).unwrap()
+        )
+    };
+    let path = write_config(&pki, &config(""));
+    let web = Arc::new(WebConfigHandle::from_file(&path).unwrap());
+    let server = serve(web.clone());
+    let good = format!("alice:{PASSWORD}");
+    first_collection(&server, false, &["-u", &good]);
+    // A reload starts a full bucket; the burst is spent well within an interval.
+    std::fs::write(&path, config("rate_limit:\n  burst: 3\n  interval: 2s\n")).unwrap();
+    web.reload().unwrap();
+    assert_eq!(curl(&server, false, "/metrics", &["-u", &good]).status, 200);
+    assert_eq!(
+        curl(&server, false, "/metrics", &["-u", "alice:wrong"]).status,
+        401
+    );
+    assert_eq!(
+        curl(&server, false, "/-/healthy", &["-u", &good]).status,
+        200
+    );
+    let limited = curl(&server, false, "/metrics", &["-u", &good]);
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(
+        limited.body.contains("Too Many Requests"),
+        "{}",
+        limited.body
+    );
+    assert!(
+        limited
+            .headers
+            .to_ascii_lowercase()
+            .contains("x-content-type-options: nosniff"),
+        "{}",
+        limited.headers
+    );
+    let back = wait_for(Duration::from_secs(10), "a token to come back", || {
+        std::thread::sleep(Duration::from_millis(500));
+        let r = curl(&server, false, "/metrics", &["-u", &good]);
+        (r.status == 200).then_some(r)
+    });
+    assert!(back.body.contains("web_test_info"));
+    server.stop().unwrap();
+}
+
+/// Cipher suites and curves by their Go names, against OpenSSL's curl: P-521 (which ring lacks) works, a
+/// curve left out of the list does not, and a list of CBC suites (which rustls lacks) still serves TLS 1.3.
+#[test]
+fn go_curves_and_suites_with_curl() {
+    let pki = Pki::generate();
+    let ca = pki.path("ca.crt").display().to_string();
+    let path = write_config(
+        &pki,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS13\n  \
+         curve_preferences: [CurveP521]\n",
+    );
+    let web = Arc::new(WebConfigHandle::from_file(&path).unwrap());
+    assert!(web.current().warnings().is_empty());
+    let server = serve(web.clone());
+    let ok = first_collection(&server, true, &["--cacert", &ca, "--curves", "secp521r1"]);
+    assert_eq!((ok.code, ok.status), (0, 200));
+    let r = curl(
+        &server,
+        true,
+        "/metrics",
+        &["--cacert", &ca, "--curves", "X25519"],
+    );
+    assert_ne!(r.code, 0, "X25519 is not in curve_preferences");
+
+    std::fs::write(
+        &path,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+         cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n\
+         http_server_config:\n  http2: false\n",
+    )
+    .unwrap();
+    web.reload().unwrap();
+    assert!(
+        web.current()
+            .warnings()
+            .join("\n")
+            .contains("only TLS 1.3 clients can connect"),
+        "{:?}",
+        web.current().warnings()
+    );
+    let r = curl(&server, true, "/metrics", &["--cacert", &ca, "--tlsv1.3"]);
+    assert_eq!((r.code, r.status), (0, 200));
+    let r = curl(
+        &server,
+        true,
+        "/metrics",
+        &["--cacert", &ca, "--tls-max", "1.2"],
+    );
+    assert_ne!(r.code, 0, "no TLS 1.2 suite is left");
+    server.stop().unwrap();
+}
+
+/// `VerifyClientCertIfGiven` without `client_ca_file` verifies against the system's CA certificates, as Go
+/// does: no certificate is fine, one from a private CA the system does not trust is refused.
+#[test]
+fn client_certificates_without_a_client_ca_use_the_system_roots() {
+    let pki = Pki::generate();
+    let path = write_config(
+        &pki,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+         client_auth_type: VerifyClientCertIfGiven\n",
+    );
+    let server = serve(Arc::new(WebConfigHandle::from_file(&path).unwrap()));
+    let ca = pki.path("ca.crt").display().to_string();
+    let ok = first_collection(&server, true, &["--cacert", &ca]);
+    assert_eq!((ok.code, ok.status), (0, 200), "no client certificate");
+    let client = [
+        "--cacert",
+        &ca,
+        "--cert",
+        &pki.path("client.crt").display().to_string(),
+        "--key",
+        &pki.path("client.key").display().to_string(),
+    ];
+    let r = curl(&server, true, "/metrics", &client);
+    assert_ne!(
+        r.code, 0,
+        "a certificate the system does not trust is refused"
+    );
+    server.stop().unwrap();
+}

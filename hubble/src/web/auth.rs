@@ -1,5 +1,5 @@
-//! Basic auth against bcrypt hashes, and the configured response headers: one middleware in front of every
-//! route.
+//! The rate limit, basic auth against bcrypt hashes, and the configured response headers: one middleware in
+//! front of every route.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -88,20 +88,24 @@ fn parse_basic(value: &HeaderValue) -> Option<(String, Vec<u8>)> {
     Some((user, decoded[colon + 1..].to_vec()))
 }
 
-/// The middleware: 401 without valid credentials when users are configured; the configured headers on every
-/// response, the 401 included.
+/// The middleware: 429 past the rate limit; 401 without valid credentials when users are configured; the
+/// configured headers on every response, the 429 and 401 included.
 pub(crate) async fn guard(
     State(handle): State<Arc<WebConfigHandle>>,
     request: Request,
     next: Next,
 ) -> Response {
     let config = handle.current();
-    let allowed = !config.basic_auth_enabled()
+    // Before auth, as in the toolkit: failed logins spend tokens too.
+    let limited = config.rate_limit.as_ref().is_some_and(|l| !l.allow());
+    let mut response = if limited {
+        (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response()
+    } else if !config.basic_auth_enabled()
         || handle
             .auth
             .check(&config, request.headers().get(header::AUTHORIZATION))
-            .await;
-    let mut response = if allowed {
+            .await
+    {
         next.run(request).await
     } else {
         (

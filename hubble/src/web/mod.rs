@@ -1,5 +1,7 @@
-//! `--web.config.file`: TLS (with client certificates), basic auth and extra response headers, in the
-//! Prometheus exporter-toolkit format, so an exporter drops into an existing fleet's configuration.
+//! `--web.config.file`: TLS (with client certificates), basic auth, extra response headers and a rate limit,
+//! in the Prometheus exporter-toolkit format, so an exporter drops into an existing fleet's configuration.
+//! A file the toolkit accepts loads with the same meaning; where rustls cannot honour a setting exactly
+//! (TLS 1.0, CBC suites) the difference is in [`WebConfig::warnings`].
 //!
 //! ```yaml
 //! tls_server_config:
@@ -13,12 +15,18 @@
 //!     X-Frame-Options: deny
 //! basic_auth_users:
 //!   prometheus: $2y$10$...         # bcrypt hash
+//! rate_limit:
+//!   burst: 10
+//!   interval: 1s
 //! ```
 //!
 //! [`WebConfigHandle`] holds the configuration in force; [`WebConfigHandle::reload`] swaps in a new one only
 //! when the file is valid, so a bad edit never disables TLS or auth.
 
 mod auth;
+mod client_cert;
+mod crypto;
+mod rate_limit;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -74,14 +82,16 @@ struct WebFile {
     http_server_config: Option<HttpFile>,
     #[serde(default)]
     basic_auth_users: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    rate_limit: Option<rate_limit::RateLimitFile>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct HttpFile {
-    /// Accepted for compatibility; hubble serves HTTP/1.1, which is what Prometheus scrapes with.
+    /// hubble serves HTTP/1.1, which is what Prometheus scrapes with; the value matters only for the cipher
+    /// suites the toolkit then requires.
     #[serde(default)]
-    #[allow(dead_code)]
     http2: Option<bool>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
@@ -105,6 +115,9 @@ pub struct WebConfig {
     /// Checked for unknown users: same cost as the real hashes.
     dummy_hash: String,
     headers: Vec<(HeaderName, HeaderValue)>,
+    rate_limit: Option<rate_limit::RateLimiter>,
+    /// Settings served differently from the toolkit, and why (logged when the file is loaded).
+    warnings: Vec<String>,
 }
 
 impl fmt::Debug for WebConfig {
@@ -114,6 +127,8 @@ impl fmt::Debug for WebConfig {
             .field("tls", &self.tls.is_some())
             .field("users", &self.users.keys().collect::<Vec<_>>())
             .field("headers", &self.headers)
+            .field("rate_limit", &self.rate_limit)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -144,17 +159,39 @@ impl WebConfig {
             message,
         };
         let dir = path.parent().unwrap_or(Path::new("."));
+        let mut warnings = Vec::new();
+        let http = file.http_server_config.unwrap_or_default();
         let tls = match &file.tls_server_config {
-            Some(t) => Some(Arc::new(tls::server_config(t, dir, &field)?)),
+            Some(t) if t.enabled() => Some(Arc::new(tls::server_config(
+                t,
+                http.http2.unwrap_or(true),
+                dir,
+                &field,
+                &mut warnings,
+            )?)),
+            Some(_) => {
+                warnings.push(
+                    "tls_server_config has no certificate, key, client CA or client_auth_type: \
+                     TLS is off, serving plain HTTP (as the toolkit does)"
+                        .into(),
+                );
+                None
+            }
+            None => None,
+        };
+        let rate_limit = match &file.rate_limit {
+            Some(r) => r
+                .limiter(&mut warnings)
+                .map_err(|m| field("rate_limit.interval", m))?,
             None => None,
         };
         let users = file.basic_auth_users.unwrap_or_default();
         let mut costs = BTreeMap::<u32, usize>::new();
         for (user, hash) in &users {
             if user.contains(':') {
-                return Err(field(
-                    &format!("basic_auth_users.{user}"),
-                    "a user name cannot contain ':'".into(),
+                // Accepted as the toolkit does, though basic auth splits at the first ':'.
+                warnings.push(format!(
+                    "basic_auth_users.{user}: a user name with ':' can never log in"
                 ));
             }
             let Ok(parts) = hash.parse::<bcrypt::HashParts>() else {
@@ -176,11 +213,10 @@ impl WebConfig {
             None => String::new(),
         };
         let mut headers = Vec::new();
-        for (name, value) in file.http_server_config.unwrap_or_default().headers {
+        // Names and values compare exactly, as in the toolkit.
+        for (name, value) in http.headers {
             let f = format!("http_server_config.headers.{name}");
-            let Some((canonical, allowed)) = ALLOWED_HEADERS
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            let Some((canonical, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| *n == name)
             else {
                 let names: Vec<_> = ALLOWED_HEADERS.iter().map(|(n, _)| *n).collect();
                 return Err(field(
@@ -189,7 +225,7 @@ impl WebConfig {
                 ));
             };
             if let Some(values) = allowed {
-                if !values.iter().any(|v| v.eq_ignore_ascii_case(&value)) {
+                if !values.contains(&value.as_str()) {
                     return Err(field(
                         &f,
                         format!("expected one of {}, got {value:?}", values.join(", ")),
@@ -207,6 +243,8 @@ impl WebConfig {
             users,
             dummy_hash,
             headers,
+            rate_limit,
+            warnings,
         })
     }
 
@@ -218,6 +256,13 @@ impl WebConfig {
     /// Whether requests need basic auth.
     pub fn basic_auth_enabled(&self) -> bool {
         !self.users.is_empty()
+    }
+
+    /// Settings this file asks for that are served differently from the exporter toolkit, each with what
+    /// hubble does instead (TLS 1.0/1.1, CBC suites, a `tls_server_config` without a certificate, ...).
+    /// [`WebConfigHandle`] logs them when it loads the file.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }
 
@@ -239,6 +284,7 @@ impl WebConfigHandle {
     pub fn from_file(path: impl Into<PathBuf>) -> Result<Self, WebConfigError> {
         let path = path.into();
         let config = WebConfig::load(&path)?;
+        log_warnings(&path, &config);
         Ok(WebConfigHandle {
             path: Some(path),
             current: RwLock::new(Arc::new(config)),
@@ -265,7 +311,9 @@ impl WebConfigHandle {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        self.replace(WebConfig::load(path)?);
+        let config = WebConfig::load(path)?;
+        log_warnings(path, &config);
+        self.replace(config);
         Ok(())
     }
 
@@ -274,6 +322,12 @@ impl WebConfigHandle {
     pub fn replace(&self, config: WebConfig) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
         self.auth.clear();
+    }
+}
+
+fn log_warnings(path: &Path, config: &WebConfig) {
+    for warning in config.warnings() {
+        tracing::warn!(file = %path.display(), %warning, "web config served differently from the exporter toolkit");
     }
 }
 

@@ -4,18 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
-use super::WebConfigError;
+use super::client_cert::{system_roots, AllowedSans, UncheckedIssuer};
+use super::{crypto, WebConfigError};
 
-/// `tls_server_config` as written.
+/// `tls_server_config` as written. An empty string is as good as absent, as in the toolkit.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TlsFile {
@@ -27,6 +26,8 @@ pub(super) struct TlsFile {
     key: Option<String>,
     client_auth_type: Option<String>,
     client_ca_file: Option<String>,
+    /// Inline PEM client CA certificates (instead of `client_ca_file`).
+    client_ca: Option<String>,
     min_version: Option<String>,
     max_version: Option<String>,
     #[serde(default)]
@@ -34,8 +35,8 @@ pub(super) struct TlsFile {
     #[serde(default)]
     curve_preferences: Vec<String>,
     prefer_server_cipher_suites: Option<bool>,
-    #[serde(default)]
-    client_allowed_sans: Vec<String>,
+    /// `None` (absent) and `Some([])` differ as in the toolkit: an empty list allows no certificate.
+    client_allowed_sans: Option<Vec<String>>,
 }
 
 /// Go's `tls.ClientAuthType` names.
@@ -52,20 +53,85 @@ type FieldError<'a> = &'a dyn Fn(&str, String) -> WebConfigError;
 
 const PREFIX: &str = "tls_server_config.";
 
+/// A set, non-empty string field.
+fn given(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.is_empty())
+}
+
+impl TlsFile {
+    /// The toolkit's `IsEnabled`: TLS is on when a certificate, key, client CA or client auth type is given;
+    /// otherwise the section is ignored and the server speaks plain HTTP.
+    pub(super) fn enabled(&self) -> bool {
+        [
+            &self.cert_file,
+            &self.key_file,
+            &self.cert,
+            &self.key,
+            &self.client_ca_file,
+            &self.client_ca,
+            &self.client_auth_type,
+        ]
+        .into_iter()
+        .any(|f| given(f).is_some())
+    }
+}
+
+/// The rustls configuration `t` describes, with the toolkit's meaning. `http2` is
+/// `http_server_config.http2` (the toolkit refuses some suite lists with it); notes on settings that cannot
+/// be honoured exactly go to `warnings`.
 pub(super) fn server_config(
     t: &TlsFile,
+    http2: bool,
     dir: &Path,
     err: FieldError<'_>,
+    warnings: &mut Vec<String>,
 ) -> Result<rustls::ServerConfig, WebConfigError> {
     let e = |f: &str, m: String| err(&format!("{PREFIX}{f}"), m);
     let certs = certificates(t, dir, &e)?;
     let key = private_key(t, dir, &e)?;
-    let provider = Arc::new(provider(t, &e)?);
-    let versions = versions(t, &e)?;
-    let auth = match t.client_auth_type.as_deref().unwrap_or("") {
-        "" | "NoClientCert" => ClientAuth::NoClientCert,
+    let versions = versions(t, &e, warnings)?;
+    let chosen =
+        crypto::provider(&t.cipher_suites, &t.curve_preferences).map_err(|(f, m)| e(f, m))?;
+    warnings.extend(chosen.warnings);
+    let tls12 = versions.contains(&&rustls::version::TLS12);
+    if tls12 && !chosen.has_tls12_suites {
+        if versions.len() == 1 {
+            return Err(e(
+                "cipher_suites",
+                "none of the listed suites is supported for TLS 1.2 (the only version allowed); \
+                 add a GCM or CHACHA20 suite, or allow TLS13"
+                    .into(),
+            ));
+        }
+        warnings.push(format!(
+            "{PREFIX}cipher_suites: no listed TLS 1.2 suite is supported; only TLS 1.3 clients can connect"
+        ));
+    }
+    // Go's HTTP/2 server refuses to start on such a list; the toolkit's exporters with it.
+    let go_min_below_13 = given(&t.min_version).is_none_or(|v| v != "TLS13");
+    if http2
+        && go_min_below_13
+        && !t.cipher_suites.is_empty()
+        && !t
+            .cipher_suites
+            .iter()
+            .any(|s| crypto::HTTP2_REQUIRED.contains(&s.as_str()))
+    {
+        return Err(e(
+            "cipher_suites",
+            format!(
+                "with http_server_config.http2 (on by default) the list must include {} (HTTP/2 requires one); \
+                 add one, or set http2: false",
+                crypto::HTTP2_REQUIRED.join(" or ")
+            ),
+        ));
+    }
+    let provider = Arc::new(chosen.provider);
+    let auth = match given(&t.client_auth_type).unwrap_or("NoClientCert") {
+        "NoClientCert" => ClientAuth::NoClientCert,
         "RequestClientCert" => ClientAuth::RequestClientCert,
-        "RequireAnyClientCert" => ClientAuth::RequireAnyClientCert,
+        // `RequireClientCert` is the toolkit's old spelling.
+        "RequireAnyClientCert" | "RequireClientCert" => ClientAuth::RequireAnyClientCert,
         "VerifyClientCertIfGiven" => ClientAuth::VerifyClientCertIfGiven,
         "RequireAndVerifyClientCert" => ClientAuth::RequireAndVerifyClientCert,
         other => {
@@ -78,56 +144,102 @@ pub(super) fn server_config(
             ))
         }
     };
-    if !t.client_allowed_sans.is_empty() {
-        return Err(e(
-            "client_allowed_sans",
-            "not supported by hubble; issue client certificates from a dedicated CA instead".into(),
-        ));
-    }
-    let verifier: Arc<dyn ClientCertVerifier> = match (auth, &t.client_ca_file) {
-        (ClientAuth::NoClientCert, None) => Arc::new(rustls::server::NoClientAuth),
-        (ClientAuth::NoClientCert, Some(_)) => {
+    let client_cas = client_cas(t, dir, &e, warnings)?;
+    if auth == ClientAuth::NoClientCert {
+        if let Some((field, _)) = client_cas {
             return Err(e(
-                "client_ca_file",
+                field,
                 "set without a client_auth_type that checks client certificates \
                  (VerifyClientCertIfGiven or RequireAndVerifyClientCert)"
                     .into(),
-            ))
+            ));
         }
-        (ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert, _) => {
-            Arc::new(AnyClientCert {
+    }
+    let sans = t.client_allowed_sans.as_ref();
+    let verifier: Arc<dyn ClientCertVerifier> = match auth {
+        ClientAuth::NoClientCert => {
+            if sans.is_some() {
+                warnings.push(format!(
+                    "{PREFIX}client_allowed_sans: ignored, client_auth_type NoClientCert asks for no certificate"
+                ));
+            }
+            // Nothing more to check: SANs need a certificate.
+            return finish(
+                t,
+                provider,
+                &versions,
+                Arc::new(rustls::server::NoClientAuth),
+                certs,
+                key,
+                &e,
+            );
+        }
+        ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert => {
+            Arc::new(UncheckedIssuer {
                 mandatory: auth == ClientAuth::RequireAnyClientCert,
+                trusted: true,
                 algorithms: provider.signature_verification_algorithms,
             })
         }
-        (_, None) => {
-            return Err(e(
-                "client_ca_file",
-                format!("required with client_auth_type {auth:?}"),
-            ))
-        }
-        (_, Some(ca)) => {
-            let path = resolve(dir, ca);
-            let mut roots = RootCertStore::empty();
-            for cert in read_certs(&path).map_err(|m| e("client_ca_file", m))? {
-                roots
-                    .add(cert)
-                    .map_err(|x| e("client_ca_file", format!("{}: {x}", path.display())))?;
-            }
-            let builder =
-                WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone());
-            let builder = if auth == ClientAuth::VerifyClientCertIfGiven {
-                builder.allow_unauthenticated()
-            } else {
-                builder
+        ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert => {
+            let roots = match client_cas {
+                Some((_, roots)) => roots,
+                None => {
+                    let (roots, problem) = system_roots();
+                    if let Some(problem) = problem {
+                        warnings.push(format!(
+                            "{PREFIX}client_auth_type {auth:?} without client_ca_file verifies \
+                             against the system's CA certificates: {problem}"
+                        ));
+                    }
+                    roots
+                }
             };
-            builder
-                .build()
-                .map_err(|x| e("client_ca_file", format!("{}: {x}", path.display())))?
+            if roots.is_empty() {
+                warnings.push(format!(
+                    "{PREFIX}client_auth_type {auth:?}: no CA certificate to verify clients against: \
+                     every client certificate is refused"
+                ));
+                Arc::new(UncheckedIssuer {
+                    mandatory: auth == ClientAuth::RequireAndVerifyClientCert,
+                    trusted: false,
+                    algorithms: provider.signature_verification_algorithms,
+                })
+            } else {
+                let builder =
+                    WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone());
+                let builder = if auth == ClientAuth::VerifyClientCertIfGiven {
+                    builder.allow_unauthenticated()
+                } else {
+                    builder
+                };
+                builder
+                    .build()
+                    .map_err(|x| e("client_ca_file", x.to_string()))?
+            }
         }
     };
+    let verifier = match sans {
+        Some(allowed) => Arc::new(AllowedSans {
+            inner: verifier,
+            allowed: allowed.clone(),
+        }) as Arc<dyn ClientCertVerifier>,
+        None => verifier,
+    };
+    finish(t, provider, &versions, verifier, certs, key, &e)
+}
+
+fn finish(
+    t: &TlsFile,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    verifier: Arc<dyn ClientCertVerifier>,
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    e: &dyn Fn(&str, String) -> WebConfigError,
+) -> Result<rustls::ServerConfig, WebConfigError> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(versions)
         .map_err(|x| e("min_version", x.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
@@ -142,11 +254,50 @@ pub(super) fn server_config(
     Ok(config)
 }
 
-fn key_field(t: &TlsFile) -> &'static str {
-    if t.key.is_some() {
-        "key"
+/// `client_ca_file`, else `client_ca` (the toolkit reads the file when both are set), with the field named.
+/// Text without a usable certificate leaves the set empty, as Go's `AppendCertsFromPEM` does: no client
+/// certificate verifies then, and a warning says so.
+fn client_cas(
+    t: &TlsFile,
+    dir: &Path,
+    e: &dyn Fn(&str, String) -> WebConfigError,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(&'static str, RootCertStore)>, WebConfigError> {
+    let (field, pem, origin) = if let Some(file) = given(&t.client_ca_file) {
+        let path = resolve(dir, file);
+        let pem = std::fs::read(&path).map_err(|x| {
+            e(
+                "client_ca_file",
+                format!("cannot read {}: {x}", path.display()),
+            )
+        })?;
+        ("client_ca_file", pem, path.display().to_string())
+    } else if let Some(pem) = given(&t.client_ca) {
+        (
+            "client_ca",
+            pem.as_bytes().to_vec(),
+            "inline PEM".to_owned(),
+        )
     } else {
+        return Ok(None);
+    };
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok);
+    let (_, unusable) = roots.add_parsable_certificates(certs);
+    if roots.is_empty() || unusable > 0 {
+        warnings.push(format!(
+            "{PREFIX}{field}: {origin}: {} usable CA certificates, {unusable} unusable",
+            roots.len()
+        ));
+    }
+    Ok(Some((field, roots)))
+}
+
+fn key_field(t: &TlsFile) -> &'static str {
+    if given(&t.key_file).is_some() {
         "key_file"
+    } else {
+        "key"
     }
 }
 
@@ -159,15 +310,19 @@ fn resolve(dir: &Path, file: &str) -> PathBuf {
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|x| format!("cannot read {}: {x}", path.display()))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
+fn parse_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|x| format!("{}: not PEM: {x}", path.display()))?;
+        .map_err(|x| format!("not PEM: {x}"))?;
     if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate found", path.display()));
+        return Err("no PEM certificate found".into());
     }
     Ok(certs)
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|x| format!("cannot read {}: {x}", path.display()))?;
+    parse_certs(&pem).map_err(|m| format!("{}: {m}", path.display()))
 }
 
 fn certificates(
@@ -175,18 +330,10 @@ fn certificates(
     dir: &Path,
     e: &dyn Fn(&str, String) -> WebConfigError,
 ) -> Result<Vec<CertificateDer<'static>>, WebConfigError> {
-    match (&t.cert_file, &t.cert) {
-        (Some(f), None) => read_certs(&resolve(dir, f)).map_err(|m| e("cert_file", m)),
-        (None, Some(pem)) => {
-            let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|x| e("cert", format!("not PEM: {x}")))?;
-            if certs.is_empty() {
-                return Err(e("cert", "no PEM certificate found".into()));
-            }
-            Ok(certs)
-        }
-        (Some(_), Some(_)) => Err(e("cert", "give cert_file or cert, not both".into())),
+    // The file wins when both are given, as in the toolkit.
+    match (given(&t.cert_file), given(&t.cert)) {
+        (Some(f), _) => read_certs(&resolve(dir, f)).map_err(|m| e("cert_file", m)),
+        (None, Some(pem)) => parse_certs(pem.as_bytes()).map_err(|m| e("cert", m)),
         (None, None) => Err(e("cert_file", "required (or cert, inline PEM)".into())),
     }
 }
@@ -196,8 +343,8 @@ fn private_key(
     dir: &Path,
     e: &dyn Fn(&str, String) -> WebConfigError,
 ) -> Result<PrivateKeyDer<'static>, WebConfigError> {
-    match (&t.key_file, &t.key) {
-        (Some(f), None) => {
+    match (given(&t.key_file), given(&t.key)) {
+        (Some(f), _) => {
             let path = resolve(dir, f);
             let pem = std::fs::read(&path)
                 .map_err(|x| e("key_file", format!("cannot read {}: {x}", path.display())))?;
@@ -211,157 +358,61 @@ fn private_key(
         // The inline key is a secret: errors never quote it.
         (None, Some(pem)) => PrivateKeyDer::from_pem_slice(pem.as_bytes())
             .map_err(|x| e("key", format!("no usable PEM private key ({x})"))),
-        (Some(_), Some(_)) => Err(e("key", "give key_file or key, not both".into())),
         (None, None) => Err(e("key_file", "required (or key, inline PEM)".into())),
     }
 }
 
+/// A Go version name as its minor number (`TLS12` → 2).
 fn version(
     name: &str,
     field: &str,
     e: &dyn Fn(&str, String) -> WebConfigError,
 ) -> Result<u8, WebConfigError> {
     match name {
+        "TLS10" => Ok(0),
+        "TLS11" => Ok(1),
         "TLS12" => Ok(2),
         "TLS13" => Ok(3),
-        "TLS10" | "TLS11" => Err(e(
+        other => Err(e(
             field,
-            format!("{name} is not supported (obsolete); expected TLS12 or TLS13"),
+            format!("expected TLS10, TLS11, TLS12 or TLS13, got {other:?}"),
         )),
-        other => Err(e(field, format!("expected TLS12 or TLS13, got {other:?}"))),
     }
 }
 
+/// The versions from `min_version` to `max_version` (TLS12 to TLS13 by default, as in the toolkit). rustls
+/// has no TLS 1.0 or 1.1: a range that starts there is served from TLS 1.2, with a warning. A range no
+/// client could connect with (ending below TLS 1.2, or empty) is refused, where Go would start and fail
+/// every handshake.
 fn versions(
     t: &TlsFile,
     e: &dyn Fn(&str, String) -> WebConfigError,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, WebConfigError> {
-    let min = t
-        .min_version
-        .as_deref()
-        .map_or(Ok(2), |v| version(v, "min_version", e))?;
-    let max = t
-        .max_version
-        .as_deref()
-        .map_or(Ok(3), |v| version(v, "max_version", e))?;
+    let min = given(&t.min_version).map_or(Ok(2), |v| version(v, "min_version", e))?;
+    let max = given(&t.max_version).map_or(Ok(3), |v| version(v, "max_version", e))?;
+    if max < 2 {
+        return Err(e(
+            "max_version",
+            "TLS 1.0 and 1.1 are not supported (obsolete, and absent from rustls); expected TLS12 or TLS13"
+                .into(),
+        ));
+    }
     if min > max {
         return Err(e("max_version", "lower than min_version".into()));
     }
+    if min < 2 {
+        warnings.push(format!(
+            "{PREFIX}min_version: TLS 1.0 and 1.1 are not supported (obsolete, and absent from rustls); \
+             clients need TLS 1.2 or later"
+        ));
+    }
     let mut out = Vec::new();
-    if min <= 3 && max >= 3 {
+    if max >= 3 {
         out.push(&rustls::version::TLS13);
     }
-    if min <= 2 && max >= 2 {
+    if min <= 2 {
         out.push(&rustls::version::TLS12);
     }
     Ok(out)
-}
-
-/// The ring provider narrowed to the configured cipher suites and curves (Go names, e.g.
-/// `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, `X25519`, `CurveP256`), in the configured order.
-fn provider(
-    t: &TlsFile,
-    e: &dyn Fn(&str, String) -> WebConfigError,
-) -> Result<CryptoProvider, WebConfigError> {
-    let mut provider = rustls::crypto::ring::default_provider();
-    if !t.cipher_suites.is_empty() {
-        let all = provider.cipher_suites.clone();
-        let name = |s: &rustls::SupportedCipherSuite| format!("{:?}", s.suite());
-        let mut chosen = Vec::new();
-        for wanted in &t.cipher_suites {
-            let suite = all.iter().find(|s| name(s) == *wanted).ok_or_else(|| {
-                let known: Vec<_> = all.iter().map(name).collect();
-                e(
-                    "cipher_suites",
-                    format!(
-                        "unknown or unsupported suite {wanted:?}; expected one of {}",
-                        known.join(", ")
-                    ),
-                )
-            })?;
-            chosen.push(*suite);
-        }
-        // As in Go, TLS 1.3 suites are not configurable: they stay available.
-        for s in &all {
-            if s.version() == &rustls::version::TLS13 && !chosen.contains(s) {
-                chosen.push(*s);
-            }
-        }
-        provider.cipher_suites = chosen;
-    }
-    if !t.curve_preferences.is_empty() {
-        let all = provider.kx_groups.clone();
-        let mut chosen = Vec::new();
-        for wanted in &t.curve_preferences {
-            let rustls_name = match wanted.as_str() {
-                "X25519" => "X25519",
-                "CurveP256" => "secp256r1",
-                "CurveP384" => "secp384r1",
-                _ => {
-                    return Err(e(
-                        "curve_preferences",
-                        format!(
-                            "unsupported curve {wanted:?}; expected X25519, CurveP256 or CurveP384"
-                        ),
-                    ))
-                }
-            };
-            let group = all
-                .iter()
-                .find(|g| format!("{:?}", g.name()) == rustls_name)
-                .ok_or_else(|| e("curve_preferences", format!("{wanted} is not available")))?;
-            chosen.push(*group);
-        }
-        provider.kx_groups = chosen;
-    }
-    Ok(provider)
-}
-
-/// Go's `RequestClientCert` / `RequireAnyClientCert`: asks for a certificate and checks only that the client
-/// holds its key, not who issued it. The operator chose this; it proves possession, not identity.
-#[derive(Debug)]
-struct AnyClientCert {
-    mandatory: bool,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ClientCertVerifier for AnyClientCert {
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
 }
