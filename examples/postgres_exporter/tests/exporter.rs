@@ -630,3 +630,51 @@ fn a_group_over_the_series_limit_is_dropped_and_shown_down() {
     );
     exporter.stop();
 }
+
+/// A standby promoted while the exporter runs: `pg_replication_is_replica` and the standby-only collector
+/// follow without a restart (the WAL receiver goes from up to not applicable, never down).
+#[test]
+fn a_promoted_standby_is_followed_without_a_restart() {
+    let primary = PgCluster::start(&[]);
+    let standby = primary.replica(None);
+    let mut collection = running::test_collection();
+    collection
+        .collectors
+        .set("stat_wal_receiver", true)
+        .unwrap();
+    let exporter =
+        Running::start_collection(Targets::Single(dsn(&standby, "postgres")), collection);
+    // The collector's health line (`hubble_collector_up{server=..,collector="pg_stat_wal_receiver"} 1`).
+    let receiver = |family: &'static str, value: &'static str| {
+        move |l: &str| {
+            l.starts_with(family)
+                && l.contains("collector=\"pg_stat_wal_receiver\"}")
+                && l.ends_with(value)
+        }
+    };
+    let body = exporter.wait_metrics("the standby's WAL receiver", |b| {
+        b.lines()
+            .any(|l| l.starts_with("pg_replication_is_replica{") && l.ends_with(" 1"))
+            && b.lines().any(receiver("hubble_collector_up{", " 1"))
+    });
+    assert!(body.contains("pg_stat_wal_receiver_flushed_lsn{"), "{body}");
+
+    standby.promote();
+    let body = exporter.wait_metrics("the promotion", |b| {
+        b.lines()
+            .any(|l| l.starts_with("pg_replication_is_replica{") && l.ends_with(" 0"))
+            && b.lines()
+                .any(receiver("hubble_collector_not_applicable{", " 1"))
+    });
+    assert!(
+        !body.contains("pg_stat_wal_receiver_flushed_lsn{"),
+        "{body}"
+    );
+    assert!(
+        !body
+            .lines()
+            .any(|l| l.starts_with("hubble_collector_up{") && l.ends_with(" 0")),
+        "{body}"
+    );
+    exporter.stop();
+}

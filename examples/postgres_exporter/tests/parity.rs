@@ -7,6 +7,7 @@ mod running;
 use hubble_test_support as support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use postgres_exporter::app::Targets;
 use postgres_exporter::collectors::COLLECTORS;
@@ -19,7 +20,8 @@ use support::promtool_check;
 enum Needs {
     /// Present on any primary we set up.
     Nothing,
-    /// A standby, a running VACUUM or autovacuum, WAL archiving, a logical slot: absent here, as upstream.
+    /// A standby (streaming through a repmgr-named slot), a running autovacuum, WAL archiving, a logical
+    /// slot: the test sets each up, since upstream too exports nothing without them.
     Activity,
 }
 use Needs::*;
@@ -548,6 +550,62 @@ const UPSTREAM: &[(&str, &[&str], u32, u32, Needs)] = &[
         Activity,
     ),
     (
+        "pg_stat_wal_receiver_receive_start_tli",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
+        "pg_stat_wal_receiver_flushed_lsn",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
+        "pg_stat_wal_receiver_received_tli",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
+        "pg_stat_wal_receiver_last_msg_send_time",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
+        "pg_stat_wal_receiver_last_msg_receipt_time",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
+        "pg_stat_wal_receiver_latest_end_lsn",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
+        "pg_stat_wal_receiver_latest_end_time",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
+        "pg_stat_wal_receiver_upstream_node",
+        &["slot_name", "status", "upstream_host"],
+        0,
+        999_999,
+        Activity,
+    ),
+    (
         "pg_statio_user_indexes_idx_blks_read_total",
         &["indexrelname", "relname", "schemaname"],
         0,
@@ -695,60 +753,114 @@ fn families(body: &str) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-#[test]
-fn every_postgres_exporter_family_of_this_version_with_its_labels() {
-    let pg = PgCluster::start(&[
-        "shared_preload_libraries=pg_stat_statements",
-        "max_slot_wal_keep_size=1GB",
-    ]);
-    let version = pg.version_num() as u32;
-    pg.psql(
-        "postgres",
-        "CREATE EXTENSION pg_stat_statements; CREATE TABLE t (id int PRIMARY KEY); \
-         INSERT INTO t SELECT generate_series(1, 100); ANALYZE t; SELECT count(*) FROM t WHERE id = 5; \
-         SELECT pg_create_physical_replication_slot('standby1', true);",
-    );
-    if version >= 160_000 {
-        pg.psql("postgres", "CREATE EXTENSION pg_buffercache");
-    }
-    // An idle client for pg_process_idle (the exporter's own connections may all be busy at a run).
-    let _idle = pg.idle_session("postgres");
+/// Runs the exporter with every collector on against `pg` for two rounds: the body, and the collectors not
+/// applicable. No collector may be down.
+fn scrape_everything(pg: &PgCluster, what: &str) -> (String, BTreeSet<String>) {
     let mut collection = running::test_collection();
     for c in COLLECTORS {
         collection.collectors.set(c.name, true).unwrap();
     }
     collection.statements.include_query = true;
-    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    let exporter = Running::start_collection(Targets::Single(dsn(pg, "postgres")), collection);
     let body = exporter.wait_rounds(2.0);
     exporter.stop();
-    let got = families(&body);
-
     // Every collector ran: up, or not applicable with its reason (never down).
     let down: Vec<&str> = body
         .lines()
         .filter(|l| l.starts_with("hubble_collector_up{") && l.ends_with(" 0"))
         .collect();
-    assert!(down.is_empty(), "collectors down on {version}: {down:?}");
-    let not_applicable: BTreeSet<&str> = body
+    assert!(down.is_empty(), "collectors down on the {what}: {down:?}");
+    let not_applicable = body
         .lines()
         .filter(|l| l.starts_with("hubble_collector_not_applicable{") && l.ends_with(" 1"))
         .filter_map(|l| l.split("collector=\"").nth(1)?.split('"').next())
+        .map(str::to_owned)
         .collect();
-    let mut want_na = BTreeSet::from(["pg_stat_wal_receiver"]);
+    (body, not_applicable)
+}
+
+#[test]
+fn every_postgres_exporter_family_of_this_version_with_its_labels() {
+    // Logical decoding for a logical slot, archiving (to `true`) for the archiver's times.
+    let pg = PgCluster::start(&[
+        "shared_preload_libraries=pg_stat_statements",
+        "max_slot_wal_keep_size=1GB",
+        "wal_level=logical",
+        "archive_mode=on",
+        "archive_command=true",
+        "autovacuum_naptime=1",
+    ]);
+    let version = pg.version_num() as u32;
+    // A streaming standby: pg_stat_replication on the primary, pg_stat_wal_receiver on the standby.
+    pg.psql(
+        "postgres",
+        "SELECT pg_create_physical_replication_slot('repmgr_slot_1', true)",
+    );
+    let standby = pg.replica(Some("repmgr_slot_1"));
+    pg.psql(
+        "postgres",
+        "CREATE EXTENSION pg_stat_statements; CREATE TABLE t (id int PRIMARY KEY); \
+         INSERT INTO t SELECT generate_series(1, 100); ANALYZE t; SELECT count(*) FROM t WHERE id = 5;",
+    );
+    // Alone: psql -c runs one transaction, and a logical slot cannot follow writes in it.
+    pg.psql(
+        "postgres",
+        "SELECT pg_create_logical_replication_slot('logical1', 'test_decoding')",
+    );
+    pg.psql(
+        "postgres",
+        "SELECT pg_stat_reset(); SELECT pg_switch_wal();",
+    );
+    if version >= 160_000 {
+        pg.psql("postgres", "CREATE EXTENSION pg_buffercache");
+    }
+    // A slow autovacuum (one page per 100 ms) runs through both scrapes: pg_stat_progress_vacuum and the
+    // autovacuum worker in pg_stat_activity.
+    pg.psql(
+        "postgres",
+        "CREATE TABLE big (id int, pad text) WITH (autovacuum_vacuum_threshold = 0, \
+         autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1); \
+         INSERT INTO big SELECT g, repeat('x', 500) FROM generate_series(1, 20000) g; \
+         DELETE FROM big WHERE id % 2 = 0;",
+    );
+    support::wait_for(Duration::from_secs(60), "an autovacuum of big", || {
+        (pg.count(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid = 'big'::regclass",
+        ) == 1)
+            .then_some(())
+    });
+    support::wait_for(Duration::from_secs(30), "a WAL file archived", || {
+        (pg.count("postgres", "SELECT archived_count FROM pg_stat_archiver") >= 1).then_some(())
+    });
+    // An idle client for pg_process_idle (the exporter's own connections may all be busy at a run).
+    let _idle = pg.idle_session("postgres");
+    let (body, not_applicable) = scrape_everything(&pg, "primary");
+    let got = families(&body);
+    let (standby_body, standby_not_applicable) = scrape_everything(&standby, "standby");
+    let standby_got = families(&standby_body);
+
+    let mut want_na = BTreeSet::from(["pg_stat_wal_receiver".to_owned()]);
     if version < 170_000 {
-        want_na.insert("pg_stat_checkpointer");
+        want_na.insert("pg_stat_checkpointer".into());
     }
     if version < 160_000 {
-        want_na.extend(["pg_buffercache_summary", "pg_stat_io"]);
+        want_na.extend(["pg_buffercache_summary".into(), "pg_stat_io".into()]);
     }
     if version < 140_000 {
-        want_na.extend(["pg_stat_wal", "pg_stat_database_sessions"]);
+        want_na.extend(["pg_stat_wal".into(), "pg_stat_database_sessions".into()]);
     }
     assert_eq!(not_applicable, want_na, "not applicable on {version}");
+    // On the standby the WAL receiver applies; pg_buffercache's extension is there once replayed.
+    want_na.remove("pg_stat_wal_receiver");
+    assert_eq!(
+        standby_not_applicable, want_na,
+        "not applicable on a {version} standby"
+    );
 
     let mut checked = 0;
+    let mut on_standby = Vec::new();
     let mut missing = Vec::new();
-    let mut activity = Vec::new();
     let applicable = UPSTREAM
         .iter()
         .filter(|(_, _, from, to, _)| (*from..*to).contains(&version))
@@ -760,11 +872,19 @@ fn every_postgres_exporter_family_of_this_version_with_its_labels() {
         );
     for (name, labels, needs) in applicable {
         let want: BTreeSet<String> = labels.iter().map(|l| l.to_string()).collect();
-        match (got.get(name), needs) {
-            (Some(have), _) if *have == want => checked += 1,
-            (Some(have), _) => missing.push(format!("{name}: labels {have:?}, upstream {want:?}")),
-            (None, Activity) => activity.push(name),
-            (None, Nothing) => missing.push(format!("{name}: absent")),
+        match (got.get(name), standby_got.get(name), needs) {
+            (Some(have), _, _) if *have == want => checked += 1,
+            (Some(have), _, _) => {
+                missing.push(format!("{name}: labels {have:?}, upstream {want:?}"))
+            }
+            (None, Some(have), _) if *have == want => on_standby.push(name),
+            (None, Some(have), _) => missing.push(format!(
+                "{name}: labels on the standby {have:?}, upstream {want:?}"
+            )),
+            (None, None, Activity) => {
+                missing.push(format!("{name}: absent despite the activity set up"))
+            }
+            (None, None, Nothing) => missing.push(format!("{name}: absent")),
         }
     }
     let settings = got.keys().filter(|f| f.starts_with("pg_settings_")).count();
@@ -773,12 +893,38 @@ fn every_postgres_exporter_family_of_this_version_with_its_labels() {
         "{settings} pg_settings_ families on {version}"
     );
     eprintln!(
-        "PostgreSQL {version}: {checked} of {} postgres_exporter 0.20 families present with upstream's labels \
-         (+{settings} pg_settings_*); absent without a standby, running vacuum or archiving: {activity:?}; \
+        "PostgreSQL {version}: {} of {} postgres_exporter 0.20 families present with upstream's labels \
+         ({checked} on the primary, {} more on its standby: {on_standby:?}; +{settings} pg_settings_*); \
          collectors not applicable: {not_applicable:?}",
-        checked + missing.len() + activity.len()
+        checked + on_standby.len(),
+        checked + on_standby.len() + missing.len(),
+        on_standby.len(),
     );
     assert!(missing.is_empty(), "on {version}:\n{}", missing.join("\n"));
+    for family in [
+        "pg_stat_replication_pg_wal_lsn_diff",
+        "pg_replication_slots_slot_confirmed_flush_lsn",
+        "pg_stat_archiver_last_archive_age",
+        "pg_stat_database_stats_reset",
+    ] {
+        assert!(
+            got.contains_key(family),
+            "{family} missing on the {version} primary"
+        );
+    }
+    for family in [
+        "pg_stat_wal_receiver_receive_start_lsn",
+        "pg_replication_last_replay_seconds",
+    ] {
+        assert!(
+            standby_got.contains_key(family),
+            "{family} missing on the {version} standby"
+        );
+    }
+    assert!(
+        standby_body.contains("pg_replication_is_replica{server=") && standby_body.contains("} 1"),
+        "{standby_body}"
+    );
 
     // Beyond upstream: the old names stay, and hubble's own collectors.
     for family in ["pg_replication_lag", "pg_xlog_location_bytes"] {

@@ -12,6 +12,8 @@ pub struct PgCluster {
     bin: PathBuf,
     data: PathBuf,
     dir: tempfile::TempDir,
+    /// The `-c` settings it was started with, for restarts and replicas.
+    settings: Vec<String>,
 }
 
 fn bin_dir() -> PathBuf {
@@ -43,25 +45,7 @@ fn is_root() -> bool {
 impl PgCluster {
     /// Starts a new cluster; `settings` are extra `-c name=value` server settings.
     pub fn start(settings: &[&str]) -> PgCluster {
-        let dir = tempfile::Builder::new()
-            .prefix("hubble-pg-")
-            .tempdir()
-            .unwrap();
-        let data = dir.path().join("data");
-        let cluster = PgCluster {
-            port: super::free_addr().port(),
-            bin: bin_dir(),
-            data,
-            dir,
-        };
-        if is_root() {
-            let status = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(cluster.dir.path())
-                .status()
-                .unwrap();
-            assert!(status.success(), "chown of the cluster dir failed");
-        }
+        let cluster = PgCluster::empty(settings);
         cluster.run(
             "initdb",
             &[
@@ -75,8 +59,93 @@ impl PgCluster {
                 "--no-sync",
             ],
         );
-        cluster.start_server(settings);
+        cluster.start_server();
         cluster
+    }
+
+    /// A cluster not yet initialised: its directory (owned by `postgres` when root) and a free port.
+    fn empty(settings: &[&str]) -> PgCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("hubble-pg-")
+            .tempdir()
+            .unwrap();
+        let cluster = PgCluster {
+            port: super::free_addr().port(),
+            bin: bin_dir(),
+            data: dir.path().join("data"),
+            dir,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+        };
+        cluster.chown();
+        cluster
+    }
+
+    fn chown(&self) {
+        if is_root() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(self.dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown of the cluster dir failed");
+        }
+    }
+
+    /// A streaming replica of this cluster on its own port, from the same binaries and settings, started and
+    /// streaming when this returns. Made from a copy of the data directory taken while this server is
+    /// briefly stopped (the npm builds have no `pg_basebackup`); `standby.signal` and `primary_conninfo` as
+    /// `pg_basebackup -R` writes them; streaming through the physical replication `slot` when given (create
+    /// it first).
+    pub fn replica(&self, slot: Option<&str>) -> PgCluster {
+        let settings: Vec<&str> = self.settings.iter().map(String::as_str).collect();
+        let replica = PgCluster::empty(&settings);
+        self.stop();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(&self.data)
+            .arg(&replica.data)
+            .status()
+            .unwrap();
+        assert!(status.success(), "copying the data directory failed");
+        self.restart();
+        std::fs::write(replica.data.join("standby.signal"), "").unwrap();
+        let mut auto = std::fs::read_to_string(replica.data.join("postgresql.auto.conf")).unwrap();
+        auto.push_str(&format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name=replica'\n",
+            self.port
+        ));
+        if let Some(slot) = slot {
+            auto.push_str(&format!("primary_slot_name = '{slot}'\n"));
+        }
+        std::fs::write(replica.data.join("postgresql.auto.conf"), auto).unwrap();
+        replica.chown();
+        replica.start_server();
+        for _ in 0..300 {
+            if replica.count(
+                "postgres",
+                "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+            ) == 1
+            {
+                return replica;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the replica did not start streaming within 30 s");
+    }
+
+    /// Promotes a replica to a primary (`pg_ctl promote`), waiting until it accepts writes.
+    pub fn promote(&self) {
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "promote",
+            ],
+        );
     }
 
     fn command(&self, tool: &str) -> Command {
@@ -100,13 +169,13 @@ impl PgCluster {
         );
     }
 
-    fn start_server(&self, settings: &[&str]) {
+    fn start_server(&self) {
         let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             self.port,
             self.dir.path().display()
         );
-        for s in settings {
+        for s in &self.settings {
             opts.push_str(" -c ");
             opts.push_str(s);
         }
@@ -158,9 +227,9 @@ impl PgCluster {
         );
     }
 
-    /// Starts the server again on the same port.
+    /// Starts the server again on the same port, with the same settings.
     pub fn restart(&self) {
-        self.start_server(&[]);
+        self.start_server();
     }
 
     /// A URL for database `db` as user postgres.
