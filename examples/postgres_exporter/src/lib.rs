@@ -133,7 +133,15 @@ pub fn exporter(
             .collector(wrap(naming, sql::<PgStatDatabaseConflicts>(connections)));
     }
     if on("stat_bgwriter") {
-        b = b.collector(wrap(naming, sql::<PgStatBgwriter>(connections)));
+        b = b.collector(wrap(
+            naming,
+            up::VersionSplit::new(
+                connections.clone(),
+                170_000,
+                sql::<PgStatBgwriter>(connections),
+                sql::<PgStatBgwriterSince17>(connections),
+            ),
+        ));
     }
     if on("stat_checkpointer") {
         b = b.collector(wrap(

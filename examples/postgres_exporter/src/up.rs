@@ -189,6 +189,56 @@ impl<C: Collector> Collector for Gate<C> {
     }
 }
 
+/// One collector that reads with `before` on servers older than `version` and with `since` from it on: for a
+/// family whose source moved between views, exported under one name whatever the server (two collectors
+/// would both declare it).
+pub struct VersionSplit<A, B> {
+    connections: PgConnections,
+    version: i32,
+    known: std::sync::OnceLock<i32>,
+    before: A,
+    since: B,
+}
+
+impl<A, B> VersionSplit<A, B> {
+    /// `before` below `version` (`server_version_num`), `since` from it; named after `before`.
+    pub fn new(connections: PgConnections, version: i32, before: A, since: B) -> Self {
+        VersionSplit {
+            connections,
+            version,
+            known: std::sync::OnceLock::new(),
+            before,
+            since,
+        }
+    }
+}
+
+impl<A: Collector, B: Collector> Collector for VersionSplit<A, B> {
+    fn name(&self) -> &str {
+        self.before.name()
+    }
+    fn descriptors(&self) -> Vec<Desc> {
+        let mut all = self.before.descriptors();
+        for d in self.since.descriptors() {
+            if !all.iter().any(|a| a.name == d.name) {
+                all.push(d);
+            }
+        }
+        all
+    }
+    fn options(&self) -> hubble::CollectorOptions {
+        self.before.options()
+    }
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        let version = server_version(&self.connections, &self.known, self.name()).await?;
+        if version < self.version {
+            self.before.collect().await
+        } else {
+            self.since.collect().await
+        }
+    }
+}
+
 /// `14 or later`, `before 17`, `14 to 16`, from `server_version_num` bounds.
 fn version_range(min: i32, max: i32) -> String {
     let major = |v: i32| v / 10_000;

@@ -1,6 +1,6 @@
-//! The alerts and dashboard shipped in `monitoring/`: promtool accepts the rules, and every metric a rule or a
-//! panel selects is in the exporter's output (default collectors and names) on a test cluster, so neither can
-//! silently select nothing.
+//! The alerts and dashboard shipped in `monitoring/`, and those of the postgres mixin postgres_exporter's
+//! users run: promtool accepts our rules, and every metric a rule or a panel selects is in the exporter's
+//! output (default collectors and names) on a test cluster, so none can silently select nothing.
 
 mod running;
 
@@ -89,6 +89,10 @@ fn rules_pass_promtool_and_every_selected_metric_is_exported() {
         }
     }
 
+    for m in POSTGRES_MIXIN {
+        wanted.push(("the postgres mixin".into(), m.into()));
+    }
+
     let pg = PgCluster::start(&[]);
     pg.psql(
         "postgres",
@@ -113,4 +117,60 @@ fn rules_pass_promtool_and_every_selected_metric_is_exported() {
         "on PostgreSQL {}: {missing:#?}",
         pg.version_num()
     );
+    // The mixin filters these by database and groups everything by `server` (its instance labels).
+    for m in MIXIN_BY_DATABASE {
+        let line = body
+            .lines()
+            .find(|l| l.starts_with(&format!("{m}{{")))
+            .unwrap_or_else(|| panic!("{m} missing"));
+        assert!(
+            line.contains("datname=\"") && line.contains("server=\""),
+            "{line}"
+        );
+    }
 }
+
+/// Every metric the postgres mixin in postgres_exporter's repository (`postgres_mixin/`: its alerts and its
+/// overview dashboard) selects, as of postgres_exporter 0.20. Its users' alerts and panels select something
+/// here on every major: on 17 and later postgres_exporter stops exporting the `pg_stat_bgwriter` checkpoint
+/// and backend families, hubble keeps them (from `pg_stat_checkpointer` and `pg_stat_io`).
+const POSTGRES_MIXIN: [&str; 29] = [
+    "pg_exporter_last_scrape_error",
+    "pg_locks_count",
+    "pg_replication_is_replica",
+    "pg_replication_lag",
+    "pg_replication_slots_active",
+    "pg_settings_autovacuum_vacuum_scale_factor",
+    "pg_settings_autovacuum_vacuum_threshold",
+    "pg_settings_max_connections",
+    "pg_settings_max_locks_per_transaction",
+    "pg_settings_superuser_reserved_connections",
+    "pg_stat_activity_count",
+    "pg_stat_activity_max_tx_duration",
+    "pg_stat_bgwriter_buffers_alloc_total",
+    "pg_stat_bgwriter_buffers_backend_fsync_total",
+    "pg_stat_bgwriter_buffers_backend_total",
+    "pg_stat_bgwriter_buffers_checkpoint_total",
+    "pg_stat_bgwriter_buffers_clean_total",
+    "pg_stat_bgwriter_checkpoints_req_total",
+    "pg_stat_bgwriter_checkpoints_timed_total",
+    "pg_stat_database_blks_hit",
+    "pg_stat_database_conflicts",
+    "pg_stat_database_deadlocks",
+    "pg_stat_database_numbackends",
+    "pg_stat_database_tup_deleted",
+    "pg_stat_database_tup_fetched",
+    "pg_stat_database_tup_inserted",
+    "pg_stat_database_tup_returned",
+    "pg_stat_database_tup_updated",
+    "pg_stat_database_xact_commit",
+];
+
+/// Families the mixin filters with `datname!~"template.*"`.
+const MIXIN_BY_DATABASE: [&str; 5] = [
+    "pg_stat_activity_max_tx_duration",
+    "pg_locks_count",
+    "pg_stat_database_xact_rollback",
+    "pg_stat_database_blks_hit",
+    "pg_stat_database_deadlocks",
+];

@@ -927,7 +927,12 @@ fn every_postgres_exporter_family_of_this_version_with_its_labels() {
     );
 
     // Beyond upstream: the old names stay, and hubble's own collectors.
-    for family in ["pg_replication_lag", "pg_xlog_location_bytes"] {
+    for family in [
+        "pg_replication_lag",
+        "pg_xlog_location_bytes",
+        "pg_stat_bgwriter_checkpoints_timed_total",
+        "pg_stat_bgwriter_buffers_backend_total",
+    ] {
         assert!(got.contains_key(family), "{family} missing on {version}");
     }
     assert_eq!(
