@@ -123,15 +123,24 @@ impl Dsn {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnections, String> {
-        let mut options = self.connect_options(statement_timeout)?;
-        if let Some(dir) = via {
-            options = options.socket(dir);
-        }
         Ok(PgConnections::new(Self::pool_with(
             max,
             statement_timeout,
-            options,
+            self.options(statement_timeout, via)?,
         )))
+    }
+
+    /// [`connect_options`](Self::connect_options), through the Unix socket in `via` when given.
+    pub fn options(
+        &self,
+        statement_timeout: Duration,
+        via: Option<&std::path::Path>,
+    ) -> Result<PgConnectOptions, String> {
+        let options = self.connect_options(statement_timeout)?;
+        Ok(match via {
+            Some(dir) => options.socket(dir),
+            None => options,
+        })
     }
 
     /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first

@@ -15,7 +15,9 @@
 //! exported in milliseconds as postgres_exporter does) and `HISTOGRAM`: column `<c>` holds the bucket upper
 //! bounds (an array), `<c>_bucket` the cumulative counts (an array of the same length), `<c>_sum` and
 //! `<c>_count` the sum and count, as postgres_exporter reads them. Unknown usages and keys are refused with a
-//! message naming the file, the entry and the column.
+//! message naming the file, the entry and the column. An entry runs once, on the target's database
+//! (postgres_exporter's `master: true`), unless it says `per_database: true`: then, with
+//! `--auto-discover-databases`, it runs in every database with a `datname` label.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,9 +35,12 @@ struct RawEntry {
     query: String,
     #[serde(default)]
     metrics: Vec<BTreeMap<String, RawColumn>>,
-    /// Accepted for compatibility; every query runs on the target's database.
+    /// postgres_exporter's "the target's database only": what every query does unless `per_database`.
     #[serde(default)]
     master: Option<bool>,
+    /// With `--auto-discover-databases`, run in every database (with a `datname` label), not once.
+    #[serde(default)]
+    per_database: bool,
     /// Accepted for compatibility; hubble caches every group for its interval anyway.
     #[serde(default)]
     cache_seconds: Option<u64>,
@@ -93,6 +98,8 @@ pub struct CustomQuery {
     pub query: String,
     /// Its columns, in file order.
     pub columns: Vec<QueryColumn>,
+    /// Runs in every database when databases are discovered (`per_database: true`).
+    pub per_database: bool,
 }
 
 /// Parses a queries file; errors name the file, the entry and the column.
@@ -113,7 +120,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
     };
     let mut out = Vec::new();
     for (name, entry) in raw {
-        let _ = (entry.master, entry.cache_seconds, entry.runonserver);
+        let _ = (entry.cache_seconds, entry.runonserver);
+        if entry.per_database && entry.master == Some(true) {
+            return Err(at(
+                &name,
+                None,
+                "master: true (the target's database only) and per_database: true (every database) contradict",
+            ));
+        }
         if !hubble::is_valid_metric_name(&name) {
             return Err(at(&name, None, "not a valid metric name prefix"));
         }
@@ -189,6 +203,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<CustomQuery>, String> {
             name,
             query: entry.query,
             columns,
+            per_database: entry.per_database,
         });
     }
     Ok(out)

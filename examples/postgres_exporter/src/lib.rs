@@ -11,6 +11,7 @@ pub mod auth_modules;
 pub mod collectors;
 pub mod connection;
 pub mod custom;
+pub mod databases;
 pub mod groups;
 pub mod lifecycle;
 pub mod live;
@@ -23,15 +24,20 @@ pub mod settings;
 pub mod statements;
 pub mod up;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hubble::{BaseExporter, BaseExporterBuilder, Labels, SqlCollector};
 use sqlx::Postgres;
 
 use connection::PgConnections;
+use databases::{LocalGroup, PerDatabase};
 
 use groups::*;
 use naming::Naming;
+
+/// The collector that runs the database-local standard groups in every database.
+pub const LOCAL_COLLECTOR: &str = "pg_database_local";
 
 /// What every target's exporter collects, and how.
 #[derive(Debug, Clone)]
@@ -50,6 +56,8 @@ pub struct Collection {
     pub collectors: collectors::Enabled,
     /// Options of the `stat_statements` collector.
     pub statements: statements::StatementsOptions,
+    /// Every database of each server, these ones (`--auto-discover-databases`); `None`: the connected one.
+    pub databases: Option<databases::DatabaseFilter>,
 }
 
 impl Default for Collection {
@@ -62,6 +70,7 @@ impl Default for Collection {
             pool_size: 2,
             collectors: collectors::Enabled::default(),
             statements: statements::StatementsOptions::default(),
+            databases: None,
         }
     }
 }
@@ -78,7 +87,8 @@ pub struct Schedule {
 }
 
 /// The exporter for one PostgreSQL server: every standard group over the target's `connections`, with
-/// `labels` (the target's labels plus `server`) on every series.
+/// `labels` (the target's labels plus `server`) on every series. With `databases`, the database-local groups
+/// run in each of its databases (one `pg_database_local` collector) instead of the connected one only.
 pub fn exporter(
     connections: &PgConnections,
     labels: Labels,
@@ -86,6 +96,7 @@ pub fn exporter(
     naming: Naming,
     enabled: &collectors::Enabled,
     statements: &statements::StatementsOptions,
+    databases: Option<&Arc<databases::Databases>>,
 ) -> Result<BaseExporter, hubble::ExporterError> {
     fn sql<G: hubble::SqlQuery>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
         SqlCollector::new(connections.clone())
@@ -111,6 +122,7 @@ pub fn exporter(
         .max_series(schedule.max_series)
         .collector(wrap(naming, up::PgUp::new(connections.clone())));
     let on = |name: &str| enabled.contains(name);
+    let mut local = Vec::new();
     if on("stat_database") {
         b = b
             .collector(wrap(naming, sql::<PgStatDatabase>(connections)))
@@ -184,10 +196,20 @@ pub fn exporter(
             ));
     }
     if on("stat_user_tables") {
-        b = b.collector(wrap(naming, sql::<PgStatUserTables>(connections)));
+        match databases {
+            Some(_) => local.push(LocalGroup::new(connections, |c| {
+                sql::<PgStatUserTables>(&c)
+            })),
+            None => b = b.collector(wrap(naming, sql::<PgStatUserTables>(connections))),
+        }
     }
     if on("statio_user_tables") {
-        b = b.collector(wrap(naming, sql::<PgStatioUserTables>(connections)));
+        match databases {
+            Some(_) => local.push(LocalGroup::new(connections, |c| {
+                sql::<PgStatioUserTables>(&c)
+            })),
+            None => b = b.collector(wrap(naming, sql::<PgStatioUserTables>(connections))),
+        }
     }
     if on("stat_progress_vacuum") {
         b = b
@@ -231,7 +253,12 @@ pub fn exporter(
         b = b.collector(wrap(naming, c));
     }
     if on("statio_user_indexes") {
-        b = b.collector(wrap(naming, sql::<PgStatioUserIndexes>(connections)));
+        match databases {
+            Some(_) => local.push(LocalGroup::new(connections, |c| {
+                sql::<PgStatioUserIndexes>(&c)
+            })),
+            None => b = b.collector(wrap(naming, sql::<PgStatioUserIndexes>(connections))),
+        }
     }
     if on("xlog_location") {
         b = b.collector(wrap(naming, sql::<PgXlogLocation>(connections)));
@@ -246,6 +273,12 @@ pub fn exporter(
     }
     if on("settings") {
         b = b.collector(wrap(naming, settings::PgSettings::new(connections.clone())));
+    }
+    if let (Some(databases), false) = (databases, local.is_empty()) {
+        b = b.collector(wrap(
+            naming,
+            PerDatabase::new(LOCAL_COLLECTOR, databases.clone(), local, schedule.interval),
+        ));
     }
     b.build()
 }

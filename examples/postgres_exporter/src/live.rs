@@ -9,6 +9,7 @@ use super::allowlist::KnownGuard;
 use super::auth_guard::AuthGuard;
 use super::connection::{Dsn, PgConnections};
 use super::custom::{CustomCollector, CustomQuery};
+use super::databases::{split_budget, Databases, LocalGroup, PerDatabase};
 use super::naming::Naming;
 use super::privileges::WithGrantHint;
 use super::scrape_stats::ScrapeStats;
@@ -23,6 +24,10 @@ pub struct PgExporter {
 pub(crate) struct Member {
     base: BaseExporter,
     connections: PgConnections,
+    /// Every database of the server, when they are discovered.
+    databases: Option<Arc<Databases>>,
+    /// The interval, for per-database custom queries' rounds.
+    interval: std::time::Duration,
     /// The custom queries its collectors run now.
     custom: Mutex<Vec<CustomQuery>>,
     /// Kept alive as long as the exporter.
@@ -53,6 +58,9 @@ impl Exporter for PgExporter {
         self.member.base.close().await;
         // Its connections leave pg_stat_activity now, not when the last handle happens to drop.
         self.member.connections.close().await;
+        if let Some(databases) = &self.member.databases {
+            databases.close().await;
+        }
     }
 }
 
@@ -69,16 +77,33 @@ impl PgExporter {
         holds: Holds,
     ) -> Result<Self, ExporterError> {
         let via = holds.auth_guard.as_ref().map(AuthGuard::socket_dir);
+        let setup = |e: String| ExporterError::Setup {
+            exporter: "postgres".into(),
+            source: e.into(),
+        };
+        // With every database visited, the budget is split between the server-wide groups' connections and
+        // those kept to other databases.
+        let (main, others) = match &collection.databases {
+            Some(_) => split_budget(collection.pool_size.max(2)),
+            None => (collection.pool_size.max(1), 0),
+        };
         let connections = dsn
-            .connections(
-                collection.pool_size.max(1),
-                collection.schedule.timeout,
-                via,
-            )
-            .map_err(|e| ExporterError::Setup {
-                exporter: "postgres".into(),
-                source: e.into(),
-            })?;
+            .connections(main, collection.schedule.timeout, via)
+            .map_err(setup)?;
+        let databases = match &collection.databases {
+            Some(filter) => Some(Arc::new(
+                Databases::new(
+                    connections.clone(),
+                    dsn,
+                    collection.schedule.timeout,
+                    via,
+                    filter.clone(),
+                    others,
+                )
+                .map_err(setup)?,
+            )),
+            None => None,
+        };
         let mut labels = labels;
         labels.insert("server", dsn.server());
         let base = if collection.disable_default_metrics {
@@ -97,18 +122,26 @@ impl PgExporter {
                 collection.naming,
                 &collection.collectors,
                 &collection.statements,
+                databases.as_ref(),
             )?
         };
+        let interval = collection.schedule.interval;
         for q in &collection.custom_queries {
             replace_standard(&base, &q.name);
-            base.add_collector(collection.naming.apply(WithGrantHint(CustomCollector::new(
-                q.clone(),
-                connections.clone(),
-            ))))?;
+            add_custom(
+                &base,
+                collection.naming,
+                q,
+                &connections,
+                databases.as_ref(),
+                interval,
+            )?;
         }
         let member = Arc::new(Member {
             base,
             connections,
+            databases,
+            interval,
             custom: Mutex::new(collection.custom_queries.clone()),
             _holds: holds,
         });
@@ -203,11 +236,14 @@ impl Live {
             }
             for new in queries.iter().filter(|q| !current.contains(q)) {
                 replace_standard(&member.base, &new.name);
-                let collector = naming.apply(WithGrantHint(CustomCollector::new(
-                    new.clone(),
-                    member.connections.clone(),
-                )));
-                match member.base.add_collector(collector) {
+                match add_custom(
+                    &member.base,
+                    naming,
+                    new,
+                    &member.connections,
+                    member.databases.as_ref(),
+                    member.interval,
+                ) {
                     Ok(()) => touched = true,
                     // Names are unique within a file and standard groups were replaced: not expected.
                     Err(error) => {
@@ -220,6 +256,35 @@ impl Live {
         }
         Arc::make_mut(&mut state.collection).custom_queries = queries;
         changes
+    }
+}
+
+/// Adds custom query `q`: once over `connections`, or in every database when it is `per_database` and
+/// databases are discovered.
+fn add_custom(
+    base: &BaseExporter,
+    naming: Naming,
+    q: &CustomQuery,
+    connections: &PgConnections,
+    databases: Option<&Arc<Databases>>,
+    interval: std::time::Duration,
+) -> Result<(), ExporterError> {
+    match databases {
+        Some(databases) if q.per_database => {
+            let query = q.clone();
+            let group =
+                LocalGroup::new(connections, move |c| CustomCollector::new(query.clone(), c));
+            base.add_collector(
+                naming.apply(WithGrantHint(
+                    PerDatabase::new(q.name.clone(), databases.clone(), vec![group], interval)
+                        .without_report(),
+                )),
+            )
+        }
+        _ => base.add_collector(naming.apply(WithGrantHint(CustomCollector::new(
+            q.clone(),
+            connections.clone(),
+        )))),
     }
 }
 

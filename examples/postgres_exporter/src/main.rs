@@ -19,6 +19,7 @@ use postgres_exporter::allowlist::{self, Pattern};
 use postgres_exporter::app::{self, Config, ProbeConfig, Targets};
 use postgres_exporter::collectors::{self, Enabled};
 use postgres_exporter::connection::Dsn;
+use postgres_exporter::databases::DatabaseFilter;
 use postgres_exporter::naming::Naming;
 use postgres_exporter::reload;
 use postgres_exporter::statements::StatementsOptions;
@@ -98,6 +99,24 @@ struct Flags {
     /// Connections per target (1 is enough for many targets on one server; 2 lets a slow group not delay the others).
     #[arg(long = "target.max-connections", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
     max_connections: u32,
+    /// Every database of each server: the database-local collectors (stat_user_tables, statio_user_tables,
+    /// statio_user_indexes, per_database custom queries) run in each, within --target.max-connections.
+    #[arg(long = "auto-discover-databases")]
+    auto_discover_databases: bool,
+    /// With --auto-discover-databases, only these databases (comma list).
+    #[arg(
+        long = "include-databases",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    include_databases: Vec<String>,
+    /// With --auto-discover-databases, not these databases (comma list).
+    #[arg(
+        long = "exclude-databases",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    exclude_databases: Vec<String>,
     /// Export only pg_up and the custom queries, not the standard groups (as postgres_exporter's flag).
     #[arg(long = "disable-default-metrics")]
     disable_default_metrics: bool,
@@ -192,6 +211,29 @@ fn read_secret(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {
 }
 
 /// `--flag=""` or `a,,b` leave empty names, which name nothing.
+/// `--auto-discover-databases` and its filters.
+fn databases(flags: &Flags) -> anyhow::Result<Option<DatabaseFilter>> {
+    let filter = DatabaseFilter {
+        include: without_empty(flags.include_databases.clone()),
+        exclude: without_empty(flags.exclude_databases.clone()),
+    };
+    if !flags.auto_discover_databases {
+        if filter != DatabaseFilter::default() {
+            anyhow::bail!(
+                "--include-databases and --exclude-databases need --auto-discover-databases"
+            );
+        }
+        return Ok(None);
+    }
+    if flags.max_connections < 2 {
+        anyhow::bail!(
+            "--auto-discover-databases needs --target.max-connections 2 or more \
+             (the server-wide groups' connection, and one to visit databases with)"
+        );
+    }
+    Ok(Some(filter))
+}
+
 fn without_empty(names: Vec<String>) -> Vec<String> {
     names
         .into_iter()
@@ -201,6 +243,7 @@ fn without_empty(names: Vec<String>) -> Vec<String> {
 }
 
 fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
+    let databases = databases(&flags)?;
     let targets = if let Some(path) = flags.discovery_file {
         Targets::File(path)
     } else if let Some(url) = flags.consul_url {
@@ -254,6 +297,7 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
             disable_default_metrics: flags.disable_default_metrics,
             pool_size: flags.max_connections,
             collectors,
+            databases,
             statements: StatementsOptions {
                 include_query: flags.statements_include_query,
                 query_length: flags.statements_query_length,

@@ -1,0 +1,150 @@
+//! `--auto-discover-databases` on a real cluster: the database-local groups in every database with a
+//! `datname` label, within the connection budget; databases created and dropped during a run; filters; a
+//! role that may connect to some databases only; per-database custom queries.
+
+mod running;
+
+use hubble_test_support as support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use postgres_exporter::app::Targets;
+use postgres_exporter::custom;
+use postgres_exporter::databases::DatabaseFilter;
+use running::{dsn, our_connections, Running};
+use support::pg::PgCluster;
+
+/// Databases with series of `family` in `body`.
+fn databases_of(body: &str, family: &str) -> BTreeSet<String> {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")))
+        .filter_map(|l| l.split("datname=\"").nth(1)?.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn with_table(pg: &PgCluster, db: &str) {
+    pg.psql("postgres", &format!("CREATE DATABASE {db}"));
+    pg.psql(
+        db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10); ANALYZE t",
+    );
+}
+
+#[test]
+fn every_database_within_the_connection_budget() {
+    let pg = PgCluster::start(&[]);
+    for db in ["app1", "app2", "app3", "skipped"] {
+        with_table(&pg, db);
+    }
+    pg.psql("postgres", "CREATE DATABASE closed");
+    pg.psql("postgres", "ALTER DATABASE closed ALLOW_CONNECTIONS false");
+    let queries = custom::parse(
+        std::path::Path::new("queries.yaml"),
+        "app_rows:\n  query: SELECT count(*)::float8 AS n FROM pg_class WHERE relname = 't'\n  \
+         per_database: true\n  metrics:\n    - n:\n        usage: GAUGE\n        description: tables named t\n",
+    )
+    .unwrap();
+    let mut collection = running::test_collection();
+    collection.custom_queries = queries;
+    collection.pool_size = 2;
+    collection
+        .collectors
+        .set("statio_user_indexes", true)
+        .unwrap();
+    collection.databases = Some(DatabaseFilter {
+        include: vec![],
+        exclude: vec!["skipped".into()],
+    });
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    let all = set(&["app1", "app2", "app3", "postgres"]);
+    let body = exporter.wait_metrics("every database", |b| {
+        databases_of(b, "pg_stat_user_tables_n_live_tup") == set(&["app1", "app2", "app3"])
+    });
+    // Every database-local group, with datname, in every database; never in the excluded or closed ones.
+    assert_eq!(
+        databases_of(&body, "pg_exporter_database_up"),
+        all,
+        "{body}"
+    );
+    assert_eq!(
+        databases_of(&body, "pg_statio_user_tables_heap_blocks_hit"),
+        set(&["app1", "app2", "app3"])
+    );
+    assert_eq!(
+        databases_of(&body, "pg_statio_user_indexes_idx_blks_hit_total"),
+        set(&["app1", "app2", "app3"])
+    );
+    assert_eq!(databases_of(&body, "app_rows_n"), all);
+    assert!(
+        body.lines()
+            .filter(|l| l.starts_with("pg_exporter_database_up{"))
+            .all(|l| l.ends_with(" 1")),
+        "{body}"
+    );
+    // Server-wide groups once: one pg_database_size_bytes per database, from the connected one.
+    let sizes = body
+        .lines()
+        .filter(|l| l.starts_with("pg_database_size_bytes{") && l.contains("datname=\"app1\""))
+        .count();
+    assert_eq!(sizes, 1, "{body}");
+
+    // The budget: never more than --target.max-connections backends, sampled over several rounds.
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut peak = 0;
+    while Instant::now() < until {
+        peak = peak.max(our_connections(&pg));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!((1..=2).contains(&peak), "peak backends {peak}");
+
+    // A database created appears, one dropped goes (its kept connection closed, so DROP does not wait).
+    with_table(&pg, "app4");
+    pg.psql("postgres", "DROP DATABASE app2 WITH (FORCE)");
+    let body = exporter.wait_metrics("app4 in, app2 out", |b| {
+        databases_of(b, "pg_stat_user_tables_n_live_tup") == set(&["app1", "app3", "app4"])
+            && databases_of(b, "pg_exporter_database_up")
+                == set(&["app1", "app3", "app4", "postgres"])
+    });
+    assert!(
+        body.lines().any(|l| l.starts_with("hubble_collector_up{")
+            && l.contains("collector=\"pg_database_local\"}")
+            && l.ends_with(" 1")),
+        "{body}"
+    );
+    exporter.stop();
+}
+
+#[test]
+fn a_role_sees_the_databases_it_may_connect_to() {
+    let pg = PgCluster::start(&[]);
+    for db in ["open1", "open2", "private"] {
+        with_table(&pg, db);
+    }
+    pg.psql(
+        "postgres",
+        "CREATE ROLE monitor LOGIN IN ROLE pg_monitor; REVOKE CONNECT ON DATABASE private FROM PUBLIC",
+    );
+    let mut target = dsn(&pg, "postgres");
+    target.user = Some("monitor".into());
+    let mut collection = running::test_collection();
+    collection.databases = Some(DatabaseFilter {
+        include: vec!["open1".into(), "private".into(), "postgres".into()],
+        exclude: vec![],
+    });
+    let exporter = Running::start_collection(Targets::Single(target), collection);
+    let body = exporter.wait_metrics("open1", |b| {
+        databases_of(b, "pg_stat_user_tables_n_live_tup") == set(&["open1"])
+    });
+    // Included but not connectable: skipped, not failing; not included: not visited.
+    assert_eq!(
+        databases_of(&body, "pg_exporter_database_up"),
+        set(&["open1", "postgres"])
+    );
+    exporter.stop();
+}
