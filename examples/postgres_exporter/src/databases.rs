@@ -256,6 +256,9 @@ pub struct PerDatabase {
     databases: Arc<Databases>,
     groups: Vec<LocalGroup>,
     interval: std::time::Duration,
+    /// `--collection.max-series`, applied to each group in each database (a server's total grows with its
+    /// databases; one runaway database must not flood Prometheus, nor hide the others).
+    max_series: usize,
     /// Whether this one exports `pg_exporter_database_up` (the standard groups' collector does; a custom
     /// query's does not, as one family cannot come from two collectors).
     report: bool,
@@ -266,19 +269,21 @@ const DATABASE_UP_HELP: &str =
     "1 if every database-local group ran in this database in the last round, else 0";
 
 impl PerDatabase {
-    /// `groups` in every database of `databases`; a round may take up to `interval` (the run timeout of a
-    /// single database's queries stays the server's `statement_timeout`).
+    /// `groups` in every database of `databases`, each at most `max_series` per database; a round may take
+    /// up to `interval` (each query's timeout stays the server-side `statement_timeout`).
     pub fn new(
         name: impl Into<String>,
         databases: Arc<Databases>,
         groups: Vec<LocalGroup>,
         interval: std::time::Duration,
+        max_series: usize,
     ) -> Self {
         PerDatabase {
             name: name.into(),
             databases,
             groups,
             interval,
+            max_series,
             report: true,
         }
     }
@@ -322,6 +327,8 @@ impl Collector for PerDatabase {
         // A round visits every database: it may take the whole interval, not one query's timeout.
         CollectorOptions {
             timeout: Some(self.interval),
+            // Enforced per group and database in `collect`.
+            max_series: Some(usize::MAX),
             ..CollectorOptions::default()
         }
     }
@@ -340,7 +347,17 @@ impl Collector for PerDatabase {
             let mut errors = Vec::new();
             for group in &self.groups {
                 match (group.run)(checkout.connections.clone()).await {
-                    Ok(m) => metrics.extend(m),
+                    Ok(m) => {
+                        let series: usize = m.iter().map(Metric::series).sum();
+                        if series > self.max_series {
+                            errors.push(format!(
+                                "{}: {series} series, over --collection.max-series {}",
+                                group.name, self.max_series
+                            ));
+                        } else {
+                            metrics.extend(m);
+                        }
+                    }
                     Err(e) => errors.push(format!("{}: {e}", group.name)),
                 }
             }

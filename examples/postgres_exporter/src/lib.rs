@@ -277,7 +277,13 @@ pub fn exporter(
     if let (Some(databases), false) = (databases, local.is_empty()) {
         b = b.collector(wrap(
             naming,
-            PerDatabase::new(LOCAL_COLLECTOR, databases.clone(), local, schedule.interval),
+            PerDatabase::new(
+                LOCAL_COLLECTOR,
+                databases.clone(),
+                local,
+                schedule.interval,
+                schedule.max_series,
+            ),
         ));
     }
     b.build()

@@ -14,7 +14,7 @@ use super::naming::Naming;
 use super::privileges::WithGrantHint;
 use super::scrape_stats::ScrapeStats;
 use super::up::PgUp;
-use super::{exporter, Collection};
+use super::{exporter, Collection, Schedule};
 
 /// One target's exporter: the base exporter plus its connections, closed together.
 pub struct PgExporter {
@@ -26,8 +26,8 @@ pub(crate) struct Member {
     connections: PgConnections,
     /// Every database of the server, when they are discovered.
     databases: Option<Arc<Databases>>,
-    /// The interval, for per-database custom queries' rounds.
-    interval: std::time::Duration,
+    /// Interval and series limit, for per-database custom queries.
+    schedule: Schedule,
     /// The custom queries its collectors run now.
     custom: Mutex<Vec<CustomQuery>>,
     /// Kept alive as long as the exporter.
@@ -125,7 +125,7 @@ impl PgExporter {
                 databases.as_ref(),
             )?
         };
-        let interval = collection.schedule.interval;
+        let schedule = collection.schedule;
         for q in &collection.custom_queries {
             replace_standard(&base, &q.name);
             add_custom(
@@ -134,14 +134,14 @@ impl PgExporter {
                 q,
                 &connections,
                 databases.as_ref(),
-                interval,
+                schedule,
             )?;
         }
         let member = Arc::new(Member {
             base,
             connections,
             databases,
-            interval,
+            schedule,
             custom: Mutex::new(collection.custom_queries.clone()),
             _holds: holds,
         });
@@ -242,7 +242,7 @@ impl Live {
                     new,
                     &member.connections,
                     member.databases.as_ref(),
-                    member.interval,
+                    member.schedule,
                 ) {
                     Ok(()) => touched = true,
                     // Names are unique within a file and standard groups were replaced: not expected.
@@ -267,7 +267,7 @@ fn add_custom(
     q: &CustomQuery,
     connections: &PgConnections,
     databases: Option<&Arc<Databases>>,
-    interval: std::time::Duration,
+    schedule: Schedule,
 ) -> Result<(), ExporterError> {
     match databases {
         Some(databases) if q.per_database => {
@@ -276,8 +276,14 @@ fn add_custom(
                 LocalGroup::new(connections, move |c| CustomCollector::new(query.clone(), c));
             base.add_collector(
                 naming.apply(WithGrantHint(
-                    PerDatabase::new(q.name.clone(), databases.clone(), vec![group], interval)
-                        .without_report(),
+                    PerDatabase::new(
+                        q.name.clone(),
+                        databases.clone(),
+                        vec![group],
+                        schedule.interval,
+                        schedule.max_series,
+                    )
+                    .without_report(),
                 )),
             )
         }
