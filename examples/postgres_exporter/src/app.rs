@@ -228,6 +228,10 @@ pub async fn run(
             .route("/probe", axum::routing::get(probe::handler))
             .with_state(probes),
     )
+    .merge(super::role::router(super::role::Roles::new(
+        live.clone(),
+        config.collection.schedule.timeout,
+    )))
     .merge(lifecycle::router(
         config.enable_lifecycle.then_some(reloader),
         quit.clone(),

@@ -19,6 +19,7 @@ pub mod naming;
 mod privileges;
 pub mod probe;
 pub mod reload;
+pub mod role;
 mod scrape_stats;
 pub mod settings;
 pub mod statements;

@@ -23,6 +23,8 @@ pub struct PgExporter {
 
 pub(crate) struct Member {
     base: BaseExporter,
+    /// Its `server` label (`host:port`).
+    server: String,
     connections: PgConnections,
     /// Every database of the server, when they are discovered.
     databases: Option<Arc<Databases>>,
@@ -139,6 +141,7 @@ impl PgExporter {
         }
         let member = Arc::new(Member {
             base,
+            server: dsn.server(),
             connections,
             databases,
             schedule,
@@ -153,6 +156,15 @@ impl PgExporter {
         }
         Ok(PgExporter { member })
     }
+}
+
+/// Why [`Live::connections_of`] found no target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetLookup {
+    /// No live target has that `server`.
+    Unknown,
+    /// Several targets, and none named.
+    Ambiguous,
 }
 
 /// What changed in one reload of the custom queries.
@@ -214,6 +226,25 @@ impl Live {
         state.members.retain(|m| m.strong_count() > 0);
         state.members.push(Arc::downgrade(&exporter.member));
         Ok(exporter)
+    }
+
+    /// The connections of the live target whose `server` label is `server`, or of the only live target when
+    /// `server` is `None`.
+    pub fn connections_of(&self, server: Option<&str>) -> Result<PgConnections, TargetLookup> {
+        let mut state = self.lock();
+        state.members.retain(|m| m.strong_count() > 0);
+        let live: Vec<_> = state.members.iter().filter_map(Weak::upgrade).collect();
+        let mut matching = live
+            .iter()
+            .filter(|m| server.is_none_or(|s| m.server == s))
+            .map(|m| m.connections.clone());
+        match (matching.next(), matching.next(), server) {
+            (Some(c), None, _) => Ok(c),
+            (Some(_), Some(_), None) => Err(TargetLookup::Ambiguous),
+            // The same server under two exporters (a probe beside the discovered one): same answer.
+            (Some(c), Some(_), Some(_)) => Ok(c),
+            (None, _, _) => Err(TargetLookup::Unknown),
+        }
     }
 
     /// Makes `queries` the custom queries of every live exporter and of those created later. Queries

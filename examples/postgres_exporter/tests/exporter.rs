@@ -658,6 +658,12 @@ fn a_promoted_standby_is_followed_without_a_restart() {
             && b.lines().any(receiver("hubble_collector_up{", " 1"))
     });
     assert!(body.contains("pg_stat_wal_receiver_flushed_lsn{"), "{body}");
+    // The load balancers' endpoints: 200 in the role asked, 404 in the other.
+    let status = |path: &str| get(exporter.addr, path, &[]).unwrap().status;
+    assert_eq!((status("/replica"), status("/primary")), (200, 404));
+    let server = format!("127.0.0.1:{}", standby.port);
+    assert_eq!(status(&format!("/replica?target={server}")), 200);
+    assert_eq!(status("/replica?target=127.0.0.1:1"), 400, "not a target");
 
     standby.promote();
     let body = exporter.wait_metrics("the promotion", |b| {
@@ -670,11 +676,15 @@ fn a_promoted_standby_is_followed_without_a_restart() {
         !body.contains("pg_stat_wal_receiver_flushed_lsn{"),
         "{body}"
     );
+    assert_eq!((status("/replica"), status("/primary")), (404, 200));
     assert!(
         !body
             .lines()
             .any(|l| l.starts_with("hubble_collector_up{") && l.ends_with(" 0")),
         "{body}"
     );
+    // Down: 503, whatever the role asked.
+    standby.stop();
+    assert_eq!((status("/replica"), status("/primary")), (503, 503));
     exporter.stop();
 }
