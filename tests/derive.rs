@@ -114,6 +114,7 @@ fn descriptors_name_options() {
             interval: Some(Duration::from_secs(30)),
             timeout: Some(Duration::from_secs(5)),
             max_series: None,
+            condition: None,
         }
     );
     let d = Jobs::descriptors();

@@ -24,6 +24,13 @@ impl Role {
     }
 }
 
+/// The target role a group applies to (`role = "..."` on the struct).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetRole {
+    Primary,
+    Replica,
+}
+
 /// A duration attribute, already parsed, in milliseconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Millis(pub u64, pub proc_macro2::Span);
@@ -36,6 +43,11 @@ pub struct Container<'a> {
     pub name: Option<LitStr>,
     pub interval: Option<Millis>,
     pub timeout: Option<Millis>,
+    /// `min_version` and `max_version`: the condition's version range, with their spans.
+    pub min_version: Option<(u64, proc_macro2::Span)>,
+    pub max_version: Option<(u64, proc_macro2::Span)>,
+    /// `role = "primary"` or `"replica"`, checked.
+    pub target_role: Option<TargetRole>,
     pub const_labels: Vec<(LitStr, LitStr)>,
     pub fields: Vec<Field<'a>>,
     /// A container attribute was malformed (already reported).

@@ -5,7 +5,7 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Expr, ExprLit, Fields, Lit, LitStr, Meta};
 
-use crate::ast::{Container, Field, Millis, Role};
+use crate::ast::{Container, Field, Millis, Role, TargetRole};
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
 
@@ -38,6 +38,9 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         name: None,
         interval: None,
         timeout: None,
+        min_version: None,
+        max_version: None,
+        target_role: None,
         const_labels: Vec::new(),
         fields: Vec::new(),
         attr_error: false,
@@ -64,6 +67,9 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 NAME => c.name = Some(string(&meta)?),
                 INTERVAL => c.interval = duration(cx, &meta)?,
                 TIMEOUT => c.timeout = duration(cx, &meta)?,
+                MIN_VERSION => c.min_version = Some(version(&meta)?),
+                MAX_VERSION => c.max_version = Some(version(&meta)?),
+                TARGET_ROLE => c.target_role = target_role(cx, &meta)?,
                 CONST_LABELS => meta.parse_nested_meta(|label| {
                     let name = label
                         .path
@@ -194,6 +200,33 @@ fn string(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
         }) => Ok(s),
         other => Err(syn::Error::new(other.span(), "expected a string literal")),
     }
+}
+
+/// `min_version = 140000`: a version number as the exporter's facts probe numbers versions.
+fn version(meta: &ParseNestedMeta) -> syn::Result<(u64, Span)> {
+    let lit: syn::LitInt = meta.value()?.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected a version number, e.g. `min_version = 140000`",
+        )
+    })?;
+    Ok((lit.base10_parse()?, lit.span()))
+}
+
+/// `role = "primary"` or `role = "replica"`.
+fn target_role(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<TargetRole>> {
+    let s = string(meta)?;
+    Ok(match s.value().as_str() {
+        "primary" => Some(TargetRole::Primary),
+        "replica" => Some(TargetRole::Replica),
+        other => {
+            cx.error(
+                s.span(),
+                format!("unknown role {other:?}: expected \"primary\" or \"replica\""),
+            );
+            None
+        }
+    })
 }
 
 fn duration(cx: &mut Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<Millis>> {

@@ -67,12 +67,39 @@ fn millis(m: Option<crate::ast::Millis>) -> TokenStream {
     }
 }
 
+/// `Some(Condition { .. })` when the group declares a version range or a role.
+fn condition(c: &Container) -> TokenStream {
+    if c.min_version.is_none() && c.max_version.is_none() && c.target_role.is_none() {
+        return quote!(::hubble::__private::Option::None);
+    }
+    let version = |v: Option<(u64, proc_macro2::Span)>| match v {
+        Some((v, _)) => quote!(::hubble::__private::Option::Some(#v)),
+        None => quote!(::hubble::__private::Option::None),
+    };
+    let (min, max) = (version(c.min_version), version(c.max_version));
+    let role = match c.target_role {
+        Some(crate::ast::TargetRole::Primary) => {
+            quote!(::hubble::__private::Option::Some(::hubble::Role::Primary))
+        }
+        Some(crate::ast::TargetRole::Replica) => {
+            quote!(::hubble::__private::Option::Some(::hubble::Role::Replica))
+        }
+        None => quote!(::hubble::__private::Option::None),
+    };
+    quote!(::hubble::__private::Option::Some(::hubble::Condition {
+        min_version: #min,
+        max_version: #max,
+        role: #role,
+    }))
+}
+
 fn generate(c: &Container) -> TokenStream {
     let ident = c.ident;
     let (impl_generics, ty_generics, where_clause) = c.generics.split_for_impl();
     let name = c.collector_name();
     let interval = millis(c.interval);
     let timeout = millis(c.timeout);
+    let condition = condition(c);
 
     let label_fields: Vec<_> = c
         .fields
@@ -169,6 +196,7 @@ fn generate(c: &Container) -> TokenStream {
                 interval: #interval,
                 timeout: #timeout,
                 max_series: ::hubble::__private::Option::None,
+                condition: #condition,
             };
 
             fn descriptors() -> ::hubble::__private::Vec<::hubble::Desc> {

@@ -10,7 +10,20 @@ pub const NAME: &str = "name";
 pub const INTERVAL: &str = "interval";
 pub const TIMEOUT: &str = "timeout";
 pub const CONST_LABELS: &str = "const_labels";
-pub const CONTAINER_KEYS: &[&str] = &[QUERY, PREFIX, NAME, INTERVAL, TIMEOUT, CONST_LABELS];
+pub const MIN_VERSION: &str = "min_version";
+pub const MAX_VERSION: &str = "max_version";
+pub const TARGET_ROLE: &str = "role";
+pub const CONTAINER_KEYS: &[&str] = &[
+    QUERY,
+    PREFIX,
+    NAME,
+    INTERVAL,
+    TIMEOUT,
+    CONST_LABELS,
+    MIN_VERSION,
+    MAX_VERSION,
+    TARGET_ROLE,
+];
 
 // Field keys: #[metric(...)]
 pub const COUNTER: &str = "counter";

@@ -181,6 +181,14 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
             ),
         );
     }
+    if let (Some((min, _)), Some((max, span))) = (c.min_version, c.max_version) {
+        if max <= min {
+            cx.error(
+                span,
+                format!("max_version {max} is not above min_version {min}: no version would be in the range (max_version is the first version excluded)"),
+            );
+        }
+    }
     if let (Some(i), Some(t)) = (c.interval, c.timeout) {
         if t.0 > i.0 {
             cx.error(

@@ -77,7 +77,8 @@ impl From<sqlx::Error> for CollectError {
     }
 }
 
-/// Per-collector timing overrides (a derived group's `interval` and `timeout` attributes land here).
+/// Per-collector overrides (a derived group's `interval`, `timeout`, `min_version`, `max_version` and `role`
+/// attributes land here).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CollectorOptions {
     /// Run interval; the exporter's when `None`.
@@ -86,6 +87,9 @@ pub struct CollectorOptions {
     pub timeout: Option<Duration>,
     /// Most series one run may export; the exporter's when `None`.
     pub max_series: Option<usize>,
+    /// The targets it applies to, checked against the exporter's
+    /// [`facts`](crate::BaseExporterBuilder::facts); every target when `None`.
+    pub condition: Option<crate::Condition>,
 }
 
 /// Describes one metric family a collector produces. The registry uses descriptors to refuse collisions

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CollectorCache, CollectorHealth};
 use crate::collector::{Collector, CollectorOptions, Desc, DynCollector};
+use crate::condition::{Facts, FactsProbe};
 use crate::encode::ConstLabels;
 use crate::metric::Labels;
 use crate::scheduler::{default_jitter, run_exporter, CollectorEntry, Phase, Schedule, Scheduled};
@@ -123,6 +124,8 @@ pub struct BaseExporter {
     ttl: Option<Duration>,
     max_jitter: Option<Duration>,
     max_series: usize,
+    /// The target's facts, for collectors with a condition.
+    facts: Option<Arc<Facts>>,
     cancel: CancellationToken,
     /// The task driving the collectors, once processing.
     tasks: Mutex<Option<JoinSet<()>>>,
@@ -139,6 +142,8 @@ pub struct BaseExporterBuilder {
     ttl: Option<Duration>,
     max_jitter: Option<Duration>,
     max_series: usize,
+    /// Makes the facts once the interval is known.
+    facts: Option<Box<dyn FnOnce(Duration) -> Facts + Send>>,
     collectors: Vec<(Arc<dyn DynCollector>, CollectorOptions)>,
 }
 
@@ -208,6 +213,14 @@ impl BaseExporterBuilder {
         self
     }
 
+    /// How the exporter learns its target's version and role, for collectors with a
+    /// [`Condition`](crate::Condition): probed on the first run that needs it, and again once older than
+    /// half the interval (so a failover or an upgrade is followed). Without it, conditions are not checked.
+    pub fn facts(mut self, probe: impl FactsProbe) -> Self {
+        self.facts = Some(Box::new(move |max_age| Facts::new(probe, max_age)));
+        self
+    }
+
     /// Adds a collector on the exporter's schedule.
     pub fn collector(self, collector: impl Collector) -> Self {
         self.collector_with(collector, CollectorOptions::default())
@@ -233,6 +246,7 @@ impl BaseExporterBuilder {
             ttl: self.ttl,
             max_jitter: self.max_jitter,
             max_series: self.max_series,
+            facts: self.facts.map(|make| Arc::new(make(self.interval / 2))),
             cancel: CancellationToken::new(),
             tasks: Mutex::new(None),
             changed: Arc::new(Notify::new()),
@@ -255,6 +269,7 @@ impl BaseExporter {
             ttl: None,
             max_jitter: None,
             max_series: BaseExporterBuilder::DEFAULT_MAX_SERIES,
+            facts: None,
             collectors: Vec::new(),
         }
     }
@@ -312,6 +327,7 @@ impl BaseExporter {
                             .unwrap_or(self.max_series),
                     ),
             ),
+            condition: options.condition.or(own.condition).zip(self.facts.clone()),
             collector,
             schedule,
             cancel: self.cancel.child_token(),

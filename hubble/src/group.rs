@@ -14,11 +14,12 @@ use crate::metric::Metric;
 pub trait MetricGroup: Send + Sync + 'static {
     /// Collector name: the `name` attribute, else the prefix, else the struct name in snake case.
     const NAME: &'static str;
-    /// Interval and timeout overrides declared on the group.
+    /// Interval, timeout and condition declared on the group.
     const OPTIONS: CollectorOptions = CollectorOptions {
         interval: None,
         timeout: None,
         max_series: None,
+        condition: None,
     };
 
     /// The families the group produces.

@@ -66,6 +66,7 @@ pub mod bench_api;
 mod body;
 mod cache;
 mod collector;
+mod condition;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 pub mod connections;
@@ -87,6 +88,7 @@ pub mod yaml;
 pub use body::Body;
 pub use cache::CollectorHealth;
 pub use collector::{CollectError, Collector, CollectorOptions, Desc};
+pub use condition::{Condition, FactsProbe, Role, TargetFacts};
 pub use encode::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use exporter::{
     BaseExporter, BaseExporterBuilder, CollectorStatus, Exporter, ExporterError, ExporterStatus,

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CollectorCache, Transition};
 use crate::collector::{CollectError, DynCollector};
+use crate::condition::Facts;
 use crate::metric::Metric;
 
 /// How one collector is scheduled.
@@ -101,6 +102,8 @@ pub(crate) struct CollectorEntry {
     pub collector: Arc<dyn DynCollector>,
     pub cache: Arc<CollectorCache>,
     pub schedule: Schedule,
+    /// Which targets it applies to, and the exporter's facts to check that against.
+    pub condition: Option<(crate::Condition, Arc<Facts>)>,
     /// Stops this collector alone (a child of the exporter's token).
     pub cancel: CancellationToken,
 }
@@ -191,7 +194,15 @@ fn start(entry: Arc<CollectorEntry>) -> Run {
         // A panicking collector fails its run like any error: it must not stop the exporter's other
         // collectors, which share this task. Its state is only the collector's own, so observing it after
         // a panic is no worse than running it again.
-        let run = AssertUnwindSafe(entry.collector.collect()).catch_unwind();
+        let run = AssertUnwindSafe(async {
+            if let Some((condition, facts)) = &entry.condition {
+                if let Some(why) = facts.unmet(entry.cache.name(), condition).await {
+                    return Err(CollectError::NotApplicable(why.into()));
+                }
+            }
+            entry.collector.collect().await
+        })
+        .catch_unwind();
         let result = tokio::select! {
             biased;
             () = entry.cancel.cancelled() => None,
@@ -421,6 +432,76 @@ mod behaviour {
         assert_eq!(h.last_error.as_deref(), Some("timed out after 2s"));
         assert_eq!(active.load(SeqCst), 0, "timed-out run still active");
         assert_eq!(finished.load(SeqCst), 0);
+        exporter.close().await;
+    }
+
+    /// The target's facts, as a probe returns them: a role that flips once asked.
+    struct Flipping(Arc<AtomicUsize>);
+    impl crate::FactsProbe for Flipping {
+        async fn probe(&self) -> Result<crate::TargetFacts, CollectError> {
+            let n = self.0.fetch_add(1, SeqCst);
+            Ok(crate::TargetFacts {
+                version: Some(150_000),
+                role: Some(if n < 1 {
+                    crate::Role::Primary
+                } else {
+                    crate::Role::Replica
+                }),
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_condition_that_does_not_hold_skips_the_run_until_it_does() {
+        let probes = Arc::new(AtomicUsize::new(0));
+        let newer = Probe::new("newer", Duration::ZERO);
+        let newer_runs = newer.runs.clone();
+        let replica = Probe::new("replica", Duration::ZERO);
+        let replica_runs = replica.runs.clone();
+        let condition = |c: crate::Condition| CollectorOptions {
+            condition: Some(c),
+            ..CollectorOptions::default()
+        };
+        let exporter = BaseExporter::builder("t")
+            .interval(Duration::from_secs(10))
+            .facts(Flipping(probes.clone()))
+            .collector_with(
+                newer,
+                condition(crate::Condition {
+                    min_version: Some(170_000),
+                    ..crate::Condition::default()
+                }),
+            )
+            .collector_with(
+                replica,
+                condition(crate::Condition {
+                    role: Some(crate::Role::Replica),
+                    ..crate::Condition::default()
+                }),
+            )
+            .build()
+            .unwrap();
+        exporter.process();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let status = exporter.status();
+        for c in &status.collectors {
+            assert!(!c.health.up, "{}", c.name);
+            assert_eq!(c.health.errors_total, 0, "not applicable is no error");
+        }
+        assert_eq!(
+            status.collectors[0].health.not_applicable.as_deref(),
+            Some("needs version 170000 or later; the target is version 150000")
+        );
+        assert_eq!(
+            status.collectors[1].health.not_applicable.as_deref(),
+            Some("applies to a replica; the target is a primary")
+        );
+        assert_eq!((newer_runs.load(SeqCst), replica_runs.load(SeqCst)), (0, 0));
+        assert_eq!(probes.load(SeqCst), 1, "one probe for both collectors");
+        // Half an interval on the facts are stale: probed again, the target is a replica now.
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        assert!(replica_runs.load(SeqCst) >= 1, "runs once the role holds");
+        assert_eq!(newer_runs.load(SeqCst), 0);
         exporter.close().await;
     }
 

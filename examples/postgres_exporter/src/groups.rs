@@ -78,7 +78,8 @@ pub struct PgStatDatabase {
                     EXTRACT(EPOCH FROM checksum_last_failure)::float8 AS checksum_last_failure
              FROM pg_stat_database",
     prefix = "pg_stat_database",
-    name = "pg_stat_database_checksums"
+    name = "pg_stat_database_checksums",
+    min_version = 120000
 )]
 pub struct PgStatDatabaseChecksums {
     #[metric(label)]
@@ -101,7 +102,8 @@ pub struct PgStatDatabaseChecksums {
                     active_time / 1000.0 AS active_time_seconds
              FROM pg_stat_database",
     prefix = "pg_stat_database",
-    name = "pg_stat_database_sessions"
+    name = "pg_stat_database_sessions",
+    min_version = 140000
 )]
 pub struct PgStatDatabaseSessions {
     #[metric(label)]
@@ -234,7 +236,8 @@ pub struct PgStatBgwriter {
                     (j->>'slru_written')::int8 AS slru_written,
                     EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
              FROM pg_stat_checkpointer c, to_jsonb(c) j",
-    prefix = "pg_stat_checkpointer"
+    prefix = "pg_stat_checkpointer",
+    min_version = 170000
 )]
 pub struct PgStatCheckpointer {
     /// Number of scheduled checkpoints due to timeout.
@@ -548,7 +551,8 @@ pub struct PgReplicationSlotsSlot {
     query = "SELECT slot_name, slot_type, wal_status, 1 AS present
              FROM pg_replication_slots WHERE wal_status IS NOT NULL",
     prefix = "pg_replication_slots",
-    name = "pg_replication_slots_wal_status"
+    name = "pg_replication_slots_wal_status",
+    min_version = 130000
 )]
 pub struct PgReplicationSlotsWalStatus {
     #[metric(label)]
@@ -795,7 +799,8 @@ pub struct PgStatProgressVacuumPhase {
     query = "SELECT buffers_used, buffers_unused, buffers_dirty, buffers_pinned,
                     COALESCE(usagecount_avg, 0)::float8 AS usagecount_avg
              FROM pg_buffercache_summary()",
-    prefix = "pg_buffercache_summary"
+    prefix = "pg_buffercache_summary",
+    min_version = 160000
 )]
 pub struct PgBuffercacheSummary {
     /// Number of used shared buffers
@@ -920,7 +925,8 @@ pub struct PgStatActivityAutovacuum {
                     EXTRACT(EPOCH FROM latest_end_time)::float8 AS latest_end_time,
                     substring(slot_name from 'repmgr_slot_([0-9]*)')::int8 AS upstream_node
              FROM pg_catalog.pg_stat_wal_receiver",
-    prefix = "pg_stat_wal_receiver"
+    prefix = "pg_stat_wal_receiver",
+    role = "replica"
 )]
 pub struct PgStatWalReceiver {
     #[metric(label)]
@@ -1007,7 +1013,8 @@ pub struct PgXlogLocation {
                     (j->>'wal_sync_time')::float8 / 1000 AS sync_time,
                     EXTRACT(EPOCH FROM stats_reset)::float8 AS stats_reset
              FROM pg_stat_wal w, to_jsonb(w) j",
-    prefix = "pg_stat_wal"
+    prefix = "pg_stat_wal",
+    min_version = 140000
 )]
 pub struct PgStatWal {
     /// Total number of WAL records generated.
@@ -1056,7 +1063,8 @@ pub struct PgStatWal {
                     COALESCE((j->>'write_bytes')::float8, writes * (j->>'op_bytes')::float8) AS write_bytes,
                     COALESCE((j->>'extend_bytes')::float8, extends * (j->>'op_bytes')::float8) AS extend_bytes
              FROM pg_stat_io i, to_jsonb(i) j",
-    prefix = "pg_stat_io"
+    prefix = "pg_stat_io",
+    min_version = 160000
 )]
 pub struct PgStatIo {
     #[metric(label)]

@@ -109,40 +109,28 @@ pub fn exporter(
     ) -> naming::Named<privileges::WithGrantHint<C>> {
         naming.apply(privileges::WithGrantHint(c))
     }
-    fn gate<C>(connections: &PgConnections, applies: up::Applies, c: C) -> up::Gate<C> {
-        up::Gate::new(connections.clone(), applies, c)
-    }
-    /// `c` on servers of version `min` (`server_version_num`) and later.
-    fn since<C>(connections: &PgConnections, min: i32, c: C) -> up::Gate<C> {
-        gate(connections, up::Applies::Versions { min, max: i32::MAX }, c)
+    fn needs<C>(
+        connections: &PgConnections,
+        extension: &'static str,
+        c: C,
+    ) -> up::NeedsExtension<C> {
+        up::NeedsExtension::new(connections.clone(), extension, c)
     }
     let mut b = BaseExporter::builder("postgres")
         .const_labels(labels)
         .interval(schedule.interval)
         .timeout(schedule.timeout)
         .max_series(schedule.max_series)
+        // Version ranges and roles are declared on the groups (`min_version`, `role`): checked against this.
+        .facts(up::PgFacts::new(connections.clone()))
         .collector(wrap(naming, up::PgUp::new(connections.clone())));
     let on = |name: &str| enabled.contains(name);
     let mut local = Vec::new();
     if on("stat_database") {
         b = b
             .collector(wrap(naming, sql::<PgStatDatabase>(connections)))
-            .collector(wrap(
-                naming,
-                since(
-                    connections,
-                    120_000,
-                    sql::<PgStatDatabaseChecksums>(connections),
-                ),
-            ))
-            .collector(wrap(
-                naming,
-                since(
-                    connections,
-                    140_000,
-                    sql::<PgStatDatabaseSessions>(connections),
-                ),
-            ))
+            .collector(wrap(naming, sql::<PgStatDatabaseChecksums>(connections)))
+            .collector(wrap(naming, sql::<PgStatDatabaseSessions>(connections)))
             .collector(wrap(naming, sql::<PgStatDatabaseConflicts>(connections)));
     }
     if on("stat_bgwriter") {
@@ -157,10 +145,7 @@ pub fn exporter(
         ));
     }
     if on("stat_checkpointer") {
-        b = b.collector(wrap(
-            naming,
-            since(connections, 170_000, sql::<PgStatCheckpointer>(connections)),
-        ));
+        b = b.collector(wrap(naming, sql::<PgStatCheckpointer>(connections)));
     }
     if on("stat_activity") {
         b = b.collector(wrap(naming, sql::<PgStatActivity>(connections)));
@@ -189,11 +174,7 @@ pub fn exporter(
             .collector(wrap(naming, sql::<PgReplicationSlotsSlot>(connections)))
             .collector(wrap(
                 naming,
-                since(
-                    connections,
-                    130_000,
-                    sql::<PgReplicationSlotsWalStatus>(connections),
-                ),
+                sql::<PgReplicationSlotsWalStatus>(connections),
             ));
     }
     if on("stat_user_tables") {
@@ -225,8 +206,8 @@ pub fn exporter(
     }
     if on("buffercache_summary") {
         let c = sql::<PgBuffercacheSummary>(connections);
-        let c = gate(connections, up::Applies::Extension("pg_buffercache"), c);
-        b = b.collector(wrap(naming, since(connections, 160_000, c)));
+        let c = needs(connections, "pg_buffercache", c);
+        b = b.collector(wrap(naming, c));
     }
     if on("database_wraparound") {
         b = b.collector(wrap(naming, sql::<PgDatabaseWraparound>(connections)));
@@ -242,16 +223,11 @@ pub fn exporter(
     }
     if on("stat_statements") {
         let c = statements::PgStatStatements::new(connections.clone(), statements.clone());
-        let c = gate(connections, up::Applies::Extension("pg_stat_statements"), c);
+        let c = needs(connections, "pg_stat_statements", c);
         b = b.collector(wrap(naming, c));
     }
     if on("stat_wal_receiver") {
-        let c = gate(
-            connections,
-            up::Applies::Standby,
-            sql::<PgStatWalReceiver>(connections),
-        );
-        b = b.collector(wrap(naming, c));
+        b = b.collector(wrap(naming, sql::<PgStatWalReceiver>(connections)));
     }
     if on("statio_user_indexes") {
         match databases {
@@ -266,11 +242,11 @@ pub fn exporter(
     }
     if on("stat_wal") {
         let c = sql::<PgStatWal>(connections);
-        b = b.collector(wrap(naming, since(connections, 140_000, c)));
+        b = b.collector(wrap(naming, c));
     }
     if on("stat_io") {
         let c = sql::<PgStatIo>(connections);
-        b = b.collector(wrap(naming, since(connections, 160_000, c)));
+        b = b.collector(wrap(naming, c));
     }
     if on("settings") {
         b = b.collector(wrap(naming, settings::PgSettings::new(connections.clone())));

@@ -78,100 +78,101 @@ pub fn short_version(server_version: &str) -> String {
     }
 }
 
-/// When a collector applies to a server.
-#[derive(Debug, Clone, Copy)]
-pub enum Applies {
-    /// `server_version_num` in `min..max` (views change between major versions), learned on first contact: a
-    /// restart of the exporter picks up an upgraded server.
-    Versions {
-        /// First version, e.g. `140000`.
-        min: i32,
-        /// First version past the range (`i32::MAX`: none).
-        max: i32,
-    },
-    /// The extension is installed in the connected database; checked on every run (it can be created while
-    /// the exporter runs).
-    Extension(&'static str),
-    /// The server is a standby; checked on every run (a standby can be promoted).
-    Standby,
+/// The target's version (`server_version_num`) and role (a standby in recovery is a replica), for the
+/// groups that declare `min_version`, `max_version` or `role`: probed by the exporter on the first run that
+/// needs them and again each half interval, so an upgrade or a promotion is followed without a restart.
+pub struct PgFacts {
+    connections: PgConnections,
 }
 
-/// Runs a collector only where it [`Applies`]; elsewhere the run is not applicable, with the reason.
-pub struct Gate<C> {
+impl PgFacts {
+    /// Asks the server behind `connections`.
+    pub fn new(connections: PgConnections) -> Self {
+        PgFacts { connections }
+    }
+}
+
+impl hubble::FactsProbe for PgFacts {
+    async fn probe(&self) -> Result<hubble::TargetFacts, CollectError> {
+        let row = self
+            .connections
+            .fetch_one(sqlx::query(
+                "SELECT current_setting('server_version_num')::int8, pg_is_in_recovery()",
+            ))
+            .await?;
+        let version: i64 = row.try_get(0)?;
+        let standby: bool = row.try_get(1)?;
+        Ok(hubble::TargetFacts {
+            version: u64::try_from(version).ok(),
+            role: Some(if standby {
+                hubble::Role::Replica
+            } else {
+                hubble::Role::Primary
+            }),
+        })
+    }
+
+    fn version_name(&self, version: u64) -> String {
+        match (version / 10_000, version % 10_000) {
+            (major, 0) => format!("PostgreSQL {major}"),
+            (major, minor) => format!("PostgreSQL {major}.{minor}"),
+        }
+    }
+}
+
+/// Runs a collector only where an extension is installed in the connected database, checked on every run
+/// (it can be created while the exporter runs); elsewhere the run is not applicable, with what to run.
+/// Version ranges and roles are conditions declared on the groups instead ([`PgFacts`]).
+pub struct NeedsExtension<C> {
     connections: PgConnections,
-    applies: Applies,
-    version: std::sync::OnceLock<i32>,
+    extension: &'static str,
     inner: C,
 }
 
-impl<C> Gate<C> {
-    /// `inner` where `applies` holds.
-    pub fn new(connections: PgConnections, applies: Applies, inner: C) -> Self {
-        Gate {
+impl<C> NeedsExtension<C> {
+    /// `inner` where `extension` is installed.
+    pub fn new(connections: PgConnections, extension: &'static str, inner: C) -> Self {
+        NeedsExtension {
             connections,
-            applies,
-            version: std::sync::OnceLock::new(),
+            extension,
             inner,
         }
     }
 }
 
-impl<C: Collector> Gate<C> {
+impl<C: Collector> NeedsExtension<C> {
     /// Why the collector does not apply now, or `None` when it does.
     async fn why_not(&self) -> Result<Option<String>, CollectError> {
-        let group = self.inner.name();
-        let source = |e: sqlx::Error| CollectError::Source(format!("group `{group}`: {e}").into());
-        Ok(match self.applies {
-            Applies::Versions { min, max } => {
-                let version = server_version(&self.connections, &self.version, group).await?;
-                (!(min..max).contains(&version)).then(|| {
-                    format!(
-                        "needs PostgreSQL {}; the server is {}",
-                        version_range(min, max),
-                        version_name(version)
-                    )
-                })
-            }
-            Applies::Extension(extension) => {
-                let (installed, database): (bool, String) = self
-                    .connections
-                    .fetch_one(
-                        sqlx::query(
-                            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1), \
-                             current_database()",
-                        )
-                        .bind(extension),
-                    )
-                    .await
-                    .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                    .map_err(source)?;
-                // pg_stat_statements also needs loading at server start, which CREATE EXTENSION does not do.
-                let preload = if extension == "pg_stat_statements" {
-                    "add it to shared_preload_libraries and "
-                } else {
-                    ""
-                };
-                (!installed).then(|| {
-                    format!(
-                        "extension {extension} is not installed in database {database}: \
-                         {preload}CREATE EXTENSION {extension}"
-                    )
-                })
-            }
-            Applies::Standby => {
-                let standby: bool = self
-                    .connections
-                    .fetch_one(sqlx::query("SELECT pg_is_in_recovery()"))
-                    .await
-                    .and_then(|row| row.try_get(0))
-                    .map_err(source)?;
-                (!standby).then(|| "the server is not a standby".to_owned())
-            }
-        })
+        let extension = self.extension;
+        let (installed, database): (bool, String) = self
+            .connections
+            .fetch_one(
+                sqlx::query(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1), current_database()",
+                )
+                .bind(extension),
+            )
+            .await
+            .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .map_err(|e| {
+                CollectError::Source(format!("group `{}`: {e}", self.inner.name()).into())
+            })?;
+        // pg_stat_statements also needs loading at server start, which CREATE EXTENSION does not do.
+        let preload = if extension == "pg_stat_statements" {
+            "add it to shared_preload_libraries and "
+        } else {
+            ""
+        };
+        Ok((!installed).then(|| {
+            format!(
+                "extension {extension} is not installed in database {database}: \
+                 {preload}CREATE EXTENSION {extension}"
+            )
+        }))
     }
 }
 
-impl<C: Collector> Collector for Gate<C> {
+impl<C: Collector> Collector for NeedsExtension<C> {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -237,21 +238,6 @@ impl<A: Collector, B: Collector> Collector for VersionSplit<A, B> {
             self.since.collect().await
         }
     }
-}
-
-/// `14 or later`, `before 17`, `14 to 16`, from `server_version_num` bounds.
-fn version_range(min: i32, max: i32) -> String {
-    let major = |v: i32| v / 10_000;
-    match (min, max) {
-        (m, i32::MAX) => format!("{} or later", major(m)),
-        (0, m) => format!("before {}", major(m)),
-        (a, b) => format!("{} to {}", major(a), major(b) - 1),
-    }
-}
-
-/// `170010` → `17.10`.
-fn version_name(v: i32) -> String {
-    format!("{}.{}", v / 10_000, v % 10_000)
 }
 
 /// The server's `server_version_num`, asked once per target and then remembered in `known`.

@@ -19,6 +19,15 @@ struct PgStatDatabase {
     xact_commit: i64,
 }
 
+/// WAL receiver statistics: standbys of PostgreSQL 13 to 17 only (a condition checked per target).
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "wal_receiver", min_version = 130000, max_version = 180000, role = "replica")]
+struct WalReceiver {
+    /// Last flushed position.
+    #[metric(gauge)]
+    flushed_lsn: f64,
+}
+
 /// Generic groups work too.
 #[derive(hubble::MetricCollector)]
 struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
@@ -48,6 +57,16 @@ fn sql(pool: sqlx::PgPool) -> impl hubble::Collector {
 fn main() {
     let _ = sql;
     assert_eq!(PgStatDatabase::NAME, "pg_stat_database");
+    assert_eq!(PgStatDatabase::OPTIONS.condition, None);
+    assert_eq!(
+        WalReceiver::OPTIONS.condition,
+        Some(hubble::Condition {
+            min_version: Some(130_000),
+            max_version: Some(180_000),
+            role: Some(hubble::Role::Replica),
+        })
+    );
+    let _ = WalReceiver { flushed_lsn: 0.0 };
     let idle = Idle {
         state: "idle".into(),
         seconds: vec![1, 5],
