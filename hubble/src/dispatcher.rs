@@ -410,6 +410,8 @@ impl<E: Exporter> Dispatcher<E> {
                 }
             }
             let now = Instant::now();
+            // Targets added together start as a crowd: their first runs spread out (`start_in_crowd`).
+            let crowd = d.added.len();
             for (h, svc) in d.added {
                 if cancel.is_cancelled() {
                     break;
@@ -419,11 +421,13 @@ impl<E: Exporter> Dispatcher<E> {
                 }
                 let target = svc.host_port();
                 let outcome = match factory(svc.clone()).await {
-                    Ok(exporter) => self
-                        .registry
-                        .register(exporter)
-                        .await
-                        .map_err(|e| e.to_string()),
+                    Ok(exporter) => {
+                        exporter.base().start_in_crowd(crowd);
+                        self.registry
+                            .register(exporter)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
                     Err(e) => Err(e.to_string()),
                 };
                 match outcome {

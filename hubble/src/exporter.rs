@@ -126,6 +126,8 @@ pub struct BaseExporter {
     max_series: usize,
     /// The target's facts, for collectors with a condition.
     facts: Option<Arc<Facts>>,
+    /// `start_in_crowd`'s fraction, as f64 bits.
+    crowd: AtomicU64,
     cancel: CancellationToken,
     /// The task driving the collectors, once processing.
     tasks: Mutex<Option<JoinSet<()>>>,
@@ -247,6 +249,7 @@ impl BaseExporterBuilder {
             max_jitter: self.max_jitter,
             max_series: self.max_series,
             facts: self.facts.map(|make| Arc::new(make(self.interval / 2))),
+            crowd: AtomicU64::new(0),
             cancel: CancellationToken::new(),
             tasks: Mutex::new(None),
             changed: Arc::new(Notify::new()),
@@ -378,6 +381,20 @@ impl BaseExporter {
             .any(|e| e.collector.name() == name)
     }
 
+    /// Says the exporter starts among `exporters` others started at the same time (a discovery change adding
+    /// them all): their first runs then spread over as much of the interval as the crowd is large (all of it
+    /// from [`CROWD`](Self::CROWD) on), not only the start jitter, so one server answering a thousand new
+    /// targets is not asked everything at once and their first runs do not time out. Call before
+    /// [`process`](Self::process); the dispatcher does.
+    pub fn start_in_crowd(&self, exporters: usize) {
+        #[allow(clippy::cast_precision_loss)]
+        let crowd = (exporters as f64 / Self::CROWD as f64).min(1.0);
+        self.crowd.store(crowd.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Exporters starting together past which their first runs spread over a whole interval.
+    pub const CROWD: usize = 100;
+
     /// Starts running the collectors (one task for all of them). Calling it again, or after
     /// [`close`](Self::close), does nothing. Must be called within a tokio runtime.
     pub fn process(&self) {
@@ -399,9 +416,10 @@ impl BaseExporter {
             self.changed.clone(),
             self.cancel.clone(),
         );
+        let crowd = f64::from_bits(self.crowd.load(Ordering::Relaxed));
         // The phase is read in the task: its clock is the collecting runtime's.
         set.spawn_on(
-            async move { run_exporter(shared, Phase::now(), changed, cancel).await },
+            async move { run_exporter(shared, Phase::now(crowd), changed, cancel).await },
             runtime,
         );
         *tasks = Some(set);

@@ -54,10 +54,15 @@ pub(crate) struct Phase {
     origin: Instant,
     /// In [0, 1).
     fraction: f64,
+    /// How much of its interval the first runs spread over, beyond the start jitter: 0 alone, up to 1 in a
+    /// crowd of exporters starting together.
+    crowd: f64,
 }
 
 impl Phase {
-    pub(crate) fn now() -> Self {
+    /// A phase starting now; `crowd` (0 to 1) is how much of the interval its first runs spread over (see
+    /// [`BaseExporter::start_in_crowd`](crate::BaseExporter::start_in_crowd)).
+    pub(crate) fn now(crowd: f64) -> Self {
         // RandomState is seeded per instance from the OS: enough randomness for a jitter, no extra dependency.
         let r = std::collections::hash_map::RandomState::new()
             .build_hasher()
@@ -67,12 +72,33 @@ impl Phase {
             // The top 53 bits as a fraction: exact in an f64, and below 1.
             #[allow(clippy::cast_precision_loss)]
             fraction: (r >> 11) as f64 / (1u64 << 53) as f64,
+            crowd: crowd.clamp(0.0, 1.0),
         }
     }
 
-    /// When a collector with `schedule` first runs: within the start jitter, so data comes soon.
+    /// When a collector with `schedule` first runs: within the start jitter, so data comes soon; in a crowd
+    /// of exporters starting together, within as much of the interval as the crowd is large.
     fn first_run(&self, schedule: &Schedule) -> Instant {
-        self.origin + schedule.max_jitter.mul_f64(self.fraction)
+        let spread = schedule
+            .max_jitter
+            .max(schedule.interval.mul_f64(self.crowd));
+        self.origin + spread.mul_f64(self.fraction)
+    }
+
+    /// The timeout of a run: the schedule's, except that in a crowd a first run may take up to two intervals
+    /// (from [`BaseExporter::CROWD`] exporters on; less in a smaller crowd): it may be waiting for the
+    /// target's first connection, on a server that a thousand new targets connect to and ask at once, and
+    /// that is no failure yet.
+    ///
+    /// [`BaseExporter::CROWD`]: crate::BaseExporter::CROWD
+    fn timeout(&self, schedule: &Schedule, first: bool) -> Duration {
+        if first {
+            schedule
+                .timeout
+                .max(schedule.interval.mul_f64(2.0 * self.crowd))
+        } else {
+            schedule.timeout
+        }
     }
 
     /// Where the grid of a collector with `schedule` starts: the same fraction of its whole interval, so that
@@ -117,6 +143,8 @@ pub(crate) trait Scheduled: Send + Sync + 'static {
 /// One collector as the driver sees it.
 struct Slot {
     entry: Arc<CollectorEntry>,
+    /// No run has ended yet.
+    first: bool,
     /// Where its grid starts.
     grid: Instant,
     /// Its next run, when not running.
@@ -155,7 +183,8 @@ pub(crate) async fn run_exporter<S: Scheduled>(
                 let now = Instant::now();
                 for slot in slots.iter_mut().filter(|s| !s.running && s.next <= now) {
                     slot.running = true;
-                    runs.push(start(slot.entry.clone()));
+                    let timeout = phase.timeout(&slot.entry.schedule, slot.first);
+                    runs.push(start(slot.entry.clone(), timeout));
                 }
             }
         }
@@ -178,6 +207,7 @@ fn sync(slots: &mut Vec<Slot>, shared: &impl Scheduled, phase: &Phase) {
     for entry in entries {
         if !slots.iter().any(|s| Arc::ptr_eq(&s.entry, &entry)) {
             slots.push(Slot {
+                first: true,
                 grid: phase.grid(&entry.schedule),
                 next: phase.first_run(&entry.schedule).max(now),
                 entry,
@@ -187,10 +217,9 @@ fn sync(slots: &mut Vec<Slot>, shared: &impl Scheduled, phase: &Phase) {
     }
 }
 
-fn start(entry: Arc<CollectorEntry>) -> Run {
+fn start(entry: Arc<CollectorEntry>, timeout: Duration) -> Run {
     Box::pin(async move {
         let began = Instant::now();
-        let timeout = entry.schedule.timeout;
         // A panicking collector fails its run like any error: it must not stop the exporter's other
         // collectors, which share this task. Its state is only the collector's own, so observing it after
         // a panic is no worse than running it again.
@@ -287,8 +316,50 @@ mod tests {
     }
 
     #[test]
+    fn a_crowd_spreads_first_runs_and_gives_them_time() {
+        let s = Schedule {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+            max_jitter: default_jitter(Duration::from_secs(15)),
+        };
+        let origin = Instant::now();
+        let offsets = |crowd: f64| -> Vec<Duration> {
+            (0..1000)
+                .map(|_| Phase {
+                    origin,
+                    ..Phase::now(crowd)
+                })
+                .map(|p| p.first_run(&s) - origin)
+                .collect()
+        };
+        // Alone or among a few: within the start jitter.
+        assert!(offsets(0.01).iter().all(|d| *d <= s.max_jitter));
+        // A full crowd: over the whole interval, a tenth in each tenth of it (give or take).
+        let spread = offsets(1.0);
+        assert!(spread.iter().all(|d| *d < s.interval));
+        for tenth in 0..10 {
+            let n = spread
+                .iter()
+                .filter(|d| {
+                    d.as_secs_f64() / 1.5 >= f64::from(tenth)
+                        && d.as_secs_f64() / 1.5 < f64::from(tenth + 1)
+                })
+                .count();
+            assert!((50..=150).contains(&n), "{n} first runs in tenth {tenth}");
+        }
+        let crowd = Phase::now(1.0);
+        assert_eq!(crowd.timeout(&s, true), Duration::from_secs(30));
+        assert_eq!(
+            crowd.timeout(&s, false),
+            s.timeout,
+            "later runs keep the timeout"
+        );
+        assert_eq!(Phase::now(0.0).timeout(&s, true), s.timeout);
+    }
+
+    #[test]
     fn one_phase_puts_equal_intervals_on_one_grid() {
-        let phase = Phase::now();
+        let phase = Phase::now(0.0);
         assert!((0.0..1.0).contains(&phase.fraction));
         let a = Schedule {
             interval: Duration::from_secs(15),
@@ -320,7 +391,7 @@ mod tests {
             .map(|_| {
                 let phase = Phase {
                     origin,
-                    ..Phase::now()
+                    ..Phase::now(0.0)
                 };
                 assert!(phase.first_run(&s) - origin <= s.max_jitter);
                 phase.grid(&s) - origin

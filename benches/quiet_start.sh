@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Macro benchmark: a start at scale (issue #16, target 5). TARGETS file_sd targets on one throwaway PostgreSQL
+# 15 appear at once (1-connection pools, every standard group, 15 s interval). Prints the seconds until every
+# target shows pg_up 1, the "collector failing" lines the start logged, and peak backends.
+# Usage: benches/quiet_start.sh [TARGETS] [LIMIT_SECONDS]      (defaults 1000 targets, 90 s)
+set -euo pipefail
+command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=${BENCH_DIR:-$root/../shared/bench}
+N=${1:-1000}; LIMIT=${2:-90}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+if [ -n "${HUBBLE_BIN:-}" ]; then bin=$HUBBLE_BIN; else
+  cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
+  bin=$root/target/release/postgres_exporter
+fi
+work=$(mktemp -d /tmp/hubble-start.XXXXXX); chmod 755 "$work"
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+pgport=$(free_port); port=$(free_port)
+pids=
+cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
+trap cleanup EXIT
+"$bench/pg.sh" start "$work/pg" "$pgport" 10 >&2
+su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -m fast -w stop >/dev/null"
+su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 \
+  -c max_connections=$((N + 100))' -l $work/pg/log -w start >/dev/null"
+sd=$work/targets.yml; : >"$sd"
+"$bin" --discovery.file "$sd" --discovery.interval 1s --target.max-connections 1 --collection.interval 15s \
+  --web.listen-address "127.0.0.1:$port" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
+pids=$!
+for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/-/healthy" 2>/dev/null && break; sleep 0.1; done
+(
+  while :; do
+    psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -At -d postgres \
+      -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'hubble_postgres_exporter'" 2>/dev/null || true
+    sleep 0.5
+  done
+) >"$work/backends" &
+pids="$pids $!"
+python3 - "$sd" "$N" "$pgport" <<'PY'
+import os, sys
+path, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path + ".tmp", "w") as f:
+    f.write("".join(f"- targets: ['127.0.0.1:{port}']\n  labels: {{service: db, replica: 'r{i}', "
+                    f"__param_dbname: bench, __param_sslmode: disable}}\n" for i in range(n)))
+os.rename(path + ".tmp", path)
+PY
+start=$(date +%s.%N); all_up=
+while :; do
+  now=$(date +%s.%N); elapsed=$(python3 -c "print(f'{$now - $start:.1f}')")
+  up=$(curl -fsS "http://127.0.0.1:$port/metrics" | grep -c '^pg_up{.*} 1$' || true)
+  if [ "$up" -ge "$N" ]; then all_up=$elapsed; break; fi
+  if python3 -c "import sys; sys.exit(0 if $now - $start > $LIMIT else 1)"; then break; fi
+  sleep 1
+done
+sleep 20 # the rest of the first intervals, for failures they log
+failing=$(grep -c 'collector failing' "$work/exporter.log" || true)
+peak=$(sort -n "$work/backends" | tail -1)
+echo "most frequent failures:"
+grep 'collector failing' "$work/exporter.log" | grep -o 'error=.*' | cut -c1-100 | sort | uniq -c | sort -rn | head -5 || true
+printf '%-32s %s\n' "targets" "$N" "all pg_up 1 after (s)" "${all_up:-not within ${LIMIT}s ($up up)}" \
+  "collector failing lines" "$failing" "peak backends" "$peak"
