@@ -48,6 +48,8 @@ pub struct Container<'a> {
     pub max_version: Option<(u64, proc_macro2::Span)>,
     /// `role = "primary"` or `"replica"`, checked.
     pub target_role: Option<TargetRole>,
+    /// `per_database`: the query reads one database's objects.
+    pub per_database: bool,
     pub const_labels: Vec<(LitStr, LitStr)>,
     pub fields: Vec<Field<'a>>,
     /// A container attribute was malformed (already reported).

@@ -41,6 +41,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         min_version: None,
         max_version: None,
         target_role: None,
+        per_database: false,
         const_labels: Vec::new(),
         fields: Vec::new(),
         attr_error: false,
@@ -54,6 +55,9 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 && !once(cx, &mut seen, &key, meta.path.span())
             {
                 // Parse and drop the duplicate's value so the remaining keys are still checked.
+                if key == PER_DATABASE {
+                    return Ok(());
+                }
                 if key != CONST_LABELS {
                     meta.value()?.parse::<Lit>()?;
                 } else {
@@ -70,6 +74,14 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 MIN_VERSION => c.min_version = Some(version(&meta)?),
                 MAX_VERSION => c.max_version = Some(version(&meta)?),
                 TARGET_ROLE => c.target_role = target_role(cx, &meta)?,
+                PER_DATABASE => {
+                    if meta.input.peek(syn::Token![=]) {
+                        return Err(meta.error(
+                            "`per_database` takes no value: write #[hubble(per_database)]",
+                        ));
+                    }
+                    c.per_database = true;
+                }
                 CONST_LABELS => meta.parse_nested_meta(|label| {
                     let name = label
                         .path

@@ -100,6 +100,7 @@ fn generate(c: &Container) -> TokenStream {
     let interval = millis(c.interval);
     let timeout = millis(c.timeout);
     let condition = condition(c);
+    let per_database = c.per_database;
 
     let label_fields: Vec<_> = c
         .fields
@@ -192,6 +193,7 @@ fn generate(c: &Container) -> TokenStream {
     quote! {
         impl #impl_generics ::hubble::MetricGroup for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
+            const PER_DATABASE: bool = #per_database;
             const OPTIONS: ::hubble::CollectorOptions = ::hubble::CollectorOptions {
                 interval: #interval,
                 timeout: #timeout,

@@ -13,6 +13,7 @@ pub const CONST_LABELS: &str = "const_labels";
 pub const MIN_VERSION: &str = "min_version";
 pub const MAX_VERSION: &str = "max_version";
 pub const TARGET_ROLE: &str = "role";
+pub const PER_DATABASE: &str = "per_database";
 pub const CONTAINER_KEYS: &[&str] = &[
     QUERY,
     PREFIX,
@@ -23,6 +24,7 @@ pub const CONTAINER_KEYS: &[&str] = &[
     MIN_VERSION,
     MAX_VERSION,
     TARGET_ROLE,
+    PER_DATABASE,
 ];
 
 // Field keys: #[metric(...)]

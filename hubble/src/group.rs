@@ -14,6 +14,9 @@ use crate::metric::Metric;
 pub trait MetricGroup: Send + Sync + 'static {
     /// Collector name: the `name` attribute, else the prefix, else the struct name in snake case.
     const NAME: &'static str;
+    /// Whether the group reads one database's objects (`#[hubble(per_database)]`): an exporter that visits
+    /// every database of a server runs it in each (a `datname` label tells them apart) rather than once.
+    const PER_DATABASE: bool = false;
     /// Interval, timeout and condition declared on the group.
     const OPTIONS: CollectorOptions = CollectorOptions {
         interval: None,

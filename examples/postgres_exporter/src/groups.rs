@@ -579,7 +579,8 @@ pub struct PgReplicationSlotsWalStatus {
                     vacuum_count, autovacuum_count, analyze_count, autoanalyze_count,
                     pg_indexes_size(relid) AS index_size_bytes, pg_table_size(relid) AS table_size_bytes
              FROM pg_stat_user_tables",
-    prefix = "pg_stat_user_tables"
+    prefix = "pg_stat_user_tables",
+    per_database
 )]
 pub struct PgStatUserTables {
     #[metric(label)]
@@ -661,7 +662,8 @@ pub struct PgStatUserTables {
                     COALESCE(toast_blks_read, 0) AS toast_blks_read, COALESCE(toast_blks_hit, 0) AS toast_blks_hit,
                     COALESCE(tidx_blks_read, 0) AS tidx_blks_read, COALESCE(tidx_blks_hit, 0) AS tidx_blks_hit
              FROM pg_statio_user_tables",
-    prefix = "pg_statio_user_tables"
+    prefix = "pg_statio_user_tables",
+    per_database
 )]
 pub struct PgStatioUserTables {
     #[metric(label)]
@@ -969,7 +971,8 @@ pub struct PgStatWalReceiver {
 #[hubble(
     query = "SELECT schemaname, relname, indexrelname, idx_blks_read, idx_blks_hit
              FROM pg_statio_user_indexes",
-    prefix = "pg_statio_user_indexes"
+    prefix = "pg_statio_user_indexes",
+    per_database
 )]
 pub struct PgStatioUserIndexes {
     #[metric(label)]

@@ -116,6 +116,25 @@ pub fn exporter(
     ) -> up::NeedsExtension<C> {
         up::NeedsExtension::new(connections.clone(), extension, c)
     }
+    /// Group `G` over the target's connections, or, when databases are visited and `G` is declared
+    /// `per_database`, among the groups run in every database.
+    fn standard<G>(
+        b: BaseExporterBuilder,
+        local: &mut Vec<LocalGroup>,
+        connections: &PgConnections,
+        naming: Naming,
+        databases: bool,
+    ) -> BaseExporterBuilder
+    where
+        G: hubble::SqlQuery + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        if databases && G::PER_DATABASE {
+            local.push(LocalGroup::new(connections, |c| sql::<G>(&c)));
+            b
+        } else {
+            b.collector(wrap(naming, sql::<G>(connections)))
+        }
+    }
     let mut b = BaseExporter::builder("postgres")
         .const_labels(labels)
         .interval(schedule.interval)
@@ -178,20 +197,10 @@ pub fn exporter(
             ));
     }
     if on("stat_user_tables") {
-        match databases {
-            Some(_) => local.push(LocalGroup::new(connections, |c| {
-                sql::<PgStatUserTables>(&c)
-            })),
-            None => b = b.collector(wrap(naming, sql::<PgStatUserTables>(connections))),
-        }
+        b = standard::<PgStatUserTables>(b, &mut local, connections, naming, databases.is_some());
     }
     if on("statio_user_tables") {
-        match databases {
-            Some(_) => local.push(LocalGroup::new(connections, |c| {
-                sql::<PgStatioUserTables>(&c)
-            })),
-            None => b = b.collector(wrap(naming, sql::<PgStatioUserTables>(connections))),
-        }
+        b = standard::<PgStatioUserTables>(b, &mut local, connections, naming, databases.is_some());
     }
     if on("stat_progress_vacuum") {
         b = b
@@ -230,12 +239,13 @@ pub fn exporter(
         b = b.collector(wrap(naming, sql::<PgStatWalReceiver>(connections)));
     }
     if on("statio_user_indexes") {
-        match databases {
-            Some(_) => local.push(LocalGroup::new(connections, |c| {
-                sql::<PgStatioUserIndexes>(&c)
-            })),
-            None => b = b.collector(wrap(naming, sql::<PgStatioUserIndexes>(connections))),
-        }
+        b = standard::<PgStatioUserIndexes>(
+            b,
+            &mut local,
+            connections,
+            naming,
+            databases.is_some(),
+        );
     }
     if on("xlog_location") {
         b = b.collector(wrap(naming, sql::<PgXlogLocation>(connections)));

@@ -22,4 +22,12 @@ struct NotANumber {
     up: f64,
 }
 
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "flag_with_value", per_database = true)]
+struct FlagWithValue {
+    /// Up.
+    #[metric(gauge)]
+    up: f64,
+}
+
 fn main() {}

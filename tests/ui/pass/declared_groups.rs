@@ -28,6 +28,17 @@ struct WalReceiver {
     flushed_lsn: f64,
 }
 
+/// One database's tables: run in each database by an exporter that visits them all.
+#[derive(hubble::MetricCollector)]
+#[hubble(prefix = "tables", per_database)]
+struct Tables {
+    #[metric(label)]
+    relname: String,
+    /// Live rows.
+    #[metric(gauge)]
+    live_rows: i64,
+}
+
 /// Generic groups work too.
 #[derive(hubble::MetricCollector)]
 struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
@@ -67,6 +78,8 @@ fn main() {
         })
     );
     let _ = WalReceiver { flushed_lsn: 0.0 };
+    assert!(Tables::PER_DATABASE && !PgStatDatabase::PER_DATABASE);
+    let _ = Tables { relname: String::new(), live_rows: 0 };
     let idle = Idle {
         state: "idle".into(),
         seconds: vec![1, 5],
