@@ -56,6 +56,9 @@ pub struct Databases {
     capacity: usize,
     /// Idle connections to other databases, most recently used first.
     idle: Mutex<VecDeque<(String, PgConnections)>>,
+    /// How long connecting to a database may take (the server-side statement timeout): a database that does
+    /// not answer fails alone, not the whole round.
+    connect_timeout: std::time::Duration,
     /// The last error of each (collector, database) (`None`: fine), to log once per change.
     health: Mutex<BTreeMap<(String, String), Option<String>>>,
 }
@@ -76,6 +79,7 @@ impl Databases {
             filter,
             permits: Semaphore::new(capacity),
             capacity,
+            connect_timeout: statement_timeout,
             idle: Mutex::new(VecDeque::new()),
             health: Mutex::new(BTreeMap::new()),
         })
@@ -141,6 +145,7 @@ impl Databases {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .min_connections(0)
+            .acquire_timeout(self.connect_timeout)
             .test_before_acquire(false)
             .acquire_slow_level(log::LevelFilter::Debug)
             .connect_lazy_with(self.options.clone().database(datname));
