@@ -157,7 +157,7 @@ impl Facts {
     /// The facts, probed if missing or stale (one probe at a time: the exporter's collectors wait for it).
     /// A failed probe keeps what was known before (`None` at first): the collectors then run and fail as
     /// the target does.
-    async fn current(&self, exporter: &str) -> Option<TargetFacts> {
+    async fn current(&self, collector: &str) -> Option<TargetFacts> {
         let mut last = self.last.lock().await;
         if let Some((facts, at)) = *last {
             if at.elapsed() < self.max_age {
@@ -168,21 +168,22 @@ impl Facts {
             Ok(facts) => {
                 let before = last.map(|(f, _)| f);
                 if before.is_some_and(|b| b != facts) {
-                    tracing::info!(exporter, before = ?before, now = ?facts, "target facts changed");
+                    tracing::info!(collector, before = ?before, now = ?facts, "target facts changed");
                 }
                 *last = Some((facts, Instant::now()));
                 Some(facts)
             }
             Err(error) => {
-                tracing::debug!(exporter, %error, "facts probe failed");
+                tracing::debug!(collector, %error, "facts probe failed");
                 last.map(|(f, _)| f)
             }
         }
     }
 
-    /// Why `condition` does not hold for the target now, if it does not.
-    pub(crate) async fn unmet(&self, exporter: &str, condition: &Condition) -> Option<String> {
-        let facts = self.current(exporter).await?;
+    /// Why `condition` does not hold for the target now, if it does not; `collector` is the one asking (for
+    /// the log).
+    pub(crate) async fn unmet(&self, collector: &str, condition: &Condition) -> Option<String> {
+        let facts = self.current(collector).await?;
         condition.unmet(&facts, &|v| self.probe.version_name(v))
     }
 }

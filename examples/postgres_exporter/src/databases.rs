@@ -227,7 +227,8 @@ type Run = Box<
         + Sync,
 >;
 
-/// A group that runs in one database at a time.
+/// A group that runs in one database at a time. Its own options (interval, timeout, condition) are not
+/// applied: it runs when its [`PerDatabase`] collector does.
 pub struct LocalGroup {
     name: String,
     descriptors: Vec<Desc>,

@@ -311,15 +311,14 @@ impl WebConfigHandle {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let config = WebConfig::load(path)?;
-        log_warnings(path, &config);
-        self.replace(config);
+        self.replace(WebConfig::load(path)?);
         Ok(())
     }
 
     /// Puts `config` in force (one loaded from [`path`](Self::path) by a caller that checks several files
-    /// before applying any).
+    /// before applying any), logging its [warnings](WebConfig::warnings).
     pub fn replace(&self, config: WebConfig) {
+        log_warnings(self.path.as_deref().unwrap_or(Path::new("")), &config);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
         self.auth.clear();
     }
