@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hubble::{BaseExporter, CollectError, Collector, Format, Registry, SqlCollector};
 use rust_decimal::Decimal;
-use sqlx::{Postgres, Sqlite};
+use sqlx::{MySql, Postgres, Sqlite};
+use support::mariadb::MariaDb;
 use support::pg::PgCluster;
 use support::wait_for;
 
@@ -434,6 +435,128 @@ fn postgres_rows_types_and_timeouts() {
         };
         assert_eq!(later.errors_total, 1);
         registry.unregister(&*exporter).await;
+        pool.close().await;
+    });
+}
+
+/// MySQL/MariaDB column types, as the derive reads them.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT k, small, big, dbl, num, flag, maybe, txt FROM conv ORDER BY k",
+    prefix = "myconv"
+)]
+struct MyConversions {
+    #[metric(label)]
+    k: String,
+    /// SMALLINT.
+    #[metric(gauge)]
+    small: i16,
+    /// BIGINT UNSIGNED.
+    #[metric(counter, rename = "big_total")]
+    big: u64,
+    /// DOUBLE.
+    #[metric(gauge)]
+    dbl: f64,
+    /// DECIMAL.
+    #[metric(gauge)]
+    num: rust_decimal::Decimal,
+    /// BOOLEAN (TINYINT(1)).
+    #[metric(gauge)]
+    flag: bool,
+    /// INT NULL: NULL gives no sample.
+    #[metric(gauge)]
+    maybe: Option<i32>,
+    /// VARCHAR holding a number.
+    #[metric(gauge)]
+    txt: String,
+}
+
+/// Server status variables, one row each (text values, as MariaDB keeps them).
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT LOWER(VARIABLE_NAME) AS name, VARIABLE_VALUE AS value FROM information_schema.GLOBAL_STATUS \
+             WHERE VARIABLE_NAME IN ('UPTIME', 'THREADS_CONNECTED') ORDER BY name",
+    prefix = "mysql_global_status"
+)]
+struct GlobalStatus {
+    #[metric(label)]
+    name: String,
+    /// The variable's value.
+    #[metric(untyped)]
+    value: String,
+}
+
+#[test]
+fn mariadb_rows_and_types() {
+    let db = MariaDb::start();
+    db.sql(
+        "CREATE DATABASE app; USE app;
+         CREATE TABLE conv (k VARCHAR(8), small SMALLINT, big BIGINT UNSIGNED, dbl DOUBLE, num DECIMAL(10,3),
+                            flag BOOLEAN, maybe INT NULL, txt VARCHAR(16));
+         INSERT INTO conv VALUES ('a', -3, 18446744073709551615, 0.1, 123.45, TRUE, 7, '42'),
+                                 ('b', 0, 0, 1e300, -0.001, FALSE, NULL, '-1.5');",
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url("app"))
+            .await
+            .unwrap();
+        let lines = render(
+            &SqlCollector::<MyConversions, MySql>::new(pool.clone())
+                .collect()
+                .await
+                .unwrap(),
+        );
+        for expected in [
+            r#"myconv_small{k="a"} -3"#,
+            r#"myconv_big_total{k="a"} 1.8446744073709552e19"#,
+            r#"myconv_dbl{k="b"} 1e300"#,
+            r#"myconv_num{k="a"} 123.45"#,
+            r#"myconv_num{k="b"} -0.001"#,
+            r#"myconv_flag{k="a"} 1"#,
+            r#"myconv_flag{k="b"} 0"#,
+            r#"myconv_maybe{k="a"} 7"#,
+            r#"myconv_txt{k="b"} -1.5"#,
+        ] {
+            assert!(
+                lines.iter().any(|l| l == expected),
+                "missing {expected:?} in {lines:#?}"
+            );
+        }
+        assert!(!lines.iter().any(|l| l.starts_with("myconv_maybe{k=\"b\"}")));
+
+        let status = render(
+            &SqlCollector::<GlobalStatus, MySql>::new(hubble::connections::Connections::new(
+                pool.clone(),
+            ))
+            .collect()
+            .await
+            .unwrap(),
+        );
+        assert!(
+            status
+                .iter()
+                .any(|l| l.starts_with(r#"mysql_global_status_value{name="uptime"} "#)),
+            "{status:#?}"
+        );
+        // A query the server refuses is the group's error, naming it.
+        let bad = SqlCollector::<MyConversions, MySql>::new(
+            sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect(&db.url("mysql"))
+                .await
+                .unwrap(),
+        )
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("myconv") && bad.contains("conv"), "{bad}");
         pool.close().await;
     });
 }

@@ -69,8 +69,11 @@ impl From<std::io::Error> for CollectError {
 }
 
 /// So `?` works on queries inside a collector: the database failed.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
+)]
 impl From<sqlx::Error> for CollectError {
     fn from(e: sqlx::Error) -> Self {
         CollectError::source(e)

@@ -131,7 +131,10 @@ where
 /// `connections::Connections` shared by a target's collectors, it keeps the connection
 /// between runs: one round trip per query instead of two.
 pub struct SqlCollector<G, DB: sqlx_db::Database> {
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code)
+    )]
     source: SqlSource<DB>,
     _group: PhantomData<fn() -> G>,
 }
@@ -144,7 +147,7 @@ impl<G, DB: sqlx_db::Database> std::fmt::Debug for SqlCollector<G, DB> {
     }
 }
 
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
 mod sqlx_db {
     //! Without a SQL driver, `SqlCollector` exists but cannot be built.
     pub trait Database {}
@@ -152,7 +155,7 @@ mod sqlx_db {
     #[derive(Debug)]
     pub struct Source<DB>(std::marker::PhantomData<DB>);
 }
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sqlx_db {
     pub(crate) use sqlx::Database;
 
@@ -195,7 +198,7 @@ impl<G, DB: sqlx_db::Database> SqlCollector<G, DB> {
     }
 }
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 fn query_error<G: MetricGroup>(e: sqlx::Error) -> CollectError {
     match e {
         sqlx::Error::ColumnDecode { index, source } => {
@@ -250,3 +253,4 @@ macro_rules! sql_collector {
 
 sql_collector!("sqlite", sqlx::Sqlite, sqlx::sqlite::SqliteRow);
 sql_collector!("postgres", sqlx::Postgres, sqlx::postgres::PgRow);
+sql_collector!("mysql", sqlx::MySql, sqlx::mysql::MySqlRow);

@@ -50,7 +50,8 @@
 //!
 //! # Feature flags
 //!
-//! - `sqlite`, `postgres`: [`SqlCollector`] over that sqlx driver (and the `connections` module).
+//! - `sqlite`, `postgres`, `mysql` (MySQL and MariaDB): [`SqlCollector`] over that sqlx driver (and the
+//!   `connections` module).
 //! - `decimal`: `rust_decimal::Decimal` values (PostgreSQL `NUMERIC`).
 //! - `chrono`: `chrono` timestamps as Unix seconds.
 //! - `bench`: entry points for the repository's criterion benchmarks; not public API.
@@ -67,8 +68,11 @@ mod body;
 mod cache;
 mod collector;
 mod condition;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
+)]
 pub mod connections;
 pub mod discovery;
 pub mod dispatcher;
@@ -109,8 +113,11 @@ pub use web::{WebConfig, WebConfigError, WebConfigHandle};
 /// The `prometheus` crate hubble uses, for instruments registered in [`Registry::prometheus`].
 pub use prometheus;
 /// The `sqlx` crate hubble uses, with the drivers of the enabled features.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql")))
+)]
 pub use sqlx;
 
 /// Runs the README's examples as doc tests, so the repository's front page cannot drift from the API.

@@ -1,6 +1,7 @@
 //! Shared test helpers: a minimal HTTP client over loopback, promtool, polling with bounds.
 #![allow(dead_code)]
 
+pub mod mariadb;
 pub mod pg;
 pub mod pki;
 pub mod props;
