@@ -240,7 +240,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused time: staleness is what is tested, so the clock is the test's, not the machine's.
+    #[tokio::test(start_paused = true)]
     async fn facts_are_probed_again_when_stale() {
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let facts = Facts::new(Counting(calls.clone()), Duration::from_millis(50));
