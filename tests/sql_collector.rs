@@ -269,6 +269,71 @@ struct Conversions {
     txt: String,
 }
 
+/// [`Conversions`] over the simple query protocol: the same values, read from text.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT k, small, big, real4, dbl, num, flag, ts, maybe, txt FROM conv ORDER BY k",
+    prefix = "pgconv",
+    simple_query
+)]
+struct SimpleConversions {
+    #[metric(label)]
+    k: String,
+    /// int2.
+    #[metric(gauge)]
+    small: i16,
+    /// int8.
+    #[metric(counter, rename = "big_total")]
+    big: i64,
+    /// float4.
+    #[metric(gauge)]
+    real4: f32,
+    /// float8.
+    #[metric(gauge)]
+    dbl: f64,
+    /// numeric.
+    #[metric(gauge)]
+    num: Decimal,
+    /// bool.
+    #[metric(gauge)]
+    flag: bool,
+    /// timestamptz as Unix seconds.
+    #[metric(gauge, rename = "ts_seconds")]
+    ts: DateTime<Utc>,
+    /// Nullable int4.
+    #[metric(gauge)]
+    maybe: Option<i32>,
+    /// Numeric text.
+    #[metric(untyped)]
+    txt: String,
+}
+
+/// Statements the session has prepared, counted by a query that is prepared itself unless it goes over the
+/// simple query protocol.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT count(*) AS prepared FROM pg_prepared_statements",
+    prefix = "session",
+    simple_query
+)]
+struct SimplePrepared {
+    /// Prepared statements.
+    #[metric(gauge)]
+    prepared: i64,
+}
+
+/// [`SimplePrepared`] over the extended protocol.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT count(*) AS prepared FROM pg_prepared_statements",
+    prefix = "session"
+)]
+struct ExtendedPrepared {
+    /// Prepared statements.
+    #[metric(gauge)]
+    prepared: i64,
+}
+
 /// Per-table statistics, one series per table.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
@@ -362,6 +427,39 @@ fn postgres_rows_types_and_timeouts() {
             !lines.iter().any(|l| l.starts_with("pgconv_maybe{k=\"b\"}")),
             "NULL gave a sample"
         );
+        // Over the simple query protocol every value is read from text, to the same samples.
+        let simple = render(
+            &SqlCollector::<SimpleConversions, Postgres>::new(pool.clone())
+                .collect()
+                .await
+                .unwrap(),
+        );
+        assert_eq!(simple, lines);
+        // ...and nothing is prepared: on one connection, the simple query sees no statement of its own, the
+        // extended one sees itself.
+        let one = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&pg.url("app"))
+            .await
+            .unwrap();
+        let session = hubble::connections::Connections::new(one.clone());
+        let prepared = |m: Vec<hubble::Metric>| render(&m).join("");
+        let simple = SqlCollector::<SimplePrepared, Postgres>::new(session.clone());
+        assert_eq!(
+            prepared(simple.collect().await.unwrap()),
+            "session_prepared{} 0"
+        );
+        let extended = SqlCollector::<ExtendedPrepared, Postgres>::new(session.clone());
+        assert_eq!(
+            prepared(extended.collect().await.unwrap()),
+            "session_prepared{} 1"
+        );
+        assert_eq!(
+            prepared(simple.collect().await.unwrap()),
+            "session_prepared{} 1"
+        );
+        session.close().await;
+        one.close().await;
 
         let tables = render(
             &SqlCollector::<UserTables, Postgres>::new(pool.clone())
@@ -471,6 +569,39 @@ struct MyConversions {
     txt: String,
 }
 
+/// [`MyConversions`] over the text protocol.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT k, small, big, dbl, num, flag, maybe, txt FROM conv ORDER BY k",
+    prefix = "myconv",
+    simple_query
+)]
+struct MySimpleConversions {
+    #[metric(label)]
+    k: String,
+    /// SMALLINT.
+    #[metric(gauge)]
+    small: i16,
+    /// BIGINT UNSIGNED.
+    #[metric(counter, rename = "big_total")]
+    big: u64,
+    /// DOUBLE.
+    #[metric(gauge)]
+    dbl: f64,
+    /// DECIMAL.
+    #[metric(gauge)]
+    num: rust_decimal::Decimal,
+    /// BOOLEAN (TINYINT(1)).
+    #[metric(gauge)]
+    flag: bool,
+    /// INT NULL: NULL gives no sample.
+    #[metric(gauge)]
+    maybe: Option<i32>,
+    /// VARCHAR holding a number.
+    #[metric(gauge)]
+    txt: String,
+}
+
 /// Server status variables, one row each (text values, as MariaDB keeps them).
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
@@ -529,6 +660,14 @@ fn mariadb_rows_and_types() {
             );
         }
         assert!(!lines.iter().any(|l| l.starts_with("myconv_maybe{k=\"b\"}")));
+        // The text protocol (COM_QUERY) reads the same values.
+        let simple = render(
+            &SqlCollector::<MySimpleConversions, MySql>::new(pool.clone())
+                .collect()
+                .await
+                .unwrap(),
+        );
+        assert_eq!(simple, lines);
 
         let status = render(
             &SqlCollector::<GlobalStatus, MySql>::new(hubble::connections::Connections::new(

@@ -50,6 +50,8 @@ pub struct Container<'a> {
     pub target_role: Option<TargetRole>,
     /// `per_database`: the query reads one database's objects.
     pub per_database: bool,
+    /// `simple_query`: the query goes over the simple query protocol, with its span.
+    pub simple_query: Option<proc_macro2::Span>,
     pub const_labels: Vec<(LitStr, LitStr)>,
     pub fields: Vec<Field<'a>>,
     /// A container attribute was malformed (already reported).

@@ -9,6 +9,14 @@ use crate::ast::{Container, Field, Millis, Role, TargetRole};
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
 
+/// Refuses a value after a key that takes none.
+fn flag(meta: &ParseNestedMeta, key: &str) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        return Err(meta.error(format!("`{key}` takes no value: write #[hubble({key})]")));
+    }
+    Ok(())
+}
+
 /// Parses the struct; `None` when it is not a struct with named fields (already reported).
 pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<'a>> {
     let fields = match &input.data {
@@ -42,6 +50,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         max_version: None,
         target_role: None,
         per_database: false,
+        simple_query: None,
         const_labels: Vec::new(),
         fields: Vec::new(),
         attr_error: false,
@@ -55,7 +64,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 && !once(cx, &mut seen, &key, meta.path.span())
             {
                 // Parse and drop the duplicate's value so the remaining keys are still checked.
-                if key == PER_DATABASE {
+                if FLAG_KEYS.contains(&key.as_str()) {
                     return Ok(());
                 }
                 if key != CONST_LABELS {
@@ -75,12 +84,12 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 MAX_VERSION => c.max_version = Some(version(&meta)?),
                 TARGET_ROLE => c.target_role = target_role(cx, &meta)?,
                 PER_DATABASE => {
-                    if meta.input.peek(syn::Token![=]) {
-                        return Err(meta.error(
-                            "`per_database` takes no value: write #[hubble(per_database)]",
-                        ));
-                    }
+                    flag(&meta, PER_DATABASE)?;
                     c.per_database = true;
+                }
+                SIMPLE_QUERY => {
+                    flag(&meta, SIMPLE_QUERY)?;
+                    c.simple_query = Some(meta.path.span());
                 }
                 CONST_LABELS => meta.parse_nested_meta(|label| {
                     let name = label

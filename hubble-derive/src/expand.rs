@@ -182,10 +182,12 @@ fn generate(c: &Container) -> TokenStream {
         }
     });
 
+    let simple_query = c.simple_query.is_some();
     let sql = c.query.as_ref().map(|q| {
         quote! {
             impl #impl_generics ::hubble::SqlQuery for #ident #ty_generics #where_clause {
                 const QUERY: &'static str = #q;
+                const SIMPLE_QUERY: bool = #simple_query;
             }
         }
     });

@@ -14,6 +14,9 @@ pub const MIN_VERSION: &str = "min_version";
 pub const MAX_VERSION: &str = "max_version";
 pub const TARGET_ROLE: &str = "role";
 pub const PER_DATABASE: &str = "per_database";
+pub const SIMPLE_QUERY: &str = "simple_query";
+/// Keys that take no value.
+pub const FLAG_KEYS: &[&str] = &[PER_DATABASE, SIMPLE_QUERY];
 pub const CONTAINER_KEYS: &[&str] = &[
     QUERY,
     PREFIX,
@@ -25,6 +28,7 @@ pub const CONTAINER_KEYS: &[&str] = &[
     MAX_VERSION,
     TARGET_ROLE,
     PER_DATABASE,
+    SIMPLE_QUERY,
 ];
 
 // Field keys: #[metric(...)]

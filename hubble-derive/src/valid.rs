@@ -27,6 +27,12 @@ fn check_label(cx: &mut Ctxt, name: &str, span: Span, fix: &str) {
 }
 
 pub fn check(cx: &mut Ctxt, c: &Container) {
+    if let (Some(span), None) = (c.simple_query, &c.query) {
+        cx.error(
+            span,
+            "`simple_query` says how the query is sent, and this group has none: add query = \"SELECT ...\"",
+        );
+    }
     let prefix_ok = match &c.prefix {
         Some(p) if !p.value().is_empty() && !valid_metric_name(&p.value()) => {
             cx.error(

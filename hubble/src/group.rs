@@ -49,6 +49,12 @@ pub trait MetricGroup: Send + Sync + 'static {
 pub trait SqlQuery: MetricGroup {
     /// The query; each row becomes one value of the group.
     const QUERY: &'static str;
+    /// Whether the query goes over the simple query protocol (`#[hubble(simple_query)]`): sent as text in
+    /// one round trip and answered in text, never prepared. For servers that refuse prepared statements
+    /// (PgBouncer's admin console, some proxies), and for connections used for a single run, where a prepared
+    /// statement would cost a round trip and be thrown away. The default, `false`, prepares the query once
+    /// per connection and reads binary values.
+    const SIMPLE_QUERY: bool = false;
 }
 
 /// A collector that gets the group's current values from an async function: for groups filled by code rather
@@ -233,13 +239,17 @@ macro_rules! sql_collector {
                 G::OPTIONS
             }
             async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-                let rows: Vec<G> = match &self.source {
-                    SqlSource::Pool(pool) => sqlx::query_as::<_, G>(G::QUERY).fetch_all(pool).await,
-                    SqlSource::Kept(connections) => connections
-                        .fetch_all(sqlx::query(G::QUERY))
-                        .await
-                        .and_then(|rows| rows.iter().map(G::from_row).collect()),
+                let rows = match (&self.source, G::SIMPLE_QUERY) {
+                    (SqlSource::Pool(pool), false) => sqlx::query(G::QUERY).fetch_all(pool).await,
+                    (SqlSource::Pool(pool), true) => sqlx::raw_sql(G::QUERY).fetch_all(pool).await,
+                    (SqlSource::Kept(connections), false) => {
+                        connections.fetch_all(sqlx::query(G::QUERY)).await
+                    }
+                    (SqlSource::Kept(connections), true) => {
+                        connections.fetch_all(sqlx::raw_sql(G::QUERY)).await
+                    }
                 }
+                .and_then(|rows| rows.iter().map(G::from_row).collect::<Result<Vec<G>, _>>())
                 .map_err(query_error::<G>)?;
                 let mut out = Vec::with_capacity(rows.len() * 2);
                 for row in &rows {

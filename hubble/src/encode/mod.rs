@@ -70,6 +70,50 @@ mod tests {
     }
 
     #[test]
+    fn families_group_by_name_whatever_the_names_storage() {
+        // Rows of a group (families in a repeating order), then the same names as owned strings, label names
+        // owned or static: the output is the reference order, by name then labels.
+        let mut metrics = Vec::new();
+        for row in ["r3", "r1", "r2"] {
+            for name in ["m_c", "m_a", "m_b"] {
+                metrics.push(Metric::gauge(name, "H.", 1.0).label("row", row));
+            }
+        }
+        for row in ["r0", "r9"] {
+            for name in ["m_b", "m_a"] {
+                let label = String::from("row");
+                metrics.push(Metric::gauge(name.to_string(), "H.", 2.0).label(label, row));
+            }
+        }
+        metrics.push(
+            Metric::gauge("m_a", "H.", 3.0)
+                .label("row", "r5")
+                .label("x", "1"),
+        );
+        let mut reference = metrics.clone();
+        reference
+            .sort_by(|a, b| (&a.name, a.labels.to_string()).cmp(&(&b.name, b.labels.to_string())));
+        let consts = Labels::new();
+        let enc = encode_collection(metrics, &consts).unwrap();
+        let reference = encode_collection(reference, &consts).unwrap();
+        let text = render(&enc, &consts, Format::Text);
+        assert_eq!(text, render(&reference, &consts, Format::Text));
+        assert_eq!(text.matches("# TYPE").count(), 3, "{text}");
+        let rows: Vec<_> = text.lines().filter(|l| l.starts_with("m_a")).collect();
+        assert_eq!(
+            rows,
+            [
+                "m_a{row=\"r0\"} 2",
+                "m_a{row=\"r1\"} 1",
+                "m_a{row=\"r2\"} 1",
+                "m_a{row=\"r3\"} 1",
+                "m_a{row=\"r5\",x=\"1\"} 3",
+                "m_a{row=\"r9\"} 2",
+            ]
+        );
+    }
+
+    #[test]
     fn openmetrics_names_counters_and_ends_with_eof() {
         let enc = encode_collection(
             vec![

@@ -244,10 +244,18 @@ pub(crate) const SUFFIX: &[u8] = b"_total";
 /// One sort of the samples in place, rather than a tree of families and series: a run allocates its two
 /// buffers and little else (allocation showed in profiles of collection).
 pub(crate) fn encode_collection(
-    mut metrics: Vec<Metric>,
+    metrics: Vec<Metric>,
     const_labels: &Labels,
 ) -> Result<EncodedRun, CollectError> {
-    metrics.sort_unstable_by(|a, b| a.name.cmp(&b.name).then_with(|| a.labels.cmp(&b.labels)));
+    // Indices move, not the samples. Grouped by family in name order (a counting sort: names are compared
+    // once per family, not per pair of samples), keeping the run's order within each family, then each
+    // family sorted by labels: a query that orders its rows by its labels makes that a linear pass.
+    let rank = family_ranks(&metrics);
+    let mut order = by_rank(&rank);
+    for family in order.chunk_by_mut(|&a, &b| rank[a as usize] == rank[b as usize]) {
+        family
+            .sort_unstable_by(|&a, &b| metrics[a as usize].labels.cmp(&metrics[b as usize].labels));
+    }
     let mut text = Vec::with_capacity(metrics.len() * 24);
     let mut line = Vec::with_capacity(64);
     let mut chunks = Vec::new();
@@ -257,8 +265,8 @@ pub(crate) fn encode_collection(
             CollectError::Other("the run's encoded series exceed 4 GiB: the run is dropped".into())
         })
     };
-    for family in metrics.chunk_by(|a, b| a.name == b.name) {
-        let first = &family[0];
+    for family in order.chunk_by(|&a, &b| rank[a as usize] == rank[b as usize]) {
+        let first = &metrics[family[0] as usize];
         if !is_valid_metric_name(&first.name) {
             return Err(CollectError::Other(format!(
                 "metric name `{}` is invalid: names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
@@ -268,7 +276,7 @@ pub(crate) fn encode_collection(
         let start = offset(text.len())?;
         let (mut bare, mut written, mut series) = (0, 0, 0);
         let mut previous: Option<&Labels> = None;
-        for m in family {
+        for m in family.iter().map(|&i| &metrics[i as usize]) {
             if m.kind != first.kind {
                 // In a fixed order: the sort is unstable, so which came first says nothing.
                 let (a, b) = (first.kind.min(m.kind), first.kind.max(m.kind));
@@ -316,6 +324,53 @@ pub(crate) fn encode_collection(
         text: text.into(),
         families: chunks.into(),
     })
+}
+
+/// The indices of `rank`, grouped by rank in increasing order, each group in index order.
+fn by_rank(rank: &[u32]) -> Vec<u32> {
+    let families = rank.iter().max().map_or(0, |&r| r as usize + 1);
+    let mut start = vec![0u32; families + 1];
+    for &r in rank {
+        start[r as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut order = vec![0u32; rank.len()];
+    for (i, &r) in rank.iter().enumerate() {
+        order[start[r as usize] as usize] = i as u32;
+        start[r as usize] += 1;
+    }
+    order
+}
+
+/// Each sample's family rank: families numbered in name order.
+fn family_ranks(metrics: &[Metric]) -> Vec<u32> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut first_seen: Vec<u32> = Vec::with_capacity(metrics.len());
+    // A derived group emits its families row after row in the same order: guessing the family after the
+    // last one (the same `&'static str`) spares hashing most names.
+    let mut next = 0;
+    for m in metrics {
+        let name = m.name.as_ref();
+        let id = match names.get(next) {
+            Some(&guess) if std::ptr::eq(guess, name) => next as u32,
+            _ => *index.entry(name).or_insert_with(|| {
+                names.push(name);
+                names.len() as u32 - 1
+            }),
+        };
+        next = (id as usize + 1) % names.len();
+        first_seen.push(id);
+    }
+    let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+    by_name.sort_unstable_by_key(|&i| names[i as usize]);
+    let mut rank = vec![0; names.len()];
+    for (r, &i) in by_name.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    first_seen.iter().map(|&i| rank[i as usize]).collect()
 }
 
 /// Stores one histogram series: its buckets (with `+Inf`) in increasing order, then `_sum` and `_count`, as

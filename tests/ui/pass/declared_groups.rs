@@ -39,6 +39,17 @@ struct Tables {
     live_rows: i64,
 }
 
+/// A server that refuses prepared statements (PgBouncer's admin console) gets the simple query protocol.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(query = "SHOW LISTS", prefix = "pgbouncer", simple_query)]
+struct Lists {
+    #[metric(label)]
+    list: String,
+    /// Items in the list.
+    #[metric(gauge)]
+    items: i64,
+}
+
 /// Generic groups work too.
 #[derive(hubble::MetricCollector)]
 struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
@@ -79,6 +90,9 @@ fn main() {
     );
     let _ = WalReceiver { flushed_lsn: 0.0 };
     assert!(Tables::PER_DATABASE && !PgStatDatabase::PER_DATABASE);
+    use hubble::SqlQuery as _;
+    assert!(Lists::SIMPLE_QUERY && !PgStatDatabase::SIMPLE_QUERY);
+    let _ = Lists { list: String::new(), items: 0 };
     let _ = Tables { relname: String::new(), live_rows: 0 };
     let idle = Idle {
         state: "idle".into(),
