@@ -92,13 +92,36 @@ impl PgCluster {
     }
 
     /// A streaming replica of this cluster on its own port, from the same binaries and settings, started and
-    /// streaming when this returns. Made from a copy of the data directory taken while this server is
-    /// briefly stopped (the npm builds have no `pg_basebackup`); `standby.signal` and `primary_conninfo` as
-    /// `pg_basebackup -R` writes them; streaming through the physical replication `slot` when given (create
-    /// it first).
+    /// streaming when this returns, through the physical replication `slot` when given (create it first).
+    /// Made by `pg_basebackup -R` from the running server where the binaries have it (Debian's); else (the
+    /// npm builds have none) from a copy of the data directory taken while this server is briefly stopped,
+    /// with `standby.signal` and `primary_conninfo` as `pg_basebackup -R` writes them.
     pub fn replica(&self, slot: Option<&str>) -> PgCluster {
         let settings: Vec<&str> = self.settings.iter().map(String::as_str).collect();
         let replica = PgCluster::empty(&settings);
+        if self.bin.join("pg_basebackup").exists() {
+            let conninfo = format!(
+                "host=127.0.0.1 port={} user=postgres application_name=replica",
+                self.port
+            );
+            let mut args = vec![
+                "-d",
+                &conninfo,
+                "-D",
+                replica.data.to_str().unwrap(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ];
+            if let Some(slot) = slot {
+                args.extend(["-S", slot]);
+            }
+            self.run("pg_basebackup", &args);
+            return replica.until_streaming();
+        }
         self.stop();
         let status = Command::new("cp")
             .arg("-a")
@@ -119,14 +142,19 @@ impl PgCluster {
         }
         std::fs::write(replica.data.join("postgresql.auto.conf"), auto).unwrap();
         replica.chown();
-        replica.start_server();
+        replica.until_streaming()
+    }
+
+    /// Starts this replica and waits until it streams from its primary.
+    fn until_streaming(self) -> PgCluster {
+        self.start_server();
         for _ in 0..300 {
-            if replica.count(
+            if self.count(
                 "postgres",
                 "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'",
             ) == 1
             {
-                return replica;
+                return self;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
