@@ -6,8 +6,6 @@
 //! user, database and query ID (PostgreSQL 14 and later keep top-level and nested executions of one statement
 //! as two rows; they are added up here, where upstream drops the second with a warning).
 
-use std::sync::OnceLock;
-
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 use sqlx::Row;
 
@@ -45,7 +43,7 @@ impl Default for StatementsOptions {
 pub struct PgStatStatements {
     connections: PgConnections,
     options: StatementsOptions,
-    version: OnceLock<i32>,
+    version: super::up::ServerVersion,
 }
 
 impl PgStatStatements {
@@ -54,7 +52,7 @@ impl PgStatStatements {
         PgStatStatements {
             connections,
             options,
-            version: OnceLock::new(),
+            version: super::up::ServerVersion::default(),
         }
     }
 }
@@ -135,8 +133,7 @@ impl Collector for PgStatStatements {
     }
 
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let version =
-            super::up::server_version(&self.connections, &self.version, self.name()).await?;
+        let version = self.version.get(&self.connections, self.name()).await?;
         let o = &self.options;
         let length = if o.include_query {
             i32::try_from(o.query_length).unwrap_or(i32::MAX).max(1)

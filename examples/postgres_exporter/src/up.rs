@@ -196,7 +196,7 @@ impl<C: Collector> Collector for NeedsExtension<C> {
 pub struct VersionSplit<A, B> {
     connections: PgConnections,
     version: i32,
-    known: std::sync::OnceLock<i32>,
+    known: ServerVersion,
     before: A,
     since: B,
 }
@@ -207,7 +207,7 @@ impl<A, B> VersionSplit<A, B> {
         VersionSplit {
             connections,
             version,
-            known: std::sync::OnceLock::new(),
+            known: ServerVersion::default(),
             before,
             since,
         }
@@ -231,7 +231,7 @@ impl<A: Collector, B: Collector> Collector for VersionSplit<A, B> {
         self.before.options()
     }
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let version = server_version(&self.connections, &self.known, self.name()).await?;
+        let version = self.known.get(&self.connections, self.name()).await?;
         if version < self.version {
             self.before.collect().await
         } else {
@@ -240,21 +240,39 @@ impl<A: Collector, B: Collector> Collector for VersionSplit<A, B> {
     }
 }
 
-/// The server's `server_version_num`, asked once per target and then remembered in `known`.
-pub(crate) async fn server_version(
-    connections: &PgConnections,
-    known: &std::sync::OnceLock<i32>,
-    group: &str,
-) -> Result<i32, CollectError> {
-    if let Some(v) = known.get() {
-        return Ok(*v);
+/// The server's `server_version_num` as a collector last asked it. Asked again when a minute old, so an
+/// in-place major upgrade (`pg_upgrade`, then the new server on the same port) is followed without a restart,
+/// as the library's facts are.
+#[derive(Default)]
+pub(crate) struct ServerVersion {
+    last: std::sync::Mutex<Option<(i32, std::time::Instant)>>,
+}
+
+impl ServerVersion {
+    /// How long an answer is used.
+    const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The version, from the server behind `connections` when the last answer is too old; errors name `group`.
+    pub(crate) async fn get(
+        &self,
+        connections: &PgConnections,
+        group: &str,
+    ) -> Result<i32, CollectError> {
+        let now = std::time::Instant::now();
+        if let Some((v, at)) = *self.last.lock().unwrap_or_else(|e| e.into_inner()) {
+            if now.duration_since(at) < Self::MAX_AGE {
+                return Ok(v);
+            }
+        }
+        let v: String = connections
+            .fetch_one(sqlx::query("SELECT current_setting('server_version_num')"))
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| CollectError::Source(format!("group `{group}`: {e}").into()))?;
+        let v = v.parse().unwrap_or(0);
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((v, now));
+        Ok(v)
     }
-    let v: String = connections
-        .fetch_one(sqlx::query("SELECT current_setting('server_version_num')"))
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(|e| CollectError::Source(format!("group `{group}`: {e}").into()))?;
-    Ok(*known.get_or_init(|| v.parse().unwrap_or(0)))
 }
 
 #[cfg(test)]
