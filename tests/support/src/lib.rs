@@ -3,6 +3,7 @@
 
 pub mod mariadb;
 pub mod pg;
+pub mod pgbouncer;
 pub mod pki;
 pub mod props;
 pub mod webdriver;

@@ -34,7 +34,7 @@ fn bin_dir() -> PathBuf {
         .expect("PostgreSQL server binaries not found under /usr/lib/postgresql: apt-get install postgresql (see .ci/run)")
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -1,0 +1,103 @@
+//! The program: one PgBouncer, collected on a schedule and served over HTTP.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::show::Console;
+
+/// What the command line decides.
+pub struct Config {
+    /// `--pgBouncer.connectionString`: a URL or key=value pairs, to the admin console's `pgbouncer` database.
+    pub connection: PgConnectOptions,
+    /// `--collection.interval`.
+    pub interval: Duration,
+    /// `--collection.timeout`, at most the interval.
+    pub timeout: Duration,
+    /// `--web.telemetry-path`.
+    pub telemetry_path: String,
+    /// `--web.config.file`.
+    pub web: Arc<hubble::WebConfigHandle>,
+}
+
+/// Parses a connection string for the admin console. sqlx's `extra_float_digits` startup parameter is left
+/// out: PgBouncer refuses parameters it does not know unless told to ignore them.
+pub fn connection(s: &str) -> Result<PgConnectOptions, String> {
+    PgConnectOptions::from_str(s)
+        .map(|o| o.extra_float_digits(None).statement_cache_capacity(0))
+        .map_err(|e| format!("expected a postgres:// URL or key=value pairs: {e}"))
+}
+
+/// The admin console's connection, opened when first needed and kept; a refused connection is an error after
+/// most of the collection timeout.
+pub fn console(config: &Config) -> Console {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(config.timeout.mul_f32(0.8))
+        // The console answers no ping (it knows only simple queries): a kept connection that failed is
+        // closed and opened again instead.
+        .test_before_acquire(false)
+        .connect_lazy_with(config.connection.clone());
+    hubble::connections::Connections::new(pool)
+}
+
+/// Serves until `shutdown`.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let console = console(&config);
+    let exporter = crate::collectors::add_all(
+        hubble::BaseExporter::builder("pgbouncer")
+            .interval(config.interval)
+            .timeout(config.timeout),
+        &console,
+    )
+    .build()
+    .context("building the exporter")?;
+    let exporter = hubble::register(exporter)
+        .await
+        .context("registering the exporter")?;
+    let o = &config.connection;
+    tracing::info!(
+        host = o.get_host(),
+        port = o.get_port(),
+        database = o.get_database().unwrap_or(""),
+        user = o.get_username(),
+        "exporting one PgBouncer"
+    );
+    let router = hubble::router(
+        hubble::default_registry().clone(),
+        hubble::ServerConfig {
+            telemetry_path: config.telemetry_path.clone(),
+            title: "hubble PgBouncer exporter".into(),
+        },
+    );
+    let web = config.web.current();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        path = %config.telemetry_path,
+        tls = web.tls_enabled(),
+        basic_auth = web.basic_auth_enabled(),
+        "serving metrics"
+    );
+    let served = hubble::serve_with(listener, router, config.web.clone(), shutdown).await;
+    hubble::unregister(&*exporter).await;
+    console.close().await;
+    served.context("serving HTTP")
+}
+
+/// `--web.config.file`, or plain HTTP.
+pub fn web_config(path: Option<&PathBuf>) -> anyhow::Result<Arc<hubble::WebConfigHandle>> {
+    Ok(Arc::new(match path {
+        Some(p) => hubble::WebConfigHandle::from_file(p)
+            .map_err(|e| anyhow::anyhow!("--web.config.file {e}"))?,
+        None => hubble::WebConfigHandle::plain(),
+    }))
+}

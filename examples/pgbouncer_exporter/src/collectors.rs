@@ -1,0 +1,448 @@
+//! The collectors: one per `SHOW` command, plus `pgbouncer_up`.
+
+use std::collections::BTreeMap;
+
+use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+
+use crate::families::{Column, RowFamilies, Table};
+use crate::show::{number, show, Answer, Console};
+
+/// Adds every collector of one PgBouncer to `exporter`.
+pub fn add_all(
+    mut exporter: hubble::BaseExporterBuilder,
+    console: &Console,
+) -> hubble::BaseExporterBuilder {
+    exporter = exporter.collector(Up {
+        console: console.clone(),
+    });
+    for table in crate::families::TABLES {
+        exporter = exporter.collector(TableCollector {
+            console: console.clone(),
+            table,
+        });
+    }
+    for spec in [&crate::families::LISTS, &crate::families::CONFIG] {
+        exporter = exporter.collector(RowCollector {
+            console: console.clone(),
+            spec,
+        });
+    }
+    exporter.collector(Clients {
+        console: console.clone(),
+    })
+}
+
+const UP: &str = "pgbouncer_up";
+const UP_HELP: &str =
+    "Whether PgBouncer's admin console answered the last collection (1) or not (0)";
+const VERSION: &str = "pgbouncer_version_info";
+const VERSION_HELP: &str = "PgBouncer's version, as SHOW VERSION prints it";
+
+/// `pgbouncer_up` and `pgbouncer_version_info{version}`, from `SHOW VERSION`. Never fails: a PgBouncer that
+/// does not answer is `pgbouncer_up 0`, which is the point of the metric.
+pub struct Up {
+    pub(crate) console: Console,
+}
+
+impl Collector for Up {
+    fn name(&self) -> &str {
+        "up"
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        vec![
+            Desc::new(UP, UP_HELP, MetricKind::Gauge, Vec::<&str>::new()),
+            Desc::new(VERSION, VERSION_HELP, MetricKind::Gauge, ["version"]),
+        ]
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        Ok(match show(&self.console, "VERSION").await {
+            Ok(answer) => {
+                let mut out = vec![Metric::gauge(UP, UP_HELP, 1.0)];
+                let column = answer.column("version").unwrap_or(0);
+                if let Some(Some(version)) = answer.rows.first().and_then(|r| r.get(column)) {
+                    out.push(
+                        Metric::gauge(VERSION, VERSION_HELP, 1.0).label("version", version.clone()),
+                    );
+                }
+                out
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "pgbouncer_up probe failed");
+                vec![Metric::gauge(UP, UP_HELP, 0.0)]
+            }
+        })
+    }
+}
+
+/// A tabular `SHOW` command: each [`Column::Value`] a family `pgbouncer_<table>_<metric>`, labelled by every
+/// [`Column::Label`] (empty where this PgBouncer lacks the column). A value column this PgBouncer lacks is
+/// skipped; a NULL or non-numeric cell gives no sample.
+pub struct TableCollector {
+    pub(crate) console: Console,
+    pub(crate) table: &'static Table,
+}
+
+impl Collector for TableCollector {
+    fn name(&self) -> &str {
+        self.table.name
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        let labels: Vec<&str> = self.table.labels().collect();
+        let mut out: Vec<Desc> = Vec::new();
+        for c in self.table.columns {
+            if let Column::Value {
+                metric, kind, help, ..
+            } = c
+            {
+                let name = format!("pgbouncer_{}_{metric}", self.table.name);
+                if !out.iter().any(|d| d.name == name) {
+                    out.push(Desc::new(name, *help, *kind, labels.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        Ok(table_metrics(
+            self.table,
+            &show(&self.console, self.table.command).await?,
+        ))
+    }
+}
+
+/// The series of a tabular command's answer.
+pub fn table_metrics(table: &Table, answer: &Answer) -> Vec<Metric> {
+    let labels: Vec<(&'static str, Option<usize>)> =
+        table.labels().map(|l| (l, answer.column(l))).collect();
+    let values: Vec<(&Column, usize)> = table
+        .columns
+        .iter()
+        .filter(|c| matches!(c, Column::Value { .. }))
+        .filter_map(|c| Some((c, answer.column(c.name())?)))
+        .collect();
+    let mut out = Vec::with_capacity(answer.rows.len() * values.len());
+    for row in &answer.rows {
+        let mut set = hubble::Labels::with_capacity(labels.len());
+        for (name, at) in &labels {
+            let value = at.and_then(|i| row[i].clone()).unwrap_or_default();
+            set.insert(*name, value);
+        }
+        for (column, at) in &values {
+            let Column::Value {
+                metric,
+                kind,
+                scale,
+                help,
+                ..
+            } = column
+            else {
+                continue;
+            };
+            let Some(v) = row[*at].as_deref().and_then(number) else {
+                continue;
+            };
+            let mut m = Metric::new(
+                format!("pgbouncer_{}_{metric}", table.name),
+                *help,
+                *kind,
+                v * scale,
+            );
+            m.labels = set.clone();
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// A `SHOW` command whose rows are families (`SHOW LISTS`, `SHOW CONFIG`): the rows it names become gauges,
+/// other rows are skipped.
+pub struct RowCollector {
+    pub(crate) console: Console,
+    pub(crate) spec: &'static RowFamilies,
+}
+
+impl Collector for RowCollector {
+    fn name(&self) -> &str {
+        self.spec.name
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        self.spec
+            .families
+            .iter()
+            .map(|(_, family, help)| {
+                Desc::new(*family, *help, MetricKind::Gauge, Vec::<&str>::new())
+            })
+            .collect()
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        row_metrics(self.spec, &show(&self.console, self.spec.command).await?)
+    }
+}
+
+/// The series of a command whose rows are families.
+pub fn row_metrics(spec: &RowFamilies, answer: &Answer) -> Result<Vec<Metric>, CollectError> {
+    let (Some(key), Some(value)) = (answer.column(spec.key), answer.column(spec.value)) else {
+        if answer.rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(CollectError::Decode(format!(
+            "SHOW {}: no `{}` and `{}` columns in {:?}",
+            spec.command, spec.key, spec.value, answer.columns
+        )));
+    };
+    let mut out = Vec::new();
+    for row in &answer.rows {
+        let Some(name) = row[key].as_deref() else {
+            continue;
+        };
+        let Some((_, family, help)) = spec.families.iter().find(|(n, ..)| *n == name) else {
+            continue;
+        };
+        if let Some(v) = row[value].as_deref().and_then(number) {
+            out.push(Metric::gauge(*family, *help, v));
+        }
+    }
+    Ok(out)
+}
+
+const CLIENTS: &str = "pgbouncer_client_connections";
+const CLIENTS_HELP: &str = "Client connections by database, user, application name and state";
+const CLIENT_LABELS: [&str; 4] = ["database", "user", "application_name", "state"];
+
+/// `SHOW CLIENTS`, counted by database, user, application name (empty before PgBouncer has the column) and
+/// state: one series per group, not per client.
+pub struct Clients {
+    pub(crate) console: Console,
+}
+
+impl Collector for Clients {
+    fn name(&self) -> &str {
+        "clients"
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        vec![Desc::new(
+            CLIENTS,
+            CLIENTS_HELP,
+            MetricKind::Gauge,
+            CLIENT_LABELS,
+        )]
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        client_metrics(&show(&self.console, "CLIENTS").await?)
+    }
+}
+
+/// `SHOW CLIENTS` counted by group.
+pub fn client_metrics(answer: &Answer) -> Result<Vec<Metric>, CollectError> {
+    if answer.rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at: Vec<Option<usize>> = CLIENT_LABELS.iter().map(|l| answer.column(l)).collect();
+    for (label, i) in CLIENT_LABELS.iter().zip(&at) {
+        if i.is_none() && *label != "application_name" {
+            return Err(CollectError::Decode(format!(
+                "SHOW CLIENTS: no `{label}` column in {:?}",
+                answer.columns
+            )));
+        }
+    }
+    let mut counts: BTreeMap<Vec<String>, f64> = BTreeMap::new();
+    for row in &answer.rows {
+        let key = at
+            .iter()
+            .map(|i| i.and_then(|i| row[i].clone()).unwrap_or_default())
+            .collect();
+        *counts.entry(key).or_default() += 1.0;
+    }
+    Ok(counts
+        .into_iter()
+        .map(|(key, n)| {
+            let mut m = Metric::gauge(CLIENTS, CLIENTS_HELP, n);
+            for (label, value) in CLIENT_LABELS.iter().zip(key) {
+                m = m.label(*label, value);
+            }
+            m
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::families::{CONFIG, DATABASES, LISTS, STATS_TOTALS};
+
+    fn answer(columns: &[&str], rows: &[&[Option<&str>]]) -> Answer {
+        Answer {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.map(str::to_owned)).collect())
+                .collect(),
+        }
+    }
+
+    fn lines(metrics: &[Metric]) -> Vec<String> {
+        let mut out: Vec<String> = metrics
+            .iter()
+            .map(|m| format!("{}{} {}", m.name, m.labels, m.value))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_column_this_version_lacks_is_skipped_and_renamed_columns_keep_their_family() {
+        // 1.18: `reserve_pool`, no `force_user` column, a column hubble does not know.
+        let old = answer(
+            &[
+                "name",
+                "host",
+                "port",
+                "database",
+                "pool_size",
+                "reserve_pool",
+                "paused",
+                "pool_mode",
+                "new_column",
+            ],
+            &[&[
+                Some("app"),
+                None,
+                Some("5432"),
+                Some("app"),
+                Some("20"),
+                Some("0"),
+                Some("0"),
+                None,
+                Some("x"),
+            ]],
+        );
+        let labels =
+            r#"{database="app",force_user="",host="",name="app",pool_mode="",port="5432"}"#;
+        assert_eq!(
+            lines(&table_metrics(&DATABASES, &old)),
+            [
+                format!("pgbouncer_databases_paused{labels} 0"),
+                format!("pgbouncer_databases_pool_size{labels} 20"),
+                format!("pgbouncer_databases_reserve_pool{labels} 0"),
+            ]
+        );
+        // 1.24 renamed it `reserve_pool_size`: the same family.
+        let new = answer(&["name", "reserve_pool_size"], &[&[Some("app"), Some("5")]]);
+        assert_eq!(
+            lines(&table_metrics(&DATABASES, &new)),
+            [
+                r#"pgbouncer_databases_reserve_pool{database="",force_user="",host="",name="app",pool_mode="",port=""} 5"#
+            ]
+        );
+    }
+
+    #[test]
+    fn times_are_seconds_and_odd_cells_give_no_sample() {
+        let a = answer(
+            &["database", "query_count", "query_time", "xact_count"],
+            &[
+                &[Some("app"), Some("7"), Some("2500000"), None],
+                &[Some("db2"), Some("n/a"), Some("1"), Some("3")],
+            ],
+        );
+        assert_eq!(
+            lines(&table_metrics(&STATS_TOTALS, &a)),
+            [
+                r#"pgbouncer_stats_totals_queries_duration_seconds_total{database="app"} 2.5"#,
+                r#"pgbouncer_stats_totals_queries_duration_seconds_total{database="db2"} 0.000001"#,
+                r#"pgbouncer_stats_totals_queries_pooled_total{database="app"} 7"#,
+                r#"pgbouncer_stats_totals_sql_transactions_pooled_total{database="db2"} 3"#,
+            ]
+        );
+        let kinds: Vec<_> = table_metrics(&STATS_TOTALS, &a)
+            .iter()
+            .map(|m| m.kind)
+            .collect();
+        assert!(kinds.iter().all(|k| *k == MetricKind::Counter));
+    }
+
+    #[test]
+    fn rows_become_families_where_named() {
+        let lists = answer(
+            &["list", "items"],
+            &[
+                &[Some("databases"), Some("2")],
+                &[Some("dns_names"), Some("0")],
+                &[Some("peers"), Some("1")],
+            ],
+        );
+        assert_eq!(
+            lines(&row_metrics(&LISTS, &lists).unwrap()),
+            ["pgbouncer_cached_dns_names{} 0", "pgbouncer_databases{} 2"]
+        );
+        let config = answer(
+            &["key", "value", "default", "changeable"],
+            &[
+                &[
+                    Some("max_client_conn"),
+                    Some("50"),
+                    Some("100"),
+                    Some("yes"),
+                ],
+                &[Some("listen_addr"), Some("*"), Some("*"), Some("no")],
+            ],
+        );
+        assert_eq!(
+            lines(&row_metrics(&CONFIG, &config).unwrap()),
+            ["pgbouncer_config_max_client_connections{} 50"]
+        );
+        let wrong = answer(&["name", "n"], &[&[Some("a"), Some("1")]]);
+        assert!(row_metrics(&LISTS, &wrong)
+            .unwrap_err()
+            .to_string()
+            .contains("SHOW LISTS"));
+    }
+
+    #[test]
+    fn clients_are_counted_by_group() {
+        let a = answer(
+            &["type", "user", "database", "state", "addr"],
+            &[
+                &[
+                    Some("C"),
+                    Some("alice"),
+                    Some("app"),
+                    Some("active"),
+                    Some("127.0.0.1"),
+                ],
+                &[
+                    Some("C"),
+                    Some("alice"),
+                    Some("app"),
+                    Some("active"),
+                    Some("127.0.0.1"),
+                ],
+                &[
+                    Some("C"),
+                    Some("bob"),
+                    Some("app"),
+                    Some("waiting"),
+                    Some("127.0.0.1"),
+                ],
+            ],
+        );
+        assert_eq!(
+            lines(&client_metrics(&a).unwrap()),
+            [
+                r#"pgbouncer_client_connections{application_name="",database="app",state="active",user="alice"} 2"#,
+                r#"pgbouncer_client_connections{application_name="",database="app",state="waiting",user="bob"} 1"#,
+            ]
+        );
+        let no_state = answer(&["user", "database"], &[&[Some("a"), Some("b")]]);
+        assert!(client_metrics(&no_state).is_err());
+    }
+}
