@@ -2,7 +2,8 @@
 # The whole test suite on a fresh machine: installs what the tests need when missing (Debian packages
 # `prometheus` for promtool and a Prometheus server, `postgresql` for throwaway test clusters, `curl` for TLS
 # and auth tests, `chromium` and `chromium-driver` for the status page test, `npm` to fetch the other
-# PostgreSQL majors, `mariadb-server` for the MySQL/MariaDB collector test), then runs every test.
+# PostgreSQL majors, `mariadb-server` for the MySQL/MariaDB collector test, `pgbouncer` for the PgBouncer
+# exporter's tests), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+[ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"

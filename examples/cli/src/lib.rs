@@ -64,6 +64,18 @@ pub fn parse_with_or_exit<C: clap::Parser>(extra: Vec<clap::Arg>) -> (C, clap::A
                 let _ = e.print();
                 std::process::exit(0);
             }
+            // clap quotes a rejected value, and a value may hold a password (a DSN, say): name the flag and
+            // why instead.
+            if e.kind() == ErrorKind::ValueValidation {
+                use clap::error::{ContextKind, ContextValue};
+                if let (Some(ContextValue::String(arg)), Some(why)) = (
+                    e.get(ContextKind::InvalidArg),
+                    std::error::Error::source(&e),
+                ) {
+                    eprintln!("error: invalid value for '{arg}': {why} (see --help)");
+                    std::process::exit(2);
+                }
+            }
             let rendered = e.render().to_string();
             let line = rendered
                 .lines()

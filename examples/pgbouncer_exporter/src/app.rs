@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use postgres_exporter::connection::{Dsn, DsnError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::ConnectOptions;
 
 use crate::show::Console;
 
@@ -24,12 +26,37 @@ pub struct Config {
     pub web: Arc<hubble::WebConfigHandle>,
 }
 
-/// Parses a connection string for the admin console. sqlx's `extra_float_digits` startup parameter is left
-/// out: PgBouncer refuses parameters it does not know unless told to ignore them.
+/// What connections are called in `SHOW CLIENTS`.
+pub const APPLICATION_NAME: &str = "hubble_pgbouncer_exporter";
+
+/// Parses a connection string for the admin console: a `postgres://` URL or `key=value` pairs; errors never
+/// quote the password.
 pub fn connection(s: &str) -> Result<PgConnectOptions, String> {
-    PgConnectOptions::from_str(s)
-        .map(|o| o.extra_float_digits(None).statement_cache_capacity(0))
-        .map_err(|e| format!("expected a postgres:// URL or key=value pairs: {e}"))
+    let dsn: Dsn = s.parse().map_err(|e: DsnError| e.to_string())?;
+    if dsn.user.is_none() && dsn.dbname.is_none() && !s.contains('=') && !s.contains("://") {
+        return Err("expected a postgres:// URL or key=value pairs, not host:port".into());
+    }
+    // Only what PgBouncer accepts at startup: no `options` (statement_timeout) and no `extra_float_digits`,
+    // which it refuses unless told to ignore them.
+    let mut o = PgConnectOptions::new_without_pgpass()
+        .host(&dsn.host)
+        .port(dsn.port)
+        .application_name(APPLICATION_NAME)
+        .extra_float_digits(None)
+        .statement_cache_capacity(0)
+        .log_statements(log::LevelFilter::Trace)
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+    if let Some(u) = &dsn.user {
+        o = o.username(u);
+    }
+    if let Some(p) = &dsn.password {
+        o = o.password(p);
+    }
+    o = o.database(dsn.dbname.as_deref().unwrap_or("pgbouncer"));
+    if let Some(m) = &dsn.sslmode {
+        o = o.ssl_mode(PgSslMode::from_str(m).map_err(|_| format!("unknown sslmode {m:?}"))?);
+    }
+    Ok(o)
 }
 
 /// The admin console's connection, opened when first needed and kept; a refused connection is an error after

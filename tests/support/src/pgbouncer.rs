@@ -44,7 +44,12 @@ impl PgBouncer {
         std::fs::write(dir.path().join("pgbouncer.ini"), ini).unwrap();
         let users: String = users.iter().map(|u| format!("\"{u}\" \"\"\n")).collect();
         std::fs::write(dir.path().join("users.txt"), users).unwrap();
-        let mut command = Command::new("pgbouncer");
+        // Debian installs it in /usr/sbin, which a user's PATH may lack.
+        let program = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("pgbouncer");
+        let mut command = Command::new(program);
         // PgBouncer refuses to run as root: as root, it runs as `postgres` (set on the process itself, so that
         // killing it on drop kills PgBouncer, not a wrapper).
         if super::pg::is_root() {

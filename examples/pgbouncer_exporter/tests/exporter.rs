@@ -1,0 +1,148 @@
+//! The exporter against Debian's PgBouncer in front of a throwaway PostgreSQL: its families with
+//! pgbouncer_exporter's names and labels, `promtool check metrics` clean, the password kept out of metrics and
+//! logs, and PgBouncer going away shown as `pgbouncer_up 0` without the process going down.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hubble_test_support::pg::PgCluster;
+use hubble_test_support::pgbouncer::PgBouncer;
+use hubble_test_support::{free_addr, get, promtool_check, wait_showing, KillOnDrop};
+
+const PASSWORD: &str = "s3cret-Pw";
+
+fn scrape(addr: std::net::SocketAddr) -> String {
+    get(addr, "/metrics", &[])
+        .map(|r| r.text())
+        .unwrap_or_default()
+}
+
+#[test]
+fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
+    let pg = PgCluster::start(&[]);
+    pg.psql("postgres", "CREATE ROLE alice LOGIN");
+    pg.psql("postgres", "CREATE DATABASE app OWNER alice");
+    let bouncer = PgBouncer::start(pg.port, &["app"], &["postgres", "alice"], "postgres");
+
+    // A client through PgBouncer: one query pooled, then the connection held open (an active client).
+    let mut client = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &bouncer.url("alice", "app"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("psql");
+    {
+        use std::io::Write;
+        let stdin = client.stdin.as_mut().unwrap();
+        stdin.write_all(b"SELECT 1;\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    let client = KillOnDrop::new(client);
+
+    let addr = free_addr();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
+            .arg("--pgBouncer.connectionString")
+            .arg(format!(
+                "postgres://postgres:{PASSWORD}@127.0.0.1:{}/pgbouncer?sslmode=disable",
+                bouncer.port
+            ))
+            .args(["--web.listen-address", &addr.to_string()])
+            .args(["--collection.interval", "1s", "--log.level", "debug"])
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let expected = [
+        "pgbouncer_up 1".to_owned(),
+        "pgbouncer_version_info{version=\"PgBouncer ".to_owned(),
+        format!(
+            "pgbouncer_databases_pool_size{{database=\"app\",force_user=\"\",host=\"127.0.0.1\",name=\"app\",pool_mode=\"\",port=\"{}\"}} 5",
+            pg.port
+        ),
+        "pgbouncer_stats_totals_queries_pooled_total{database=\"app\"} ".to_owned(),
+        "pgbouncer_stats_totals_queries_duration_seconds_total{database=\"app\"} ".to_owned(),
+        "pgbouncer_pools_client_active_connections{database=\"app\",user=\"alice\"} 1".to_owned(),
+        "pgbouncer_pools_server_active_connections{database=\"app\",user=\"alice\"} ".to_owned(),
+        "pgbouncer_client_connections{application_name=".to_owned(),
+        "pgbouncer_config_max_client_connections 50".to_owned(),
+        "pgbouncer_databases 2".to_owned(),
+        "pgbouncer_used_clients ".to_owned(),
+        "hubble_collector_up{collector=\"pools\"} 1".to_owned(),
+    ];
+    let body = wait_showing(Duration::from_secs(30), "every family", || {
+        let body = scrape(addr);
+        match expected
+            .iter()
+            .find(|e| !body.lines().any(|l| l.starts_with(e.as_str())))
+        {
+            None => Ok(body),
+            Some(missing) => Err(format!("missing {missing:?} in:\n{body}")),
+        }
+    });
+    // psql names itself: the client's group.
+    assert!(
+        body.contains("pgbouncer_client_connections{application_name=\"psql\",database=\"app\",state=\"active\",user=\"alice\"} 1"),
+        "{body}"
+    );
+    let complaints = promtool_check(body.as_bytes());
+    assert!(complaints.is_empty(), "promtool: {complaints}");
+    // The admin console's query statistics: every collector's SHOW went over the simple protocol, or the
+    // console would have refused it and the family would be missing.
+    for family in [
+        "pgbouncer_stats_totals_",
+        "pgbouncer_pools_",
+        "pgbouncer_databases_",
+        "pgbouncer_config_",
+    ] {
+        assert!(body.contains(&format!("# TYPE {family}")), "{family}");
+    }
+
+    // PgBouncer goes away: pgbouncer_up 0, its families gone, the exporter still serving.
+    drop(client);
+    drop(bouncer);
+    let body = wait_showing(Duration::from_secs(30), "pgbouncer_up 0", || {
+        let body = scrape(addr);
+        if body.lines().any(|l| l == "pgbouncer_up 0") && !body.contains("pgbouncer_pools_") {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    });
+    assert!(
+        body.contains("hubble_collector_up{collector=\"pools\"} 0"),
+        "{body}"
+    );
+    drop(exporter);
+    let log = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        !body.contains(PASSWORD) && !log.contains(PASSWORD),
+        "the password leaked:\n{log}"
+    );
+    assert!(log.contains("exporting one PgBouncer"), "{log}");
+}
+
+#[test]
+fn a_bad_connection_string_is_a_one_line_error_naming_the_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
+        .args([
+            "--pgBouncer.connectionString",
+            "mysql://x:hunter2@127.0.0.1/db",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--pgBouncer.connectionString"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
