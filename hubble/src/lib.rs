@@ -86,6 +86,9 @@ mod registry;
 pub mod runtime;
 mod scheduler;
 mod server;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "mysql"))))]
+pub mod text_rows;
 pub mod web;
 pub mod yaml;
 
