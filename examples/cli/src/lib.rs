@@ -52,8 +52,9 @@ pub fn parse_or_exit<C: clap::Parser>() -> C {
 /// [`parse_or_exit`] with `extra` flags besides those `C` declares (generated ones, such as one per
 /// collector); their values are read from the returned matches.
 pub fn parse_with_or_exit<C: clap::Parser>(extra: Vec<clap::Arg>) -> (C, clap::ArgMatches) {
-    let parsed = C::command()
-        .args(extra)
+    let command = C::command().args(extra);
+    let parsed = command
+        .clone()
         .try_get_matches()
         .and_then(|matches| C::from_arg_matches(&matches).map(|c| (c, matches)));
     match parsed {
@@ -64,17 +65,9 @@ pub fn parse_with_or_exit<C: clap::Parser>(extra: Vec<clap::Arg>) -> (C, clap::A
                 let _ = e.print();
                 std::process::exit(0);
             }
-            // clap quotes a rejected value, and a value may hold a password (a DSN, say): name the flag and
-            // why instead.
-            if e.kind() == ErrorKind::ValueValidation {
-                use clap::error::{ContextKind, ContextValue};
-                if let (Some(ContextValue::String(arg)), Some(why)) = (
-                    e.get(ContextKind::InvalidArg),
-                    std::error::Error::source(&e),
-                ) {
-                    eprintln!("error: invalid value for '{arg}': {why} (see --help)");
-                    std::process::exit(2);
-                }
+            if let Some(line) = without_secret_value(&command, &e) {
+                eprintln!("{line} (see --help)");
+                std::process::exit(2);
             }
             let rendered = e.render().to_string();
             let line = rendered
@@ -85,6 +78,24 @@ pub fn parse_with_or_exit<C: clap::Parser>(extra: Vec<clap::Arg>) -> (C, clap::A
             std::process::exit(2);
         }
     }
+}
+
+/// clap quotes a rejected value; for a flag whose value may hold a password (declared with
+/// `hide_env_values`, as DSN flags are) the error names the flag and why instead.
+fn without_secret_value(command: &clap::Command, e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.trim_start_matches("--").split(' ').next()?;
+    let secret = command
+        .get_arguments()
+        .any(|a| a.get_long() == Some(long) && a.is_hide_env_values_set());
+    let why = std::error::Error::source(e)?;
+    secret.then(|| format!("error: invalid value for '{arg}': {why}"))
 }
 
 /// Binds the HTTP listener, naming the address and the flag in the error.
@@ -103,6 +114,41 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The `--<prefix><name>` and `--no-<prefix><name>` flag pairs that turn each of `names` on and off, hidden
+/// from `--help` (which names them once): postgres_exporter's `--collector.`, mysqld_exporter's `--collect.`.
+pub fn toggle_flags(prefix: &str, names: impl IntoIterator<Item = &'static str>) -> Vec<clap::Arg> {
+    names
+        .into_iter()
+        .flat_map(|name| {
+            [
+                clap::Arg::new(format!("{prefix}{name}"))
+                    .long(format!("{prefix}{name}"))
+                    .action(clap::ArgAction::SetTrue)
+                    .hide(true),
+                clap::Arg::new(format!("no-{prefix}{name}"))
+                    .long(format!("no-{prefix}{name}"))
+                    .action(clap::ArgAction::SetTrue)
+                    .hide(true),
+            ]
+        })
+        .collect()
+}
+
+/// What the [`toggle_flags`] in `matches` say of `name`: `Some(true)` on, `Some(false)` off, `None` not
+/// given. Of two flags for one name, the later wins.
+pub fn toggled(matches: &clap::ArgMatches, prefix: &str, name: &str) -> Option<bool> {
+    let at = |id: &str| matches.get_flag(id).then(|| matches.index_of(id)).flatten();
+    match (
+        at(&format!("{prefix}{name}")),
+        at(&format!("no-{prefix}{name}")),
+    ) {
+        (Some(a), Some(b)) => Some(a > b),
+        (Some(_), None) => Some(true),
+        (None, Some(_)) => Some(false),
+        (None, None) => None,
     }
 }
 

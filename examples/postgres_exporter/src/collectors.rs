@@ -93,37 +93,14 @@ impl Enabled {
 
 /// The `--collector.<name>` and `--no-collector.<name>` flags, hidden from `--help` (which names them once).
 pub fn flags() -> Vec<clap::Arg> {
-    COLLECTORS
-        .iter()
-        .flat_map(|c| {
-            [
-                clap::Arg::new(format!("collector.{}", c.name))
-                    .long(format!("collector.{}", c.name))
-                    .action(clap::ArgAction::SetTrue)
-                    .hide(true),
-                clap::Arg::new(format!("no-collector.{}", c.name))
-                    .long(format!("no-collector.{}", c.name))
-                    .action(clap::ArgAction::SetTrue)
-                    .hide(true),
-            ]
-        })
-        .collect()
+    hubble_cli::toggle_flags("collector.", COLLECTORS.iter().map(|c| c.name))
 }
 
 /// The collectors the flags in `matches` turn on; of two flags for one collector, the later wins.
 pub fn from_matches(matches: &clap::ArgMatches) -> Enabled {
     let mut enabled = Enabled::default();
     for c in COLLECTORS {
-        let on = format!("collector.{}", c.name);
-        let off = format!("no-collector.{}", c.name);
-        let at = |id: &str| matches.get_flag(id).then(|| matches.index_of(id)).flatten();
-        let choice = match (at(&on), at(&off)) {
-            (Some(a), Some(b)) => Some(a > b),
-            (Some(_), None) => Some(true),
-            (None, Some(_)) => Some(false),
-            (None, None) => None,
-        };
-        if let Some(choice) = choice {
+        if let Some(choice) = hubble_cli::toggled(matches, "collector.", c.name) {
             enabled
                 .set(c.name, choice)
                 .expect("every flag names a known collector");

@@ -1,0 +1,239 @@
+//! The program: one MySQL or MariaDB server, collected on a schedule and served over HTTP.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::ConnectOptions;
+
+use crate::collectors::Server;
+use crate::mycnf::Client;
+
+/// Where and as whom to connect, from the option file and the flags.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port`, or none when a socket is given.
+    pub address: Option<(String, u16)>,
+    /// A Unix socket path (`socket` in the option file).
+    pub socket: Option<String>,
+    /// The user.
+    pub user: String,
+    /// The password; never printed.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("address", &self.address)
+            .field("socket", &self.socket)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// `host:port` (`[v6]:port`), as `--mysqld.address` takes it.
+pub fn address(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected host:port, got {s:?}"))?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("expected host:port with a numeric port, got {s:?}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("expected host:port, got {s:?}"));
+    }
+    Ok((host.to_owned(), port))
+}
+
+impl Target {
+    /// The option file's `[client]`, overridden by `--mysqld.address`, `--mysqld.username` and
+    /// `MYSQLD_EXPORTER_PASSWORD` where given, as mysqld_exporter 0.15 does.
+    pub fn resolve(
+        file: Client,
+        address_flag: Option<(String, u16)>,
+        user_flag: Option<String>,
+        password_env: Option<String>,
+    ) -> Result<Target, String> {
+        let file_address = match (&file.host, file.port) {
+            (None, None) => None,
+            (host, port) => Some((
+                host.clone().unwrap_or_else(|| "localhost".into()),
+                port.unwrap_or(3306),
+            )),
+        };
+        let address = address_flag.or(file_address);
+        let socket = if address.is_some() { None } else { file.socket };
+        let user = user_flag
+            .or(file.user)
+            .ok_or("no user: give --mysqld.username, or a [client] user in --config.my-cnf")?;
+        Ok(Target {
+            address: if socket.is_none() {
+                Some(address.unwrap_or_else(|| ("localhost".into(), 3306)))
+            } else {
+                None
+            },
+            socket,
+            user,
+            password: password_env.or(file.password),
+        })
+    }
+
+    /// sqlx's connection options.
+    pub fn options(&self) -> MySqlConnectOptions {
+        let mut o = MySqlConnectOptions::new()
+            .username(&self.user)
+            .log_statements(log::LevelFilter::Trace)
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        if let Some((host, port)) = &self.address {
+            o = o.host(host).port(*port);
+        }
+        if let Some(socket) = &self.socket {
+            o = o.socket(socket);
+        }
+        if let Some(p) = &self.password {
+            o = o.password(p);
+        }
+        o
+    }
+
+    /// Where, for logs: `user@host:port` or `user@socket`, no password.
+    pub fn describe(&self) -> String {
+        match (&self.address, &self.socket) {
+            (Some((h, p)), _) => format!("{}@{h}:{p}", self.user),
+            (None, Some(s)) => format!("{}@{s}", self.user),
+            (None, None) => self.user.clone(),
+        }
+    }
+}
+
+/// What the command line decides.
+pub struct Config {
+    /// The server.
+    pub target: Target,
+    /// The collectors turned on, by name.
+    pub collectors: Vec<&'static str>,
+    /// `--collection.interval`.
+    pub interval: Duration,
+    /// `--collection.timeout`, at most the interval.
+    pub timeout: Duration,
+    /// `--web.telemetry-path`.
+    pub telemetry_path: String,
+    /// `--web.config.file`.
+    pub web: Arc<hubble::WebConfigHandle>,
+}
+
+/// The server's connection, opened when first needed and kept.
+pub fn server(config: &Config) -> Server {
+    let pool = MySqlPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(config.timeout.mul_f32(0.8))
+        .test_before_acquire(false)
+        .connect_lazy_with(config.target.options());
+    hubble::connections::Connections::new(pool)
+}
+
+/// Serves until `shutdown`.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let server = server(&config);
+    let exporter = crate::collectors::add(
+        hubble::BaseExporter::builder("mysqld")
+            .interval(config.interval)
+            .timeout(config.timeout),
+        &server,
+        &config.collectors,
+    )
+    .build()
+    .context("building the exporter")?;
+    let exporter = hubble::register(exporter)
+        .await
+        .context("registering the exporter")?;
+    tracing::info!(target = %config.target.describe(), collectors = ?config.collectors, "exporting one MySQL server");
+    let router = hubble::router(
+        hubble::default_registry().clone(),
+        hubble::ServerConfig {
+            telemetry_path: config.telemetry_path.clone(),
+            title: "hubble MySQL exporter".into(),
+        },
+    );
+    let web = config.web.current();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        path = %config.telemetry_path,
+        tls = web.tls_enabled(),
+        basic_auth = web.basic_auth_enabled(),
+        "serving metrics"
+    );
+    let served = hubble::serve_with(listener, router, config.web.clone(), shutdown).await;
+    hubble::unregister(&*exporter).await;
+    server.close().await;
+    served.context("serving HTTP")
+}
+
+/// `--web.config.file`, or plain HTTP.
+pub fn web_config(path: Option<&PathBuf>) -> anyhow::Result<Arc<hubble::WebConfigHandle>> {
+    Ok(Arc::new(match path {
+        Some(p) => hubble::WebConfigHandle::from_file(p)
+            .map_err(|e| anyhow::anyhow!("--web.config.file {e}"))?,
+        None => hubble::WebConfigHandle::plain(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_option_file() {
+        let file = Client {
+            user: Some("file".into()),
+            password: Some("filepw".into()),
+            host: Some("db".into()),
+            port: None,
+            socket: None,
+        };
+        let t = Target::resolve(file.clone(), None, None, None).unwrap();
+        assert_eq!(t.address, Some(("db".into(), 3306)));
+        assert_eq!(
+            (t.user.as_str(), t.password.as_deref()),
+            ("file", Some("filepw"))
+        );
+        let t = Target::resolve(
+            file,
+            Some(("127.0.0.1".into(), 3307)),
+            Some("flag".into()),
+            Some("envpw".into()),
+        )
+        .unwrap();
+        assert_eq!(t.address, Some(("127.0.0.1".into(), 3307)));
+        assert_eq!(
+            (t.user.as_str(), t.password.as_deref()),
+            ("flag", Some("envpw"))
+        );
+        assert!(!format!("{t:?}").contains("envpw"));
+        let socket = Client {
+            user: Some("u".into()),
+            socket: Some("/run/mysqld/mysqld.sock".into()),
+            ..Client::default()
+        };
+        let t = Target::resolve(socket, None, None, None).unwrap();
+        assert_eq!(
+            (t.address, t.socket.as_deref()),
+            (None, Some("/run/mysqld/mysqld.sock"))
+        );
+        assert!(Target::resolve(Client::default(), None, None, None)
+            .unwrap_err()
+            .contains("--mysqld.username"));
+        assert_eq!(address("[::1]:3306").unwrap(), ("::1".into(), 3306));
+        assert!(address("db").is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! A Prometheus exporter for MySQL and MariaDB built on hubble: a drop-in for mysqld_exporter.
+//!
+//! ```text
+//! MYSQLD_EXPORTER_PASSWORD=... mysqld_exporter --mysqld.address 127.0.0.1:3306 --mysqld.username exporter
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
+use mysqld_exporter::app::{self, Config, Target};
+use mysqld_exporter::collectors::NAMES;
+
+/// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
+/// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by
+/// default: global_status, global_variables, slave_status, info_schema.innodb_cmp, info_schema.innodb_cmpmem.
+/// The server is read every --collection.interval; scrapes are served from the last results.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Flags {
+    /// MySQL option file whose [client] section gives user, password, host, port or socket (a missing default
+    /// file is fine).
+    #[arg(long = "config.my-cnf", value_name = "PATH")]
+    my_cnf: Option<PathBuf>,
+    /// Server address, host:port (overrides the option file's host and port).
+    #[arg(long = "mysqld.address", value_name = "HOST:PORT", value_parser = app::address)]
+    address: Option<(String, u16)>,
+    /// User (overrides the option file's); the password comes from MYSQLD_EXPORTER_PASSWORD or the file.
+    #[arg(long = "mysqld.username", value_name = "USER")]
+    username: Option<String>,
+    /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working).
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address)]
+    listen_address: SocketAddr,
+    /// Prometheus exporter-toolkit web config (TLS, client certificates, basic auth, headers).
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
+    telemetry_path: String,
+    /// How often the server is read.
+    #[arg(long = "collection.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    interval: Duration,
+    /// Timeout of one collection.
+    #[arg(long = "collection.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Only log messages at or above this level.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
+    log_level: String,
+}
+
+fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config> {
+    let (path, explicit) = match flags.my_cnf {
+        Some(p) => (Some(p), true),
+        None => (
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".my.cnf")),
+            false,
+        ),
+    };
+    let file = match path {
+        Some(p) if explicit || p.exists() => {
+            mysqld_exporter::mycnf::read(&p).map_err(|e| anyhow::anyhow!("--config.my-cnf {e}"))?
+        }
+        _ => Default::default(),
+    };
+    let password = std::env::var("MYSQLD_EXPORTER_PASSWORD").ok();
+    let target = Target::resolve(file, flags.address, flags.username, password)
+        .map_err(anyhow::Error::msg)?;
+    Ok(Config {
+        target,
+        collectors,
+        interval: flags.interval,
+        timeout: flags.timeout.min(flags.interval),
+        telemetry_path: flags.telemetry_path,
+        web: app::web_config(flags.web_config_file.as_ref())?,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (flags, matches) = cli::parse_with_or_exit::<Flags>(cli::toggle_flags(
+        "collect.",
+        NAMES.iter().map(|(name, ..)| *name),
+    ));
+    let collectors = NAMES
+        .iter()
+        .filter(|(name, on, _)| cli::toggled(&matches, "collect.", name).unwrap_or(*on))
+        .map(|(name, ..)| *name)
+        .collect();
+    cli::init_logging(&flags.log_level);
+    let listen = flags.listen_address;
+    let result = async {
+        let config = config(flags, collectors)?;
+        let listener = cli::bind(listen).await?;
+        app::run(config, listener, hubble::shutdown_signal()).await
+    }
+    .await;
+    cli::exit_code(result)
+}

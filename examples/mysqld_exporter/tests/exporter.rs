@@ -1,0 +1,162 @@
+//! The exporter against Debian's MariaDB: mysqld_exporter's default families with their labels, the family
+//! names of Debian's prometheus-mysqld-exporter 0.14 on the same server, no lint problem it does not have
+//! too, the password kept out, and the server going away shown as `mysql_up 0`.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hubble_test_support::mariadb::MariaDb;
+use hubble_test_support::{free_addr, get, promtool_check, wait_showing, KillOnDrop};
+
+const PASSWORD: &str = "Exp0rter-s3cret";
+
+fn scrape(addr: std::net::SocketAddr) -> String {
+    get(addr, "/metrics", &[])
+        .map(|r| r.text())
+        .unwrap_or_default()
+}
+
+fn families(body: &str) -> BTreeSet<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with("mysql_") && !n.starts_with("mysql_exporter_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// promtool's complaints, by metric name.
+fn complaints(body: &str) -> BTreeSet<String> {
+    promtool_check(body.as_bytes())
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn exports_the_default_families_like_mysqld_exporter() {
+    let db = MariaDb::start();
+    db.sql(&format!(
+        "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
+         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
+    ));
+    let addr = free_addr();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+            .args(["--mysqld.username", "exporter"])
+            .env("MYSQLD_EXPORTER_PASSWORD", PASSWORD)
+            // No ~/.my.cnf of the machine's.
+            .env("HOME", "/nonexistent")
+            .args(["--web.listen-address", &addr.to_string()])
+            .args(["--collection.interval", "1s", "--log.level", "debug"])
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let expected = [
+        "mysql_up 1",
+        "mysql_global_status_uptime ",
+        "mysql_global_status_commands_total{command=\"select\"} ",
+        "mysql_global_status_handlers_total{handler=\"read_rnd\"} ",
+        "mysql_global_status_buffer_pool_pages{state=\"free\"} ",
+        "mysql_global_status_connection_errors_total{error=\"accept\"} 0",
+        "mysql_global_variables_max_connections 151",
+        "mysql_global_variables_innodb_buffer_pool_size 33554432",
+        "mysql_version_info{innodb_version=\"",
+        "mysql_transaction_isolation{level=\"REPEATABLE-READ\"} 1",
+        "mysql_info_schema_innodb_cmp_compress_ops_total{page_size=\"1024\"} 0",
+        "mysql_info_schema_innodb_cmpmem_pages_used_total{buffer_pool=\"0\",page_size=\"1024\"} 0",
+        "hubble_collector_up{collector=\"slave_status\"} 1",
+    ];
+    let body = wait_showing(Duration::from_secs(30), "every family", || {
+        let body = scrape(addr);
+        match expected
+            .iter()
+            .find(|e| !body.lines().any(|l| l.starts_with(*e)))
+        {
+            None => Ok(body),
+            Some(missing) => Err(format!("missing {missing:?} in:\n{body}")),
+        }
+    });
+
+    // Debian's mysqld_exporter 0.14 on the same server, same user: every family it exports, we export.
+    let theirs_addr = free_addr();
+    let theirs = Command::new("prometheus-mysqld-exporter")
+        .env(
+            "DATA_SOURCE_NAME",
+            format!("exporter:{PASSWORD}@(127.0.0.1:{})/", db.port),
+        )
+        .args(["--web.listen-address", &theirs_addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    if let Ok(theirs) = theirs {
+        let _theirs = KillOnDrop::new(theirs);
+        let their_body = wait_showing(Duration::from_secs(30), "mysqld_exporter 0.14", || {
+            let b = scrape(theirs_addr);
+            if b.contains("mysql_up 1") {
+                Ok(b)
+            } else {
+                Err(b)
+            }
+        });
+        let ours = families(&scrape(addr));
+        // About 800 on MariaDB 10.11: a broken comparison would compare nothing.
+        assert!(families(&their_body).len() > 500, "{their_body}");
+        let missing: Vec<_> = families(&their_body).difference(&ours).cloned().collect();
+        assert!(
+            missing.is_empty(),
+            "families mysqld_exporter 0.14 has and we lack: {missing:?}"
+        );
+        // promtool: no complaint that the incumbent's names do not earn too (drop-in names keep their lint).
+        let ours = complaints(&body);
+        let theirs = complaints(&their_body);
+        let only_ours: Vec<_> = ours.difference(&theirs).collect();
+        assert!(
+            only_ours.is_empty(),
+            "promtool complaints of ours only: {only_ours:?}"
+        );
+    } else {
+        panic!("prometheus-mysqld-exporter not found (Debian package, see scripts/test.sh)");
+    }
+
+    // The server goes away: mysql_up 0, the exporter still serving.
+    drop(db);
+    let body = wait_showing(Duration::from_secs(30), "mysql_up 0", || {
+        let body = scrape(addr);
+        if body.lines().any(|l| l == "mysql_up 0") {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    });
+    drop(exporter);
+    let log = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        !body.contains(PASSWORD) && !log.contains(PASSWORD),
+        "the password leaked:\n{log}"
+    );
+    assert!(log.contains("exporting one MySQL server"), "{log}");
+}
+
+#[test]
+fn a_missing_user_is_a_one_line_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+        .args([
+            "--config.my-cnf",
+            "/dev/null",
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--mysqld.username"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
