@@ -150,3 +150,89 @@ async fn groups_filled_by_code_collect_through_group_fn() {
     assert_eq!(m[0].name, "build_info");
     assert_eq!(m[0].labels.get("version"), Some("1.2.3"));
 }
+
+/// Server variables, one family per row: the name from one column, the value from another.
+#[derive(MetricCollector)]
+#[hubble(prefix = "server_variables")]
+struct Variable {
+    #[metric(family_name)]
+    name: String,
+    #[metric(label)]
+    scope: &'static str,
+    /// A server variable.
+    #[metric(gauge)]
+    value: Option<f64>,
+}
+
+/// Settings whose rows carry their own help text.
+#[derive(MetricCollector)]
+#[hubble(prefix = "settings")]
+struct Setting {
+    #[metric(family_name)]
+    name: String,
+    #[metric(family_help)]
+    description: String,
+    #[metric(counter)]
+    value: i64,
+}
+
+#[test]
+fn a_family_name_field_names_one_family_per_row() {
+    let rows = [
+        Variable {
+            name: "max_connections".into(),
+            scope: "global",
+            value: Some(151.0),
+        },
+        Variable {
+            name: "Innodb-buffer.pool".into(),
+            scope: "global",
+            value: Some(2.0),
+        },
+        Variable {
+            name: "version".into(),
+            scope: "global",
+            value: None,
+        },
+    ];
+    let mut out = Vec::new();
+    for row in &rows {
+        out.extend(row.to_metrics().unwrap());
+    }
+    let seen: Vec<(String, String, f64)> = out
+        .iter()
+        .map(|m| (m.name.to_string(), m.help.to_string(), m.value))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "server_variables_max_connections".into(),
+                "A server variable.".into(),
+                151.0
+            ),
+            (
+                "server_variables_Innodb_buffer_pool".into(),
+                "A server variable.".into(),
+                2.0
+            ),
+        ]
+    );
+    assert_eq!(out[0].kind, MetricKind::Gauge);
+    assert_eq!(out[0].labels.get("scope"), Some("global"));
+    // The families are the rows': none is declared in advance.
+    assert!(Variable::descriptors().is_empty());
+
+    let s = Setting {
+        name: "work_mem_bytes".into(),
+        description: "Memory per sort.".into(),
+        value: 4,
+    }
+    .to_metrics()
+    .unwrap();
+    assert_eq!(
+        (s[0].name.as_ref(), s[0].help.as_ref()),
+        ("settings_work_mem_bytes", "Memory per sort.")
+    );
+    assert_eq!(s[0].kind, MetricKind::Counter);
+}

@@ -12,6 +12,10 @@ pub enum Role {
     /// The bucket bounds; the counts, sum and count are the fields `<name>_bucket`, `_sum`, `_count`.
     Histogram,
     Label,
+    /// Names the family of the row's value field: `<prefix>_<this field's value>`.
+    FamilyName,
+    /// Holds the help text of the row's family (with a family name field).
+    FamilyHelp,
     Skip,
 }
 
@@ -92,6 +96,25 @@ impl Field<'_> {
 
 impl Container<'_> {
     /// Full metric name of a value field: `<prefix>_<name>` (or `<name>` without a prefix).
+    /// The field that names each row's family (`#[metric(family_name)]`), if any.
+    pub fn family_field(&self) -> Option<&Field<'_>> {
+        self.fields
+            .iter()
+            .find(|f| matches!(f.role, Some((Role::FamilyName, _))))
+    }
+
+    /// The field that holds each row's help text (`#[metric(family_help)]`), if any.
+    pub fn help_field(&self) -> Option<&Field<'_>> {
+        self.fields
+            .iter()
+            .find(|f| matches!(f.role, Some((Role::FamilyHelp, _))))
+    }
+
+    /// The prefix, empty when there is none.
+    pub fn prefix_value(&self) -> String {
+        self.prefix.as_ref().map(LitStr::value).unwrap_or_default()
+    }
+
     pub fn metric_name(&self, field: &Field) -> (String, Span) {
         let (base, span) = field.base_name();
         match &self.prefix {

@@ -142,6 +142,8 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                     UNTYPED => Some(Role::Untyped),
                     HISTOGRAM => Some(Role::Histogram),
                     LABEL => Some(Role::Label),
+                    FAMILY_NAME => Some(Role::FamilyName),
+                    FAMILY_HELP => Some(Role::FamilyHelp),
                     SKIP => Some(Role::Skip),
                     _ => None,
                 };
@@ -191,6 +193,8 @@ fn role_word(r: Role) -> &'static str {
         Role::Untyped => "untyped",
         Role::Histogram => "a histogram",
         Role::Label => "a label",
+        Role::FamilyName => "the family name",
+        Role::FamilyHelp => "the family help",
         Role::Skip => "skipped",
     }
 }

@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::DeriveInput;
 
-use crate::ast::{Container, Role};
+use crate::ast::{Container, Field, Role};
 use crate::ctxt::Ctxt;
 use crate::{attr, valid};
 
@@ -117,7 +117,10 @@ fn generate(c: &Container) -> TokenStream {
     label_names.extend(c.const_labels.iter().map(|(n, _)| n.value()));
     label_names.sort();
 
-    let descriptors = value_fields.iter().map(|f| {
+    // With a family_name field the families are named by the rows: none is known in advance.
+    let family = c.family_field();
+    let described: &[&Field] = if family.is_some() { &[] } else { &value_fields };
+    let descriptors = described.iter().map(|f| {
         let (metric, _) = c.metric_name(f);
         let help = f.help_text().unwrap_or_default();
         let kind = kind(f.role.expect("value field").0);
@@ -155,7 +158,26 @@ fn generate(c: &Container) -> TokenStream {
         let field = f.ident;
         let column = field.to_string();
         let (metric, _) = c.metric_name(f);
-        let help = f.help_text().unwrap_or_default();
+        let name = match family {
+            Some(family) => {
+                let prefix = c.prefix_value();
+                let row = family.ident;
+                let convert = quote_spanned!(family.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#row));
+                quote!(::hubble::__private::Cow::Owned(::hubble::__private::family_name(#prefix, &#convert)))
+            }
+            None => quote!(::hubble::__private::Cow::Borrowed(#metric)),
+        };
+        let help = match c.help_field() {
+            Some(h) => {
+                let row = h.ident;
+                let convert = quote_spanned!(h.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#row));
+                quote!(::hubble::__private::Cow::Owned(#convert.into_owned()))
+            }
+            None => {
+                let help = f.help_text().unwrap_or_default();
+                quote!(::hubble::__private::Cow::Borrowed(#help))
+            }
+        };
         let kind = kind(f.role.expect("value field").0);
         let convert =
             quote_spanned!(f.ty.span()=> ::hubble::MetricValue::to_metric_value(&self.#field));
@@ -163,8 +185,8 @@ fn generate(c: &Container) -> TokenStream {
             match #convert {
                 ::hubble::__private::Result::Ok(::hubble::__private::Option::Some(value)) => {
                     out.push(::hubble::Metric {
-                        name: ::hubble::__private::Cow::Borrowed(#metric),
-                        help: ::hubble::__private::Cow::Borrowed(#help),
+                        name: #name,
+                        help: #help,
                         kind: #kind,
                         value,
                         labels: ::hubble::__private::Clone::clone(&labels),

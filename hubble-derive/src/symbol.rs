@@ -38,8 +38,19 @@ pub const UNTYPED: &str = "untyped";
 pub const HISTOGRAM: &str = "histogram";
 pub const LABEL: &str = "label";
 pub const SKIP: &str = "skip";
+pub const FAMILY_NAME: &str = "family_name";
+pub const FAMILY_HELP: &str = "family_help";
 pub const RENAME: &str = "rename";
 pub const HELP: &str = "help";
 pub const FIELD_KEYS: &[&str] = &[
-    COUNTER, GAUGE, UNTYPED, HISTOGRAM, LABEL, SKIP, RENAME, HELP,
+    COUNTER,
+    GAUGE,
+    UNTYPED,
+    HISTOGRAM,
+    LABEL,
+    FAMILY_NAME,
+    FAMILY_HELP,
+    SKIP,
+    RENAME,
+    HELP,
 ];

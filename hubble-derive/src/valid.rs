@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
-use crate::ast::{Container, Role};
+use crate::ast::{Container, Field, Role};
 use crate::ctxt::Ctxt;
 
 use hubble_names::{check_label_name, is_valid_metric_name as valid_metric_name, LabelNameError};
@@ -112,6 +112,19 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
         if role.is_value() {
             any_value = true;
             let (name, span) = c.metric_name(f);
+            if c.family_field().is_some() {
+                // Its family is named by each row: checked per row at run time.
+                if f.help_text().is_none() && c.help_field().is_none() {
+                    cx.error(
+                        f.ident.span(),
+                        format!(
+                            "the families of field `{}` have no help text: add a /// doc comment or #[metric(help = \"...\")]",
+                            f.ident
+                        ),
+                    );
+                }
+                continue;
+            }
             if prefix_ok && !valid_metric_name(&name) {
                 cx.error(
                     span,
@@ -172,8 +185,61 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
                     cx.error(span, format!("label `{name}` is produced by two fields"));
                 }
             } else if let Some(r) = &f.rename {
-                cx.error(r.span(), "`rename` has no effect on a skipped field");
+                let what = if role == Role::FamilyName {
+                    "a family_name field (its value names the family)"
+                } else if role == Role::FamilyHelp {
+                    "a family_help field (its value is the family's help)"
+                } else {
+                    "a skipped field"
+                };
+                cx.error(r.span(), format!("`rename` has no effect on {what}"));
             }
+        }
+    }
+    let families: Vec<_> = c
+        .fields
+        .iter()
+        .filter_map(|f| match f.role {
+            Some((Role::FamilyName, span)) => Some(span),
+            _ => None,
+        })
+        .collect();
+    if let (
+        Some(Field {
+            role: Some((_, span)),
+            ..
+        }),
+        None,
+    ) = (c.help_field(), c.family_field())
+    {
+        cx.error(
+            *span,
+            "family_help gives the help of families named by a #[metric(family_name)] field; this group has none",
+        );
+    }
+    if let Some(&first) = families.first() {
+        if let Some(&second) = families.get(1) {
+            cx.error(
+                second,
+                "two family_name fields: one field names each row's family",
+            );
+        }
+        let values: Vec<_> = c
+            .fields
+            .iter()
+            .filter(|f| c.part_of(f).is_none())
+            .filter_map(|f| f.role.filter(|(r, _)| r.is_value()))
+            .collect();
+        if values.len() > 1 || values.iter().any(|(r, _)| *r == Role::Histogram) {
+            cx.error(
+                first,
+                format!(
+                    "a family_name group exports one family per row, `<prefix>_<family name>`, from one gauge, \
+                     counter or untyped field; this one has {} value fields{}",
+                    values.len(),
+                    if values.iter().any(|(r, _)| *r == Role::Histogram) { ", a histogram among them" } else { "" }
+                ),
+            );
         }
     }
     // A field without a role is reported already; it may well be the value field.
@@ -223,6 +289,8 @@ fn role_key(role: Role) -> &'static str {
         Role::Untyped => "untyped",
         Role::Histogram => "histogram",
         Role::Label => "label",
+        Role::FamilyName => "family_name",
+        Role::FamilyHelp => "family_help",
         Role::Skip => "skip",
     }
 }

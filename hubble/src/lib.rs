@@ -154,4 +154,25 @@ pub mod __private {
     pub use std::unreachable;
     pub use std::vec;
     pub use std::vec::Vec;
+
+    /// The family a `#[metric(family_name)]` row names: `<prefix>_<name>`, each character a metric name
+    /// cannot hold replaced by `_` (the name comes from data: `Innodb-buffer.pool` becomes
+    /// `Innodb_buffer_pool`).
+    pub fn family_name(prefix: &str, name: &str) -> String {
+        let mut out = String::with_capacity(prefix.len() + 1 + name.len());
+        if !prefix.is_empty() {
+            out.push_str(prefix);
+            out.push('_');
+        } else if name.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push('_');
+        }
+        out.extend(name.chars().map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        }));
+        out
+    }
 }

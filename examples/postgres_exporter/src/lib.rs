@@ -259,7 +259,7 @@ pub fn exporter(
         b = b.collector(wrap(naming, c));
     }
     if on("settings") {
-        b = b.collector(wrap(naming, settings::PgSettings::new(connections.clone())));
+        b = b.collector(wrap(naming, sql::<settings::PgSettings>(connections)));
     }
     if let (Some(databases), false) = (databases, local.is_empty()) {
         b = b.collector(wrap(

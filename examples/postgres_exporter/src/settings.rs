@@ -1,100 +1,44 @@
 //! `pg_settings_*`: one gauge per numeric or boolean server setting, units converted to base units as
-//! postgres_exporter converts them. The family names come from the data, so this collector is written by hand.
+//! postgres_exporter converts them. One family per row, declared: the name and help come from each row
+//! (`#[metric(family_name)]`, `#[metric(family_help)]`), the conversion is done by the query.
 
-use hubble::{CollectError, Collector, Metric};
-use sqlx::FromRow;
-
-use super::connection::PgConnections;
-
-/// The `pg_settings` collector.
+/// The server's numeric and boolean settings. The unit table turns each unit into seconds or bytes with the
+/// family suffix and help note postgres_exporter gives it; a setting in a unit not listed is left out rather
+/// than wrongly scaled.
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(
+    query = "SELECT s.name || u.suffix AS name, s.short_desc || u.note AS help,
+                    CASE WHEN s.vartype = 'bool' THEN CASE s.setting WHEN 'on' THEN 1.0 ELSE 0.0 END
+                         ELSE s.setting::float8 END * u.factor AS value
+             FROM pg_settings s
+             JOIN (VALUES ('', 1.0::float8, '', ''),
+                          ('ms', 1e-3, '_seconds', ' [Units converted to seconds.]'),
+                          ('s', 1, '_seconds', ' [Units converted to seconds.]'),
+                          ('min', 60, '_seconds', ' [Units converted to seconds.]'),
+                          ('h', 3600, '_seconds', ' [Units converted to seconds.]'),
+                          ('d', 86400, '_seconds', ' [Units converted to seconds.]'),
+                          ('B', 1, '_bytes', ' [Units converted to bytes.]'),
+                          ('kB', 1024, '_bytes', ' [Units converted to bytes.]'),
+                          ('MB', 1048576, '_bytes', ' [Units converted to bytes.]'),
+                          ('GB', 1073741824, '_bytes', ' [Units converted to bytes.]'),
+                          ('TB', 1099511627776, '_bytes', ' [Units converted to bytes.]'),
+                          ('8kB', 8192, '_bytes', ' [Units converted to bytes.]'),
+                          ('16kB', 16384, '_bytes', ' [Units converted to bytes.]'),
+                          ('32kB', 32768, '_bytes', ' [Units converted to bytes.]'),
+                          ('16MB', 16777216, '_bytes', ' [Units converted to bytes.]'),
+                          ('32MB', 33554432, '_bytes', ' [Units converted to bytes.]'),
+                          ('64MB', 67108864, '_bytes', ' [Units converted to bytes.]'))
+                  AS u(unit, factor, suffix, note) ON COALESCE(s.unit, '') = u.unit
+             WHERE s.vartype IN ('bool', 'integer', 'real') AND s.name != 'sync_commit_cancel_wait'",
+    prefix = "pg_settings"
+)]
 pub struct PgSettings {
-    connections: PgConnections,
-}
-
-impl PgSettings {
-    /// Over a target's shared `connections`.
-    pub fn new(connections: PgConnections) -> Self {
-        PgSettings { connections }
-    }
-}
-
-/// Factor to the base unit and the name suffix, for a `pg_settings.unit`; `None` for an unknown unit.
-pub fn unit_conversion(unit: &str) -> Option<(f64, &'static str)> {
-    Some(match unit {
-        "" => (1.0, ""),
-        "ms" => (1e-3, "_seconds"),
-        "s" => (1.0, "_seconds"),
-        "min" => (60.0, "_seconds"),
-        "h" => (3600.0, "_seconds"),
-        "d" => (86400.0, "_seconds"),
-        "B" => (1.0, "_bytes"),
-        "kB" => (1024.0, "_bytes"),
-        "MB" => (1024.0 * 1024.0, "_bytes"),
-        "GB" => (1024.0 * 1024.0 * 1024.0, "_bytes"),
-        "TB" => (1024.0 * 1024.0 * 1024.0 * 1024.0, "_bytes"),
-        "8kB" => (8192.0, "_bytes"),
-        "16kB" => (16384.0, "_bytes"),
-        "32kB" => (32768.0, "_bytes"),
-        "16MB" => (16.0 * 1024.0 * 1024.0, "_bytes"),
-        "32MB" => (32.0 * 1024.0 * 1024.0, "_bytes"),
-        "64MB" => (64.0 * 1024.0 * 1024.0, "_bytes"),
-        _ => return None,
-    })
-}
-
-impl Collector for PgSettings {
-    fn name(&self) -> &str {
-        "pg_settings"
-    }
-
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let rows = self
-            .connections
-            .fetch_all(sqlx::query(
-                "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype FROM pg_settings
-                 WHERE vartype IN ('bool', 'integer', 'real') AND name != 'sync_commit_cancel_wait'",
-            ))
-            .await
-            .map_err(|e| CollectError::Source(format!("group `pg_settings`: {e}").into()))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let (name, setting, unit, desc, vartype) =
-                <(String, String, String, String, String)>::from_row(row)
-                    .map_err(|e| CollectError::Decode(format!("group `pg_settings`: {e}")))?;
-            let raw = match (vartype.as_str(), setting.as_str()) {
-                ("bool", "on") => 1.0,
-                ("bool", "off") => 0.0,
-                (_, s) => match s.parse::<f64>() {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                },
-            };
-            // An unknown unit would give a wrongly scaled value: skip the setting rather than guess.
-            let Some((factor, suffix)) = unit_conversion(&unit) else {
-                continue;
-            };
-            let help = match suffix {
-                "_seconds" => format!("{desc} [Units converted to seconds.]"),
-                "_bytes" => format!("{desc} [Units converted to bytes.]"),
-                _ => desc,
-            };
-            let metric = format!("pg_settings_{}{suffix}", name.replace('.', "_"));
-            out.push(Metric::gauge(metric, help, raw * factor));
-        }
-        Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn units() {
-        assert_eq!(unit_conversion("8kB"), Some((8192.0, "_bytes")));
-        assert_eq!(unit_conversion("ms"), Some((1e-3, "_seconds")));
-        assert_eq!(unit_conversion("min"), Some((60.0, "_seconds")));
-        assert_eq!(unit_conversion(""), Some((1.0, "")));
-        assert_eq!(unit_conversion("parsecs"), None);
-    }
+    /// The setting's name with its unit's suffix (dots become underscores).
+    #[metric(family_name)]
+    name: String,
+    /// Its description, with the unit conversion noted.
+    #[metric(family_help)]
+    help: String,
+    #[metric(gauge)]
+    value: f64,
 }

@@ -95,6 +95,16 @@ fn single_target_exports_the_standard_groups() {
     ] {
         assert!(body.contains(family), "missing {family:?}");
     }
+    // Settings in base units, each family with its setting's own help and the conversion noted.
+    for line in [
+        format!("pg_settings_checkpoint_timeout_seconds{{{server}}} 300"),
+        format!("pg_settings_fsync{{{server}}} 0"),
+        format!("pg_settings_autovacuum_vacuum_scale_factor{{{server}}} 0.2"),
+        format!("pg_settings_wal_segment_size_bytes{{{server}}} 16777216"),
+        "# HELP pg_settings_checkpoint_timeout_seconds Sets the maximum time between automatic WAL checkpoints. [Units converted to seconds.]".to_owned(),
+    ] {
+        assert!(body.lines().any(|l| l == line), "missing {line:?}");
+    }
     let table = format!(
         "pg_stat_user_tables_n_live_tup{{{server},datname=\"app\",relname=\"users\",schemaname=\"public\"}} "
     );

@@ -50,6 +50,18 @@ struct Lists {
     items: i64,
 }
 
+/// Server settings, one family per row, each with its own help (as `pg_settings`).
+#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[hubble(query = "SELECT name, short_desc, setting::float8 AS value FROM pg_settings WHERE vartype = 'integer'", prefix = "pg_settings")]
+struct Settings {
+    #[metric(family_name)]
+    name: String,
+    #[metric(family_help)]
+    short_desc: String,
+    #[metric(gauge)]
+    value: f64,
+}
+
 /// Generic groups work too.
 #[derive(hubble::MetricCollector)]
 struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
@@ -93,6 +105,7 @@ fn main() {
     use hubble::SqlQuery as _;
     assert!(Lists::SIMPLE_QUERY && !PgStatDatabase::SIMPLE_QUERY);
     let _ = Lists { list: String::new(), items: 0 };
+    let _ = Settings { name: String::new(), short_desc: String::new(), value: 0.0 };
     let _ = Tables { relname: String::new(), live_rows: 0 };
     let idle = Idle {
         state: "idle".into(),
