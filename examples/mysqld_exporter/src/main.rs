@@ -16,7 +16,8 @@ use mysqld_exporter::collectors::NAMES;
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
 /// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by
-/// default: global_status, global_variables, slave_status, info_schema.innodb_cmp, info_schema.innodb_cmpmem.
+/// default: global_status, global_variables, slave_status, info_schema.innodb_cmp, info_schema.innodb_cmpmem,
+/// info_schema.query_response_time.
 /// The server is read every --collection.interval; scrapes are served from the last results.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]

@@ -84,6 +84,30 @@ fn exports_the_default_families_like_mysqld_exporter() {
         }
     });
 
+    // Without the response time plugin its collector does not apply; with it, a histogram.
+    assert!(
+        body.contains(
+            "hubble_collector_not_applicable{collector=\"info_schema.query_response_time\"} 1"
+        ),
+        "{body}"
+    );
+    db.sql("INSTALL SONAME 'query_response_time'; SET GLOBAL query_response_time_stats = ON; SELECT 1;");
+    let body = wait_showing(
+        Duration::from_secs(30),
+        "the response time histogram",
+        || {
+            let body = scrape(addr);
+            if body.contains("# TYPE mysql_info_schema_query_response_time_seconds histogram")
+                && body
+                    .contains("mysql_info_schema_query_response_time_seconds_bucket{le=\"+Inf\"} ")
+            {
+                Ok(body)
+            } else {
+                Err(body)
+            }
+        },
+    );
+
     // Debian's mysqld_exporter 0.14 on the same server, same user: every family it exports, we export.
     let theirs_addr = free_addr();
     let theirs = Command::new("prometheus-mysqld-exporter")
