@@ -407,7 +407,7 @@ impl Collector for QueryResponseTime {
                     "the query_response_time plugin is not installed (INSTALL SONAME 'query_response_time')".into(),
                 ))
             }
-            Some(v) if v == 0.0 => {
+            Some(0.0) => {
                 return Err(CollectError::NotApplicable("query_response_time_stats is OFF".into()))
             }
             Some(_) => {}
