@@ -24,6 +24,8 @@ pub struct Config {
     pub telemetry_path: String,
     /// `--web.config.file`.
     pub web: Arc<hubble::WebConfigHandle>,
+    /// `--pgBouncer.pid-file`: PgBouncer's process metrics.
+    pub pid_file: Option<PathBuf>,
 }
 
 /// What connections are called in `SHOW CLIENTS`.
@@ -91,6 +93,12 @@ pub async fn run(
     let exporter = hubble::register(exporter)
         .await
         .context("registering the exporter")?;
+    if let Some(path) = &config.pid_file {
+        hubble::default_registry()
+            .prometheus()
+            .register(Box::new(crate::process::PidFileProcess::new(path.clone())))
+            .context("--pgBouncer.pid-file")?;
+    }
     let o = &config.connection;
     tracing::info!(
         host = o.get_host(),

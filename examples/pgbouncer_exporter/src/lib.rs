@@ -11,4 +11,5 @@
 pub mod app;
 pub mod collectors;
 pub mod families;
+pub mod process;
 pub mod show;

@@ -30,6 +30,9 @@ struct Flags {
         value_parser = app::connection
     )]
     connection: PgConnectOptions,
+    /// PgBouncer's pid file: also export its process metrics (pgbouncer_process_cpu_seconds_total, ...).
+    #[arg(long = "pgBouncer.pid-file", value_name = "PATH")]
+    pid_file: Option<PathBuf>,
     /// Address to listen on for HTTP requests (pgbouncer_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9127", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
@@ -65,6 +68,7 @@ async fn main() -> ExitCode {
             timeout: flags.timeout.min(flags.interval),
             telemetry_path: flags.telemetry_path,
             web: app::web_config(flags.web_config_file.as_ref())?,
+            pid_file: flags.pid_file,
         };
         let listener = cli::bind(flags.listen_address).await?;
         app::run(config, listener, hubble::shutdown_signal()).await

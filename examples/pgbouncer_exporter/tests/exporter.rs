@@ -58,6 +58,8 @@ fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
             ))
             .args(["--web.listen-address", &addr.to_string()])
             .args(["--collection.interval", "1s", "--log.level", "debug"])
+            .arg("--pgBouncer.pid-file")
+            .arg(bouncer.pid_file())
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())
             .spawn()
@@ -79,6 +81,10 @@ fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
         "pgbouncer_databases 2".to_owned(),
         "pgbouncer_used_clients ".to_owned(),
         "hubble_collector_up{collector=\"pools\"} 1".to_owned(),
+        // PgBouncer's own process, from its pid file.
+        "pgbouncer_process_resident_memory_bytes ".to_owned(),
+        "pgbouncer_process_start_time_seconds ".to_owned(),
+        "pgbouncer_process_open_fds ".to_owned(),
     ];
     let body = wait_showing(Duration::from_secs(30), "every family", || {
         let body = scrape(addr);

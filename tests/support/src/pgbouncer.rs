@@ -101,6 +101,11 @@ impl PgBouncer {
         )
     }
 
+    /// Its pid file.
+    pub fn pid_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("pgbouncer.pid")
+    }
+
     /// Its log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("pgbouncer.log")).unwrap_or_default()
