@@ -683,6 +683,27 @@ fn mariadb_rows_and_types() {
                 .any(|l| l.starts_with(r#"mysql_global_status_value{name="uptime"} "#)),
             "{status:#?}"
         );
+        // Any answer as text by column name, whatever the column types: numbers, NULL, a SHOW command.
+        let kept = hubble::connections::Connections::new(pool.clone());
+        let text = hubble::text_rows::TextRows::fetch(
+            &kept,
+            "SELECT k, big, dbl, maybe, flag FROM conv ORDER BY k",
+        )
+        .await
+        .unwrap();
+        assert_eq!(text.columns, ["k", "big", "dbl", "maybe", "flag"]);
+        let cell = |row: usize, column: &str| text.rows[row][text.column(column).unwrap()].clone();
+        assert_eq!(cell(0, "big").as_deref(), Some("18446744073709551615"));
+        assert_eq!(cell(1, "dbl").as_deref(), Some("1e300"));
+        assert_eq!(cell(1, "maybe"), None);
+        assert_eq!(cell(0, "flag").as_deref(), Some("1"));
+        let status = hubble::text_rows::TextRows::fetch(&kept, "SHOW GLOBAL STATUS LIKE 'Uptime'")
+            .await
+            .unwrap();
+        assert_eq!(status.columns, ["Variable_name", "Value"]);
+        assert_eq!(status.rows[0][0].as_deref(), Some("Uptime"));
+        // Its kept connection goes back, or closing the pool would wait for it.
+        kept.close().await;
         // A query the server refuses is the group's error, naming it.
         let bad = SqlCollector::<MyConversions, MySql>::new(
             sqlx::mysql::MySqlPoolOptions::new()
