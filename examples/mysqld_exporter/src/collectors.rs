@@ -349,6 +349,26 @@ pub fn slave_status(answer: &TextRows) -> Vec<Metric> {
             m.labels = labels.clone();
             out.push(m);
         }
+        // MariaDB's GTID positions, `domain-server-sequence` lists: one series per domain and server.
+        for column in ["Gtid_IO_Pos", "Gtid_Slave_Pos"] {
+            let family = format!("mysql_slave_status_{}", metric_name(column));
+            for gtid in cell(&[column]).split(',').map(str::trim) {
+                let mut parts = gtid.split('-');
+                let (Some(domain), Some(server), Some(seq), None) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let Ok(seq) = seq.parse::<u64>() else {
+                    continue;
+                };
+                let mut m = Metric::gauge(family.clone(), "The last event's sequence number of this GTID domain and server (SHOW SLAVE STATUS)", seq as f64);
+                m.labels = labels.clone();
+                m.labels.insert("domain_id", domain.to_owned());
+                m.labels.insert("server_id", server.to_owned());
+                out.push(m);
+            }
+        }
     }
     out
 }
@@ -658,10 +678,19 @@ mod tests {
                 "Seconds_Behind_Master",
                 "Master_Log_File",
                 "Last_Error",
+                "Gtid_IO_Pos",
             ],
             &[
-                &["a", "db1", "Yes", "3", "mysql-bin.000042", ""],
-                &["b", "db2", "Connecting", "", "", ""],
+                &[
+                    "a",
+                    "db1",
+                    "Yes",
+                    "3",
+                    "mysql-bin.000042",
+                    "",
+                    "0-1-7,1-2-9",
+                ],
+                &["b", "db2", "Connecting", "", "", "", ""],
             ],
         );
         let out = lines(&slave_status(&answer));
@@ -672,10 +701,11 @@ mod tests {
             format!("untyped mysql_slave_status_seconds_behind_master{labels_a} 3"),
             format!("untyped mysql_slave_status_master_log_file{labels_a} 42"),
             "untyped mysql_slave_status_slave_io_running{channel_name=\"\",connection_name=\"b\",master_host=\"db2\",master_uuid=\"\"} 0".to_owned(),
+            "gauge mysql_slave_status_gtid_io_pos{channel_name=\"\",connection_name=\"a\",domain_id=\"1\",master_host=\"db1\",master_uuid=\"\",server_id=\"2\"} 9".to_owned(),
         ] {
             assert!(out.contains(&expected), "missing {expected} in {out:#?}");
         }
-        assert_eq!(out.len(), 4, "{out:#?}");
+        assert_eq!(out.len(), 6, "{out:#?}");
     }
 
     #[test]

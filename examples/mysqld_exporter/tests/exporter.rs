@@ -184,3 +184,60 @@ fn a_missing_user_is_a_one_line_error() {
     assert!(err.contains("--mysqld.username"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_replica_shows_its_replication_status() {
+    let primary = MariaDb::start_with(&["--log-bin=mysql-bin", "--server-id=1"]);
+    let replica = MariaDb::start_with(&["--server-id=2"]);
+    primary.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT); INSERT INTO app.t VALUES (1);");
+    replica.sql(&format!(
+        "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', MASTER_PASSWORD='', \
+         MASTER_USE_GTID=slave_pos; START SLAVE;",
+        primary.port
+    ));
+    let addr = free_addr();
+    let _exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .args(["--mysqld.address", &format!("127.0.0.1:{}", replica.port)])
+            .args(["--mysqld.username", "root"])
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .env("HOME", "/nonexistent")
+            .args(["--web.listen-address", &addr.to_string()])
+            .args(["--collection.interval", "1s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let labels =
+        "channel_name=\"\",connection_name=\"\",master_host=\"127.0.0.1\",master_uuid=\"\"";
+    let expected = [
+        format!("mysql_slave_status_slave_io_running{{{labels}}} 1"),
+        format!("mysql_slave_status_slave_sql_running{{{labels}}} 1"),
+        format!("mysql_slave_status_seconds_behind_master{{{labels}}} 0"),
+        format!(
+            "mysql_slave_status_master_port{{{labels}}} {}",
+            primary.port
+        ),
+    ];
+    let body = wait_showing(Duration::from_secs(30), "the replica's status", || {
+        let body = scrape(addr);
+        match expected
+            .iter()
+            .find(|e| !body.lines().any(|l| l == e.as_str()))
+        {
+            None => Ok(body),
+            Some(missing) => Err(format!("missing {missing:?} in:\n{body}")),
+        }
+    });
+    // MariaDB's GTID position, per domain and server: the primary is server 1 of domain 0.
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("mysql_slave_status_gtid_slave_pos{")
+                && l.contains("domain_id=\"0\"")
+                && l.contains("server_id=\"1\"")),
+        "{body}"
+    );
+    // The replica has the primary's rows: it is replicating, not just configured.
+    assert_eq!(replica.sql("SELECT COUNT(*) FROM app.t"), "1", "{body}");
+}

@@ -20,6 +20,12 @@ impl MariaDb {
     /// Initialises a data directory and starts the server; panics with the server's log if it does not
     /// answer within 30 s.
     pub fn start() -> MariaDb {
+        MariaDb::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more server options (`--log-bin`, `--server-id=2`, ...), given last so
+    /// they override the defaults.
+    pub fn start_with(options: &[&str]) -> MariaDb {
         let dir = tempfile::Builder::new()
             .prefix("hubble-mariadb-")
             .tempdir()
@@ -53,6 +59,7 @@ impl MariaDb {
                 "--skip-log-bin",
                 "--innodb-buffer-pool-size=32M",
             ])
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
