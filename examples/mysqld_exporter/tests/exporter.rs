@@ -241,3 +241,69 @@ fn a_replica_shows_its_replication_status() {
     // The replica has the primary's rows: it is replicating, not just configured.
     assert_eq!(replica.sql("SELECT COUNT(*) FROM app.t"), "1", "{body}");
 }
+
+#[test]
+fn the_web_config_guards_metrics_and_the_status_page() {
+    let db = MariaDb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "basic_auth_users:\n  prometheus: '{}'\n",
+            bcrypt::hash("scrape-pw", 4).unwrap()
+        ),
+    )
+    .unwrap();
+    let addr = free_addr();
+    let _exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+            .args(["--mysqld.username", "root"])
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .env("HOME", "/nonexistent")
+            .args(["--web.listen-address", &addr.to_string()])
+            .arg("--web.config.file")
+            .arg(&web)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let token = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        "prometheus:scrape-pw",
+    );
+    let authorized = [("Authorization", format!("Basic {token}"))];
+    let authorized: Vec<(&str, &str)> = authorized.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let body = wait_showing(
+        Duration::from_secs(30),
+        "mysql_up 1 with the password",
+        || {
+            let r = get(addr, "/metrics", &authorized).map_err(|e| e.to_string())?;
+            let body = r.text();
+            if r.status == 200 && body.lines().any(|l| l == "mysql_up 1") {
+                Ok(body)
+            } else {
+                Err(format!("{} {body}", r.status))
+            }
+        },
+    );
+    assert!(body.contains("mysql_global_status_uptime"));
+    assert_eq!(get(addr, "/metrics", &[]).unwrap().status, 401);
+    assert_eq!(get(addr, "/", &[]).unwrap().status, 401);
+    // The status page lists the collectors and how they fare.
+    let page = get(addr, "/", &authorized).unwrap();
+    assert_eq!(page.status, 200);
+    let page = page.text();
+    for collector in [
+        "global_status",
+        "slave_status",
+        "info_schema.query_response_time",
+    ] {
+        assert!(
+            page.contains(collector),
+            "{collector} not on the status page:\n{page}"
+        );
+    }
+}
