@@ -152,6 +152,60 @@ pub fn toggled(matches: &clap::ArgMatches, prefix: &str, name: &str) -> Option<b
     }
 }
 
+/// `--web.config.file` when given (named in its error), else plain HTTP.
+pub fn web_config(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<std::sync::Arc<hubble::WebConfigHandle>> {
+    Ok(std::sync::Arc::new(match path {
+        Some(p) => hubble::WebConfigHandle::from_file(p)
+            .map_err(|e| anyhow::anyhow!("--web.config.file {e}"))?,
+        None => hubble::WebConfigHandle::plain(),
+    }))
+}
+
+/// How a one-target exporter is served: its telemetry path, landing page title and web config.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// `--web.telemetry-path`.
+    pub telemetry_path: String,
+    /// The status page's title.
+    pub title: String,
+    /// `--web.config.file`.
+    pub web: std::sync::Arc<hubble::WebConfigHandle>,
+}
+
+/// Registers `exporter` in the default registry, serves it on `listener` until `shutdown`, then
+/// unregisters it: the whole life of an exporter of one target.
+pub async fn serve_one(
+    exporter: hubble::BaseExporter,
+    listener: tokio::net::TcpListener,
+    serving: Serving,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let exporter = hubble::register(exporter)
+        .await
+        .context("registering the exporter")?;
+    let router = hubble::router(
+        hubble::default_registry().clone(),
+        hubble::ServerConfig {
+            telemetry_path: serving.telemetry_path.clone(),
+            title: serving.title,
+        },
+    );
+    let web = serving.web.current();
+    tracing::info!(
+        address = %listener.local_addr()?,
+        path = %serving.telemetry_path,
+        tls = web.tls_enabled(),
+        basic_auth = web.basic_auth_enabled(),
+        "serving metrics"
+    );
+    let served = hubble::serve_with(listener, router, serving.web.clone(), shutdown).await;
+    hubble::unregister(&*exporter).await;
+    served.context("serving HTTP")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

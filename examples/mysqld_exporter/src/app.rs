@@ -1,7 +1,5 @@
 //! The program: one MySQL or MariaDB server, collected on a schedule and served over HTTP.
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -121,10 +119,8 @@ pub struct Config {
     pub interval: Duration,
     /// `--collection.timeout`, at most the interval.
     pub timeout: Duration,
-    /// `--web.telemetry-path`.
-    pub telemetry_path: String,
-    /// `--web.config.file`.
-    pub web: Arc<hubble::WebConfigHandle>,
+    /// Telemetry path and web config.
+    pub serving: hubble_cli::Serving,
 }
 
 /// The server's connection, opened when first needed and kept.
@@ -154,38 +150,10 @@ pub async fn run(
     )
     .build()
     .context("building the exporter")?;
-    let exporter = hubble::register(exporter)
-        .await
-        .context("registering the exporter")?;
     tracing::info!(target = %config.target.describe(), collectors = ?config.collectors, "exporting one MySQL server");
-    let router = hubble::router(
-        hubble::default_registry().clone(),
-        hubble::ServerConfig {
-            telemetry_path: config.telemetry_path.clone(),
-            title: "hubble MySQL exporter".into(),
-        },
-    );
-    let web = config.web.current();
-    tracing::info!(
-        address = %listener.local_addr()?,
-        path = %config.telemetry_path,
-        tls = web.tls_enabled(),
-        basic_auth = web.basic_auth_enabled(),
-        "serving metrics"
-    );
-    let served = hubble::serve_with(listener, router, config.web.clone(), shutdown).await;
-    hubble::unregister(&*exporter).await;
+    let served = hubble_cli::serve_one(exporter, listener, config.serving, shutdown).await;
     server.close().await;
-    served.context("serving HTTP")
-}
-
-/// `--web.config.file`, or plain HTTP.
-pub fn web_config(path: Option<&PathBuf>) -> anyhow::Result<Arc<hubble::WebConfigHandle>> {
-    Ok(Arc::new(match path {
-        Some(p) => hubble::WebConfigHandle::from_file(p)
-            .map_err(|e| anyhow::anyhow!("--web.config.file {e}"))?,
-        None => hubble::WebConfigHandle::plain(),
-    }))
+    served
 }
 
 #[cfg(test)]

@@ -78,8 +78,11 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
         collectors,
         interval: flags.interval,
         timeout: flags.timeout.min(flags.interval),
-        telemetry_path: flags.telemetry_path,
-        web: app::web_config(flags.web_config_file.as_ref())?,
+        serving: cli::Serving {
+            telemetry_path: flags.telemetry_path,
+            title: "hubble MySQL exporter".into(),
+            web: cli::web_config(flags.web_config_file.as_deref())?,
+        },
     })
 }
 

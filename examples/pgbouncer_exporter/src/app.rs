@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,10 +19,8 @@ pub struct Config {
     pub interval: Duration,
     /// `--collection.timeout`, at most the interval.
     pub timeout: Duration,
-    /// `--web.telemetry-path`.
-    pub telemetry_path: String,
-    /// `--web.config.file`.
-    pub web: Arc<hubble::WebConfigHandle>,
+    /// Telemetry path and web config.
+    pub serving: hubble_cli::Serving,
     /// `--pgBouncer.pid-file`: PgBouncer's process metrics.
     pub pid_file: Option<PathBuf>,
 }
@@ -90,9 +87,6 @@ pub async fn run(
     )
     .build()
     .context("building the exporter")?;
-    let exporter = hubble::register(exporter)
-        .await
-        .context("registering the exporter")?;
     if let Some(path) = &config.pid_file {
         hubble::default_registry()
             .prometheus()
@@ -107,32 +101,7 @@ pub async fn run(
         user = o.get_username(),
         "exporting one PgBouncer"
     );
-    let router = hubble::router(
-        hubble::default_registry().clone(),
-        hubble::ServerConfig {
-            telemetry_path: config.telemetry_path.clone(),
-            title: "hubble PgBouncer exporter".into(),
-        },
-    );
-    let web = config.web.current();
-    tracing::info!(
-        address = %listener.local_addr()?,
-        path = %config.telemetry_path,
-        tls = web.tls_enabled(),
-        basic_auth = web.basic_auth_enabled(),
-        "serving metrics"
-    );
-    let served = hubble::serve_with(listener, router, config.web.clone(), shutdown).await;
-    hubble::unregister(&*exporter).await;
+    let served = hubble_cli::serve_one(exporter, listener, config.serving, shutdown).await;
     console.close().await;
-    served.context("serving HTTP")
-}
-
-/// `--web.config.file`, or plain HTTP.
-pub fn web_config(path: Option<&PathBuf>) -> anyhow::Result<Arc<hubble::WebConfigHandle>> {
-    Ok(Arc::new(match path {
-        Some(p) => hubble::WebConfigHandle::from_file(p)
-            .map_err(|e| anyhow::anyhow!("--web.config.file {e}"))?,
-        None => hubble::WebConfigHandle::plain(),
-    }))
+    served
 }

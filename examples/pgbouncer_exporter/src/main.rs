@@ -66,8 +66,11 @@ async fn main() -> ExitCode {
             connection: flags.connection,
             interval: flags.interval,
             timeout: flags.timeout.min(flags.interval),
-            telemetry_path: flags.telemetry_path,
-            web: app::web_config(flags.web_config_file.as_ref())?,
+            serving: cli::Serving {
+                telemetry_path: flags.telemetry_path,
+                title: "hubble PgBouncer exporter".into(),
+                web: cli::web_config(flags.web_config_file.as_deref())?,
+            },
             pid_file: flags.pid_file,
         };
         let listener = cli::bind(flags.listen_address).await?;

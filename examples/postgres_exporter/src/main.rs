@@ -270,13 +270,9 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
             .map_err(|e| anyhow::anyhow!("--extend.query-path {e}"))?,
         None => Vec::new(),
     };
-    let web = match &flags.web_config_file {
-        Some(p) => hubble::WebConfigHandle::from_file(p)
-            .map_err(|e| anyhow::anyhow!("--web.config.file {e}"))?,
-        None => hubble::WebConfigHandle::plain(),
-    };
+    let web = cli::web_config(flags.web_config_file.as_deref())?;
     Ok(Config {
-        web: std::sync::Arc::new(web),
+        web,
         enable_lifecycle: flags.enable_lifecycle,
         query_path: flags.query_path,
         probe: ProbeConfig {
