@@ -97,9 +97,11 @@ impl Collector for TableCollector {
                 metric, kind, help, ..
             } = c
             {
-                let name = format!("pgbouncer_{}_{metric}", self.table.name);
-                if !out.iter().any(|d| d.name == name) {
-                    out.push(Desc::new(name, *help, *kind, labels.clone()));
+                for middle in std::iter::once(self.table.name).chain(self.table.legacy_name) {
+                    let name = format!("pgbouncer_{middle}_{metric}");
+                    if !out.iter().any(|d| d.name == name) {
+                        out.push(Desc::new(name, *help, *kind, labels.clone()));
+                    }
                 }
             }
         }
@@ -145,14 +147,16 @@ pub fn table_metrics(table: &Table, answer: &Answer) -> Vec<Metric> {
             let Some(v) = row[*at].as_deref().and_then(number) else {
                 continue;
             };
-            let mut m = Metric::new(
-                format!("pgbouncer_{}_{metric}", table.name),
-                *help,
-                *kind,
-                v * scale,
-            );
-            m.labels = set.clone();
-            out.push(m);
+            for middle in std::iter::once(table.name).chain(table.legacy_name) {
+                let mut m = Metric::new(
+                    format!("pgbouncer_{middle}_{metric}"),
+                    *help,
+                    *kind,
+                    v * scale,
+                );
+                m.labels = set.clone();
+                out.push(m);
+            }
         }
     }
     out
@@ -357,6 +361,10 @@ mod tests {
         assert_eq!(
             lines(&table_metrics(&STATS_TOTALS, &a)),
             [
+                r#"pgbouncer_stats_queries_duration_seconds_total{database="app"} 2.5"#,
+                r#"pgbouncer_stats_queries_duration_seconds_total{database="db2"} 0.000001"#,
+                r#"pgbouncer_stats_queries_pooled_total{database="app"} 7"#,
+                r#"pgbouncer_stats_sql_transactions_pooled_total{database="db2"} 3"#,
                 r#"pgbouncer_stats_totals_queries_duration_seconds_total{database="app"} 2.5"#,
                 r#"pgbouncer_stats_totals_queries_duration_seconds_total{database="db2"} 0.000001"#,
                 r#"pgbouncer_stats_totals_queries_pooled_total{database="app"} 7"#,

@@ -69,6 +69,9 @@ pub struct Table {
     pub name: &'static str,
     /// Its columns, labels first.
     pub columns: &'static [Column],
+    /// A middle its families were also called by, exported beside `name` so dashboards of either era
+    /// work.
+    pub legacy_name: Option<&'static str>,
 }
 
 impl Table {
@@ -85,6 +88,7 @@ impl Table {
 pub const DATABASES: Table = Table {
     command: "DATABASES",
     name: "databases",
+    legacy_name: None,
     columns: &[
         Column::Label("name"),
         Column::Label("host"),
@@ -135,6 +139,9 @@ pub const DATABASES: Table = Table {
 pub const STATS_TOTALS: Table = Table {
     command: "STATS_TOTALS",
     name: "stats_totals",
+    // pgbouncer_exporter before 0.11 read SHOW STATS into `pgbouncer_stats_*`; the dashboards written for it
+    // (Grafana's 14022, say) still ask for those names.
+    legacy_name: Some("stats"),
     columns: &[
         Column::Label("database"),
         counter(
@@ -216,6 +223,7 @@ pub const STATS_TOTALS: Table = Table {
 pub const POOLS: Table = Table {
     command: "POOLS",
     name: "pools",
+    legacy_name: None,
     columns: &[
         Column::Label("database"),
         Column::Label("user"),

@@ -74,6 +74,8 @@ fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
         ),
         "pgbouncer_stats_totals_queries_pooled_total{database=\"app\"} ".to_owned(),
         "pgbouncer_stats_totals_queries_duration_seconds_total{database=\"app\"} ".to_owned(),
+        // The names before pgbouncer_exporter 0.11, which its dashboards still ask for.
+        "pgbouncer_stats_queries_pooled_total{database=\"app\"} ".to_owned(),
         "pgbouncer_pools_client_active_connections{database=\"app\",user=\"alice\"} 1".to_owned(),
         "pgbouncer_pools_server_active_connections{database=\"app\",user=\"alice\"} ".to_owned(),
         "pgbouncer_client_connections{application_name=".to_owned(),
