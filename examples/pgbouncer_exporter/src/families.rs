@@ -140,7 +140,7 @@ pub const STATS_TOTALS: Table = Table {
     command: "STATS_TOTALS",
     name: "stats_totals",
     // pgbouncer_exporter before 0.11 read SHOW STATS into `pgbouncer_stats_*`; the dashboards written for it
-    // (Grafana's 14022, say) still ask for those names.
+    // still ask for those names.
     legacy_name: Some("stats"),
     columns: &[
         Column::Label("database"),
