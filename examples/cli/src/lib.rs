@@ -174,25 +174,33 @@ pub struct Serving {
     pub web: std::sync::Arc<hubble::WebConfigHandle>,
 }
 
-/// Registers `exporter` in the default registry, serves it on `listener` until `shutdown`, then
-/// unregisters it: the whole life of an exporter of one target.
+/// Registers `exporter` (if any) in the default registry, serves it on `listener` with `routes` (a
+/// `/probe` endpoint, say) until `shutdown`, then unregisters it: the whole life of an exporter of one
+/// target.
 pub async fn serve_one(
-    exporter: hubble::BaseExporter,
+    exporter: Option<hubble::BaseExporter>,
     listener: tokio::net::TcpListener,
     serving: Serving,
+    routes: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let exporter = hubble::register(exporter)
-        .await
-        .context("registering the exporter")?;
+    let exporter = match exporter {
+        Some(e) => Some(
+            hubble::register(e)
+                .await
+                .context("registering the exporter")?,
+        ),
+        None => None,
+    };
     let router = hubble::router(
         hubble::default_registry().clone(),
         hubble::ServerConfig {
             telemetry_path: serving.telemetry_path.clone(),
             title: serving.title,
         },
-    );
+    )
+    .merge(routes);
     let web = serving.web.current();
     tracing::info!(
         address = %listener.local_addr()?,
@@ -202,7 +210,9 @@ pub async fn serve_one(
         "serving metrics"
     );
     let served = hubble::serve_with(listener, router, serving.web.clone(), shutdown).await;
-    hubble::unregister(&*exporter).await;
+    if let Some(exporter) = exporter {
+        hubble::unregister(&*exporter).await;
+    }
     served.context("serving HTTP")
 }
 

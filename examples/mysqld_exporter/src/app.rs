@@ -111,8 +111,8 @@ impl Target {
 
 /// What the command line decides.
 pub struct Config {
-    /// The server.
-    pub target: Target,
+    /// The server of `/metrics`; none when only `/probe` is used (no user configured).
+    pub target: Option<Target>,
     /// The collectors turned on, by name.
     pub collectors: Vec<&'static str>,
     /// `--collection.interval`.
@@ -121,16 +121,19 @@ pub struct Config {
     pub timeout: Duration,
     /// Telemetry path and web config.
     pub serving: hubble_cli::Serving,
+    /// `/probe`'s targets and credentials.
+    pub probe: crate::probe::ProbeConfig,
 }
 
-/// The server's connection, opened when first needed and kept.
-pub fn server(config: &Config) -> Server {
+/// A server's connection, opened when first needed and kept; a refused connection is an error after most of
+/// the collection `timeout`.
+pub fn connect(target: &Target, timeout: Duration) -> Server {
     let pool = MySqlPoolOptions::new()
         .max_connections(1)
         .min_connections(0)
-        .acquire_timeout(config.timeout.mul_f32(0.8))
+        .acquire_timeout(timeout.mul_f32(0.8))
         .test_before_acquire(false)
-        .connect_lazy_with(config.target.options());
+        .connect_lazy_with(target.options());
     hubble::connections::Connections::new(pool)
 }
 
@@ -140,19 +143,52 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let server = server(&config);
-    let exporter = crate::collectors::add(
-        hubble::BaseExporter::builder("mysqld")
-            .interval(config.interval)
-            .timeout(config.timeout),
-        &server,
-        &config.collectors,
-    )
-    .build()
-    .context("building the exporter")?;
-    tracing::info!(target = %config.target.describe(), collectors = ?config.collectors, "exporting one MySQL server");
-    let served = hubble_cli::serve_one(exporter, listener, config.serving, shutdown).await;
-    server.close().await;
+    let server = config.target.as_ref().map(|t| connect(t, config.timeout));
+    let exporter = match (&config.target, &server) {
+        (Some(target), Some(server)) => {
+            tracing::info!(target = %target.describe(), collectors = ?config.collectors, "exporting one MySQL server");
+            Some(
+                crate::collectors::add(
+                    hubble::BaseExporter::builder("mysqld")
+                        .interval(config.interval)
+                        .timeout(config.timeout),
+                    server,
+                    &config.collectors,
+                )
+                .build()
+                .context("building the exporter")?,
+            )
+        }
+        _ => {
+            tracing::info!("no user configured: serving /probe only");
+            None
+        }
+    };
+    let every = (config.probe.idle / 4).max(Duration::from_millis(100));
+    let probes = crate::probe::Probes::new(config.probe);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn({
+        let (probes, cancel) = (probes.clone(), cancel.clone());
+        async move {
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(every) => probes.evict_idle().await,
+                }
+            }
+        }
+    });
+    let routes = axum::Router::new()
+        .route("/probe", axum::routing::get(crate::probe::handler))
+        .with_state(probes.clone());
+    let served = hubble_cli::serve_one(exporter, listener, config.serving, routes, shutdown).await;
+    cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    probes.close().await;
+    if let Some(server) = server {
+        server.close().await;
+    }
     served
 }
 

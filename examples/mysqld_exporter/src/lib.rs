@@ -13,4 +13,5 @@
 pub mod app;
 pub mod collectors;
 pub mod mycnf;
+pub mod probe;
 pub mod value;

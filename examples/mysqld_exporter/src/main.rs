@@ -13,6 +13,8 @@ use clap::Parser;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
 use mysqld_exporter::app::{self, Config, Target};
 use mysqld_exporter::collectors::NAMES;
+use mysqld_exporter::probe::ProbeConfig;
+use postgres_exporter::allowlist::{self, Pattern};
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
 /// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by
@@ -32,6 +34,13 @@ struct Flags {
     /// User (overrides the option file's); the password comes from MYSQLD_EXPORTER_PASSWORD or the file.
     #[arg(long = "mysqld.username", value_name = "USER")]
     username: Option<String>,
+    /// Servers /probe?target=host:port may reach (none by default): a comma list of host:port, host:*,
+    /// [ipv6]:port, CIDR:port (10.0.0.0/8:3306, addresses only), CIDR:*, or * for any.
+    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = parse_pattern)]
+    probe_allowed_targets: Vec<Pattern>,
+    /// How long a /probe target's connection and exporter are kept without being probed.
+    #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    probe_idle_timeout: Duration,
     /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
@@ -56,6 +65,11 @@ struct Flags {
     log_level: String,
 }
 
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    s.parse()
+        .map_err(|e: allowlist::PatternError| e.to_string())
+}
+
 fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config> {
     let (path, explicit) = match flags.my_cnf {
         Some(p) => (Some(p), true),
@@ -64,17 +78,29 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
             false,
         ),
     };
-    let file = match path {
-        Some(p) if explicit || p.exists() => {
-            mysqld_exporter::mycnf::read(&p).map_err(|e| anyhow::anyhow!("--config.my-cnf {e}"))?
-        }
+    let sections = match path {
+        Some(p) if explicit || p.exists() => mysqld_exporter::mycnf::read_sections(&p)
+            .map_err(|e| anyhow::anyhow!("--config.my-cnf {e}"))?,
         _ => Default::default(),
     };
+    let file = sections.get("client").cloned().unwrap_or_default();
     let password = std::env::var("MYSQLD_EXPORTER_PASSWORD").ok();
-    let target = Target::resolve(file, flags.address, flags.username, password)
-        .map_err(anyhow::Error::msg)?;
+    let target = match Target::resolve(file, flags.address, flags.username, password) {
+        Ok(t) => Some(t),
+        // With /probe allowed somewhere, an exporter without a server of its own is a probe-only one.
+        Err(_) if !flags.probe_allowed_targets.is_empty() => None,
+        Err(e) => anyhow::bail!(e),
+    };
     Ok(Config {
         target,
+        probe: ProbeConfig {
+            allowed: flags.probe_allowed_targets,
+            sections,
+            idle: flags.probe_idle_timeout,
+            collectors: collectors.clone(),
+            interval: flags.interval,
+            timeout: flags.timeout.min(flags.interval),
+        },
         collectors,
         interval: flags.interval,
         timeout: flags.timeout.min(flags.interval),

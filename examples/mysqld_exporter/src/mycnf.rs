@@ -1,6 +1,7 @@
 //! The `[client]` section of a MySQL option file (`--config.my-cnf`, by default `~/.my.cnf`), as
 //! mysqld_exporter reads it: `user`, `password`, `host`, `port`, `socket`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What a `[client]` section says.
@@ -24,10 +25,21 @@ pub fn read(path: &Path) -> Result<Client, String> {
     parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Parses an option file's text.
+/// Reads every `[client]` and `[client.<name>]` section of `path` (the `auth_module`s of `/probe`), by name.
+pub fn read_sections(path: &Path) -> Result<BTreeMap<String, Client>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_sections(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses an option file's text: its `[client]` section.
 pub fn parse(text: &str) -> Result<Client, String> {
-    let mut client = Client::default();
-    let mut in_client = false;
+    Ok(parse_sections(text)?.remove("client").unwrap_or_default())
+}
+
+/// Parses an option file's text: every `[client]` and `[client.<name>]` section.
+pub fn parse_sections(text: &str) -> Result<BTreeMap<String, Client>, String> {
+    let mut sections: BTreeMap<String, Client> = BTreeMap::new();
+    let mut current: Option<String> = None;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
@@ -37,12 +49,15 @@ pub fn parse(text: &str) -> Result<Client, String> {
             let section = section
                 .strip_suffix(']')
                 .ok_or_else(|| format!("line {}: expected [section]", n + 1))?;
-            in_client = section.trim() == "client";
+            let section = section.trim();
+            current =
+                (section == "client" || section.starts_with("client.")).then(|| section.to_owned());
             continue;
         }
-        if !in_client {
+        let Some(section) = &current else {
             continue;
-        }
+        };
+        let client = sections.entry(section.clone()).or_default();
         let (key, value) = match line.split_once('=') {
             Some((k, v)) => (k.trim(), unquote(v.trim())),
             None => (line, String::new()),
@@ -63,7 +78,7 @@ pub fn parse(text: &str) -> Result<Client, String> {
             _ => {}
         }
     }
-    Ok(client)
+    Ok(sections)
 }
 
 fn unquote(v: &str) -> String {
@@ -90,6 +105,15 @@ mod tests {
         assert_eq!(c.password.as_deref(), Some("p w#1"));
         assert_eq!(c.host.as_deref(), Some("db.internal"));
         assert_eq!(c.port, Some(3307));
+        let all = parse_sections(
+            "[client]\nuser = a\n[client.replicas]\nuser = b\npassword = pw\n[clientx]\nuser = c\n",
+        )
+        .unwrap();
+        assert_eq!(
+            all.keys().collect::<Vec<_>>(),
+            ["client", "client.replicas"]
+        );
+        assert_eq!(all["client.replicas"].password.as_deref(), Some("pw"));
         let err = parse("[client]\nport = secret\n").unwrap_err();
         assert!(err.contains("line 2") && !err.contains("secret"), "{err}");
     }

@@ -307,3 +307,64 @@ fn the_web_config_guards_metrics_and_the_status_page() {
         );
     }
 }
+
+#[test]
+fn probe_reaches_allowed_targets_with_their_auth_module() {
+    let db = MariaDb::start();
+    db.sql(
+        "CREATE USER 'prober'@'127.0.0.1' IDENTIFIED BY 'probe-pw';
+         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'prober'@'127.0.0.1';",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cnf = dir.path().join("my.cnf");
+    // No [client]: a probe-only exporter.
+    std::fs::write(&cnf, "[client.fleet]\nuser = prober\npassword = probe-pw\n").unwrap();
+    let addr = free_addr();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .arg("--config.my-cnf")
+            .arg(&cnf)
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .args(["--probe.allowed-targets", &format!("127.0.0.1:{}", db.port)])
+            .args(["--web.listen-address", &addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let probe = |query: &str| {
+        wait_showing(Duration::from_secs(30), "an answer", || {
+            get(addr, &format!("/probe?{query}"), &[]).map_err(|e| e.to_string())
+        })
+    };
+    let ok = probe(&format!(
+        "target=127.0.0.1:{}&auth_module=client.fleet",
+        db.port
+    ));
+    let body = ok.text();
+    assert_eq!(ok.status, 200, "{body}");
+    assert!(body.lines().any(|l| l == "mysql_up 1"), "{body}");
+    assert!(body.contains("mysql_global_status_uptime "), "{body}");
+    // The exporter's own /metrics has no server of its own.
+    let own = get(addr, "/metrics", &[]).unwrap().text();
+    assert!(!own.contains("mysql_up"), "{own}");
+    // Refusals, each before anything is done with the target.
+    let other = probe("target=127.0.0.1:1&auth_module=client.fleet");
+    assert_eq!(other.status, 403);
+    assert!(other.text().contains("--probe.allowed-targets"));
+    let module = probe(&format!(
+        "target=127.0.0.1:{}&auth_module=client.nope",
+        db.port
+    ));
+    assert_eq!(module.status, 400);
+    assert!(module.text().contains("client.nope"));
+    assert_eq!(probe("auth_module=client.fleet").status, 400);
+    drop(exporter);
+    let log = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        !log.contains("probe-pw") && !body.contains("probe-pw"),
+        "{log}"
+    );
+    assert!(log.contains("probing a new target"), "{log}");
+}

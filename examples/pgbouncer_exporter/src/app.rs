@@ -101,7 +101,14 @@ pub async fn run(
         user = o.get_username(),
         "exporting one PgBouncer"
     );
-    let served = hubble_cli::serve_one(exporter, listener, config.serving, shutdown).await;
+    let served = hubble_cli::serve_one(
+        Some(exporter),
+        listener,
+        config.serving,
+        Default::default(),
+        shutdown,
+    )
+    .await;
     console.close().await;
     served
 }
