@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::ConnectOptions;
@@ -123,6 +125,47 @@ pub struct Config {
     pub serving: hubble_cli::Serving,
     /// `/probe`'s targets and credentials.
     pub probe: crate::probe::ProbeConfig,
+    /// `--discovery.file`: servers from a Prometheus file_sd file, each with its own exporter.
+    pub discovery_file: Option<std::path::PathBuf>,
+    /// `--discovery.interval`.
+    pub discovery_interval: Duration,
+}
+
+/// The exporter of one discovered server: its address, the credentials of its `__param_auth_module`
+/// section (`[client]` by default), its labels on every series.
+fn discovered(
+    svc: &hubble::discovery::ServiceAtomic,
+    probe: &crate::probe::ProbeConfig,
+) -> Result<(hubble::BaseExporter, Server), String> {
+    let module = svc
+        .exporter_options
+        .get("auth_module")
+        .map_or("client", String::as_str);
+    let client = probe.sections.get(module).ok_or_else(|| {
+        format!("auth_module {module:?}: no [{module}] section in --config.my-cnf")
+    })?;
+    let user = client
+        .user
+        .clone()
+        .ok_or_else(|| format!("auth_module {module:?}: its section has no user"))?;
+    let target = Target {
+        address: Some((svc.address.clone(), svc.port)),
+        socket: None,
+        user,
+        password: client.password.clone(),
+    };
+    let server = connect(&target, probe.timeout);
+    let exporter = crate::collectors::add(
+        hubble::BaseExporter::builder("mysqld")
+            .interval(probe.interval)
+            .timeout(probe.timeout)
+            .const_labels(svc.labels.clone()),
+        &server,
+        &probe.collectors,
+    )
+    .build()
+    .map_err(|e| e.to_string())?;
+    Ok((exporter, server))
 }
 
 /// A server's connection, opened when first needed and kept; a refused connection is an error after most of
@@ -160,7 +203,7 @@ pub async fn run(
             )
         }
         _ => {
-            tracing::info!("no user configured: serving /probe only");
+            tracing::info!("no server of its own: serving /probe and discovered servers");
             None
         }
     };
@@ -179,6 +222,31 @@ pub async fn run(
             }
         }
     });
+    if let Some(path) = config.discovery_file.clone() {
+        let discovery = Arc::new(hubble::discovery::Discovery::new(
+            hubble::discovery::FileSd::new(path),
+            "mysqld",
+        ));
+        let dispatcher = hubble::dispatcher::Dispatcher::<hubble::BaseExporter>::new(
+            config.discovery_interval,
+            "file_sd",
+            hubble::default_registry().clone(),
+        );
+        let probe = probes.config().clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let source = move || {
+                let discovery = discovery.clone();
+                async move { discovery.targets(|_| true, &Default::default()).await }
+            };
+            let factory = |svc: hubble::discovery::ServiceAtomic| {
+                // The connection closes with the exporter's collectors, when the target goes.
+                let made = discovered(&svc, &probe).map(|(exporter, _server)| exporter);
+                async move { made }
+            };
+            dispatcher.manage(source, factory, cancel).await;
+        });
+    }
     let routes = axum::Router::new()
         .route("/probe", axum::routing::get(crate::probe::handler))
         .with_state(probes.clone());

@@ -41,6 +41,14 @@ struct Flags {
     /// How long a /probe target's connection and exporter are kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
+    /// Discover servers from a Prometheus file_sd file: each target (host:port) gets its own exporter, its
+    /// labels on every series; credentials from the option file's section named by its __param_auth_module
+    /// label ([client] by default).
+    #[arg(long = "discovery.file", value_name = "PATH")]
+    discovery_file: Option<PathBuf>,
+    /// How often discovery runs.
+    #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    discovery_interval: Duration,
     /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
@@ -88,11 +96,13 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
     let target = match Target::resolve(file, flags.address, flags.username, password) {
         Ok(t) => Some(t),
         // With /probe allowed somewhere, an exporter without a server of its own is a probe-only one.
-        Err(_) if !flags.probe_allowed_targets.is_empty() => None,
+        Err(_) if !flags.probe_allowed_targets.is_empty() || flags.discovery_file.is_some() => None,
         Err(e) => anyhow::bail!(e),
     };
     Ok(Config {
         target,
+        discovery_file: flags.discovery_file,
+        discovery_interval: flags.discovery_interval,
         probe: ProbeConfig {
             allowed: flags.probe_allowed_targets,
             sections,

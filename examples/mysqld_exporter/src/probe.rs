@@ -22,6 +22,7 @@ use crate::collectors::Server;
 use crate::mycnf::Client;
 
 /// Who may be probed, with which credentials, and how targets are collected.
+#[derive(Clone)]
 pub struct ProbeConfig {
     /// `--probe.allowed-targets`.
     pub allowed: Vec<Pattern>,
@@ -60,6 +61,11 @@ impl Probes {
             config,
             targets: tokio::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// What it was made with.
+    pub fn config(&self) -> &ProbeConfig {
+        &self.config
     }
 
     /// Closes targets not probed for the idle timeout.

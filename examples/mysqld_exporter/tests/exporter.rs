@@ -368,3 +368,65 @@ fn probe_reaches_allowed_targets_with_their_auth_module() {
     );
     assert!(log.contains("probing a new target"), "{log}");
 }
+
+#[test]
+fn discovered_servers_get_their_own_exporter_and_labels() {
+    let db = MariaDb::start();
+    db.sql(
+        "CREATE USER 'fleet'@'127.0.0.1' IDENTIFIED BY 'fleet-pw';
+         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'fleet'@'127.0.0.1';",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cnf = dir.path().join("my.cnf");
+    std::fs::write(&cnf, "[client.fleet]\nuser = fleet\npassword = fleet-pw\n").unwrap();
+    let sd = dir.path().join("targets.json");
+    std::fs::write(
+        &sd,
+        format!(
+            r#"[{{"targets": ["127.0.0.1:{}"], "labels": {{"job": "mysql", "env": "test", "__param_auth_module": "client.fleet"}}}}]"#,
+            db.port
+        ),
+    )
+    .unwrap();
+    let addr = free_addr();
+    let _exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .arg("--config.my-cnf")
+            .arg(&cnf)
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .arg("--discovery.file")
+            .arg(&sd)
+            .args(["--discovery.interval", "1s", "--collection.interval", "1s"])
+            .args(["--web.listen-address", &addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let body = wait_showing(Duration::from_secs(30), "the discovered server", || {
+        let body = scrape(addr);
+        let up = body
+            .lines()
+            .find(|l| l.starts_with("mysql_up{"))
+            .map(str::to_owned);
+        match up {
+            Some(l) if l.contains("env=\"test\"") && l.ends_with(" 1") => Ok(body),
+            _ => Err(body),
+        }
+    });
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("mysql_global_status_uptime{") && l.contains("env=\"test\"")),
+        "{body}"
+    );
+    // The target goes from the file: its series go.
+    std::fs::write(&sd, "[]").unwrap();
+    wait_showing(Duration::from_secs(30), "the target removed", || {
+        let body = scrape(addr);
+        if body.contains("mysql_up{") {
+            Err(body)
+        } else {
+            Ok(())
+        }
+    });
+}
