@@ -216,6 +216,39 @@ pub async fn serve_one(
     served.context("serving HTTP")
 }
 
+/// Runs `--discovery.file` until `cancel`: every target of the Prometheus file_sd file at `path` gets the
+/// exporter `make` builds for it (its labels on every series are the caller's to add), registered in the
+/// default registry, and is unregistered when it leaves the file. Errors of `make` are logged once per
+/// change and that target is retried with backoff (hubble's dispatcher).
+pub async fn file_sd_exporters<M>(
+    path: std::path::PathBuf,
+    exporter: &'static str,
+    interval: Duration,
+    make: M,
+    cancel: tokio_util::sync::CancellationToken,
+) where
+    M: Fn(&hubble::discovery::ServiceAtomic) -> Result<hubble::BaseExporter, String>,
+{
+    let discovery = std::sync::Arc::new(hubble::discovery::Discovery::new(
+        hubble::discovery::FileSd::new(path),
+        exporter,
+    ));
+    let dispatcher = hubble::dispatcher::Dispatcher::<hubble::BaseExporter>::new(
+        interval,
+        "file_sd",
+        hubble::default_registry().clone(),
+    );
+    let source = move || {
+        let discovery = discovery.clone();
+        async move { discovery.targets(|_| true, &Default::default()).await }
+    };
+    let factory = |svc: hubble::discovery::ServiceAtomic| {
+        let made = make(&svc);
+        async move { made }
+    };
+    dispatcher.manage(source, factory, cancel).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::ConnectOptions;
@@ -223,28 +221,14 @@ pub async fn run(
         }
     });
     if let Some(path) = config.discovery_file.clone() {
-        let discovery = Arc::new(hubble::discovery::Discovery::new(
-            hubble::discovery::FileSd::new(path),
-            "mysqld",
-        ));
-        let dispatcher = hubble::dispatcher::Dispatcher::<hubble::BaseExporter>::new(
-            config.discovery_interval,
-            "file_sd",
-            hubble::default_registry().clone(),
-        );
-        let probe = probes.config().clone();
-        let cancel = cancel.clone();
+        let (probe, cancel) = (probes.config().clone(), cancel.clone());
+        let interval = config.discovery_interval;
         tasks.spawn(async move {
-            let source = move || {
-                let discovery = discovery.clone();
-                async move { discovery.targets(|_| true, &Default::default()).await }
+            // A discovered server's connection closes with its exporter's collectors, when it goes.
+            let make = |svc: &hubble::discovery::ServiceAtomic| {
+                discovered(svc, &probe).map(|(exporter, _server)| exporter)
             };
-            let factory = |svc: hubble::discovery::ServiceAtomic| {
-                // The connection closes with the exporter's collectors, when the target goes.
-                let made = discovered(&svc, &probe).map(|(exporter, _server)| exporter);
-                async move { made }
-            };
-            dispatcher.manage(source, factory, cancel).await;
+            hubble_cli::file_sd_exporters(path, "mysqld", interval, make, cancel).await;
         });
     }
     let routes = axum::Router::new()

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use sqlx::ConnectOptions;
 use crate::show::Console;
 
 /// What the command line decides.
+#[derive(Clone)]
 pub struct Config {
     /// `--pgBouncer.connectionString`: a URL or key=value pairs, to the admin console's `pgbouncer` database.
     pub connection: PgConnectOptions,
@@ -23,6 +25,10 @@ pub struct Config {
     pub serving: hubble_cli::Serving,
     /// `--pgBouncer.pid-file`: PgBouncer's process metrics.
     pub pid_file: Option<PathBuf>,
+    /// `--discovery.file`: PgBouncers from a Prometheus file_sd file, each with its own exporter.
+    pub discovery_file: Option<PathBuf>,
+    /// `--discovery.interval`.
+    pub discovery_interval: Duration,
 }
 
 /// What connections are called in `SHOW CLIENTS`.
@@ -58,57 +64,121 @@ pub fn connection(s: &str) -> Result<PgConnectOptions, String> {
     Ok(o)
 }
 
-/// The admin console's connection, opened when first needed and kept; a refused connection is an error after
-/// most of the collection timeout.
-pub fn console(config: &Config) -> Console {
+/// An admin console's connection, opened when first needed and kept; a refused connection is an error after
+/// most of the collection `timeout`.
+pub fn console(options: PgConnectOptions, timeout: Duration) -> Console {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .min_connections(0)
-        .acquire_timeout(config.timeout.mul_f32(0.8))
+        .acquire_timeout(timeout.mul_f32(0.8))
         // The console answers no ping (it knows only simple queries): a kept connection that failed is
         // closed and opened again instead.
         .test_before_acquire(false)
-        .connect_lazy_with(config.connection.clone());
+        .connect_lazy_with(options);
     hubble::connections::Connections::new(pool)
 }
 
-/// Serves until `shutdown`.
+/// The exporter of one PgBouncer over `console`, with `labels` on every series.
+fn exporter(
+    config: &Config,
+    console: &Console,
+    labels: hubble::Labels,
+) -> Result<hubble::BaseExporter, String> {
+    crate::collectors::add_all(
+        hubble::BaseExporter::builder("pgbouncer")
+            .interval(config.interval)
+            .timeout(config.timeout)
+            .const_labels(labels),
+        console,
+    )
+    .build()
+    .map_err(|e| e.to_string())
+}
+
+/// A discovered PgBouncer's labels: discovery's, with its `host` (a label of `SHOW DATABASES` too) given as
+/// `server`, `host:port`, as the Postgres exporter names a target.
+fn target_labels(svc: &hubble::discovery::ServiceAtomic) -> hubble::Labels {
+    let mut labels = hubble::Labels::new();
+    for (name, value) in svc.labels.iter().filter(|(name, _)| *name != "host") {
+        labels.insert(name.to_owned(), value);
+    }
+    if labels.get("server").is_none() {
+        labels.insert("server", format!("{}:{}", svc.address, svc.port));
+    }
+    labels
+}
+
+/// Serves until `shutdown`: the PgBouncer of the connection string, or with `--discovery.file` each one the
+/// file lists (the connection string then gives their user, password, database and sslmode; a target's
+/// `__param_user` label overrides the user).
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let console = console(&config);
-    let exporter = crate::collectors::add_all(
-        hubble::BaseExporter::builder("pgbouncer")
-            .interval(config.interval)
-            .timeout(config.timeout),
-        &console,
-    )
-    .build()
-    .context("building the exporter")?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let (own, single) = match &config.discovery_file {
+        None => {
+            let console = console(config.connection.clone(), config.timeout);
+            let exporter =
+                exporter(&config, &console, hubble::Labels::new()).map_err(anyhow::Error::msg)?;
+            let o = &config.connection;
+            tracing::info!(
+                host = o.get_host(),
+                port = o.get_port(),
+                database = o.get_database().unwrap_or(""),
+                user = o.get_username(),
+                "exporting one PgBouncer"
+            );
+            (Some(console), Some(exporter))
+        }
+        Some(path) => {
+            let (path, cancel) = (path.clone(), cancel.clone());
+            let config = Arc::new(config.clone());
+            tasks.spawn(async move {
+                let make = |svc: &hubble::discovery::ServiceAtomic| {
+                    let mut options = config.connection.clone().host(&svc.address).port(svc.port);
+                    if let Some(user) = svc.exporter_options.get("user") {
+                        options = options.username(user);
+                    }
+                    // The connection closes with the exporter's collectors, when the target goes.
+                    exporter(
+                        &config,
+                        &console(options, config.timeout),
+                        target_labels(svc),
+                    )
+                };
+                hubble_cli::file_sd_exporters(
+                    path,
+                    "pgbouncer",
+                    config.discovery_interval,
+                    make,
+                    cancel,
+                )
+                .await;
+            });
+            (None, None)
+        }
+    };
     if let Some(path) = &config.pid_file {
         hubble::default_registry()
             .prometheus()
             .register(Box::new(crate::process::PidFileProcess::new(path.clone())))
             .context("--pgBouncer.pid-file")?;
     }
-    let o = &config.connection;
-    tracing::info!(
-        host = o.get_host(),
-        port = o.get_port(),
-        database = o.get_database().unwrap_or(""),
-        user = o.get_username(),
-        "exporting one PgBouncer"
-    );
     let served = hubble_cli::serve_one(
-        Some(exporter),
+        single,
         listener,
         config.serving,
         Default::default(),
         shutdown,
     )
     .await;
-    console.close().await;
+    cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    if let Some(console) = own {
+        console.close().await;
+    }
     served
 }

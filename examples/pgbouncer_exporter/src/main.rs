@@ -33,6 +33,14 @@ struct Flags {
     /// PgBouncer's pid file: also export its process metrics (pgbouncer_process_cpu_seconds_total, ...).
     #[arg(long = "pgBouncer.pid-file", value_name = "PATH")]
     pid_file: Option<PathBuf>,
+    /// Discover PgBouncers from a Prometheus file_sd file: each target (host:port) gets its own exporter, its
+    /// labels on every series; the connection string gives their user (or their __param_user label),
+    /// password, database and sslmode.
+    #[arg(long = "discovery.file", value_name = "PATH")]
+    discovery_file: Option<PathBuf>,
+    /// How often discovery runs.
+    #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    discovery_interval: Duration,
     /// Address to listen on for HTTP requests (pgbouncer_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9127", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
@@ -72,6 +80,8 @@ async fn main() -> ExitCode {
                 web: cli::web_config(flags.web_config_file.as_deref())?,
             },
             pid_file: flags.pid_file,
+            discovery_file: flags.discovery_file,
+            discovery_interval: flags.discovery_interval,
         };
         let listener = cli::bind(flags.listen_address).await?;
         app::run(config, listener, hubble::shutdown_signal()).await

@@ -154,3 +154,72 @@ fn a_bad_connection_string_is_a_one_line_error_naming_the_flag() {
     assert!(err.contains("--pgBouncer.connectionString"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn discovered_pgbouncers_get_their_own_exporter_and_labels() {
+    let pg = PgCluster::start(&[]);
+    let a = PgBouncer::start(pg.port, &["postgres"], &["postgres"], "postgres");
+    let b = PgBouncer::start(pg.port, &["postgres"], &["postgres"], "postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().join("bouncers.yml");
+    let write = |ports: &[u16]| {
+        let targets: Vec<String> = ports.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
+        std::fs::write(
+            &sd,
+            format!(
+                "- targets: [{}]\n  labels: {{job: pgbouncer, env: test}}\n",
+                targets.join(", ")
+            ),
+        )
+        .unwrap();
+    };
+    write(&[a.port, b.port]);
+    let addr = free_addr();
+    let _exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
+            // The template of every discovered PgBouncer: its host and port are the target's.
+            .args([
+                "--pgBouncer.connectionString",
+                "postgres://postgres@127.0.0.1:1/pgbouncer?sslmode=disable",
+            ])
+            .arg("--discovery.file")
+            .arg(&sd)
+            .args(["--discovery.interval", "1s", "--collection.interval", "1s"])
+            .args(["--web.listen-address", &addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ups = |body: &str| -> Vec<String> {
+        body.lines()
+            .filter(|l| {
+                l.starts_with("pgbouncer_up{") && l.contains("env=\"test\"") && l.ends_with(" 1")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_showing(Duration::from_secs(30), "both PgBouncers up", || {
+        let body = scrape(addr);
+        if ups(&body).len() == 2 {
+            Ok(())
+        } else {
+            Err(body)
+        }
+    });
+    // One leaves the file: its series go, the other's stay.
+    write(&[a.port]);
+    let body = wait_showing(Duration::from_secs(30), "one PgBouncer left", || {
+        let body = scrape(addr);
+        if ups(&body).len() == 1 {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    });
+    assert!(
+        ups(&body)[0].contains(&format!("server=\"127.0.0.1:{}\"", a.port)),
+        "{body}"
+    );
+    drop(b);
+}
