@@ -31,14 +31,23 @@ impl MariaDb {
             .tempdir()
             .unwrap();
         let data = dir.path().join("data");
+        // Each server its own temporary directory: bootstraps run at once (tests in threads) otherwise share
+        // /tmp, and one failed with "Unknown table 'mysql.tmp_user_sys'" in CI.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        // One bootstrap at a time in a test process, for the same reason.
+        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
         let out = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             // As root (the CI machine) the server must be told to stay root; otherwise it is ignored.
             .arg("--user=root")
             .output()
             .expect("mariadb-install-db not found (Debian package `mariadb-server`, see scripts/test.sh)");
+        drop(installing);
         assert!(
             out.status.success(),
             "mariadb-install-db failed: {}{}",
@@ -51,6 +60,7 @@ impl MariaDb {
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--port={port}"))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", dir.path().join("sock").display()))
             .arg(format!("--log-error={}", log.display()))
