@@ -194,6 +194,12 @@ fn a_family_name_field_names_one_family_per_row() {
             scope: "global",
             value: None,
         },
+        // A NULL name names no family: no sample, not a `server_variables_` family.
+        Variable {
+            name: String::new(),
+            scope: "global",
+            value: Some(1.0),
+        },
     ];
     let mut out = Vec::new();
     for row in &rows {

@@ -204,6 +204,17 @@ fn generate(c: &Container) -> TokenStream {
         }
     });
 
+    // A row whose family name is empty (NULL) names no family: it has no samples.
+    let skip_unnamed = family.map(|family| {
+        let row = family.ident;
+        let convert =
+            quote_spanned!(family.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#row));
+        quote! {
+            if #convert.is_empty() {
+                return ::hubble::__private::Result::Ok(());
+            }
+        }
+    });
     let simple_query = c.simple_query.is_some();
     let sql = c.query.as_ref().map(|q| {
         quote! {
@@ -233,6 +244,7 @@ fn generate(c: &Container) -> TokenStream {
                 &self,
                 out: &mut ::hubble::__private::Vec<::hubble::Metric>,
             ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
+                #skip_unnamed
                 let mut labels = ::hubble::Labels::with_capacity(#n_labels);
                 #(#insert_labels)*
                 #(#insert_const)*
