@@ -152,6 +152,59 @@ pub fn toggled(matches: &clap::ArgMatches, prefix: &str, name: &str) -> Option<b
     }
 }
 
+/// The flags an exporter of one kind of server shares with the others: how it is served and how often it
+/// collects. Flatten it into the exporter's own flags (`#[command(flatten)]`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonFlags {
+    /// Prometheus exporter-toolkit web config (TLS, client certificates, basic auth, headers).
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<std::path::PathBuf>,
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics"
+    )]
+    pub telemetry_path: String,
+    /// How often the server is collected.
+    #[arg(long = "collection.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Timeout of one collection (at most the interval).
+    #[arg(long = "collection.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Only log messages at or above this level.
+    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
+    pub log_level: String,
+}
+
+impl CommonFlags {
+    /// `--collection.timeout`, at most the interval.
+    pub fn timeout(&self) -> Duration {
+        self.timeout.min(self.interval)
+    }
+
+    /// How to serve, under the status page title `title`; loads `--web.config.file`.
+    pub fn serving(&self, title: &str) -> anyhow::Result<Serving> {
+        Ok(Serving {
+            telemetry_path: self.telemetry_path.clone(),
+            title: title.to_owned(),
+            web: web_config(self.web_config_file.as_deref())?,
+        })
+    }
+}
+
+/// `--discovery.file` and `--discovery.interval`, for [`file_sd_exporters`].
+#[derive(clap::Args, Debug, Clone)]
+pub struct FileSdFlags {
+    /// Discover servers from a Prometheus file_sd file: each target (host:port) gets its own exporter, its
+    /// labels on every series.
+    #[arg(long = "discovery.file", value_name = "PATH")]
+    pub discovery_file: Option<std::path::PathBuf>,
+    /// How often discovery runs.
+    #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub discovery_interval: Duration,
+}
+
 /// `--web.config.file` when given (named in its error), else plain HTTP.
 pub fn web_config(
     path: Option<&std::path::Path>,

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
+use hubble_cli::{self as cli, parse_duration, parse_listen_address};
 use mysqld_exporter::app::{self, Config, Target};
 use mysqld_exporter::collectors::NAMES;
 use mysqld_exporter::probe::ProbeConfig;
@@ -20,7 +20,9 @@ use postgres_exporter::allowlist::{self, Pattern};
 /// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by
 /// default: global_status, global_variables, slave_status, info_schema.innodb_cmp, info_schema.innodb_cmpmem,
 /// info_schema.query_response_time.
-/// The server is read every --collection.interval; scrapes are served from the last results.
+/// The server is read every --collection.interval; scrapes are served from the last results. With
+/// --discovery.file, each listed server's credentials come from the option file's section its
+/// __param_auth_module label names ([client] by default).
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Flags {
@@ -41,36 +43,13 @@ struct Flags {
     /// How long a /probe target's connection and exporter are kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
-    /// Discover servers from a Prometheus file_sd file: each target (host:port) gets its own exporter, its
-    /// labels on every series; credentials from the option file's section named by its __param_auth_module
-    /// label ([client] by default).
-    #[arg(long = "discovery.file", value_name = "PATH")]
-    discovery_file: Option<PathBuf>,
-    /// How often discovery runs.
-    #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    discovery_interval: Duration,
     /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working).
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address)]
     listen_address: SocketAddr,
-    /// Prometheus exporter-toolkit web config (TLS, client certificates, basic auth, headers).
-    #[arg(long = "web.config.file", value_name = "PATH")]
-    web_config_file: Option<PathBuf>,
-    /// Path under which to expose metrics.
-    #[arg(
-        long = "web.telemetry-path",
-        value_name = "PATH",
-        default_value = "/metrics"
-    )]
-    telemetry_path: String,
-    /// How often the server is read.
-    #[arg(long = "collection.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
-    interval: Duration,
-    /// Timeout of one collection.
-    #[arg(long = "collection.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    timeout: Duration,
-    /// Only log messages at or above this level.
-    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
-    log_level: String,
+    #[command(flatten)]
+    common: cli::CommonFlags,
+    #[command(flatten)]
+    discovery: cli::FileSdFlags,
 }
 
 fn parse_pattern(s: &str) -> Result<Pattern, String> {
@@ -96,29 +75,30 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
     let target = match Target::resolve(file, flags.address, flags.username, password) {
         Ok(t) => Some(t),
         // With /probe allowed somewhere, an exporter without a server of its own is a probe-only one.
-        Err(_) if !flags.probe_allowed_targets.is_empty() || flags.discovery_file.is_some() => None,
+        Err(_)
+            if !flags.probe_allowed_targets.is_empty()
+                || flags.discovery.discovery_file.is_some() =>
+        {
+            None
+        }
         Err(e) => anyhow::bail!(e),
     };
     Ok(Config {
         target,
-        discovery_file: flags.discovery_file,
-        discovery_interval: flags.discovery_interval,
+        discovery_file: flags.discovery.discovery_file,
+        discovery_interval: flags.discovery.discovery_interval,
         probe: ProbeConfig {
             allowed: flags.probe_allowed_targets,
             sections,
             idle: flags.probe_idle_timeout,
             collectors: collectors.clone(),
-            interval: flags.interval,
-            timeout: flags.timeout.min(flags.interval),
+            interval: flags.common.interval,
+            timeout: flags.common.timeout(),
         },
         collectors,
-        interval: flags.interval,
-        timeout: flags.timeout.min(flags.interval),
-        serving: cli::Serving {
-            telemetry_path: flags.telemetry_path,
-            title: "hubble MySQL exporter".into(),
-            web: cli::web_config(flags.web_config_file.as_deref())?,
-        },
+        interval: flags.common.interval,
+        timeout: flags.common.timeout(),
+        serving: flags.common.serving("hubble MySQL exporter")?,
     })
 }
 
@@ -133,7 +113,7 @@ async fn main() -> ExitCode {
         .filter(|(name, on, _)| cli::toggled(&matches, "collect.", name).unwrap_or(*on))
         .map(|(name, ..)| *name)
         .collect();
-    cli::init_logging(&flags.log_level);
+    cli::init_logging(&flags.common.log_level);
     let listen = flags.listen_address;
     let result = async {
         let config = config(flags, collectors)?;
