@@ -22,9 +22,9 @@ struct Flags {
     /// SQLite database: a file path or a sqlite: URL. Created if missing.
     #[arg(long = "database-url", value_name = "URL", default_value = DEFAULT_DATABASE)]
     database_url: String,
-    /// Address to listen on for HTTP requests.
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9745", value_parser = parse_listen_address)]
-    listen_address: SocketAddr,
+    /// Address to listen on for HTTP requests; repeat it to listen on several.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9745", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
+    listen_address: Vec<SocketAddr>,
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = parse_path)]
     telemetry_path: String,
@@ -34,6 +34,8 @@ struct Flags {
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
     log_level: String,
+    #[command(flatten)]
+    toolkit: cli::ToolkitFlags,
 }
 
 fn parse_path(s: &str) -> Result<String, String> {
@@ -47,15 +49,16 @@ fn parse_path(s: &str) -> Result<String, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let flags: Flags = cli::parse_or_exit();
-    cli::init_logging(&flags.log_level);
+    cli::init_logging(&flags.log_level, &flags.toolkit.log_format);
     let config = Config {
         database_url: flags.database_url,
         telemetry_path: flags.telemetry_path,
         interval: flags.interval,
+        enable_openmetrics: flags.toolkit.enable_openmetrics,
         ..Config::default()
     };
     let result = async {
-        let listener = cli::bind(flags.listen_address).await?;
+        let listener = cli::bind(&flags.listen_address, flags.toolkit.systemd_socket).await?;
         sqlite_demo::run(
             config,
             listener,

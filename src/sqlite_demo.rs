@@ -13,7 +13,6 @@ use anyhow::Context as _;
 use hubble::{BaseExporter, Registry, ServerConfig, SqlCollector};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Default listen port of the demo (postgres_exporter uses 9187, sql_exporter 9399, query-exporter 9560).
@@ -141,6 +140,8 @@ pub struct Config {
     pub interval: Duration,
     /// How often the simulated workload changes the queue.
     pub workload_tick: Duration,
+    /// Answer in OpenMetrics when asked (`--web.enable-openmetrics`).
+    pub enable_openmetrics: bool,
 }
 
 impl Default for Config {
@@ -150,6 +151,7 @@ impl Default for Config {
             telemetry_path: ServerConfig::DEFAULT_TELEMETRY_PATH.to_owned(),
             interval: Duration::from_secs(5),
             workload_tick: Duration::from_millis(500),
+            enable_openmetrics: false,
         }
     }
 }
@@ -335,7 +337,7 @@ pub fn exporter(
 /// Opens the database, registers the exporter in `registry`, serves until `shutdown`, then closes everything.
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listener: impl Into<hubble::Listeners>,
     registry: Registry,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -348,14 +350,10 @@ pub async fn run(
         ServerConfig {
             telemetry_path: config.telemetry_path.clone(),
             title: "hubble SQLite demo exporter".to_owned(),
+            enable_openmetrics: config.enable_openmetrics,
         },
     );
-    tracing::info!(
-        address = %listener.local_addr()?,
-        database = %config.database_url,
-        path = %config.telemetry_path,
-        "serving metrics"
-    );
+    tracing::info!(database = %config.database_url, "SQLite demo");
     let served = hubble::serve(listener, router, shutdown).await;
     cancel.cancel();
     let _ = workload.await;

@@ -21,13 +21,18 @@ struct Running {
 
 impl Running {
     fn start() -> Running {
+        Running::start_with(|_| {})
+    }
+
+    fn start_with(adjust: impl FnOnce(&mut Config)) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
+        let mut config = Config {
             database_url: dir.path().join("demo.db").display().to_string(),
             interval: Duration::from_millis(200),
             workload_tick: Duration::from_millis(50),
             ..Config::default()
         };
+        adjust(&mut config);
         let server = serve_in_thread(move |listener, shutdown| {
             sqlite_demo::run(config, listener, Registry::new(), shutdown)
         });
@@ -102,16 +107,27 @@ fn serves_the_demo_groups_promtool_clean() {
     assert!(unzipped.contains("# TYPE demo_jobs gauge"));
     assert_eq!(promtool_check(unzipped.as_bytes()), "");
 
-    // OpenMetrics when asked, as Prometheus asks.
-    let om = get(
-        exporter.addr,
-        "/metrics",
-        &[(
-            "Accept",
-            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
-        )],
-    )
-    .unwrap();
+    // What Prometheus asks for: OpenMetrics first. By default the text format answers, so the counter's
+    // stored name stays the one the text format shows.
+    let prometheus_accept = [(
+        "Accept",
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+    )];
+    let text = get(exporter.addr, "/metrics", &prometheus_accept).unwrap();
+    assert!(text
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    assert!(text
+        .text()
+        .contains("# TYPE demo_queue_enqueued_total counter\n"));
+    assert!(!text.text().contains("# EOF"));
+    exporter.stop().unwrap();
+
+    // With --web.enable-openmetrics, OpenMetrics when asked.
+    let exporter = Running::start_with(|c| c.enable_openmetrics = true);
+    exporter.metrics_with("demo_jobs");
+    let om = get(exporter.addr, "/metrics", &prometheus_accept).unwrap();
     assert!(om
         .header("content-type")
         .unwrap()

@@ -373,6 +373,16 @@ impl BaseExporter {
         true
     }
 
+    /// Every collector's name with the families it declares (without running anything): for a listing
+    /// such as postgres_exporter's `--dumpmaps`.
+    pub fn descriptors(&self) -> Vec<(String, Vec<crate::Desc>)> {
+        self.shared
+            .entries()
+            .iter()
+            .map(|e| (e.collector.name().to_owned(), e.collector.descriptors()))
+            .collect()
+    }
+
     /// Whether a collector named `name` is present.
     pub fn has_collector(&self, name: &str) -> bool {
         self.shared

@@ -110,7 +110,9 @@ pub use metric::{
     MetricKind, MetricValue, ValueError,
 };
 pub use registry::{default_registry, RegisterError, Registry};
-pub use server::{metrics_response, router, serve, serve_with, shutdown_signal, ServerConfig};
+pub use server::{
+    metrics_response, router, serve, serve_with, shutdown_signal, Listeners, ServerConfig,
+};
 pub use web::{WebConfig, WebConfigError, WebConfigHandle};
 
 /// The `prometheus` crate hubble uses, for instruments registered in [`Registry::prometheus`].

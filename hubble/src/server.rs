@@ -28,6 +28,13 @@ pub struct ServerConfig {
     pub telemetry_path: String,
     /// Title of the landing page.
     pub title: String,
+    /// Answer in OpenMetrics when the scraper asks for it (default `false`: always the text format 0.0.4).
+    ///
+    /// Off by default, as in the Go exporters (`promhttp.HandlerOpts::EnableOpenMetrics`): Prometheus asks
+    /// for OpenMetrics first, and there a counter family `foo` is written as samples `foo_total`, so the
+    /// names Prometheus stores would differ from the text format's, and from the names an incumbent's
+    /// dashboards query. Turn it on where every counter is already named `..._total`.
+    pub enable_openmetrics: bool,
 }
 
 impl ServerConfig {
@@ -40,6 +47,7 @@ impl Default for ServerConfig {
         ServerConfig {
             telemetry_path: Self::DEFAULT_TELEMETRY_PATH.to_owned(),
             title: "hubble exporter".to_owned(),
+            enable_openmetrics: false,
         }
     }
 }
@@ -53,6 +61,18 @@ struct AppState {
 /// into it (a `/probe` endpoint, say) before serving.
 pub fn router(registry: Registry, config: ServerConfig) -> Router {
     let path = config.telemetry_path.clone();
+    let exporters = registry.status();
+    let collectors: std::collections::BTreeSet<&str> = exporters
+        .iter()
+        .flat_map(|e| e.collectors.iter().map(|c| c.name.as_str()))
+        .collect();
+    tracing::info!(
+        path = %path,
+        exporters = exporters.len(),
+        collectors = ?collectors,
+        openmetrics = config.enable_openmetrics,
+        "metrics endpoint"
+    );
     let state = Arc::new(AppState { registry, config });
     Router::new()
         .route(&path, get(metrics))
@@ -65,12 +85,12 @@ pub fn router(registry: Registry, config: ServerConfig) -> Router {
 /// Serves `router` on `listener` over plain HTTP until `shutdown` completes, then stops accepting, lets
 /// requests in flight finish, and returns. Close your exporters afterwards ([`Registry::close_all`]).
 pub async fn serve(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve_with(
-        listener,
+        listeners,
         router,
         Arc::new(WebConfigHandle::plain()),
         shutdown,
@@ -81,11 +101,21 @@ pub async fn serve(
 /// Like [`serve`], under the web configuration `web` (TLS, basic auth, headers). Each new connection and
 /// request uses the configuration in force, so [`WebConfigHandle::reload`] takes effect without a restart.
 pub async fn serve_with(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     router: Router,
     web: Arc<WebConfigHandle>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listeners = listeners.into();
+    {
+        let web = web.current();
+        tracing::info!(
+            addresses = ?listeners.local_addrs(),
+            tls = web.tls_enabled(),
+            basic_auth = web.basic_auth_enabled(),
+            "serving HTTP"
+        );
+    }
     let router = router.layer(axum::middleware::from_fn_with_state(
         web.clone(),
         crate::web::guard,
@@ -96,7 +126,7 @@ pub async fn serve_with(
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
+            accepted = listeners.accept() => match accepted {
                 Ok(a) => a,
                 Err(error) => {
                     // Out of file descriptors, typically: back off instead of spinning.
@@ -113,6 +143,60 @@ pub async fn serve_with(
     stop.cancel();
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// The sockets a server accepts on: one, or several (a repeated `--web.listen-address`, the sockets
+/// systemd passes), all serving the same router.
+#[derive(Debug)]
+pub struct Listeners {
+    listeners: Vec<TcpListener>,
+    /// Where the next accept starts looking, so a busy socket cannot starve the others.
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Listeners {
+    /// The addresses listened on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    async fn accept(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.listeners.is_empty() {
+            return std::future::pending().await;
+        }
+        std::future::poll_fn(|cx| {
+            let n = self.listeners.len();
+            let start = self.next.load(Relaxed) % n;
+            for i in 0..n {
+                let at = (start + i) % n;
+                if let std::task::Poll::Ready(r) = self.listeners[at].poll_accept(cx) {
+                    self.next.store(at + 1, Relaxed);
+                    return std::task::Poll::Ready(r);
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(listener: TcpListener) -> Self {
+        vec![listener].into()
+    }
+}
+
+impl From<Vec<TcpListener>> for Listeners {
+    fn from(listeners: Vec<TcpListener>) -> Self {
+        Listeners {
+            listeners,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
 }
 
 /// A client that has not finished its TLS handshake by then is dropped.
@@ -207,14 +291,22 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    metrics_response(&state.registry, &headers)
+    metrics_response(&state.registry, &headers, state.config.enable_openmetrics)
 }
 
-/// The `/metrics` response for `registry`: the format the request's `Accept` asks for, gzipped when its
+/// The `/metrics` response for `registry`: the text format, or OpenMetrics when `enable_openmetrics` and
+/// the request's `Accept` asks for it ([`ServerConfig::enable_openmetrics`]); gzipped when its
 /// `Accept-Encoding` allows. For handlers serving another registry (a `/probe` endpoint, say).
-pub fn metrics_response(registry: &Registry, headers: &HeaderMap) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let format = Format::negotiate(accept);
+pub fn metrics_response(
+    registry: &Registry,
+    headers: &HeaderMap,
+    enable_openmetrics: bool,
+) -> Response {
+    let format = if enable_openmetrics {
+        Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+    } else {
+        Format::Text
+    };
     let body = registry.render(format);
     let mut response_headers = HeaderMap::new();
     response_headers.insert(

@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod logging;
+
+pub use logging::{init_logging, LineFormat, LOG_FORMATS, LOG_LEVELS};
+
 /// Parses a listen address: `host:port`, `[v6]:port`, or `:port` (all interfaces), as Go exporters accept.
 pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
     let full = if s.starts_with(':') {
@@ -26,22 +30,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         Ok(_) => Err("expected a positive duration".to_owned()),
         Err(e) => Err(format!("expected a duration such as 5s, 1m or 500ms ({e})")),
     }
-}
-
-/// Log levels accepted by `--log.level`.
-pub const LOG_LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
-
-/// Sets up `tracing` output on stderr at `level` (`RUST_LOG` refines it).
-pub fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: log files and journald get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
 }
 
 /// Parses flags; on a usage error prints one line naming the flag and exits with status 2.
@@ -98,12 +86,38 @@ fn without_secret_value(command: &clap::Command, e: &clap::Error) -> Option<Stri
     secret.then(|| format!("error: invalid value for '{arg}': {why}"))
 }
 
-/// Binds the HTTP listener, naming the address and the flag in the error.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+/// Binds the HTTP listeners: every `--web.listen-address`, or with `--web.systemd-socket` the sockets
+/// systemd passes (`LISTEN_FDS`) instead, as the exporter-toolkit does. Errors name the address and the flag.
+pub async fn bind(addrs: &[SocketAddr], systemd_socket: bool) -> anyhow::Result<hubble::Listeners> {
     use anyhow::Context as _;
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr} (--web.listen-address)"))
+    if systemd_socket {
+        let mut fds = listenfd::ListenFd::from_env();
+        let mut listeners = Vec::new();
+        for i in 0..fds.len() {
+            let std_listener = fds.take_tcp_listener(i).with_context(|| {
+                format!("--web.systemd-socket: socket {i} is not a TCP listener")
+            })?;
+            if let Some(l) = std_listener {
+                l.set_nonblocking(true)?;
+                listeners.push(tokio::net::TcpListener::from_std(l)?);
+            }
+        }
+        if listeners.is_empty() {
+            anyhow::bail!(
+                "--web.systemd-socket: no socket activation file descriptors found (LISTEN_FDS)"
+            );
+        }
+        return Ok(listeners.into());
+    }
+    let mut listeners = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        listeners.push(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} (--web.listen-address)"))?,
+        );
+    }
+    Ok(listeners.into())
 }
 
 /// The process exit status of a run: 0, or the error printed as one line and 1.
@@ -152,6 +166,23 @@ pub fn toggled(matches: &clap::ArgMatches, prefix: &str, name: &str) -> Option<b
     }
 }
 
+/// The exporter-toolkit and promslog flags every Prometheus exporter takes besides `--web.listen-address`
+/// (declared by each exporter with its own default port) and `--log.level`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ToolkitFlags {
+    /// Use systemd socket activation listeners instead of port listeners (Linux only).
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
+    /// Answer in OpenMetrics when the scraper asks for it. Off by default, as in the Go exporters: in
+    /// OpenMetrics a counter not named ..._total is stored by Prometheus as ..._total, which is not the name
+    /// dashboards query.
+    #[arg(long = "web.enable-openmetrics")]
+    pub enable_openmetrics: bool,
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt", value_parser = LOG_FORMATS)]
+    pub log_format: String,
+}
+
 /// The flags an exporter of one kind of server shares with the others: how it is served and how often it
 /// collects. Flatten it into the exporter's own flags (`#[command(flatten)]`).
 #[derive(clap::Args, Debug, Clone)]
@@ -175,6 +206,9 @@ pub struct CommonFlags {
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
     pub log_level: String,
+    /// `--web.systemd-socket`, `--web.enable-openmetrics`, `--log.format`.
+    #[command(flatten)]
+    pub toolkit: ToolkitFlags,
 }
 
 impl CommonFlags {
@@ -189,6 +223,7 @@ impl CommonFlags {
             telemetry_path: self.telemetry_path.clone(),
             title: title.to_owned(),
             web: web_config(self.web_config_file.as_deref())?,
+            enable_openmetrics: self.toolkit.enable_openmetrics,
         })
     }
 }
@@ -225,14 +260,16 @@ pub struct Serving {
     pub title: String,
     /// `--web.config.file`.
     pub web: std::sync::Arc<hubble::WebConfigHandle>,
+    /// `--web.enable-openmetrics`.
+    pub enable_openmetrics: bool,
 }
 
-/// Registers `exporter` (if any) in the default registry, serves it on `listener` with `routes` (a
+/// Registers `exporter` (if any) in the default registry, serves it on `listeners` with `routes` (a
 /// `/probe` endpoint, say) until `shutdown`, then unregisters it: the whole life of an exporter of one
 /// target.
 pub async fn serve_one(
     exporter: Option<hubble::BaseExporter>,
-    listener: tokio::net::TcpListener,
+    listeners: hubble::Listeners,
     serving: Serving,
     routes: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -251,18 +288,11 @@ pub async fn serve_one(
         hubble::ServerConfig {
             telemetry_path: serving.telemetry_path.clone(),
             title: serving.title,
+            enable_openmetrics: serving.enable_openmetrics,
         },
     )
     .merge(routes);
-    let web = serving.web.current();
-    tracing::info!(
-        address = %listener.local_addr()?,
-        path = %serving.telemetry_path,
-        tls = web.tls_enabled(),
-        basic_auth = web.basic_auth_enabled(),
-        "serving metrics"
-    );
-    let served = hubble::serve_with(listener, router, serving.web.clone(), shutdown).await;
+    let served = hubble::serve_with(listeners, router, serving.web.clone(), shutdown).await;
     if let Some(exporter) = exporter {
         hubble::unregister(&*exporter).await;
     }

@@ -181,7 +181,7 @@ pub fn connect(target: &Target, timeout: Duration) -> Server {
 /// Serves until `shutdown`.
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<hubble::Listeners>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let server = config.target.as_ref().map(|t| connect(t, config.timeout));
@@ -234,7 +234,8 @@ pub async fn run(
     let routes = axum::Router::new()
         .route("/probe", axum::routing::get(crate::probe::handler))
         .with_state(probes.clone());
-    let served = hubble_cli::serve_one(exporter, listener, config.serving, routes, shutdown).await;
+    let served =
+        hubble_cli::serve_one(exporter, listener.into(), config.serving, routes, shutdown).await;
     cancel.cancel();
     while tasks.join_next().await.is_some() {}
     probes.close().await;

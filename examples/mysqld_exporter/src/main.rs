@@ -43,9 +43,10 @@ struct Flags {
     /// How long a /probe target's connection and exporter are kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
-    /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working).
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address)]
-    listen_address: SocketAddr,
+    /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working);
+    /// repeat it to listen on several.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
+    listen_address: Vec<SocketAddr>,
     #[command(flatten)]
     common: cli::CommonFlags,
     #[command(flatten)]
@@ -94,6 +95,7 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
             collectors: collectors.clone(),
             interval: flags.common.interval,
             timeout: flags.common.timeout(),
+            enable_openmetrics: flags.common.toolkit.enable_openmetrics,
         },
         collectors,
         interval: flags.common.interval,
@@ -113,11 +115,12 @@ async fn main() -> ExitCode {
         .filter(|(name, on, _)| cli::toggled(&matches, "collect.", name).unwrap_or(*on))
         .map(|(name, ..)| *name)
         .collect();
-    cli::init_logging(&flags.common.log_level);
-    let listen = flags.listen_address;
+    cli::init_logging(&flags.common.log_level, &flags.common.toolkit.log_format);
+    let listen = flags.listen_address.clone();
+    let systemd = flags.common.toolkit.systemd_socket;
     let result = async {
         let config = config(flags, collectors)?;
-        let listener = cli::bind(listen).await?;
+        let listener = cli::bind(&listen, systemd).await?;
         app::run(config, listener, hubble::shutdown_signal()).await
     }
     .await;

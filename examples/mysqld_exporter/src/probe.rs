@@ -36,6 +36,8 @@ pub struct ProbeConfig {
     pub interval: Duration,
     /// See `interval`.
     pub timeout: Duration,
+    /// Answer in OpenMetrics when asked (`--web.enable-openmetrics`).
+    pub enable_openmetrics: bool,
 }
 
 struct Probed {
@@ -194,5 +196,5 @@ pub async fn handler(
     while !probed.registry.is_ready() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    hubble::metrics_response(&probed.registry, &headers)
+    hubble::metrics_response(&probed.registry, &headers, probes.config.enable_openmetrics)
 }

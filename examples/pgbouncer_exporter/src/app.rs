@@ -113,7 +113,7 @@ fn target_labels(svc: &hubble::discovery::ServiceAtomic) -> hubble::Labels {
 /// `__param_user` label overrides the user).
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<hubble::Listeners>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -169,7 +169,7 @@ pub async fn run(
     }
     let served = hubble_cli::serve_one(
         single,
-        listener,
+        listener.into(),
         config.serving,
         Default::default(),
         shutdown,

@@ -34,9 +34,10 @@ struct Flags {
     /// PgBouncer's pid file: also export its process metrics (pgbouncer_process_cpu_seconds_total, ...).
     #[arg(long = "pgBouncer.pid-file", value_name = "PATH")]
     pid_file: Option<PathBuf>,
-    /// Address to listen on for HTTP requests (pgbouncer_exporter's port, so scrape configs keep working).
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9127", value_parser = parse_listen_address)]
-    listen_address: SocketAddr,
+    /// Address to listen on for HTTP requests (pgbouncer_exporter's port, so scrape configs keep working);
+    /// repeat it to listen on several.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9127", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
+    listen_address: Vec<SocketAddr>,
     #[command(flatten)]
     common: cli::CommonFlags,
     #[command(flatten)]
@@ -46,7 +47,7 @@ struct Flags {
 #[tokio::main]
 async fn main() -> ExitCode {
     let flags = cli::parse_or_exit::<Flags>();
-    cli::init_logging(&flags.common.log_level);
+    cli::init_logging(&flags.common.log_level, &flags.common.toolkit.log_format);
     let result = async {
         let config = Config {
             connection: flags.connection,
@@ -57,7 +58,8 @@ async fn main() -> ExitCode {
             discovery_file: flags.discovery.discovery_file,
             discovery_interval: flags.discovery.discovery_interval,
         };
-        let listener = cli::bind(flags.listen_address).await?;
+        let listener =
+            cli::bind(&flags.listen_address, flags.common.toolkit.systemd_socket).await?;
         app::run(config, listener, hubble::shutdown_signal()).await
     }
     .await;

@@ -10,7 +10,6 @@ use anyhow::Context as _;
 use hubble::discovery::{ConsulBackend, ConsulConfig, Discovery, FileSd, ServiceAtomic};
 use hubble::dispatcher::{Dispatcher, Shard};
 use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::allowlist::{Allowlist, KnownTargets, Pattern};
@@ -67,6 +66,9 @@ pub struct Config {
     pub consul_token_file: Option<PathBuf>,
     /// Who `/probe` may reach and with which credentials.
     pub probe: ProbeConfig,
+    /// Answer in OpenMetrics when the scraper asks for it: `--web.enable-openmetrics`, or the prometheus
+    /// naming, where every counter is already named `..._total`.
+    pub enable_openmetrics: bool,
 }
 
 /// What `/probe` may reach and with which credentials. The default allows nothing but the targets the
@@ -97,7 +99,7 @@ pub fn target_dsn(svc: &ServiceAtomic, defaults: &Dsn) -> Dsn {
 /// Runs the exporter until `shutdown`, then closes every target's exporter and pool.
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listener: impl Into<hubble::Listeners>,
     registry: Registry,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -201,7 +203,8 @@ pub async fn run(
             config.probe_idle_timeout,
             &registry,
         )
-        .collect_on(registry.collection_runtime()),
+        .collect_on(registry.collection_runtime())
+        .enable_openmetrics(config.enable_openmetrics),
     );
     tasks.spawn({
         let (probes, cancel) = (probes.clone(), cancel.clone());
@@ -221,6 +224,7 @@ pub async fn run(
         ServerConfig {
             telemetry_path: config.telemetry_path.clone(),
             title: "hubble Postgres exporter".into(),
+            enable_openmetrics: config.enable_openmetrics,
         },
     )
     .merge(
@@ -236,14 +240,6 @@ pub async fn run(
         config.enable_lifecycle.then_some(reloader),
         quit.clone(),
     ));
-    let web = config.web.current();
-    tracing::info!(
-        address = %listener.local_addr()?,
-        path = %config.telemetry_path,
-        tls = web.tls_enabled(),
-        basic_auth = web.basic_auth_enabled(),
-        "serving metrics"
-    );
     let shutdown = async move {
         tokio::select! {
             () = shutdown => {}

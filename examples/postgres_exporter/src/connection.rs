@@ -85,17 +85,27 @@ impl Dsn {
         self
     }
 
-    /// Connection options with the application name and a server-side statement timeout.
+    /// Connection options with the application name and a server-side statement timeout, sent in the
+    /// startup packet: for connections used for one round (no extra round trip to set it).
     pub fn connect_options(&self, statement_timeout: Duration) -> Result<PgConnectOptions, String> {
+        // Enforced by the server: a slow query is cancelled there, not only abandoned by us.
+        Ok(self.session_options()?.options([(
+            "statement_timeout",
+            format!("{}", statement_timeout.as_millis()),
+        )]))
+    }
+
+    /// The options every connection of the exporter has, without a statement timeout. Nothing here changes
+    /// a numeric or boolean setting's reset value: `pg_settings_*` report `reset_val`, what the server
+    /// gives a session of this user and database, not what the exporter changed in its own.
+    fn session_options(&self) -> Result<PgConnectOptions, String> {
         let mut o = PgConnectOptions::new_without_pgpass()
             .host(&self.host)
             .port(self.port)
             .application_name(APPLICATION_NAME)
-            // Enforced by the server: a slow query is cancelled there, not only abandoned by us.
-            .options([(
-                "statement_timeout",
-                format!("{}", statement_timeout.as_millis()),
-            )]);
+            // sqlx sends extra_float_digits=2 by default; since PostgreSQL 12 every value above 0 prints
+            // floats exactly, and leaving it out keeps the server's own value in pg_settings_extra_float_digits.
+            .extra_float_digits(None);
         // sqlx warns on every statement over a second; under load that floods the log once per query.
         // hubble_collector_duration_seconds shows slow groups, and failures are logged once per change.
         o = o.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
@@ -123,10 +133,15 @@ impl Dsn {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnections, String> {
+        let options = self.session_options()?;
+        let options = match via {
+            Some(dir) => options.socket(dir),
+            None => options,
+        };
         Ok(PgConnections::new(Self::pool_with(
             max,
             statement_timeout,
-            self.options(statement_timeout, via)?,
+            options,
         )))
     }
 
@@ -159,6 +174,16 @@ impl Dsn {
             // A busy server makes every acquire slow; sqlx would warn on each one. The failing collector is
             // already logged once and shown in hubble_collector_up, so keep sqlx's note at debug level.
             .acquire_slow_level(log::LevelFilter::Debug)
+            // SET, not a startup option: a startup option becomes the session's reset value, and
+            // pg_settings_statement_timeout_seconds would show the exporter's timeout instead of the server's.
+            // One round trip per new connection of a pool that keeps them.
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor as _;
+                    let set = format!("SET statement_timeout = {}", statement_timeout.as_millis());
+                    conn.execute(set.as_str()).await.map(|_| ())
+                })
+            })
             .connect_lazy_with(options)
     }
 }

@@ -246,6 +246,17 @@ pub fn load(path: &Path) -> Result<Vec<CustomQuery>, String> {
     parse(path, &text)
 }
 
+/// postgres_exporter's `--metric-prefix`: the first `pg` in each entry's name becomes `prefix`, as
+/// postgres_exporter replaces it in its query namespaces.
+pub fn with_metric_prefix(mut queries: Vec<CustomQuery>, prefix: &str) -> Vec<CustomQuery> {
+    if prefix != "pg" {
+        for q in &mut queries {
+            q.name = q.name.replacen("pg", prefix, 1);
+        }
+    }
+    queries
+}
+
 /// A custom query as a collector.
 pub struct CustomCollector {
     query: CustomQuery,

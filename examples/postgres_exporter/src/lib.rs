@@ -47,6 +47,10 @@ pub struct Collection {
     pub schedule: Schedule,
     /// Custom queries (`--extend.query-path`).
     pub custom_queries: Vec<custom::CustomQuery>,
+    /// Labels on every series of every target (`--constantLabels`); a target's own labels win.
+    pub const_labels: hubble::Labels,
+    /// What replaces `pg` in the custom queries' names (`--metric-prefix`), also on reload.
+    pub metric_prefix: String,
     /// Metric names.
     pub naming: Naming,
     /// Only `pg_up` and the custom queries (postgres_exporter's `--disable-default-metrics`).
@@ -66,6 +70,8 @@ impl Default for Collection {
         Collection {
             schedule: Schedule::default(),
             custom_queries: Vec::new(),
+            const_labels: hubble::Labels::new(),
+            metric_prefix: "pg".to_owned(),
             naming: Naming::default(),
             disable_default_metrics: false,
             pool_size: 2,

@@ -107,6 +107,11 @@ impl PgExporter {
             None => None,
         };
         let mut labels = labels;
+        for (name, value) in collection.const_labels.iter() {
+            if labels.get(name).is_none() {
+                labels.insert(name.to_owned(), value.to_owned());
+            }
+        }
         labels.insert("server", dsn.server());
         let base = if collection.disable_default_metrics {
             BaseExporter::builder("postgres")

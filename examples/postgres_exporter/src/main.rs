@@ -45,6 +45,8 @@ use postgres_exporter::{Collection, Schedule};
 #[command(version, about, long_about)]
 struct Flags {
     /// Server to export: a URL (postgresql://user:pass@host:port/db?sslmode=disable) or key=value pairs.
+    /// Without it, postgres_exporter's DATA_SOURCE_URI (host:port/db?params), DATA_SOURCE_USER and
+    /// DATA_SOURCE_PASS (or their _FILE forms, which win) name the server.
     #[arg(long, env = "DATA_SOURCE_NAME", value_name = "DSN", hide_env_values = true, value_parser = parse_dsn)]
     dsn: Option<Dsn>,
     /// Discover targets from a Prometheus file_sd file (JSON or YAML).
@@ -86,7 +88,11 @@ struct Flags {
     #[arg(long = "target.sslmode", value_name = "MODE", default_value = "prefer")]
     target_sslmode: String,
     /// A postgres_exporter-compatible queries YAML: each entry becomes one more metric group.
-    #[arg(long = "extend.query-path", value_name = "PATH")]
+    #[arg(
+        long = "extend.query-path",
+        value_name = "PATH",
+        env = "PG_EXPORTER_EXTEND_QUERY_PATH"
+    )]
     query_path: Option<PathBuf>,
     /// Metric names: postgres_exporter's (drop-in) or prometheus (conventional: counters end in _total,
     /// promtool-clean).
@@ -101,11 +107,15 @@ struct Flags {
     max_connections: u32,
     /// Every database of each server: the database-local collectors (stat_user_tables, statio_user_tables,
     /// statio_user_indexes, per_database custom queries) run in each, within --target.max-connections.
-    #[arg(long = "auto-discover-databases")]
+    #[arg(
+        long = "auto-discover-databases",
+        env = "PG_EXPORTER_AUTO_DISCOVER_DATABASES"
+    )]
     auto_discover_databases: bool,
     /// With --auto-discover-databases, only these databases (comma list).
     #[arg(
         long = "include-databases",
+        env = "PG_EXPORTER_INCLUDE_DATABASES",
         value_name = "NAMES",
         value_delimiter = ','
     )]
@@ -113,12 +123,16 @@ struct Flags {
     /// With --auto-discover-databases, not these databases (comma list).
     #[arg(
         long = "exclude-databases",
+        env = "PG_EXPORTER_EXCLUDE_DATABASES",
         value_name = "NAMES",
         value_delimiter = ','
     )]
     exclude_databases: Vec<String>,
     /// Export only pg_up and the custom queries, not the standard groups (as postgres_exporter's flag).
-    #[arg(long = "disable-default-metrics")]
+    #[arg(
+        long = "disable-default-metrics",
+        env = "PG_EXPORTER_DISABLE_DEFAULT_METRICS"
+    )]
     disable_default_metrics: bool,
     /// Servers /probe may reach, besides the targets already exported (none by default): a comma list of
     /// host:port, host:*, [ipv6]:port, CIDR:port (10.0.0.0/8:5432, addresses only), CIDR:*, or * for any.
@@ -137,9 +151,10 @@ struct Flags {
     /// How long a /probe target's pool is kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
-    /// Address to listen on for HTTP requests (postgres_exporter's port, so scrape configs keep working).
-    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9187", value_parser = parse_listen_address)]
-    listen_address: SocketAddr,
+    /// Address to listen on for HTTP requests (postgres_exporter's port, so scrape configs keep working);
+    /// repeat it to listen on several.
+    #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9187", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
+    listen_address: Vec<SocketAddr>,
     /// Prometheus exporter-toolkit web config (TLS, client certificates, basic auth, headers); re-read on
     /// reload.
     #[arg(long = "web.config.file", value_name = "PATH")]
@@ -150,6 +165,7 @@ struct Flags {
     /// Path under which to expose metrics.
     #[arg(
         long = "web.telemetry-path",
+        env = "PG_EXPORTER_WEB_TELEMETRY_PATH",
         value_name = "PATH",
         default_value = "/metrics"
     )]
@@ -157,9 +173,20 @@ struct Flags {
     /// How often each metric group is collected.
     #[arg(long = "collection.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     interval: Duration,
-    /// Timeout of one collection, also enforced by the server as statement_timeout.
-    #[arg(long = "collection.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    /// Timeout of one collection (at most the interval), also enforced by the server as statement_timeout.
+    /// postgres_exporter's --collection-timeout and PG_EXPORTER_COLLECTION_TIMEOUT are the same setting.
+    #[arg(long = "collection.timeout", alias = "collection-timeout", env = "PG_EXPORTER_COLLECTION_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
+    /// Labels on every series, as label=value pairs separated by commas (postgres_exporter's flag).
+    #[arg(long = "constantLabels", env = "PG_EXPORTER_CONSTANT_LABELS", value_name = "LABELS", default_value = "", value_parser = parse_constant_labels)]
+    constant_labels: hubble::Labels,
+    /// The prefix that replaces `pg` in the names of the --extend.query-path metrics (postgres_exporter's
+    /// flag: as there, the built-in collectors keep their names).
+    #[arg(long = "metric-prefix", env = "PG_EXPORTER_METRIC_PREFIX", value_name = "PREFIX", default_value = "pg", value_parser = parse_metric_prefix)]
+    metric_prefix: String,
+    /// Print every collector that would run with the families it exports (name, type, labels, help), then exit.
+    #[arg(long = "dumpmaps")]
+    dumpmaps: bool,
     /// Most series one metric group may export per run; a run producing more is dropped and its group shows
     /// as down (hubble_collector_up 0) instead of flooding Prometheus.
     #[arg(long = "collection.max-series", value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -194,6 +221,77 @@ struct Flags {
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info", value_parser = LOG_LEVELS)]
     log_level: String,
+    #[command(flatten)]
+    toolkit: cli::ToolkitFlags,
+}
+
+/// postgres_exporter's `--constantLabels`: `a=b,c=d`; an entry that is not label=value is an error.
+fn parse_constant_labels(s: &str) -> Result<hubble::Labels, String> {
+    let mut labels = hubble::Labels::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(format!(
+                "expected label=value pairs separated by commas, got {part:?}"
+            ));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if !hubble::is_valid_label_name(name) {
+            return Err(format!("{name:?} is not a valid label name"));
+        }
+        // postgres_exporter skips an empty value (a label with an empty value is no label).
+        if !value.is_empty() {
+            labels.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    Ok(labels)
+}
+
+fn parse_metric_prefix(s: &str) -> Result<String, String> {
+    if hubble::is_valid_metric_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("expected a metric name prefix such as pg ([a-zA-Z_:][a-zA-Z0-9_:]*)".to_owned())
+    }
+}
+
+/// postgres_exporter's `DATA_SOURCE_URI`, `DATA_SOURCE_USER` and `DATA_SOURCE_PASS`, each with a `_FILE` form
+/// that wins over it, used when `DATA_SOURCE_NAME` (and `--dsn`) is not set. `None` without a URI.
+fn data_source_from_parts(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Dsn>> {
+    let read = |name: &str| -> anyhow::Result<Option<String>> {
+        let file = format!("{name}_FILE");
+        match env(&file).filter(|p| !p.is_empty()) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map(|s| Some(s.trim().to_owned()))
+                .map_err(|e| anyhow::anyhow!("{file} {path}: {e}")),
+            None => Ok(env(name)),
+        }
+    };
+    let Some(uri) = read("DATA_SOURCE_URI")?.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let user = read("DATA_SOURCE_USER")?.unwrap_or_default();
+    let pass = read("DATA_SOURCE_PASS")?.unwrap_or_default();
+    let url = format!(
+        "postgresql://{}:{}@{uri}",
+        percent_encode(&user),
+        percent_encode(&pass)
+    );
+    url.parse::<Dsn>()
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("DATA_SOURCE_URI: {e}"))
+}
+
+/// Escapes a URL's user or password: everything but unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn parse_dsn(s: &str) -> Result<Dsn, String> {
@@ -258,6 +356,8 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
         }
     } else if let Some(dsn) = flags.dsn {
         Targets::Single(dsn)
+    } else if let Some(dsn) = data_source_from_parts(|k| std::env::var(k).ok())? {
+        Targets::Single(dsn)
     } else {
         Targets::ProbeOnly
     };
@@ -266,8 +366,11 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
         None => None,
     };
     let custom_queries = match &flags.query_path {
-        Some(p) => postgres_exporter::custom::load(p)
-            .map_err(|e| anyhow::anyhow!("--extend.query-path {e}"))?,
+        Some(p) => postgres_exporter::custom::with_metric_prefix(
+            postgres_exporter::custom::load(p)
+                .map_err(|e| anyhow::anyhow!("--extend.query-path {e}"))?,
+            &flags.metric_prefix,
+        ),
         None => Vec::new(),
     };
     let web = cli::web_config(flags.web_config_file.as_deref())?;
@@ -289,6 +392,8 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
                 max_series: usize::try_from(flags.max_series).unwrap_or(usize::MAX),
             },
             custom_queries,
+            const_labels: flags.constant_labels,
+            metric_prefix: flags.metric_prefix,
             naming: flags.metric_names,
             disable_default_metrics: flags.disable_default_metrics,
             pool_size: flags.max_connections,
@@ -314,6 +419,8 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
         discovery_interval: flags.discovery_interval,
         shard: flags.shard,
         telemetry_path: flags.telemetry_path,
+        enable_openmetrics: flags.toolkit.enable_openmetrics
+            || flags.metric_names == Naming::Prometheus,
     })
 }
 
@@ -321,12 +428,22 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
 async fn main() -> ExitCode {
     let (flags, matches) = cli::parse_with_or_exit::<Flags>(collectors::flags());
     let collectors = collectors::from_matches(&matches);
-    cli::init_logging(&flags.log_level);
-    let listen = flags.listen_address;
+    cli::init_logging(&flags.log_level, &flags.toolkit.log_format);
+    let listen = flags.listen_address.clone();
+    let systemd = flags.toolkit.systemd_socket;
     let threads = flags.collection_threads;
+    let dumpmaps = flags.dumpmaps;
+    if !flags.constant_labels.is_empty() {
+        tracing::warn!(
+            "constant labels on all metrics (--constantLabels) are deprecated in postgres_exporter"
+        );
+    }
     let result = async {
         let config = config(flags, collectors)?;
-        let listener = cli::bind(listen).await?;
+        if dumpmaps {
+            return dump_maps(&config);
+        }
+        let listener = cli::bind(&listen, systemd).await?;
         let collection = CollectionRuntime::new(threads.into()).map_err(|e| {
             anyhow::anyhow!("--collection.threads: starting {threads} threads: {e}")
         })?;
@@ -337,4 +454,30 @@ async fn main() -> ExitCode {
     }
     .await;
     cli::exit_code(result)
+}
+
+/// `--dumpmaps`: every collector that would run with its families, without connecting to anything.
+fn dump_maps(config: &Config) -> anyhow::Result<()> {
+    use hubble::Exporter as _;
+    let dsn = match &config.targets {
+        Targets::Single(dsn) => dsn.clone(),
+        _ => "postgresql://127.0.0.1:5432/postgres".parse::<Dsn>()?,
+    };
+    let exporter = app::PgExporter::new(&dsn, hubble::Labels::new(), &config.collection)?;
+    let mut out = String::new();
+    for (collector, descs) in exporter.base().descriptors() {
+        out.push_str(&format!("{collector}\n"));
+        for d in descs {
+            out.push_str(&format!(
+                "  {:<52} {:<9} {{{}}} {}\n",
+                d.name,
+                d.kind.as_text(),
+                d.label_names.join(","),
+                d.help
+            ));
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
 }

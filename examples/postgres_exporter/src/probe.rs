@@ -51,6 +51,8 @@ pub struct Probes {
     first_probes: Arc<tokio::sync::Semaphore>,
     /// Where probed targets' collectors run (`None`: the probing request's runtime).
     collect_on: Option<tokio::runtime::Handle>,
+    /// Answer in OpenMetrics when asked (`--web.enable-openmetrics`).
+    enable_openmetrics: bool,
     targets: tokio::sync::Mutex<HashMap<Dsn, Arc<Probed>>>,
     refused: prometheus::IntCounterVec,
 }
@@ -95,6 +97,7 @@ impl Probes {
             max_targets: Self::DEFAULT_MAX_TARGETS,
             first_probes: Arc::new(tokio::sync::Semaphore::new(Self::DEFAULT_MAX_FIRST_PROBES)),
             collect_on: None,
+            enable_openmetrics: false,
             targets: tokio::sync::Mutex::new(HashMap::new()),
             refused,
         }
@@ -103,6 +106,12 @@ impl Probes {
     /// Runs probed targets' collectors in `runtime`, as [`Registry::collect_on`].
     pub fn collect_on(mut self, runtime: Option<tokio::runtime::Handle>) -> Self {
         self.collect_on = runtime;
+        self
+    }
+
+    /// Answers in OpenMetrics when the scraper asks for it, as [`hubble::ServerConfig::enable_openmetrics`].
+    pub fn enable_openmetrics(mut self, on: bool) -> Self {
+        self.enable_openmetrics = on;
         self
     }
 
@@ -278,5 +287,5 @@ pub async fn handler(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    hubble::metrics_response(&probed.registry, &headers)
+    hubble::metrics_response(&probed.registry, &headers, probes.enable_openmetrics)
 }

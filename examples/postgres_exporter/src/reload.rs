@@ -103,7 +103,10 @@ impl Reloader {
             None => None,
         };
         let queries = match &self.query_path {
-            Some(path) => Some(custom::load(path).map_err(|e| format!("--extend.query-path {e}"))?),
+            Some(path) => Some(custom::with_metric_prefix(
+                custom::load(path).map_err(|e| format!("--extend.query-path {e}"))?,
+                &self.live.collection().metric_prefix,
+            )),
             None => None,
         };
         let token = match &self.consul {

@@ -1,6 +1,11 @@
 //! `pg_settings_*`: one gauge per numeric or boolean server setting, units converted to base units as
 //! postgres_exporter converts them. One family per row, declared: the name and help come from each row
 //! (`#[metric(family_name)]`, `#[metric(family_help)]`), the conversion is done by the query.
+//!
+//! The values are the server's, not the exporter's session's: a setting the exporter changed with `SET`
+//! (its `statement_timeout`) is read from `reset_val`, what a session of this user and database starts
+//! with. Every other one from `setting`, as postgres_exporter reads it (octal modes such as `0700` read as
+//! 700, TCP keepalives as the socket's values).
 
 /// The server's numeric and boolean settings. The unit table turns each unit into seconds or bytes with the
 /// family suffix and help note postgres_exporter gives it; a setting in a unit not listed is left out rather
@@ -9,8 +14,11 @@
 #[hubble(
     query = "SELECT s.name || u.suffix AS name, s.short_desc || u.note AS help,
                     CASE WHEN s.vartype = 'bool' THEN CASE s.setting WHEN 'on' THEN 1.0 ELSE 0.0 END
-                         ELSE s.setting::float8 END * u.factor AS value
-             FROM pg_settings s
+                         WHEN s.setting::float8 = -1 THEN -1
+                         ELSE s.setting::float8 * u.factor END AS value
+             FROM (SELECT name, short_desc, vartype, unit,
+                          CASE WHEN source = 'session' THEN reset_val ELSE setting END AS setting
+                   FROM pg_settings) s
              JOIN (VALUES ('', 1.0::float8, '', ''),
                           ('ms', 1e-3, '_seconds', ' [Units converted to seconds.]'),
                           ('s', 1, '_seconds', ' [Units converted to seconds.]'),
@@ -22,14 +30,19 @@
                           ('MB', 1048576, '_bytes', ' [Units converted to bytes.]'),
                           ('GB', 1073741824, '_bytes', ' [Units converted to bytes.]'),
                           ('TB', 1099511627776, '_bytes', ' [Units converted to bytes.]'),
+                          ('1kB', 1024, '_bytes', ' [Units converted to bytes.]'),
+                          ('2kB', 2048, '_bytes', ' [Units converted to bytes.]'),
+                          ('4kB', 4096, '_bytes', ' [Units converted to bytes.]'),
                           ('8kB', 8192, '_bytes', ' [Units converted to bytes.]'),
                           ('16kB', 16384, '_bytes', ' [Units converted to bytes.]'),
                           ('32kB', 32768, '_bytes', ' [Units converted to bytes.]'),
+                          ('64kB', 65536, '_bytes', ' [Units converted to bytes.]'),
                           ('16MB', 16777216, '_bytes', ' [Units converted to bytes.]'),
                           ('32MB', 33554432, '_bytes', ' [Units converted to bytes.]'),
                           ('64MB', 67108864, '_bytes', ' [Units converted to bytes.]'))
                   AS u(unit, factor, suffix, note) ON COALESCE(s.unit, '') = u.unit
-             WHERE s.vartype IN ('bool', 'integer', 'real') AND s.name != 'sync_commit_cancel_wait'",
+             WHERE s.vartype IN ('bool', 'integer', 'real')
+               AND s.name NOT IN ('sync_commit_cancel_wait', 'google_dataplex.max_messages')",
     prefix = "pg_settings"
 )]
 pub struct PgSettings {

@@ -696,3 +696,97 @@ fn a_promoted_standby_is_followed_without_a_restart() {
     assert_eq!((status("/replica"), status("/primary")), (503, 503));
     exporter.stop();
 }
+
+/// A `pg_settings_*` series as postgres_exporter 0.20.1 makes it from a row of `pg_settings`
+/// (`collector/pg_setting.go`): `.` and `-` become `_`; booleans 1 or 0; numbers converted to seconds or
+/// bytes with the unit's suffix, except -1 (disabled), which stays -1; a unit it does not know is skipped.
+fn upstream_setting(name: &str, setting: &str, unit: &str, vartype: &str) -> Option<(String, f64)> {
+    let name = format!("pg_settings_{}", name.replace(['.', '-'], "_"));
+    if vartype == "bool" {
+        return Some((name, if setting == "on" { 1.0 } else { 0.0 }));
+    }
+    let value: f64 = setting.parse().ok()?;
+    let (suffix, factor) = match unit {
+        "" => ("", 1.0),
+        "ms" => ("_seconds", 1e-3),
+        "s" => ("_seconds", 1.0),
+        "min" => ("_seconds", 60.0),
+        "h" => ("_seconds", 3600.0),
+        "d" => ("_seconds", 86400.0),
+        "B" => ("_bytes", 1.0),
+        "kB" | "1kB" => ("_bytes", 1024.0),
+        "2kB" => ("_bytes", 2048.0),
+        "4kB" => ("_bytes", 4096.0),
+        "8kB" => ("_bytes", 8192.0),
+        "16kB" => ("_bytes", 16384.0),
+        "32kB" => ("_bytes", 32768.0),
+        "64kB" => ("_bytes", 65536.0),
+        "MB" => ("_bytes", 1048576.0),
+        "16MB" => ("_bytes", 16777216.0),
+        "32MB" => ("_bytes", 33554432.0),
+        "64MB" => ("_bytes", 67108864.0),
+        "GB" => ("_bytes", 1073741824.0),
+        "TB" => ("_bytes", 1099511627776.0),
+        _ => return None,
+    };
+    let value = if value == -1.0 { -1.0 } else { value * factor };
+    Some((format!("{name}{suffix}"), value))
+}
+
+#[test]
+fn every_setting_is_the_servers_own_converted_as_postgres_exporter_does() {
+    // Disabled settings (-1) in several units, and a role-level setting a session of the exporter's user gets.
+    let pg = PgCluster::start(&[
+        "log_min_duration_statement=-1",
+        "temp_file_limit=-1",
+        "work_mem=8MB",
+    ]);
+    pg.psql("postgres", "ALTER ROLE postgres SET lock_timeout = '3s'");
+    // A session of our own, which changed nothing: the values postgres_exporter's session would read.
+    let rows = pg.rows(
+        "postgres",
+        "SELECT name, setting, COALESCE(unit, ''), vartype FROM pg_settings \
+         WHERE vartype IN ('bool', 'integer', 'real') \
+           AND name NOT IN ('sync_commit_cancel_wait', 'google_dataplex.max_messages')",
+    );
+    let want: std::collections::BTreeMap<String, f64> = rows
+        .iter()
+        .filter_map(|r| upstream_setting(&r[0], &r[1], &r[2], &r[3]))
+        .collect();
+    assert!(want.len() > 150, "only {} settings", want.len());
+    assert_eq!(want["pg_settings_statement_timeout_seconds"], 0.0);
+    assert_eq!(want["pg_settings_lock_timeout_seconds"], 3.0);
+    assert_eq!(want["pg_settings_log_min_duration_statement_seconds"], -1.0);
+
+    let exporter = Running::start(Targets::Single(dsn(&pg, "postgres")));
+    let body = exporter.wait_metrics("pg_settings", |b| {
+        b.contains("pg_settings_max_connections{")
+    });
+    let got: std::collections::BTreeMap<String, f64> = body
+        .lines()
+        .filter(|l| l.starts_with("pg_settings_"))
+        .map(|l| {
+            let name = &l[..l.find('{').unwrap()];
+            let value = l.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+            (name.to_owned(), value)
+        })
+        .collect();
+    let missing: Vec<&String> = want.keys().filter(|k| !got.contains_key(*k)).collect();
+    let extra: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    let differ: Vec<String> = want
+        .iter()
+        .filter(|(k, v)| (got[*k] - **v).abs() > 1e-9 * v.abs().max(1.0))
+        .map(|(k, v)| format!("{k}: server {v}, exported {}", got[k]))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "on {}:\n{}",
+        pg.version_num(),
+        differ.join("\n")
+    );
+    exporter.stop();
+}

@@ -608,7 +608,10 @@ fn awkward_label_values_survive_both_formats() {
     collection.custom_queries = custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap();
     // Conventional names, so promtool's lints judge the escaping alone.
     collection.naming = postgres_exporter::naming::Naming::Prometheus;
-    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    // The prometheus naming serves OpenMetrics when asked, as main() sets it.
+    let mut config = running::config(Targets::Single(dsn(&pg, "postgres")), collection);
+    config.enable_openmetrics = true;
+    let exporter = Running::start_config(config);
     let body = exporter.wait_metrics("the awkward series", |b| {
         b.matches("app_awkward_n{").count() == values.len()
     });

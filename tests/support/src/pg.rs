@@ -332,6 +332,21 @@ impl PgCluster {
             .unwrap_or(usize::MAX)
     }
 
+    /// A query's rows, each as its columns' text (`|` separates columns in psql's unaligned output, so
+    /// query no column that may hold one).
+    pub fn rows(&self, db: &str, sql: &str) -> Vec<Vec<String>> {
+        let out = self.psql_command(db, sql).output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('|').map(str::to_owned).collect())
+            .collect()
+    }
+
     /// The server's `server_version_num` (e.g. 170010).
     pub fn version_num(&self) -> usize {
         self.count("postgres", "SHOW server_version_num")

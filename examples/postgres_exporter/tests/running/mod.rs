@@ -133,6 +133,7 @@ pub fn config(targets: Targets, collection: Collection) -> Config {
         query_path: None,
         consul_token_file: None,
         probe: ProbeConfig::default(),
+        enable_openmetrics: false,
     }
 }
 
