@@ -62,6 +62,7 @@ pub(crate) struct CollectorCache {
     const_labels: Arc<ConstLabels>,
     ttl: Duration,
     max_series: usize,
+    max_series_setting: &'static str,
     entry: Mutex<Entry>,
     /// Bumped on every stored run, so a rendered scrape body can be reused until a collector changes.
     version: AtomicU64,
@@ -85,14 +86,16 @@ impl CollectorCache {
             const_labels,
             ttl,
             max_series: usize::MAX,
+            max_series_setting: "the limit",
             entry: Mutex::new(Entry::default()),
             version: AtomicU64::new(0),
         }
     }
 
-    /// Refuses runs of more than `max_series` series.
-    pub(crate) fn max_series(mut self, max_series: usize) -> Self {
+    /// Refuses runs of more than `max_series` series; the error names `setting` as what raises it.
+    pub(crate) fn max_series(mut self, max_series: usize, setting: &'static str) -> Self {
         self.max_series = max_series;
+        self.max_series_setting = setting;
         self
     }
 
@@ -115,6 +118,7 @@ impl CollectorCache {
             if produced > self.max_series {
                 return Err(CollectError::TooManySeries {
                     limit: self.max_series,
+                    setting: self.max_series_setting,
                     produced,
                 });
             }
@@ -303,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_run_over_the_series_limit_fails_and_keeps_the_previous_result() {
-        let cache = cache("c", Labels::new(), Duration::from_secs(60)).max_series(2);
+        let cache = cache("c", Labels::new(), Duration::from_secs(60)).max_series(2, "the limit");
         let now = Instant::now();
         cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, now);
         let (_, h) = cache.record(

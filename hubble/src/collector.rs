@@ -37,10 +37,12 @@ pub enum CollectError {
         labels: String,
     },
     /// The run produced more series than the collector may export; none of them are exported.
-    #[error("produced {produced} series, more than the limit of {limit}: the run is dropped (narrow the query or raise the limit)")]
+    #[error("produced {produced} series, more than the limit of {limit}: the run is dropped (narrow the query or raise {setting})")]
     TooManySeries {
         /// The limit.
         limit: usize,
+        /// What sets it, as the user knows it (a flag such as `--collection.max-series`).
+        setting: &'static str,
         /// Series the run produced.
         produced: usize,
     },

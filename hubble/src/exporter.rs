@@ -124,6 +124,7 @@ pub struct BaseExporter {
     ttl: Option<Duration>,
     max_jitter: Option<Duration>,
     max_series: usize,
+    max_series_setting: &'static str,
     /// The target's facts, for collectors with a condition.
     facts: Option<Arc<Facts>>,
     /// `start_in_crowd`'s fraction, as f64 bits.
@@ -144,6 +145,7 @@ pub struct BaseExporterBuilder {
     ttl: Option<Duration>,
     max_jitter: Option<Duration>,
     max_series: usize,
+    max_series_setting: &'static str,
     /// Makes the facts once the interval is known.
     facts: Option<Box<dyn FnOnce(Duration) -> Facts + Send>>,
     collectors: Vec<(Arc<dyn DynCollector>, CollectorOptions)>,
@@ -215,6 +217,13 @@ impl BaseExporterBuilder {
         self
     }
 
+    /// Names what sets [`Self::max_series`] in the error of a run over it, as the user knows it: a flag
+    /// such as `--collection.max-series` (default `max_series`).
+    pub fn max_series_setting(mut self, setting: &'static str) -> Self {
+        self.max_series_setting = setting;
+        self
+    }
+
     /// How the exporter learns its target's version and role, for collectors with a
     /// [`Condition`](crate::Condition): probed on the first run that needs it, and again once older than
     /// half the interval (so a failover or an upgrade is followed). Without it, conditions are not checked.
@@ -248,6 +257,7 @@ impl BaseExporterBuilder {
             ttl: self.ttl,
             max_jitter: self.max_jitter,
             max_series: self.max_series,
+            max_series_setting: self.max_series_setting,
             facts: self.facts.map(|make| Arc::new(make(self.interval / 2))),
             crowd: AtomicU64::new(0),
             cancel: CancellationToken::new(),
@@ -272,6 +282,7 @@ impl BaseExporter {
             ttl: None,
             max_jitter: None,
             max_series: BaseExporterBuilder::DEFAULT_MAX_SERIES,
+            max_series_setting: "max_series",
             facts: None,
             collectors: Vec::new(),
         }
@@ -328,6 +339,7 @@ impl BaseExporter {
                             .max_series
                             .or(own.max_series)
                             .unwrap_or(self.max_series),
+                        self.max_series_setting,
                     ),
             ),
             condition: options.condition.or(own.condition).zip(self.facts.clone()),

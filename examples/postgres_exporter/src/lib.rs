@@ -82,6 +82,9 @@ impl Default for Collection {
     }
 }
 
+/// The flag that sets [`Schedule::max_series`], named where the limit drops a run.
+pub const MAX_SERIES_FLAG: &str = "--collection.max-series";
+
 /// How one target's exporter collects.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
@@ -146,6 +149,7 @@ pub fn exporter(
         .interval(schedule.interval)
         .timeout(schedule.timeout)
         .max_series(schedule.max_series)
+        .max_series_setting(MAX_SERIES_FLAG)
         // Version ranges and roles are declared on the groups (`min_version`, `role`): checked against this.
         .facts(up::PgFacts::new(connections.clone()))
         .collector(wrap(naming, up::PgUp::new(connections.clone())));
@@ -287,7 +291,8 @@ impl Default for Schedule {
         Schedule {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(10),
-            max_series: BaseExporterBuilder::DEFAULT_MAX_SERIES,
+            // No limit, as postgres_exporter: a database of 10,000 tables keeps every table's statistics.
+            max_series: usize::MAX,
         }
     }
 }

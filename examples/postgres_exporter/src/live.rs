@@ -119,6 +119,7 @@ impl PgExporter {
                 .interval(collection.schedule.interval)
                 .timeout(collection.schedule.timeout)
                 .max_series(collection.schedule.max_series)
+                .max_series_setting(super::MAX_SERIES_FLAG)
                 .collector(collection.naming.apply(PgUp::new(connections.clone())))
                 .build()?
         } else {

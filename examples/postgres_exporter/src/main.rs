@@ -187,9 +187,10 @@ struct Flags {
     /// Print every collector that would run with the families it exports (name, type, labels, help), then exit.
     #[arg(long = "dumpmaps")]
     dumpmaps: bool,
-    /// Most series one metric group may export per run; a run producing more is dropped and its group shows
-    /// as down (hubble_collector_up 0) instead of flooding Prometheus.
-    #[arg(long = "collection.max-series", value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Most series one metric group may export per run (per database for the database-local groups); a run
+    /// producing more is dropped and its group shows as down (hubble_collector_up 0, its error on the status
+    /// page). 0, the default, is no limit, as postgres_exporter has none.
+    #[arg(long = "collection.max-series", value_name = "N", default_value_t = 0)]
     max_series: u64,
     /// Threads that run collection, apart from those serving HTTP. One keeps the CPU per collection lowest
     /// (no hand-offs between threads); more help only when collecting thousands of targets saturates it.
@@ -389,7 +390,10 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
             schedule: Schedule {
                 interval: flags.interval,
                 timeout: flags.timeout.min(flags.interval),
-                max_series: usize::try_from(flags.max_series).unwrap_or(usize::MAX),
+                max_series: match flags.max_series {
+                    0 => usize::MAX,
+                    n => usize::try_from(n).unwrap_or(usize::MAX),
+                },
             },
             custom_queries,
             const_labels: flags.constant_labels,

@@ -632,10 +632,47 @@ fn a_group_over_the_series_limit_is_dropped_and_shown_down() {
     });
     assert!(!body.contains("app_rows_v{"), "{body}");
     let status = get(exporter.addr, "/", &[]).unwrap().text();
+    // The status page says which limit, and the flag that raises it.
     assert!(
-        status.contains("produced 50 series, more than the limit of 20"),
+        status.contains(
+            "produced 50 series, more than the limit of 20: the run is dropped \
+             (narrow the query or raise --collection.max-series)"
+        ),
         "{status}"
     );
+    exporter.stop();
+}
+
+/// By default there is no series limit, as postgres_exporter has none: a database of 1,000 tables keeps
+/// every table's statistics (21,000 series in pg_stat_user_tables, over the former default limit of 10,000).
+#[test]
+fn every_table_of_a_large_database_is_exported_by_default() {
+    let pg = PgCluster::start(&[]);
+    pg.psql("postgres", "CREATE DATABASE app");
+    pg.psql(
+        "app",
+        "DO $$ BEGIN FOR i IN 1..1000 LOOP EXECUTE format('CREATE TABLE t%s (id int)', i); END LOOP; END $$",
+    );
+    let collection = Collection {
+        schedule: Schedule {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(2),
+            ..Schedule::default()
+        },
+        ..running::test_collection()
+    };
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "app")), collection);
+    let body = exporter.wait_metrics("1,000 tables", |b| {
+        b.matches("pg_stat_user_tables_seq_scan{").count() == 1000
+    });
+    let series = body
+        .lines()
+        .filter(|l| l.starts_with("pg_stat_user_tables_"))
+        .count();
+    assert!(series > 10_000, "{series} series");
+    assert!(body.lines().any(|l| l.starts_with("hubble_collector_up{")
+        && l.contains("collector=\"pg_stat_user_tables\"")
+        && l.ends_with(" 1")));
     exporter.stop();
 }
 

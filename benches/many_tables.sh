@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# What the default (no series limit) costs on a large database (issue #31): the Postgres exporter with its
+# default flags on one throwaway PostgreSQL holding TABLES tables (each with a primary key, so as many
+# indexes, 10 rows each, analyzed) in one database. Reports per-table collectors' series and run times,
+# the whole scrape's size and time, and the exporter's resident memory.
+# Usage: benches/many_tables.sh [TABLES] [SECONDS]      (defaults 10000 tables, 60 s)
+#
+# Tables are created 500 per transaction: one transaction for all would need max_locks_per_transaction raised.
+set -euo pipefail
+command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=${BENCH_DIR:-$root/../shared/bench}
+N=${1:-10000}; SECS=${2:-60}
+cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
+bin=$root/target/release/postgres_exporter
+work=$(mktemp -d /tmp/hubble-tables.XXXXXX); chmod 755 "$work"
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+pgport=$(free_port)
+pids=
+cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
+trap cleanup EXIT
+"$bench/pg.sh" start "$work/pg" "$pgport" 0 >&2
+sql() { psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -At "$@"; }
+start=$(date +%s)
+for ((from = 1; from <= N; from += 500)); do
+  to=$((from + 499 < N ? from + 499 : N))
+  sql -d bench -c "DO \$\$ BEGIN FOR i IN $from..$to LOOP
+    EXECUTE format('CREATE TABLE t%s (id int primary key, v int)', i);
+    EXECUTE format('INSERT INTO t%s SELECT g, g FROM generate_series(1, 10) g', i);
+  END LOOP; END \$\$"
+done
+sql -d bench -c "ANALYZE"
+echo "created $N tables in $(( $(date +%s) - start )) s" >&2
+
+hport=$(free_port)
+"$bin" --dsn "postgresql://postgres@127.0.0.1:$pgport/bench?sslmode=disable" --log.level warn \
+  --web.listen-address "127.0.0.1:$hport" >>"$work/hubble.log" 2>&1 &
+hpid=$!; pids=$hpid
+url="http://127.0.0.1:$hport/metrics"
+for _ in $(seq 300); do
+  c=$(curl -fsS "$url" 2>/dev/null | grep -c '^pg_stat_user_tables_seq_scan{' || true)
+  [ "${c:-0}" -ge "$N" ] && break
+  sleep 0.5
+done
+echo "all $N tables exported $(( $(date +%s) - start )) s after the start" >&2
+sleep "$SECS"
+body=$(curl -fsS "$url")
+scrape=$(curl -fsS -o /dev/null -w '%{time_total}' "$url")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$hpid/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$hpid/status")
+echo "tables: $N   series in the scrape: $(grep -vc '^#' <<<"$body")   bytes: ${#body}   scrape: ${scrape} s"
+for c in pg_stat_user_tables pg_statio_user_tables pg_statio_user_indexes; do
+  series=$(grep -c "^${c}_" <<<"$body" || true)
+  dur=$(grep "^hubble_collector_duration_seconds{.*collector=\"$c\"" <<<"$body" | awk '{print $2}')
+  up=$(grep "^hubble_collector_up{.*collector=\"$c\"" <<<"$body" | awk '{print $2}')
+  printf '%-24s series %7s   last run %8s s   up %s\n' "$c" "$series" "${dur:-n/a}" "${up:-n/a}"
+done
+echo "exporter memory: RSS $((rss / 1024)) MiB, peak $((hwm / 1024)) MiB"
