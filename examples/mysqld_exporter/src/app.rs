@@ -152,7 +152,7 @@ fn discovered(
         user,
         password: client.password.clone(),
     };
-    let server = connect(&target, probe.timeout);
+    let server = connect(&target, probe.timeout, &probe.session);
     let exporter = crate::collectors::add(
         hubble::BaseExporter::builder("mysqld")
             .interval(probe.interval)
@@ -166,14 +166,61 @@ fn discovered(
     Ok((exporter, server))
 }
 
+/// How the exporter's own sessions behave on the server: mysqld_exporter's `--exporter.*` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// `--exporter.lock_wait_timeout` seconds, unless `--exporter.enable_lock_wait_timeout=false`: a
+    /// metadata lock held by a DDL statement makes the exporter's query wait that long, not forever.
+    pub lock_wait_timeout: Option<u32>,
+    /// `--exporter.log_slow_filter`: keep the exporter's queries out of the slow query log (MariaDB only).
+    pub log_slow_filter: bool,
+    /// `--exporter.max_open_connections`: connections per server.
+    pub max_open_connections: u32,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            lock_wait_timeout: Some(2),
+            log_slow_filter: false,
+            max_open_connections: 1,
+        }
+    }
+}
+
+impl Session {
+    /// The `SET SESSION` a new connection runs, if any.
+    pub fn set_statement(&self) -> Option<String> {
+        let mut vars = Vec::new();
+        if let Some(s) = self.lock_wait_timeout {
+            vars.push(format!("lock_wait_timeout = {s}"));
+        }
+        if self.log_slow_filter {
+            vars.push("log_slow_filter = 'tmp_table_on_disk,filesort_on_disk'".to_owned());
+        }
+        (!vars.is_empty()).then(|| format!("SET SESSION {}", vars.join(", ")))
+    }
+}
+
 /// A server's connection, opened when first needed and kept; a refused connection is an error after most of
 /// the collection `timeout`.
-pub fn connect(target: &Target, timeout: Duration) -> Server {
+pub fn connect(target: &Target, timeout: Duration, session: &Session) -> Server {
+    let set = session.set_statement();
     let pool = MySqlPoolOptions::new()
-        .max_connections(1)
+        .max_connections(session.max_open_connections.max(1))
         .min_connections(0)
         .acquire_timeout(timeout.mul_f32(0.8))
         .test_before_acquire(false)
+        .after_connect(move |conn, _| {
+            let set = set.clone();
+            Box::pin(async move {
+                if let Some(set) = set {
+                    use sqlx::Executor as _;
+                    conn.execute(set.as_str()).await?;
+                }
+                Ok(())
+            })
+        })
         .connect_lazy_with(target.options());
     hubble::connections::Connections::new(pool)
 }
@@ -184,7 +231,10 @@ pub async fn run(
     listener: impl Into<hubble::Listeners>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let server = config.target.as_ref().map(|t| connect(t, config.timeout));
+    let server = config
+        .target
+        .as_ref()
+        .map(|t| connect(t, config.timeout, &config.probe.session));
     let exporter = match (&config.target, &server) {
         (Some(target), Some(server)) => {
             tracing::info!(target = %target.describe(), collectors = ?config.collectors, "exporting one MySQL server");

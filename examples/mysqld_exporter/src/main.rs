@@ -12,7 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address};
 use mysqld_exporter::app::{self, Config, Target};
-use mysqld_exporter::collectors::NAMES;
+use mysqld_exporter::app::Session;
+use mysqld_exporter::collectors::{NAMES, NOT_BUILT, NOT_BUILT_OPTIONS};
 use mysqld_exporter::probe::ProbeConfig;
 use postgres_exporter::allowlist::{self, Pattern};
 
@@ -47,6 +48,28 @@ struct Flags {
     /// repeat it to listen on several.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
     listen_address: Vec<SocketAddr>,
+    /// mysqld_exporter's offset subtracted from Prometheus' scrape timeout. Accepted for its command lines; a
+    /// scrape here is answered from the last collection and never waits on the server, so nothing to offset.
+    #[arg(long = "timeout-offset", value_name = "SECONDS", default_value_t = 0.25)]
+    timeout_offset: f64,
+    /// Ignore certificate and server verification on a TLS connection (TLS to MySQL is not built yet: warned).
+    #[arg(long = "tls.insecure-skip-verify")]
+    tls_insecure_skip_verify: bool,
+    /// Seconds a query of the exporter waits for a metadata lock (the session's lock_wait_timeout).
+    #[arg(long = "exporter.lock_wait_timeout", value_name = "SECONDS", default_value_t = 2)]
+    lock_wait_timeout: u32,
+    /// Set lock_wait_timeout on the exporter's connections.
+    #[arg(long = "exporter.enable_lock_wait_timeout", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    enable_lock_wait_timeout: bool,
+    /// Keep the exporter's queries out of the slow query log (log_slow_filter; MariaDB and Percona only).
+    #[arg(long = "exporter.log_slow_filter", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    log_slow_filter: bool,
+    /// Timeout of each collector's queries in seconds (0: --collection.timeout alone bounds them).
+    #[arg(long = "exporter.query_timeout", value_name = "SECONDS", default_value_t = 0)]
+    query_timeout: u64,
+    /// Connections per server (collectors take turns on one by default).
+    #[arg(long = "exporter.max_open_connections", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_open_connections: u32,
     #[command(flatten)]
     common: cli::CommonFlags,
     #[command(flatten)]
@@ -58,7 +81,37 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
         .map_err(|e: allowlist::PatternError| e.to_string())
 }
 
+/// mysqld_exporter 0.20's flags of the collectors not built yet (`--collect.<collector>.<option>`),
+/// accepted and hidden.
+fn not_built_option_flags() -> Vec<clap::Arg> {
+    NOT_BUILT_OPTIONS
+        .iter()
+        .map(|(name, repeated)| {
+            let arg = clap::Arg::new(format!("collect.{name}"))
+                .long(format!("collect.{name}"))
+                .num_args(1)
+                .hide(true);
+            if *repeated {
+                arg.action(clap::ArgAction::Append)
+            } else {
+                arg.action(clap::ArgAction::Set)
+            }
+        })
+        .collect()
+}
+
 fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config> {
+    let session = Session {
+        lock_wait_timeout: flags
+            .enable_lock_wait_timeout
+            .then_some(flags.lock_wait_timeout),
+        log_slow_filter: flags.log_slow_filter,
+        max_open_connections: flags.max_open_connections,
+    };
+    let timeout = match flags.query_timeout {
+        0 => flags.common.timeout(),
+        s => flags.common.timeout().min(Duration::from_secs(s)),
+    };
     let (path, explicit) = match flags.my_cnf {
         Some(p) => (Some(p), true),
         None => (
@@ -94,28 +147,53 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
             idle: flags.probe_idle_timeout,
             collectors: collectors.clone(),
             interval: flags.common.interval,
-            timeout: flags.common.timeout(),
+            timeout,
             enable_openmetrics: flags.common.toolkit.enable_openmetrics,
+            session,
         },
         collectors,
         interval: flags.common.interval,
-        timeout: flags.common.timeout(),
+        timeout,
         serving: flags.common.serving("hubble MySQL exporter")?,
     })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (flags, matches) = cli::parse_with_or_exit::<Flags>(cli::toggle_flags(
+    let mut extra = cli::toggle_flags(
         "collect.",
-        NAMES.iter().map(|(name, ..)| *name),
-    ));
+        NAMES
+            .iter()
+            .map(|(name, ..)| *name)
+            .chain(NOT_BUILT.iter().copied()),
+    );
+    extra.extend(not_built_option_flags());
+    let (flags, matches) = cli::parse_with_or_exit::<Flags>(extra);
     let collectors = NAMES
         .iter()
         .filter(|(name, on, _)| cli::toggled(&matches, "collect.", name).unwrap_or(*on))
         .map(|(name, ..)| *name)
         .collect();
     cli::init_logging(&flags.common.log_level, &flags.common.toolkit.log_format);
+    for name in NOT_BUILT {
+        if cli::toggled(&matches, "collect.", name) == Some(true) {
+            tracing::warn!(
+                collector = name,
+                flag = %format!("--collect.{name}"),
+                "mysqld_exporter 0.20 has this collector and this exporter does not yet: the flag is ignored"
+            );
+        }
+    }
+    if flags.tls_insecure_skip_verify {
+        tracing::warn!(
+            flag = "--tls.insecure-skip-verify",
+            "TLS to MySQL is not built yet: the flag is ignored"
+        );
+    }
+    tracing::debug!(
+        timeout_offset = flags.timeout_offset,
+        "--timeout-offset has nothing to offset: scrapes never wait on the server"
+    );
     let listen = flags.listen_address.clone();
     let systemd = flags.common.toolkit.systemd_socket;
     let result = async {

@@ -38,6 +38,8 @@ pub struct ProbeConfig {
     pub timeout: Duration,
     /// Answer in OpenMetrics when asked (`--web.enable-openmetrics`).
     pub enable_openmetrics: bool,
+    /// The `--exporter.*` session settings, for every server's connections.
+    pub session: crate::app::Session,
 }
 
 struct Probed {
@@ -144,7 +146,7 @@ impl Probes {
             user,
             password: client.password.clone(),
         };
-        let server = crate::app::connect(&target, self.config.timeout);
+        let server = crate::app::connect(&target, self.config.timeout, &self.config.session);
         let exporter = crate::collectors::add(
             hubble::BaseExporter::builder("mysqld")
                 .interval(self.config.interval)

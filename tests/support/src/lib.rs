@@ -403,6 +403,15 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     bin
 }
 
+/// The sample names of a text exposition (histograms' `_bucket`, `_sum`, `_count` included).
+pub fn sample_names(body: &str) -> std::collections::BTreeSet<String> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A real Prometheus server; killed on drop.
 pub struct Prometheus {
     child: std::process::Child,
@@ -477,6 +486,46 @@ impl Prometheus {
             .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
             .and_then(|v| v["data"]["result"].as_array().cloned())
             .unwrap_or_default()
+    }
+
+    /// Every metric name Prometheus has stored (`/api/v1/label/__name__/values`).
+    pub fn stored_names(&self) -> std::collections::BTreeSet<String> {
+        get(self.addr, "/api/v1/label/__name__/values", &[])
+            .ok()
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .and_then(|v| v["data"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Waits (up to 60 s) until the names this Prometheus stores from scraping the exporter at `addr`
+    /// equal the sample names of the exporter's own text output at `path` (besides what Prometheus adds
+    /// itself: `up`, `scrape_*`), and returns them; panics with the difference otherwise. Prometheus asks
+    /// for OpenMetrics first, so this is what users of a dashboard see.
+    pub fn assert_stores_the_text_names(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+    ) -> std::collections::BTreeSet<String> {
+        wait_showing(Duration::from_secs(60), "stored names = text names", || {
+            let body = get(addr, path, &[]).map_err(|e| e.to_string())?.text();
+            let text = sample_names(&body);
+            let stored: std::collections::BTreeSet<String> = self
+                .stored_names()
+                .into_iter()
+                .filter(|n| n != "up" && !n.starts_with("scrape_"))
+                .collect();
+            if !text.is_empty() && stored == text {
+                return Ok(stored);
+            }
+            Err(format!(
+                "stored only: {:?}\ntext only: {:?}",
+                stored.difference(&text).collect::<Vec<_>>(),
+                text.difference(&stored).collect::<Vec<_>>()
+            ))
+        })
     }
 
     /// The `lastError` of the first active target, as Prometheus reports it.
