@@ -126,7 +126,11 @@ fn serves_the_demo_groups_promtool_clean() {
 
     // With --web.enable-openmetrics, OpenMetrics when asked.
     let exporter = Running::start_with(|c| c.enable_openmetrics = true);
-    exporter.metrics_with("demo_jobs");
+    wait_for(Duration::from_secs(20), "/-/ready", || {
+        get(exporter.addr, "/-/ready", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    });
     let om = get(exporter.addr, "/metrics", &prometheus_accept).unwrap();
     assert!(om
         .header("content-type")
@@ -301,4 +305,17 @@ fn sigterm_shuts_down_cleanly_with_status_0() {
         child.child().try_wait().unwrap()
     });
     assert_eq!(exit.code(), Some(0));
+}
+
+/// What a real Prometheus stores (it asks for OpenMetrics first) is what the text format shows.
+#[test]
+fn prometheus_stores_the_names_the_text_format_shows() {
+    let exporter = Running::start();
+    exporter.metrics_with("demo_queue_enqueued_total{");
+    let prometheus = support::Prometheus::scraping(exporter.addr);
+    let names = prometheus.assert_stores_the_text_names(exporter.addr, "/metrics");
+    assert!(names.contains("demo_queue_enqueued_total"), "{names:?}");
+    assert!(names.contains("demo_jobs"), "{names:?}");
+    drop(prometheus);
+    exporter.stop().unwrap();
 }

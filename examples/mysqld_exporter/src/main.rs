@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address};
-use mysqld_exporter::app::{self, Config, Target};
 use mysqld_exporter::app::Session;
+use mysqld_exporter::app::{self, Config, Target};
 use mysqld_exporter::collectors::{NAMES, NOT_BUILT, NOT_BUILT_OPTIONS};
 use mysqld_exporter::probe::ProbeConfig;
 use postgres_exporter::allowlist::{self, Pattern};
@@ -50,13 +50,21 @@ struct Flags {
     listen_address: Vec<SocketAddr>,
     /// mysqld_exporter's offset subtracted from Prometheus' scrape timeout. Accepted for its command lines; a
     /// scrape here is answered from the last collection and never waits on the server, so nothing to offset.
-    #[arg(long = "timeout-offset", value_name = "SECONDS", default_value_t = 0.25)]
+    #[arg(
+        long = "timeout-offset",
+        value_name = "SECONDS",
+        default_value_t = 0.25
+    )]
     timeout_offset: f64,
     /// Ignore certificate and server verification on a TLS connection (TLS to MySQL is not built yet: warned).
     #[arg(long = "tls.insecure-skip-verify")]
     tls_insecure_skip_verify: bool,
     /// Seconds a query of the exporter waits for a metadata lock (the session's lock_wait_timeout).
-    #[arg(long = "exporter.lock_wait_timeout", value_name = "SECONDS", default_value_t = 2)]
+    #[arg(
+        long = "exporter.lock_wait_timeout",
+        value_name = "SECONDS",
+        default_value_t = 2
+    )]
     lock_wait_timeout: u32,
     /// Set lock_wait_timeout on the exporter's connections.
     #[arg(long = "exporter.enable_lock_wait_timeout", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -65,7 +73,11 @@ struct Flags {
     #[arg(long = "exporter.log_slow_filter", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     log_slow_filter: bool,
     /// Timeout of each collector's queries in seconds (0: --collection.timeout alone bounds them).
-    #[arg(long = "exporter.query_timeout", value_name = "SECONDS", default_value_t = 0)]
+    #[arg(
+        long = "exporter.query_timeout",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
     query_timeout: u64,
     /// Connections per server (collectors take turns on one by default).
     #[arg(long = "exporter.max_open_connections", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]

@@ -286,6 +286,7 @@ fn the_web_config_guards_metrics_and_the_status_page() {
             if r.status == 200
                 && body.lines().any(|l| l == "mysql_up 1")
                 && body.contains("mysql_global_status_uptime ")
+                && body.contains("mysql_version_info{")
             {
                 Ok(body)
             } else {
@@ -416,7 +417,8 @@ fn discovered_servers_get_their_own_exporter_and_labels() {
         // Up, and the first global status run in (the collectors' first runs are spread out).
         let status = body
             .lines()
-            .any(|l| l.starts_with("mysql_global_status_uptime{") && l.contains("env=\"test\""));
+            .any(|l| l.starts_with("mysql_global_status_uptime{") && l.contains("env=\"test\""))
+            && body.contains("mysql_global_variables_max_connections{");
         match up {
             Some(l) if l.contains("env=\"test\"") && l.ends_with(" 1") && status => Ok(body),
             _ => Err(body),
@@ -436,4 +438,102 @@ fn discovered_servers_get_their_own_exporter_and_labels() {
             Ok(())
         }
     });
+}
+
+/// Every line of a `--log.format=json` log is a JSON object with promslog's fields.
+fn json_log(path: &std::path::Path) -> String {
+    let log = std::fs::read_to_string(path).unwrap();
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"));
+        for field in ["time", "level", "source", "msg"] {
+            assert!(v[field].is_string(), "no {field} in {line}");
+        }
+    }
+    log
+}
+
+/// A mysqld_exporter 0.20 command line starts as it is: toolkit and promslog flags (two listen addresses,
+/// JSON logs), its --exporter.* and --timeout-offset flags, and --collect.* flags of collectors not built yet
+/// (warned about, not refused). A real Prometheus scraping it stores the names of the text format.
+#[test]
+fn a_mysqld_exporter_command_line_starts_and_prometheus_stores_its_names() {
+    let db = MariaDb::start();
+    db.sql(&format!(
+        "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
+         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
+    ));
+    let (a, b) = (free_addr(), free_addr());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+            .args(["--mysqld.username", "exporter"])
+            .env("MYSQLD_EXPORTER_PASSWORD", PASSWORD)
+            .env("HOME", "/nonexistent")
+            .arg(format!("--web.listen-address={a}"))
+            .arg(format!("--web.listen-address={b}"))
+            .args(["--log.format=json", "--log.level=info"])
+            .args([
+                "--timeout-offset=0.5",
+                "--tls.insecure-skip-verify",
+                "--exporter.lock_wait_timeout=3",
+                "--exporter.enable_lock_wait_timeout",
+                "--exporter.log_slow_filter",
+                "--exporter.query_timeout=5",
+                "--exporter.max_open_connections=2",
+                "--collect.info_schema.processlist",
+                "--collect.info_schema.processlist.min_time=0",
+                "--collect.perf_schema.eventsstatements.exclude_schemas=mysql",
+                "--collect.perf_schema.eventsstatements.exclude_schemas=sys",
+                "--no-collect.heartbeat",
+                "--collection.interval=1s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    for addr in [a, b] {
+        wait_showing(
+            Duration::from_secs(30),
+            "mysql_up 1 on both addresses",
+            || {
+                let body = scrape(addr);
+                if body.lines().any(|l| l == "mysql_up 1") {
+                    Ok(())
+                } else {
+                    Err(body)
+                }
+            },
+        );
+    }
+    // The session settings are in force on the exporter's connection (a failing SET would fail the connection).
+    wait_showing(Duration::from_secs(30), "global status", || {
+        let body = scrape(a);
+        if body.contains("hubble_collector_up{collector=\"global_status\"} 1") {
+            Ok(())
+        } else {
+            Err(body)
+        }
+    });
+
+    let prometheus = hubble_test_support::Prometheus::scraping(a);
+    let names = prometheus.assert_stores_the_text_names(a, "/metrics");
+    for name in [
+        "mysql_up",
+        "mysql_global_status_commands_total",
+        "mysql_global_variables_max_connections",
+    ] {
+        assert!(names.contains(name), "{name} not stored: {names:?}");
+    }
+    drop(prometheus);
+    drop(exporter);
+    let log = json_log(log.path());
+    assert!(
+        log.contains("\"collector\":\"info_schema.processlist\""),
+        "{log}"
+    );
+    assert!(log.contains("--tls.insecure-skip-verify"), "{log}");
+    assert!(!log.contains("\"collector\":\"heartbeat\""), "{log}");
 }

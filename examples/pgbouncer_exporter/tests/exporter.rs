@@ -47,7 +47,7 @@ fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
     }
     let client = KillOnDrop::new(client);
 
-    let addr = free_addr();
+    let (addr, second) = (free_addr(), free_addr());
     let log = tempfile::NamedTempFile::new().unwrap();
     let exporter = KillOnDrop::new(
         Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
@@ -58,6 +58,9 @@ fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
             ))
             .args(["--web.listen-address", &addr.to_string()])
             .args(["--collection.interval", "1s", "--log.level", "debug"])
+            // The toolkit's and promslog's flags, as deployments carry them.
+            .arg(format!("--web.listen-address={second}"))
+            .arg("--log.format=json")
             .arg("--pgBouncer.pid-file")
             .arg(bouncer.pid_file())
             .stdout(Stdio::null())
@@ -105,6 +108,18 @@ fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
     );
     let complaints = promtool_check(body.as_bytes());
     assert!(complaints.is_empty(), "promtool: {complaints}");
+    // The second listen address serves the same exporter.
+    assert!(scrape(second).contains("pgbouncer_up 1"));
+    // What a real Prometheus stores (it asks for OpenMetrics first) is what the text format shows.
+    let prometheus = hubble_test_support::Prometheus::scraping(addr);
+    let names = prometheus.assert_stores_the_text_names(addr, "/metrics");
+    for name in [
+        "pgbouncer_stats_queries_pooled_total",
+        "pgbouncer_pools_client_active_connections",
+    ] {
+        assert!(names.contains(name), "{name} not stored: {names:?}");
+    }
+    drop(prometheus);
     // The admin console's query statistics: every collector's SHOW went over the simple protocol, or the
     // console would have refused it and the family would be missing.
     for family in [
@@ -138,6 +153,14 @@ fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {
         "the password leaked:\n{log}"
     );
     assert!(log.contains("exporting one PgBouncer"), "{log}");
+    // --log.format=json: every line an object with promslog's fields.
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"));
+        for field in ["time", "level", "source", "msg"] {
+            assert!(v[field].is_string(), "no {field} in {line}");
+        }
+    }
 }
 
 #[test]

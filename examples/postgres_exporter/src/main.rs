@@ -471,6 +471,9 @@ fn dump_maps(config: &Config) -> anyhow::Result<()> {
     let mut out = String::new();
     for (collector, descs) in exporter.base().descriptors() {
         out.push_str(&format!("{collector}\n"));
+        if descs.is_empty() {
+            out.push_str("  (one family per row, named by the row)\n");
+        }
         for d in descs {
             out.push_str(&format!(
                 "  {:<52} {:<9} {{{}}} {}\n",

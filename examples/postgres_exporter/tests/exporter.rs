@@ -827,3 +827,140 @@ fn every_setting_is_the_servers_own_converted_as_postgres_exporter_does() {
     );
     exporter.stop();
 }
+
+/// A postgres_exporter 0.20.1 deployment's command line and environment start as they are: the server from
+/// DATA_SOURCE_URI / DATA_SOURCE_USER / DATA_SOURCE_PASS_FILE (as the community Helm chart sets them), its
+/// --constantLabels on every series, --collection-timeout, --metric-prefix on the custom queries, two
+/// --web.listen-address, JSON logs. A real Prometheus scraping it stores the text format's names, and the
+/// official dashboards' counter queries have data.
+#[test]
+fn a_postgres_exporter_deployment_starts_and_prometheus_stores_its_names() {
+    use std::process::{Command, Stdio};
+    let pg = PgCluster::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "not-needed-with-trust\n").unwrap();
+    let queries = dir.path().join("queries.yaml");
+    std::fs::write(
+        &queries,
+        "pg_custom:\n  query: \"SELECT 1 AS v\"\n  metrics:\n    - v: {usage: GAUGE, description: One}\n",
+    )
+    .unwrap();
+    let (a, b) = (support::free_addr(), support::free_addr());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let exporter = support::KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
+            .env_remove("DATA_SOURCE_NAME")
+            .env(
+                "DATA_SOURCE_URI",
+                format!("127.0.0.1:{}/postgres?sslmode=disable", pg.port),
+            )
+            .env("DATA_SOURCE_USER", "postgres")
+            .env("DATA_SOURCE_PASS_FILE", &pass)
+            .env("PG_EXPORTER_EXTEND_QUERY_PATH", &queries)
+            .args([
+                "--constantLabels=env=test,team=db",
+                "--collection-timeout=5s",
+                "--metric-prefix=acme",
+                "--collection.interval=1s",
+                "--log.format=json",
+            ])
+            .arg(format!("--web.listen-address={a}"))
+            .arg(format!("--web.listen-address={b}"))
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    let body = support::wait_showing(
+        Duration::from_secs(30),
+        "pg_up 1 and the custom query",
+        || {
+            let body = get(a, "/metrics", &[])
+                .map(|r| r.text())
+                .unwrap_or_default();
+            if body.contains("pg_up{") && body.contains("acme_custom_v{") {
+                Ok(body)
+            } else {
+                Err(body)
+            }
+        },
+    );
+    assert!(
+        body.contains(&format!("pg_up{{env=\"test\",{server},team=\"db\"}} 1"))
+            || body.lines().any(|l| l.starts_with("pg_up{")
+                && l.contains("env=\"test\"")
+                && l.contains("team=\"db\"")
+                && l.ends_with(" 1")),
+        "{body}"
+    );
+    let without: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("pg_") || l.starts_with("acme_"))
+        .filter(|l| !(l.contains("env=\"test\"") && l.contains("team=\"db\"")))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "series without the constant labels: {without:?}"
+    );
+    assert!(!body.contains("pg_custom_v"), "{body}");
+    assert!(get(b, "/metrics", &[]).unwrap().text().contains("pg_up{"));
+
+    let prometheus = Prometheus::scraping(a);
+    let names = prometheus.assert_stores_the_text_names(a, "/metrics");
+    for counter in [
+        "pg_stat_database_xact_commit",
+        "pg_stat_database_blks_hit",
+        "pg_stat_database_tup_fetched",
+    ] {
+        assert!(names.contains(counter), "{counter} not stored");
+        assert!(!names.contains(&format!("{counter}_total")));
+    }
+    // The postgres_mixin dashboard's and alerts' counter queries.
+    for query in [
+        "rate(pg_stat_database_xact_commit[1m])",
+        "rate(pg_stat_database_xact_rollback[1m])",
+        "rate(pg_stat_database_blks_hit[1m])",
+        "rate(pg_stat_database_tup_fetched[1m])",
+        "rate(pg_stat_database_deadlocks[1m])",
+        "pg_stat_database_numbackends",
+        "pg_up == 1",
+    ] {
+        wait_for(Duration::from_secs(30), query, || {
+            (!prometheus.results(query).is_empty()).then_some(())
+        });
+    }
+    drop(prometheus);
+    drop(exporter);
+    let log = std::fs::read_to_string(log.path()).unwrap();
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"));
+        assert!(v["msg"].is_string() && v["level"].is_string(), "{line}");
+    }
+    assert!(log.contains("deprecated"), "{log}");
+}
+
+/// --dumpmaps lists every collector and its families without connecting anywhere, and exits.
+#[test]
+fn dumpmaps_lists_the_collectors_and_exits() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
+        .env_remove("DATA_SOURCE_NAME")
+        .args([
+            "--dumpmaps",
+            "--dsn",
+            "postgresql://nobody@127.0.0.1:1/none",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "pg_stat_database\n",
+        "  pg_stat_database_xact_commit ",
+        "\npg_settings\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+}
