@@ -152,8 +152,10 @@ impl Desc {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `hubble::Collector`",
-    note = "a struct with #[derive(MetricCollector)] declares a metric group; collect it with \
-            `SqlCollector::<{Self}, sqlx::Sqlite>::new(pool)` (its query) or `hubble::group_fn(...)` (code)"
+    note = "where `{Self}` is a metric group (#[derive(MetricCollector)]), collect it with \
+            `SqlCollector::<{Self}, sqlx::Sqlite>::new(pool)` (its query) or `hubble::group_fn(...)` (code)",
+    note = "a `SqlCollector<G, DB>` is a `Collector` only when `G` declares a `query` and `DB` is a database \
+            hubble is built for (its features `sqlite`, `postgres`, `mysql`) with every field decodable from it"
 )]
 pub trait Collector: Send + Sync + 'static {
     /// A stable name, used as the `collector` label of the self-metrics and in logs.
