@@ -77,7 +77,7 @@ pub(super) fn provider(
     suites: &[String],
     curves: &[String],
 ) -> Result<Provider, (&'static str, String)> {
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = super::ring_provider::ring_provider();
     provider.kx_groups.push(&P521);
     let mut warnings = Vec::new();
     let mut has_tls12_suites = true;

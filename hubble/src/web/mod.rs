@@ -27,6 +27,7 @@ mod auth;
 mod client_cert;
 mod crypto;
 mod rate_limit;
+mod ring_provider;
 mod tls;
 
 use std::collections::BTreeMap;
