@@ -10,6 +10,7 @@ use hubble::{
 /// Per-queue job counts.
 #[derive(MetricCollector)]
 #[hubble(
+    names_as_declared,
     prefix = "jobs",
     interval = "30s",
     timeout = "5s",

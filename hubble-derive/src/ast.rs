@@ -56,6 +56,8 @@ pub struct Container<'a> {
     pub per_database: bool,
     /// `simple_query`: the query goes over the simple query protocol, with its span.
     pub simple_query: Option<proc_macro2::Span>,
+    /// `names_as_declared`: names promtool objects to are kept (an established exporter's names).
+    pub names_as_declared: Option<proc_macro2::Span>,
     pub const_labels: Vec<(LitStr, LitStr)>,
     pub fields: Vec<Field<'a>>,
     /// A container attribute was malformed (already reported).

@@ -51,6 +51,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         target_role: None,
         per_database: false,
         simple_query: None,
+        names_as_declared: None,
         const_labels: Vec::new(),
         fields: Vec::new(),
         attr_error: false,
@@ -90,6 +91,10 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
                 SIMPLE_QUERY => {
                     flag(&meta, SIMPLE_QUERY)?;
                     c.simple_query = Some(meta.path.span());
+                }
+                NAMES_AS_DECLARED => {
+                    flag(&meta, NAMES_AS_DECLARED)?;
+                    c.names_as_declared = Some(meta.path.span());
                 }
                 CONST_LABELS => meta.parse_nested_meta(|label| {
                     let name = label

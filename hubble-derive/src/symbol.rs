@@ -15,8 +15,9 @@ pub const MAX_VERSION: &str = "max_version";
 pub const TARGET_ROLE: &str = "role";
 pub const PER_DATABASE: &str = "per_database";
 pub const SIMPLE_QUERY: &str = "simple_query";
+pub const NAMES_AS_DECLARED: &str = "names_as_declared";
 /// Keys that take no value.
-pub const FLAG_KEYS: &[&str] = &[PER_DATABASE, SIMPLE_QUERY];
+pub const FLAG_KEYS: &[&str] = &[PER_DATABASE, SIMPLE_QUERY, NAMES_AS_DECLARED];
 pub const CONTAINER_KEYS: &[&str] = &[
     QUERY,
     PREFIX,
@@ -28,6 +29,7 @@ pub const CONTAINER_KEYS: &[&str] = &[
     MAX_VERSION,
     TARGET_ROLE,
     PER_DATABASE,
+    NAMES_AS_DECLARED,
     SIMPLE_QUERY,
 ];
 

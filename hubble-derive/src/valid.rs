@@ -139,6 +139,18 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
                     format!("metric name `{name}` is produced by two fields; rename one with #[metric(rename = \"...\")]"),
                 );
             }
+            if let Some(why) = promtool_objection(role, &name).filter(|_| {
+                prefix_ok && valid_metric_name(&name) && c.names_as_declared.is_none()
+            }) {
+                cx.error(
+                    span,
+                    format!(
+                        "metric name `{name}`: {why} (promtool check metrics rejects it); rename it with \
+                         #[metric(rename = \"...\")], or keep an established exporter's name with \
+                         #[hubble(names_as_declared)] on the group"
+                    ),
+                );
+            }
             if f.help_text().is_none() {
                 cx.error(
                     f.ident.span(),
@@ -271,6 +283,42 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
     }
 }
 
+/// Why `promtool check metrics` would reject a family of this type and name, if it would: the suffixes
+/// `_count`, `_sum` and `_bucket` belong to histograms and summaries, `_total` to counters, and a counter
+/// ends in `_total`.
+fn promtool_objection(role: Role, name: &str) -> Option<String> {
+    if role == Role::Histogram {
+        return None;
+    }
+    if let Some(suffix) = ["_count", "_sum", "_bucket"]
+        .into_iter()
+        .find(|s| name.ends_with(s))
+    {
+        return Some(format!(
+            "{} must not end in `{suffix}`, which Prometheus reads as part of a histogram or summary",
+            role_word(role)
+        ));
+    }
+    match role {
+        Role::Counter if !name.ends_with("_total") => {
+            Some("a counter's name ends in `_total`".to_owned())
+        }
+        Role::Gauge | Role::Untyped if name.ends_with("_total") => Some(format!(
+            "`_total` marks a counter, and this is {}",
+            role_word(role)
+        )),
+        _ => None,
+    }
+}
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Counter => "a counter",
+        Role::Gauge => "a gauge",
+        _ => "an untyped metric",
+    }
+}
+
 /// What part of a histogram a field named `name` is.
 fn part_word(name: &str) -> &'static str {
     if name.ends_with("_bucket") {
@@ -400,7 +448,44 @@ mod tests {
         ] {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
-        assert_eq!(errs.len(), 8, "{all}");
+        // And the counter `p_dup` lacks `_total`: all of them in one compile.
+        assert_eq!(errs.len(), 9, "{all}");
+    }
+
+    #[test]
+    fn names_promtool_rejects_unless_declared_as_they_are() {
+        let group = |attrs: &str| {
+            format!(
+                r#"#[hubble(prefix = "shop"{attrs})]
+                struct S {{
+                    /// D.
+                    #[metric(gauge)] orders_count: i64,
+                    /// D.
+                    #[metric(gauge)] size_sum: i64,
+                    /// D.
+                    #[metric(counter)] sold: i64,
+                    /// D.
+                    #[metric(untyped)] seen_total: i64,
+                    /// D.
+                    #[metric(counter)] refunds_total: i64,
+                    /// D.
+                    #[metric(gauge)] stock: i64,
+                }}"#
+            )
+        };
+        let errs = errors(&group(""));
+        let all = errs.join("\n");
+        for needle in [
+            "metric name `shop_orders_count`: a gauge must not end in `_count`",
+            "metric name `shop_size_sum`: a gauge must not end in `_sum`",
+            "metric name `shop_sold`: a counter's name ends in `_total`",
+            "metric name `shop_seen_total`: `_total` marks a counter, and this is an untyped metric",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        assert!(all.contains("#[hubble(names_as_declared)]"), "{all}");
+        assert_eq!(errs.len(), 4, "{all}");
+        assert!(errors(&group(", names_as_declared")).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 /// Per-database statistics from `pg_stat_database`.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, numbackends, xact_commit, xact_rollback,
                     blks_read, blks_hit, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted,
                     conflicts, temp_files, temp_bytes, deadlocks, blk_read_time, blk_write_time,
@@ -139,6 +140,7 @@ pub struct PgStatDatabaseSessions {
 /// Queries canceled due to conflicts with recovery, per database.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT datid::text AS datid, datname, confl_tablespace, confl_lock, confl_snapshot, confl_bufferpin,
                     confl_deadlock
              FROM pg_stat_database_conflicts",
@@ -333,6 +335,7 @@ pub struct PgStatBgwriterSince17 {
 /// Connections per database and state, and the longest transaction.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT pg_database.datname, tmp.state, COALESCE(count, 0) AS count,
                     COALESCE(max_tx_duration, 0) AS max_tx_duration
              FROM (VALUES ('active'), ('idle'), ('idle in transaction'), ('idle in transaction (aborted)'),
@@ -360,6 +363,7 @@ pub struct PgStatActivity {
 /// Locks per database and mode.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT pg_database.datname, tmp.mode, COALESCE(count, 0) AS count
              FROM (VALUES ('accesssharelock'), ('rowsharelock'), ('rowexclusivelock'), ('shareupdateexclusivelock'),
                           ('sharelock'), ('sharerowexclusivelock'), ('exclusivelock'), ('accessexclusivelock'),
@@ -412,6 +416,7 @@ pub struct PgPostmaster {
 /// WAL archiver statistics.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT archived_count, failed_count,
                     EXTRACT(EPOCH FROM now() - last_archived_time)::float8 AS last_archive_age
              FROM pg_stat_archiver",
@@ -569,6 +574,7 @@ pub struct PgReplicationSlotsWalStatus {
 /// Per-table statistics of the connected database, from `pg_stat_user_tables`.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT current_database() AS datname, schemaname, relname, seq_scan, seq_tup_read,
                     COALESCE(idx_scan, 0) AS idx_scan, COALESCE(idx_tup_fetch, 0) AS idx_tup_fetch,
                     n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, n_mod_since_analyze,
@@ -660,6 +666,7 @@ pub struct PgStatUserTables {
 /// Block I/O per user table of the connected database, postgres_exporter's `statio_user_tables`.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT current_database() AS datname, schemaname, relname,
                     heap_blks_read, heap_blks_hit, idx_blks_read, idx_blks_hit,
                     COALESCE(toast_blks_read, 0) AS toast_blks_read, COALESCE(toast_blks_hit, 0) AS toast_blks_hit,
@@ -920,6 +927,7 @@ pub struct PgStatActivityAutovacuum {
 /// truncated to their low 52 bits (exact in a float), as upstream.
 #[derive(sqlx::FromRow, hubble::MetricCollector)]
 #[hubble(
+    names_as_declared,
     query = "SELECT COALESCE(trim(both '''' from substring(conninfo from 'host=([^ ]*)')), '') AS upstream_host,
                     COALESCE(slot_name, '') AS slot_name, COALESCE(status, '') AS status,
                     ((receive_start_lsn - '0/0') % (2^52)::bigint)::float8 AS receive_start_lsn,
