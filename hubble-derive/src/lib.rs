@@ -14,7 +14,8 @@ mod valid;
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
-/// Implements `hubble::MetricGroup` for a struct of columns. See the `hubble` crate docs.
+/// Implements `hubble::MetricGroup` for a struct of columns. Its attributes, the types its fields take and
+/// its compile errors are documented on the re-export, `hubble::MetricCollector`.
 #[proc_macro_derive(MetricCollector, attributes(hubble, metric))]
 pub fn derive_metric_collector(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

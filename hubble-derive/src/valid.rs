@@ -139,9 +139,9 @@ pub fn check(cx: &mut Ctxt, c: &Container) {
                     format!("metric name `{name}` is produced by two fields; rename one with #[metric(rename = \"...\")]"),
                 );
             }
-            if let Some(why) = promtool_objection(role, &name).filter(|_| {
-                prefix_ok && valid_metric_name(&name) && c.names_as_declared.is_none()
-            }) {
+            if let Some(why) = promtool_objection(role, &name)
+                .filter(|_| prefix_ok && valid_metric_name(&name) && c.names_as_declared.is_none())
+            {
                 cx.error(
                     span,
                     format!(

@@ -103,7 +103,67 @@ pub use exporter::{
 pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery, SqlSource};
 pub use histogram::{Histogram, ValueList};
 /// Derives [`MetricGroup`] for a struct of columns: a declared group, which [`SqlCollector`] (a query) or
-/// [`group_fn`] (code) turns into a [`Collector`]. See the crate docs.
+/// [`group_fn`] (code) turns into a [`Collector`]. Each row of the query (or each value the code returns)
+/// becomes one sample per value field, labelled by its label fields.
+///
+/// ```
+/// use hubble::MetricCollector;
+///
+/// /// Orders per shop.
+/// #[derive(sqlx::FromRow, MetricCollector)]
+/// #[hubble(
+///     query = "SELECT shop, COUNT(*) AS open, SUM(refunds) AS refunds FROM orders GROUP BY shop",
+///     prefix = "shop_orders",
+///     interval = "30s",
+///     const_labels(source = "sqlite"),
+/// )]
+/// struct Orders {
+///     #[metric(label)]
+///     shop: String,
+///     /// Orders not shipped yet.
+///     #[metric(gauge)]
+///     open: i64,
+///     /// Orders refunded since the shop opened.
+///     #[metric(counter, rename = "refunds_total")]
+///     refunds: Option<i64>,
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # On the struct: `#[hubble(...)]`
+///
+/// | key | meaning |
+/// |---|---|
+/// | `query = "..."` | the SQL query; each row is one value of the struct (with `sqlx::FromRow`). Without it the group is filled by code ([`group_fn`]), and using it as a [`SqlCollector`] is a compile error. |
+/// | `prefix = "..."` | metric names are `<prefix>_<field or rename>`. |
+/// | `name = "..."` | the collector's name (the `collector` label of the self-metrics); default: the prefix, else the struct's name in snake case. |
+/// | `interval = "30s"`, `timeout = "5s"` | this group's schedule, overriding the exporter's (`ms`, `s`, `m`, `h`, combinable: `1m30s`); a timeout over the interval is a compile error. |
+/// | `const_labels(name = "value", ...)` | labels on every sample of the group. |
+/// | `per_database` | the query reads one database's objects: an exporter visiting every database runs it in each, with a `datname` label ([`MetricGroup::PER_DATABASE`]). |
+/// | `simple_query` | send the query over the simple protocol: one round trip, never prepared ([`SqlQuery::SIMPLE_QUERY`]). |
+/// | `min_version = N`, `max_version = N`, `role = "primary"` or `"replica"` | the targets the group applies to, checked against the exporter's [`FactsProbe`]; elsewhere the group is not applicable, with the reason. |
+/// | `names_as_declared` | keep names promtool objects to, where an established exporter's dashboards need them. |
+///
+/// # On a field: `#[metric(...)]`
+///
+/// Exactly one role: `gauge`, `counter`, `untyped`, `histogram` (the bucket bounds; the counts, sum and count
+/// come from the fields `<field>_bucket`, `<field>_sum`, `<field>_count`), `label`, `family_name` (the row's
+/// value is exported as the family `<prefix>_<this column>`), `family_help` (that family's help), or `skip`.
+/// Besides the role: `rename = "..."` (the metric or label name) and `help = "..."` (else the doc comment).
+///
+/// Value fields take integers, floats, `bool`, numeric strings, `SystemTime`, `Duration`, `Decimal` (feature
+/// `decimal`), `chrono` timestamps (feature `chrono`) and `Option` of those (`None`: no sample). Label fields
+/// take strings, integers, `bool`, `char` and `Option` of those (`None`: the empty value).
+///
+/// # Compile errors, at the offending field or key
+///
+/// An invalid metric or label name; a reserved label (`le`, `quantile`, `__*`); two fields making one metric or
+/// label; a label that is also a constant label; a value field without help text; no value field; a field
+/// without a role, or with two; an unknown or repeated key (with the nearest known one); a float label; a
+/// histogram missing a part; a name promtool rejects (a counter not ending in `_total`, `_total` on a gauge,
+/// `_count`, `_sum` or `_bucket` outside a histogram) unless the group says `names_as_declared`. All of a
+/// declaration's mistakes are reported in one compile.
+#[doc(inline)]
 pub use hubble_derive::MetricCollector;
 pub use metric::{
     is_reserved_label_name, is_valid_label_name, is_valid_metric_name, LabelValue, Labels, Metric,
