@@ -3,7 +3,7 @@
 # default flags on one throwaway PostgreSQL holding TABLES tables (each with a primary key, so as many
 # indexes, 10 rows each, analyzed) in one database. Reports per-table collectors' series and run times,
 # the whole scrape's size and time, and the exporter's resident memory.
-# Usage: benches/many_tables.sh [TABLES] [SECONDS]      (defaults 10000 tables, 60 s)
+# Usage: [HUBBLE_FLAGS=...] benches/many_tables.sh [TABLES] [SECONDS]      (defaults 10000 tables, 60 s)
 #
 # Tables are created 500 per transaction: one transaction for all would need max_locks_per_transaction raised.
 set -euo pipefail
@@ -33,7 +33,7 @@ sql -d bench -c "ANALYZE"
 echo "created $N tables in $(( $(date +%s) - start )) s" >&2
 
 hport=$(free_port)
-"$bin" --dsn "postgresql://postgres@127.0.0.1:$pgport/bench?sslmode=disable" --log.level warn \
+"$bin" --dsn "postgresql://postgres@127.0.0.1:$pgport/bench?sslmode=disable" --log.level warn ${HUBBLE_FLAGS:-} \
   --web.listen-address "127.0.0.1:$hport" >>"$work/hubble.log" 2>&1 &
 hpid=$!; pids=$hpid
 url="http://127.0.0.1:$hport/metrics"
@@ -50,9 +50,10 @@ rss=$(awk '/VmRSS/ {print $2}' "/proc/$hpid/status")
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$hpid/status")
 echo "tables: $N   series in the scrape: $(grep -vc '^#' <<<"$body")   bytes: ${#body}   scrape: ${scrape} s"
 for c in pg_stat_user_tables pg_statio_user_tables pg_statio_user_indexes; do
+  # pg_statio_user_indexes is off by default, as in postgres_exporter: HUBBLE_FLAGS=--collector.statio_user_indexes
   series=$(grep -c "^${c}_" <<<"$body" || true)
-  dur=$(grep "^hubble_collector_duration_seconds{.*collector=\"$c\"" <<<"$body" | awk '{print $2}')
-  up=$(grep "^hubble_collector_up{.*collector=\"$c\"" <<<"$body" | awk '{print $2}')
+  dur=$(grep "^hubble_collector_duration_seconds{.*collector=\"$c\"" <<<"$body" | awk '{print $2}' || true)
+  up=$(grep "^hubble_collector_up{.*collector=\"$c\"" <<<"$body" | awk '{print $2}' || true)
   printf '%-24s series %7s   last run %8s s   up %s\n' "$c" "$series" "${dur:-n/a}" "${up:-n/a}"
 done
 echo "exporter memory: RSS $((rss / 1024)) MiB, peak $((hwm / 1024)) MiB"
