@@ -3,7 +3,8 @@
 # `prometheus` for promtool and a Prometheus server, `postgresql` for throwaway test clusters, `curl` for TLS
 # and auth tests, `chromium` and `chromium-driver` for the status page test, `npm` to fetch the other
 # PostgreSQL majors, `mariadb-server` for the MySQL/MariaDB collector test, `pgbouncer` for the PgBouncer
-# exporter's tests, `prometheus-mysqld-exporter` 0.14 to diff the MySQL exporter's names against), then runs
+# exporter's tests, `prometheus-mysqld-exporter` 0.14 to diff the MySQL exporter's names against, `systemd` for
+# systemd-socket-activate), then runs
 # every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 command -v prometheus-mysqld-exporter >/dev/null 2>&1 || need+=(prometheus-mysqld-exporter)
+command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"

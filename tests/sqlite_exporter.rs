@@ -319,3 +319,58 @@ fn prometheus_stores_the_names_the_text_format_shows() {
     drop(prometheus);
     exporter.stop().unwrap();
 }
+
+/// `--web.systemd-socket`: the exporter serves on the socket systemd passes (here systemd's own
+/// `systemd-socket-activate`, which listens and starts the program on the first connection), not on
+/// `--web.listen-address`; started without one, it says so in one line and exits 1.
+#[test]
+fn serves_on_the_socket_systemd_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let (code, stderr) = run_binary(
+        &[
+            "--web.systemd-socket",
+            "--database-url",
+            db.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--web.systemd-socket: no socket activation file descriptors found"),
+        "{stderr}"
+    );
+
+    let addr = support::free_addr();
+    let child = Command::new("systemd-socket-activate")
+        .args(["-l", &addr.to_string()])
+        .arg(example_binary())
+        .args([
+            "--web.systemd-socket",
+            "--database-url",
+            db.to_str().unwrap(),
+            "--collection.interval",
+            "1s",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "systemd-socket-activate not found (Debian package `systemd`, see scripts/test.sh)",
+        );
+    let child = support::KillOnDrop::new(child);
+    let body = wait_for(
+        Duration::from_secs(30),
+        "metrics on the passed socket",
+        || {
+            get(addr, "/metrics", &[])
+                .ok()
+                .map(|r| r.text())
+                .filter(|b| b.contains("demo_jobs{"))
+        },
+    );
+    assert!(body.contains("demo_queue_enqueued_total{"), "{body}");
+    drop(child);
+}
