@@ -152,7 +152,10 @@ pub fn exporter(
         .max_series_setting(MAX_SERIES_FLAG)
         // Version ranges and roles are declared on the groups (`min_version`, `role`): checked against this.
         .facts(up::PgFacts::new(connections.clone()))
-        .collector(wrap(naming, up::PgUp::new(connections.clone())));
+        .collector(wrap(
+            naming,
+            up::PgUp::new(connections.clone(), schedule.timeout),
+        ));
     let on = |name: &str| enabled.contains(name);
     let mut local = Vec::new();
     if on("stat_database") {

@@ -120,7 +120,11 @@ impl PgExporter {
                 .timeout(collection.schedule.timeout)
                 .max_series(collection.schedule.max_series)
                 .max_series_setting(super::MAX_SERIES_FLAG)
-                .collector(collection.naming.apply(PgUp::new(connections.clone())))
+                .collector(
+                    collection
+                        .naming
+                        .apply(PgUp::new(connections.clone(), collection.schedule.timeout)),
+                )
                 .build()?
         } else {
             exporter(

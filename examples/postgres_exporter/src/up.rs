@@ -1,6 +1,8 @@
 //! `pg_up` and `pg_static`: whether the server answered, and its version.
 //!
-//! This collector never fails: an unreachable server is `pg_up 0`, which is the point of the metric.
+//! This collector never fails: an unreachable server is `pg_up 0`, which is the point of the metric. A server
+//! that does not answer within the run's timeout is `pg_up 0` too: the collector gives up a little before the
+//! run's timeout would cancel it, so `pg_up` turns 0 on the first run that times out instead of going absent.
 
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 use sqlx::Row;
@@ -10,12 +12,17 @@ use super::connection::PgConnections;
 /// The `pg_up` collector.
 pub struct PgUp {
     connections: PgConnections,
+    /// How long the server has to answer: most of the run's timeout.
+    patience: std::time::Duration,
 }
 
 impl PgUp {
-    /// Over a target's shared `connections`.
-    pub fn new(connections: PgConnections) -> Self {
-        PgUp { connections }
+    /// Over a target's shared `connections`, in runs of at most `timeout`.
+    pub fn new(connections: PgConnections, timeout: std::time::Duration) -> Self {
+        PgUp {
+            connections,
+            patience: timeout.mul_f64(0.9),
+        }
     }
 }
 
@@ -40,13 +47,16 @@ impl Collector for PgUp {
     }
 
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        let row: Result<(String, String), sqlx::Error> = self
-            .connections
-            .fetch_one(sqlx::query(
-                "SELECT version(), current_setting('server_version')",
-            ))
-            .await
-            .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)));
+        let query = self.connections.fetch_one(sqlx::query(
+            "SELECT version(), current_setting('server_version')",
+        ));
+        let row: Result<(String, String), String> =
+            match tokio::time::timeout(self.patience, query).await {
+                Ok(answer) => answer
+                    .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer within {:?}", self.patience)),
+            };
         Ok(match row {
             Ok((version, server_version)) => vec![
                 Metric::gauge("pg_up", UP_HELP, 1.0),
