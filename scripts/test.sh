@@ -36,5 +36,5 @@ cargo test --locked -p postgres_exporter --test load -- --ignored
 bins=$(scripts/postgres-versions.sh)
 for bin in $bins; do
     echo "PostgreSQL $("$bin/postgres" --version)" >&2
-    PG_BIN=$bin cargo test --locked -p postgres_exporter --test exporter --test parity --test monitoring
+    PG_BIN=$bin cargo test --locked -p postgres_exporter --test exporter --test parity --test monitoring --test tls
 done

@@ -24,7 +24,7 @@ use super::connection::Dsn;
 
 /// DSN parameters a module's `options` may set. Others are refused at load rather than ignored: a dropped
 /// `sslrootcert` would silently weaken a connection.
-const OPTIONS: [&str; 2] = ["dbname", "sslmode"];
+const OPTIONS: [&str; 5] = ["dbname", "sslmode", "sslrootcert", "sslcert", "sslkey"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,8 +79,15 @@ impl AuthModule {
         if let Some(d) = self.options.get("dbname") {
             target.dbname = Some(d.clone());
         }
-        if let Some(m) = self.options.get("sslmode") {
-            target.sslmode = Some(m.clone());
+        for (key, field) in [
+            ("sslmode", &mut target.sslmode),
+            ("sslrootcert", &mut target.sslrootcert),
+            ("sslcert", &mut target.sslcert),
+            ("sslkey", &mut target.sslkey),
+        ] {
+            if let Some(v) = self.options.get(key) {
+                *field = Some(v.clone());
+            }
         }
         Ok(target)
     }
@@ -204,12 +211,27 @@ mod tests {
         let e = parse_str("auth_modules:\n  foo:\n    userpass:\n      username: t\n      password: secretpw\n    doesNotExist: test\n").unwrap_err();
         assert!(e.contains("doesNotExist") && !e.contains("secretpw"), "{e}");
         let e = parse_str(
-            "auth_modules:\n  foo:\n    type: userpass\n    options:\n      sslrootcert: /ca.pem\n",
+            "auth_modules:\n  foo:\n    type: userpass\n    options:\n      sslcrl: /crl.pem\n",
         )
         .unwrap_err();
         assert!(
-            e.contains("auth_modules.foo.options.sslrootcert: not supported"),
+            e.contains("auth_modules.foo.options.sslcrl: not supported"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn tls_options_reach_the_target() {
+        let modules = parse_str(
+            "auth_modules:\n  tls:\n    type: userpass\n    userpass:\n      username: u\n      password: p\n    options:\n      sslmode: verify-full\n      sslrootcert: /ca.pem\n      sslcert: /c.pem\n      sslkey: /k.pem\n",
+        )
+        .unwrap();
+        let dsn = modules["tls"].apply("db1:5432".parse().unwrap()).unwrap();
+        assert_eq!(dsn.sslmode.as_deref(), Some("verify-full"));
+        assert_eq!(dsn.sslrootcert.as_deref(), Some("/ca.pem"));
+        assert_eq!(
+            (dsn.sslcert.as_deref(), dsn.sslkey.as_deref()),
+            (Some("/c.pem"), Some("/k.pem"))
         );
     }
 

@@ -27,9 +27,18 @@ pub struct Dsn {
     pub password: Option<String>,
     /// Database.
     pub dbname: Option<String>,
-    /// `sslmode` (`disable`, `prefer`, `require`, ...).
+    /// `sslmode`, as libpq reads it: `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`.
     pub sslmode: Option<String>,
+    /// `sslrootcert`: the CA certificates (PEM file) that verify the server, or `system` for the system's.
+    pub sslrootcert: Option<String>,
+    /// `sslcert`: a client certificate (PEM file), for `cert` authentication.
+    pub sslcert: Option<String>,
+    /// `sslkey`: its private key (PEM file).
+    pub sslkey: Option<String>,
 }
+
+/// The `Dsn` fields a connection's exporter options (`__param_<name>`, Consul KV, auth modules) may set.
+pub const TLS_OPTIONS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
 
 impl std::fmt::Debug for Dsn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,8 +68,18 @@ impl Dsn {
             self.server(),
             self.dbname.as_deref().unwrap_or("")
         );
-        if let Some(m) = &self.sslmode {
-            s.push_str(&format!("?sslmode={m}"));
+        let params: Vec<String> = [
+            ("sslmode", &self.sslmode),
+            ("sslrootcert", &self.sslrootcert),
+            ("sslcert", &self.sslcert),
+            ("sslkey", &self.sslkey),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+        if !params.is_empty() {
+            s.push('?');
+            s.push_str(&params.join("&"));
         }
         s
     }
@@ -71,6 +90,9 @@ impl Dsn {
         self.password = self.password.or_else(|| defaults.password.clone());
         self.dbname = self.dbname.or_else(|| defaults.dbname.clone());
         self.sslmode = self.sslmode.or_else(|| defaults.sslmode.clone());
+        self.sslrootcert = self.sslrootcert.or_else(|| defaults.sslrootcert.clone());
+        self.sslcert = self.sslcert.or_else(|| defaults.sslcert.clone());
+        self.sslkey = self.sslkey.or_else(|| defaults.sslkey.clone());
         self
     }
 
@@ -82,6 +104,9 @@ impl Dsn {
         self.password = pick(self.password, "password");
         self.dbname = pick(self.dbname, "dbname");
         self.sslmode = pick(self.sslmode, "sslmode");
+        self.sslrootcert = pick(self.sslrootcert, "sslrootcert");
+        self.sslcert = pick(self.sslcert, "sslcert");
+        self.sslkey = pick(self.sslkey, "sslkey");
         self
     }
 
@@ -118,10 +143,48 @@ impl Dsn {
         if let Some(d) = &self.dbname {
             o = o.database(d);
         }
-        if let Some(m) = &self.sslmode {
-            o = o.ssl_mode(PgSslMode::from_str(m).map_err(|_| format!("unknown sslmode {m:?}"))?);
+        self.with_tls(o)
+    }
+
+    /// libpq's TLS settings on `o`. `sslrootcert=system` verifies with the system's CA certificates and, as
+    /// in libpq 16, means `verify-full` unless a weaker mode is asked for, which is refused.
+    fn with_tls(&self, mut o: PgConnectOptions) -> Result<PgConnectOptions, String> {
+        let system = self.sslrootcert.as_deref() == Some("system");
+        let mode = match (&self.sslmode, system) {
+            (Some(m), _) => Some(PgSslMode::from_str(m).map_err(|_| {
+                format!("unknown sslmode {m:?}; expected disable, allow, prefer, require, verify-ca or verify-full")
+            })?),
+            (None, true) => Some(PgSslMode::VerifyFull),
+            // sqlx's default, as libpq's: prefer (or PGSSLMODE).
+            (None, false) => None,
+        };
+        if system && !matches!(mode, Some(PgSslMode::VerifyFull)) {
+            return Err(format!(
+                "sslrootcert=system needs sslmode=verify-full (not {}): the system's CAs vouch for names",
+                self.sslmode.as_deref().unwrap_or_default()
+            ));
+        }
+        if let Some(mode) = mode {
+            o = o.ssl_mode(mode);
+        }
+        if let Some(ca) = self.sslrootcert.as_deref().filter(|_| !system) {
+            o = o.ssl_root_cert(ca);
+        }
+        match (&self.sslcert, &self.sslkey) {
+            (Some(cert), Some(key)) => o = o.ssl_client_cert(cert).ssl_client_key(key),
+            (None, None) => {}
+            _ => return Err("sslcert and sslkey go together: give both or neither".to_owned()),
         }
         Ok(o)
+    }
+
+    /// Whether connections must be encrypted (`require`, `verify-ca`, `verify-full`, or
+    /// `sslrootcert=system`).
+    pub fn requires_tls(&self) -> bool {
+        matches!(
+            self.sslmode.as_deref(),
+            Some("require" | "verify-ca" | "verify-full")
+        ) || (self.sslmode.is_none() && self.sslrootcert.as_deref() == Some("system"))
     }
 
     /// [`pool`](Self::pool) with its connections kept between runs: every collector of a target shares them.
@@ -133,11 +196,7 @@ impl Dsn {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnections, String> {
-        let options = self.session_options()?;
-        let options = match via {
-            Some(dir) => options.socket(dir),
-            None => options,
-        };
+        let options = self.through(self.session_options()?, via)?;
         Ok(PgConnections::new(Self::pool_with(
             max,
             statement_timeout,
@@ -151,11 +210,28 @@ impl Dsn {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnectOptions, String> {
-        let options = self.connect_options(statement_timeout)?;
-        Ok(match via {
-            Some(dir) => options.socket(dir),
-            None => options,
-        })
+        self.through(self.connect_options(statement_timeout)?, via)
+    }
+
+    /// `options` through the password guard's relay in `via`, if any. The relay reads the server's side of
+    /// the handshake, so it speaks to the server in clear: a DSN that requires TLS is refused rather than
+    /// sent in clear, and `prefer` means no TLS there (as it did before TLS was built).
+    fn through(
+        &self,
+        options: PgConnectOptions,
+        via: Option<&std::path::Path>,
+    ) -> Result<PgConnectOptions, String> {
+        let Some(dir) = via else {
+            return Ok(options);
+        };
+        if self.requires_tls() {
+            return Err(format!(
+                "{} requires TLS, which /probe's password guard cannot relay yet (it reads the handshake in \
+                 clear): probe it with --probe.allow-insecure-auth, or export it with --dsn or discovery",
+                self.server()
+            ));
+        }
+        Ok(options.socket(dir).ssl_mode(PgSslMode::Disable))
     }
 
     /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first
@@ -300,6 +376,9 @@ fn parse_url(s: &str) -> Result<Dsn, DsnError> {
         let v = percent_decode(v);
         match k {
             "sslmode" => dsn.sslmode = Some(v),
+            "sslrootcert" => dsn.sslrootcert = Some(v),
+            "sslcert" => dsn.sslcert = Some(v),
+            "sslkey" => dsn.sslkey = Some(v),
             "user" => dsn.user = Some(v),
             "password" => dsn.password = Some(v),
             "dbname" => dsn.dbname = Some(v),
@@ -362,6 +441,9 @@ fn parse_key_values(s: &str) -> Result<Dsn, DsnError> {
             "password" => dsn.password = Some(value),
             "dbname" => dsn.dbname = Some(value),
             "sslmode" => dsn.sslmode = Some(value),
+            "sslrootcert" => dsn.sslrootcert = Some(value),
+            "sslcert" => dsn.sslcert = Some(value),
+            "sslkey" => dsn.sslkey = Some(value),
             "" => return Err(DsnError("expected key=value".into())),
             _ => {}
         }

@@ -84,9 +84,27 @@ struct Flags {
     /// Default database for discovered targets.
     #[arg(long = "target.dbname", value_name = "DB", default_value = "postgres")]
     target_dbname: String,
-    /// Default sslmode for discovered targets.
-    #[arg(long = "target.sslmode", value_name = "MODE", default_value = "prefer")]
-    target_sslmode: String,
+    /// Default sslmode for discovered targets: disable, allow, prefer, require, verify-ca or verify-full
+    /// (default: prefer; verify-full with --target.sslrootcert system).
+    #[arg(long = "target.sslmode", value_name = "MODE", value_parser = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"])]
+    target_sslmode: Option<String>,
+    /// Default CA certificates (PEM file) verifying discovered targets, or `system` for the system's.
+    #[arg(long = "target.sslrootcert", value_name = "PATH")]
+    target_sslrootcert: Option<String>,
+    /// Default client certificate (PEM file) for discovered targets (pg_hba method cert).
+    #[arg(
+        long = "target.sslcert",
+        value_name = "PATH",
+        requires = "target_sslkey"
+    )]
+    target_sslcert: Option<String>,
+    /// Its private key (PEM file).
+    #[arg(
+        long = "target.sslkey",
+        value_name = "PATH",
+        requires = "target_sslcert"
+    )]
+    target_sslkey: Option<String>,
     /// A postgres_exporter-compatible queries YAML: each entry becomes one more metric group.
     #[arg(
         long = "extend.query-path",
@@ -417,7 +435,10 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
             user: Some(flags.target_user),
             password,
             dbname: Some(flags.target_dbname),
-            sslmode: Some(flags.target_sslmode),
+            sslmode: flags.target_sslmode,
+            sslrootcert: flags.target_sslrootcert,
+            sslcert: flags.target_sslcert,
+            sslkey: flags.target_sslkey,
             ..Dsn::default()
         },
         discovery_interval: flags.discovery_interval,

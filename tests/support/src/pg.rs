@@ -63,6 +63,59 @@ impl PgCluster {
         cluster
     }
 
+    /// A cluster that accepts only TLS connections over TCP (`ssl=on`, `hostssl` lines only): its certificate
+    /// and key are `<server>.crt` and `<server>.key` from `pki`, client certificates are checked against its
+    /// CA, user `certuser` (created here) must log in with a client certificate (`cert`), every other user is
+    /// trusted. psql reaches it over TLS (its default `sslmode=prefer`).
+    pub fn start_tls(pki: &super::pki::Pki, server: &str) -> PgCluster {
+        let mut cluster = PgCluster::empty(&[]);
+        let tls_dir = cluster.dir.path().join("tls");
+        std::fs::create_dir(&tls_dir).unwrap();
+        for (from, to) in [
+            (format!("{server}.crt"), "server.crt"),
+            (format!("{server}.key"), "server.key"),
+            ("ca.crt".to_owned(), "ca.crt"),
+        ] {
+            std::fs::copy(pki.path(&from), tls_dir.join(to)).unwrap();
+        }
+        // The server refuses a key others can read.
+        std::fs::set_permissions(
+            tls_dir.join("server.key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        cluster.chown();
+        cluster.settings.extend([
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", tls_dir.join("server.crt").display()),
+            format!("ssl_key_file={}", tls_dir.join("server.key").display()),
+            format!("ssl_ca_file={}", tls_dir.join("ca.crt").display()),
+        ]);
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                cluster.data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        std::fs::write(
+            cluster.data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all certuser 127.0.0.1/32 cert\n\
+             hostssl all all 127.0.0.1/32 trust\n",
+        )
+        .unwrap();
+        cluster.start_server();
+        cluster.psql("postgres", "CREATE ROLE certuser LOGIN");
+        cluster
+    }
+
     /// A cluster not yet initialised: its directory (owned by `postgres` when root) and a free port.
     fn empty(settings: &[&str]) -> PgCluster {
         let dir = tempfile::Builder::new()

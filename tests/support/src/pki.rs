@@ -33,7 +33,9 @@ fn leaf(dir: &Path, name: &str, sans: &[&str], issuer: &(rcgen::Certificate, rcg
 }
 
 impl Pki {
-    /// `ca.crt`, `server.{crt,key}`, `client.{crt,key}` (signed by `ca`), `rogue.{crt,key}` (another CA).
+    /// `ca.crt`, `server.{crt,key}` (localhost, 127.0.0.1), `client.{crt,key}`, `elsewhere.{crt,key}`
+    /// (a server certificate for db.example.com), `certuser.{crt,key}` (CN `certuser`), all signed by `ca`;
+    /// `rogue.{crt,key}` (another CA).
     pub fn generate() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let ca = new_ca("hubble test CA");
@@ -42,6 +44,9 @@ impl Pki {
         leaf(dir.path(), "server", &["localhost", "127.0.0.1"], &ca);
         leaf(dir.path(), "client", &["prometheus"], &ca);
         leaf(dir.path(), "rogue", &["prometheus"], &rogue_ca);
+        // A server certificate for another name, and a client certificate whose CN is a database user.
+        leaf(dir.path(), "elsewhere", &["db.example.com"], &ca);
+        leaf(dir.path(), "certuser", &["certuser"], &ca);
         Pki { dir }
     }
 
