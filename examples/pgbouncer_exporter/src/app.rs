@@ -1,13 +1,12 @@
 //! The program: one PgBouncer, collected on a schedule and served over HTTP.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use postgres_exporter::connection::{Dsn, DsnError};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::ConnectOptions;
 
 use crate::show::Console;
@@ -58,10 +57,8 @@ pub fn connection(s: &str) -> Result<PgConnectOptions, String> {
         o = o.password(p);
     }
     o = o.database(dsn.dbname.as_deref().unwrap_or("pgbouncer"));
-    if let Some(m) = &dsn.sslmode {
-        o = o.ssl_mode(PgSslMode::from_str(m).map_err(|_| format!("unknown sslmode {m:?}"))?);
-    }
-    Ok(o)
+    // sslmode, sslrootcert, sslcert and sslkey as libpq reads them (PgBouncer's client_tls_sslmode).
+    dsn.with_tls(o)
 }
 
 /// An admin console's connection, opened when first needed and kept; a refused connection is an error after

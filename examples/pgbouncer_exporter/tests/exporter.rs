@@ -246,3 +246,50 @@ fn discovered_pgbouncers_get_their_own_exporter_and_labels() {
     );
     drop(b);
 }
+
+/// A PgBouncer that accepts clients only over TLS (`client_tls_sslmode = require`): verified with the CA
+/// given as `sslrootcert`, and a connection string without TLS is refused, shown as `pgbouncer_up 0`.
+#[test]
+fn reaches_a_pgbouncer_that_requires_tls() {
+    let pki = hubble_test_support::pki::Pki::generate();
+    let pg = PgCluster::start(&[]);
+    let bouncer = PgBouncer::start_tls(pg.port, &["postgres"], &["postgres"], "postgres", &pki);
+    let run = |params: &str| {
+        let addr = free_addr();
+        let exporter = KillOnDrop::new(
+            Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
+                .arg("--pgBouncer.connectionString")
+                .arg(format!(
+                    "postgres://postgres@127.0.0.1:{}/pgbouncer?{params}",
+                    bouncer.port
+                ))
+                .args(["--web.listen-address", &addr.to_string()])
+                .args(["--collection.interval", "1s"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        (exporter, addr)
+    };
+    let up = |addr, want: &str| {
+        wait_showing(Duration::from_secs(30), want, || {
+            let body = scrape(addr);
+            if body.lines().any(|l| l == want) {
+                Ok(())
+            } else {
+                Err(body)
+            }
+        })
+    };
+    let (exporter, addr) = run(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        pki.path("ca.crt").display()
+    ));
+    up(addr, "pgbouncer_up 1");
+    assert!(scrape(addr).contains("pgbouncer_pools_client_active_connections{"));
+    drop(exporter);
+    let (exporter, addr) = run("sslmode=disable");
+    up(addr, "pgbouncer_up 0");
+    drop(exporter);
+}

@@ -148,7 +148,7 @@ impl Dsn {
 
     /// libpq's TLS settings on `o`. `sslrootcert=system` verifies with the system's CA certificates and, as
     /// in libpq 16, means `verify-full` unless a weaker mode is asked for, which is refused.
-    fn with_tls(&self, mut o: PgConnectOptions) -> Result<PgConnectOptions, String> {
+    pub fn with_tls(&self, mut o: PgConnectOptions) -> Result<PgConnectOptions, String> {
         let system = self.sslrootcert.as_deref() == Some("system");
         let mode = match (&self.sslmode, system) {
             (Some(m), _) => Some(PgSslMode::from_str(m).map_err(|_| {

@@ -21,6 +21,28 @@ impl PgBouncer {
     /// `admin` (one of them) allowed on the admin console; panics with its log if it does not listen within
     /// 30 s.
     pub fn start(server_port: u16, databases: &[&str], users: &[&str], admin: &str) -> PgBouncer {
+        PgBouncer::start_with(server_port, databases, users, admin, None)
+    }
+
+    /// [`start`](Self::start), accepting clients only over TLS (`client_tls_sslmode = require`) with the
+    /// certificate `server.crt` of `pki` (for localhost and 127.0.0.1).
+    pub fn start_tls(
+        server_port: u16,
+        databases: &[&str],
+        users: &[&str],
+        admin: &str,
+        pki: &super::pki::Pki,
+    ) -> PgBouncer {
+        PgBouncer::start_with(server_port, databases, users, admin, Some(pki))
+    }
+
+    fn start_with(
+        server_port: u16,
+        databases: &[&str],
+        users: &[&str],
+        admin: &str,
+        tls: Option<&super::pki::Pki>,
+    ) -> PgBouncer {
         let dir = tempfile::Builder::new()
             .prefix("hubble-pgbouncer-")
             .tempdir()
@@ -41,6 +63,16 @@ impl PgBouncer {
             path("pgbouncer.log"),
             path("pgbouncer.pid"),
         ));
+        if let Some(pki) = tls {
+            for file in ["server.crt", "server.key"] {
+                std::fs::copy(pki.path(file), dir.path().join(file)).unwrap();
+            }
+            ini.push_str(&format!(
+                "client_tls_sslmode = require\nclient_tls_cert_file = {}\nclient_tls_key_file = {}\n",
+                path("server.crt"),
+                path("server.key"),
+            ));
+        }
         std::fs::write(dir.path().join("pgbouncer.ini"), ini).unwrap();
         let users: String = users.iter().map(|u| format!("\"{u}\" \"\"\n")).collect();
         std::fs::write(dir.path().join("users.txt"), users).unwrap();
