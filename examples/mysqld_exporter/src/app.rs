@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlSslMode};
 use sqlx::ConnectOptions;
 
 use crate::collectors::Server;
@@ -20,6 +20,8 @@ pub struct Target {
     pub user: String,
     /// The password; never printed.
     pub password: Option<String>,
+    /// The section's TLS keys.
+    pub tls: crate::mycnf::Tls,
 }
 
 impl std::fmt::Debug for Target {
@@ -78,7 +80,28 @@ impl Target {
             socket,
             user,
             password: password_env.or(file.password),
+            tls: file.tls,
         })
+    }
+
+    /// How the connection is encrypted, as mysqld_exporter 0.20 (the Go MySQL driver) reads the keys:
+    /// `ssl-skip-verfication` first (encrypted, not verified); then `ssl-ca` (verified by that CA, name
+    /// included); then `tls`: `true` verified by the system's CAs, `skip-verify` encrypted only,
+    /// `preferred` encrypted when the server offers it, `false` or absent none.
+    pub fn ssl_mode(&self) -> MySqlSslMode {
+        let t = &self.tls;
+        if t.skip_verification == Some(true) {
+            return MySqlSslMode::Required;
+        }
+        if t.ssl_ca.is_some() {
+            return MySqlSslMode::VerifyIdentity;
+        }
+        match t.tls.as_deref() {
+            Some("true") => MySqlSslMode::VerifyIdentity,
+            Some("skip-verify") => MySqlSslMode::Required,
+            Some("preferred") => MySqlSslMode::Preferred,
+            _ => MySqlSslMode::Disabled,
+        }
     }
 
     /// sqlx's connection options.
@@ -95,6 +118,13 @@ impl Target {
         }
         if let Some(p) = &self.password {
             o = o.password(p);
+        }
+        o = o.ssl_mode(self.ssl_mode());
+        if let Some(ca) = &self.tls.ssl_ca {
+            o = o.ssl_ca(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.tls.ssl_cert, &self.tls.ssl_key) {
+            o = o.ssl_client_cert(cert).ssl_client_key(key);
         }
         o
     }
@@ -151,6 +181,7 @@ fn discovered(
         socket: None,
         user,
         password: client.password.clone(),
+        tls: client.tls.clone(),
     };
     let server = connect(&target, probe.timeout, &probe.session);
     let exporter = crate::collectors::add(
@@ -300,6 +331,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tls_keys_read_as_mysqld_exporter_reads_them() {
+        let mode = |section: &str| {
+            let c = crate::mycnf::parse(&format!("[client]\nuser = u\n{section}")).unwrap();
+            Target::resolve(c, None, None, None).unwrap().ssl_mode()
+        };
+        assert!(matches!(mode(""), MySqlSslMode::Disabled));
+        assert!(matches!(mode("tls = false\n"), MySqlSslMode::Disabled));
+        assert!(matches!(mode("tls = preferred\n"), MySqlSslMode::Preferred));
+        assert!(matches!(
+            mode("tls = skip-verify\n"),
+            MySqlSslMode::Required
+        ));
+        assert!(matches!(mode("tls = true\n"), MySqlSslMode::VerifyIdentity));
+        assert!(matches!(
+            mode("ssl-ca = /ca.pem\n"),
+            MySqlSslMode::VerifyIdentity
+        ));
+        assert!(matches!(
+            mode("ssl-ca = /ca.pem\nssl-skip-verfication = true\n"),
+            MySqlSslMode::Required
+        ));
+        for (bad, says) in [
+            ("tls = maybe\n", "tls=maybe is not one of"),
+            (
+                "tls-min-version = TLSv9\n",
+                "tls-min-version=TLSv9 is not allowed",
+            ),
+            (
+                "tls-min-version = TLSv1.3\ntls-max-version = TLSv1.2\n",
+                "must not be higher",
+            ),
+            ("ssl-cert = /c.pem\n", "go together"),
+        ] {
+            let e = crate::mycnf::parse(&format!("[client]\n{bad}")).unwrap_err();
+            assert!(e.contains(says) && e.contains("[client]"), "{e}");
+        }
+    }
+
+    #[test]
     fn flags_override_the_option_file() {
         let file = Client {
             user: Some("file".into()),
@@ -307,6 +377,7 @@ mod tests {
             host: Some("db".into()),
             port: None,
             socket: None,
+            tls: Default::default(),
         };
         let t = Target::resolve(file.clone(), None, None, None).unwrap();
         assert_eq!(t.address, Some(("db".into(), 3306)));

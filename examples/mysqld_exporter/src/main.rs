@@ -56,7 +56,8 @@ struct Flags {
         default_value_t = 0.25
     )]
     timeout_offset: f64,
-    /// Ignore certificate and server verification on a TLS connection (TLS to MySQL is not built yet: warned).
+    /// Ignore certificate and server verification on a TLS connection: every option file section's default
+    /// for ssl-skip-verfication.
     #[arg(long = "tls.insecure-skip-verify")]
     tls_insecure_skip_verify: bool,
     /// Seconds a query of the exporter waits for a metadata lock (the session's lock_wait_timeout).
@@ -131,12 +132,21 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
             false,
         ),
     };
-    let sections = match path {
+    let mut sections: std::collections::BTreeMap<_, mysqld_exporter::mycnf::Client> = match path {
         Some(p) if explicit || p.exists() => mysqld_exporter::mycnf::read_sections(&p)
             .map_err(|e| anyhow::anyhow!("--config.my-cnf {e}"))?,
         _ => Default::default(),
     };
-    let file = sections.get("client").cloned().unwrap_or_default();
+    // As upstream: the flag is every section's default for ssl-skip-verfication (a section may say false).
+    if flags.tls_insecure_skip_verify {
+        for client in sections.values_mut() {
+            client.tls.skip_verification.get_or_insert(true);
+        }
+    }
+    let mut file = sections.get("client").cloned().unwrap_or_default();
+    if flags.tls_insecure_skip_verify {
+        file.tls.skip_verification.get_or_insert(true);
+    }
     let password = std::env::var("MYSQLD_EXPORTER_PASSWORD").ok();
     let target = match Target::resolve(file, flags.address, flags.username, password) {
         Ok(t) => Some(t),
@@ -195,12 +205,6 @@ async fn main() -> ExitCode {
                 "mysqld_exporter 0.20 has this collector and this exporter does not yet: the flag is ignored"
             );
         }
-    }
-    if flags.tls_insecure_skip_verify {
-        tracing::warn!(
-            flag = "--tls.insecure-skip-verify",
-            "TLS to MySQL is not built yet: the flag is ignored"
-        );
     }
     tracing::debug!(
         timeout_offset = flags.timeout_offset,

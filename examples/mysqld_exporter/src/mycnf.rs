@@ -1,5 +1,7 @@
 //! The `[client]` section of a MySQL option file (`--config.my-cnf`, by default `~/.my.cnf`), as
-//! mysqld_exporter reads it: `user`, `password`, `host`, `port`, `socket`.
+//! mysqld_exporter reads it: `user`, `password`, `host`, `port`, `socket`, and the TLS keys `ssl-ca`,
+//! `ssl-cert`, `ssl-key`, `ssl-skip-verfication` (upstream's spelling), `tls`, `tls-min-version`,
+//! `tls-max-version`, `tls-server-name`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +19,80 @@ pub struct Client {
     pub port: Option<u16>,
     /// `socket`: a Unix socket path.
     pub socket: Option<String>,
+    /// The TLS keys.
+    pub tls: Tls,
+}
+
+/// A section's TLS keys, as mysqld_exporter 0.20 reads them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// `ssl-ca`: CA certificates (PEM file); TLS is then required and the server verified by them.
+    pub ssl_ca: Option<String>,
+    /// `ssl-cert`: a client certificate (PEM file).
+    pub ssl_cert: Option<String>,
+    /// `ssl-key`: its key.
+    pub ssl_key: Option<String>,
+    /// `ssl-skip-verfication` (or `--tls.insecure-skip-verify`): encrypted, the server not verified.
+    pub skip_verification: Option<bool>,
+    /// `tls`: `true` (verified), `false` (none, the default), `skip-verify`, `preferred`.
+    pub tls: Option<String>,
+    /// `tls-min-version`, `tls-max-version`: `TLSv1.0` to `TLSv1.3`.
+    pub min_version: Option<String>,
+    /// See `min_version`.
+    pub max_version: Option<String>,
+    /// `tls-server-name`: the name the certificate must carry.
+    pub server_name: Option<String>,
+}
+
+/// The TLS versions the keys name, oldest first.
+const TLS_VERSIONS: [&str; 4] = ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+
+impl Tls {
+    /// Refuses what cannot be honoured as written; `Ok` otherwise.
+    fn validate(&self) -> Result<(), String> {
+        if let Some(t) = &self.tls {
+            if !["true", "false", "skip-verify", "preferred"].contains(&t.as_str()) {
+                return Err(format!(
+                    "tls={t} is not one of true, false, skip-verify, preferred"
+                ));
+            }
+        }
+        let rank = |v: &Option<String>, key: &str| -> Result<Option<usize>, String> {
+            v.as_ref()
+                .map(|v| {
+                    TLS_VERSIONS.iter().position(|t| t == v).ok_or_else(|| {
+                        format!(
+                            "{key}={v} is not allowed, use one of: {}",
+                            TLS_VERSIONS.join(", ")
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let min = rank(&self.min_version, "tls-min-version")?;
+        let max = rank(&self.max_version, "tls-max-version")?;
+        if let (Some(a), Some(b)) = (min, max) {
+            if a > b {
+                return Err("tls-min-version must not be higher than tls-max-version".to_owned());
+            }
+        }
+        // rustls speaks TLS 1.2 and 1.3 and cannot be held to 1.3 alone here: refused rather than weakened.
+        if min == Some(3) {
+            return Err(
+                "tls-min-version=TLSv1.3 cannot be enforced by this exporter yet".to_owned(),
+            );
+        }
+        if self.server_name.is_some() {
+            return Err(
+                "tls-server-name is not supported yet: connect by the name the certificate carries"
+                    .to_owned(),
+            );
+        }
+        if self.ssl_cert.is_some() != self.ssl_key.is_some() {
+            return Err("ssl-cert and ssl-key go together: give both or neither".to_owned());
+        }
+        Ok(())
+    }
 }
 
 /// Reads `path`'s `[client]` section. Errors name the file and the line, never a value.
@@ -75,8 +151,28 @@ pub fn parse_sections(text: &str) -> Result<BTreeMap<String, Client>, String> {
                 )
             }
             "socket" => client.socket = Some(value),
+            "ssl_ca" => client.tls.ssl_ca = Some(value),
+            "ssl_cert" => client.tls.ssl_cert = Some(value),
+            "ssl_key" => client.tls.ssl_key = Some(value),
+            // Upstream's spelling, and the right one.
+            "ssl_skip_verfication" | "ssl_skip_verification" => {
+                client.tls.skip_verification = Some(matches!(
+                    value.to_ascii_lowercase().as_str(),
+                    "" | "1" | "true" | "on" | "yes"
+                ))
+            }
+            "tls" => client.tls.tls = Some(value),
+            "tls_min_version" => client.tls.min_version = Some(value),
+            "tls_max_version" => client.tls.max_version = Some(value),
+            "tls_server_name" => client.tls.server_name = Some(value),
             _ => {}
         }
+    }
+    for (name, client) in &sections {
+        client
+            .tls
+            .validate()
+            .map_err(|e| format!("[{name}]: {e}"))?;
     }
     Ok(sections)
 }

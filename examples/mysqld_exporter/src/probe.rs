@@ -145,6 +145,7 @@ impl Probes {
             socket: None,
             user,
             password: client.password.clone(),
+            tls: client.tls.clone(),
         };
         let server = crate::app::connect(&target, self.config.timeout, &self.config.session);
         let exporter = crate::collectors::add(

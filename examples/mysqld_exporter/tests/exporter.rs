@@ -537,3 +537,86 @@ fn a_mysqld_exporter_command_line_starts_and_prometheus_stores_its_names() {
     assert!(log.contains("--tls.insecure-skip-verify"), "{log}");
     assert!(!log.contains("\"collector\":\"heartbeat\""), "{log}");
 }
+
+/// A MariaDB that accepts only encrypted connections (`--require-secure-transport=ON`) with a certificate
+/// from a test CA, reached as the option file's sections say: verified by `ssl-ca`; encrypted only with
+/// `tls = skip-verify`; refused without TLS keys, and with a CA that did not sign the server's certificate.
+#[test]
+fn reaches_a_server_that_requires_tls_as_the_option_file_says() {
+    let pki = hubble_test_support::pki::Pki::generate();
+    let path = |f: &str| pki.path(f).display().to_string();
+    let db = MariaDb::start_with(&[
+        "--require-secure-transport=ON",
+        &format!("--ssl-ca={}", path("ca.crt")),
+        &format!("--ssl-cert={}", path("server.crt")),
+        &format!("--ssl-key={}", path("server.key")),
+    ]);
+    db.sql(&format!(
+        "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
+         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let cnf = dir.path().join("my.cnf");
+    let section =
+        |name: &str, tls: &str| format!("[{name}]\nuser = exporter\npassword = {PASSWORD}\n{tls}");
+    std::fs::write(
+        &cnf,
+        [
+            section("client", &format!("ssl-ca = {}\n", path("ca.crt"))),
+            section("client.plain", ""),
+            section("client.skip", "tls = skip-verify\n"),
+            section("client.rogue", &format!("ssl-ca = {}\n", path("rogue.crt"))),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let addr = free_addr();
+    let target = format!("127.0.0.1:{}", db.port);
+    let exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .arg("--config.my-cnf")
+            .arg(&cnf)
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .args(["--mysqld.address", &target])
+            .args(["--probe.allowed-targets", &target])
+            .args(["--web.listen-address", &addr.to_string()])
+            .args(["--collection.interval", "1s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // [client], verified by its CA: up.
+    wait_showing(Duration::from_secs(30), "mysql_up 1 over TLS", || {
+        let body = scrape(addr);
+        if body.lines().any(|l| l == "mysql_up 1") {
+            Ok(())
+        } else {
+            Err(body)
+        }
+    });
+    let probe = |module: &str| {
+        let r = get(
+            addr,
+            &format!("/probe?target={target}&auth_module={module}"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(r.status, 200);
+        r.text()
+    };
+    let up = |module: &str, want: &str| {
+        wait_showing(Duration::from_secs(30), module, || {
+            let body = probe(module);
+            if body.lines().any(|l| l == want) {
+                Ok(())
+            } else {
+                Err(body)
+            }
+        })
+    };
+    up("client.skip", "mysql_up 1");
+    up("client.plain", "mysql_up 0");
+    up("client.rogue", "mysql_up 0");
+    drop(exporter);
+}
