@@ -178,6 +178,19 @@ impl Dsn {
         Ok(o)
     }
 
+    /// The `sslmode` connections use, for `hubble_target_tls{mode}`: through `/probe`'s password guard
+    /// `disable` (it relays in clear), else the DSN's, `verify-full` for `sslrootcert=system`, or `prefer`.
+    pub fn tls_mode(&self, guarded: bool) -> String {
+        if guarded {
+            return "disable".to_owned();
+        }
+        match (&self.sslmode, self.sslrootcert.as_deref()) {
+            (Some(m), _) => m.clone(),
+            (None, Some("system")) => "verify-full".to_owned(),
+            (None, _) => "prefer".to_owned(),
+        }
+    }
+
     /// Whether connections must be encrypted (`require`, `verify-ca`, `verify-full`, or
     /// `sslrootcert=system`).
     pub fn requires_tls(&self) -> bool {

@@ -101,6 +101,7 @@ pub struct Schedule {
 /// run in each of its databases (one `pg_database_local` collector) instead of the connected one only.
 pub fn exporter(
     connections: &PgConnections,
+    up: up::PgUp,
     labels: Labels,
     schedule: Schedule,
     naming: Naming,
@@ -152,10 +153,7 @@ pub fn exporter(
         .max_series_setting(MAX_SERIES_FLAG)
         // Version ranges and roles are declared on the groups (`min_version`, `role`): checked against this.
         .facts(up::PgFacts::new(connections.clone()))
-        .collector(wrap(
-            naming,
-            up::PgUp::new(connections.clone(), schedule.timeout),
-        ));
+        .collector(wrap(naming, up));
     let on = |name: &str| enabled.contains(name);
     let mut local = Vec::new();
     if on("stat_database") {

@@ -113,6 +113,8 @@ impl PgExporter {
             }
         }
         labels.insert("server", dsn.server());
+        let up = PgUp::new(connections.clone(), collection.schedule.timeout)
+            .tls_mode(dsn.tls_mode(via.is_some()));
         let base = if collection.disable_default_metrics {
             BaseExporter::builder("postgres")
                 .const_labels(labels)
@@ -120,15 +122,12 @@ impl PgExporter {
                 .timeout(collection.schedule.timeout)
                 .max_series(collection.schedule.max_series)
                 .max_series_setting(super::MAX_SERIES_FLAG)
-                .collector(
-                    collection
-                        .naming
-                        .apply(PgUp::new(connections.clone(), collection.schedule.timeout)),
-                )
+                .collector(collection.naming.apply(up))
                 .build()?
         } else {
             exporter(
                 &connections,
+                up,
                 labels,
                 collection.schedule,
                 collection.naming,

@@ -12,6 +12,8 @@ use super::connection::PgConnections;
 /// The `pg_up` collector.
 pub struct PgUp {
     connections: PgConnections,
+    /// The `sslmode` the connections use (the `mode` label of `hubble_target_tls`).
+    tls_mode: String,
     /// How long the server has to answer: most of the run's timeout.
     patience: std::time::Duration,
 }
@@ -21,10 +23,21 @@ impl PgUp {
     pub fn new(connections: PgConnections, timeout: std::time::Duration) -> Self {
         PgUp {
             connections,
+            tls_mode: "prefer".to_owned(),
             patience: timeout.mul_f64(0.9),
         }
     }
+
+    /// The `sslmode` the connections were configured with.
+    pub fn tls_mode(mut self, mode: String) -> Self {
+        self.tls_mode = mode;
+        self
+    }
 }
+
+const TLS_HELP: &str =
+    "Whether the connection to the target is encrypted (1) or not (0), as the server sees it; \
+     mode is the sslmode it was asked for (verify-full and verify-ca verify the server).";
 
 const UP_HELP: &str =
     "Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).";
@@ -43,22 +56,31 @@ impl Collector for PgUp {
                 MetricKind::Untyped,
                 ["short_version", "version"],
             ),
+            Desc::new("hubble_target_tls", TLS_HELP, MetricKind::Gauge, ["mode"]),
         ]
     }
 
     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        // The session's own row of pg_stat_ssl (9.5+) says whether this link is encrypted: no extra round trip.
         let query = self.connections.fetch_one(sqlx::query(
-            "SELECT version(), current_setting('server_version')",
+            "SELECT version(), current_setting('server_version'), \
+                    COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
         ));
-        let row: Result<(String, String), String> =
+        let row: Result<(String, String, bool), String> =
             match tokio::time::timeout(self.patience, query).await {
                 Ok(answer) => answer
-                    .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                    .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
                     .map_err(|e| e.to_string()),
                 Err(_) => Err(format!("no answer within {:?}", self.patience)),
             };
         Ok(match row {
-            Ok((version, server_version)) => vec![
+            Ok((version, server_version, encrypted)) => vec![
+                Metric::gauge(
+                    "hubble_target_tls",
+                    TLS_HELP,
+                    f64::from(u8::from(encrypted)),
+                )
+                .label("mode", self.tls_mode.clone()),
                 Metric::gauge("pg_up", UP_HELP, 1.0),
                 Metric::new(
                     "pg_static",

@@ -54,6 +54,11 @@ fn single_target_exports_the_standard_groups() {
     for family in by_version {
         assert!(body.contains(family), "missing {family:?} on {version}");
     }
+    // A server without TLS: sslmode=disable, and the link says it is not encrypted.
+    assert!(
+        body.contains(&format!("hubble_target_tls{{{server},mode=\"disable\"}} 0")),
+        "{body}"
+    );
     // pg_stat_checkpointer does not apply before 17: shown as such, neither up nor down.
     let checkpointer = format!("{server},collector=\"pg_stat_checkpointer\"}}");
     assert_eq!(

@@ -82,6 +82,14 @@ fn verified_tls_works_and_each_failure_is_named() {
     )));
     wait_up(&exporter, 1, "");
     assert!(encrypted_connections(&pg) >= 1);
+    // And says so, for an alert on a plaintext link.
+    let body = get(exporter.addr, "/metrics", &[]).unwrap().text();
+    assert!(
+        body.lines().any(|l| l.starts_with("hubble_target_tls{")
+            && l.contains("mode=\"verify-full\"")
+            && l.ends_with(" 1")),
+        "{body}"
+    );
     exporter.stop();
 
     // verify-ca with the CA.
