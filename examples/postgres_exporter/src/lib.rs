@@ -99,6 +99,8 @@ pub struct Schedule {
 /// The exporter for one PostgreSQL server: every standard group over the target's `connections`, with
 /// `labels` (the target's labels plus `server`) on every series. With `databases`, the database-local groups
 /// run in each of its databases (one `pg_database_local` collector) instead of the connected one only.
+// One call site (live.rs), each argument a separate decision of the caller's: a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn exporter(
     connections: &PgConnections,
     up: up::PgUp,
