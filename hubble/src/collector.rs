@@ -14,6 +14,10 @@ pub enum CollectError {
     /// The source (database, service) could not be reached or answered with an error.
     #[error("{0}")]
     Source(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// No connection to the target: refused, unresolvable, a failed TLS handshake, refused credentials. Every
+    /// collector of the target fails alike, so the scheduler logs it once per target, not once per collector.
+    #[error("target unreachable: {0}")]
+    Unreachable(String),
     /// A column's value could not become a sample value.
     #[error("column `{column}`: {source}")]
     Value {

@@ -217,7 +217,25 @@ fn query_error<G: MetricGroup>(e: sqlx::Error) -> CollectError {
         sqlx::Error::Decode(source) => {
             CollectError::Decode(format!("group `{}`: {source}", G::NAME))
         }
+        other if unreachable(&other) => CollectError::Unreachable(other.to_string()),
         other => CollectError::Source(format!("group `{}`: {other}", G::NAME).into()),
+    }
+}
+
+/// Whether `e` says no session could be had with the target at all, rather than that one query failed:
+/// the network, TLS, the pool giving up, or the server refusing the session (SQLSTATE classes 08,
+/// connection exception, and 28, invalid authorization; 3D000, no such database; 57P03, cannot connect now).
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Configuration(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("28") || code == "3D000" || code == "57P03"
+        }),
+        _ => false,
     }
 }
 

@@ -170,6 +170,7 @@ pub(crate) async fn run_exporter<S: Scheduled>(
     cancel: CancellationToken,
 ) {
     let mut slots = Vec::new();
+    let mut reach = Reach::default();
     sync(&mut slots, &*shared, &phase);
     let mut runs: FuturesUnordered<Run> = FuturesUnordered::new();
     loop {
@@ -178,7 +179,7 @@ pub(crate) async fn run_exporter<S: Scheduled>(
             biased;
             () = cancel.cancelled() => return,
             () = changed.notified() => sync(&mut slots, &*shared, &phase),
-            Some(ended) = runs.next(), if !runs.is_empty() => finish(shared.name(), &mut slots, ended),
+            Some(ended) = runs.next(), if !runs.is_empty() => finish(shared.name(), &mut slots, &mut reach, ended),
             () = sleep_until(wake) => {
                 let now = Instant::now();
                 for slot in slots.iter_mut().filter(|s| !s.running && s.next <= now) {
@@ -249,14 +250,51 @@ fn start(entry: Arc<CollectorEntry>, timeout: Duration) -> Run {
     })
 }
 
+/// Whether the exporter's target could be reached, as its collectors last found: a target that cannot be
+/// reached fails every collector alike, and is logged once for all of them, when it becomes unreachable.
+#[derive(Default)]
+struct Reach {
+    /// The error logged for the target, while it cannot be reached.
+    unreachable: Option<String>,
+    /// The collectors whose last failure was the target's: their recovery is the target's too.
+    quiet: std::collections::HashSet<String>,
+}
+
 /// Stores a run's result and takes the collector's next tick.
-fn finish(exporter: &str, slots: &mut [Slot], ended: Ended) {
+fn finish(exporter: &str, slots: &mut [Slot], reach: &mut Reach, ended: Ended) {
     let Ended {
         entry,
         began,
         result,
     } = ended;
     let Some(result) = result else { return };
+    let unreachable = match &result {
+        Err(CollectError::Unreachable(e)) => Some(e.clone()),
+        _ => None,
+    };
+    // While the target is unreachable its collectors' own lines go to debug: the target's line says it.
+    let name = entry.cache.name();
+    let quiet = match (&unreachable, result.is_ok()) {
+        (Some(e), _) => {
+            // Once per episode: the error's wording may alternate (refused, pool timed out) while it lasts.
+            match &reach.unreachable {
+                None => tracing::warn!(exporter, error = %e, "target unreachable"),
+                Some(was) if was != e => {
+                    tracing::debug!(exporter, error = %e, "target still unreachable")
+                }
+                Some(_) => {}
+            }
+            reach.unreachable = Some(e.clone());
+            reach.quiet.insert(name.to_owned());
+            true
+        }
+        (None, ok) => {
+            if ok && reach.unreachable.take().is_some() {
+                tracing::info!(exporter, "target reachable again");
+            }
+            reach.quiet.remove(name)
+        }
+    };
     let finished = Instant::now();
     let schedule = &entry.schedule;
     if let Some(slot) = slots.iter_mut().find(|s| Arc::ptr_eq(&s.entry, &entry)) {
@@ -269,11 +307,23 @@ fn finish(exporter: &str, slots: &mut [Slot], ended: Ended) {
     let (transition, health) = cache.record(result, finished - began, finished.into_std());
     match transition {
         Transition::Unchanged => {}
+        Transition::Failing if unreachable.is_some() => tracing::debug!(
+            exporter,
+            collector = cache.name(),
+            error = health.last_error.as_deref().unwrap_or_default(),
+            "collector failing"
+        ),
         Transition::Failing => tracing::warn!(
             exporter,
             collector = cache.name(),
             error = health.last_error.as_deref().unwrap_or_default(),
             "collector failing"
+        ),
+        Transition::Recovered if quiet => tracing::debug!(
+            exporter,
+            collector = cache.name(),
+            failed_runs = health.errors_total,
+            "collector recovered"
         ),
         Transition::Recovered => tracing::info!(
             exporter,

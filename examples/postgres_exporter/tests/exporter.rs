@@ -523,8 +523,14 @@ fn the_password_never_shows_in_logs() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Down, then back: once for the target, not once per collector.
     assert!(
-        logs.contains("collector failing") && logs.contains("collector recovered"),
+        logs.contains("target unreachable") && logs.contains("target reachable again"),
+        "{logs}"
+    );
+    assert_eq!(
+        logs.matches("msg=\"target unreachable\"").count(),
+        1,
         "{logs}"
     );
     assert!(
