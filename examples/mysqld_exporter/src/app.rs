@@ -84,6 +84,18 @@ impl Target {
         })
     }
 
+    /// [`ssl_mode`](Self::ssl_mode) as `hubble_target_tls` labels it.
+    pub fn tls_mode(&self) -> String {
+        match self.ssl_mode() {
+            MySqlSslMode::Disabled => "disabled",
+            MySqlSslMode::Preferred => "preferred",
+            MySqlSslMode::Required => "required",
+            MySqlSslMode::VerifyCa => "verify-ca",
+            MySqlSslMode::VerifyIdentity => "verify-identity",
+        }
+        .to_owned()
+    }
+
     /// How the connection is encrypted, as mysqld_exporter 0.20 (the Go MySQL driver) reads the keys:
     /// `ssl-skip-verfication` first (encrypted, not verified); then `ssl-ca` (verified by that CA, name
     /// included); then `tls`: `true` verified by the system's CAs, `skip-verify` encrypted only,
@@ -190,6 +202,7 @@ fn discovered(
             .timeout(probe.timeout)
             .const_labels(svc.labels.clone()),
         &server,
+        &target.tls_mode(),
         &probe.collectors,
     )
     .build()
@@ -275,6 +288,7 @@ pub async fn run(
                         .interval(config.interval)
                         .timeout(config.timeout),
                     server,
+                    &target.tls_mode(),
                     &config.collectors,
                 )
                 .build()

@@ -153,6 +153,7 @@ impl Probes {
                 .interval(self.config.interval)
                 .timeout(self.config.timeout),
             &server,
+            &target.tls_mode(),
             &self.config.collectors,
         )
         .build()

@@ -72,6 +72,8 @@ fn exports_the_default_families_like_mysqld_exporter() {
         "mysql_info_schema_innodb_cmp_compress_ops_total{page_size=\"1024\"} 0",
         "mysql_info_schema_innodb_cmpmem_pages_used_total{buffer_pool=\"0\",page_size=\"1024\"} 0",
         "hubble_collector_up{collector=\"slave_status\"} 1",
+        // No TLS keys: not encrypted, and it says so.
+        "hubble_target_tls{mode=\"disabled\"} 0",
     ];
     let body = wait_showing(Duration::from_secs(30), "every family", || {
         let body = scrape(addr);
@@ -585,10 +587,12 @@ fn reaches_a_server_that_requires_tls_as_the_option_file_says() {
             .spawn()
             .unwrap(),
     );
-    // [client], verified by its CA: up.
+    // [client], verified by its CA: up, and encrypted as the server sees it.
     wait_showing(Duration::from_secs(30), "mysql_up 1 over TLS", || {
         let body = scrape(addr);
-        if body.lines().any(|l| l == "mysql_up 1") {
+        if body.lines().any(|l| l == "mysql_up 1")
+            && body.contains("hubble_target_tls{mode=\"verify-identity\"} 1")
+        {
             Ok(())
         } else {
             Err(body)
