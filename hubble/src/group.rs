@@ -225,6 +225,8 @@ fn query_error<G: MetricGroup>(e: sqlx::Error) -> CollectError {
 /// Whether `e` says no session could be had with the target at all, rather than that one query failed:
 /// the network, TLS, the pool giving up, or the server refusing the session (SQLSTATE classes 08,
 /// connection exception, and 28, invalid authorization; 3D000, no such database; 57P03, cannot connect now).
+/// A pool that gives up is what a server that is down looks like (sqlx retries the connection until then);
+/// it is also what a target whose connections are all busy looks like, which then reads as unreachable too.
 fn unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
