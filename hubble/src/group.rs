@@ -227,6 +227,7 @@ fn query_error<G: MetricGroup>(e: sqlx::Error) -> CollectError {
 /// connection exception, and 28, invalid authorization; 3D000, no such database; 57P03, cannot connect now).
 /// A pool that gives up is what a server that is down looks like (sqlx retries the connection until then);
 /// it is also what a target whose connections are all busy looks like, which then reads as unreachable too.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 fn unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
