@@ -66,10 +66,11 @@ pub fn router(registry: Registry, config: ServerConfig) -> Router {
         .iter()
         .flat_map(|e| e.collectors.iter().map(|c| c.name.as_str()))
         .collect();
+    let collectors = collectors.into_iter().collect::<Vec<_>>().join(",");
     tracing::info!(
         path = %path,
         exporters = exporters.len(),
-        collectors = ?collectors,
+        collectors = %collectors,
         openmetrics = config.enable_openmetrics,
         "metrics endpoint"
     );
