@@ -26,6 +26,18 @@ fn families(body: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Waits (up to 30 s) for a scrape of `addr` to hold the line `line`.
+fn wait_line(addr: std::net::SocketAddr, line: &str) {
+    wait_showing(Duration::from_secs(30), line, || {
+        let body = scrape(addr);
+        if body.lines().any(|l| l == line) {
+            Ok(())
+        } else {
+            Err(body)
+        }
+    });
+}
+
 /// promtool's complaints, by metric name.
 fn complaints(body: &str) -> BTreeSet<String> {
     promtool_check(body.as_bytes())
@@ -497,18 +509,7 @@ fn a_mysqld_exporter_command_line_starts_and_prometheus_stores_its_names() {
             .unwrap(),
     );
     for addr in [a, b] {
-        wait_showing(
-            Duration::from_secs(30),
-            "mysql_up 1 on both addresses",
-            || {
-                let body = scrape(addr);
-                if body.lines().any(|l| l == "mysql_up 1") {
-                    Ok(())
-                } else {
-                    Err(body)
-                }
-            },
-        );
+        wait_line(addr, "mysql_up 1");
     }
     // The session settings are in force on the exporter's connection (a failing SET would fail the connection).
     wait_showing(Duration::from_secs(30), "global status", || {
@@ -641,13 +642,6 @@ fn reaches_a_server_that_requires_tls_as_the_option_file_says() {
             .spawn()
             .unwrap(),
     );
-    wait_showing(Duration::from_secs(30), "mysql_up 1 with the flag", || {
-        let body = scrape(addr);
-        if body.lines().any(|l| l == "mysql_up 1") {
-            Ok(())
-        } else {
-            Err(body)
-        }
-    });
+    wait_line(addr, "mysql_up 1");
     drop(exporter);
 }

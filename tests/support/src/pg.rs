@@ -46,19 +46,7 @@ impl PgCluster {
     /// Starts a new cluster; `settings` are extra `-c name=value` server settings.
     pub fn start(settings: &[&str]) -> PgCluster {
         let cluster = PgCluster::empty(settings);
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                cluster.data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
+        cluster.initdb();
         cluster.start_server();
         cluster
     }
@@ -91,19 +79,7 @@ impl PgCluster {
             format!("ssl_key_file={}", tls_dir.join("server.key").display()),
             format!("ssl_ca_file={}", tls_dir.join("ca.crt").display()),
         ]);
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                cluster.data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
+        cluster.initdb();
         std::fs::write(
             cluster.data.join("pg_hba.conf"),
             "local all all trust\n\
@@ -114,6 +90,23 @@ impl PgCluster {
         cluster.start_server();
         cluster.psql("postgres", "CREATE ROLE certuser LOGIN");
         cluster
+    }
+
+    /// Initialises the data directory: superuser `postgres`, trust authentication, UTF-8.
+    fn initdb(&self) {
+        self.run(
+            "initdb",
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
     }
 
     /// A cluster not yet initialised: its directory (owned by `postgres` when root) and a free port.
