@@ -84,6 +84,36 @@ impl<DB: Database> From<Pool<DB>> for Connections<DB> {
     }
 }
 
+/// Options of a target's pool that opens connections when first needed: creating it never fails on a
+/// target that is down, the first query connects, and it reconnects after a restart. At most `max`
+/// connections; a connection that cannot be had within most (80%) of the collection `timeout` is an error,
+/// so a run against a server that is down ends with `up 0` rather than "timed out". Add what the driver
+/// needs (`after_connect`), then `connect_lazy_with`.
+///
+/// ```
+/// # async fn demo() {
+/// use std::time::Duration;
+/// use hubble::connections::{lazy_pool, Connections};
+///
+/// let options: sqlx::sqlite::SqliteConnectOptions = "sqlite::memory:".parse().unwrap();
+/// let connections = Connections::new(lazy_pool(1, Duration::from_secs(5)).connect_lazy_with(options));
+/// # connections.close().await;
+/// # }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo());
+/// ```
+pub fn lazy_pool<DB: Database>(max: u32, timeout: Duration) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(max.max(1))
+        .min_connections(0)
+        .acquire_timeout(timeout.mul_f64(0.8))
+        // No ping before each query: that doubles the round trips of every collection. A connection that
+        // died fails one query (that run only, shown in the self-metrics) and the pool replaces it.
+        .test_before_acquire(false)
+        // A busy server makes every acquire slow; sqlx would warn on each one. The failing collector is
+        // already logged once and shown in hubble_collector_up, so keep sqlx's note at debug level.
+        .acquire_slow_level(log::LevelFilter::Debug)
+}
+
 impl<DB: Database> Connections<DB> {
     /// Keeps up to the pool's `max_connections` connections. One kept unused for longer than the pool's
     /// `idle_timeout` is closed; one held for longer than its `max_lifetime` is given back for the pool to

@@ -86,6 +86,7 @@ mod registry;
 pub mod runtime;
 mod scheduler;
 mod server;
+pub mod targets;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "mysql"))))]
 pub mod text_rows;

@@ -23,6 +23,13 @@ pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
     })
 }
 
+/// Parses one `--probe.allowed-targets` pattern (`host:port`, `host:*`, `[ipv6]:port`, `CIDR:port`, `CIDR:*`,
+/// `*`).
+pub fn parse_pattern(s: &str) -> Result<hubble::targets::allowlist::Pattern, String> {
+    s.parse()
+        .map_err(|e: hubble::targets::allowlist::PatternError| e.to_string())
+}
+
 /// Parses a duration such as `500ms`, `15s`, `1m30s`; zero is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     match humantime::parse_duration(s) {
@@ -265,10 +272,10 @@ pub struct Serving {
 }
 
 /// Registers `exporter` (if any) in the default registry, serves it on `listeners` with `routes` (a
-/// `/probe` endpoint, say) until `shutdown`, then unregisters it: the whole life of an exporter of one
-/// target.
-pub async fn serve_one(
-    exporter: Option<hubble::BaseExporter>,
+/// `/probe` endpoint, say) until `shutdown`, then unregisters (closes) it: the whole life of an exporter of
+/// one target.
+pub async fn serve_one<E: hubble::Exporter>(
+    exporter: Option<E>,
     listeners: hubble::Listeners,
     serving: Serving,
     routes: axum::Router,
@@ -301,22 +308,23 @@ pub async fn serve_one(
 
 /// Runs `--discovery.file` until `cancel`: every target of the Prometheus file_sd file at `path` gets the
 /// exporter `make` builds for it (its labels on every series are the caller's to add), registered in the
-/// default registry, and is unregistered when it leaves the file. Errors of `make` are logged once per
+/// default registry, and is unregistered (closed) when it leaves the file. Errors of `make` are logged once per
 /// change and that target is retried with backoff (hubble's dispatcher).
-pub async fn file_sd_exporters<M>(
+pub async fn file_sd_exporters<E, M>(
     path: std::path::PathBuf,
     exporter: &'static str,
     interval: Duration,
     make: M,
     cancel: tokio_util::sync::CancellationToken,
 ) where
-    M: Fn(&hubble::discovery::ServiceAtomic) -> Result<hubble::BaseExporter, String>,
+    E: hubble::Exporter,
+    M: Fn(&hubble::discovery::ServiceAtomic) -> Result<E, String>,
 {
     let discovery = std::sync::Arc::new(hubble::discovery::Discovery::new(
         hubble::discovery::FileSd::new(path),
         exporter,
     ));
-    let dispatcher = hubble::dispatcher::Dispatcher::<hubble::BaseExporter>::new(
+    let dispatcher = hubble::dispatcher::Dispatcher::<E>::new(
         interval,
         "file_sd",
         hubble::default_registry().clone(),

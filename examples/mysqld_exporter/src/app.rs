@@ -1,9 +1,10 @@
 //! The program: one MySQL or MariaDB server, collected on a schedule and served over HTTP.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlSslMode};
+use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use sqlx::ConnectOptions;
 
 use crate::collectors::Server;
@@ -176,38 +177,13 @@ pub struct Config {
 fn discovered(
     svc: &hubble::discovery::ServiceAtomic,
     probe: &crate::probe::ProbeConfig,
-) -> Result<(hubble::BaseExporter, Server), String> {
+) -> Result<crate::probe::MysqlExporter, String> {
     let module = svc
         .exporter_options
         .get("auth_module")
         .map_or("client", String::as_str);
-    let client = probe.sections.get(module).ok_or_else(|| {
-        format!("auth_module {module:?}: no [{module}] section in --config.my-cnf")
-    })?;
-    let user = client
-        .user
-        .clone()
-        .ok_or_else(|| format!("auth_module {module:?}: its section has no user"))?;
-    let target = Target {
-        address: Some((svc.address.clone(), svc.port)),
-        socket: None,
-        user,
-        password: client.password.clone(),
-        tls: client.tls.clone(),
-    };
-    let server = connect(&target, probe.timeout, &probe.session);
-    let exporter = crate::collectors::add(
-        hubble::BaseExporter::builder("mysqld")
-            .interval(probe.interval)
-            .timeout(probe.timeout)
-            .const_labels(svc.labels.clone()),
-        &server,
-        &target.tls_mode(),
-        &probe.collectors,
-    )
-    .build()
-    .map_err(|e| e.to_string())?;
-    Ok((exporter, server))
+    let target = probe.target(svc.address.clone(), svc.port, module)?;
+    probe.exporter(&target, svc.labels.clone())
 }
 
 /// How the exporter's own sessions behave on the server: mysqld_exporter's `--exporter.*` flags.
@@ -250,11 +226,7 @@ impl Session {
 /// the collection `timeout`.
 pub fn connect(target: &Target, timeout: Duration, session: &Session) -> Server {
     let set = session.set_statement();
-    let pool = MySqlPoolOptions::new()
-        .max_connections(session.max_open_connections.max(1))
-        .min_connections(0)
-        .acquire_timeout(timeout.mul_f32(0.8))
-        .test_before_acquire(false)
+    let pool = hubble::connections::lazy_pool::<sqlx::MySql>(session.max_open_connections, timeout)
         .after_connect(move |conn, _| {
             let set = set.clone();
             Box::pin(async move {
@@ -288,6 +260,7 @@ pub async fn run(
                         .interval(config.interval)
                         .timeout(config.timeout),
                     server,
+                    config.timeout,
                     &target.tls_mode(),
                     &config.collectors,
                 )
@@ -300,40 +273,40 @@ pub async fn run(
             None
         }
     };
-    let every = (config.probe.idle / 4).max(Duration::from_millis(100));
-    let probes = crate::probe::Probes::new(config.probe);
+    let probes = Arc::new(
+        crate::probe::Probes::new(
+            crate::probe::MysqlProber::new(config.probe.clone()),
+            hubble::default_registry(),
+        )
+        .idle_timeout(config.probe.idle)
+        .enable_openmetrics(config.probe.enable_openmetrics),
+    );
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn({
         let (probes, cancel) = (probes.clone(), cancel.clone());
-        async move {
-            loop {
-                tokio::select! {
-                    () = cancel.cancelled() => break,
-                    () = tokio::time::sleep(every) => probes.evict_idle().await,
-                }
-            }
-        }
+        async move { probes.run_evictions(cancel).await }
     });
     if let Some(path) = config.discovery_file.clone() {
-        let (probe, cancel) = (probes.config().clone(), cancel.clone());
+        let (probe, cancel) = (config.probe.clone(), cancel.clone());
         let interval = config.discovery_interval;
         tasks.spawn(async move {
-            // A discovered server's connection closes with its exporter's collectors, when it goes.
-            let make = |svc: &hubble::discovery::ServiceAtomic| {
-                discovered(svc, &probe).map(|(exporter, _server)| exporter)
-            };
+            // A discovered server's connection closes with its exporter, when it goes.
+            let make = |svc: &hubble::discovery::ServiceAtomic| discovered(svc, &probe);
             hubble_cli::file_sd_exporters(path, "mysqld", interval, make, cancel).await;
         });
     }
     let routes = axum::Router::new()
-        .route("/probe", axum::routing::get(crate::probe::handler))
-        .with_state(probes.clone());
+        .route(
+            "/probe",
+            axum::routing::get(hubble::targets::probe::handler::<crate::probe::MysqlProber>),
+        )
+        .with_state(probes);
     let served =
         hubble_cli::serve_one(exporter, listener.into(), config.serving, routes, shutdown).await;
     cancel.cancel();
+    // The eviction task closes every probed target as it ends.
     while tasks.join_next().await.is_some() {}
-    probes.close().await;
     if let Some(server) = server {
         server.close().await;
     }

@@ -1,6 +1,7 @@
 //! The collectors, each one of mysqld_exporter's default scrapers, with its names and labels.
 
 use hubble::connections::Connections;
+use hubble::targets::up::{Answer, Check, Up};
 use hubble::text_rows::TextRows;
 use hubble::{CollectError, Collector, Desc, Labels, Metric, MetricKind};
 
@@ -124,18 +125,27 @@ pub const NOT_BUILT_OPTIONS: [(&str, bool); 15] = [
     ("perf_schema.memory_events.remove_prefix", false),
 ];
 
-/// Adds `mysql_up` and the collectors named in `enabled` to `exporter`; `tls_mode` is how its connection was
-/// asked to be encrypted ([`Target::tls_mode`](crate::app::Target::tls_mode)).
+/// Adds `mysql_up` (in runs of at most `timeout`) and the collectors named in `enabled` to `exporter`;
+/// `tls_mode` is how its connection was asked to be encrypted
+/// ([`Target::tls_mode`](crate::app::Target::tls_mode)).
 pub fn add(
     mut exporter: hubble::BaseExporterBuilder,
     server: &Server,
+    timeout: std::time::Duration,
     tls_mode: &str,
     enabled: &[&str],
 ) -> hubble::BaseExporterBuilder {
-    exporter = exporter.collector(Up {
-        server: server.clone(),
-        tls_mode: tls_mode.to_owned(),
-    });
+    exporter = exporter.collector(
+        Up::new(
+            UP,
+            UP_HELP,
+            Cipher {
+                server: server.clone(),
+            },
+            timeout,
+        )
+        .tls_mode(tls_mode),
+    );
     let rows = |name, queries, descriptors, map| Rows {
         name,
         queries,
@@ -188,53 +198,26 @@ pub fn add(
 
 const UP: &str = "mysql_up";
 const UP_HELP: &str = "Whether the MySQL server answered the last collection (1) or not (0)";
-const TLS_HELP: &str =
-    "Whether the connection to the target is encrypted (1) or not (0), as the server sees it; \
-     mode is how it was asked for (verify-identity verifies the server)";
-
-/// `mysql_up`, and `hubble_target_tls` from the same statement. Never fails: a server that does not answer is
-/// `mysql_up 0`, which is the point of the metric.
-pub struct Up {
+/// `mysql_up`'s check: the session's TLS cipher, empty on a plaintext link (one round trip, as `SELECT 1`
+/// was).
+pub struct Cipher {
     server: Server,
-    tls_mode: String,
 }
 
-impl Collector for Up {
-    fn name(&self) -> &str {
-        "up"
-    }
-
-    fn descriptors(&self) -> Vec<Desc> {
-        vec![
-            Desc::new(UP, UP_HELP, MetricKind::Gauge, Vec::<&str>::new()),
-            Desc::new("hubble_target_tls", TLS_HELP, MetricKind::Gauge, ["mode"]),
-        ]
-    }
-
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        // One round trip, as `SELECT 1` was: the session's cipher is empty on a plaintext link.
-        match rows(&self.server, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").await {
-            Ok(answer) => {
-                let cipher = answer
-                    .rows
-                    .first()
-                    .and_then(|r| r.get(1).cloned().flatten())
-                    .unwrap_or_default();
-                Ok(vec![
-                    Metric::gauge(UP, UP_HELP, 1.0),
-                    Metric::gauge(
-                        "hubble_target_tls",
-                        TLS_HELP,
-                        f64::from(u8::from(!cipher.is_empty())),
-                    )
-                    .label("mode", self.tls_mode.clone()),
-                ])
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "mysql_up probe failed");
-                Ok(vec![Metric::gauge(UP, UP_HELP, 0.0)])
-            }
-        }
+impl Check for Cipher {
+    async fn check(&self) -> Result<Answer, String> {
+        let answer = rows(&self.server, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            .await
+            .map_err(|e| e.to_string())?;
+        let cipher = answer
+            .rows
+            .first()
+            .and_then(|r| r.get(1).cloned().flatten())
+            .unwrap_or_default();
+        Ok(Answer {
+            encrypted: Some(!cipher.is_empty()),
+            samples: Vec::new(),
+        })
     }
 }
 

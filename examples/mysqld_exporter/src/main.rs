@@ -15,7 +15,7 @@ use mysqld_exporter::app::Session;
 use mysqld_exporter::app::{self, Config, Target};
 use mysqld_exporter::collectors::{NAMES, NOT_BUILT, NOT_BUILT_OPTIONS};
 use mysqld_exporter::probe::ProbeConfig;
-use postgres_exporter::allowlist::{self, Pattern};
+use hubble::targets::allowlist::Pattern;
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
 /// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by
@@ -39,7 +39,7 @@ struct Flags {
     username: Option<String>,
     /// Servers /probe?target=host:port may reach (none by default): a comma list of host:port, host:*,
     /// [ipv6]:port, CIDR:port (10.0.0.0/8:3306, addresses only), CIDR:*, or * for any.
-    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = parse_pattern)]
+    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = cli::parse_pattern)]
     probe_allowed_targets: Vec<Pattern>,
     /// How long a /probe target's connection and exporter are kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
@@ -87,11 +87,6 @@ struct Flags {
     common: cli::CommonFlags,
     #[command(flatten)]
     discovery: cli::FileSdFlags,
-}
-
-fn parse_pattern(s: &str) -> Result<Pattern, String> {
-    s.parse()
-        .map_err(|e: allowlist::PatternError| e.to_string())
 }
 
 /// mysqld_exporter 0.20's flags of the collectors not built yet (`--collect.<collector>.<option>`),

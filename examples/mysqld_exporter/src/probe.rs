@@ -1,21 +1,19 @@
-//! `/probe?target=host:port[&auth_module=client.NAME]`: mysqld_exporter's multi-target pattern. Each target gets
-//! its own exporter, connection and registry on its first probe (which waits for the first collection), kept
-//! while probed and closed after `--probe.idle-timeout` without a probe. Later probes read the cache, like
-//! `/metrics`.
+//! `/probe?target=host:port[&auth_module=client.NAME]`: mysqld_exporter's multi-target pattern, on hubble's
+//! probe registry ([`hubble::targets::probe`]): the same bounds, answers and refusal counters as the other
+//! exporters. Each target gets its own exporter, connection and registry on its first probe (which waits for
+//! the first collection), kept while probed and closed after `--probe.idle-timeout` without a probe.
 //!
 //! A probe reaches only a server `--probe.allowed-targets` allows (none by default), checked before anything
 //! else is done with the target: credentials from the option file go to a server of the operator's choosing
 //! only. The credentials are the option file's `[client]` section, or `[client.NAME]` for `auth_module`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use postgres_exporter::allowlist::Pattern;
-use tokio::time::Instant;
+use hubble::targets::allowlist::{Allowlist, KnownTargets, Pattern};
+use hubble::targets::probe::{Prober, Refusal};
+use hubble::{BaseExporter, Exporter, Registry};
 
 use crate::app::Target;
 use crate::collectors::Server;
@@ -42,163 +40,139 @@ pub struct ProbeConfig {
     pub session: crate::app::Session,
 }
 
-struct Probed {
-    registry: hubble::Registry,
-    exporter: Arc<hubble::BaseExporter>,
-    server: Server,
-    last_used: Mutex<Instant>,
-}
-
-/// The probed targets.
-pub struct Probes {
-    config: ProbeConfig,
-    targets: tokio::sync::Mutex<HashMap<(String, u16, String), Arc<Probed>>>,
-}
-
-/// Most targets probed at once; a probe beyond is refused until idle ones are closed.
-const MAX_TARGETS: usize = 1000;
-
-impl Probes {
-    /// No target yet.
-    pub fn new(config: ProbeConfig) -> Arc<Self> {
-        Arc::new(Probes {
-            config,
-            targets: tokio::sync::Mutex::new(HashMap::new()),
+impl ProbeConfig {
+    /// The target `module`'s section describes at `host`:`port`.
+    pub fn target(&self, host: String, port: u16, module: &str) -> Result<Target, String> {
+        let client = self.sections.get(module).ok_or_else(|| {
+            format!("auth_module {module:?}: no [{module}] section in --config.my-cnf")
+        })?;
+        let user = client
+            .user
+            .clone()
+            .ok_or_else(|| format!("auth_module {module:?}: its section has no user"))?;
+        Ok(Target {
+            address: Some((host, port)),
+            socket: None,
+            user,
+            password: client.password.clone(),
+            tls: client.tls.clone(),
         })
+    }
+
+    /// `target`'s exporter over its own connection, with `labels` on every series.
+    pub fn exporter(&self, target: &Target, labels: hubble::Labels) -> Result<MysqlExporter, String> {
+        let server = crate::app::connect(target, self.timeout, &self.session);
+        let base = crate::collectors::add(
+            BaseExporter::builder("mysqld")
+                .interval(self.interval)
+                .timeout(self.timeout)
+                .const_labels(labels),
+            &server,
+            self.timeout,
+            &target.tls_mode(),
+            &self.collectors,
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+        Ok(MysqlExporter { base, server })
+    }
+}
+
+/// One server's exporter and its connection, closed together.
+pub struct MysqlExporter {
+    base: BaseExporter,
+    server: Server,
+}
+
+impl Exporter for MysqlExporter {
+    fn base(&self) -> &BaseExporter {
+        &self.base
+    }
+
+    async fn close(&self) {
+        self.base.close().await;
+        self.server.close().await;
+    }
+}
+
+/// The exporter's half of `/probe`.
+pub struct MysqlProber {
+    config: ProbeConfig,
+    allowlist: Allowlist,
+}
+
+impl MysqlProber {
+    /// Probes what `config` allows.
+    pub fn new(config: ProbeConfig) -> Self {
+        let allowlist = Allowlist::new(
+            config.allowed.clone(),
+            Vec::new(),
+            Arc::new(KnownTargets::default()),
+        );
+        MysqlProber { config, allowlist }
     }
 
     /// What it was made with.
     pub fn config(&self) -> &ProbeConfig {
         &self.config
     }
+}
 
-    /// Closes targets not probed for the idle timeout.
-    pub async fn evict_idle(&self) {
-        let gone: Vec<Arc<Probed>> = {
-            let mut targets = self.targets.lock().await;
-            let now = Instant::now();
-            let idle = self.config.idle;
-            let stale: Vec<_> = targets
-                .iter()
-                .filter(|(_, p)| {
-                    now.duration_since(*p.last_used.lock().unwrap_or_else(|e| e.into_inner()))
-                        > idle
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            stale.iter().filter_map(|k| targets.remove(k)).collect()
-        };
-        for p in gone {
-            close(&p).await;
-        }
-    }
+/// The probed servers.
+pub type Probes = hubble::targets::probe::Probes<MysqlProber>;
 
-    /// Closes every target.
-    pub async fn close(&self) {
-        let all: Vec<_> = self.targets.lock().await.drain().map(|(_, p)| p).collect();
-        for p in all {
-            close(&p).await;
-        }
-    }
+impl Prober for MysqlProber {
+    /// Address and auth module: one exporter per server and credentials.
+    type Key = (String, u16, String);
 
-    async fn probed(
-        &self,
-        target: &str,
-        module: &str,
-    ) -> Result<Arc<Probed>, (StatusCode, String)> {
+    const TARGET_FORM: &'static str = "host:port";
+
+    fn resolve(&self, target: &str, auth_module: Option<&str>) -> Result<Self::Key, Refusal> {
         let (host, port) = match crate::app::address(target) {
             Ok(a) => a,
-            Err(_) if !target.is_empty() && !target.contains(':') => (target.to_owned(), 3306),
-            Err(e) => return Err((StatusCode::BAD_REQUEST, format!("target: {e}"))),
+            Err(_) if !target.contains(':') => (target.to_owned(), 3306),
+            Err(e) => return Err(Refusal::bad_request(format!("target: {e}"))),
         };
-        if !self.config.allowed.iter().any(|p| p.matches(&host, port)) {
-            return Err((
-                StatusCode::FORBIDDEN,
-                format!("target {host}:{port} is not allowed by --probe.allowed-targets"),
-            ));
-        }
-        let client = self.config.sections.get(module).ok_or_else(|| {
-            (
-                StatusCode::BAD_REQUEST,
-                format!("auth_module {module:?}: no [{module}] section in --config.my-cnf"),
-            )
-        })?;
-        let user = client.user.clone().ok_or_else(|| {
-            (
-                StatusCode::BAD_REQUEST,
-                format!("auth_module {module:?}: its section has no user"),
-            )
-        })?;
-        let key = (host.clone(), port, module.to_owned());
-        let mut targets = self.targets.lock().await;
-        if let Some(p) = targets.get(&key) {
-            return Ok(p.clone());
-        }
-        if targets.len() >= MAX_TARGETS {
-            return Err((
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{MAX_TARGETS} targets probed already; idle ones close after --probe.idle-timeout"),
-            ));
-        }
-        let target = Target {
-            address: Some((host, port)),
-            socket: None,
-            user,
-            password: client.password.clone(),
-            tls: client.tls.clone(),
-        };
-        let server = crate::app::connect(&target, self.config.timeout, &self.config.session);
-        let exporter = crate::collectors::add(
-            hubble::BaseExporter::builder("mysqld")
-                .interval(self.config.interval)
-                .timeout(self.config.timeout),
-            &server,
-            &target.tls_mode(),
-            &self.config.collectors,
-        )
-        .build()
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let registry = hubble::Registry::without_process_metrics();
-        let exporter = registry
+        self.allowlist
+            .check(&host, port)
+            .map_err(|e| Refusal::not_allowed(e.to_string()))?;
+        let module = auth_module.unwrap_or("client");
+        // The section is checked now, so a bad auth_module is a 400 before any connection.
+        self.config
+            .target(host.clone(), port, module)
+            .map_err(Refusal::bad_request)?;
+        Ok((host, port, module.to_owned()))
+    }
+
+    async fn open(
+        &self,
+        (host, port, module): &Self::Key,
+        registry: &Registry,
+        _runtime: &tokio::runtime::Handle,
+    ) -> Result<(), Refusal> {
+        let target = self
+            .config
+            .target(host.clone(), *port, module)
+            .map_err(Refusal::bad_request)?;
+        let exporter = self
+            .config
+            .exporter(&target, hubble::Labels::new())
+            .map_err(Refusal::failed)?;
+        registry
             .register(exporter)
             .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        tracing::info!(target = %target.describe(), auth_module = module, "probing a new target");
-        let probed = Arc::new(Probed {
-            registry,
-            exporter,
-            server,
-            last_used: Mutex::new(Instant::now()),
-        });
-        targets.insert(key, probed.clone());
-        Ok(probed)
+            .map_err(|e| Refusal::failed(e.to_string()))?;
+        Ok(())
     }
-}
 
-async fn close(p: &Probed) {
-    p.registry.unregister(&*p.exporter).await;
-    p.server.close().await;
-}
-
-/// `GET /probe`.
-pub async fn handler(
-    State(probes): State<Arc<Probes>>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let Some(target) = params.get("target").filter(|t| !t.is_empty()) else {
-        return (StatusCode::BAD_REQUEST, "missing target=host:port\n").into_response();
-    };
-    let module = params.get("auth_module").map_or("client", String::as_str);
-    let probed = match probes.probed(target, module).await {
-        Ok(p) => p,
-        Err((status, why)) => return (status, format!("{why}\n")).into_response(),
-    };
-    *probed.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-    // A new target's first collection: wait for it rather than answer with nothing.
-    let deadline = Instant::now() + probes.config.timeout;
-    while !probed.registry.is_ready() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    fn first_collection_wait(&self) -> Duration {
+        self.config.timeout
     }
-    hubble::metrics_response(&probed.registry, &headers, probes.config.enable_openmetrics)
+
+    fn describe(&self, (host, port, module): &Self::Key) -> String {
+        format!(
+            "{} ({module})",
+            hubble::targets::allowlist::server(host, *port)
+        )
+    }
 }

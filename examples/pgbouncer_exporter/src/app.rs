@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use postgres_exporter::connection::{Dsn, DsnError};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use hubble::targets::postgres::{Dsn, DsnError};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
 
+use crate::probe::{BouncerExporter, BouncerProber, Probes};
 use crate::show::Console;
 
 /// What the command line decides.
@@ -28,6 +29,10 @@ pub struct Config {
     pub discovery_file: Option<PathBuf>,
     /// `--discovery.interval`.
     pub discovery_interval: Duration,
+    /// `--probe.allowed-targets`: the PgBouncers `/probe` may reach (none by default).
+    pub probe_allowed: Vec<hubble::targets::allowlist::Pattern>,
+    /// `--probe.idle-timeout`: how long a probed PgBouncer is kept without a probe.
+    pub probe_idle: Duration,
 }
 
 /// What connections are called in `SHOW CLIENTS`.
@@ -64,32 +69,33 @@ pub fn connection(s: &str) -> Result<PgConnectOptions, String> {
 /// An admin console's connection, opened when first needed and kept; a refused connection is an error after
 /// most of the collection `timeout`.
 pub fn console(options: PgConnectOptions, timeout: Duration) -> Console {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .acquire_timeout(timeout.mul_f32(0.8))
-        // The console answers no ping (it knows only simple queries): a kept connection that failed is
-        // closed and opened again instead.
-        .test_before_acquire(false)
-        .connect_lazy_with(options);
+    // No ping before a query, which the console could not answer (it knows only simple queries): a kept
+    // connection that failed is closed and opened again instead.
+    let pool = hubble::connections::lazy_pool(1, timeout).connect_lazy_with(options);
     hubble::connections::Connections::new(pool)
 }
 
-/// The exporter of one PgBouncer over `console`, with `labels` on every series.
-fn exporter(
+/// The exporter of the PgBouncer `options` reach, over its own console connection, with `labels` on every
+/// series.
+pub fn exporter(
     config: &Config,
-    console: &Console,
+    options: PgConnectOptions,
     labels: hubble::Labels,
-) -> Result<hubble::BaseExporter, String> {
-    crate::collectors::add_all(
+) -> Result<BouncerExporter, String> {
+    let ssl_mode = options.get_ssl_mode();
+    let console = console(options, config.timeout);
+    let base = crate::collectors::add_all(
         hubble::BaseExporter::builder("pgbouncer")
             .interval(config.interval)
             .timeout(config.timeout)
             .const_labels(labels),
-        console,
+        &console,
+        config.timeout,
+        ssl_mode,
     )
     .build()
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    Ok(BouncerExporter { base, console })
 }
 
 /// A discovered PgBouncer's labels: discovery's, with its `host` (a label of `SHOW DATABASES` too) given as
@@ -115,11 +121,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    let (own, single) = match &config.discovery_file {
+    let config = Arc::new(config);
+    let single = match &config.discovery_file {
         None => {
-            let console = console(config.connection.clone(), config.timeout);
-            let exporter =
-                exporter(&config, &console, hubble::Labels::new()).map_err(anyhow::Error::msg)?;
             let o = &config.connection;
             tracing::info!(
                 host = o.get_host(),
@@ -128,23 +132,22 @@ pub async fn run(
                 user = o.get_username(),
                 "exporting one PgBouncer"
             );
-            (Some(console), Some(exporter))
+            Some(
+                exporter(&config, config.connection.clone(), hubble::Labels::new())
+                    .map_err(anyhow::Error::msg)?,
+            )
         }
         Some(path) => {
             let (path, cancel) = (path.clone(), cancel.clone());
-            let config = Arc::new(config.clone());
+            let config = config.clone();
             tasks.spawn(async move {
                 let make = |svc: &hubble::discovery::ServiceAtomic| {
                     let mut options = config.connection.clone().host(&svc.address).port(svc.port);
                     if let Some(user) = svc.exporter_options.get("user") {
                         options = options.username(user);
                     }
-                    // The connection closes with the exporter's collectors, when the target goes.
-                    exporter(
-                        &config,
-                        &console(options, config.timeout),
-                        target_labels(svc),
-                    )
+                    // The connection closes with the exporter, when the target goes.
+                    exporter(&config, options, target_labels(svc))
                 };
                 hubble_cli::file_sd_exporters(
                     path,
@@ -155,7 +158,7 @@ pub async fn run(
                 )
                 .await;
             });
-            (None, None)
+            None
         }
     };
     if let Some(path) = &config.pid_file {
@@ -164,18 +167,35 @@ pub async fn run(
             .register(Box::new(crate::process::PidFileProcess::new(path.clone())))
             .context("--pgBouncer.pid-file")?;
     }
+    let probes = Arc::new(
+        Probes::new(
+            BouncerProber::new(config.clone(), config.probe_allowed.clone()),
+            hubble::default_registry(),
+        )
+        .idle_timeout(config.probe_idle)
+        .enable_openmetrics(config.serving.enable_openmetrics),
+    );
+    tasks.spawn({
+        let (probes, cancel) = (probes.clone(), cancel.clone());
+        // Closes every probed PgBouncer as it ends.
+        async move { probes.run_evictions(cancel).await }
+    });
+    let routes = axum::Router::new()
+        .route(
+            "/probe",
+            axum::routing::get(hubble::targets::probe::handler::<BouncerProber>),
+        )
+        .with_state(probes);
+    // The single PgBouncer's connection closes with its exporter, when serving ends.
     let served = hubble_cli::serve_one(
         single,
         listener.into(),
-        config.serving,
-        Default::default(),
+        config.serving.clone(),
+        routes,
         shutdown,
     )
     .await;
     cancel.cancel();
     while tasks.join_next().await.is_some() {}
-    if let Some(console) = own {
-        console.close().await;
-    }
     served
 }

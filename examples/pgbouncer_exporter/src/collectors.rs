@@ -2,19 +2,39 @@
 
 use std::collections::BTreeMap;
 
+use hubble::targets::up::{Answer as UpAnswer, Check, Up};
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use sqlx::postgres::PgSslMode;
 
 use crate::families::{Column, RowFamilies, Table};
 use crate::show::{number, show, Answer, Console};
 
-/// Adds every collector of one PgBouncer to `exporter`.
+/// Adds every collector of one PgBouncer to `exporter`: `pgbouncer_up` in runs of at most `timeout`, over a
+/// console connected with `ssl_mode`.
 pub fn add_all(
     mut exporter: hubble::BaseExporterBuilder,
     console: &Console,
+    timeout: std::time::Duration,
+    ssl_mode: PgSslMode,
 ) -> hubble::BaseExporterBuilder {
-    exporter = exporter.collector(Up {
-        console: console.clone(),
-    });
+    exporter = exporter.collector(
+        Up::new(
+            UP,
+            UP_HELP,
+            Version {
+                console: console.clone(),
+                ssl_mode,
+            },
+            timeout,
+        )
+        .tls_mode(ssl_mode_name(ssl_mode))
+        .describes(Desc::new(
+            VERSION,
+            VERSION_HELP,
+            MetricKind::Gauge,
+            ["version"],
+        )),
+    );
     for table in crate::families::TABLES {
         exporter = exporter.collector(TableCollector {
             console: console.clone(),
@@ -38,41 +58,45 @@ const UP_HELP: &str =
 const VERSION: &str = "pgbouncer_version_info";
 const VERSION_HELP: &str = "PgBouncer's version, as SHOW VERSION prints it";
 
-/// `pgbouncer_up` and `pgbouncer_version_info{version}`, from `SHOW VERSION`. Never fails: a PgBouncer that
-/// does not answer is `pgbouncer_up 0`, which is the point of the metric.
-pub struct Up {
-    pub(crate) console: Console,
+/// `sslmode` as libpq spells it.
+fn ssl_mode_name(mode: PgSslMode) -> &'static str {
+    match mode {
+        PgSslMode::Disable => "disable",
+        PgSslMode::Allow => "allow",
+        PgSslMode::Prefer => "prefer",
+        PgSslMode::Require => "require",
+        PgSslMode::VerifyCa => "verify-ca",
+        PgSslMode::VerifyFull => "verify-full",
+    }
 }
 
-impl Collector for Up {
-    fn name(&self) -> &str {
-        "up"
-    }
+/// `pgbouncer_up`'s check and `pgbouncer_version_info{version}`, from `SHOW VERSION`. The console has no
+/// view of its own connection's encryption: a link that connected is encrypted where the mode requires it
+/// and plain under `disable`; under `prefer` or `allow` it is not known, and `hubble_target_tls` is left out.
+pub struct Version {
+    console: Console,
+    ssl_mode: PgSslMode,
+}
 
-    fn descriptors(&self) -> Vec<Desc> {
-        vec![
-            Desc::new(UP, UP_HELP, MetricKind::Gauge, Vec::<&str>::new()),
-            Desc::new(VERSION, VERSION_HELP, MetricKind::Gauge, ["version"]),
-        ]
-    }
-
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-        Ok(match show(&self.console, "VERSION").await {
-            Ok(answer) => {
-                let mut out = vec![Metric::gauge(UP, UP_HELP, 1.0)];
-                let column = answer.column("version").unwrap_or(0);
-                if let Some(Some(version)) = answer.rows.first().and_then(|r| r.get(column)) {
-                    out.push(
-                        Metric::gauge(VERSION, VERSION_HELP, 1.0).label("version", version.clone()),
-                    );
-                }
-                out
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "pgbouncer_up probe failed");
-                vec![Metric::gauge(UP, UP_HELP, 0.0)]
-            }
-        })
+impl Check for Version {
+    async fn check(&self) -> Result<UpAnswer, String> {
+        let answer = show(&self.console, "VERSION")
+            .await
+            .map_err(|e| e.to_string())?;
+        let column = answer.column("version").unwrap_or(0);
+        let samples = answer
+            .rows
+            .first()
+            .and_then(|r| r.get(column).cloned().flatten())
+            .map(|version| Metric::gauge(VERSION, VERSION_HELP, 1.0).label("version", version))
+            .into_iter()
+            .collect();
+        let encrypted = match self.ssl_mode {
+            PgSslMode::Disable => Some(false),
+            PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull => Some(true),
+            PgSslMode::Allow | PgSslMode::Prefer => None,
+        };
+        Ok(UpAnswer { encrypted, samples })
     }
 }
 

@@ -11,5 +11,6 @@
 pub mod app;
 pub mod collectors;
 pub mod families;
+pub mod probe;
 pub mod process;
 pub mod show;

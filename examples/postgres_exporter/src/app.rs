@@ -12,12 +12,12 @@ use hubble::dispatcher::{Dispatcher, Shard};
 use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
 use tokio_util::sync::CancellationToken;
 
-use super::allowlist::{Allowlist, KnownTargets, Pattern};
+use hubble::targets::allowlist::{Allowlist, KnownTargets, Pattern};
 use super::auth_modules::{self, AuthModules};
 use super::connection::Dsn;
 pub use super::live::PgExporter;
 use super::live::{Holds, Live};
-use super::probe::{self, Access, Probes};
+use super::probe::{Access, PgProber, Probes};
 use super::reload::Reloader;
 use super::{lifecycle, Collection};
 
@@ -110,7 +110,7 @@ pub async fn run(
     let allowlist = Arc::new(Allowlist::new(
         config.probe.allowed_targets.clone(),
         match &config.probe.allowed_targets_file {
-            Some(path) => super::allowlist::load_file(path).map_err(anyhow::Error::msg)?,
+            Some(path) => hubble::targets::allowlist::load_file(path).map_err(anyhow::Error::msg)?,
             None => Vec::new(),
         },
         known.clone(),
@@ -139,7 +139,7 @@ pub async fn run(
         }
         Targets::Single(dsn) => {
             let holds = Holds {
-                known: Some(known.hold(dsn)),
+                known: Some(known.hold(&dsn.host, dsn.port)),
                 ..Holds::default()
             };
             registry
@@ -193,31 +193,25 @@ pub async fn run(
     tasks.spawn(lifecycle::on_sighup(reloader.clone(), cancel.clone()));
     let probes = Arc::new(
         Probes::new(
-            config.defaults.clone(),
-            live.clone(),
-            Access {
-                allowlist,
-                auth_modules,
-                allow_insecure_auth: config.probe.allow_insecure_auth,
-            },
-            config.probe_idle_timeout,
+            PgProber::new(
+                config.defaults.clone(),
+                live.clone(),
+                Access {
+                    allowlist,
+                    auth_modules,
+                    allow_insecure_auth: config.probe.allow_insecure_auth,
+                },
+            ),
             &registry,
         )
+        .idle_timeout(config.probe_idle_timeout)
         .collect_on(registry.collection_runtime())
         .enable_openmetrics(config.enable_openmetrics),
     );
     tasks.spawn({
         let (probes, cancel) = (probes.clone(), cancel.clone());
-        let every = (config.probe_idle_timeout / 4).max(Duration::from_millis(100));
-        async move {
-            loop {
-                tokio::select! {
-                    () = cancel.cancelled() => break,
-                    () = tokio::time::sleep(every) => { probes.evict_idle().await; }
-                }
-            }
-            probes.close().await;
-        }
+        // Closes every probed target as it ends.
+        async move { probes.run_evictions(cancel).await }
     });
     let router = hubble::router(
         registry.clone(),
@@ -229,7 +223,10 @@ pub async fn run(
     )
     .merge(
         axum::Router::new()
-            .route("/probe", axum::routing::get(probe::handler))
+            .route(
+                "/probe",
+                axum::routing::get(hubble::targets::probe::handler::<PgProber>),
+            )
             .with_state(probes),
     )
     .merge(super::role::router(super::role::Roles::new(
@@ -303,7 +300,7 @@ fn spawn_dispatcher<L, P>(
             let dsn = target_dsn(&svc, &defaults);
             // A discovered server may be probed too (e.g. with another auth module) while it is discovered.
             let holds = Holds {
-                known: Some(known.hold(&dsn)),
+                known: Some(known.hold(&dsn.host, dsn.port)),
                 ..Holds::default()
             };
             let exporter = live.exporter_holding(&dsn, svc.labels, holds);

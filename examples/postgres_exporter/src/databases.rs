@@ -19,7 +19,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::Row;
 use tokio::sync::Semaphore;
 
-use super::connection::{Dsn, PgConnections};
+use super::connection::{Connect as _, Dsn, PgConnections};
 
 /// Which databases `--auto-discover-databases` visits: `--include-databases` (when given, only these) and
 /// `--exclude-databases`, as postgres_exporter spells them.
@@ -142,12 +142,8 @@ impl Databases {
         for (_, c) in evicted {
             c.close().await;
         }
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
+        let pool = hubble::connections::lazy_pool(1, self.connect_timeout)
             .acquire_timeout(self.connect_timeout)
-            .test_before_acquire(false)
-            .acquire_slow_level(log::LevelFilter::Debug)
             .connect_lazy_with(self.options.clone().database(datname));
         Checkout {
             connections: PgConnections::new(pool),

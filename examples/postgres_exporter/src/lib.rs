@@ -4,7 +4,6 @@
 //! hold the two collectors whose shape the derive does not fit; [`connection`] parses DSNs and builds a
 //! target's connections.
 
-pub mod allowlist;
 pub mod app;
 pub mod auth_guard;
 pub mod auth_modules;

@@ -5,15 +5,15 @@ use std::sync::{Arc, Mutex, Weak};
 
 use hubble::{BaseExporter, Exporter, ExporterError, Labels};
 
-use super::allowlist::KnownGuard;
+use hubble::targets::allowlist::KnownGuard;
 use super::auth_guard::AuthGuard;
-use super::connection::{Dsn, PgConnections};
+use super::connection::{Connect as _, Dsn, PgConnections};
 use super::custom::{CustomCollector, CustomQuery};
 use super::databases::{split_budget, Databases, LocalGroup, PerDatabase};
 use super::naming::Naming;
 use super::privileges::WithGrantHint;
 use super::scrape_stats::ScrapeStats;
-use super::up::PgUp;
+use super::up::pg_up;
 use super::{exporter, Collection, Schedule};
 
 /// One target's exporter: the base exporter plus its connections, closed together.
@@ -113,8 +113,11 @@ impl PgExporter {
             }
         }
         labels.insert("server", dsn.server());
-        let up = PgUp::new(connections.clone(), collection.schedule.timeout)
-            .tls_mode(dsn.tls_mode(via.is_some()));
+        let up = pg_up(
+            connections.clone(),
+            collection.schedule.timeout,
+            dsn.tls_mode_via(via.is_some()),
+        );
         let base = if collection.disable_default_metrics {
             BaseExporter::builder("postgres")
                 .const_labels(labels)

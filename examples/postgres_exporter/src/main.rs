@@ -15,7 +15,7 @@ use hubble::discovery::ConsulConfig;
 use hubble::dispatcher::Shard;
 use hubble::runtime::CollectionRuntime;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
-use postgres_exporter::allowlist::{self, Pattern};
+use hubble::targets::allowlist::Pattern;
 use postgres_exporter::app::{self, Config, ProbeConfig, Targets};
 use postgres_exporter::collectors::{self, Enabled};
 use postgres_exporter::connection::Dsn;
@@ -154,7 +154,7 @@ struct Flags {
     disable_default_metrics: bool,
     /// Servers /probe may reach, besides the targets already exported (none by default): a comma list of
     /// host:port, host:*, [ipv6]:port, CIDR:port (10.0.0.0/8:5432, addresses only), CIDR:*, or * for any.
-    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = parse_pattern)]
+    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = cli::parse_pattern)]
     probe_allowed_targets: Vec<Pattern>,
     /// A file of such patterns (one or more per line, # comments), re-read on reload.
     #[arg(long = "probe.allowed-targets-file", value_name = "PATH")]
@@ -316,11 +316,6 @@ fn percent_encode(s: &str) -> String {
 fn parse_dsn(s: &str) -> Result<Dsn, String> {
     s.parse()
         .map_err(|e: postgres_exporter::connection::DsnError| e.to_string())
-}
-
-fn parse_pattern(s: &str) -> Result<Pattern, String> {
-    s.parse()
-        .map_err(|e: allowlist::PatternError| e.to_string())
 }
 
 fn read_secret(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hubble::discovery::ConsulBackend;
 use hubble::{WebConfig, WebConfigHandle};
 
-use super::allowlist::{self, Allowlist};
+use hubble::targets::allowlist::{self, Allowlist};
 use super::auth_modules::{self, AuthModules};
 use super::custom;
 use super::live::Live;

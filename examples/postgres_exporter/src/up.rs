@@ -1,100 +1,60 @@
-//! `pg_up` and `pg_static`: whether the server answered, and its version.
+//! `pg_up` and `pg_static`: whether the server answered, and its version; the version and role facts that
+//! gate groups.
 //!
-//! This collector never fails: an unreachable server is `pg_up 0`, which is the point of the metric. A server
-//! that does not answer within the run's timeout is `pg_up 0` too: the collector gives up a little before the
-//! run's timeout would cancel it, so `pg_up` turns 0 on the first run that times out instead of going absent.
+//! `pg_up` is hubble's [`Up`] collector: it never fails, an unreachable server is `pg_up 0`, and a server that
+//! does not answer within most of the run's timeout is `pg_up 0` too, on the first run that times out.
 
+use hubble::targets::up::{Answer, Check, Up};
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 use sqlx::Row;
 
 use super::connection::PgConnections;
 
 /// The `pg_up` collector.
-pub struct PgUp {
-    connections: PgConnections,
-    /// The `sslmode` the connections use (the `mode` label of `hubble_target_tls`).
-    tls_mode: String,
-    /// How long the server has to answer: most of the run's timeout.
-    patience: std::time::Duration,
-}
-
-impl PgUp {
-    /// Over a target's shared `connections`, in runs of at most `timeout`.
-    pub fn new(connections: PgConnections, timeout: std::time::Duration) -> Self {
-        PgUp {
-            connections,
-            tls_mode: "prefer".to_owned(),
-            patience: timeout.mul_f64(0.9),
-        }
-    }
-
-    /// The `sslmode` the connections were configured with.
-    pub fn tls_mode(mut self, mode: String) -> Self {
-        self.tls_mode = mode;
-        self
-    }
-}
-
-const TLS_HELP: &str =
-    "Whether the connection to the target is encrypted (1) or not (0), as the server sees it; \
-     mode is the sslmode it was asked for (verify-full and verify-ca verify the server).";
+pub type PgUp = Up<PgCheck>;
 
 const UP_HELP: &str =
     "Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).";
+const STATIC_HELP: &str = "Version string as reported by postgres";
 
-impl Collector for PgUp {
-    fn name(&self) -> &str {
-        "pg_up"
-    }
+/// `pg_up` over a target's shared `connections`, in runs of at most `timeout`; `tls_mode` is the `sslmode`
+/// the connections use.
+pub fn pg_up(connections: PgConnections, timeout: std::time::Duration, tls_mode: String) -> PgUp {
+    Up::new("pg_up", UP_HELP, PgCheck { connections }, timeout)
+        .tls_mode(tls_mode)
+        .describes(Desc::new(
+            "pg_static",
+            STATIC_HELP,
+            MetricKind::Untyped,
+            ["short_version", "version"],
+        ))
+}
 
-    fn descriptors(&self) -> Vec<Desc> {
-        vec![
-            Desc::new("pg_up", UP_HELP, MetricKind::Gauge, Vec::<&str>::new()),
-            Desc::new(
-                "pg_static",
-                "Version string as reported by postgres",
-                MetricKind::Untyped,
-                ["short_version", "version"],
-            ),
-            Desc::new("hubble_target_tls", TLS_HELP, MetricKind::Gauge, ["mode"]),
-        ]
-    }
+/// `pg_up`'s one statement: the version, and whether the link is encrypted.
+pub struct PgCheck {
+    connections: PgConnections,
+}
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+impl Check for PgCheck {
+    async fn check(&self) -> Result<Answer, String> {
         // The session's own row of pg_stat_ssl (9.5+) says whether this link is encrypted: no extra round trip.
-        let query = self.connections.fetch_one(sqlx::query(
-            "SELECT version(), current_setting('server_version'), \
-                    COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
-        ));
-        let row: Result<(String, String, bool), String> =
-            match tokio::time::timeout(self.patience, query).await {
-                Ok(answer) => answer
-                    .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-                    .map_err(|e| e.to_string()),
-                Err(_) => Err(format!("no answer within {:?}", self.patience)),
-            };
-        Ok(match row {
-            Ok((version, server_version, encrypted)) => vec![
-                Metric::gauge(
-                    "hubble_target_tls",
-                    TLS_HELP,
-                    f64::from(u8::from(encrypted)),
-                )
-                .label("mode", self.tls_mode.clone()),
-                Metric::gauge("pg_up", UP_HELP, 1.0),
-                Metric::new(
-                    "pg_static",
-                    "Version string as reported by postgres",
-                    MetricKind::Untyped,
-                    1.0,
-                )
+        let row = self
+            .connections
+            .fetch_one(sqlx::query(
+                "SELECT version(), current_setting('server_version'), \
+                        COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        let read = || -> Result<(String, String, bool), sqlx::Error> {
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        };
+        let (version, server_version, encrypted) = read().map_err(|e| e.to_string())?;
+        Ok(Answer {
+            encrypted: Some(encrypted),
+            samples: vec![Metric::new("pg_static", STATIC_HELP, MetricKind::Untyped, 1.0)
                 .label("version", version)
-                .label("short_version", short_version(&server_version)),
-            ],
-            Err(e) => {
-                tracing::debug!(error = %e, "pg_up probe failed");
-                vec![Metric::gauge("pg_up", UP_HELP, 0.0)]
-            }
+                .label("short_version", short_version(&server_version))],
         })
     }
 }

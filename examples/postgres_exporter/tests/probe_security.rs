@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use postgres_exporter::app::{Config, Targets};
 use postgres_exporter::auth_guard::AuthGuard;
-use postgres_exporter::connection::Dsn;
+use postgres_exporter::connection::{Connect as _, Dsn};
 use running::{config, dsn, test_collection, Running};
 use support::pg::PgCluster;
 use support::{get, post, wait_for};
@@ -206,7 +206,7 @@ async fn the_guard_says_why_it_cut_a_connection() {
     .parse()
     .unwrap();
     let options = dsn
-        .connect_options(Duration::from_secs(5))
+        .startup_options(Duration::from_secs(5))
         .unwrap()
         .socket(guard.socket_dir());
     let error = options.connect().await.unwrap_err().to_string();

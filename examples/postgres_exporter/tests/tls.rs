@@ -8,7 +8,7 @@ use hubble_test_support as support;
 use std::time::Duration;
 
 use postgres_exporter::app::Targets;
-use postgres_exporter::connection::Dsn;
+use postgres_exporter::connection::{Connect as _, Dsn};
 use postgres_exporter::{Collection, Schedule};
 use running::Running;
 use support::pg::PgCluster;
@@ -197,18 +197,18 @@ fn tls_settings_are_read_from_every_form_a_dsn_takes() {
     // sslrootcert=system is verify-full, as in libpq 16; a weaker mode with it is refused.
     let system: Dsn = "postgresql://u@h/d?sslrootcert=system".parse().unwrap();
     assert!(system.requires_tls());
-    assert!(system.connect_options(Duration::from_secs(1)).is_ok());
+    assert!(system.startup_options(Duration::from_secs(1)).is_ok());
     let weak: Dsn = "postgresql://u@h/d?sslrootcert=system&sslmode=require"
         .parse()
         .unwrap();
-    let err = weak.connect_options(Duration::from_secs(1)).unwrap_err();
+    let err = weak.startup_options(Duration::from_secs(1)).unwrap_err();
     assert!(
         err.contains("sslrootcert=system needs sslmode=verify-full"),
         "{err}"
     );
     let half: Dsn = "postgresql://u@h/d?sslcert=/c.pem".parse().unwrap();
     assert!(half
-        .connect_options(Duration::from_secs(1))
+        .startup_options(Duration::from_secs(1))
         .unwrap_err()
         .contains("sslcert and sslkey go together"));
     // /probe's password guard relays in clear: a DSN that requires TLS is refused there, not sent in clear.

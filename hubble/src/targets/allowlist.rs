@@ -10,8 +10,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::connection::Dsn;
-
 /// One allowed target pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pattern {
@@ -192,9 +190,9 @@ impl KnownTargets {
         (host, port)
     }
 
-    /// Marks `dsn`'s server known until the guard drops.
-    pub fn hold(self: &Arc<Self>, dsn: &Dsn) -> KnownGuard {
-        let key = Self::key(&dsn.host, dsn.port);
+    /// Marks `host`:`port` known until the guard drops.
+    pub fn hold(self: &Arc<Self>, host: &str, port: u16) -> KnownGuard {
+        let key = Self::key(host, port);
         *self.lock().entry(key.clone()).or_default() += 1;
         KnownGuard {
             known: self.clone(),
@@ -266,9 +264,8 @@ impl Allowlist {
                 .contains(&Pattern::Any)
     }
 
-    /// Whether `/probe` may reach `dsn`'s server.
-    pub fn check(&self, dsn: &Dsn) -> Result<(), NotAllowed> {
-        let (host, port) = (dsn.host.as_str(), dsn.port);
+    /// Whether `/probe` may reach `host`:`port`.
+    pub fn check(&self, host: &str, port: u16) -> Result<(), NotAllowed> {
         let listed = |patterns: &[Pattern]| patterns.iter().any(|p| p.matches(host, port));
         if listed(&self.flag)
             || listed(&self.file.read().unwrap_or_else(|e| e.into_inner()))
@@ -277,19 +274,24 @@ impl Allowlist {
             Ok(())
         } else {
             Err(NotAllowed {
-                server: dsn.server(),
+                server: server(host, port),
             })
         }
+    }
+}
+
+/// `host:port`, an IPv6 address bracketed.
+pub fn server(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dsn(s: &str) -> Dsn {
-        s.parse().unwrap()
-    }
 
     #[test]
     fn patterns_parse_and_print() {
@@ -359,22 +361,20 @@ mod tests {
     fn known_targets_are_allowed_while_held() {
         let known = Arc::new(KnownTargets::default());
         let allow = Allowlist::new(vec!["db1:5432".parse().unwrap()], vec![], known.clone());
-        assert!(allow.check(&dsn("db1:5432")).is_ok());
-        let refused = allow
-            .check(&dsn("postgresql://u:hunter2@db2:5432/x"))
-            .unwrap_err();
+        assert!(allow.check("db1", 5432).is_ok());
+        let refused = allow.check("db2", 5432).unwrap_err();
         assert_eq!(
             refused.to_string(),
             "target db2:5432 is not allowed: it matches no --probe.allowed-targets pattern and is not a discovered target"
         );
-        let a = known.hold(&dsn("db2:5432"));
-        let b = known.hold(&dsn("DB2:5432"));
-        assert!(allow.check(&dsn("db2:5432")).is_ok());
+        let a = known.hold("db2", 5432);
+        let b = known.hold("DB2", 5432);
+        assert!(allow.check("db2", 5432).is_ok());
         drop(a);
-        assert!(allow.check(&dsn("db2:5432")).is_ok(), "still held by b");
+        assert!(allow.check("db2", 5432).is_ok(), "still held by b");
         drop(b);
-        assert!(allow.check(&dsn("db2:5432")).is_err());
+        assert!(allow.check("db2", 5432).is_err());
         allow.set_file_patterns(vec!["*".parse().unwrap()]);
-        assert!(allow.allows_any() && allow.check(&dsn("db2:5432")).is_ok());
+        assert!(allow.allows_any() && allow.check("db2", 5432).is_ok());
     }
 }
