@@ -96,7 +96,9 @@ impl<DB: Database> From<Pool<DB>> for Connections<DB> {
 /// use hubble::connections::{lazy_pool, Connections};
 ///
 /// let options: sqlx::sqlite::SqliteConnectOptions = "sqlite::memory:".parse().unwrap();
-/// let connections = Connections::new(lazy_pool(1, Duration::from_secs(5)).connect_lazy_with(options));
+/// let connections = Connections::new(
+///     lazy_pool::<sqlx::Sqlite>(1, Duration::from_secs(5)).connect_lazy_with(options),
+/// );
 /// # connections.close().await;
 /// # }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo());

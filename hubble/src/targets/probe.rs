@@ -17,14 +17,24 @@
 //! ```
 //! use std::time::Duration;
 //! use hubble::targets::probe::{Prober, Probes, Refusal};
+//! use hubble::targets::up::{Answer, Check, Up};
 //! use hubble::{BaseExporter, Registry};
 //!
-//! /// Probes `name:port` targets where the name is `db1`, `db2`...
+//! /// Probes targets named `db1`, `db2`...
 //! struct Demo;
+//!
+//! /// A check that always answers (a real one runs a statement).
+//! struct Answers;
+//!
+//! impl Check for Answers {
+//!     async fn check(&self) -> Result<Answer, String> {
+//!         Ok(Answer::default())
+//!     }
+//! }
 //!
 //! impl Prober for Demo {
 //!     type Key = String;
-//!     const TARGET_FORM: &'static str = "host:port";
+//!     const TARGET_FORM: &'static str = "db<N>";
 //!
 //!     fn resolve(&self, target: &str, _auth_module: Option<&str>) -> Result<String, Refusal> {
 //!         if !target.starts_with("db") {
@@ -33,9 +43,15 @@
 //!         Ok(target.to_owned())
 //!     }
 //!
-//!     async fn open(&self, key: &String, registry: &Registry, _runtime: &tokio::runtime::Handle) -> Result<(), Refusal> {
+//!     async fn open(
+//!         &self,
+//!         _key: &String,
+//!         registry: &Registry,
+//!         _runtime: &tokio::runtime::Handle,
+//!     ) -> Result<(), Refusal> {
+//!         let up = Up::new("demo_up", "Whether the demo answered.", Answers, Duration::from_secs(5));
 //!         let exporter = BaseExporter::builder("demo")
-//!             .collector(hubble::group_fn("up", |_| async { Ok(vec![hubble::Metric::gauge("demo_up", "Up.", 1.0)]) }))
+//!             .collector(up)
 //!             .build()
 //!             .map_err(|e| Refusal::failed(e.to_string()))?;
 //!         registry.register(exporter).await.map_err(|e| Refusal::failed(e.to_string()))?;
