@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::collector::CollectError;
 use crate::encode::{encode_collection, ConstLabels, EncodedRun};
 use crate::metric::{Labels, Metric};
+use crate::targets::up::TargetTls;
 
 /// Health of one collector, as shown in self-metrics and on the landing page.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,6 +33,9 @@ pub struct CollectorHealth {
     /// Why the collector does not apply to the target, when its last run said so
     /// ([`CollectError::NotApplicable`]).
     pub not_applicable: Option<String>,
+    /// The link to the target, when the collector reports it (the `up` collector's `hubble_target_tls`):
+    /// as of its last successful run.
+    pub tls: Option<TargetTls>,
 }
 
 /// What changed in a collector's health with one run; the scheduler logs only changes.
@@ -112,7 +116,9 @@ impl CollectorCache {
         finished: Instant,
     ) -> (Transition, CollectorHealth) {
         // Encoding happens here, once per run, outside the lock: a scrape only copies bytes.
+        let mut tls = None;
         let encoded = result.and_then(|metrics| {
+            tls = TargetTls::find(&metrics);
             // Checked before encoding: an oversized run costs no more than its own allocation.
             let produced: usize = metrics.iter().map(Metric::series).sum();
             if produced > self.max_series {
@@ -132,6 +138,7 @@ impl CollectorCache {
         let transition = match &encoded {
             Ok(_) => {
                 h.up = true;
+                h.tls = tls;
                 h.last_success = Some(SystemTime::now());
                 h.last_error = None;
                 h.not_applicable = None;
@@ -324,6 +331,25 @@ mod tests {
             text(&cache, now),
             "# HELP t_size_bytes Size.\n# TYPE t_size_bytes gauge\nt_size_bytes{db=\"a\"} 1\n"
         );
+    }
+
+    #[test]
+    fn the_link_a_run_reports_is_kept_in_the_health() {
+        let cache = cache("up", Labels::new(), Duration::from_secs(60));
+        let now = Instant::now();
+        let tls =
+            |v: f64| Metric::gauge("hubble_target_tls", "TLS.", v).label("mode", "verify-full");
+        let (_, h) = cache.record(Ok(vec![tls(1.0)]), Duration::ZERO, now);
+        let link = h.tls.expect("reported");
+        assert!(link.verified());
+        assert_eq!(link.describe(), "encrypted, verified (verify-full)");
+        // A failed run says nothing new of the link: the last one seen stays.
+        let (_, h) = cache.record(Err(CollectError::Other("down".into())), Duration::ZERO, now);
+        assert_eq!(h.tls, Some(link));
+        let (_, h) = cache.record(Ok(vec![tls(0.0)]), Duration::ZERO, now);
+        assert_eq!(h.tls.unwrap().describe(), "plaintext (verify-full)");
+        let (_, h) = cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, now);
+        assert_eq!(h.tls, None, "a run without the family clears it");
     }
 
     #[test]

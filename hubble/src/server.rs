@@ -395,9 +395,21 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
     );
     for exporter in exporters {
         let labels = exporter.const_labels.to_string();
+        // The link as the `up` collector last saw it: an alert-worthy plaintext link shows here too.
+        let link = exporter
+            .collectors
+            .iter()
+            .find_map(|c| c.health.tls.as_ref())
+            .map_or_else(String::new, |tls| {
+                let class = if tls.encrypted { "up" } else { "down" };
+                format!(
+                    "<p class=\"link\">Connection: <span class=\"{class}\">{}</span></p>",
+                    html_escape(&tls.describe())
+                )
+            });
         let _ = writeln!(
             page,
-            "<h2>{} <code>{}</code></h2><table class=\"collectors\"><tr><th>Collector</th><th>State</th>\
+            "<h2>{} <code>{}</code></h2>{link}<table class=\"collectors\"><tr><th>Collector</th><th>State</th>\
              <th>Series</th><th>Interval</th><th>Last success</th><th>Last duration</th><th>Errors</th>\
              <th>Last error</th></tr>",
             html_escape(&exporter.name),

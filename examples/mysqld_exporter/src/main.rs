@@ -10,12 +10,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use hubble::targets::allowlist::Pattern;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address};
 use mysqld_exporter::app::Session;
 use mysqld_exporter::app::{self, Config, Target};
 use mysqld_exporter::collectors::{NAMES, NOT_BUILT, NOT_BUILT_OPTIONS};
 use mysqld_exporter::probe::ProbeConfig;
-use hubble::targets::allowlist::Pattern;
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
 /// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by

@@ -60,7 +60,11 @@ impl ProbeConfig {
     }
 
     /// `target`'s exporter over its own connection, with `labels` on every series.
-    pub fn exporter(&self, target: &Target, labels: hubble::Labels) -> Result<MysqlExporter, String> {
+    pub fn exporter(
+        &self,
+        target: &Target,
+        labels: hubble::Labels,
+    ) -> Result<MysqlExporter, String> {
         let server = crate::app::connect(target, self.timeout, &self.session);
         let base = crate::collectors::add(
             BaseExporter::builder("mysqld")

@@ -247,6 +247,56 @@ fn discovered_pgbouncers_get_their_own_exporter_and_labels() {
     drop(b);
 }
 
+/// `/probe?target=host:port` reaches the PgBouncers `--probe.allowed-targets` allows, with the connection
+/// string's credentials, and refuses the rest (403, counted) before connecting to them.
+#[test]
+fn probes_reach_allowed_pgbouncers_only() {
+    let pg = PgCluster::start(&[]);
+    let bouncer = PgBouncer::start(pg.port, &["postgres"], &["postgres"], "postgres");
+    let addr = free_addr();
+    let _exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
+            .args([
+                "--pgBouncer.connectionString",
+                "postgres://postgres@127.0.0.1:1/pgbouncer?sslmode=disable",
+            ])
+            .arg(format!(
+                "--probe.allowed-targets=127.0.0.1:{}",
+                bouncer.port
+            ))
+            .args(["--web.listen-address", &addr.to_string()])
+            .args(["--collection.interval", "1s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let probe = |target: &str| {
+        wait_showing(Duration::from_secs(30), "the exporter serving", || {
+            get(addr, &format!("/probe?target={target}"), &[]).map_err(|e| e.to_string())
+        })
+    };
+    let allowed = probe(&format!("127.0.0.1:{}", bouncer.port));
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+    let body = allowed.text();
+    assert!(body.lines().any(|l| l == "pgbouncer_up 1"), "{body}");
+    assert!(
+        body.contains("pgbouncer_pools_client_active_connections{"),
+        "{body}"
+    );
+    let refused = probe(&format!("127.0.0.1:{}", pg.port));
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(probe("no-port").status, 400);
+    let own = scrape(addr);
+    assert!(
+        own.lines()
+            .any(|l| l == "hubble_probes_refused_total{reason=\"not_allowed\"} 1"),
+        "{own}"
+    );
+    // The exporter's own target (port 1) is down: the probed one's series are not on /metrics.
+    assert!(own.lines().any(|l| l == "pgbouncer_up 0"), "{own}");
+}
+
 /// A PgBouncer that accepts clients only over TLS (`client_tls_sslmode = require`): verified with the CA
 /// given as `sslrootcert`, and a connection string without TLS is refused, shown as `pgbouncer_up 0`.
 #[test]
@@ -287,7 +337,13 @@ fn reaches_a_pgbouncer_that_requires_tls() {
         pki.path("ca.crt").display()
     ));
     up(addr, "pgbouncer_up 1");
-    assert!(scrape(addr).contains("pgbouncer_pools_client_active_connections{"));
+    let body = scrape(addr);
+    assert!(body.contains("pgbouncer_pools_client_active_connections{"));
+    assert!(
+        body.lines()
+            .any(|l| l == "hubble_target_tls{mode=\"verify-full\"} 1"),
+        "{body}"
+    );
     drop(exporter);
     let (exporter, addr) = run("sslmode=disable");
     up(addr, "pgbouncer_up 0");

@@ -12,7 +12,6 @@ use hubble::dispatcher::{Dispatcher, Shard};
 use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
 use tokio_util::sync::CancellationToken;
 
-use hubble::targets::allowlist::{Allowlist, KnownTargets, Pattern};
 use super::auth_modules::{self, AuthModules};
 use super::connection::Dsn;
 pub use super::live::PgExporter;
@@ -20,6 +19,7 @@ use super::live::{Holds, Live};
 use super::probe::{Access, PgProber, Probes};
 use super::reload::Reloader;
 use super::{lifecycle, Collection};
+use hubble::targets::allowlist::{Allowlist, KnownTargets, Pattern};
 
 /// Where targets come from.
 #[derive(Debug, Clone)]
@@ -110,7 +110,9 @@ pub async fn run(
     let allowlist = Arc::new(Allowlist::new(
         config.probe.allowed_targets.clone(),
         match &config.probe.allowed_targets_file {
-            Some(path) => hubble::targets::allowlist::load_file(path).map_err(anyhow::Error::msg)?,
+            Some(path) => {
+                hubble::targets::allowlist::load_file(path).map_err(anyhow::Error::msg)?
+            }
             None => Vec::new(),
         },
         known.clone(),

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, Weak};
 
 use hubble::{BaseExporter, Exporter, ExporterError, Labels};
 
-use hubble::targets::allowlist::KnownGuard;
 use super::auth_guard::AuthGuard;
 use super::connection::{Connect as _, Dsn, PgConnections};
 use super::custom::{CustomCollector, CustomQuery};
@@ -15,6 +14,7 @@ use super::privileges::WithGrantHint;
 use super::scrape_stats::ScrapeStats;
 use super::up::pg_up;
 use super::{exporter, Collection, Schedule};
+use hubble::targets::allowlist::KnownGuard;
 
 /// One target's exporter: the base exporter plus its connections, closed together.
 pub struct PgExporter {

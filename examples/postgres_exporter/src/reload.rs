@@ -9,10 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hubble::discovery::ConsulBackend;
 use hubble::{WebConfig, WebConfigHandle};
 
-use hubble::targets::allowlist::{self, Allowlist};
 use super::auth_modules::{self, AuthModules};
 use super::custom;
 use super::live::Live;
+use hubble::targets::allowlist::{self, Allowlist};
 
 /// Reads a secret file (a password, a token), trimmed; the error names the flag and the file.
 pub fn read_secret(path: &Path, flag: &str) -> Result<String, String> {

@@ -52,9 +52,11 @@ impl Check for PgCheck {
         let (version, server_version, encrypted) = read().map_err(|e| e.to_string())?;
         Ok(Answer {
             encrypted: Some(encrypted),
-            samples: vec![Metric::new("pg_static", STATIC_HELP, MetricKind::Untyped, 1.0)
-                .label("version", version)
-                .label("short_version", short_version(&server_version))],
+            samples: vec![
+                Metric::new("pg_static", STATIC_HELP, MetricKind::Untyped, 1.0)
+                    .label("version", version)
+                    .label("short_version", short_version(&server_version)),
+            ],
         })
     }
 }

@@ -295,6 +295,8 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
         text.contains(&format!("server=\"127.0.0.1:{}\"", pg.port)),
         "target labels: {text}"
     );
+    // The test server has no TLS: the link is shown as plaintext.
+    assert!(text.contains("Connection: plaintext ("), "{text}");
     // Rows as rendered: collector, state, series, interval, last success, duration, errors, last error.
     let rows = browser.eval(
         "return [...document.querySelectorAll('table.collectors tr')].map(r => \

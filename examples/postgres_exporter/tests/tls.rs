@@ -80,7 +80,12 @@ fn verified_tls_works_and_each_failure_is_named() {
         "postgres",
         &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
     )));
-    wait_up(&exporter, 1, "");
+    // The status page shows the link as the server sees it.
+    wait_up(
+        &exporter,
+        1,
+        "Connection: <span class=\"up\">encrypted, verified (verify-full)</span>",
+    );
     assert!(encrypted_connections(&pg) >= 1);
     // And says so, for an alert on a plaintext link.
     let body = get(exporter.addr, "/metrics", &[]).unwrap().text();
@@ -103,7 +108,7 @@ fn verified_tls_works_and_each_failure_is_named() {
 
     // require: encrypted, the certificate not checked (a self-signed one would do).
     let exporter = start(Targets::Single(dsn(&pg, "postgres", "sslmode=require")));
-    wait_up(&exporter, 1, "");
+    wait_up(&exporter, 1, "encrypted, not verified (require)");
     exporter.stop();
 
     // disable: the server refuses a connection without encryption, and says so.

@@ -447,7 +447,12 @@ mod tests {
             "demo"
         }
         fn descriptors(&self) -> Vec<Desc> {
-            vec![Desc::new("demo_up", "Up.", MetricKind::Gauge, Vec::<&str>::new())]
+            vec![Desc::new(
+                "demo_up",
+                "Up.",
+                MetricKind::Gauge,
+                Vec::<&str>::new(),
+            )]
         }
         async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
             tokio::time::sleep(self.0).await;
@@ -555,7 +560,11 @@ mod tests {
         // ...and gives it back when the wait ends. Three targets are the most kept.
         assert_eq!(status(&probes, "db2", None).await.0, 200);
         let (code, body) = status(&probes, "db3", None).await;
-        assert_eq!((code, body.contains("too many probed targets")), (503, true), "{body}");
+        assert_eq!(
+            (code, body.contains("too many probed targets")),
+            (503, true),
+            "{body}"
+        );
         assert_eq!(refused(&own, "too_many_targets"), 1);
 
         tokio::time::sleep(Duration::from_millis(750)).await;

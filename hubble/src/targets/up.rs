@@ -34,6 +34,46 @@ const TLS_HELP: &str =
     "Whether the connection to the target is encrypted (1) or not (0), as the target sees it; \
      mode is how encryption was asked for (verify-full, verify-ca and verify-identity verify the target).";
 
+/// A target's link as its `up` collector last saw it: shown on the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetTls {
+    /// How encryption was asked for (`prefer`, `verify-full`...).
+    pub mode: String,
+    /// Whether the link is encrypted.
+    pub encrypted: bool,
+}
+
+impl TargetTls {
+    /// Whether the target's identity was verified as well: an encrypted link in a mode that checks the
+    /// certificate's chain (`verify-ca`) or chain and name (`verify-full`, MySQL's `verify-identity`).
+    pub fn verified(&self) -> bool {
+        self.encrypted
+            && matches!(
+                self.mode.as_str(),
+                "verify-ca" | "verify-full" | "verify-identity"
+            )
+    }
+
+    /// The link a run's samples report, if one is a `hubble_target_tls` sample.
+    pub(crate) fn find(metrics: &[Metric]) -> Option<Self> {
+        let m = metrics.iter().find(|m| m.name == TLS_FAMILY)?;
+        Some(TargetTls {
+            mode: m.labels.get("mode").unwrap_or_default().to_owned(),
+            encrypted: m.value == 1.0,
+        })
+    }
+
+    /// One phrase for people: `encrypted, verified (verify-full)`, `plaintext (prefer)`.
+    pub fn describe(&self) -> String {
+        let state = match (self.encrypted, self.verified()) {
+            (true, true) => "encrypted, verified",
+            (true, false) => "encrypted, not verified",
+            (false, _) => "plaintext",
+        };
+        format!("{state} ({})", self.mode)
+    }
+}
+
 /// One round trip that shows the target answers.
 pub trait Check: Send + Sync + 'static {
     /// What the target said, or why it did not answer (logged at debug level: `up 0` says it).
@@ -110,12 +150,7 @@ impl<C: Check> Collector for Up<C> {
             Vec::<&str>::new(),
         )];
         if self.tls_mode.is_some() {
-            descs.push(Desc::new(
-                TLS_FAMILY,
-                TLS_HELP,
-                MetricKind::Gauge,
-                ["mode"],
-            ));
+            descs.push(Desc::new(TLS_FAMILY, TLS_HELP, MetricKind::Gauge, ["mode"]));
         }
         descs.extend(self.more.iter().cloned());
         descs
@@ -169,18 +204,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn answers_refusals_and_silence() {
         let timeout = Duration::from_secs(10);
-        let up = Up::new("x_up", "Up.", Slow(Duration::from_secs(1), true), timeout)
-            .tls_mode("require");
+        let up =
+            Up::new("x_up", "Up.", Slow(Duration::from_secs(1), true), timeout).tls_mode("require");
         let got = up.collect().await.unwrap();
         assert_eq!(value(&got, "x_up"), Some(1.0));
         assert_eq!(value(&got, TLS_FAMILY), Some(0.0));
         assert_eq!(value(&got, "x_version"), Some(1.0));
 
         let refused = Up::new("x_up", "Up.", Slow(Duration::ZERO, false), timeout);
-        assert_eq!(
-            value(&refused.collect().await.unwrap(), "x_up"),
-            Some(0.0)
-        );
+        assert_eq!(value(&refused.collect().await.unwrap(), "x_up"), Some(0.0));
 
         // Silent past 90% of the timeout: 0, before the run's own timeout would drop the family.
         let silent = Up::new("x_up", "Up.", Slow(Duration::from_secs(60), true), timeout);
@@ -189,6 +221,10 @@ mod tests {
         assert_eq!(value(&got, "x_up"), Some(0.0));
         assert_eq!(started.elapsed(), Duration::from_secs(9));
         assert_eq!(up.descriptors().len(), 2, "x_version is not described");
-        assert_eq!(silent.descriptors().len(), 1, "no TLS family without a mode");
+        assert_eq!(
+            silent.descriptors().len(),
+            1,
+            "no TLS family without a mode"
+        );
     }
 }

@@ -73,7 +73,7 @@ impl ClientCertVerifier for UncheckedIssuer {
 /// The system's CA certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR`, else the distribution's bundle), which Go
 /// verifies client certificates against when no client CA is configured. The second value says what went
 /// wrong reading them, if anything did.
-pub(super) fn system_roots() -> (RootCertStore, Option<String>) {
+pub(crate) fn system_roots() -> (RootCertStore, Option<String>) {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();
     let (_, unusable) = roots.add_parsable_certificates(found.certs);

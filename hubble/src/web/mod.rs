@@ -40,6 +40,8 @@ use serde::Deserialize;
 
 pub(crate) use auth::guard;
 use auth::AuthCache;
+pub(crate) use client_cert::system_roots;
+pub(crate) use ring_provider::ring_provider;
 
 /// Why a web config file was refused. The message names the file and, when one is to blame, the field.
 #[derive(Debug, thiserror::Error)]
