@@ -293,8 +293,16 @@ fn probes_reach_allowed_pgbouncers_only() {
             .any(|l| l == "hubble_probes_refused_total{reason=\"not_allowed\"} 1"),
         "{own}"
     );
-    // The exporter's own target (port 1) is down: the probed one's series are not on /metrics.
-    assert!(own.lines().any(|l| l == "pgbouncer_up 0"), "{own}");
+    // The probed PgBouncer's series are not on /metrics, where its own target (port 1, down) is.
+    let own = wait_showing(Duration::from_secs(30), "the own target down", || {
+        let own = scrape(addr);
+        if own.lines().any(|l| l == "pgbouncer_up 0") {
+            Ok(own)
+        } else {
+            Err(own)
+        }
+    });
+    assert!(!own.contains("pgbouncer_up 1"), "{own}");
 }
 
 /// A PgBouncer that accepts clients only over TLS (`client_tls_sslmode = require`): verified with the CA
