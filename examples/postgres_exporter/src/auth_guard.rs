@@ -1,18 +1,23 @@
 //! A check in the authentication handshake of probed targets: the password goes only to a server that asks
-//! for SCRAM (or needs none).
+//! for SCRAM (or needs none), or to one whose certificate was verified with its name (`verify-full`).
 //!
-//! sqlx answers a server's request for a cleartext or MD5 password unconditionally, and this build speaks to
-//! PostgreSQL without TLS, so a server of a caller's choosing (or anything on the path to it) could ask for the
-//! operator's password in clear and get it. SCRAM never shows the password to the server. sqlx offers no option
-//! to refuse (libpq's `require_auth`), so a probed target's connections go through a relay on a private Unix
-//! socket: it forwards the connection to the target, reads the server's side until authentication is over, and
-//! closes both ends with an error of its own if the server asks for a password in any other way. Once the
-//! server says `AuthenticationOk`, bytes are copied without inspection.
+//! sqlx answers a server's request for a cleartext or MD5 password unconditionally, so a server of a caller's
+//! choosing (or anything on the path to it, unless the server is authenticated) could ask for the operator's
+//! password in clear and get it. SCRAM never shows the password to the server. sqlx offers no option to refuse
+//! (libpq's `require_auth`), so a probed target's connections go through a relay on a private Unix socket: it
+//! connects to the target, makes the TLS connection itself as the DSN's `sslmode` says (sqlx speaks to the
+//! relay in clear, over the socket only this user may open), reads the server's side until authentication is
+//! over, and closes both ends with an error of its own if the server asks for a password in any other way.
+//! Once the server says `AuthenticationOk`, bytes are copied without inspection.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use hubble::targets::postgres::TlsClient;
+use hubble::targets::tls::Verify;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
@@ -29,10 +34,12 @@ pub struct AuthGuard {
 }
 
 impl AuthGuard {
-    /// Starts a relay to `host`:`port` on `runtime`, giving up a connection attempt after `connect_timeout`.
+    /// Starts a relay to `host`:`port` on `runtime`, over `tls` when given, giving up a connection attempt
+    /// (TLS handshake included) after `connect_timeout`.
     pub fn start(
         host: &str,
         port: u16,
+        tls: Option<TlsClient>,
         connect_timeout: Duration,
         runtime: &tokio::runtime::Handle,
     ) -> io::Result<AuthGuard> {
@@ -57,10 +64,13 @@ impl AuthGuard {
                 return Err(e);
             }
         };
-        let target = (host.to_owned(), port);
-        let task = runtime
-            .spawn(accept(listener, target, connect_timeout))
-            .abort_handle();
+        let target = Arc::new(Target {
+            host: host.to_owned(),
+            port,
+            tls,
+            connect_timeout,
+        });
+        let task = runtime.spawn(accept(listener, target)).abort_handle();
         Ok(AuthGuard { dir, task })
     }
 
@@ -78,13 +88,27 @@ impl Drop for AuthGuard {
     }
 }
 
-async fn accept(listener: UnixListener, target: (String, u16), connect_timeout: Duration) {
+/// Where a relay connects, and how.
+struct Target {
+    host: String,
+    port: u16,
+    tls: Option<TlsClient>,
+    connect_timeout: Duration,
+}
+
+impl Target {
+    fn name(&self) -> String {
+        server_name(&self.host, self.port)
+    }
+}
+
+async fn accept(listener: UnixListener, target: Arc<Target>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((client, _)) => {
-                    connections.spawn(relay(client, target.clone(), connect_timeout));
+                    connections.spawn(relay(client, target.clone()));
                 }
                 Err(error) => {
                     tracing::debug!(%error, "auth guard: accept failed");
@@ -96,45 +120,105 @@ async fn accept(listener: UnixListener, target: (String, u16), connect_timeout: 
     }
 }
 
-async fn relay(mut client: UnixStream, (host, port): (String, u16), connect_timeout: Duration) {
-    let server = match tokio::time::timeout(
-        connect_timeout,
-        TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(Ok(server)) => server,
-        Ok(Err(e)) => {
-            let message = format!("connecting to {}: {e}", server_name(&host, port));
+/// PostgreSQL's `SSLRequest`: length 8, code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// The server's side of a relayed connection: TCP, or TLS over it.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Connects to the target and, as its `sslmode` says, asks for TLS and makes the handshake.
+async fn connect(target: &Target) -> Result<Link, String> {
+    let mut server = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(|e| format!("connecting to {}: {e}", target.name()))?;
+    let _ = server.set_nodelay(true);
+    let Some(tls) = &target.tls else {
+        return Ok(Link::Plain(server));
+    };
+    let mut answer = [0u8; 1];
+    let asked = async {
+        server.write_all(&SSL_REQUEST).await?;
+        server.read_exact(&mut answer).await
+    };
+    asked
+        .await
+        .map_err(|e| format!("asking {} for TLS: {e}", target.name()))?;
+    match answer[0] {
+        b'S' => tokio_rustls::TlsConnector::from(tls.config.clone())
+            .connect(tls.server_name.clone(), server)
+            .await
+            .map(|s| Link::Tls(Box::new(s)))
+            .map_err(|e| {
+                format!(
+                    "TLS handshake with {} (sslmode={}): {e}",
+                    target.name(),
+                    tls.mode
+                )
+            }),
+        b'N' if tls.required => Err(format!(
+            "{} does not offer TLS, which sslmode={} requires",
+            target.name(),
+            tls.mode
+        )),
+        b'N' => Ok(Link::Plain(server)),
+        other => Err(format!(
+            "{} answered the TLS request with {other:#04x}, not S or N: not a PostgreSQL server?",
+            target.name()
+        )),
+    }
+}
+
+async fn relay(mut client: UnixStream, target: Arc<Target>) {
+    let link = match tokio::time::timeout(target.connect_timeout, connect(&target)).await {
+        Ok(Ok(link)) => link,
+        Ok(Err(message)) => {
             refuse_connection(&mut client, &message).await;
             return;
         }
         Err(_) => {
             let message = format!(
-                "connecting to {}: timed out after {connect_timeout:?}",
-                server_name(&host, port)
+                "connecting to {}: timed out after {:?}",
+                target.name(),
+                target.connect_timeout
             );
             refuse_connection(&mut client, &message).await;
             return;
         }
     };
-    let _ = server.set_nodelay(true);
+    // A server authenticated by its certificate and name may ask for the password as it likes.
+    let verified = matches!(&target.tls, Some(t) if t.verify == Verify::ChainAndName)
+        && matches!(link, Link::Tls(_));
+    match link {
+        Link::Plain(server) => pump(client, server, verified, &target).await,
+        Link::Tls(server) => pump(client, *server, verified, &target).await,
+    }
+}
+
+/// Copies between sqlx and the server, checking the server's side until authentication is over.
+async fn pump<S>(client: UnixStream, server: S, verified: bool, target: &Target)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
+    let (mut server_read, mut server_write) = tokio::io::split(server);
     let up = async {
         let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
         let _ = server_write.shutdown().await;
     };
     let down = async {
-        match authenticate(&mut server_read, &mut client_write).await {
+        match authenticate(&mut server_read, &mut client_write, verified).await {
             Ok(()) => {
                 let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
             }
             Err(Refused(reason)) => {
                 let message = format!(
                     "hubble refused to send the password to {}: {reason}; probed targets must use \
-                     scram-sha-256 (or start the exporter with --probe.allow-insecure-auth)",
-                    server_name(&host, port)
+                     scram-sha-256 or be verified with sslmode=verify-full (or start the exporter with \
+                     --probe.allow-insecure-auth)",
+                    target.name()
                 );
                 let _ = client_write
                     .write_all(&error_response("28000", &message))
@@ -177,8 +261,9 @@ fn server_name(host: &str, port: u16) -> String {
 #[derive(Debug, PartialEq, Eq)]
 struct Refused(String);
 
-/// Forwards the server's messages until `AuthenticationOk`, refusing any password request but SASL.
-async fn authenticate<R, W>(server: &mut R, client: &mut W) -> Result<(), Refused>
+/// Forwards the server's messages until `AuthenticationOk`, refusing any password request but SASL unless
+/// the server is `verified`.
+async fn authenticate<R, W>(server: &mut R, client: &mut W, verified: bool) -> Result<(), Refused>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -210,6 +295,8 @@ where
                 0 => done = true,
                 // SASL (SCRAM): start, continue, final.
                 10..=12 => {}
+                // Cleartext and MD5, to a server whose certificate names it.
+                3 | 5 if verified => {}
                 3 => return Err(Refused("it asked for the password in cleartext".into())),
                 5 => return Err(Refused("it asked for an MD5 password hash".into())),
                 other => {
@@ -272,7 +359,7 @@ mod tests {
 
     async fn run(server_sends: Vec<u8>) -> (Result<(), Refused>, Vec<u8>) {
         let mut client = Vec::new();
-        let result = authenticate(&mut server_sends.as_slice(), &mut client).await;
+        let result = authenticate(&mut server_sends.as_slice(), &mut client, false).await;
         (result, client)
     }
 
@@ -283,6 +370,11 @@ mod tests {
             assert!(result.unwrap_err().0.contains(reason), "{code}");
             assert!(forwarded.is_empty(), "the request must not reach sqlx");
         }
+        // A server verified with verify-full may ask for the password in clear.
+        let mut forwarded = Vec::new();
+        let request = auth(3, &[]);
+        let result = authenticate(&mut request.as_slice(), &mut forwarded, true).await;
+        assert_eq!((result, forwarded), (Ok(()), request));
     }
 
     #[tokio::test]

@@ -35,10 +35,6 @@ pub trait Connect {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnectOptions, String>;
-
-    /// The `sslmode` connections use, for `hubble_target_tls{mode}`: through `/probe`'s password guard
-    /// `disable` (it relays in clear), else the DSN's.
-    fn tls_mode_via(&self, guarded: bool) -> String;
 }
 
 impl Connect for Dsn {
@@ -56,7 +52,7 @@ impl Connect for Dsn {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnections, String> {
-        let options = through(self, session_options(self)?, via)?;
+        let options = through(session_options(self)?, via);
         Ok(PgConnections::new(pool_with(
             max,
             statement_timeout,
@@ -69,15 +65,7 @@ impl Connect for Dsn {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnectOptions, String> {
-        through(self, self.startup_options(statement_timeout)?, via)
-    }
-
-    fn tls_mode_via(&self, guarded: bool) -> String {
-        if guarded {
-            "disable".to_owned()
-        } else {
-            self.tls_mode()
-        }
+        Ok(through(self.startup_options(statement_timeout)?, via))
     }
 }
 
@@ -96,25 +84,13 @@ fn session_options(dsn: &Dsn) -> Result<PgConnectOptions, String> {
     Ok(o.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1)))
 }
 
-/// `options` through the password guard's relay in `via`, if any. The relay reads the server's side of
-/// the handshake, so it speaks to the server in clear: a DSN that requires TLS is refused rather than
-/// sent in clear, and `prefer` means no TLS there (as it did before TLS was built).
-fn through(
-    dsn: &Dsn,
-    options: PgConnectOptions,
-    via: Option<&std::path::Path>,
-) -> Result<PgConnectOptions, String> {
-    let Some(dir) = via else {
-        return Ok(options);
-    };
-    if dsn.requires_tls() {
-        return Err(format!(
-            "{} requires TLS, which /probe's password guard cannot relay yet (it reads the handshake in \
-             clear): probe it with --probe.allow-insecure-auth, or export it with --dsn or discovery",
-            dsn.server()
-        ));
+/// `options` through the password guard's relay in `via`, if any: sqlx speaks to the relay in clear over
+/// its private socket, and the relay makes the DSN's TLS connection to the server itself.
+fn through(options: PgConnectOptions, via: Option<&std::path::Path>) -> PgConnectOptions {
+    match via {
+        Some(dir) => options.socket(dir).ssl_mode(PgSslMode::Disable),
+        None => options,
     }
-    Ok(options.socket(dir).ssl_mode(PgSslMode::Disable))
 }
 
 /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first

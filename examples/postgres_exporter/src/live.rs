@@ -116,7 +116,7 @@ impl PgExporter {
         let up = pg_up(
             connections.clone(),
             collection.schedule.timeout,
-            dsn.tls_mode_via(via.is_some()),
+            dsn.tls_mode(),
         );
         let base = if collection.disable_default_metrics {
             BaseExporter::builder("postgres")

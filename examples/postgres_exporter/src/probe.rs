@@ -91,8 +91,10 @@ impl Prober for PgProber {
             && !dsn.host.starts_with('/');
         let auth_guard = if guarded {
             let timeout = self.live.collection().schedule.timeout;
+            // The relay makes the TLS connection the DSN asks for: sqlx reaches it in clear.
+            let tls = dsn.tls_client().map_err(Refusal::bad_request)?;
             Some(
-                AuthGuard::start(&dsn.host, dsn.port, timeout, runtime).map_err(|e| {
+                AuthGuard::start(&dsn.host, dsn.port, tls, timeout, runtime).map_err(|e| {
                     Refusal::failed(format!("starting the authentication guard: {e}"))
                 })?,
             )

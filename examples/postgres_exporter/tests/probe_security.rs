@@ -195,6 +195,7 @@ async fn the_guard_says_why_it_cut_a_connection() {
     let guard = AuthGuard::start(
         "127.0.0.1",
         stand_in.port,
+        None,
         Duration::from_secs(5),
         &tokio::runtime::Handle::current(),
     )
@@ -228,6 +229,7 @@ async fn the_guard_says_why_it_cut_a_connection() {
     let guard = AuthGuard::start(
         "127.0.0.1",
         port,
+        None,
         Duration::from_secs(5),
         &tokio::runtime::Handle::current(),
     )
@@ -245,6 +247,158 @@ async fn the_guard_says_why_it_cut_a_connection() {
         "{error}"
     );
     drop(stand_in);
+}
+
+/// Connects as `user` with `password` to `pg` through a guard made for `params`; whether the link the server
+/// sees is encrypted, or the error.
+async fn through_guard(
+    pg: &PgCluster,
+    user: &str,
+    password: &str,
+    params: &str,
+) -> Result<bool, String> {
+    use sqlx::ConnectOptions as _;
+    let dsn: Dsn = format!(
+        "postgresql://{user}:{password}@127.0.0.1:{}/postgres?{params}",
+        pg.port
+    )
+    .parse()
+    .unwrap();
+    let guard = AuthGuard::start(
+        &dsn.host,
+        dsn.port,
+        dsn.tls_client()?,
+        Duration::from_secs(10),
+        &tokio::runtime::Handle::current(),
+    )
+    .unwrap();
+    let mut conn = dsn
+        .startup_options(Duration::from_secs(10))?
+        .socket(guard.socket_dir())
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable)
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let (ssl,): (bool,) =
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(ssl)
+}
+
+/// The guard behind TLS: the relay makes the TLS connection the DSN asks for (sqlx reaches it in clear), a
+/// server asking for the password in cleartext gets it only once `verify-full` authenticated it, and a
+/// failed handshake is named with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_speaks_tls_and_gives_a_cleartext_password_only_to_a_verified_server() {
+    let pki = support::pki::Pki::generate();
+    let pg = PgCluster::start_tls(&pki, "server");
+    let ca = format!("sslrootcert={}", pki.path("ca.crt").display());
+    // SCRAM over TLS, whatever is verified: the password is never shown to the server.
+    assert_eq!(
+        through_guard(&pg, "scramuser", "scram-Pa55", "sslmode=require").await,
+        Ok(true)
+    );
+    assert_eq!(
+        through_guard(&pg, "scramuser", "scram-Pa55", "sslmode=prefer").await,
+        Ok(true)
+    );
+    // Cleartext over TLS to a server nobody verified: refused, the reason named.
+    let error = through_guard(&pg, "clearuser", "clear-Pa55", "sslmode=require")
+        .await
+        .unwrap_err();
+    assert!(
+        error.contains("hubble refused to send the password") && error.contains("cleartext"),
+        "{error}"
+    );
+    let error = through_guard(
+        &pg,
+        "clearuser",
+        "clear-Pa55",
+        &format!("sslmode=verify-ca&{ca}"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.contains("cleartext"),
+        "verify-ca does not check the name: {error}"
+    );
+    // The same server verified by its CA and name: it may have it.
+    assert_eq!(
+        through_guard(
+            &pg,
+            "clearuser",
+            "clear-Pa55",
+            &format!("sslmode=verify-full&{ca}")
+        )
+        .await,
+        Ok(true)
+    );
+    // A CA that did not sign the server's certificate; a server without TLS where TLS is required.
+    let other = support::pki::Pki::generate();
+    let error = through_guard(
+        &pg,
+        "scramuser",
+        "scram-Pa55",
+        &format!(
+            "sslmode=verify-full&sslrootcert={}",
+            other.path("ca.crt").display()
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.contains(&format!("TLS handshake with 127.0.0.1:{} (sslmode=verify-full)", pg.port))
+            // The other CA has the same name, so its signature is what fails.
+            && error.contains("invalid peer certificate"),
+        "{error}"
+    );
+    let plain = PgCluster::start(&[]);
+    let error = through_guard(&plain, "postgres", "x", "sslmode=require")
+        .await
+        .unwrap_err();
+    assert!(
+        error.contains("does not offer TLS, which sslmode=require requires"),
+        "{error}"
+    );
+}
+
+/// `/probe` of a DSN that requires TLS, with a password: through the guard, encrypted, and said so.
+#[test]
+fn a_probed_target_that_requires_tls_is_reached_through_the_guard() {
+    let pki = support::pki::Pki::generate();
+    let pg = PgCluster::start_tls(&pki, "server");
+    let collection = postgres_exporter::Collection {
+        schedule: postgres_exporter::Schedule {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(2),
+            ..postgres_exporter::Schedule::default()
+        },
+        ..test_collection()
+    };
+    let mut c = config(Targets::ProbeOnly, collection);
+    c.probe.allowed_targets = vec!["127.0.0.0/8:*".parse().unwrap()];
+    let exporter = Running::start_config(c);
+    let target = format!(
+        "postgresql%3A%2F%2Fscramuser%3Ascram-Pa55%40127.0.0.1%3A{}%2Fpostgres%3Fsslmode%3Drequire",
+        pg.port
+    );
+    let r = probe(&exporter, &target);
+    let body = r.text();
+    assert_eq!(r.status, 200, "{body}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("pg_up{") && l.ends_with(" 1")),
+        "{body}"
+    );
+    assert!(
+        body.lines().any(|l| l.starts_with("hubble_target_tls{")
+            && l.contains("mode=\"require\"")
+            && l.ends_with(" 1")),
+        "{body}"
+    );
+    exporter.stop();
 }
 
 #[test]

@@ -173,6 +173,43 @@ impl Dsn {
         }
     }
 
+    /// The TLS a client that makes the connection itself (the Postgres exporter's password guard) needs for
+    /// this DSN, as libpq reads it: `None` under `disable`; encrypted if the server offers it under `allow`
+    /// and `prefer`; required from `require` on, with the chain checked under `verify-ca` (and under
+    /// `require` when `sslrootcert` is a file, as libpq does) and the name too under `verify-full`.
+    pub fn tls_client(&self) -> Result<Option<TlsClient>, String> {
+        use super::tls::{client_config, server_name, Roots, Verify};
+        // The same checks (mode spelling, sslrootcert=system, sslcert with sslkey) as sqlx's options.
+        self.with_tls(PgConnectOptions::new_without_pgpass())?;
+        let roots = match self.sslrootcert.as_deref() {
+            None => None,
+            Some("system") => Some(Roots::System),
+            Some(path) => Some(Roots::File(path.into())),
+        };
+        let mode = self.tls_mode();
+        let (required, verify) = match mode.as_str() {
+            "disable" => return Ok(None),
+            "allow" | "prefer" => (false, Verify::Nothing),
+            "require" if matches!(roots, Some(Roots::File(_))) => (true, Verify::Chain),
+            "require" => (true, Verify::Nothing),
+            "verify-ca" => (true, Verify::Chain),
+            _ => (true, Verify::ChainAndName),
+        };
+        let client = match (&self.sslcert, &self.sslkey) {
+            (Some(cert), Some(key)) => {
+                Some((std::path::Path::new(cert), std::path::Path::new(key)))
+            }
+            _ => None,
+        };
+        Ok(Some(TlsClient {
+            config: client_config(verify, roots.as_ref(), client)?,
+            server_name: server_name(&self.host)?,
+            required,
+            verify,
+            mode,
+        }))
+    }
+
     /// Whether connections must be encrypted (`require`, `verify-ca`, `verify-full`, or
     /// `sslrootcert=system`).
     pub fn requires_tls(&self) -> bool {
@@ -181,6 +218,21 @@ impl Dsn {
             Some("require" | "verify-ca" | "verify-full")
         ) || (self.sslmode.is_none() && self.sslrootcert.as_deref() == Some("system"))
     }
+}
+
+/// The TLS of a connection a client makes itself: see [`Dsn::tls_client`].
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    /// rustls's client configuration: what is verified, the client certificate.
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    /// The name the server's certificate is checked against (under `verify-full`).
+    pub server_name: rustls::pki_types::ServerName<'static>,
+    /// Whether a server that does not offer TLS is refused (`require` and stronger).
+    pub required: bool,
+    /// What is checked of the server's certificate.
+    pub verify: super::tls::Verify,
+    /// The `sslmode` it stands for.
+    pub mode: String,
 }
 
 /// Why a DSN could not be parsed; never contains the password.

@@ -84,11 +84,20 @@ impl PgCluster {
             cluster.data.join("pg_hba.conf"),
             "local all all trust\n\
              hostssl all certuser 127.0.0.1/32 cert\n\
+             hostssl all clearuser 127.0.0.1/32 password\n\
+             hostssl all scramuser 127.0.0.1/32 scram-sha-256\n\
              hostssl all all 127.0.0.1/32 trust\n",
         )
         .unwrap();
         cluster.start_server();
         cluster.psql("postgres", "CREATE ROLE certuser LOGIN");
+        // Roles asked for their password in cleartext and with SCRAM (PostgreSQL 13 stores MD5 by default).
+        cluster.psql(
+            "postgres",
+            "SET password_encryption = 'scram-sha-256'; \
+             CREATE ROLE clearuser LOGIN PASSWORD 'clear-Pa55'; \
+             CREATE ROLE scramuser LOGIN PASSWORD 'scram-Pa55'",
+        );
         cluster
     }
 
