@@ -137,6 +137,8 @@ impl<C: Check> Up<C> {
     }
 }
 
+// Not suggested when some other type is not a collector: it would point every such error here.
+#[diagnostic::do_not_recommend]
 impl<C: Check> Collector for Up<C> {
     fn name(&self) -> &str {
         self.name
