@@ -216,20 +216,37 @@ fn tls_settings_are_read_from_every_form_a_dsn_takes() {
         .startup_options(Duration::from_secs(1))
         .unwrap_err()
         .contains("sslcert and sslkey go together"));
-    // /probe's password guard relays in clear: a DSN that requires TLS is refused there, not sent in clear.
+    // Through /probe's password guard sqlx speaks in clear over the guard's private socket; the guard makes
+    // the TLS connection the DSN asks for, and requires it where the DSN does.
     let guard = std::path::Path::new("/tmp");
     let required: Dsn = "postgresql://u:pw@h/d?sslmode=require".parse().unwrap();
-    let err = required
+    let relayed = required
         .options(Duration::from_secs(1), Some(guard))
-        .unwrap_err();
-    assert!(
-        err.contains("password guard") && !err.contains("pw"),
-        "{err}"
-    );
+        .unwrap();
+    assert!(matches!(
+        relayed.get_ssl_mode(),
+        sqlx::postgres::PgSslMode::Disable
+    ));
+    let tls = required.tls_client().unwrap().expect("TLS for require");
+    assert!(tls.required && tls.verify == hubble::targets::tls::Verify::Nothing);
     let preferred: Dsn = "postgresql://u:pw@h/d".parse().unwrap();
-    assert!(preferred
-        .options(Duration::from_secs(1), Some(guard))
-        .is_ok());
+    let tls = preferred.tls_client().unwrap().expect("TLS when offered");
+    assert!(!tls.required);
+    let plain: Dsn = "postgresql://u:pw@h/d?sslmode=disable".parse().unwrap();
+    assert!(plain.tls_client().unwrap().is_none());
+    // libpq checks the chain under require when a CA file is given.
+    let pki = Pki::generate();
+    let ca = pki.path("ca.crt");
+    let chained: Dsn = format!(
+        "postgresql://u@h/d?sslmode=require&sslrootcert={}",
+        ca.display()
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(
+        chained.tls_client().unwrap().unwrap().verify,
+        hubble::targets::tls::Verify::Chain
+    );
     // Paths are no secret: the redacted form keeps them, and never the password.
     let with_password: Dsn = "postgresql://u:pw@h/d?sslmode=require&sslrootcert=/ca.pem"
         .parse()
