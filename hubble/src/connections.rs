@@ -116,6 +116,39 @@ pub fn lazy_pool<DB: Database>(max: u32, timeout: Duration) -> sqlx::pool::PoolO
         .acquire_slow_level(log::LevelFilter::Debug)
 }
 
+/// An exporter and the connections its collectors share, closed together: what a target is, for an
+/// exporter that reaches each target over connections of its own.
+pub struct WithConnections<DB: Database> {
+    base: crate::BaseExporter,
+    connections: Connections<DB>,
+}
+
+impl<DB: Database> std::fmt::Debug for WithConnections<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithConnections")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Database> WithConnections<DB> {
+    /// `base`, whose collectors run over `connections`.
+    pub fn new(base: crate::BaseExporter, connections: Connections<DB>) -> Self {
+        WithConnections { base, connections }
+    }
+}
+
+impl<DB: Database> crate::Exporter for WithConnections<DB> {
+    fn base(&self) -> &crate::BaseExporter {
+        &self.base
+    }
+
+    async fn close(&self) {
+        self.base.close().await;
+        self.connections.close().await;
+    }
+}
+
 impl<DB: Database> Connections<DB> {
     /// Keeps up to the pool's `max_connections` connections. One kept unused for longer than the pool's
     /// `idle_timeout` is closed; one held for longer than its `max_lifetime` is given back for the pool to

@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use hubble::targets::allowlist::{Allowlist, KnownTargets, Pattern};
 use hubble::targets::probe::{Prober, Refusal};
-use hubble::{BaseExporter, Exporter, Registry};
+use hubble::{BaseExporter, Registry};
 
 use crate::app::Target;
-use crate::collectors::Server;
 use crate::mycnf::Client;
 
 /// Who may be probed, with which credentials, and how targets are collected.
@@ -78,26 +77,12 @@ impl ProbeConfig {
         )
         .build()
         .map_err(|e| e.to_string())?;
-        Ok(MysqlExporter { base, server })
+        Ok(MysqlExporter::new(base, server))
     }
 }
 
 /// One server's exporter and its connection, closed together.
-pub struct MysqlExporter {
-    base: BaseExporter,
-    server: Server,
-}
-
-impl Exporter for MysqlExporter {
-    fn base(&self) -> &BaseExporter {
-        &self.base
-    }
-
-    async fn close(&self) {
-        self.base.close().await;
-        self.server.close().await;
-    }
-}
+pub type MysqlExporter = hubble::connections::WithConnections<sqlx::MySql>;
 
 /// The exporter's half of `/probe`.
 pub struct MysqlProber {

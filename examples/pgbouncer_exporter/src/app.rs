@@ -95,7 +95,7 @@ pub fn exporter(
     )
     .build()
     .map_err(|e| e.to_string())?;
-    Ok(BouncerExporter { base, console })
+    Ok(BouncerExporter::new(base, console))
 }
 
 /// A discovered PgBouncer's labels: discovery's, with its `host` (a label of `SHOW DATABASES` too) given as
@@ -169,7 +169,7 @@ pub async fn run(
     }
     let probes = Arc::new(
         Probes::new(
-            BouncerProber::new(config.clone(), config.probe_allowed.clone()),
+            crate::probe::prober(config.clone(), config.probe_allowed.clone()),
             hubble::default_registry(),
         )
         .idle_timeout(config.probe_idle)

@@ -8,93 +8,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hubble::targets::allowlist::{Allowlist, KnownTargets, Pattern};
-use hubble::targets::probe::{Prober, Refusal};
-use hubble::{BaseExporter, Exporter, Registry};
-use sqlx::postgres::PgConnectOptions;
+use hubble::targets::probe::{AddressProber, BuildExporter};
 
-use crate::show::Console;
+use crate::app::Config;
 
 /// One PgBouncer's exporter and its console connection, closed together.
-pub struct BouncerExporter {
-    pub(crate) base: BaseExporter,
-    pub(crate) console: Console,
-}
+pub type BouncerExporter = hubble::connections::WithConnections<sqlx::Postgres>;
 
-impl Exporter for BouncerExporter {
-    fn base(&self) -> &BaseExporter {
-        &self.base
-    }
+/// Builds a probed PgBouncer's exporter from its address and the connection string.
+pub struct Build(Arc<Config>);
 
-    async fn close(&self) {
-        self.base.close().await;
-        self.console.close().await;
+impl BuildExporter for Build {
+    type Exporter = BouncerExporter;
+
+    fn build(&self, host: &str, port: u16) -> Result<BouncerExporter, String> {
+        let options = self.0.connection.clone().host(host).port(port);
+        crate::app::exporter(&self.0, options, hubble::Labels::new())
     }
 }
 
 /// The exporter's half of `/probe`: targets are `host:port`.
-pub struct BouncerProber {
-    config: Arc<crate::app::Config>,
-    allowlist: Allowlist,
-}
-
-impl BouncerProber {
-    /// Probes what `allowed` allows, with `config`'s connection string and schedule.
-    pub fn new(config: Arc<crate::app::Config>, allowed: Vec<Pattern>) -> Self {
-        let allowlist = Allowlist::new(allowed, Vec::new(), Arc::new(KnownTargets::default()));
-        BouncerProber { config, allowlist }
-    }
-}
+pub type BouncerProber = AddressProber<Build>;
 
 /// The probed PgBouncers.
 pub type Probes = hubble::targets::probe::Probes<BouncerProber>;
 
-impl Prober for BouncerProber {
-    type Key = (String, u16);
-
-    const TARGET_FORM: &'static str = "host:port";
-
-    fn resolve(&self, target: &str, auth_module: Option<&str>) -> Result<Self::Key, Refusal> {
-        if auth_module.is_some() {
-            return Err(Refusal::bad_request(
-                "auth_module is not supported: credentials come from --pgBouncer.connectionString",
-            ));
-        }
-        let (host, port) = match target.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() => (
-                host.trim_start_matches('[').trim_end_matches(']'),
-                port.parse::<u16>().map_err(|_| {
-                    Refusal::bad_request("target: expected host:port with a numeric port")
-                })?,
-            ),
-            _ => return Err(Refusal::bad_request("target: expected host:port")),
-        };
-        self.allowlist
-            .check(host, port)
-            .map_err(|e| Refusal::not_allowed(e.to_string()))?;
-        Ok((host.to_owned(), port))
-    }
-
-    async fn open(
-        &self,
-        (host, port): &Self::Key,
-        registry: &Registry,
-        _runtime: &tokio::runtime::Handle,
-    ) -> Result<(), Refusal> {
-        let options: PgConnectOptions = self.config.connection.clone().host(host).port(*port);
-        let exporter = crate::app::exporter(&self.config, options, hubble::Labels::new())
-            .map_err(Refusal::failed)?;
-        registry
-            .register(exporter)
-            .await
-            .map_err(|e| Refusal::failed(e.to_string()))?;
-        Ok(())
-    }
-
-    fn first_collection_wait(&self) -> Duration {
-        self.config.timeout + Duration::from_secs(1)
-    }
-
-    fn describe(&self, (host, port): &Self::Key) -> String {
-        hubble::targets::allowlist::server(host, *port)
-    }
+/// Probes what `allowed` allows, with `config`'s connection string and schedule.
+pub fn prober(config: Arc<Config>, allowed: Vec<Pattern>) -> BouncerProber {
+    let allowlist = Allowlist::new(allowed, Vec::new(), Arc::new(KnownTargets::default()));
+    let wait = config.timeout + Duration::from_secs(1);
+    AddressProber::new(allowlist, wait, Build(config))
 }

@@ -159,6 +159,97 @@ impl Refusal {
     }
 }
 
+/// Makes the exporter of a target at an address, for an [`AddressProber`].
+pub trait BuildExporter: Send + Sync + 'static {
+    /// The exporter it makes.
+    type Exporter: crate::Exporter;
+
+    /// The exporter of the target at `host`:`port`; the error is one line.
+    fn build(&self, host: &str, port: u16) -> Result<Self::Exporter, String>;
+}
+
+/// A [`Prober`] for targets written `host:port` (`[v6]:port`), reached with the exporter's own credentials:
+/// checked against an [`Allowlist`](super::allowlist::Allowlist), then `build` makes the target's exporter.
+/// An `auth_module` is refused: there are no credentials to choose from.
+pub struct AddressProber<F> {
+    allowlist: super::allowlist::Allowlist,
+    wait: Duration,
+    build: F,
+}
+
+impl<F> std::fmt::Debug for AddressProber<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddressProber")
+            .field("allowlist", &self.allowlist)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> AddressProber<F> {
+    /// Probes what `allowlist` allows, waiting up to `first_collection_wait` for a new target's first
+    /// collection; `build` makes a target's exporter.
+    pub fn new(
+        allowlist: super::allowlist::Allowlist,
+        first_collection_wait: Duration,
+        build: F,
+    ) -> Self {
+        AddressProber {
+            allowlist,
+            wait: first_collection_wait,
+            build,
+        }
+    }
+}
+
+impl<B: BuildExporter> Prober for AddressProber<B> {
+    type Key = (String, u16);
+
+    const TARGET_FORM: &'static str = "host:port";
+
+    fn resolve(&self, target: &str, auth_module: Option<&str>) -> Result<Self::Key, Refusal> {
+        if auth_module.is_some() {
+            return Err(Refusal::bad_request(
+                "auth_module is not supported: targets are reached with the exporter's own credentials",
+            ));
+        }
+        let (host, port) = match target.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() => (
+                host.trim_start_matches('[').trim_end_matches(']'),
+                port.parse::<u16>().map_err(|_| {
+                    Refusal::bad_request("target: expected host:port with a numeric port")
+                })?,
+            ),
+            _ => return Err(Refusal::bad_request("target: expected host:port")),
+        };
+        self.allowlist
+            .check(host, port)
+            .map_err(|e| Refusal::not_allowed(e.to_string()))?;
+        Ok((host.to_owned(), port))
+    }
+
+    async fn open(
+        &self,
+        (host, port): &Self::Key,
+        registry: &Registry,
+        _runtime: &tokio::runtime::Handle,
+    ) -> Result<(), Refusal> {
+        let exporter = self.build.build(host, *port).map_err(Refusal::failed)?;
+        registry
+            .register(exporter)
+            .await
+            .map_err(|e| Refusal::failed(e.to_string()))?;
+        Ok(())
+    }
+
+    fn first_collection_wait(&self) -> Duration {
+        self.wait
+    }
+
+    fn describe(&self, (host, port): &Self::Key) -> String {
+        super::allowlist::server(host, *port)
+    }
+}
+
 /// The reasons `hubble_probes_refused_total` counts, each present from the start.
 const REASONS: [&str; 4] = ["not_allowed", "bad_request", "too_many_targets", "busy"];
 
