@@ -3,7 +3,7 @@
 # `prometheus` for promtool and a Prometheus server, `postgresql` for throwaway test clusters, `curl` for TLS
 # and auth tests, `chromium` and `chromium-driver` for the status page test, `npm` to fetch the other
 # PostgreSQL majors, `mariadb-server` for the MySQL/MariaDB collector test, `pgbouncer` for the PgBouncer
-# exporter's tests, `prometheus-mysqld-exporter` 0.14 to diff the MySQL exporter's names against, `systemd` for
+# exporter's tests, `pgpool2` (Pgpool-II 4.3) for the Pgpool-II exporter's tests, `prometheus-mysqld-exporter` 0.14 to diff the MySQL exporter's names against, `systemd` for
 # systemd-socket-activate), then runs
 # every test.
 set -euo pipefail
@@ -18,6 +18,7 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+[ -x /usr/sbin/pgpool ] || need+=(pgpool2)
 command -v prometheus-mysqld-exporter >/dev/null 2>&1 || need+=(prometheus-mysqld-exporter)
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
 if ((${#need[@]})); then

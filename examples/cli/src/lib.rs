@@ -306,6 +306,89 @@ pub async fn serve_one<E: hubble::Exporter>(
     served.context("serving HTTP")
 }
 
+/// `--discovery.file` for [`serve_targets`]: the file, how often it is read, and what a listed target's
+/// exporter is.
+#[derive(Debug)]
+pub struct Discovered<M> {
+    /// The Prometheus file_sd file.
+    pub path: std::path::PathBuf,
+    /// `--discovery.interval`.
+    pub interval: Duration,
+    /// A listed target's exporter.
+    pub make: M,
+}
+
+/// `--probe.allowed-targets` and `--probe.idle-timeout`, for an exporter whose `/probe` reaches targets by
+/// address with its own credentials.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProbeFlags {
+    /// Servers /probe?target=host:port may reach (none by default), with the exporter's own credentials: a
+    /// comma list of host:port, host:*, [ipv6]:port, CIDR:port (10.0.0.0/8:5432, addresses only), CIDR:*, or
+    /// * for any.
+    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = parse_pattern)]
+    pub allowed_targets: Vec<hubble::targets::allowlist::Pattern>,
+    /// How long a /probe target's connection and exporter are kept without being probed.
+    #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+}
+
+impl ProbeFlags {
+    /// The allowlist of the flag (discovered targets are not probe-able by being discovered).
+    pub fn allowlist(&self) -> hubble::targets::allowlist::Allowlist {
+        hubble::targets::allowlist::Allowlist::new(
+            self.allowed_targets.clone(),
+            Vec::new(),
+            std::sync::Arc::new(Default::default()),
+        )
+    }
+}
+
+/// Serves an exporter of targets until `shutdown`: its own target `single` if any, with `discovery` every
+/// target of a file_sd file, and `/probe` through `probes` (idle targets closed as it goes). Everything it
+/// started is closed before it returns.
+pub async fn serve_targets<E, M, P>(
+    exporter: &'static str,
+    single: Option<E>,
+    discovery: Option<Discovered<M>>,
+    probes: hubble::targets::probe::Probes<P>,
+    listeners: hubble::Listeners,
+    serving: Serving,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    E: hubble::Exporter,
+    M: Fn(&hubble::discovery::ServiceAtomic) -> Result<E, String> + Send + Sync + 'static,
+    P: hubble::targets::probe::Prober,
+{
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(d) = discovery {
+        tasks.spawn(file_sd_exporters(
+            d.path,
+            exporter,
+            d.interval,
+            d.make,
+            cancel.clone(),
+        ));
+    }
+    let probes = std::sync::Arc::new(probes.enable_openmetrics(serving.enable_openmetrics));
+    tasks.spawn({
+        let (probes, cancel) = (probes.clone(), cancel.clone());
+        // Closes every probed target as it ends.
+        async move { probes.run_evictions(cancel).await }
+    });
+    let routes = axum::Router::new()
+        .route(
+            "/probe",
+            axum::routing::get(hubble::targets::probe::handler::<P>),
+        )
+        .with_state(probes);
+    let served = serve_one(single, listeners, serving, routes, shutdown).await;
+    cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    served
+}
+
 /// Runs `--discovery.file` until `cancel`: every target of the Prometheus file_sd file at `path` gets the
 /// exporter `make` builds for it (its labels on every series are the caller's to add), registered in the
 /// default registry, and is unregistered (closed) when it leaves the file. Errors of `make` are logged once per

@@ -9,7 +9,7 @@ use hubble::targets::postgres::{Dsn, DsnError};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
 
-use crate::probe::{BouncerExporter, BouncerProber, Probes};
+use crate::probe::{BouncerExporter, Probes};
 use crate::show::Console;
 
 /// What the command line decides.
@@ -29,10 +29,9 @@ pub struct Config {
     pub discovery_file: Option<PathBuf>,
     /// `--discovery.interval`.
     pub discovery_interval: Duration,
-    /// `--probe.allowed-targets`: the PgBouncers `/probe` may reach (none by default).
-    pub probe_allowed: Vec<hubble::targets::allowlist::Pattern>,
-    /// `--probe.idle-timeout`: how long a probed PgBouncer is kept without a probe.
-    pub probe_idle: Duration,
+    /// `--probe.allowed-targets` and `--probe.idle-timeout`: the PgBouncers `/probe` may reach (none by
+    /// default), and how long one is kept without a probe.
+    pub probe: hubble_cli::ProbeFlags,
 }
 
 /// What connections are called in `SHOW CLIENTS`.
@@ -119,8 +118,6 @@ pub async fn run(
     listener: impl Into<hubble::Listeners>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
     let config = Arc::new(config);
     let single = match &config.discovery_file {
         None => {
@@ -137,65 +134,42 @@ pub async fn run(
                     .map_err(anyhow::Error::msg)?,
             )
         }
-        Some(path) => {
-            let (path, cancel) = (path.clone(), cancel.clone());
-            let config = config.clone();
-            tasks.spawn(async move {
-                let make = |svc: &hubble::discovery::ServiceAtomic| {
-                    let mut options = config.connection.clone().host(&svc.address).port(svc.port);
-                    if let Some(user) = svc.exporter_options.get("user") {
-                        options = options.username(user);
-                    }
-                    // The connection closes with the exporter, when the target goes.
-                    exporter(&config, options, target_labels(svc))
-                };
-                hubble_cli::file_sd_exporters(
-                    path,
-                    "pgbouncer",
-                    config.discovery_interval,
-                    make,
-                    cancel,
-                )
-                .await;
-            });
-            None
-        }
+        Some(_) => None,
     };
+    let discovery = config.discovery_file.clone().map(|path| {
+        let config = config.clone();
+        hubble_cli::Discovered {
+            path,
+            interval: config.discovery_interval,
+            make: move |svc: &hubble::discovery::ServiceAtomic| {
+                let mut options = config.connection.clone().host(&svc.address).port(svc.port);
+                if let Some(user) = svc.exporter_options.get("user") {
+                    options = options.username(user);
+                }
+                // The connection closes with the exporter, when the target goes.
+                exporter(&config, options, target_labels(svc))
+            },
+        }
+    });
     if let Some(path) = &config.pid_file {
         hubble::default_registry()
             .prometheus()
             .register(Box::new(crate::process::PidFileProcess::new(path.clone())))
             .context("--pgBouncer.pid-file")?;
     }
-    let probes = Arc::new(
-        Probes::new(
-            crate::probe::prober(config.clone(), config.probe_allowed.clone()),
-            hubble::default_registry(),
-        )
-        .idle_timeout(config.probe_idle)
-        .enable_openmetrics(config.serving.enable_openmetrics),
-    );
-    tasks.spawn({
-        let (probes, cancel) = (probes.clone(), cancel.clone());
-        // Closes every probed PgBouncer as it ends.
-        async move { probes.run_evictions(cancel).await }
-    });
-    let routes = axum::Router::new()
-        .route(
-            "/probe",
-            axum::routing::get(hubble::targets::probe::handler::<BouncerProber>),
-        )
-        .with_state(probes);
-    // The single PgBouncer's connection closes with its exporter, when serving ends.
-    let served = hubble_cli::serve_one(
+    let probes = Probes::new(
+        crate::probe::prober(config.clone(), config.probe.allowlist()),
+        hubble::default_registry(),
+    )
+    .idle_timeout(config.probe.idle_timeout);
+    hubble_cli::serve_targets(
+        "pgbouncer",
         single,
+        discovery,
+        probes,
         listener.into(),
         config.serving.clone(),
-        routes,
         shutdown,
     )
-    .await;
-    cancel.cancel();
-    while tasks.join_next().await.is_some() {}
-    served
+    .await
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use hubble::targets::postgres::{encrypted_by_mode, ssl_mode_name};
 use hubble::targets::up::{Answer as UpAnswer, Check, Up};
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 use sqlx::postgres::PgSslMode;
@@ -58,18 +59,6 @@ const UP_HELP: &str =
 const VERSION: &str = "pgbouncer_version_info";
 const VERSION_HELP: &str = "PgBouncer's version, as SHOW VERSION prints it";
 
-/// `sslmode` as libpq spells it.
-fn ssl_mode_name(mode: PgSslMode) -> &'static str {
-    match mode {
-        PgSslMode::Disable => "disable",
-        PgSslMode::Allow => "allow",
-        PgSslMode::Prefer => "prefer",
-        PgSslMode::Require => "require",
-        PgSslMode::VerifyCa => "verify-ca",
-        PgSslMode::VerifyFull => "verify-full",
-    }
-}
-
 /// `pgbouncer_up`'s check and `pgbouncer_version_info{version}`, from `SHOW VERSION`. The console has no
 /// view of its own connection's encryption: a link that connected is encrypted where the mode requires it
 /// and plain under `disable`; under `prefer` or `allow` it is not known, and `hubble_target_tls` is left out.
@@ -91,12 +80,10 @@ impl Check for Version {
             .map(|version| Metric::gauge(VERSION, VERSION_HELP, 1.0).label("version", version))
             .into_iter()
             .collect();
-        let encrypted = match self.ssl_mode {
-            PgSslMode::Disable => Some(false),
-            PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull => Some(true),
-            PgSslMode::Allow | PgSslMode::Prefer => None,
-        };
-        Ok(UpAnswer { encrypted, samples })
+        Ok(UpAnswer {
+            encrypted: encrypted_by_mode(self.ssl_mode),
+            samples,
+        })
     }
 }
 

@@ -38,14 +38,8 @@ struct Flags {
     /// repeat it to listen on several.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9127", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
     listen_address: Vec<SocketAddr>,
-    /// PgBouncers /probe?target=host:port may reach (none by default), with the connection string's
-    /// credentials: a comma list of host:port, host:*, [ipv6]:port, CIDR:port (10.0.0.0/8:6432, addresses
-    /// only), CIDR:*, or * for any.
-    #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = cli::parse_pattern)]
-    probe_allowed_targets: Vec<hubble::targets::allowlist::Pattern>,
-    /// How long a /probe target's connection and exporter are kept without being probed.
-    #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = cli::parse_duration)]
-    probe_idle_timeout: std::time::Duration,
+    #[command(flatten)]
+    probe: cli::ProbeFlags,
     #[command(flatten)]
     common: cli::CommonFlags,
     #[command(flatten)]
@@ -65,8 +59,7 @@ async fn main() -> ExitCode {
             pid_file: flags.pid_file,
             discovery_file: flags.discovery.discovery_file,
             discovery_interval: flags.discovery.discovery_interval,
-            probe_allowed: flags.probe_allowed_targets,
-            probe_idle: flags.probe_idle_timeout,
+            probe: flags.probe,
         };
         let listener =
             cli::bind(&flags.listen_address, flags.common.toolkit.systemd_socket).await?;

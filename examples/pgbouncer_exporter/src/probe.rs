@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hubble::targets::allowlist::{Allowlist, KnownTargets, Pattern};
+use hubble::targets::allowlist::Allowlist;
 use hubble::targets::probe::{AddressProber, BuildExporter};
 
 use crate::app::Config;
@@ -33,9 +33,8 @@ pub type BouncerProber = AddressProber<Build>;
 /// The probed PgBouncers.
 pub type Probes = hubble::targets::probe::Probes<BouncerProber>;
 
-/// Probes what `allowed` allows, with `config`'s connection string and schedule.
-pub fn prober(config: Arc<Config>, allowed: Vec<Pattern>) -> BouncerProber {
-    let allowlist = Allowlist::new(allowed, Vec::new(), Arc::new(KnownTargets::default()));
+/// Probes what `allowlist` allows, with `config`'s connection string and schedule.
+pub fn prober(config: Arc<Config>, allowlist: Allowlist) -> BouncerProber {
     let wait = config.timeout + Duration::from_secs(1);
     AddressProber::new(allowlist, wait, Build(config))
 }

@@ -220,6 +220,29 @@ impl Dsn {
     }
 }
 
+/// `sslmode` as libpq spells it.
+pub fn ssl_mode_name(mode: PgSslMode) -> &'static str {
+    match mode {
+        PgSslMode::Disable => "disable",
+        PgSslMode::Allow => "allow",
+        PgSslMode::Prefer => "prefer",
+        PgSslMode::Require => "require",
+        PgSslMode::VerifyCa => "verify-ca",
+        PgSslMode::VerifyFull => "verify-full",
+    }
+}
+
+/// Whether a link that connected under `mode` is encrypted, where the mode alone settles it (for a server
+/// that cannot say so itself, such as a pooler's console): yes from `require` on, no under `disable`,
+/// unknown under `allow` and `prefer`.
+pub fn encrypted_by_mode(mode: PgSslMode) -> Option<bool> {
+    match mode {
+        PgSslMode::Disable => Some(false),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull => Some(true),
+        PgSslMode::Allow | PgSslMode::Prefer => None,
+    }
+}
+
 /// The TLS of a connection a client makes itself: see [`Dsn::tls_client`].
 #[derive(Debug, Clone)]
 pub struct TlsClient {

@@ -4,6 +4,7 @@
 pub mod mariadb;
 pub mod pg;
 pub mod pgbouncer;
+pub mod pgpool;
 pub mod pki;
 pub mod props;
 pub mod webdriver;

@@ -42,6 +42,33 @@ pub(crate) fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Runs `command` as `postgres` when the tests run as root (PgBouncer and Pgpool-II refuse root, or should
+/// not have it), after giving `dir` to that user. Set on the process itself, so that killing it on drop kills
+/// the server, not a wrapper.
+pub(crate) fn as_postgres(command: &mut Command, dir: &Path) {
+    if !is_root() {
+        return;
+    }
+    let status = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "chown of {} failed", dir.display());
+    use std::os::unix::process::CommandExt;
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("user postgres")
+    };
+    command.gid(id("-g")).uid(id("-u"));
+}
+
 impl PgCluster {
     /// Starts a new cluster; `settings` are extra `-c name=value` server settings.
     pub fn start(settings: &[&str]) -> PgCluster {

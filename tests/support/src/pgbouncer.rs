@@ -82,28 +82,8 @@ impl PgBouncer {
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("pgbouncer");
         let mut command = Command::new(program);
-        // PgBouncer refuses to run as root: as root, it runs as `postgres` (set on the process itself, so that
-        // killing it on drop kills PgBouncer, not a wrapper).
-        if super::pg::is_root() {
-            let status = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(status.success(), "chown of the PgBouncer dir failed");
-            use std::os::unix::process::CommandExt;
-            let id = |flag: &str| -> u32 {
-                let out = Command::new("id")
-                    .args([flag, "postgres"])
-                    .output()
-                    .unwrap();
-                String::from_utf8_lossy(&out.stdout)
-                    .trim()
-                    .parse()
-                    .expect("user postgres")
-            };
-            command.gid(id("-g")).uid(id("-u"));
-        }
+        // PgBouncer refuses to run as root.
+        super::pg::as_postgres(&mut command, dir.path());
         let process = command
             .arg(dir.path().join("pgbouncer.ini"))
             .stdout(Stdio::null())
