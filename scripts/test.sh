@@ -3,9 +3,9 @@
 # `prometheus` for promtool and a Prometheus server, `postgresql` for throwaway test clusters, `curl` for TLS
 # and auth tests, `chromium` and `chromium-driver` for the status page test, `npm` to fetch the other
 # PostgreSQL majors, `mariadb-server` for the MySQL/MariaDB collector test, `pgbouncer` for the PgBouncer
-# exporter's tests, `pgpool2` (Pgpool-II 4.3) for the Pgpool-II exporter's tests, `prometheus-mysqld-exporter` 0.14 to diff the MySQL exporter's names against, `systemd` for
-# systemd-socket-activate), then runs
-# every test.
+# exporter's tests, `pgpool2` (Pgpool-II 4.3) for the Pgpool-II exporter's tests,
+# `prometheus-mysqld-exporter` 0.14 to diff the MySQL exporter's names against, `systemd` for
+# systemd-socket-activate), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
