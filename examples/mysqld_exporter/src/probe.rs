@@ -147,11 +147,7 @@ impl Prober for MysqlProber {
             .config
             .exporter(&target, hubble::Labels::new())
             .map_err(Refusal::failed)?;
-        registry
-            .register(exporter)
-            .await
-            .map_err(|e| Refusal::failed(e.to_string()))?;
-        Ok(())
+        hubble::targets::probe::register(registry, exporter).await
     }
 
     fn first_collection_wait(&self) -> Duration {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use hubble_test_support::pg::PgCluster;
 use hubble_test_support::pgbouncer::PgBouncer;
-use hubble_test_support::{free_addr, get, promtool_check, wait_showing, KillOnDrop};
+use hubble_test_support::{
+    free_addr, get, promtool_check, start_exporter, wait_line, wait_showing, KillOnDrop,
+};
 
 const PASSWORD: &str = "s3cret-Pw";
 
@@ -253,23 +255,15 @@ fn discovered_pgbouncers_get_their_own_exporter_and_labels() {
 fn probes_reach_allowed_pgbouncers_only() {
     let pg = PgCluster::start(&[]);
     let bouncer = PgBouncer::start(pg.port, &["postgres"], &["postgres"], "postgres");
-    let addr = free_addr();
-    let _exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
-            .args([
-                "--pgBouncer.connectionString",
-                "postgres://postgres@127.0.0.1:1/pgbouncer?sslmode=disable",
-            ])
-            .arg(format!(
-                "--probe.allowed-targets=127.0.0.1:{}",
-                bouncer.port
-            ))
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(["--collection.interval", "1s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let allowed = format!("--probe.allowed-targets=127.0.0.1:{}", bouncer.port);
+    let (_exporter, addr) = start_exporter(
+        env!("CARGO_BIN_EXE_pgbouncer_exporter"),
+        &[
+            "--pgBouncer.connectionString",
+            "postgres://postgres@127.0.0.1:1/pgbouncer?sslmode=disable",
+            &allowed,
+        ],
+        &[],
     );
     let probe = |target: &str| {
         wait_showing(Duration::from_secs(30), "the exporter serving", || {
@@ -294,14 +288,7 @@ fn probes_reach_allowed_pgbouncers_only() {
         "{own}"
     );
     // The probed PgBouncer's series are not on /metrics, where its own target (port 1, down) is.
-    let own = wait_showing(Duration::from_secs(30), "the own target down", || {
-        let own = scrape(addr);
-        if own.lines().any(|l| l == "pgbouncer_up 0") {
-            Ok(own)
-        } else {
-            Err(own)
-        }
-    });
+    let own = wait_line(addr, "pgbouncer_up 0");
     assert!(!own.contains("pgbouncer_up 1"), "{own}");
 }
 
@@ -313,38 +300,21 @@ fn reaches_a_pgbouncer_that_requires_tls() {
     let pg = PgCluster::start(&[]);
     let bouncer = PgBouncer::start_tls(pg.port, &["postgres"], &["postgres"], "postgres", &pki);
     let run = |params: &str| {
-        let addr = free_addr();
-        let exporter = KillOnDrop::new(
-            Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
-                .arg("--pgBouncer.connectionString")
-                .arg(format!(
-                    "postgres://postgres@127.0.0.1:{}/pgbouncer?{params}",
-                    bouncer.port
-                ))
-                .args(["--web.listen-address", &addr.to_string()])
-                .args(["--collection.interval", "1s"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{}/pgbouncer?{params}",
+            bouncer.port
         );
-        (exporter, addr)
-    };
-    let up = |addr, want: &str| {
-        wait_showing(Duration::from_secs(30), want, || {
-            let body = scrape(addr);
-            if body.lines().any(|l| l == want) {
-                Ok(())
-            } else {
-                Err(body)
-            }
-        })
+        start_exporter(
+            env!("CARGO_BIN_EXE_pgbouncer_exporter"),
+            &["--pgBouncer.connectionString", &url],
+            &[],
+        )
     };
     let (exporter, addr) = run(&format!(
         "sslmode=verify-full&sslrootcert={}",
         pki.path("ca.crt").display()
     ));
-    up(addr, "pgbouncer_up 1");
+    wait_line(addr, "pgbouncer_up 1");
     let body = scrape(addr);
     assert!(body.contains("pgbouncer_pools_client_active_connections{"));
     assert!(
@@ -354,6 +324,6 @@ fn reaches_a_pgbouncer_that_requires_tls() {
     );
     drop(exporter);
     let (exporter, addr) = run("sslmode=disable");
-    up(addr, "pgbouncer_up 0");
+    wait_line(addr, "pgbouncer_up 0");
     drop(exporter);
 }

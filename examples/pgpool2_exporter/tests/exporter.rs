@@ -3,11 +3,12 @@
 //! in pgpool2_exporter's repository answered by a real Prometheus scraping it.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use hubble_test_support::pg::PgCluster;
 use hubble_test_support::pgpool::Pgpool;
-use hubble_test_support::{free_addr, get, promtool_check, wait_showing, KillOnDrop, Prometheus};
+use hubble_test_support::{
+    free_addr, promtool_check, start_exporter, wait_line, KillOnDrop, Prometheus,
+};
 
 /// The expressions of pgpool2_exporter 1.2.2's `dashboards/pgpool2.json`, one per panel target, with its
 /// `$backend_nodes` variable (`label_values(pgpool2_pool_nodes_status{}, hostname)`) as `.*`.
@@ -54,24 +55,6 @@ const COUNTERS_AS_UPSTREAM: [&str; 10] = [
     "pgpool2_pool_backend_stats_error_cnt",
 ];
 
-fn scrape(addr: std::net::SocketAddr) -> String {
-    get(addr, "/metrics", &[])
-        .map(|r| r.text())
-        .unwrap_or_default()
-}
-
-/// Waits until the exporter's text has a line equal to `want`, and returns the text.
-fn wait_line(addr: std::net::SocketAddr, want: &str) -> String {
-    wait_showing(Duration::from_secs(30), want, || {
-        let body = scrape(addr);
-        if body.lines().any(|l| l == want) {
-            Ok(body)
-        } else {
-            Err(body)
-        }
-    })
-}
-
 #[test]
 fn exports_pgpool_as_pgpool2_exporter_and_follows_a_detached_node() {
     let primary = PgCluster::start(&[]);
@@ -89,6 +72,7 @@ fn exports_pgpool_as_pgpool2_exporter_and_follows_a_detached_node() {
     }
 
     let addr = free_addr();
+    // Started by hand here: its log is read at the end.
     let log = tempfile::NamedTempFile::new().unwrap();
     let _exporter = KillOnDrop::new(
         Command::new(env!("CARGO_BIN_EXE_pgpool2_exporter"))
@@ -177,22 +161,16 @@ fn every_panel_of_pgpool2_exporters_dashboard_gets_data_from_a_real_prometheus()
     let primary = PgCluster::start(&[]);
     let standby = primary.replica(None);
     let pool = Pgpool::start(&[primary.port, standby.port]);
-    let addr = free_addr();
-    let _exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_pgpool2_exporter"))
-            // pgpool2_exporter's other form: user, password and the rest apart.
-            .env("DATA_SOURCE_USER", "postgres")
-            .env("DATA_SOURCE_PASS", "")
-            .env(
-                "DATA_SOURCE_URI",
-                format!("127.0.0.1:{}/postgres?sslmode=disable", pool.port),
-            )
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(["--collection.interval", "1s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    // pgpool2_exporter's other form: user, password and the rest apart.
+    let uri = format!("127.0.0.1:{}/postgres?sslmode=disable", pool.port);
+    let (_exporter, addr) = start_exporter(
+        env!("CARGO_BIN_EXE_pgpool2_exporter"),
+        &[],
+        &[
+            ("DATA_SOURCE_USER", "postgres"),
+            ("DATA_SOURCE_PASS", ""),
+            ("DATA_SOURCE_URI", &uri),
+        ],
     );
     wait_line(addr, "pgpool2_up 1");
     let prometheus = Prometheus::with_job(&format!(

@@ -109,11 +109,7 @@ impl Prober for PgProber {
             .live
             .exporter_holding(dsn, Labels::new(), holds)
             .map_err(|e| Refusal::bad_request(e.to_string()))?;
-        registry
-            .register(exporter)
-            .await
-            .map_err(|e| Refusal::failed(e.to_string()))?;
-        Ok(())
+        hubble::targets::probe::register(registry, exporter).await
     }
 
     fn first_collection_wait(&self) -> Duration {

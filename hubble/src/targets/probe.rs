@@ -54,8 +54,7 @@
 //!             .collector(up)
 //!             .build()
 //!             .map_err(|e| Refusal::failed(e.to_string()))?;
-//!         registry.register(exporter).await.map_err(|e| Refusal::failed(e.to_string()))?;
-//!         Ok(())
+//!         hubble::targets::probe::register(registry, exporter).await
 //!     }
 //!
 //!     fn first_collection_wait(&self) -> Duration {
@@ -234,11 +233,7 @@ impl<B: BuildExporter> Prober for AddressProber<B> {
         _runtime: &tokio::runtime::Handle,
     ) -> Result<(), Refusal> {
         let exporter = self.build.build(host, *port).map_err(Refusal::failed)?;
-        registry
-            .register(exporter)
-            .await
-            .map_err(|e| Refusal::failed(e.to_string()))?;
-        Ok(())
+        register(registry, exporter).await
     }
 
     fn first_collection_wait(&self) -> Duration {
@@ -248,6 +243,15 @@ impl<B: BuildExporter> Prober for AddressProber<B> {
     fn describe(&self, (host, port): &Self::Key) -> String {
         super::allowlist::server(host, *port)
     }
+}
+
+/// Registers a probed target's `exporter` in its `registry`, for [`Prober::open`]: a failure is a 500.
+pub async fn register<E: crate::Exporter>(registry: &Registry, exporter: E) -> Result<(), Refusal> {
+    registry
+        .register(exporter)
+        .await
+        .map(drop)
+        .map_err(|e| Refusal::failed(e.to_string()))
 }
 
 /// The reasons `hubble_probes_refused_total` counts, each present from the start.
@@ -578,11 +582,7 @@ mod tests {
                 .collector(Answers(Duration::from_secs(wait)))
                 .build()
                 .map_err(|e| Refusal::failed(e.to_string()))?;
-            registry
-                .register(exporter)
-                .await
-                .map_err(|e| Refusal::failed(e.to_string()))?;
-            Ok(())
+            register(registry, exporter).await
         }
 
         fn first_collection_wait(&self) -> Duration {

@@ -231,6 +231,36 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
     wait_showing(limit, what, || f().ok_or_else(String::new))
 }
 
+/// Starts the exporter binary `bin` (an `env!("CARGO_BIN_EXE_...")`) with `args` and `env`, listening on a free
+/// loopback port and collecting every second, its output discarded; killed on drop.
+pub fn start_exporter(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (KillOnDrop, SocketAddr) {
+    let addr = free_addr();
+    let child = Command::new(bin)
+        .args(args)
+        .envs(env.iter().copied())
+        .args(["--web.listen-address", &addr.to_string()])
+        .args(["--collection.interval", "1s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin}: {e}"));
+    (KillOnDrop::new(child), addr)
+}
+
+/// Waits (up to 30 s) until `GET /metrics` of `addr` has a line equal to `want`; returns that text.
+pub fn wait_line(addr: SocketAddr, want: &str) -> String {
+    wait_showing(Duration::from_secs(30), want, || {
+        let body = get(addr, "/metrics", &[])
+            .map(|r| r.text())
+            .unwrap_or_default();
+        if body.lines().any(|l| l == want) {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    })
+}
+
 /// Polls `f` every 50 ms until it returns `Ok`, for at most `limit`. `f` returns what it saw instead; on
 /// timeout the panic shows the last of it.
 pub fn wait_showing<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
