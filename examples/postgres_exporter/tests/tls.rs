@@ -257,3 +257,47 @@ fn tls_settings_are_read_from_every_form_a_dsn_takes() {
         "{shown}"
     );
 }
+
+/// A file_sd target whose `__param_<name>` labels carry its TLS settings: verified with the CA they name, and a
+/// client certificate for the `cert`-authenticated user; one without them is refused by the server.
+#[test]
+fn discovered_targets_take_their_tls_settings_from_their_labels() {
+    let pki = Pki::generate();
+    let pg = PgCluster::start_tls(&pki, "server");
+    let file = pg.dir().join("targets.yml");
+    let target = format!("127.0.0.1:{}", pg.port);
+    std::fs::write(
+        &file,
+        format!(
+            "- targets: ['{target}']\n  labels: {{env: tls, __param_user: certuser, __param_dbname: postgres, \
+             __param_sslmode: verify-full, __param_sslrootcert: '{ca}', __param_sslcert: '{cert}', \
+             __param_sslkey: '{key}'}}\n",
+            ca = pki.path("ca.crt").display(),
+            cert = pki.path("certuser.crt").display(),
+            key = pki.path("certuser.key").display(),
+        ),
+    )
+    .unwrap();
+    let exporter = start(Targets::File(file.clone()));
+    let body = exporter.wait_metrics("the discovered target up over TLS", |b| {
+        b.lines()
+            .any(|l| l.starts_with("pg_up{") && l.contains("env=\"tls\"") && l.ends_with(" 1"))
+    });
+    assert!(
+        body.lines().any(|l| l.starts_with("hubble_target_tls{")
+            && l.contains("mode=\"verify-full\"")
+            && l.ends_with(" 1")),
+        "{body}"
+    );
+    // The same target without TLS settings: the server's hostssl-only pg_hba refuses it.
+    std::fs::write(
+        &file,
+        format!("- targets: ['{target}']\n  labels: {{env: plain, __param_sslmode: disable}}\n"),
+    )
+    .unwrap();
+    exporter.wait_metrics("the plaintext target refused", |b| {
+        b.lines()
+            .any(|l| l.starts_with("pg_up{") && l.contains("env=\"plain\"") && l.ends_with(" 0"))
+    });
+    exporter.stop();
+}
