@@ -62,6 +62,9 @@ pub struct Collection {
     pub statements: statements::StatementsOptions,
     /// Every database of each server, these ones (`--auto-discover-databases`); `None`: the connected one.
     pub databases: Option<databases::DatabaseFilter>,
+    /// `stat_replication` with the `pid` label upstream adds after 0.20.1
+    /// (`--collector.stat_replication.pid`).
+    pub stat_replication_pid: bool,
 }
 
 impl Default for Collection {
@@ -77,6 +80,7 @@ impl Default for Collection {
             collectors: collectors::Enabled::default(),
             statements: statements::StatementsOptions::default(),
             databases: None,
+            stat_replication_pid: false,
         }
     }
 }
@@ -98,18 +102,16 @@ pub struct Schedule {
 /// The exporter for one PostgreSQL server: every standard group over the target's `connections`, with
 /// `labels` (the target's labels plus `server`) on every series. With `databases`, the database-local groups
 /// run in each of its databases (one `pg_database_local` collector) instead of the connected one only.
-// One call site (live.rs), each argument a separate decision of the caller's: a struct would only rename them.
-#[allow(clippy::too_many_arguments)]
+/// Schedule, names, collectors and their options come from `collection`.
 pub fn exporter(
     connections: &PgConnections,
     up: up::PgUp,
     labels: Labels,
-    schedule: Schedule,
-    naming: Naming,
-    enabled: &collectors::Enabled,
-    statements: &statements::StatementsOptions,
+    collection: &Collection,
     databases: Option<&Arc<databases::Databases>>,
 ) -> Result<BaseExporter, hubble::ExporterError> {
+    let (schedule, naming) = (collection.schedule, collection.naming);
+    let (enabled, statements) = (&collection.collectors, &collection.statements);
     fn sql<G: hubble::SqlQuery>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
         SqlCollector::new(connections.clone())
     }
@@ -196,7 +198,9 @@ pub fn exporter(
     if on("replication") {
         b = b.collector(wrap(naming, sql::<PgReplication>(connections)));
     }
-    if on("stat_replication") {
+    if on("stat_replication") && collection.stat_replication_pid {
+        b = b.collector(wrap(naming, sql::<PgStatReplicationPid>(connections)));
+    } else if on("stat_replication") {
         b = b.collector(wrap(naming, sql::<PgStatReplication>(connections)));
     }
     if on("replication_slots") {

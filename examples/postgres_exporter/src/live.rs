@@ -128,16 +128,7 @@ impl PgExporter {
                 .collector(collection.naming.apply(up))
                 .build()?
         } else {
-            exporter(
-                &connections,
-                up,
-                labels,
-                collection.schedule,
-                collection.naming,
-                &collection.collectors,
-                &collection.statements,
-                databases.as_ref(),
-            )?
+            exporter(&connections, up, labels, collection, databases.as_ref())?
         };
         let schedule = collection.schedule;
         for q in &collection.custom_queries {

@@ -214,6 +214,10 @@ struct Flags {
     /// (no hand-offs between threads); more help only when collecting thousands of targets saturates it.
     #[arg(long = "collection.threads", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     collection_threads: u16,
+    /// stat_replication: add the `pid` label upstream adds after 0.20.1, which tells apart two connections of one
+    /// standby (a new series on every reconnect).
+    #[arg(long = "collector.stat_replication.pid")]
+    stat_replication_pid: bool,
     /// stat_statements: also export pg_stat_statements_query_id{queryid, query} with each statement's text.
     #[arg(long = "collector.stat_statements.include_query")]
     statements_include_query: bool,
@@ -423,6 +427,7 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
                 exclude_databases: without_empty(flags.statements_exclude_databases),
                 exclude_users: without_empty(flags.statements_exclude_users),
             },
+            stat_replication_pid: flags.stat_replication_pid,
         },
         probe_idle_timeout: flags.probe_idle_timeout,
         targets,

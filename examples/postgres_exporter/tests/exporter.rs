@@ -975,3 +975,47 @@ fn dumpmaps_lists_the_collectors_and_exits() {
         assert!(text.contains(line), "{line:?} not in:\n{text}");
     }
 }
+
+/// `stat_replication` has postgres_exporter 0.20.1's labels (the slot a standby streams through included);
+/// with `--collector.stat_replication.pid`, also the WAL sender's `pid` that upstream adds after 0.20.1.
+#[test]
+fn stat_replication_names_the_slot_and_optionally_the_pid() {
+    let primary = PgCluster::start(&[]);
+    primary.psql(
+        "postgres",
+        "SELECT pg_create_physical_replication_slot('standby_slot', true)",
+    );
+    let _standby = primary.replica(Some("standby_slot"));
+    let sender_pid = primary.rows(
+        "postgres",
+        "SELECT pid FROM pg_stat_replication WHERE application_name = 'replica'",
+    )[0][0]
+        .clone();
+    for pid in [false, true] {
+        let collection = Collection {
+            stat_replication_pid: pid,
+            ..running::test_collection()
+        };
+        let exporter =
+            Running::start_collection(Targets::Single(dsn(&primary, "postgres")), collection);
+        let body = exporter.wait_metrics("the standby's lag", |b| {
+            b.contains("pg_stat_replication_pg_wal_lsn_diff{")
+        });
+        let line = body
+            .lines()
+            .find(|l| l.starts_with("pg_stat_replication_pg_wal_lsn_diff{"))
+            .unwrap();
+        assert!(
+            line.contains("application_name=\"replica\"")
+                && line.contains("slot_name=\"standby_slot\"")
+                && line.contains("state=\"streaming\""),
+            "{line}"
+        );
+        assert_eq!(
+            line.contains(&format!("pid=\"{sender_pid}\"")),
+            pid,
+            "{line}"
+        );
+        exporter.stop();
+    }
+}

@@ -504,14 +504,14 @@ const UPSTREAM: &[(&str, &[&str], u32, u32, Needs)] = &[
     ),
     (
         "pg_stat_replication_pg_current_wal_lsn_bytes",
-        &["application_name", "client_addr", "state", "sync_state"],
+        &["application_name", "client_addr", "state", "slot_name"],
         0,
         999_999,
         Activity,
     ),
     (
         "pg_stat_replication_pg_wal_lsn_diff",
-        &["application_name", "client_addr", "state", "sync_state"],
+        &["application_name", "client_addr", "state", "slot_name"],
         0,
         999_999,
         Activity,
