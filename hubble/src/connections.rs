@@ -263,7 +263,19 @@ impl<DB: Database> Connections<DB> {
             std::mem::take(&mut kept.idle)
         };
         drop(idle);
-        self.inner.pool.close().await;
+        // The pool waits for every connection to come back and close. One stuck on a server that stopped
+        // answering (a network black hole) would hold the exporter's shutdown forever: give them as long as
+        // an acquire may take, then leave them to the runtime (the pool is closed either way).
+        let bound = self.inner.pool.options().get_acquire_timeout();
+        if tokio::time::timeout(bound, self.inner.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                ?bound,
+                "connections still busy at close (a target that stopped answering); not waited for"
+            );
+        }
     }
 }
 

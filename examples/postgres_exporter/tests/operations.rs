@@ -669,3 +669,148 @@ fn awkward_label_values_survive_both_formats() {
     drop(prometheus);
     exporter.stop();
 }
+
+/// A TCP proxy to `upstream` on a loopback port that, once [`black_hole`](Self::black_hole) is called, stops
+/// passing bytes while keeping every connection open (a network partition, a hung load balancer).
+struct BlackHoleProxy {
+    port: u16,
+    passing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHoleProxy {
+    fn start(upstream: u16) -> BlackHoleProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let passing = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (passing.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !s.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                if !p.load(Ordering::Relaxed) {
+                    held.push(client); // accepted, never answered
+                    continue;
+                }
+                let server = std::net::TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let (p, s) = (p.clone(), s.clone());
+                    from.set_read_timeout(Some(Duration::from_millis(50)))
+                        .unwrap();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        while !s.load(Ordering::Relaxed) {
+                            match from.read(&mut buf) {
+                                Ok(0) => break,
+                                // Read but dropped once the hole opens: nothing arrives, nothing closes.
+                                Ok(n) if p.load(Ordering::Relaxed) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                                Ok(_) => {}
+                                Err(e)
+                                    if e.kind() == std::io::ErrorKind::WouldBlock
+                                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                                Err(_) => break,
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        BlackHoleProxy {
+            port,
+            passing,
+            stop,
+        }
+    }
+
+    fn black_hole(&self) {
+        self.passing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for BlackHoleProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A network black hole between the exporter and PostgreSQL (bytes stop, connections stay open): `pg_up` is in
+/// every scrape throughout and turns 0 within one interval and one timeout of the hole opening.
+#[test]
+fn pg_up_turns_0_within_interval_and_timeout_of_a_black_hole_and_is_never_absent() {
+    let pg = PgCluster::start(&[]);
+    let proxy = BlackHoleProxy::start(pg.port);
+    let (interval, timeout) = (Duration::from_secs(2), Duration::from_millis(1500));
+    let collection = Collection {
+        schedule: postgres_exporter::Schedule {
+            interval,
+            timeout,
+            ..Default::default()
+        },
+        ..Collection::default()
+    };
+    let target: postgres_exporter::connection::Dsn = format!(
+        "postgresql://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        proxy.port
+    )
+    .parse()
+    .unwrap();
+    let exporter = Running::start_collection(Targets::Single(target), collection);
+    let up = |body: &str| {
+        body.lines()
+            .find(|l| l.starts_with("pg_up{"))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    exporter.wait_metrics("pg_up 1 through the proxy", |b| {
+        up(b).as_deref() == Some("1")
+    });
+    proxy.black_hole();
+    let opened = std::time::Instant::now();
+    // The first run after the hole opens starts within an interval and gives up at 0.9 of the timeout; the
+    // second of slack is for a loaded machine's scheduling, not for a second run.
+    let limit = interval + timeout + Duration::from_secs(1);
+    let zero_after = loop {
+        let body = get(exporter.addr, "/metrics", &[]).unwrap().text();
+        match up(&body).as_deref() {
+            Some("0") => break opened.elapsed(),
+            Some(_) => {}
+            None => panic!(
+                "pg_up absent {:?} into the black hole:\n{body}",
+                opened.elapsed()
+            ),
+        }
+        assert!(
+            opened.elapsed() < limit + Duration::from_secs(5),
+            "pg_up still 1 {:?} into the black hole",
+            opened.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("pg_up turned 0 {zero_after:?} into the black hole (at most {limit:?} allowed)");
+    assert!(zero_after <= limit, "{zero_after:?} > {limit:?}");
+    // And stays in every scrape while the hole lasts; then the exporter stops although its connections are
+    // stuck (their close is bounded).
+    for _ in 0..40 {
+        let body = get(exporter.addr, "/metrics", &[]).unwrap().text();
+        assert_eq!(up(&body).as_deref(), Some("0"), "{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    exporter.stop();
+}
