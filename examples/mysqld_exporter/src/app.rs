@@ -263,6 +263,7 @@ pub async fn run(
                     config.timeout,
                     &target.tls_mode(),
                     &config.collectors,
+                    &config.probe.options,
                 )
                 .build()
                 .context("building the exporter")?,

@@ -10,7 +10,7 @@ use crate::value::{metric_name, number};
 /// The server's connections (one is enough: a round takes milliseconds).
 pub type Server = Connections<sqlx::MySql>;
 
-async fn rows(server: &Server, sql: &str) -> Result<TextRows, CollectError> {
+pub(crate) async fn rows(server: &Server, sql: &str) -> Result<TextRows, CollectError> {
     TextRows::fetch(server, sql)
         .await
         .map_err(|e| CollectError::Source(format!("{sql}: {e}").into()))
@@ -49,7 +49,14 @@ impl Collector for Rows {
 }
 
 /// The collectors `--collect.<name>` turns on and off: (name, on by default, description).
-pub const NAMES: [(&str, bool, &str); 6] = [
+pub const NAMES: [(&str, bool, &str); 9] = [
+    ("binlog_size", false, "SHOW BINARY LOGS"),
+    ("heartbeat", false, "a heartbeat table (pt-heartbeat)"),
+    (
+        "info_schema.processlist",
+        false,
+        "information_schema.processlist",
+    ),
     ("global_status", true, "SHOW GLOBAL STATUS"),
     ("global_variables", true, "SHOW GLOBAL VARIABLES"),
     ("slave_status", true, "SHOW SLAVE STATUS"),
@@ -72,16 +79,13 @@ pub const NAMES: [(&str, bool, &str); 6] = [
 
 /// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
 /// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 30] = [
+pub const NOT_BUILT: [&str; 27] = [
     "auto_increment.columns",
-    "binlog_size",
     "engine_innodb_status",
     "engine_tokudb_status",
-    "heartbeat",
     "info_schema.clientstats",
     "info_schema.innodb_metrics",
     "info_schema.innodb_tablespaces",
-    "info_schema.processlist",
     "info_schema.replica_host",
     "info_schema.rocksdb_perf_context",
     "info_schema.schemastats",
@@ -107,13 +111,7 @@ pub const NOT_BUILT: [&str; 30] = [
 
 /// The options of those collectors (`--collect.<collector>.<option> VALUE`), accepted for the same reason;
 /// `true` for the repeatable one.
-pub const NOT_BUILT_OPTIONS: [(&str, bool); 15] = [
-    ("heartbeat.database", false),
-    ("heartbeat.table", false),
-    ("heartbeat.utc", false),
-    ("info_schema.processlist.min_time", false),
-    ("info_schema.processlist.processes_by_host", false),
-    ("info_schema.processlist.processes_by_user", false),
+pub const NOT_BUILT_OPTIONS: [(&str, bool); 9] = [
     ("info_schema.tables.databases", false),
     ("mysql.user.privileges", false),
     ("perf_schema.eventsstatements.digest_text_limit", false),
@@ -125,6 +123,37 @@ pub const NOT_BUILT_OPTIONS: [(&str, bool); 15] = [
     ("perf_schema.memory_events.remove_prefix", false),
 ];
 
+/// The options of the collectors that have them (`--collect.<collector>.<option>`), as mysqld_exporter 0.20
+/// names and defaults them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `info_schema.processlist.min_time`: threads in their state for less are not counted.
+    pub processlist_min_time: u32,
+    /// `info_schema.processlist.processes_by_user`.
+    pub processes_by_user: bool,
+    /// `info_schema.processlist.processes_by_host`.
+    pub processes_by_host: bool,
+    /// `heartbeat.database`.
+    pub heartbeat_database: String,
+    /// `heartbeat.table`.
+    pub heartbeat_table: String,
+    /// `heartbeat.utc`: the writer stores UTC (`pt-heartbeat --utc`).
+    pub heartbeat_utc: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            processlist_min_time: 0,
+            processes_by_user: true,
+            processes_by_host: true,
+            heartbeat_database: "heartbeat".to_owned(),
+            heartbeat_table: "heartbeat".to_owned(),
+            heartbeat_utc: false,
+        }
+    }
+}
+
 /// Adds `mysql_up` (in runs of at most `timeout`) and the collectors named in `enabled` to `exporter`;
 /// `tls_mode` is how its connection was asked to be encrypted
 /// ([`Target::tls_mode`](crate::app::Target::tls_mode)).
@@ -134,6 +163,7 @@ pub fn add(
     timeout: std::time::Duration,
     tls_mode: &str,
     enabled: &[&str],
+    options: &Options,
 ) -> hubble::BaseExporterBuilder {
     exporter = exporter.collector(
         Up::new(
@@ -189,6 +219,19 @@ pub fn add(
             )),
             "info_schema.query_response_time" => exporter.collector(QueryResponseTime {
                 server: server.clone(),
+            }),
+            "info_schema.processlist" => {
+                exporter.collector(crate::info_schema_processlist::Processlist {
+                    server: server.clone(),
+                    options: options.clone(),
+                })
+            }
+            "binlog_size" => exporter.collector(crate::binlog::BinlogSize {
+                server: server.clone(),
+            }),
+            "heartbeat" => exporter.collector(crate::heartbeat::Heartbeat {
+                server: server.clone(),
+                options: options.clone(),
             }),
             _ => exporter,
         };

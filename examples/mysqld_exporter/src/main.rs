@@ -14,13 +14,13 @@ use hubble::targets::allowlist::Pattern;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address};
 use mysqld_exporter::app::Session;
 use mysqld_exporter::app::{self, Config, Target};
-use mysqld_exporter::collectors::{NAMES, NOT_BUILT, NOT_BUILT_OPTIONS};
+use mysqld_exporter::collectors::{Options, NAMES, NOT_BUILT, NOT_BUILT_OPTIONS};
 use mysqld_exporter::probe::ProbeConfig;
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
 /// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by
 /// default: global_status, global_variables, slave_status, info_schema.innodb_cmp, info_schema.innodb_cmpmem,
-/// info_schema.query_response_time.
+/// info_schema.query_response_time; off: info_schema.processlist, binlog_size, heartbeat.
 /// The server is read every --collection.interval; scrapes are served from the last results. With
 /// --discovery.file, each listed server's credentials come from the option file's section its
 /// __param_auth_module label names ([client] by default).
@@ -44,6 +44,27 @@ struct Flags {
     /// How long a /probe target's connection and exporter are kept without being probed.
     #[arg(long = "probe.idle-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     probe_idle_timeout: Duration,
+    /// info_schema.processlist: minimum time a thread must be in each state to be counted.
+    #[arg(
+        long = "collect.info_schema.processlist.min_time",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    processlist_min_time: u32,
+    /// heartbeat: database from where to collect heartbeat data.
+    #[arg(
+        long = "collect.heartbeat.database",
+        value_name = "NAME",
+        default_value = "heartbeat"
+    )]
+    heartbeat_database: String,
+    /// heartbeat: table from where to collect heartbeat data.
+    #[arg(
+        long = "collect.heartbeat.table",
+        value_name = "NAME",
+        default_value = "heartbeat"
+    )]
+    heartbeat_table: String,
     /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working);
     /// repeat it to listen on several.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
@@ -108,7 +129,33 @@ fn not_built_option_flags() -> Vec<clap::Arg> {
         .collect()
 }
 
-fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config> {
+/// The collectors' boolean options, `--collect.<option>` and `--no-collect.<option>` as kingpin has them:
+/// (option, default).
+const BOOL_OPTIONS: [(&str, bool); 3] = [
+    ("info_schema.processlist.processes_by_user", true),
+    ("info_schema.processlist.processes_by_host", true),
+    ("heartbeat.utc", false),
+];
+
+fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
+    let on = |name: &str| {
+        let default = BOOL_OPTIONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(false, |o| o.1);
+        cli::toggled(matches, "collect.", name).unwrap_or(default)
+    };
+    Options {
+        processlist_min_time: flags.processlist_min_time,
+        processes_by_user: on("info_schema.processlist.processes_by_user"),
+        processes_by_host: on("info_schema.processlist.processes_by_host"),
+        heartbeat_database: flags.heartbeat_database.clone(),
+        heartbeat_table: flags.heartbeat_table.clone(),
+        heartbeat_utc: on("heartbeat.utc"),
+    }
+}
+
+fn config(flags: Flags, collectors: Vec<&'static str>, options: Options) -> anyhow::Result<Config> {
     let session = Session {
         lock_wait_timeout: flags
             .enable_lock_wait_timeout
@@ -163,6 +210,7 @@ fn config(flags: Flags, collectors: Vec<&'static str>) -> anyhow::Result<Config>
             sections,
             idle: flags.probe_idle_timeout,
             collectors: collectors.clone(),
+            options,
             interval: flags.common.interval,
             timeout,
             enable_openmetrics: flags.common.toolkit.enable_openmetrics,
@@ -185,6 +233,10 @@ async fn main() -> ExitCode {
             .chain(NOT_BUILT.iter().copied()),
     );
     extra.extend(not_built_option_flags());
+    extra.extend(cli::toggle_flags(
+        "collect.",
+        BOOL_OPTIONS.iter().map(|(name, _)| *name),
+    ));
     let (flags, matches) = cli::parse_with_or_exit::<Flags>(extra);
     let collectors = NAMES
         .iter()
@@ -208,7 +260,8 @@ async fn main() -> ExitCode {
     let listen = flags.listen_address.clone();
     let systemd = flags.common.toolkit.systemd_socket;
     let result = async {
-        let config = config(flags, collectors)?;
+        let options = options(&flags, &matches);
+        let config = config(flags, collectors, options)?;
         let listener = cli::bind(&listen, systemd).await?;
         app::run(config, listener, hubble::shutdown_signal()).await
     }

@@ -29,6 +29,8 @@ pub struct ProbeConfig {
     pub idle: Duration,
     /// The collectors turned on.
     pub collectors: Vec<&'static str>,
+    /// Their options.
+    pub options: crate::collectors::Options,
     /// `--collection.interval` and `--collection.timeout`.
     pub interval: Duration,
     /// See `interval`.
@@ -74,6 +76,7 @@ impl ProbeConfig {
             self.timeout,
             &target.tls_mode(),
             &self.collectors,
+            &self.options,
         )
         .build()
         .map_err(|e| e.to_string())?;

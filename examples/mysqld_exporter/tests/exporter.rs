@@ -498,6 +498,7 @@ fn a_mysqld_exporter_command_line_starts_and_prometheus_stores_its_names() {
                 "--exporter.max_open_connections=2",
                 "--collect.info_schema.processlist",
                 "--collect.info_schema.processlist.min_time=0",
+                "--collect.perf_schema.eventsstatements",
                 "--collect.perf_schema.eventsstatements.exclude_schemas=mysql",
                 "--collect.perf_schema.eventsstatements.exclude_schemas=sys",
                 "--no-collect.heartbeat",
@@ -533,11 +534,21 @@ fn a_mysqld_exporter_command_line_starts_and_prometheus_stores_its_names() {
     drop(prometheus);
     drop(exporter);
     let log = json_log(log.path());
+    // A collector not built yet is named in a warning; the built ones it turned on or off are not.
     assert!(
-        log.contains("\"collector\":\"info_schema.processlist\""),
+        log.contains("\"collector\":\"perf_schema.eventsstatements\""),
         "{log}"
     );
-    assert!(!log.contains("\"collector\":\"heartbeat\""), "{log}");
+    let ignored: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("the flag is ignored"))
+        .collect();
+    assert!(
+        ignored
+            .iter()
+            .all(|l| !l.contains("info_schema.processlist") && !l.contains("heartbeat")),
+        "{ignored:?}"
+    );
 }
 
 /// A MariaDB that accepts only encrypted connections (`--require-secure-transport=ON`) with a certificate
@@ -644,4 +655,89 @@ fn reaches_a_server_that_requires_tls_as_the_option_file_says() {
     );
     wait_line(addr, "mysql_up 1");
     drop(exporter);
+}
+
+/// mysqld_exporter 0.20's `info_schema.processlist`, `binlog_size` and `heartbeat`, turned on by their flags,
+/// on a server with binary logs, a long query running and a heartbeat row as pt-heartbeat writes it.
+#[test]
+fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
+    let db = MariaDb::start_with(&["--log-bin=mysql-bin", "--server-id=7"]);
+    db.sql(
+        "CREATE DATABASE hb; CREATE TABLE hb.beat (ts varchar(26) NOT NULL, \
+         server_id int unsigned NOT NULL PRIMARY KEY); \
+         INSERT INTO hb.beat VALUES ('2026-01-02T03:04:05.500000', 7);",
+    );
+    let stored = db.sql("SELECT UNIX_TIMESTAMP('2026-01-02T03:04:05.500000')");
+    // A client in a long query: a thread in state "User sleep".
+    let sleeper = KillOnDrop::new(
+        Command::new("mariadb")
+            .args(["--no-defaults", "-h127.0.0.1", "-uroot"])
+            .arg(format!("-P{}", db.port))
+            .args(["-e", "SELECT SLEEP(120)"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = free_addr();
+    let _exporter = KillOnDrop::new(
+        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
+            .args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+            .args(["--mysqld.username", "root"])
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .env("HOME", "/nonexistent")
+            .args(["--collect.info_schema.processlist", "--collect.binlog_size"])
+            .args(["--collect.heartbeat", "--collect.heartbeat.database=hb"])
+            .args(["--collect.heartbeat.table", "beat"])
+            .arg("--no-collect.info_schema.processlist.processes_by_host")
+            .args(["--web.listen-address", &addr.to_string()])
+            .args(["--collection.interval", "1s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_line(
+        addr,
+        "mysql_info_schema_processlist_threads{command=\"query\",state=\"user_sleep\"} 1",
+    );
+    wait_line(addr, "mysql_binlog_files 1");
+    let body = scrape(addr);
+    assert!(
+        body.lines().any(|l| l == "mysql_binlog_file_number 1"),
+        "{body}"
+    );
+    let value = |prefix: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{body}"))
+    };
+    assert!(value("mysql_binlog_size_bytes ") > 0.0);
+    let stored: f64 = stored.parse().unwrap();
+    assert_eq!(
+        value("mysql_heartbeat_stored_timestamp_seconds{server_id=\"7\"}"),
+        stored
+    );
+    assert!(
+        value("mysql_heartbeat_now_timestamp_seconds{server_id=\"7\"}") > stored,
+        "the server's clock is read beside the stored time"
+    );
+    assert!(
+        value("mysql_info_schema_processlist_seconds{command=\"query\",state=\"user_sleep\"}")
+            >= 0.0
+    );
+    assert!(value("mysql_info_schema_processlist_processes_by_user{mysql_user=\"root\"}") >= 1.0);
+    assert!(
+        !body.contains("mysql_info_schema_processlist_processes_by_host"),
+        "turned off by its flag"
+    );
+    for c in ["info_schema.processlist", "binlog_size", "heartbeat"] {
+        assert!(
+            body.lines()
+                .any(|l| l == format!("hubble_collector_up{{collector=\"{c}\"}} 1")),
+            "{c}:\n{body}"
+        );
+    }
+    drop(sleeper);
 }
