@@ -142,7 +142,7 @@ fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
         let default = BOOL_OPTIONS
             .iter()
             .find(|(n, _)| *n == name)
-            .map_or(false, |o| o.1);
+            .is_some_and(|o| o.1);
         cli::toggled(matches, "collect.", name).unwrap_or(default)
     };
     Options {
