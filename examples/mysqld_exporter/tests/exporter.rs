@@ -697,15 +697,14 @@ fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
             .spawn()
             .unwrap(),
     );
-    wait_line(
+    let body = hubble_test_support::wait_lines(
         addr,
-        "mysql_info_schema_processlist_threads{command=\"query\",state=\"user_sleep\"} 1",
-    );
-    wait_line(addr, "mysql_binlog_files 1");
-    let body = scrape(addr);
-    assert!(
-        body.lines().any(|l| l == "mysql_binlog_file_number 1"),
-        "{body}"
+        &[
+            "mysql_info_schema_processlist_threads{command=\"query\",state=\"user_sleep\"} 1",
+            "mysql_binlog_files 1",
+            "mysql_binlog_file_number 1",
+            "hubble_collector_up{collector=\"heartbeat\"} 1",
+        ],
     );
     let value = |prefix: &str| -> f64 {
         body.lines()

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use hubble_test_support::pg::PgCluster;
 use hubble_test_support::pgpool::Pgpool;
 use hubble_test_support::{
-    free_addr, promtool_check, start_exporter, wait_line, KillOnDrop, Prometheus,
+    free_addr, promtool_check, start_exporter, wait_lines, KillOnDrop, Prometheus,
 };
 
 /// The expressions of pgpool2_exporter 1.2.2's `dashboards/pgpool2.json`, one per panel target, with its
@@ -94,23 +94,24 @@ fn exports_pgpool_as_pgpool2_exporter_and_follows_a_detached_node() {
         format!("{{hostname=\"127.0.0.1\",port=\"{port}\",role=\"{role}\"}}")
     };
     let (p, s) = (node(primary.port, "primary"), node(standby.port, "standby"));
-    wait_line(addr, &format!("pgpool2_pool_nodes_status{s} 1"));
-    let body = wait_line(addr, &format!("pgpool2_pool_nodes_status{p} 1"));
-    for line in [
-        "pgpool2_up 1".to_owned(),
-        format!("pgpool2_pool_backend_stats_insert_cnt{p} 1"),
-        format!("pgpool2_pool_backend_stats_update_cnt{p} 1"),
-        format!("pgpool2_pool_backend_stats_delete_cnt{p} 1"),
-        format!("pgpool2_pool_backend_stats_status{s} 1"),
-        format!("pgpool2_pool_health_check_stats_fail_count{s} 0"),
-        "pgpool2_frontend_total 4".to_owned(),
-        "pgpool2_backend_total 16".to_owned(),
-        "pgpool2_pool_cache_num_cache_hits 0".to_owned(),
-        // The exporter's own connection is a frontend in use, with its backend slots.
-        "pgpool2_frontend_used{database=\"postgres\",username=\"postgres\"} 1".to_owned(),
-    ] {
-        assert!(body.lines().any(|l| l == line), "no {line} in\n{body}");
-    }
+    let body = wait_lines(
+        addr,
+        &[
+            format!("pgpool2_pool_nodes_status{s} 1"),
+            format!("pgpool2_pool_nodes_status{p} 1"),
+            "pgpool2_up 1".to_owned(),
+            format!("pgpool2_pool_backend_stats_insert_cnt{p} 1"),
+            format!("pgpool2_pool_backend_stats_update_cnt{p} 1"),
+            format!("pgpool2_pool_backend_stats_delete_cnt{p} 1"),
+            format!("pgpool2_pool_backend_stats_status{s} 1"),
+            format!("pgpool2_pool_health_check_stats_fail_count{s} 0"),
+            "pgpool2_frontend_total 4".to_owned(),
+            "pgpool2_backend_total 16".to_owned(),
+            "pgpool2_pool_cache_num_cache_hits 0".to_owned(),
+            // The exporter's own connection is a frontend in use, with its backend slots.
+            "pgpool2_frontend_used{database=\"postgres\",username=\"postgres\"} 1".to_owned(),
+        ],
+    );
     assert!(
         body.contains("# TYPE pgpool2_pool_backend_stats_ddl_cnt counter"),
         "{body}"
@@ -145,12 +146,13 @@ fn exports_pgpool_as_pgpool2_exporter_and_follows_a_detached_node() {
 
     // The operator detaches the standby: its status turns 0, Pgpool-II and the primary stay up.
     pool.detach(1);
-    let body = wait_line(addr, &format!("pgpool2_pool_nodes_status{s} 0"));
-    assert!(body.lines().any(|l| l == "pgpool2_up 1"), "{body}");
-    assert!(
-        body.lines()
-            .any(|l| l == format!("pgpool2_pool_nodes_status{p} 1")),
-        "{body}"
+    wait_lines(
+        addr,
+        &[
+            format!("pgpool2_pool_nodes_status{s} 0"),
+            format!("pgpool2_pool_nodes_status{p} 1"),
+            "pgpool2_up 1".to_owned(),
+        ],
     );
     let logged = std::fs::read_to_string(log.path()).unwrap();
     assert!(!logged.contains("not-Used-Pa55"), "{logged}");
@@ -172,7 +174,20 @@ fn every_panel_of_pgpool2_exporters_dashboard_gets_data_from_a_real_prometheus()
             ("DATA_SOURCE_URI", &uri),
         ],
     );
-    wait_line(addr, "pgpool2_up 1");
+    // Every collector has run before Prometheus looks (they finish their first runs one after another).
+    let collectors = [
+        "pgpool2_up",
+        "pool_nodes",
+        "pool_backend_stats",
+        "pool_health_check_stats",
+        "pool_cache",
+        "pool_processes",
+        "pool_pools",
+    ];
+    wait_lines(
+        addr,
+        &collectors.map(|c| format!("hubble_collector_up{{collector=\"{c}\"}} 1")),
+    );
     let prometheus = Prometheus::with_job(&format!(
         "job_name: pgpool\nstatic_configs:\n  - targets: ['{addr}']\n"
     ));

@@ -249,14 +249,22 @@ pub fn start_exporter(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (KillOn
 
 /// Waits (up to 30 s) until `GET /metrics` of `addr` has a line equal to `want`; returns that text.
 pub fn wait_line(addr: SocketAddr, want: &str) -> String {
-    wait_showing(Duration::from_secs(30), want, || {
+    wait_lines(addr, &[want])
+}
+
+/// Waits (up to 30 s) until one `GET /metrics` of `addr` has a line equal to each of `wanted` (collectors
+/// finish their first runs one after another); returns that text.
+pub fn wait_lines<S: AsRef<str>>(addr: SocketAddr, wanted: &[S]) -> String {
+    wait_showing(Duration::from_secs(30), "every line wanted", || {
         let body = get(addr, "/metrics", &[])
             .map(|r| r.text())
             .unwrap_or_default();
-        if body.lines().any(|l| l == want) {
-            Ok(body)
-        } else {
-            Err(body)
+        match wanted
+            .iter()
+            .find(|w| !body.lines().any(|l| l == w.as_ref()))
+        {
+            None => Ok(body),
+            Some(missing) => Err(format!("missing {:?} in:\n{body}", missing.as_ref())),
         }
     })
 }
