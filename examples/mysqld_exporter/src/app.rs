@@ -274,6 +274,10 @@ pub async fn run(
             None
         }
     };
+    // mysqld_exporter's own self-metrics for its dashboards; already there on a second run in one process.
+    let _ = hubble::default_registry().prometheus().register(Box::new(
+        crate::self_metrics::UpstreamSelfMetrics::new(hubble::default_registry().clone()),
+    ));
     let probes = Arc::new(
         crate::probe::Probes::new(
             crate::probe::MysqlProber::new(config.probe.clone()),

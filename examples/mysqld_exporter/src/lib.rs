@@ -17,4 +17,5 @@ pub mod heartbeat;
 pub mod info_schema_processlist;
 pub mod mycnf;
 pub mod probe;
+pub mod self_metrics;
 pub mod value;

@@ -704,7 +704,15 @@ fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
             "mysql_binlog_files 1",
             "mysql_binlog_file_number 1",
             "hubble_collector_up{collector=\"heartbeat\"} 1",
+            // mysqld_exporter's own self-metrics, beside hubble's.
+            "mysql_exporter_collector_success{collector=\"collect.heartbeat\"} 1",
+            "mysql_exporter_collector_success{collector=\"collect.binlog_size\"} 1",
         ],
+    );
+    assert!(
+        body.lines().any(|l| l
+            .starts_with("mysql_exporter_collector_duration_seconds{collector=\"connection\"} ")),
+        "{body}"
     );
     let value = |prefix: &str| -> f64 {
         body.lines()
