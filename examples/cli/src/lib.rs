@@ -323,8 +323,8 @@ pub struct Discovered<M> {
 #[derive(clap::Args, Debug, Clone)]
 pub struct ProbeFlags {
     /// Servers /probe?target=host:port may reach (none by default), with the exporter's own credentials: a
-    /// comma list of host:port, host:*, [ipv6]:port, CIDR:port (10.0.0.0/8:5432, addresses only), CIDR:*, or
-    /// * for any.
+    /// comma list of host:port, host:* (an IPv6 host in brackets), CIDR:port (10.0.0.0/8:5432, addresses
+    /// only), CIDR:*, or * for any.
     #[arg(long = "probe.allowed-targets", value_name = "PATTERNS", value_delimiter = ',', value_parser = parse_pattern)]
     pub allowed_targets: Vec<hubble::targets::allowlist::Pattern>,
     /// How long a /probe target's connection and exporter are kept without being probed.
