@@ -615,7 +615,8 @@ mod tests {
             .sum()
     }
 
-    #[tokio::test]
+    // Paused time: the waits, the idle timeout and the slow collector follow the test's clock, not the machine's.
+    #[tokio::test(start_paused = true)]
     async fn answers_refuses_and_counts() {
         let own = Registry::without_process_metrics();
         let probes = Probes::new(Demo, &own)
