@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hubble_test_support::mariadb::MariaDb;
-use hubble_test_support::{free_addr, get, promtool_check, wait_showing, KillOnDrop};
+use hubble_test_support::{
+    free_addr, get, promtool_check, spawn_exporter, wait_line, wait_showing, KillOnDrop,
+};
 
 const PASSWORD: &str = "Exp0rter-s3cret";
 
@@ -24,18 +26,6 @@ fn families(body: &str) -> BTreeSet<String> {
         .filter(|n| n.starts_with("mysql_") && !n.starts_with("mysql_exporter_"))
         .map(str::to_owned)
         .collect()
-}
-
-/// Waits (up to 30 s) for a scrape of `addr` to hold the line `line`.
-fn wait_line(addr: std::net::SocketAddr, line: &str) {
-    wait_showing(Duration::from_secs(30), line, || {
-        let body = scrape(addr);
-        if body.lines().any(|l| l == line) {
-            Ok(())
-        } else {
-            Err(body)
-        }
-    });
 }
 
 /// promtool's complaints, by metric name.
@@ -209,20 +199,12 @@ fn a_replica_shows_its_replication_status() {
          MASTER_USE_GTID=slave_pos; START SLAVE;",
         primary.port
     ));
-    let addr = free_addr();
-    let _exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
-            .args(["--mysqld.address", &format!("127.0.0.1:{}", replica.port)])
+    let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
+        c.args(["--mysqld.address", &format!("127.0.0.1:{}", replica.port)])
             .args(["--mysqld.username", "root"])
             .env_remove("MYSQLD_EXPORTER_PASSWORD")
-            .env("HOME", "/nonexistent")
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(["--collection.interval", "1s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+            .env("HOME", "/nonexistent");
+    });
     let labels =
         "channel_name=\"\",connection_name=\"\",master_host=\"127.0.0.1\",master_uuid=\"\"";
     let expected = [
@@ -583,22 +565,14 @@ fn reaches_a_server_that_requires_tls_as_the_option_file_says() {
         .concat(),
     )
     .unwrap();
-    let addr = free_addr();
     let target = format!("127.0.0.1:{}", db.port);
-    let exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
-            .arg("--config.my-cnf")
+    let (exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
+        c.arg("--config.my-cnf")
             .arg(&cnf)
             .env_remove("MYSQLD_EXPORTER_PASSWORD")
             .args(["--mysqld.address", &target])
-            .args(["--probe.allowed-targets", &target])
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(["--collection.interval", "1s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+            .args(["--probe.allowed-targets", &target]);
+    });
     // [client], verified by its CA: up, and encrypted as the server sees it.
     wait_showing(Duration::from_secs(30), "mysql_up 1 over TLS", || {
         let body = scrape(addr);
@@ -638,21 +612,13 @@ fn reaches_a_server_that_requires_tls_as_the_option_file_says() {
     // --tls.insecure-skip-verify: every section encrypted, not verified, unless it says otherwise.
     let plain = dir.path().join("plain.cnf");
     std::fs::write(&plain, section("client", "")).unwrap();
-    let addr = free_addr();
-    let exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
-            .arg("--config.my-cnf")
+    let (exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
+        c.arg("--config.my-cnf")
             .arg(&plain)
             .arg("--tls.insecure-skip-verify")
             .env_remove("MYSQLD_EXPORTER_PASSWORD")
-            .args(["--mysqld.address", &target])
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(["--collection.interval", "1s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+            .args(["--mysqld.address", &target]);
+    });
     wait_line(addr, "mysql_up 1");
     drop(exporter);
 }
@@ -679,24 +645,16 @@ fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
             .spawn()
             .unwrap(),
     );
-    let addr = free_addr();
-    let _exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
-            .args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+    let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
+        c.args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
             .args(["--mysqld.username", "root"])
             .env_remove("MYSQLD_EXPORTER_PASSWORD")
             .env("HOME", "/nonexistent")
             .args(["--collect.info_schema.processlist", "--collect.binlog_size"])
             .args(["--collect.heartbeat", "--collect.heartbeat.database=hb"])
             .args(["--collect.heartbeat.table", "beat"])
-            .arg("--no-collect.info_schema.processlist.processes_by_host")
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(["--collection.interval", "1s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+            .arg("--no-collect.info_schema.processlist.processes_by_host");
+    });
     let body = hubble_test_support::wait_lines(
         addr,
         &[

@@ -2,12 +2,12 @@
 //! with pgpool2_exporter's names and labels, a standby detached mid-run, and every panel of the Grafana dashboard
 //! in pgpool2_exporter's repository answered by a real Prometheus scraping it.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use hubble_test_support::pg::PgCluster;
 use hubble_test_support::pgpool::Pgpool;
 use hubble_test_support::{
-    free_addr, promtool_check, start_exporter, wait_lines, KillOnDrop, Prometheus,
+    free_addr, promtool_check, spawn_exporter, start_exporter, wait_lines, Prometheus,
 };
 
 /// The expressions of pgpool2_exporter 1.2.2's `dashboards/pgpool2.json`, one per panel target, with its
@@ -71,25 +71,16 @@ fn exports_pgpool_as_pgpool2_exporter_and_follows_a_detached_node() {
         pool.psql(sql).unwrap();
     }
 
-    let addr = free_addr();
-    // Started by hand here: its log is read at the end.
     let log = tempfile::NamedTempFile::new().unwrap();
-    let _exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_pgpool2_exporter"))
-            .env(
-                "DATA_SOURCE_NAME",
-                format!(
-                    "postgresql://postgres:not-Used-Pa55@127.0.0.1:{}/postgres?sslmode=disable",
-                    pool.port
-                ),
-            )
-            .args(["--web.listen-address", &addr.to_string()])
-            .args(["--collection.interval", "1s"])
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap(),
+    let dsn = format!(
+        "postgresql://postgres:not-Used-Pa55@127.0.0.1:{}/postgres?sslmode=disable",
+        pool.port
     );
+    let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_pgpool2_exporter"), |c| {
+        // Its log is read at the end.
+        c.env("DATA_SOURCE_NAME", &dsn)
+            .stderr(log.reopen().unwrap());
+    });
     let node = |port: u16, role: &str| {
         format!("{{hostname=\"127.0.0.1\",port=\"{port}\",role=\"{role}\"}}")
     };

@@ -234,14 +234,21 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
 /// Starts the exporter binary `bin` (an `env!("CARGO_BIN_EXE_...")`) with `args` and `env`, listening on a free
 /// loopback port and collecting every second, its output discarded; killed on drop.
 pub fn start_exporter(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (KillOnDrop, SocketAddr) {
+    spawn_exporter(bin, |c| {
+        c.args(args).envs(env.iter().copied());
+    })
+}
+
+/// [`start_exporter`] with the command set up by `configure` (arguments, environment, a log file for its
+/// standard error), before the listen address and the one-second interval are added.
+pub fn spawn_exporter(bin: &str, configure: impl FnOnce(&mut Command)) -> (KillOnDrop, SocketAddr) {
     let addr = free_addr();
-    let child = Command::new(bin)
-        .args(args)
-        .envs(env.iter().copied())
+    let mut command = Command::new(bin);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    configure(&mut command);
+    let child = command
         .args(["--web.listen-address", &addr.to_string()])
         .args(["--collection.interval", "1s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{bin}: {e}"));
     (KillOnDrop::new(child), addr)
