@@ -351,6 +351,7 @@ pub async fn run(
             telemetry_path: config.telemetry_path.clone(),
             title: "hubble SQLite demo exporter".to_owned(),
             enable_openmetrics: config.enable_openmetrics,
+            ..ServerConfig::default()
         },
     );
     tracing::info!(database = %config.database_url, "SQLite demo");

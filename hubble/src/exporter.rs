@@ -237,6 +237,14 @@ impl BaseExporterBuilder {
         self.collector_with(collector, CollectorOptions::default())
     }
 
+    /// Adds a collector to a builder held by reference (an exporter assembled by a
+    /// [`Catalogue`](crate::catalogue::Catalogue), say).
+    pub fn add(&mut self, collector: impl Collector) -> &mut Self {
+        self.collectors
+            .push((Arc::new(collector), CollectorOptions::default()));
+        self
+    }
+
     /// Adds a collector with its own interval or timeout (these win over the collector's own options).
     pub fn collector_with(mut self, collector: impl Collector, options: CollectorOptions) -> Self {
         self.collectors.push((Arc::new(collector), options));

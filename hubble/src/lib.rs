@@ -66,6 +66,7 @@
 pub mod bench_api;
 mod body;
 mod cache;
+pub mod catalogue;
 mod collector;
 mod condition;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

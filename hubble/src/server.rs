@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::catalogue::CatalogueSummary;
 use crate::encode::Format;
 use crate::registry::Registry;
 use crate::web::WebConfigHandle;
@@ -35,6 +36,8 @@ pub struct ServerConfig {
     /// names Prometheus stores would differ from the text format's, and from the names an incumbent's
     /// dashboards query. Turn it on where every counter is already named `..._total`.
     pub enable_openmetrics: bool,
+    /// The collectors offered and which run, listed on the status page (empty: no list).
+    pub catalogue: CatalogueSummary,
 }
 
 impl ServerConfig {
@@ -48,6 +51,7 @@ impl Default for ServerConfig {
             telemetry_path: Self::DEFAULT_TELEMETRY_PATH.to_owned(),
             title: "hubble exporter".to_owned(),
             enable_openmetrics: false,
+            catalogue: CatalogueSummary::default(),
         }
     }
 }
@@ -450,8 +454,51 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
         }
         page.push_str("</table>\n");
     }
+    catalogue_list(&mut page, &config.catalogue);
     page.push_str("</body></html>\n");
     page
+}
+
+/// Which collectors run and which could, with the flag that changes each: what a user reads before
+/// reaching for `--help`.
+fn catalogue_list(page: &mut String, catalogue: &CatalogueSummary) {
+    if catalogue.collectors.is_empty() {
+        return;
+    }
+    let prefix = catalogue.flag_prefix;
+    page.push_str(
+        "<h2>Collectors offered</h2><table class=\"catalogue\"><tr><th>Collector</th><th>State</th>\
+         <th>Default</th><th>Flag</th><th>Exports</th></tr>\n",
+    );
+    for c in &catalogue.collectors {
+        let (state, flag) = if c.on {
+            ("on", format!("--no-{prefix}{}", c.name))
+        } else {
+            ("off", format!("--{prefix}{}", c.name))
+        };
+        let class = if c.on { "up" } else { "pending" };
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td class=\"{class}\">{state}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            html_escape(c.name),
+            if c.default { "on" } else { "off" },
+            html_escape(&flag),
+            html_escape(c.help),
+        );
+    }
+    page.push_str("</table>\n");
+    if !catalogue.upstream_only.is_empty() {
+        let names: Vec<String> = catalogue
+            .upstream_only
+            .iter()
+            .map(|n| format!("<code>{}</code>", html_escape(n)))
+            .collect();
+        let _ = writeln!(
+            page,
+            "<p id=\"upstream-only\">Not built yet (their flags are accepted and ignored): {}</p>",
+            names.join(", ")
+        );
+    }
 }
 
 /// `15s`, `1m30s`, `500ms`: how the flags spell durations.
@@ -520,5 +567,42 @@ mod tests {
             html_escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn the_catalogue_lists_each_collector_with_the_flag_that_changes_it() {
+        use crate::catalogue::CollectorChoice;
+        let mut page = String::new();
+        catalogue_list(&mut page, &CatalogueSummary::default());
+        assert!(page.is_empty());
+        let summary = CatalogueSummary {
+            flag_prefix: "collector.",
+            collectors: vec![
+                CollectorChoice {
+                    name: "locks",
+                    on: true,
+                    default: true,
+                    help: "Locks <by mode>",
+                },
+                CollectorChoice {
+                    name: "stat_io",
+                    on: false,
+                    default: false,
+                    help: "I/O",
+                },
+            ],
+            upstream_only: vec!["mysql.user"],
+        };
+        catalogue_list(&mut page, &summary);
+        assert!(page.contains(
+            "<tr><td>locks</td><td class=\"up\">on</td><td>on</td><td><code>--no-collector.locks</code></td>\
+             <td>Locks &lt;by mode&gt;</td></tr>"
+        ));
+        assert!(page.contains(
+            "<td class=\"pending\">off</td><td>off</td><td><code>--collector.stat_io</code>"
+        ));
+        assert!(page.contains(
+            "Not built yet (their flags are accepted and ignored): <code>mysql.user</code>"
+        ));
     }
 }

@@ -64,6 +64,10 @@ pub fn parse_with_or_exit<C: clap::Parser>(extra: Vec<clap::Arg>) -> (C, clap::A
                 eprintln!("{line} (see --help)");
                 std::process::exit(2);
             }
+            if let Some(line) = unknown_flag(&command, &e) {
+                eprintln!("{line} (see --help)");
+                std::process::exit(2);
+            }
             let rendered = e.render().to_string();
             let line = rendered
                 .lines()
@@ -73,6 +77,23 @@ pub fn parse_with_or_exit<C: clap::Parser>(extra: Vec<clap::Arg>) -> (C, clap::A
             std::process::exit(2);
         }
     }
+}
+
+/// An unknown flag, with the known one nearest to it (a misspelt `--collector.<name>`, say).
+fn unknown_flag(command: &clap::Command, e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(given)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let name = given.strip_prefix("--")?.split('=').next()?;
+    let near =
+        hubble::catalogue::nearest(name, command.get_arguments().filter_map(|a| a.get_long()))?;
+    Some(format!(
+        "error: unknown flag --{name}; did you mean --{near}?"
+    ))
 }
 
 /// clap quotes a rejected value; for a flag whose value may hold a password (declared with
@@ -158,6 +179,60 @@ pub fn toggle_flags(prefix: &str, names: impl IntoIterator<Item = &'static str>)
         .collect()
 }
 
+/// A catalogue's flags: `--<prefix><name>` for each collector, in `--help` under "Collectors" with its help
+/// and default, and `--no-<prefix><name>` (hidden: the section's heading names the form once); the
+/// incumbent's collectors the catalogue lacks get both, hidden.
+pub fn catalogue_flags<T>(catalogue: &hubble::catalogue::Catalogue<T>) -> Vec<clap::Arg> {
+    let prefix = catalogue.flag_prefix();
+    // Alphabetical in --help, whatever the build order.
+    let mut entries: Vec<_> = catalogue.entries().iter().collect();
+    entries.sort_by_key(|e| e.name);
+    let mut flags: Vec<clap::Arg> = entries
+        .into_iter()
+        .flat_map(|entry| {
+            let default = if entry.default { "on" } else { "off" };
+            [
+                clap::Arg::new(format!("{prefix}{}", entry.name))
+                    .long(format!("{prefix}{}", entry.name))
+                    .action(clap::ArgAction::SetTrue)
+                    .help(format!("{} [default: {default}]", entry.help))
+                    .help_heading(format!(
+                        "Collectors (--{prefix}<name> turns one on, --no-{prefix}<name> off)"
+                    )),
+                clap::Arg::new(format!("no-{prefix}{}", entry.name))
+                    .long(format!("no-{prefix}{}", entry.name))
+                    .action(clap::ArgAction::SetTrue)
+                    .hide(true),
+            ]
+        })
+        .collect();
+    flags.extend(toggle_flags(
+        prefix,
+        catalogue.upstream_only().iter().copied(),
+    ));
+    flags
+}
+
+/// The collectors the [`catalogue_flags`] in `matches` turn on; of two flags for one collector, the later
+/// wins. Log what was ignored with [`Catalogue::warn_upstream_only`](hubble::catalogue::Catalogue::warn_upstream_only)
+/// once logging is set up.
+pub fn catalogue_selection<T>(
+    catalogue: &hubble::catalogue::Catalogue<T>,
+    matches: &clap::ArgMatches,
+) -> hubble::catalogue::Selection {
+    let prefix = catalogue.flag_prefix();
+    let mut selection = catalogue.defaults();
+    let names = catalogue.entries().iter().map(|e| e.name);
+    for name in names.chain(catalogue.upstream_only().iter().copied()) {
+        if let Some(on) = toggled(matches, prefix, name) {
+            selection
+                .set(name, on)
+                .expect("every flag names a collector of the catalogue");
+        }
+    }
+    selection
+}
+
 /// What the [`toggle_flags`] in `matches` say of `name`: `Some(true)` on, `Some(false)` off, `None` not
 /// given. Of two flags for one name, the later wins.
 pub fn toggled(matches: &clap::ArgMatches, prefix: &str, name: &str) -> Option<bool> {
@@ -231,6 +306,7 @@ impl CommonFlags {
             title: title.to_owned(),
             web: web_config(self.web_config_file.as_deref())?,
             enable_openmetrics: self.toolkit.enable_openmetrics,
+            catalogue: Default::default(),
         })
     }
 }
@@ -269,6 +345,20 @@ pub struct Serving {
     pub web: std::sync::Arc<hubble::WebConfigHandle>,
     /// `--web.enable-openmetrics`.
     pub enable_openmetrics: bool,
+    /// The collectors offered and which run, for the status page ([`Serving::catalogue`]).
+    pub catalogue: hubble::catalogue::CatalogueSummary,
+}
+
+impl Serving {
+    /// Lists `catalogue`'s collectors, as `selection` turns them on, on the status page.
+    pub fn catalogue<T>(
+        mut self,
+        catalogue: &hubble::catalogue::Catalogue<T>,
+        selection: &hubble::catalogue::Selection,
+    ) -> Self {
+        self.catalogue = catalogue.summary(selection);
+        self
+    }
 }
 
 /// Registers `exporter` (if any) in the default registry, serves it on `listeners` with `routes` (a
@@ -296,6 +386,7 @@ pub async fn serve_one<E: hubble::Exporter>(
             telemetry_path: serving.telemetry_path.clone(),
             title: serving.title,
             enable_openmetrics: serving.enable_openmetrics,
+            catalogue: serving.catalogue,
         },
     )
     .merge(routes);

@@ -221,6 +221,7 @@ pub async fn run(
             telemetry_path: config.telemetry_path.clone(),
             title: "hubble Postgres exporter".into(),
             enable_openmetrics: config.enable_openmetrics,
+            catalogue: crate::collectors::CATALOGUE.summary(&config.collection.collectors),
         },
     )
     .merge(

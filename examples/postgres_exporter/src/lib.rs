@@ -1,8 +1,8 @@
 //! The flagship: a Postgres exporter built on hubble, a drop-in for prometheus-community's postgres_exporter.
 //!
-//! [`groups`] declares the standard metric groups with `#[derive(MetricCollector)]`; [`settings`] and [`up`]
-//! hold the two collectors whose shape the derive does not fit; [`connection`] parses DSNs and builds a
-//! target's connections.
+//! [`collectors`] holds postgres_exporter's collectors, one file each, most declared with
+//! `#[derive(MetricCollector)]`, and the catalogue that names them; [`up`] holds `pg_up` and the
+//! conditions the declarations cannot say; [`connection`] parses DSNs and builds a target's connections.
 
 pub mod app;
 pub mod auth_guard;
@@ -11,7 +11,6 @@ pub mod collectors;
 pub mod connection;
 pub mod custom;
 pub mod databases;
-pub mod groups;
 pub mod lifecycle;
 pub mod live;
 pub mod naming;
@@ -20,20 +19,15 @@ pub mod probe;
 pub mod reload;
 pub mod role;
 mod scrape_stats;
-pub mod settings;
-pub mod statements;
 pub mod up;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hubble::{BaseExporter, BaseExporterBuilder, Labels, SqlCollector};
-use sqlx::Postgres;
+use hubble::{BaseExporter, Labels};
 
 use connection::PgConnections;
-use databases::{LocalGroup, PerDatabase};
-
-use groups::*;
+use databases::PerDatabase;
 use naming::Naming;
 
 /// The collector that runs the database-local standard groups in every database.
@@ -59,7 +53,7 @@ pub struct Collection {
     /// The standard collectors that run (`--collector.<name>`, `--no-collector.<name>`).
     pub collectors: collectors::Enabled,
     /// Options of the `stat_statements` collector.
-    pub statements: statements::StatementsOptions,
+    pub statements: collectors::StatementsOptions,
     /// Every database of each server, these ones (`--auto-discover-databases`); `None`: the connected one.
     pub databases: Option<databases::DatabaseFilter>,
     /// `stat_replication` with the `pid` label upstream adds after 0.20.1
@@ -77,8 +71,8 @@ impl Default for Collection {
             naming: Naming::default(),
             disable_default_metrics: false,
             pool_size: 2,
-            collectors: collectors::Enabled::default(),
-            statements: statements::StatementsOptions::default(),
+            collectors: collectors::CATALOGUE.defaults(),
+            statements: collectors::StatementsOptions::default(),
             databases: None,
             stat_replication_pid: false,
         }
@@ -110,45 +104,8 @@ pub fn exporter(
     collection: &Collection,
     databases: Option<&Arc<databases::Databases>>,
 ) -> Result<BaseExporter, hubble::ExporterError> {
-    let (schedule, naming) = (collection.schedule, collection.naming);
-    let (enabled, statements) = (&collection.collectors, &collection.statements);
-    fn sql<G: hubble::SqlQuery>(connections: &PgConnections) -> SqlCollector<G, Postgres> {
-        SqlCollector::new(connections.clone())
-    }
-    // Every standard group: its permission errors name the grant, its families the chosen names.
-    fn wrap<C: hubble::Collector>(
-        naming: Naming,
-        c: C,
-    ) -> naming::Named<privileges::WithGrantHint<C>> {
-        naming.apply(privileges::WithGrantHint(c))
-    }
-    fn needs<C>(
-        connections: &PgConnections,
-        extension: &'static str,
-        c: C,
-    ) -> up::NeedsExtension<C> {
-        up::NeedsExtension::new(connections.clone(), extension, c)
-    }
-    /// Group `G` over the target's connections, or, when databases are visited and `G` is declared
-    /// `per_database`, among the groups run in every database.
-    fn standard<G>(
-        b: BaseExporterBuilder,
-        local: &mut Vec<LocalGroup>,
-        connections: &PgConnections,
-        naming: Naming,
-        databases: bool,
-    ) -> BaseExporterBuilder
-    where
-        G: hubble::SqlQuery + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-    {
-        if databases && G::PER_DATABASE {
-            local.push(LocalGroup::new(connections, |c| sql::<G>(&c)));
-            b
-        } else {
-            b.collector(wrap(naming, sql::<G>(connections)))
-        }
-    }
-    let mut b = BaseExporter::builder("postgres")
+    let schedule = collection.schedule;
+    let builder = BaseExporter::builder("postgres")
         .const_labels(labels)
         .interval(schedule.interval)
         .timeout(schedule.timeout)
@@ -156,130 +113,14 @@ pub fn exporter(
         .max_series_setting(MAX_SERIES_FLAG)
         // Version ranges and roles are declared on the groups (`min_version`, `role`): checked against this.
         .facts(up::PgFacts::new(connections.clone()))
-        .collector(wrap(naming, up));
-    let on = |name: &str| enabled.contains(name);
-    let mut local = Vec::new();
-    if on("stat_database") {
-        b = b
-            .collector(wrap(naming, sql::<PgStatDatabase>(connections)))
-            .collector(wrap(naming, sql::<PgStatDatabaseChecksums>(connections)))
-            .collector(wrap(naming, sql::<PgStatDatabaseSessions>(connections)))
-            .collector(wrap(naming, sql::<PgStatDatabaseConflicts>(connections)));
-    }
-    if on("stat_bgwriter") {
-        b = b.collector(wrap(
-            naming,
-            up::VersionSplit::new(
-                connections.clone(),
-                170_000,
-                sql::<PgStatBgwriter>(connections),
-                sql::<PgStatBgwriterSince17>(connections),
-            ),
-        ));
-    }
-    if on("stat_checkpointer") {
-        b = b.collector(wrap(naming, sql::<PgStatCheckpointer>(connections)));
-    }
-    if on("stat_activity") {
-        b = b.collector(wrap(naming, sql::<PgStatActivity>(connections)));
-    }
-    if on("locks") {
-        b = b.collector(wrap(naming, sql::<PgLocks>(connections)));
-    }
-    if on("database") {
-        b = b.collector(wrap(naming, sql::<PgDatabaseSize>(connections)));
-    }
-    if on("postmaster") {
-        b = b.collector(wrap(naming, sql::<PgPostmaster>(connections)));
-    }
-    if on("stat_archiver") {
-        b = b.collector(wrap(naming, sql::<PgStatArchiver>(connections)));
-    }
-    if on("replication") {
-        b = b.collector(wrap(naming, sql::<PgReplication>(connections)));
-    }
-    if on("stat_replication") && collection.stat_replication_pid {
-        b = b.collector(wrap(naming, sql::<PgStatReplicationPid>(connections)));
-    } else if on("stat_replication") {
-        b = b.collector(wrap(naming, sql::<PgStatReplication>(connections)));
-    }
-    if on("replication_slots") {
-        b = b
-            .collector(wrap(naming, sql::<PgReplicationSlots>(connections)))
-            .collector(wrap(naming, sql::<PgReplicationSlotsSlot>(connections)))
-            .collector(wrap(
-                naming,
-                sql::<PgReplicationSlotsWalStatus>(connections),
-            ));
-    }
-    if on("stat_user_tables") {
-        b = standard::<PgStatUserTables>(b, &mut local, connections, naming, databases.is_some());
-    }
-    if on("statio_user_tables") {
-        b = standard::<PgStatioUserTables>(b, &mut local, connections, naming, databases.is_some());
-    }
-    if on("stat_progress_vacuum") {
-        b = b
-            .collector(wrap(naming, sql::<PgStatProgressVacuum>(connections)))
-            .collector(wrap(naming, sql::<PgStatProgressVacuumPhase>(connections)));
-    }
-    if on("roles") {
-        b = b.collector(wrap(naming, sql::<PgRoles>(connections)));
-    }
-    if on("wal") {
-        b = b.collector(wrap(naming, sql::<PgWal>(connections)));
-    }
-    if on("buffercache_summary") {
-        let c = sql::<PgBuffercacheSummary>(connections);
-        let c = needs(connections, "pg_buffercache", c);
-        b = b.collector(wrap(naming, c));
-    }
-    if on("database_wraparound") {
-        b = b.collector(wrap(naming, sql::<PgDatabaseWraparound>(connections)));
-    }
-    if on("long_running_transactions") {
-        b = b.collector(wrap(naming, sql::<PgLongRunningTransactions>(connections)));
-    }
-    if on("process_idle") {
-        b = b.collector(wrap(naming, sql::<PgProcessIdle>(connections)));
-    }
-    if on("stat_activity_autovacuum") {
-        b = b.collector(wrap(naming, sql::<PgStatActivityAutovacuum>(connections)));
-    }
-    if on("stat_statements") {
-        let c = statements::PgStatStatements::new(connections.clone(), statements.clone());
-        let c = needs(connections, "pg_stat_statements", c);
-        b = b.collector(wrap(naming, c));
-    }
-    if on("stat_wal_receiver") {
-        b = b.collector(wrap(naming, sql::<PgStatWalReceiver>(connections)));
-    }
-    if on("statio_user_indexes") {
-        b = standard::<PgStatioUserIndexes>(
-            b,
-            &mut local,
-            connections,
-            naming,
-            databases.is_some(),
-        );
-    }
-    if on("xlog_location") {
-        b = b.collector(wrap(naming, sql::<PgXlogLocation>(connections)));
-    }
-    if on("stat_wal") {
-        let c = sql::<PgStatWal>(connections);
-        b = b.collector(wrap(naming, c));
-    }
-    if on("stat_io") {
-        let c = sql::<PgStatIo>(connections);
-        b = b.collector(wrap(naming, c));
-    }
-    if on("settings") {
-        b = b.collector(wrap(naming, sql::<settings::PgSettings>(connections)));
-    }
+        .collector(collectors::wrap(collection.naming, up));
+    let mut assembly =
+        collectors::Assembly::new(builder, connections, collection, databases.is_some());
+    collectors::CATALOGUE.build(&collection.collectors, &mut assembly);
+    let (mut b, local) = assembly.finish();
     if let (Some(databases), false) = (databases, local.is_empty()) {
-        b = b.collector(wrap(
-            naming,
+        b = b.collector(collectors::wrap(
+            collection.naming,
             PerDatabase::new(
                 LOCAL_COLLECTOR,
                 databases.clone(),

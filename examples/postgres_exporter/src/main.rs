@@ -17,12 +17,12 @@ use hubble::runtime::CollectionRuntime;
 use hubble::targets::allowlist::Pattern;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
 use postgres_exporter::app::{self, Config, ProbeConfig, Targets};
-use postgres_exporter::collectors::{self, Enabled};
+use postgres_exporter::collectors::StatementsOptions;
+use postgres_exporter::collectors::{Enabled, CATALOGUE};
 use postgres_exporter::connection::Dsn;
 use postgres_exporter::databases::DatabaseFilter;
 use postgres_exporter::naming::Naming;
 use postgres_exporter::reload;
-use postgres_exporter::statements::StatementsOptions;
 use postgres_exporter::{Collection, Schedule};
 
 /// Prometheus exporter for PostgreSQL, built on hubble. Metric names follow postgres_exporter's.
@@ -33,12 +33,7 @@ use postgres_exporter::{Collection, Schedule};
 /// --discovery.consul.tag). /probe reaches only the servers allowed by --probe.allowed-targets[-file] and the
 /// targets already exported. /probe targets and discovered targets take missing credentials from
 /// --target.* (or /probe?auth_module=NAME from --config.file). Collectors are turned on and off with
-/// postgres_exporter's --collector.<name> and --no-collector.<name>: on by default database, locks, postmaster,
-/// replication, replication_slots, roles, settings, stat_activity, stat_archiver, stat_bgwriter,
-/// stat_checkpointer, stat_database, stat_progress_vacuum, stat_replication, stat_user_tables, stat_wal,
-/// statio_user_tables, wal; off by default buffercache_summary, database_wraparound,
-/// long_running_transactions, process_idle, stat_activity_autovacuum, stat_io, stat_statements,
-/// stat_wal_receiver, statio_user_indexes, xlog_location.
+/// postgres_exporter's --collector.<name> and --no-collector.<name> (listed below with their defaults).
 /// Discovered targets get their user, password, dbname and sslmode from their exporter options (file_sd
 /// __param_<name> labels or Consul KV monitoring/<service>/<tag>), else from the --target.* flags.
 #[derive(Parser, Debug)]
@@ -451,8 +446,8 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (flags, matches) = cli::parse_with_or_exit::<Flags>(collectors::flags());
-    let collectors = collectors::from_matches(&matches);
+    let (flags, matches) = cli::parse_with_or_exit::<Flags>(cli::catalogue_flags(&CATALOGUE));
+    let collectors = cli::catalogue_selection(&CATALOGUE, &matches);
     cli::init_logging(&flags.log_level, &flags.toolkit.log_format);
     let listen = flags.listen_address.clone();
     let systemd = flags.toolkit.systemd_socket;

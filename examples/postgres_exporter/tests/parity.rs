@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use postgres_exporter::app::Targets;
-use postgres_exporter::collectors::COLLECTORS;
+use postgres_exporter::collectors::CATALOGUE;
 use running::{dsn, Running};
 use support::pg::PgCluster;
 use support::promtool_check;
@@ -773,7 +773,7 @@ fn families(body: &str) -> BTreeMap<String, BTreeSet<String>> {
 /// applicable. No collector may be down.
 fn scrape_everything(pg: &PgCluster, what: &str) -> (String, BTreeSet<String>) {
     let mut collection = running::test_collection();
-    for c in COLLECTORS {
+    for c in CATALOGUE.entries() {
         collection.collectors.set(c.name, true).unwrap();
     }
     collection.statements.include_query = true;

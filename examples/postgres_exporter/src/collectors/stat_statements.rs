@@ -6,10 +6,12 @@
 //! user, database and query ID (PostgreSQL 14 and later keep top-level and nested executions of one statement
 //! as two rows; they are added up here, where upstream drops the second with a warning).
 
+use hubble::catalogue::Entry;
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 use sqlx::Row;
 
-use super::connection::PgConnections;
+use super::Assembly;
+use crate::connection::PgConnections;
 
 /// The options of the `stat_statements` collector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +45,7 @@ impl Default for StatementsOptions {
 pub struct PgStatStatements {
     connections: PgConnections,
     options: StatementsOptions,
-    version: super::up::ServerVersion,
+    version: crate::up::ServerVersion,
 }
 
 impl PgStatStatements {
@@ -52,7 +54,7 @@ impl PgStatStatements {
         PgStatStatements {
             connections,
             options,
-            version: super::up::ServerVersion::default(),
+            version: crate::up::ServerVersion::default(),
         }
     }
 }
@@ -185,6 +187,17 @@ impl Collector for PgStatStatements {
         Ok(out)
     }
 }
+
+/// `--collector.stat_statements`.
+pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
+    "stat_statements",
+    "The most expensive statements (needs the pg_stat_statements extension)",
+    |a| {
+        let c = PgStatStatements::new(a.connections().clone(), a.statements.clone());
+        let c = a.needs("pg_stat_statements", c);
+        a.add(c);
+    },
+);
 
 #[cfg(test)]
 mod tests {

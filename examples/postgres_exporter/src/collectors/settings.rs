@@ -7,6 +7,10 @@
 //! with. Every other one from `setting`, as postgres_exporter reads it (octal modes such as `0700` read as
 //! 700, TCP keepalives as the socket's values).
 
+use hubble::catalogue::Entry;
+
+use super::Assembly;
+
 /// The server's numeric and boolean settings. The unit table turns each unit into seconds or bytes with the
 /// family suffix and help note postgres_exporter gives it; a setting in a unit not listed is left out rather
 /// than wrongly scaled.
@@ -55,3 +59,10 @@ pub struct PgSettings {
     #[metric(gauge)]
     value: f64,
 }
+
+/// `--collector.settings`.
+pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
+    "settings",
+    "Numeric and boolean server settings in base units (pg_settings)",
+    |a| a.group::<PgSettings>(),
+);
