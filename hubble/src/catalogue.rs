@@ -159,7 +159,7 @@ impl<T> Catalogue<T> {
             tracing::warn!(
                 collector = name,
                 flag = %format_args!("--{}{name}", self.flag_prefix),
-                "the exporter this one replaces has this collector and this one does not yet: ignored"
+                "the exporter this one replaces has this collector and this one does not yet: the flag is ignored"
             );
         }
     }

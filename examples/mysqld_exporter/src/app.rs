@@ -156,8 +156,8 @@ impl Target {
 pub struct Config {
     /// The server of `/metrics`; none when only `/probe` is used (no user configured).
     pub target: Option<Target>,
-    /// The collectors turned on, by name.
-    pub collectors: Vec<&'static str>,
+    /// The collectors turned on.
+    pub collectors: hubble::catalogue::Selection,
     /// `--collection.interval`.
     pub interval: Duration,
     /// `--collection.timeout`, at most the interval.
@@ -253,7 +253,7 @@ pub async fn run(
         .map(|t| connect(t, config.timeout, &config.probe.session));
     let exporter = match (&config.target, &server) {
         (Some(target), Some(server)) => {
-            tracing::info!(target = %target.describe(), collectors = ?config.collectors, "exporting one MySQL server");
+            tracing::info!(target = %target.describe(), collectors = ?config.collectors.enabled().collect::<Vec<_>>(), "exporting one MySQL server");
             Some(
                 crate::collectors::add(
                     hubble::BaseExporter::builder("mysqld")

@@ -11,10 +11,7 @@
 //! becomes) → hubble's cache → `/metrics`.
 
 pub mod app;
-pub mod binlog;
 pub mod collectors;
-pub mod heartbeat;
-pub mod info_schema_processlist;
 pub mod mycnf;
 pub mod probe;
 pub mod self_metrics;

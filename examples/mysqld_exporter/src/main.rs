@@ -14,7 +14,7 @@ use hubble::targets::allowlist::Pattern;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address};
 use mysqld_exporter::app::Session;
 use mysqld_exporter::app::{self, Config, Target};
-use mysqld_exporter::collectors::{Options, NAMES, NOT_BUILT, NOT_BUILT_OPTIONS};
+use mysqld_exporter::collectors::{Options, CATALOGUE, NOT_BUILT_OPTIONS};
 use mysqld_exporter::probe::ProbeConfig;
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
@@ -155,7 +155,11 @@ fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
     }
 }
 
-fn config(flags: Flags, collectors: Vec<&'static str>, options: Options) -> anyhow::Result<Config> {
+fn config(
+    flags: Flags,
+    collectors: hubble::catalogue::Selection,
+    options: Options,
+) -> anyhow::Result<Config> {
     let session = Session {
         lock_wait_timeout: flags
             .enable_lock_wait_timeout
@@ -201,6 +205,10 @@ fn config(flags: Flags, collectors: Vec<&'static str>, options: Options) -> anyh
         }
         Err(e) => anyhow::bail!(e),
     };
+    let serving = flags
+        .common
+        .serving("hubble MySQL exporter")?
+        .catalogue(&CATALOGUE, &collectors);
     Ok(Config {
         target,
         discovery_file: flags.discovery.discovery_file,
@@ -219,40 +227,22 @@ fn config(flags: Flags, collectors: Vec<&'static str>, options: Options) -> anyh
         collectors,
         interval: flags.common.interval,
         timeout,
-        serving: flags.common.serving("hubble MySQL exporter")?,
+        serving,
     })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut extra = cli::toggle_flags(
-        "collect.",
-        NAMES
-            .iter()
-            .map(|(name, ..)| *name)
-            .chain(NOT_BUILT.iter().copied()),
-    );
+    let mut extra = cli::catalogue_flags(&CATALOGUE);
     extra.extend(not_built_option_flags());
     extra.extend(cli::toggle_flags(
         "collect.",
         BOOL_OPTIONS.iter().map(|(name, _)| *name),
     ));
     let (flags, matches) = cli::parse_with_or_exit::<Flags>(extra);
-    let collectors = NAMES
-        .iter()
-        .filter(|(name, on, _)| cli::toggled(&matches, "collect.", name).unwrap_or(*on))
-        .map(|(name, ..)| *name)
-        .collect();
+    let collectors = cli::catalogue_selection(&CATALOGUE, &matches);
     cli::init_logging(&flags.common.log_level, &flags.common.toolkit.log_format);
-    for name in NOT_BUILT {
-        if cli::toggled(&matches, "collect.", name) == Some(true) {
-            tracing::warn!(
-                collector = name,
-                flag = %format!("--collect.{name}"),
-                "mysqld_exporter 0.20 has this collector and this exporter does not yet: the flag is ignored"
-            );
-        }
-    }
+    CATALOGUE.warn_upstream_only(&collectors);
     tracing::debug!(
         timeout_offset = flags.timeout_offset,
         "--timeout-offset has nothing to offset: scrapes never wait on the server"

@@ -28,7 +28,7 @@ pub struct ProbeConfig {
     /// `--probe.idle-timeout`.
     pub idle: Duration,
     /// The collectors turned on.
-    pub collectors: Vec<&'static str>,
+    pub collectors: hubble::catalogue::Selection,
     /// Their options.
     pub options: crate::collectors::Options,
     /// `--collection.interval` and `--collection.timeout`.

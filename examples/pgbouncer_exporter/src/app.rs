@@ -32,6 +32,8 @@ pub struct Config {
     /// `--probe.allowed-targets` and `--probe.idle-timeout`: the PgBouncers `/probe` may reach (none by
     /// default), and how long one is kept without a probe.
     pub probe: hubble_cli::ProbeFlags,
+    /// The collectors turned on (`--collector.<name>`, `--no-collector.<name>`).
+    pub collectors: hubble::catalogue::Selection,
 }
 
 /// What connections are called in `SHOW CLIENTS`.
@@ -83,7 +85,7 @@ pub fn exporter(
 ) -> Result<BouncerExporter, String> {
     let ssl_mode = options.get_ssl_mode();
     let console = console(options, config.timeout);
-    let base = crate::collectors::add_all(
+    let base = crate::collectors::add(
         hubble::BaseExporter::builder("pgbouncer")
             .interval(config.interval)
             .timeout(config.timeout)
@@ -91,6 +93,7 @@ pub fn exporter(
         &console,
         config.timeout,
         ssl_mode,
+        &config.collectors,
     )
     .build()
     .map_err(|e| e.to_string())?;

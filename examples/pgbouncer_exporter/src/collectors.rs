@@ -1,7 +1,8 @@
-//! The collectors: one per `SHOW` command, plus `pgbouncer_up`.
+//! The collectors: one per `SHOW` command, named in [`CATALOGUE`], plus `pgbouncer_up`.
 
 use std::collections::BTreeMap;
 
+use hubble::catalogue::{Catalogue, Entry, Selection};
 use hubble::targets::postgres::{encrypted_by_mode, ssl_mode_name};
 use hubble::targets::up::{Answer as UpAnswer, Check, Up};
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
@@ -10,47 +11,92 @@ use sqlx::postgres::PgSslMode;
 use crate::families::{Column, RowFamilies, Table};
 use crate::show::{number, show, Answer, Console};
 
-/// Adds every collector of one PgBouncer to `exporter`: `pgbouncer_up` in runs of at most `timeout`, over a
-/// console connected with `ssl_mode`.
-pub fn add_all(
-    mut exporter: hubble::BaseExporterBuilder,
+/// Every collector, one per `SHOW` command, in the order they run; all on by default (pgbouncer_exporter
+/// has no switches: these let a user leave out, say, `SHOW CLIENTS` on a PgBouncer with many clients).
+pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
+    "collector.",
+    &[
+        Entry::on(
+            "databases",
+            "Each database's pool settings and connections (SHOW DATABASES)",
+            |a| a.table(&crate::families::DATABASES),
+        ),
+        Entry::on(
+            "stats_totals",
+            "Each database's queries, transactions, bytes and times (SHOW STATS_TOTALS)",
+            |a| a.table(&crate::families::STATS_TOTALS),
+        ),
+        Entry::on(
+            "pools",
+            "Each pool's clients and servers by state, and wait times (SHOW POOLS)",
+            |a| a.table(&crate::families::POOLS),
+        ),
+        Entry::on(
+            "lists",
+            "Counts of PgBouncer's internal lists (SHOW LISTS)",
+            |a| a.rows(&crate::families::LISTS),
+        ),
+        Entry::on(
+            "config",
+            "Connection limits from PgBouncer's settings (SHOW CONFIG)",
+            |a| a.rows(&crate::families::CONFIG),
+        ),
+        Entry::on(
+            "clients",
+            "Client connections by database, user, state and application (SHOW CLIENTS)",
+            |a| {
+                let console = a.console.clone();
+                a.builder.add(Clients { console });
+            },
+        ),
+    ],
+);
+
+/// One PgBouncer's exporter being put together by the catalogue's collectors.
+pub struct Assembly {
+    builder: hubble::BaseExporterBuilder,
+    console: Console,
+}
+
+impl Assembly {
+    fn table(&mut self, table: &'static Table) {
+        let console = self.console.clone();
+        self.builder.add(TableCollector { console, table });
+    }
+
+    fn rows(&mut self, spec: &'static RowFamilies) {
+        let console = self.console.clone();
+        self.builder.add(RowCollector { console, spec });
+    }
+}
+
+/// Adds the collectors `enabled` turns on to `exporter`, after `pgbouncer_up` (in runs of at most
+/// `timeout`, over a console connected with `ssl_mode`).
+pub fn add(
+    exporter: hubble::BaseExporterBuilder,
     console: &Console,
     timeout: std::time::Duration,
     ssl_mode: PgSslMode,
+    enabled: &Selection,
 ) -> hubble::BaseExporterBuilder {
-    exporter = exporter.collector(
-        Up::new(
-            UP,
-            UP_HELP,
-            Version {
-                console: console.clone(),
-                ssl_mode,
-            },
-            timeout,
-        )
+    let version = Version {
+        console: console.clone(),
+        ssl_mode,
+    };
+    let up = Up::new(UP, UP_HELP, version, timeout)
         .tls_mode(ssl_mode_name(ssl_mode))
         .describes(Desc::new(
             VERSION,
             VERSION_HELP,
             MetricKind::Gauge,
             ["version"],
-        )),
-    );
-    for table in crate::families::TABLES {
-        exporter = exporter.collector(TableCollector {
-            console: console.clone(),
-            table,
-        });
-    }
-    for spec in [&crate::families::LISTS, &crate::families::CONFIG] {
-        exporter = exporter.collector(RowCollector {
-            console: console.clone(),
-            spec,
-        });
-    }
-    exporter.collector(Clients {
+        ));
+    let mut assembly = Assembly {
+        builder: exporter.collector(up),
         console: console.clone(),
-    })
+    };
+    CATALOGUE.build(enabled, &mut assembly);
+    assembly.builder
 }
 
 const UP: &str = "pgbouncer_up";

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use hubble_cli::{self as cli, parse_listen_address};
 use pgbouncer_exporter::app::{self, Config};
+use pgbouncer_exporter::collectors::CATALOGUE;
 use sqlx::postgres::PgConnectOptions;
 
 /// Prometheus exporter for PgBouncer, built on hubble. Metric names, labels and flags follow
@@ -48,18 +49,23 @@ struct Flags {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let flags = cli::parse_or_exit::<Flags>();
+    let (flags, matches) = cli::parse_with_or_exit::<Flags>(cli::catalogue_flags(&CATALOGUE));
+    let collectors = cli::catalogue_selection(&CATALOGUE, &matches);
     cli::init_logging(&flags.common.log_level, &flags.common.toolkit.log_format);
     let result = async {
         let config = Config {
             connection: flags.connection,
             interval: flags.common.interval,
             timeout: flags.common.timeout(),
-            serving: flags.common.serving("hubble PgBouncer exporter")?,
+            serving: flags
+                .common
+                .serving("hubble PgBouncer exporter")?
+                .catalogue(&CATALOGUE, &collectors),
             pid_file: flags.pid_file,
             discovery_file: flags.discovery.discovery_file,
             discovery_interval: flags.discovery.discovery_interval,
             probe: flags.probe,
+            collectors,
         };
         let listener =
             cli::bind(&flags.listen_address, flags.common.toolkit.systemd_socket).await?;

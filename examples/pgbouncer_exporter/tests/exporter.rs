@@ -175,6 +175,16 @@ fn a_bad_connection_string_is_a_one_line_error_naming_the_flag() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--pgBouncer.connectionString"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+    // A misspelt collector is named with the one meant.
+    let out = Command::new(env!("CARGO_BIN_EXE_pgbouncer_exporter"))
+        .arg("--no-collector.client")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: unknown flag --no-collector.client; did you mean --no-collector.clients? (see --help)"
+    );
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -208,6 +218,8 @@ fn discovered_pgbouncers_get_their_own_exporter_and_labels() {
             .arg(&sd)
             .args(["--discovery.interval", "1s", "--collection.interval", "1s"])
             .args(["--web.listen-address", &addr.to_string()])
+            // Two collectors off, for every discovered PgBouncer.
+            .args(["--no-collector.lists", "--no-collector.clients"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -221,14 +233,34 @@ fn discovered_pgbouncers_get_their_own_exporter_and_labels() {
             .map(str::to_owned)
             .collect()
     };
-    wait_showing(Duration::from_secs(30), "both PgBouncers up", || {
+    let body = wait_showing(Duration::from_secs(30), "both PgBouncers up", || {
         let body = scrape(addr);
-        if ups(&body).len() == 2 {
-            Ok(())
+        let pools = body
+            .matches("\npgbouncer_pools_client_active_connections{")
+            .count();
+        if ups(&body).len() == 2 && pools >= 2 {
+            Ok(body)
         } else {
             Err(body)
         }
     });
+    // The collectors turned off run nowhere; the rest do.
+    for absent in [
+        "pgbouncer_used_clients",
+        "pgbouncer_client_connections",
+        "collector=\"lists\"",
+        "collector=\"clients\"",
+    ] {
+        assert!(!body.contains(absent), "{absent} in {body}");
+    }
+    assert!(body.contains("collector=\"pools\""), "{body}");
+    // The status page lists them as off, with the flag that turns each back on.
+    let page = get(addr, "/", &[]).unwrap().text();
+    assert!(
+        page.contains("<code>--collector.clients</code>")
+            && page.contains("<code>--no-collector.pools</code>"),
+        "{page}"
+    );
     // One leaves the file: its series go, the other's stay.
     write(&[a.port]);
     let body = wait_showing(Duration::from_secs(30), "one PgBouncer left", || {

@@ -336,6 +336,32 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
         browser.eval("return document.querySelector('a[href=\"/metrics\"]').innerText;"),
         "Metrics"
     );
+    // The catalogue: every collector offered, its state and default, and the flag that changes it.
+    let offered = browser.eval(
+        "return [...document.querySelectorAll('table.catalogue tr')].map(r => \
+         [...r.cells].map(c => c.innerText.trim()));",
+    );
+    let offered = offered.as_array().expect("catalogue rows");
+    assert_eq!(
+        offered.len(),
+        1 + postgres_exporter::collectors::CATALOGUE.entries().len()
+    );
+    let line = |name: &str| {
+        offered
+            .iter()
+            .find(|r| r[0] == name)
+            .unwrap_or_else(|| panic!("no {name} in {offered:?}"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("locks")[1..4], ["on", "on", "--no-collector.locks"]);
+    assert_eq!(
+        line("stat_statements")[1..4],
+        ["off", "off", "--collector.stat_statements"]
+    );
     let html = browser.eval("return document.documentElement.outerHTML;");
     let html = html.as_str().unwrap();
     for leaked in [secret, "hunter2"] {

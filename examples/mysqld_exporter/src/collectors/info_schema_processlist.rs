@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use hubble::catalogue::Entry;
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 
-use crate::collectors::{rows, Options, Server};
+use crate::collectors::{rows, Assembly, Options, Server};
 
 const THREADS: &str = "mysql_info_schema_processlist_threads";
 const SECONDS: &str = "mysql_info_schema_processlist_seconds";
@@ -132,6 +133,16 @@ impl Collector for Processlist {
         Ok(out)
     }
 }
+
+/// `--collect.info_schema.processlist`.
+pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
+    "info_schema.processlist",
+    "Threads by command and state, user and host (information_schema.processlist)",
+    |a| {
+        let (server, options) = (a.server.clone(), a.options.clone());
+        a.add(Processlist { server, options });
+    },
+);
 
 #[cfg(test)]
 mod tests {

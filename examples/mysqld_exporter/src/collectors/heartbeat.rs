@@ -1,9 +1,10 @@
 //! mysqld_exporter's `heartbeat`: the timestamps a heartbeat writer (pt-heartbeat) stores per server, beside
 //! the server's clock read in the same statement, so replication delay is their difference.
 
+use hubble::catalogue::Entry;
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 
-use crate::collectors::{rows, Options, Server};
+use crate::collectors::{rows, Assembly, Options, Server};
 
 const STORED: (&str, &str) = (
     "mysql_heartbeat_stored_timestamp_seconds",
@@ -64,6 +65,16 @@ impl Collector for Heartbeat {
         Ok(out)
     }
 }
+
+/// `--collect.heartbeat`.
+pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
+    "heartbeat",
+    "Replication delay from a heartbeat table kept by pt-heartbeat",
+    |a| {
+        let (server, options) = (a.server.clone(), a.options.clone());
+        a.add(Heartbeat { server, options });
+    },
+);
 
 #[cfg(test)]
 mod tests {

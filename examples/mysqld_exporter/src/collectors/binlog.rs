@@ -1,9 +1,10 @@
 //! mysqld_exporter's `binlog_size`: the binary logs' combined size, their number and the last one's number,
 //! from `SHOW BINARY LOGS`; nothing when binary logging is off (the command would fail).
 
+use hubble::catalogue::Entry;
 use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
 
-use crate::collectors::{rows, Server};
+use crate::collectors::{rows, Assembly, Server};
 
 const SIZE: (&str, &str) = (
     "mysql_binlog_size_bytes",
@@ -58,3 +59,13 @@ impl Collector for BinlogSize {
         Ok(out)
     }
 }
+
+/// `--collect.binlog_size`.
+pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
+    "binlog_size",
+    "Binary log files and their total size (SHOW BINARY LOGS)",
+    |a| {
+        let server = a.server.clone();
+        a.add(BinlogSize { server });
+    },
+);

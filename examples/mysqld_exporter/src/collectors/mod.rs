@@ -1,0 +1,285 @@
+//! The collectors, one file each as mysqld_exporter has them (`collector/<name>.go` there), with their
+//! names and labels, and the catalogue that names them: `--collect.<name>` / `--no-collect.<name>`, their
+//! defaults and help, the status page's list and the build all come from [`CATALOGUE`].
+
+pub mod binlog;
+pub mod global_status;
+pub mod global_variables;
+pub mod heartbeat;
+pub mod info_schema_innodb_cmp;
+pub mod info_schema_innodb_cmpmem;
+pub mod info_schema_processlist;
+pub mod info_schema_query_response_time;
+pub mod slave_status;
+
+use hubble::catalogue::Catalogue;
+use hubble::connections::Connections;
+use hubble::targets::up::{Answer, Check, Up};
+use hubble::text_rows::TextRows;
+use hubble::{BaseExporterBuilder, CollectError, Collector, Desc, Metric};
+
+use crate::value::{metric_name, number};
+
+pub use global_status::global_status;
+pub use global_variables::global_variables;
+pub use info_schema_innodb_cmp::innodb_cmp;
+pub use info_schema_innodb_cmpmem::innodb_cmpmem;
+pub use info_schema_query_response_time::{response_times, QueryResponseTime};
+pub use slave_status::slave_status;
+
+/// The server's connections (one is enough: a round takes milliseconds).
+pub type Server = Connections<sqlx::MySql>;
+
+pub(crate) async fn rows(server: &Server, sql: &str) -> Result<TextRows, CollectError> {
+    TextRows::fetch(server, sql)
+        .await
+        .map_err(|e| CollectError::Source(format!("{sql}: {e}").into()))
+}
+
+/// A collector that reads one query's rows and turns them into series with `map`.
+pub struct Rows {
+    name: &'static str,
+    queries: &'static [&'static str],
+    descriptors: fn() -> Vec<Desc>,
+    map: fn(&TextRows) -> Vec<Metric>,
+    server: Server,
+}
+
+impl Collector for Rows {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn descriptors(&self) -> Vec<Desc> {
+        (self.descriptors)()
+    }
+
+    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        // Some servers know only some spellings (SHOW ALL SLAVES STATUS is MariaDB's): the first that
+        // answers is used.
+        let mut last = None;
+        for q in self.queries {
+            match rows(&self.server, q).await {
+                Ok(answer) => return Ok((self.map)(&answer)),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| CollectError::Other("no query".into())))
+    }
+}
+
+/// Every collector, in the order a target's exporter runs them; mysqld_exporter 0.20's collectors not built
+/// yet are accepted and ignored with a warning.
+pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
+    "collect.",
+    &[
+        binlog::COLLECTOR,
+        heartbeat::COLLECTOR,
+        info_schema_processlist::COLLECTOR,
+        global_status::COLLECTOR,
+        global_variables::COLLECTOR,
+        slave_status::COLLECTOR,
+        info_schema_innodb_cmp::COLLECTOR,
+        info_schema_innodb_cmpmem::COLLECTOR,
+        info_schema_query_response_time::COLLECTOR,
+    ],
+)
+.with_upstream_only(&NOT_BUILT);
+
+/// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
+/// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
+pub const NOT_BUILT: [&str; 27] = [
+    "auto_increment.columns",
+    "engine_innodb_status",
+    "engine_tokudb_status",
+    "info_schema.clientstats",
+    "info_schema.innodb_metrics",
+    "info_schema.innodb_tablespaces",
+    "info_schema.replica_host",
+    "info_schema.rocksdb_perf_context",
+    "info_schema.schemastats",
+    "info_schema.tables",
+    "info_schema.tablestats",
+    "info_schema.userstats",
+    "mysql.user",
+    "perf_schema.eventsstatements",
+    "perf_schema.eventsstatementssum",
+    "perf_schema.eventswaits",
+    "perf_schema.file_events",
+    "perf_schema.file_instances",
+    "perf_schema.indexiowaits",
+    "perf_schema.memory_events",
+    "perf_schema.replication_applier_status_by_worker",
+    "perf_schema.replication_group_member_stats",
+    "perf_schema.replication_group_members",
+    "perf_schema.tableiowaits",
+    "perf_schema.tablelocks",
+    "slave_hosts",
+    "sys.user_summary",
+];
+
+/// The options of those collectors (`--collect.<collector>.<option> VALUE`), accepted for the same reason;
+/// `true` for the repeatable one.
+pub const NOT_BUILT_OPTIONS: [(&str, bool); 9] = [
+    ("info_schema.tables.databases", false),
+    ("mysql.user.privileges", false),
+    ("perf_schema.eventsstatements.digest_text_limit", false),
+    ("perf_schema.eventsstatements.exclude_schemas", true),
+    ("perf_schema.eventsstatements.limit", false),
+    ("perf_schema.eventsstatements.timelimit", false),
+    ("perf_schema.file_instances.filter", false),
+    ("perf_schema.file_instances.remove_prefix", false),
+    ("perf_schema.memory_events.remove_prefix", false),
+];
+
+/// The options of the collectors that have them (`--collect.<collector>.<option>`), as mysqld_exporter 0.20
+/// names and defaults them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `info_schema.processlist.min_time`: threads in their state for less are not counted.
+    pub processlist_min_time: u32,
+    /// `info_schema.processlist.processes_by_user`.
+    pub processes_by_user: bool,
+    /// `info_schema.processlist.processes_by_host`.
+    pub processes_by_host: bool,
+    /// `heartbeat.database`.
+    pub heartbeat_database: String,
+    /// `heartbeat.table`.
+    pub heartbeat_table: String,
+    /// `heartbeat.utc`: the writer stores UTC (`pt-heartbeat --utc`).
+    pub heartbeat_utc: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            processlist_min_time: 0,
+            processes_by_user: true,
+            processes_by_host: true,
+            heartbeat_database: "heartbeat".to_owned(),
+            heartbeat_table: "heartbeat".to_owned(),
+            heartbeat_utc: false,
+        }
+    }
+}
+
+/// Adds `mysql_up` (in runs of at most `timeout`) and the collectors `enabled` turns on to `exporter`;
+/// `tls_mode` is how its connection was asked to be encrypted
+/// ([`Target::tls_mode`](crate::app::Target::tls_mode)).
+pub fn add(
+    exporter: BaseExporterBuilder,
+    server: &Server,
+    timeout: std::time::Duration,
+    tls_mode: &str,
+    enabled: &hubble::catalogue::Selection,
+    options: &Options,
+) -> BaseExporterBuilder {
+    let cipher = Cipher {
+        server: server.clone(),
+    };
+    let mut assembly = Assembly {
+        builder: exporter.collector(Up::new(UP, UP_HELP, cipher, timeout).tls_mode(tls_mode)),
+        server: server.clone(),
+        options: options.clone(),
+    };
+    CATALOGUE.build(enabled, &mut assembly);
+    assembly.builder
+}
+
+/// One target's exporter being put together by the catalogue's collectors.
+pub struct Assembly {
+    builder: BaseExporterBuilder,
+    server: Server,
+    options: Options,
+}
+
+impl Assembly {
+    fn add(&mut self, c: impl Collector) {
+        self.builder.add(c);
+    }
+
+    /// Adds a [`Rows`] collector: the first of `queries` that answers, its rows turned into series by `map`.
+    fn rows(
+        &mut self,
+        name: &'static str,
+        queries: &'static [&'static str],
+        descriptors: fn() -> Vec<Desc>,
+        map: fn(&TextRows) -> Vec<Metric>,
+    ) {
+        let server = self.server.clone();
+        self.add(Rows {
+            name,
+            queries,
+            descriptors,
+            map,
+            server,
+        });
+    }
+}
+
+const UP: &str = "mysql_up";
+const UP_HELP: &str = "Whether the MySQL server answered the last collection (1) or not (0)";
+/// `mysql_up`'s check: the session's TLS cipher, empty on a plaintext link (one round trip, as `SELECT 1`
+/// was).
+pub struct Cipher {
+    server: Server,
+}
+
+impl Check for Cipher {
+    async fn check(&self) -> Result<Answer, String> {
+        let answer = rows(&self.server, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            .await
+            .map_err(|e| e.to_string())?;
+        let cipher = answer
+            .rows
+            .first()
+            .and_then(|r| r.get(1).cloned().flatten())
+            .unwrap_or_default();
+        Ok(Answer {
+            encrypted: Some(!cipher.is_empty()),
+            samples: Vec::new(),
+        })
+    }
+}
+
+/// Each (name, value) row that is a number, with the row's name as a metric name part.
+pub(crate) fn numeric_rows(answer: &TextRows) -> impl Iterator<Item = (String, &str, f64)> + '_ {
+    answer.rows.iter().filter_map(|row| {
+        let name = row.first()?.as_deref()?;
+        let value = row.get(1)?.as_deref()?;
+        Some((metric_name(name), value, number(value)?))
+    })
+}
+
+/// Cell `column` of `row` as a number.
+pub(crate) fn cell(answer: &TextRows, row: &[Option<String>], column: &str) -> Option<f64> {
+    row[answer.column(column)?].as_deref().and_then(number)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub(crate) fn rows(columns: &[&str], rows: &[&[&str]]) -> TextRows {
+        TextRows {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|c| (!c.is_empty()).then(|| c.to_string()))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn lines(metrics: &[Metric]) -> Vec<String> {
+        let mut out: Vec<String> = metrics
+            .iter()
+            .map(|m| format!("{} {}{} {}", m.kind, m.name, m.labels, m.value))
+            .collect();
+        out.sort();
+        out
+    }
+}
