@@ -56,8 +56,11 @@
 //! - `chrono`: `chrono` timestamps as Unix seconds.
 //! - `bench`: entry points for the repository's criterion benchmarks; not public API.
 //!
-//! The [repository README](https://github.com/hubble-rs/hubble) has the attribute reference, the example
-//! exporters (an SQLite demo and a drop-in Postgres exporter) and the benchmarks.
+//! The crate's README (`hubble/README.md` in [the repository](https://github.com/hubble-rs/hubble)) is the
+//! guide: declaring groups, the API tour, discovery, self-metrics, HTTP endpoints. The exporters built on
+//! hubble (an SQLite demo and drop-ins for postgres_exporter, mysqld_exporter, pgbouncer_exporter and
+//! pgpool2_exporter) live under `examples/`, each with its own README; [`catalogue`] is how they name their
+//! collectors.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
@@ -189,7 +192,7 @@ pub use sqlx;
 
 /// Runs the README's examples as doc tests, so the repository's front page cannot drift from the API.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hubble::Registry;
-use hubble_examples::sqlite_demo::{self, Config};
+use sqlite_demo::Config;
 use support::{get, promtool_check, serve_in_thread, wait_for, InThread};
 
 struct Running {
@@ -182,7 +182,7 @@ fn metrics_move_with_the_workload() {
 }
 
 fn example_binary() -> PathBuf {
-    support::example_binary("sqlite_exporter")
+    PathBuf::from(env!("CARGO_BIN_EXE_sqlite_exporter"))
 }
 
 fn run_binary(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, String) {

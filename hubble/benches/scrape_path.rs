@@ -1,7 +1,7 @@
 //! Criterion micro-benchmarks of the scrape path: encoding a collector run, storing it in the cache, and
 //! rendering many collectors' chunks into one body (whole, or streamed piece by piece).
 //!
-//! `cargo bench --bench scrape_path` (add `-- encode` etc. to pick a group).
+//! `cargo bench -p hubble --bench scrape_path` (add `-- encode` etc. to pick a group).
 
 use std::hint::black_box;
 

@@ -1,6 +1,6 @@
 //! Dispatcher diff at scale: 10,000 services with 3 nodes each (30,000 targets).
 //!
-//! `cargo bench --bench dispatcher_diff` (criterion) times make_atomic, the first diff (everything new) and a
+//! `cargo bench -p hubble --bench dispatcher_diff` (criterion) times make_atomic, the first diff (everything new) and a
 //! steady-state diff (1% of targets changed).
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,7 +1,7 @@
 //! The main job: an exporter over an embedded SQLite job queue, no server needed.
 //!
 //! ```text
-//! cargo run --release --example sqlite_exporter
+//! cargo run --release -p sqlite_demo
 //! curl -s localhost:9745/metrics
 //! ```
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address, LOG_LEVELS};
-use hubble_examples::sqlite_demo::{self, Config, DEFAULT_DATABASE};
+use sqlite_demo::{Config, DEFAULT_DATABASE};
 
 /// Prometheus exporter for a demo job queue in an embedded SQLite database, built on hubble.
 ///

@@ -433,22 +433,6 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// An example binary, built by `cargo test` alongside the tests.
-pub fn example_binary(name: &str) -> std::path::PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let bin = dir.join("examples").join(name);
-    assert!(
-        bin.exists(),
-        "{} not built: run the tests with `cargo test --workspace`",
-        bin.display()
-    );
-    bin
-}
-
 /// The sample names of a text exposition (histograms' `_bucket`, `_sum`, `_count` included).
 pub fn sample_names(body: &str) -> std::collections::BTreeSet<String> {
     body.lines()
