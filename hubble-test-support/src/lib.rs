@@ -433,6 +433,99 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `GET /metrics` as text; empty while the exporter does not answer.
+pub fn scrape(addr: SocketAddr) -> String {
+    get(addr, "/metrics", &[])
+        .map(|r| r.text())
+        .unwrap_or_default()
+}
+
+/// One sample line of a text exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Its name (`foo_bucket` for a histogram's bucket).
+    pub name: String,
+    /// Its labels, values unescaped.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its value.
+    pub value: f64,
+}
+
+/// Every sample of a text exposition (format 0.0.4 or OpenMetrics), in order; comments, blank lines and
+/// lines that do not parse are skipped.
+pub fn samples(body: &str) -> Vec<Sample> {
+    body.lines().filter_map(parse_sample).collect()
+}
+
+/// The value of the first sample named `name` whose labels include every pair in `labels`.
+pub fn value(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    body.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(parse_sample)
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+}
+
+fn parse_sample(line: &str) -> Option<Sample> {
+    if line.starts_with('#') || line.trim().is_empty() {
+        return None;
+    }
+    let end = line.find(['{', ' '])?;
+    let name = line[..end].to_owned();
+    let mut labels = std::collections::BTreeMap::new();
+    let mut rest = &line[end..];
+    if let Some(inner) = rest.strip_prefix('{') {
+        let mut chars = inner.char_indices().peekable();
+        let mut close = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '}' => {
+                    close = Some(i);
+                    break;
+                }
+                ',' | ' ' => {}
+                _ => {
+                    let eq = inner[i..].find('=')? + i;
+                    let key = inner[i..eq].trim().to_owned();
+                    while chars.next_if(|(j, _)| *j <= eq).is_some() {}
+                    if chars.next().map(|(_, c)| c) != Some('"') {
+                        return None;
+                    }
+                    let mut value = String::new();
+                    loop {
+                        match chars.next()?.1 {
+                            '"' => break,
+                            '\\' => match chars.next()?.1 {
+                                'n' => value.push('\n'),
+                                other => value.push(other),
+                            },
+                            other => value.push(other),
+                        }
+                    }
+                    labels.insert(key, value);
+                }
+            }
+        }
+        rest = &inner[close? + 1..];
+    }
+    let value = rest.split_whitespace().next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
 /// The sample names of a text exposition (histograms' `_bucket`, `_sum`, `_count` included).
 pub fn sample_names(body: &str) -> std::collections::BTreeSet<String> {
     body.lines()
@@ -572,5 +665,25 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod exposition_tests {
+    use super::*;
+
+    #[test]
+    fn samples_with_escaped_labels_and_special_values() {
+        let body = "# HELP a x\n# TYPE a gauge\na 1\nb{x=\"1\",y=\"q\\\"uo}te\\\\ \\n\"} 2.5\nc_bucket{le=\"+Inf\"} 3 1700000000\n\nd{} NaN\n";
+        let all = samples(body);
+        assert_eq!(all.len(), 4, "{all:?}");
+        assert_eq!(all[0].name, "a");
+        assert_eq!(all[1].labels["y"], "q\"uo}te\\ \n");
+        assert_eq!(all[1].value, 2.5);
+        assert_eq!(all[2].labels["le"], "+Inf");
+        assert!(all[3].value.is_nan());
+        assert_eq!(value(body, "b", &[("x", "1")]), Some(2.5));
+        assert_eq!(value(body, "b", &[("x", "2")]), None);
+        assert_eq!(value(body, "c", &[]), None);
     }
 }

@@ -8,16 +8,10 @@ use std::time::Duration;
 
 use hubble_test_support::mariadb::MariaDb;
 use hubble_test_support::{
-    free_addr, get, promtool_check, spawn_exporter, wait_line, wait_showing, KillOnDrop,
+    free_addr, get, promtool_check, scrape, spawn_exporter, wait_line, wait_showing, KillOnDrop,
 };
 
 const PASSWORD: &str = "Exp0rter-s3cret";
-
-fn scrape(addr: std::net::SocketAddr) -> String {
-    get(addr, "/metrics", &[])
-        .map(|r| r.text())
-        .unwrap_or_default()
-}
 
 fn families(body: &str) -> BTreeSet<String> {
     body.lines()

@@ -8,16 +8,10 @@ use std::time::Duration;
 use hubble_test_support::pg::PgCluster;
 use hubble_test_support::pgbouncer::PgBouncer;
 use hubble_test_support::{
-    free_addr, get, promtool_check, start_exporter, wait_line, wait_showing, KillOnDrop,
+    free_addr, get, promtool_check, scrape, start_exporter, wait_line, wait_showing, KillOnDrop,
 };
 
 const PASSWORD: &str = "s3cret-Pw";
-
-fn scrape(addr: std::net::SocketAddr) -> String {
-    get(addr, "/metrics", &[])
-        .map(|r| r.text())
-        .unwrap_or_default()
-}
 
 #[test]
 fn exports_pgbouncer_with_its_names_and_survives_it_going_away() {

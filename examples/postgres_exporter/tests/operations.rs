@@ -383,19 +383,9 @@ fn the_status_page_renders_in_a_real_browser_without_secrets() {
     exporter.stop();
 }
 
-/// The value of the first sample line starting with `prefix` (name and labels).
-fn sample(body: &str, prefix: &str) -> Option<f64> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .and_then(|rest| rest.trim().split(' ').next()?.parse().ok())
-}
-
 /// The value of `metric` for the target labelled `name="<target>"`.
 fn of_target(body: &str, metric: &str, target: &str) -> Option<f64> {
-    let label = format!("name=\"{target}\"");
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(&label))
-        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+    support::value(body, metric, &[("name", target)])
 }
 
 #[test]
@@ -428,7 +418,12 @@ fn faults_hit_one_target_and_heal_while_the_rest_keeps_serving() {
     // Discovery returns garbage: the last good set stays.
     std::fs::write(&file, "- targets: [unclosed\n").unwrap();
     let body = exporter.wait_metrics("the discovery error counted", |b| {
-        sample(b, "hubble_discovery_errors_total{backend=\"file_sd\"}").is_some_and(|v| v >= 1.0)
+        support::value(
+            b,
+            "hubble_discovery_errors_total",
+            &[("backend", "file_sd")],
+        )
+        .is_some_and(|v| v >= 1.0)
     });
     assert_eq!(of_target(&body, "pg_up", "victim"), Some(1.0), "{body}");
     std::fs::write(&file, &targets).unwrap();
