@@ -25,7 +25,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
             other => {
                 cx.error(
                     other.span(),
-                    "#[derive(MetricCollector)] needs a struct with named fields, one per column",
+                    "#[derive(MetricGroup)] needs a struct with named fields, one per column",
                 );
                 return None;
             }
@@ -33,7 +33,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         _ => {
             cx.error(
                 input.ident.span(),
-                "#[derive(MetricCollector)] works on structs only: one field per column of a query row",
+                "#[derive(MetricGroup)] works on structs only: one field per column of a query row",
             );
             return None;
         }

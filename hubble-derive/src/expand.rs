@@ -33,12 +33,12 @@ fn fallback(input: &DeriveInput) -> TokenStream {
     quote! {
         impl #impl_generics ::hubble::MetricGroup for #ident #ty_generics #where_clause {
             const NAME: &'static str = "";
-            fn descriptors() -> ::hubble::__private::Vec<::hubble::Desc> {
+            fn families() -> ::hubble::__private::Vec<::hubble::Family> {
                 ::hubble::__private::unreachable!()
             }
             fn push_samples(
                 &self,
-                _: &mut ::hubble::__private::Vec<::hubble::Metric>,
+                _: &mut ::hubble::__private::Vec<::hubble::Sample>,
             ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
                 ::hubble::__private::unreachable!()
             }
@@ -120,12 +120,12 @@ fn generate(c: &Container) -> TokenStream {
     // With a family_name field the families are named by the rows: none is known in advance.
     let family = c.family_field();
     let described: &[&Field] = if family.is_some() { &[] } else { &value_fields };
-    let descriptors = described.iter().map(|f| {
+    let families = described.iter().map(|f| {
         let (metric, _) = c.metric_name(f);
         let help = f.help_text().unwrap_or_default();
         let kind = kind(f.role.expect("value field").0);
         quote! {
-            ::hubble::Desc {
+            ::hubble::Family {
                 name: ::hubble::__private::Cow::Borrowed(#metric),
                 help: ::hubble::__private::Cow::Borrowed(#help),
                 kind: #kind,
@@ -184,7 +184,7 @@ fn generate(c: &Container) -> TokenStream {
         quote! {
             match #convert {
                 ::hubble::__private::Result::Ok(::hubble::__private::Option::Some(value)) => {
-                    out.push(::hubble::Metric {
+                    out.push(::hubble::Sample {
                         name: #name,
                         help: #help,
                         kind: #kind,
@@ -236,13 +236,13 @@ fn generate(c: &Container) -> TokenStream {
                 condition: #condition,
             };
 
-            fn descriptors() -> ::hubble::__private::Vec<::hubble::Desc> {
-                ::hubble::__private::vec![#(#descriptors),*]
+            fn families() -> ::hubble::__private::Vec<::hubble::Family> {
+                ::hubble::__private::vec![#(#families),*]
             }
 
             fn push_samples(
                 &self,
-                out: &mut ::hubble::__private::Vec<::hubble::Metric>,
+                out: &mut ::hubble::__private::Vec<::hubble::Sample>,
             ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
                 #skip_unnamed
                 let mut labels = ::hubble::Labels::with_capacity(#n_labels);
@@ -273,7 +273,7 @@ fn push_histogram(c: &Container, f: &crate::ast::Field) -> TokenStream {
     quote! {
         match #build {
             ::hubble::__private::Result::Ok(::hubble::__private::Option::Some(histogram)) => {
-                let mut sample = ::hubble::Metric::histogram(#metric, #help, histogram);
+                let mut sample = ::hubble::Sample::histogram(#metric, #help, histogram);
                 sample.labels = ::hubble::__private::Clone::clone(&labels);
                 out.push(sample);
             }

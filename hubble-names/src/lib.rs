@@ -1,4 +1,4 @@
-//! Prometheus's rules for metric and label names, written once: the `#[derive(MetricCollector)]` checks a
+//! Prometheus's rules for metric and label names, written once: the `#[derive(MetricGroup)]` checks a
 //! declaration against them at compile time and hubble's runtime checks every collected series against the
 //! same rules.
 

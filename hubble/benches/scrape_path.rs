@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use hubble::bench_api::{encode, render, Cache};
-use hubble::{Format, Labels, Metric};
+use hubble::{Format, Labels, Sample};
 
 fn const_labels(target: usize) -> Labels {
     let mut l = Labels::new();
@@ -20,13 +20,13 @@ fn const_labels(target: usize) -> Labels {
 }
 
 /// A `pg_stat_user_tables`-like run: 20 families over `tables` tables.
-fn table_run(tables: usize) -> Vec<Metric> {
+fn table_run(tables: usize) -> Vec<Sample> {
     let mut out = Vec::with_capacity(tables * 20);
     for f in 0..20 {
         let name = format!("pg_stat_user_tables_column_{f}");
         for t in 0..tables {
             out.push(
-                Metric::counter(name.clone(), "Statistic of the table.", (t * f) as f64)
+                Sample::counter(name.clone(), "Statistic of the table.", (t * f) as f64)
                     .label("datname", "app")
                     .label("schemaname", "public")
                     .label("relname", format!("table_{t}")),
@@ -37,10 +37,10 @@ fn table_run(tables: usize) -> Vec<Metric> {
 }
 
 /// A `pg_settings`-like run: `n` families of one series each.
-fn settings_run(n: usize) -> Vec<Metric> {
+fn settings_run(n: usize) -> Vec<Sample> {
     (0..n)
         .map(|i| {
-            Metric::gauge(
+            Sample::gauge(
                 format!("pg_settings_setting_{i}"),
                 "Server setting described by the server.",
                 i as f64 * 1.5,

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use crate::body::{Body, Plan};
 use crate::cache::CollectorCache;
 use crate::encode::{encode_collection, ConstLabels, Format};
-use crate::{CollectError, Labels, Metric};
+use crate::{CollectError, Labels, Sample};
 
 /// Encodes one collector run; returns the bytes stored for its lines.
-pub fn encode(metrics: Vec<Metric>, const_labels: &Labels) -> Result<usize, CollectError> {
+pub fn encode(metrics: Vec<Sample>, const_labels: &Labels) -> Result<usize, CollectError> {
     Ok(encode_collection(metrics, const_labels)?.text_len())
 }
 
@@ -29,7 +29,7 @@ impl Cache {
     }
 
     /// Stores a successful run (encoding it), as the scheduler does.
-    pub fn record(&self, metrics: Vec<Metric>) {
+    pub fn record(&self, metrics: Vec<Sample>) {
         self.0.record(Ok(metrics), Duration::ZERO, Instant::now());
     }
 }

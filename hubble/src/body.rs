@@ -473,7 +473,7 @@ mod tests {
     use super::*;
     use crate::cache::CollectorCache;
     use crate::encode::{ConstLabels, FamilyWriter};
-    use crate::{CollectError, Labels, Metric};
+    use crate::{CollectError, Labels, Sample};
 
     /// Thirty targets' collectors, laid out to exercise the plan: one-series families in every target (like
     /// `pg_settings`), families of many series, families only some targets have, a family name behind two
@@ -485,34 +485,34 @@ mod tests {
             let consts = Arc::new(ConstLabels::new(
                 Labels::new().with("target", format!("t{t}")),
             ));
-            let cache = |name: &str, run: Result<Vec<Metric>, CollectError>| {
+            let cache = |name: &str, run: Result<Vec<Sample>, CollectError>| {
                 let c = CollectorCache::new(name, consts.clone(), Duration::from_secs(60));
                 c.record(run, Duration::ZERO, now);
                 c
             };
             let settings = (0..40)
-                .map(|k| Metric::gauge(format!("demo_setting_{k:02}"), "A setting.", k as f64))
+                .map(|k| Sample::gauge(format!("demo_setting_{k:02}"), "A setting.", k as f64))
                 .collect();
             out.push(cache("settings", Ok(settings)));
-            let mut rows: Vec<Metric> = (0..20)
+            let mut rows: Vec<Sample> = (0..20)
                 .flat_map(|row| {
                     [
-                        Metric::counter("demo_big_total", "Large.", row as f64)
+                        Sample::counter("demo_big_total", "Large.", row as f64)
                             .label("row", row.to_string()),
-                        Metric::gauge("demo_rows", "Rows.", row as f64 / 3.0)
+                        Sample::gauge("demo_rows", "Rows.", row as f64 / 3.0)
                             .label("row", row.to_string()),
                     ]
                 })
                 .collect();
             if t % 3 == 0 {
-                rows.push(Metric::gauge("demo_sometimes", "Some targets.", 1.0));
+                rows.push(Sample::gauge("demo_sometimes", "Some targets.", 1.0));
             }
             let help = if t % 2 == 0 {
                 "Even help."
             } else {
                 "Odd help."
             };
-            rows.push(Metric::gauge("demo_help", help, t as f64));
+            rows.push(Sample::gauge("demo_help", help, t as f64));
             out.push(cache("rows", Ok(rows)));
             if t % 7 == 0 {
                 out.push(cache(

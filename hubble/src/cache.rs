@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::collector::CollectError;
 use crate::encode::{encode_collection, ConstLabels, EncodedRun};
-use crate::metric::{Labels, Metric};
+use crate::metric::{Labels, Sample};
 use crate::targets::up::TargetTls;
 
 /// Health of one collector, as shown in self-metrics and on the landing page.
@@ -111,7 +111,7 @@ impl CollectorCache {
     /// is kept until it expires. Health and its self-metrics are updated either way.
     pub(crate) fn record(
         &self,
-        result: Result<Vec<Metric>, CollectError>,
+        result: Result<Vec<Sample>, CollectError>,
         duration: Duration,
         finished: Instant,
     ) -> (Transition, CollectorHealth) {
@@ -120,7 +120,7 @@ impl CollectorCache {
         let encoded = result.and_then(|metrics| {
             tls = TargetTls::find(&metrics);
             // Checked before encoding: an oversized run costs no more than its own allocation.
-            let produced: usize = metrics.iter().map(Metric::series).sum();
+            let produced: usize = metrics.iter().map(Sample::series).sum();
             if produced > self.max_series {
                 return Err(CollectError::TooManySeries {
                     limit: self.max_series,
@@ -237,32 +237,32 @@ fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> En
     let mut metrics = Vec::new();
     if h.not_applicable.is_some() {
         // Neither up nor down: the collector has nothing to collect on this target.
-        metrics.push(Metric::gauge(
+        metrics.push(Sample::gauge(
             SELF_METRICS[4],
             "Present (1) while the collector does not apply to the target (version, role, extension).",
             1.0,
         ));
     } else {
-        metrics.push(Metric::gauge(
+        metrics.push(Sample::gauge(
             SELF_METRICS[0],
             "Whether the last run of the collector succeeded (1) or failed (0).",
             if h.up { 1.0 } else { 0.0 },
         ));
     }
     metrics.extend([
-        Metric::gauge(
+        Sample::gauge(
             SELF_METRICS[1],
             "Duration of the last run of the collector in seconds.",
             h.last_duration.as_secs_f64(),
         ),
-        Metric::counter(
+        Sample::counter(
             SELF_METRICS[2],
             "Failed runs of the collector.",
             h.errors_total as f64,
         ),
     ]);
     if let Some(t) = h.last_success {
-        metrics.push(Metric::gauge(
+        metrics.push(Sample::gauge(
             SELF_METRICS[3],
             "Unix time of the last successful run of the collector.",
             t.duration_since(SystemTime::UNIX_EPOCH)
@@ -294,8 +294,8 @@ mod tests {
         CollectorCache::new(name, Arc::new(ConstLabels::new(consts)), ttl)
     }
 
-    fn sample(db: &str, v: f64) -> Metric {
-        Metric::gauge("t_size_bytes", "Size.", v).label("db", db)
+    fn sample(db: &str, v: f64) -> Sample {
+        Sample::gauge("t_size_bytes", "Size.", v).label("db", db)
     }
 
     #[test]
@@ -338,7 +338,7 @@ mod tests {
         let cache = cache("up", Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
         let tls =
-            |v: f64| Metric::gauge("hubble_target_tls", "TLS.", v).label("mode", "verify-full");
+            |v: f64| Sample::gauge("hubble_target_tls", "TLS.", v).label("mode", "verify-full");
         let (_, h) = cache.record(Ok(vec![tls(1.0)]), Duration::ZERO, now);
         let link = h.tls.expect("reported");
         assert!(link.verified());
@@ -450,7 +450,7 @@ mod tests {
     fn a_collector_that_does_not_apply_is_neither_up_nor_down() {
         let cache = cache("ckpt", Labels::new(), Duration::from_secs(30));
         let now = Instant::now();
-        cache.record(Ok(vec![Metric::gauge("x", "X.", 1.0)]), Duration::ZERO, now);
+        cache.record(Ok(vec![Sample::gauge("x", "X.", 1.0)]), Duration::ZERO, now);
         let why = || {
             Err(CollectError::NotApplicable(
                 "needs PostgreSQL 17 or later".into(),

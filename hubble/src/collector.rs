@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::metric::{Metric, MetricKind, ValueError};
+use crate::metric::{MetricKind, Sample, ValueError};
 
 /// Why one run of a collector failed. The run's results are discarded; other collectors are unaffected.
 #[derive(Debug, thiserror::Error)]
@@ -101,10 +101,10 @@ pub struct CollectorOptions {
     pub condition: Option<crate::Condition>,
 }
 
-/// Describes one metric family a collector produces. The registry uses descriptors to refuse collisions
+/// Describes one metric family a collector produces. The registry uses families to refuse collisions
 /// before an exporter starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Desc {
+pub struct Family {
     /// Family name.
     pub name: Cow<'static, str>,
     /// Help text.
@@ -115,7 +115,7 @@ pub struct Desc {
     pub label_names: Vec<Cow<'static, str>>,
 }
 
-impl Desc {
+impl Family {
     /// A descriptor.
     pub fn new(
         name: impl Into<Cow<'static, str>>,
@@ -123,7 +123,7 @@ impl Desc {
         kind: MetricKind,
         label_names: impl IntoIterator<Item = impl Into<Cow<'static, str>>>,
     ) -> Self {
-        Desc {
+        Family {
             name: name.into(),
             help: help.into(),
             kind,
@@ -135,12 +135,12 @@ impl Desc {
 /// One group of metrics: the unit the runtime schedules. Collected on the exporter's schedule, its results
 /// cached until the next run.
 ///
-/// A struct with `#[derive(MetricCollector)]` declares a [`MetricGroup`](crate::MetricGroup); wrapped by
+/// A struct with `#[derive(MetricGroup)]` declares a [`MetricGroup`](crate::MetricGroup); wrapped by
 /// [`SqlCollector`](crate::SqlCollector) (its query) or [`group_fn`](crate::group_fn) (code) it becomes a
 /// collector. A hand-written one is a few lines:
 ///
 /// ```
-/// use hubble::{CollectError, Collector, Metric};
+/// use hubble::{CollectError, Collector, Sample};
 ///
 /// struct Uptime(std::time::Instant);
 ///
@@ -148,15 +148,15 @@ impl Desc {
 ///     fn name(&self) -> &str {
 ///         "uptime"
 ///     }
-///     async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+///     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
 ///         let secs = self.0.elapsed().as_secs_f64();
-///         Ok(vec![Metric::gauge("demo_uptime_seconds", "Seconds since start.", secs)])
+///         Ok(vec![Sample::gauge("demo_uptime_seconds", "Seconds since start.", secs)])
 ///     }
 /// }
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `hubble::Collector`",
-    note = "where `{Self}` is a metric group (#[derive(MetricCollector)]), collect it with \
+    note = "where `{Self}` is a metric group (#[derive(MetricGroup)]), collect it with \
             `SqlCollector::<{Self}, sqlx::Sqlite>::new(pool)` (its query) or `hubble::group_fn(...)` (code)",
     note = "a `SqlCollector<G, DB>` is a `Collector` only when `G` declares a `query` and `DB` is a database \
             hubble is built for (its features `sqlite`, `postgres`, `mysql`) with every field decodable from it"
@@ -167,7 +167,7 @@ pub trait Collector: Send + Sync + 'static {
 
     /// The families this collector produces, when known in advance (checked for collisions at registration).
     /// Collectors whose family names depend on the data (one family per setting, say) may list fewer.
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         Vec::new()
     }
 
@@ -177,32 +177,32 @@ pub trait Collector: Send + Sync + 'static {
     }
 
     /// Runs one collection.
-    fn collect(&self) -> impl Future<Output = Result<Vec<Metric>, CollectError>> + Send;
+    fn collect(&self) -> impl Future<Output = Result<Vec<Sample>, CollectError>> + Send;
 }
 
 /// Object-safe form of [`Collector`], so an exporter can hold collectors of many types.
 pub(crate) trait DynCollector: Send + Sync + 'static {
     fn name(&self) -> &str;
-    fn descriptors(&self) -> Vec<Desc>;
+    fn families(&self) -> Vec<Family>;
     fn options(&self) -> CollectorOptions;
     fn collect(
         &self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Sample>, CollectError>> + Send + '_>>;
 }
 
 impl<C: Collector> DynCollector for C {
     fn name(&self) -> &str {
         Collector::name(self)
     }
-    fn descriptors(&self) -> Vec<Desc> {
-        Collector::descriptors(self)
+    fn families(&self) -> Vec<Family> {
+        Collector::families(self)
     }
     fn options(&self) -> CollectorOptions {
         Collector::options(self)
     }
     fn collect(
         &self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Sample>, CollectError>> + Send + '_>> {
         Box::pin(Collector::collect(self))
     }
 }

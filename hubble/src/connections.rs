@@ -139,7 +139,7 @@ impl<DB: Database> WithConnections<DB> {
 }
 
 impl<DB: Database> crate::Exporter for WithConnections<DB> {
-    fn base(&self) -> &crate::BaseExporter {
+    fn as_base(&self) -> &crate::BaseExporter {
         &self.base
     }
 

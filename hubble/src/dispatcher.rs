@@ -406,7 +406,7 @@ impl<E: Exporter> Dispatcher<E> {
             for h in d.removed {
                 if let Some(exporter) = self.untrack(h) {
                     self.registry.unregister(&*exporter).await;
-                    tracing::info!(exporter = exporter.base().name(), labels = %exporter.base().const_labels(), "target removed");
+                    tracing::info!(exporter = exporter.as_base().name(), labels = %exporter.as_base().const_labels(), "target removed");
                 }
             }
             let now = Instant::now();
@@ -422,7 +422,7 @@ impl<E: Exporter> Dispatcher<E> {
                 let target = svc.host_port();
                 let outcome = match factory(svc.clone()).await {
                     Ok(exporter) => {
-                        exporter.base().start_in_crowd(crowd);
+                        exporter.as_base().start_in_crowd(crowd);
                         self.registry
                             .register(exporter)
                             .await
@@ -473,7 +473,7 @@ mod tests {
     use crate::collector::{CollectError, Collector};
     use crate::discovery::{Service, ServiceParams};
     use crate::exporter::BaseExporter;
-    use crate::metric::Metric;
+    use crate::metric::Sample;
     use crate::Format;
     use std::collections::BTreeMap;
 
@@ -482,8 +482,8 @@ mod tests {
         fn name(&self) -> &str {
             "up"
         }
-        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
-            Ok(vec![Metric::gauge("t_up", "Up.", 1.0)])
+        async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
+            Ok(vec![Sample::gauge("t_up", "Up.", 1.0)])
         }
     }
 

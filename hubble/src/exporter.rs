@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CollectorCache, CollectorHealth};
-use crate::collector::{Collector, CollectorOptions, Desc, DynCollector};
+use crate::collector::{Collector, CollectorOptions, DynCollector, Family};
 use crate::condition::{Facts, FactsProbe};
 use crate::encode::ConstLabels;
 use crate::metric::Labels;
@@ -64,10 +64,10 @@ impl ExporterShared {
             .clone()
     }
 
-    pub(crate) fn descriptors(&self) -> Vec<Desc> {
+    pub(crate) fn families(&self) -> Vec<Family> {
         self.entries()
             .iter()
-            .flat_map(|e| e.collector.descriptors())
+            .flat_map(|e| e.collector.families())
             .collect()
     }
 }
@@ -99,14 +99,14 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A named set of collectors with constant labels, each collector run on its own schedule into a cache.
 ///
 /// Build one with [`BaseExporter::builder`], add collectors, then [`register`](crate::register) it (which
-/// starts processing) or call [`process`](Self::process) yourself.
+/// starts processing) or call [`start`](Self::start) yourself.
 ///
 /// ```
-/// # use hubble::{BaseExporter, CollectError, Collector, Metric};
+/// # use hubble::{BaseExporter, CollectError, Collector, Sample};
 /// # struct Up;
 /// # impl Collector for Up {
 /// #     fn name(&self) -> &str { "up" }
-/// #     async fn collect(&self) -> Result<Vec<Metric>, CollectError> { Ok(vec![]) }
+/// #     async fn collect(&self) -> Result<Vec<Sample>, CollectError> { Ok(vec![]) }
 /// # }
 /// use std::time::Duration;
 /// let exporter = BaseExporter::builder("demo")
@@ -395,11 +395,11 @@ impl BaseExporter {
 
     /// Every collector's name with the families it declares (without running anything): for a listing
     /// such as postgres_exporter's `--dumpmaps`.
-    pub fn descriptors(&self) -> Vec<(String, Vec<crate::Desc>)> {
+    pub fn families(&self) -> Vec<(String, Vec<crate::Family>)> {
         self.shared
             .entries()
             .iter()
-            .map(|e| (e.collector.name().to_owned(), e.collector.descriptors()))
+            .map(|e| (e.collector.name().to_owned(), e.collector.families()))
             .collect()
     }
 
@@ -415,7 +415,7 @@ impl BaseExporter {
     /// them all): their first runs then spread over as much of the interval as the crowd is large (all of it
     /// from [`CROWD`](Self::CROWD) on), not only the start jitter, so one server answering a thousand new
     /// targets is not asked everything at once and their first runs do not time out. Call before
-    /// [`process`](Self::process); the dispatcher does.
+    /// [`start`](Self::start); the dispatcher does.
     pub fn start_in_crowd(&self, exporters: usize) {
         #[allow(clippy::cast_precision_loss)]
         let crowd = (exporters as f64 / Self::CROWD as f64).min(1.0);
@@ -427,12 +427,12 @@ impl BaseExporter {
 
     /// Starts running the collectors (one task for all of them). Calling it again, or after
     /// [`close`](Self::close), does nothing. Must be called within a tokio runtime.
-    pub fn process(&self) {
-        self.process_on(&tokio::runtime::Handle::current());
+    pub fn start(&self) {
+        self.start_on(&tokio::runtime::Handle::current());
     }
 
-    /// [`process`](Self::process), with the collectors' task in `runtime`.
-    pub fn process_on(&self, runtime: &tokio::runtime::Handle) {
+    /// [`start`](Self::start), with the collectors' task in `runtime`.
+    pub fn start_on(&self, runtime: &tokio::runtime::Handle) {
         if self.cancel.is_cancelled() {
             return;
         }
@@ -548,7 +548,7 @@ impl Drop for BaseExporter {
 /// }
 ///
 /// impl Exporter for MyExporter {
-///     fn base(&self) -> &BaseExporter {
+///     fn as_base(&self) -> &BaseExporter {
 ///         &self.base
 ///     }
 ///     async fn setup(&mut self) -> Result<(), ExporterError> {
@@ -559,7 +559,7 @@ impl Drop for BaseExporter {
 /// ```
 pub trait Exporter: Send + Sync + 'static {
     /// The base exporter holding the collectors.
-    fn base(&self) -> &BaseExporter;
+    fn as_base(&self) -> &BaseExporter;
 
     /// Prepares the exporter; called by [`register`](crate::register) before it is added to the registry.
     fn setup(&mut self) -> impl Future<Output = Result<(), ExporterError>> + Send {
@@ -567,14 +567,14 @@ pub trait Exporter: Send + Sync + 'static {
     }
 
     /// Stops the exporter; called by [`unregister`](crate::unregister) after its series are removed.
-    /// Override to close connections as well, calling `self.base().close()` first.
+    /// Override to close connections as well, calling `self.as_base().close()` first.
     fn close(&self) -> impl Future<Output = ()> + Send {
-        self.base().close()
+        self.as_base().close()
     }
 }
 
 impl Exporter for BaseExporter {
-    fn base(&self) -> &BaseExporter {
+    fn as_base(&self) -> &BaseExporter {
         self
     }
 }

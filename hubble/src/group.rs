@@ -1,15 +1,15 @@
-//! Declared metric groups: what `#[derive(MetricCollector)]` implements, and collectors over them.
+//! Declared metric groups: what `#[derive(MetricGroup)]` implements, and collectors over them.
 
 use std::future::Future;
 use std::marker::PhantomData;
 
-use crate::collector::{CollectError, Collector, CollectorOptions, Desc};
-use crate::metric::Metric;
+use crate::collector::{CollectError, Collector, CollectorOptions, Family};
+use crate::metric::Sample;
 
 /// A declared group of metrics: one value (a query row, or a struct filled by your code) becomes one sample per
 /// value field, labelled by its label fields.
 ///
-/// Implemented by `#[derive(MetricCollector)]`; see the [crate docs](crate) for the attributes. Turn a group into
+/// Implemented by `#[derive(MetricGroup)]`; see the [crate docs](crate) for the attributes. Turn a group into
 /// a collector with [`SqlCollector`] (groups with a query) or [`group_fn`] (groups filled by code).
 pub trait MetricGroup: Send + Sync + 'static {
     /// Collector name: the `name` attribute, else the prefix, else the struct name in snake case.
@@ -26,14 +26,14 @@ pub trait MetricGroup: Send + Sync + 'static {
     };
 
     /// The families the group produces.
-    fn descriptors() -> Vec<Desc>;
+    fn families() -> Vec<Family>;
 
     /// Appends this value's samples to `out`. Fails when a value does not convert (a string that is not a
     /// number), naming the column.
-    fn push_samples(&self, out: &mut Vec<Metric>) -> Result<(), CollectError>;
+    fn push_samples(&self, out: &mut Vec<Sample>) -> Result<(), CollectError>;
 
     /// This value's samples.
-    fn to_metrics(&self) -> Result<Vec<Metric>, CollectError> {
+    fn to_metrics(&self) -> Result<Vec<Sample>, CollectError> {
         let mut out = Vec::new();
         self.push_samples(&mut out)?;
         Ok(out)
@@ -61,10 +61,10 @@ pub trait SqlQuery: MetricGroup {
 /// than by a query.
 ///
 /// ```
-/// use hubble::{group_fn, MetricCollector};
+/// use hubble::{group_fn, MetricGroup};
 ///
 /// /// Queue depth per queue.
-/// #[derive(MetricCollector)]
+/// #[derive(MetricGroup)]
 /// #[hubble(prefix = "app_queue")]
 /// struct Queue {
 ///     #[metric(label)]
@@ -115,13 +115,13 @@ where
     fn name(&self) -> &str {
         G::NAME
     }
-    fn descriptors(&self) -> Vec<Desc> {
-        G::descriptors()
+    fn families(&self) -> Vec<Family> {
+        G::families()
     }
     fn options(&self) -> CollectorOptions {
         G::OPTIONS
     }
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let mut out = Vec::new();
         for value in (self.f)().await? {
             value.push_samples(&mut out)?;
@@ -253,13 +253,13 @@ macro_rules! sql_collector {
             fn name(&self) -> &str {
                 G::NAME
             }
-            fn descriptors(&self) -> Vec<Desc> {
-                G::descriptors()
+            fn families(&self) -> Vec<Family> {
+                G::families()
             }
             fn options(&self) -> CollectorOptions {
                 G::OPTIONS
             }
-            async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+            async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
                 let rows = match (&self.source, G::SIMPLE_QUERY) {
                     (SqlSource::Pool(pool), false) => sqlx::query(G::QUERY).fetch_all(pool).await,
                     (SqlSource::Pool(pool), true) => sqlx::raw_sql(G::QUERY).fetch_all(pool).await,

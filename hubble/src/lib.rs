@@ -1,6 +1,6 @@
 //! Build Prometheus exporters by **declaring** metric groups instead of hand-writing collectors.
 //!
-//! A `#[derive(MetricCollector)]` turns a struct (one field per column of a query row: labels and values)
+//! A `#[derive(MetricGroup)]` turns a struct (one field per column of a query row: labels and values)
 //! into a [`MetricGroup`]. [`SqlCollector`] runs its query, or [`group_fn`] fills it from code; either is a
 //! [`Collector`]. A [`BaseExporter`] schedules its collectors (every 15 s unless told otherwise), caches each
 //! one's encoded result, and a [`Registry`] serves them all on `/metrics` ([`router`], [`serve`]): a scrape
@@ -9,10 +9,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use hubble::{BaseExporter, MetricCollector, SqlCollector};
+//! use hubble::{BaseExporter, MetricGroup, SqlCollector};
 //!
 //! /// Jobs per queue and state.
-//! #[derive(sqlx::FromRow, MetricCollector)]
+//! #[derive(sqlx::FromRow, MetricGroup)]
 //! #[hubble(query = "SELECT queue, state, COUNT(*) AS jobs FROM jobs GROUP BY queue, state", prefix = "app_jobs")]
 //! struct JobsByState {
 //!     #[metric(label)]
@@ -99,7 +99,7 @@ pub mod yaml;
 
 pub use body::Body;
 pub use cache::CollectorHealth;
-pub use collector::{CollectError, Collector, CollectorOptions, Desc};
+pub use collector::{CollectError, Collector, CollectorOptions, Family};
 pub use condition::{Condition, FactsProbe, Role, TargetFacts};
 pub use encode::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use exporter::{
@@ -107,15 +107,19 @@ pub use exporter::{
 };
 pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery, SqlSource};
 pub use histogram::{Histogram, ValueList};
+/// The former name of the [`MetricGroup`](derive@MetricGroup) derive, kept for declarations written
+/// in 0.1; it warns (deprecated) at the struct.
+#[doc(inline)]
+pub use hubble_derive::MetricCollector;
 /// Derives [`MetricGroup`] for a struct of columns: a declared group, which [`SqlCollector`] (a query) or
 /// [`group_fn`] (code) turns into a [`Collector`]. Each row of the query (or each value the code returns)
 /// becomes one sample per value field, labelled by its label fields.
 ///
 /// ```
-/// use hubble::MetricCollector;
+/// use hubble::MetricGroup;
 ///
 /// /// Orders per shop.
-/// #[derive(sqlx::FromRow, MetricCollector)]
+/// #[derive(sqlx::FromRow, MetricGroup)]
 /// #[hubble(
 ///     query = "SELECT shop, COUNT(*) AS open, SUM(refunds) AS refunds FROM orders GROUP BY shop",
 ///     prefix = "shop_orders",
@@ -169,10 +173,16 @@ pub use histogram::{Histogram, ValueList};
 /// `_count`, `_sum` or `_bucket` outside a histogram) unless the group says `names_as_declared`. All of a
 /// declaration's mistakes are reported in one compile.
 #[doc(inline)]
-pub use hubble_derive::MetricCollector;
+pub use hubble_derive::MetricGroup;
+/// The former name of [`Sample`].
+#[deprecated(
+    since = "0.2.0",
+    note = "`Metric` is now `Sample` (one sample; `Family` is a family)"
+)]
+pub type Metric = Sample;
 pub use metric::{
-    is_reserved_label_name, is_valid_label_name, is_valid_metric_name, LabelValue, Labels, Metric,
-    MetricKind, MetricValue, ValueError,
+    is_reserved_label_name, is_valid_label_name, is_valid_metric_name, LabelValue, Labels,
+    MetricKind, MetricValue, Sample, ValueError,
 };
 pub use registry::{default_registry, RegisterError, Registry};
 pub use server::{
@@ -213,6 +223,13 @@ pub async fn unregister<E: Exporter>(exporter: &E) -> bool {
 /// Paths used by generated code. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    /// Used by `#[derive(MetricCollector)]`, so that the old name warns where it is written.
+    #[deprecated(
+        since = "0.2.0",
+        note = "`#[derive(MetricCollector)]` is now `#[derive(MetricGroup)]`"
+    )]
+    pub const fn derive_metric_collector_is_renamed_metric_group() {}
+
     pub use std::borrow::Cow;
     pub use std::clone::Clone;
     pub use std::option::Option;

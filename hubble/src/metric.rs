@@ -1,6 +1,6 @@
 //! The metric model: what a collector hands to the cache.
 //!
-//! A [`Metric`] is one sample: a family name, its help text and kind, a value and the sample's own labels.
+//! A [`Sample`] is one sample: a family name, its help text and kind, a value and the sample's own labels.
 //! The exporter's constant labels are added when the sample is encoded, so collectors never copy them.
 //! [`MetricValue`] and [`LabelValue`] convert the Rust types a database row yields.
 
@@ -166,7 +166,7 @@ impl fmt::Display for Labels {
 
 /// One sample of one metric family.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Metric {
+pub struct Sample {
     /// Family name, e.g. `pg_stat_database_xact_commit_total`.
     pub name: Cow<'static, str>,
     /// Help text of the family.
@@ -181,7 +181,7 @@ pub struct Metric {
     pub histogram: Option<Box<Histogram>>,
 }
 
-impl Metric {
+impl Sample {
     /// A sample without labels.
     pub fn new(
         name: impl Into<Cow<'static, str>>,
@@ -189,7 +189,7 @@ impl Metric {
         kind: MetricKind,
         value: f64,
     ) -> Self {
-        Metric {
+        Sample {
             name: name.into(),
             help: help.into(),
             kind,
@@ -208,9 +208,9 @@ impl Metric {
         // Precision beyond 2^53 observations is not a concern for a sample value.
         #[allow(clippy::cast_precision_loss)]
         let count = histogram.count() as f64;
-        Metric {
+        Sample {
             histogram: Some(Box::new(histogram)),
-            ..Metric::new(name, help, MetricKind::Histogram, count)
+            ..Sample::new(name, help, MetricKind::Histogram, count)
         }
     }
 
@@ -220,7 +220,7 @@ impl Metric {
         help: impl Into<Cow<'static, str>>,
         value: f64,
     ) -> Self {
-        Metric::new(name, help, MetricKind::Gauge, value)
+        Sample::new(name, help, MetricKind::Gauge, value)
     }
 
     /// A counter sample without labels.
@@ -229,7 +229,7 @@ impl Metric {
         help: impl Into<Cow<'static, str>>,
         value: f64,
     ) -> Self {
-        Metric::new(name, help, MetricKind::Counter, value)
+        Sample::new(name, help, MetricKind::Counter, value)
     }
 
     /// Series this sample is written as: 1, or for a histogram its buckets (with `+Inf`), `_sum` and `_count`.

@@ -341,7 +341,7 @@ impl Registry {
     pub async fn register<E: Exporter>(&self, mut exporter: E) -> Result<Arc<E>, RegisterError> {
         exporter.setup().await?;
         let exporter = Arc::new(exporter);
-        let shared = exporter.base().shared().clone();
+        let shared = exporter.as_base().shared().clone();
         let for_close = exporter.clone();
         let close: CloseFn = Box::new(move || {
             let e = for_close.clone();
@@ -350,8 +350,8 @@ impl Registry {
         self.write().insert(shared, close)?;
         self.bump_membership();
         match self.collection_runtime() {
-            Some(runtime) => exporter.base().process_on(&runtime),
-            None => exporter.base().process(),
+            Some(runtime) => exporter.as_base().start_on(&runtime),
+            None => exporter.as_base().start(),
         }
         Ok(exporter)
     }
@@ -359,7 +359,7 @@ impl Registry {
     /// Removes the exporter, so its series vanish from the next scrape, then closes it. Returns whether it
     /// was registered here.
     pub async fn unregister<E: Exporter>(&self, exporter: &E) -> bool {
-        let id = exporter.base().shared().id;
+        let id = exporter.as_base().shared().id;
         let removed = self.write().remove(id);
         self.bump_membership();
         match removed {
@@ -463,8 +463,8 @@ impl Registry {
     }
 }
 
-/// Checks an exporter on its own; returns its descriptors.
-fn check_own(new: &ExporterShared) -> Result<Vec<crate::collector::Desc>, RegisterError> {
+/// Checks an exporter on its own; returns its families.
+fn check_own(new: &ExporterShared) -> Result<Vec<crate::collector::Family>, RegisterError> {
     let invalid = |reason: String| RegisterError::Invalid {
         exporter: new.name.to_string(),
         reason,
@@ -474,7 +474,7 @@ fn check_own(new: &ExporterShared) -> Result<Vec<crate::collector::Desc>, Regist
             "constant label `collector` is reserved for hubble's self-metrics".into(),
         ));
     }
-    let descs = new.descriptors();
+    let descs = new.families();
     let mut seen: HashMap<&str, MetricKind> = HashMap::new();
     for d in &descs {
         if SELF_METRICS.contains(&d.name.as_ref()) {
@@ -513,21 +513,21 @@ pub fn default_registry() -> &'static Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::{CollectError, Collector, Desc};
+    use crate::collector::{CollectError, Collector, Family};
     use crate::exporter::BaseExporter;
-    use crate::metric::Metric;
+    use crate::metric::Sample;
 
-    struct Fixed(&'static str, Vec<Metric>);
+    struct Fixed(&'static str, Vec<Sample>);
     impl Collector for Fixed {
         fn name(&self) -> &str {
             self.0
         }
-        fn descriptors(&self) -> Vec<Desc> {
-            let mut d: Vec<Desc> = self
+        fn families(&self) -> Vec<Family> {
+            let mut d: Vec<Family> = self
                 .1
                 .iter()
                 .map(|m| {
-                    Desc::new(
+                    Family::new(
                         m.name.clone(),
                         m.help.clone(),
                         m.kind,
@@ -538,7 +538,7 @@ mod tests {
             d.dedup_by(|a, b| a.name == b.name);
             d
         }
-        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
             Ok(self.1.clone())
         }
     }
@@ -554,7 +554,7 @@ mod tests {
     }
 
     fn up(v: f64) -> Fixed {
-        Fixed("up", vec![Metric::gauge("demo_up", "Up.", v)])
+        Fixed("up", vec![Sample::gauge("demo_up", "Up.", v)])
     }
 
     async fn scrape_until(reg: &Registry, needle: &str) -> String {
@@ -574,13 +574,18 @@ mod tests {
         fn name(&self) -> &str {
             "where"
         }
-        fn descriptors(&self) -> Vec<Desc> {
-            vec![Desc::new("demo_ran", "Ran.", MetricKind::Gauge, ["thread"])]
+        fn families(&self) -> Vec<Family> {
+            vec![Family::new(
+                "demo_ran",
+                "Ran.",
+                MetricKind::Gauge,
+                ["thread"],
+            )]
         }
-        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
             let thread = std::thread::current().name().unwrap_or("").to_owned();
             Ok(vec![
-                Metric::gauge("demo_ran", "Ran.", 1.0).label("thread", thread)
+                Sample::gauge("demo_ran", "Ran.", 1.0).label("thread", thread)
             ])
         }
     }
@@ -616,7 +621,7 @@ mod tests {
         assert!(matches!(err, RegisterError::Collision { .. }), "{err}");
         assert!(err.to_string().contains("demo_up"), "{err}");
         // Same labels, another family, but a collector of the same name: its self-metrics would collide.
-        let other = || Metric::gauge("demo_other", "Other.", 1.0);
+        let other = || Sample::gauge("demo_other", "Other.", 1.0);
         let err = reg
             .register(exporter("a", Fixed("up", vec![other()])))
             .await
@@ -629,7 +634,7 @@ mod tests {
         // Other constant labels: fine.
         reg.register(exporter("b", up(1.0))).await.unwrap();
         // Same name, other type: refused whatever the labels.
-        let counter = Fixed("up", vec![Metric::counter("demo_up", "Up.", 1.0)]);
+        let counter = Fixed("up", vec![Sample::counter("demo_up", "Up.", 1.0)]);
         let err = reg.register(exporter("c", counter)).await.unwrap_err();
         assert!(
             err.to_string()
@@ -644,7 +649,7 @@ mod tests {
         let reg = Registry::new();
         let labelled = Fixed(
             "x",
-            vec![Metric::gauge("demo_x", "X.", 1.0).label("target", "t")],
+            vec![Sample::gauge("demo_x", "X.", 1.0).label("target", "t")],
         );
         let err = reg.register(exporter("a", labelled)).await.unwrap_err();
         assert!(
@@ -669,7 +674,7 @@ mod tests {
         let body = scrape_until(&reg, "demo_up{target=\"a\"} 1").await;
         assert_eq!(body.matches("# TYPE demo_up gauge").count(), 1, "{body}");
         assert!(reg.unregister(&*a).await);
-        assert!(a.base().is_closed());
+        assert!(a.as_base().is_closed());
         let body = String::from_utf8(reg.render(Format::Text).bytes().to_vec()).unwrap();
         assert!(!body.contains("target=\"a\""), "{body}");
         assert!(body.contains("demo_up{target=\"b\"} 0"), "{body}");
@@ -746,7 +751,7 @@ mod tests {
     async fn a_streamed_body_has_the_same_bytes_as_a_cached_one() {
         let reg = Registry::without_process_metrics();
         let many = (0..10_000)
-            .map(|i| Metric::gauge("demo_rows", "Rows.", i as f64).label("table", format!("t{i}")))
+            .map(|i| Sample::gauge("demo_rows", "Rows.", i as f64).label("table", format!("t{i}")))
             .collect();
         let e = reg
             .register(exporter("a", Fixed("rows", many)))

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{CollectorCache, Transition};
 use crate::collector::{CollectError, DynCollector};
 use crate::condition::Facts;
-use crate::metric::Metric;
+use crate::metric::Sample;
 
 /// How one collector is scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ struct Slot {
 struct Ended {
     entry: Arc<CollectorEntry>,
     began: Instant,
-    result: Option<Result<Vec<Metric>, CollectError>>,
+    result: Option<Result<Vec<Sample>, CollectError>>,
 }
 
 type Run = Pin<Box<dyn Future<Output = Ended> + Send>>;
@@ -466,7 +466,7 @@ mod behaviour {
     use crate::collector::CollectError;
     use crate::collector::{Collector, CollectorOptions};
     use crate::exporter::BaseExporter;
-    use crate::metric::Metric;
+    use crate::metric::Sample;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Mutex};
 
@@ -497,7 +497,7 @@ mod behaviour {
         fn name(&self) -> &str {
             self.name
         }
-        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
             self.runs.fetch_add(1, SeqCst);
             let now = self.active.fetch_add(1, SeqCst) + 1;
             self.max_active.fetch_max(now, SeqCst);
@@ -511,7 +511,7 @@ mod behaviour {
             let _g = Guard(self.active.clone());
             tokio::time::sleep(self.delay).await;
             self.finished.fetch_add(1, SeqCst);
-            Ok(vec![Metric::gauge("probe_value", "Probe.", 1.0)])
+            Ok(vec![Sample::gauge("probe_value", "Probe.", 1.0)])
         }
     }
 
@@ -525,7 +525,7 @@ mod behaviour {
             .collector(probe)
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         tokio::time::sleep(Duration::from_secs(20)).await;
         exporter.close().await;
         assert_eq!(max_active.load(SeqCst), 1, "runs overlapped");
@@ -544,7 +544,7 @@ mod behaviour {
             .collector(probe)
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         tokio::time::sleep(Duration::from_secs(5)).await;
         let status = exporter.status();
         let h = &status.collectors[0].health;
@@ -602,7 +602,7 @@ mod behaviour {
             )
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         tokio::time::sleep(Duration::from_secs(3)).await;
         let status = exporter.status();
         for c in &status.collectors {
@@ -637,7 +637,7 @@ mod behaviour {
             .collector(b)
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         tokio::time::sleep(Duration::from_secs(1000)).await;
         assert_eq!(a_active.load(SeqCst), 1);
         exporter.close().await;
@@ -647,7 +647,7 @@ mod behaviour {
         tokio::time::sleep(Duration::from_secs(100_000)).await;
         assert_eq!(b_runs.load(SeqCst), before, "a collector ran after close");
         // Processing after close is refused.
-        exporter.process();
+        exporter.start();
         assert!(!exporter.is_processing());
     }
 
@@ -657,7 +657,7 @@ mod behaviour {
             .interval(Duration::from_secs(1))
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         let late = Probe::new("late", Duration::ZERO);
         let runs = late.runs.clone();
         exporter.add_collector(late).unwrap();
@@ -685,7 +685,7 @@ mod behaviour {
             .collector(keep)
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         exporter
             .add_collector_with(
                 gone,
@@ -727,9 +727,9 @@ mod behaviour {
         fn name(&self) -> &str {
             self.name
         }
-        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
             self.at.lock().unwrap().push(tokio::time::Instant::now());
-            Ok(vec![Metric::gauge("clock_value", "Clock.", 1.0)])
+            Ok(vec![Sample::gauge("clock_value", "Clock.", 1.0)])
         }
     }
 
@@ -748,7 +748,7 @@ mod behaviour {
             .collector(b)
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         tokio::time::sleep(Duration::from_millis(3_500)).await;
         exporter.add_collector(late).unwrap();
         tokio::time::sleep(Duration::from_secs(40)).await;
@@ -784,11 +784,11 @@ mod behaviour {
         fn name(&self) -> &str {
             "panicky"
         }
-        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
             if self.0.fetch_add(1, SeqCst) == 0 {
                 panic!("first run");
             }
-            Ok(vec![Metric::gauge("panicky_value", "Panicky.", 1.0)])
+            Ok(vec![Sample::gauge("panicky_value", "Panicky.", 1.0)])
         }
     }
 
@@ -802,7 +802,7 @@ mod behaviour {
             .collector(Panicky(panicky_runs.clone()))
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         // The first run comes within the jitter (a tenth of the interval), the second at least half a second
         // later.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -842,7 +842,7 @@ mod behaviour {
             )
             .build()
             .unwrap();
-        exporter.process();
+        exporter.start();
         tokio::time::sleep(Duration::from_secs(30)).await;
         exporter.close().await;
         assert!(fast_runs.load(SeqCst) >= 25, "{}", fast_runs.load(SeqCst));

@@ -15,7 +15,7 @@ use axum::Router;
 use base64::Engine as _;
 use hubble::discovery::{ConsulBackend, ConsulConfig, Discovery, ServiceLister};
 use hubble::dispatcher::Dispatcher;
-use hubble::{BaseExporter, Collector, Format, Metric, Registry};
+use hubble::{BaseExporter, Collector, Format, Registry, Sample};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -400,8 +400,8 @@ impl Collector for Up {
     fn name(&self) -> &str {
         "up"
     }
-    async fn collect(&self) -> Result<Vec<Metric>, hubble::CollectError> {
-        Ok(vec![Metric::gauge("target_up", "Up.", 1.0)])
+    async fn collect(&self) -> Result<Vec<Sample>, hubble::CollectError> {
+        Ok(vec![Sample::gauge("target_up", "Up.", 1.0)])
     }
 }
 

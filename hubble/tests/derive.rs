@@ -1,14 +1,12 @@
-//! The derive's generated code: samples, labels, NULLs, conversions, descriptors, options.
+//! The derive's generated code: samples, labels, NULLs, conversions, families, options.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
-use hubble::{
-    CollectError, Collector, CollectorOptions, Metric, MetricCollector, MetricGroup, MetricKind,
-};
+use hubble::{CollectError, Collector, CollectorOptions, MetricGroup, MetricKind, Sample};
 
 /// Per-queue job counts.
-#[derive(MetricCollector)]
+#[derive(MetricGroup)]
 #[hubble(
     names_as_declared,
     prefix = "jobs",
@@ -118,7 +116,7 @@ fn descriptors_name_options() {
             condition: None,
         }
     );
-    let d = Jobs::descriptors();
+    let d = Jobs::families();
     assert_eq!(d.len(), 3);
     assert_eq!(d[1].name, "jobs_attempts_total");
     assert_eq!(d[1].kind, MetricKind::Counter);
@@ -127,7 +125,7 @@ fn descriptors_name_options() {
 }
 
 /// A group without prefix or query, filled by code.
-#[derive(MetricCollector)]
+#[derive(MetricGroup)]
 struct BuildInfo {
     #[metric(label)]
     version: &'static str,
@@ -146,14 +144,14 @@ async fn groups_filled_by_code_collect_through_group_fn() {
         }])
     });
     assert_eq!(c.name(), "build_info");
-    let m: Vec<Metric> = c.collect().await.unwrap();
+    let m: Vec<Sample> = c.collect().await.unwrap();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].name, "build_info");
     assert_eq!(m[0].labels.get("version"), Some("1.2.3"));
 }
 
 /// Server variables, one family per row: the name from one column, the value from another.
-#[derive(MetricCollector)]
+#[derive(MetricGroup)]
 #[hubble(prefix = "server_variables")]
 struct Variable {
     #[metric(family_name)]
@@ -166,7 +164,7 @@ struct Variable {
 }
 
 /// Settings whose rows carry their own help text.
-#[derive(MetricCollector)]
+#[derive(MetricGroup)]
 #[hubble(prefix = "settings")]
 struct Setting {
     #[metric(family_name)]
@@ -228,7 +226,7 @@ fn a_family_name_field_names_one_family_per_row() {
     assert_eq!(out[0].kind, MetricKind::Gauge);
     assert_eq!(out[0].labels.get("scope"), Some("global"));
     // The families are the rows': none is declared in advance.
-    assert!(Variable::descriptors().is_empty());
+    assert!(Variable::families().is_empty());
 
     let s = Setting {
         name: "work_mem_bytes".into(),

@@ -13,7 +13,7 @@ use support::pg::PgCluster;
 use support::wait_for;
 
 /// Per-table row counts.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT schema, name, rows, ratio, fresh, size_text, owner FROM tables ORDER BY name",
     prefix = "t"
@@ -40,7 +40,7 @@ struct Tables {
 }
 
 /// Selects from a table that does not exist.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(query = "SELECT 1 AS v FROM no_such_table", prefix = "missing")]
 struct Missing {
     /// V.
@@ -49,7 +49,7 @@ struct Missing {
 }
 
 /// Decodes a text column into an integer field.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(query = "SELECT 'many' AS v", prefix = "mistyped")]
 struct Mistyped {
     /// V.
@@ -73,7 +73,7 @@ async fn sqlite_pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
     pool
 }
 
-fn render(c: &[hubble::Metric]) -> Vec<String> {
+fn render(c: &[hubble::Sample]) -> Vec<String> {
     let value = |v: f64| {
         if v.fract() == 0.0 && v.abs() < 9e18 {
             format!("{}", v as i64)
@@ -232,7 +232,7 @@ async fn sqlite_groups_export_every_row_through_an_exporter() {
 // ---- PostgreSQL ----
 
 /// Type conversions from PostgreSQL column types.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT k, small, big, real4, dbl, num, flag, ts, maybe, txt FROM conv ORDER BY k",
     prefix = "pgconv"
@@ -270,7 +270,7 @@ struct Conversions {
 }
 
 /// [`Conversions`] over the simple query protocol: the same values, read from text.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT k, small, big, real4, dbl, num, flag, ts, maybe, txt FROM conv ORDER BY k",
     prefix = "pgconv",
@@ -310,7 +310,7 @@ struct SimpleConversions {
 
 /// Statements the session has prepared, counted by a query that is prepared itself unless it goes over the
 /// simple query protocol.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT count(*) AS prepared FROM pg_prepared_statements",
     prefix = "session",
@@ -323,7 +323,7 @@ struct SimplePrepared {
 }
 
 /// [`SimplePrepared`] over the extended protocol.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT count(*) AS prepared FROM pg_prepared_statements",
     prefix = "session"
@@ -335,7 +335,7 @@ struct ExtendedPrepared {
 }
 
 /// Per-table statistics, one series per table.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT schemaname, relname, n_live_tup FROM pg_stat_user_tables",
     prefix = "pg_stat_user_tables"
@@ -351,7 +351,7 @@ struct UserTables {
 }
 
 /// Sleeps past its timeout on its first run only.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT CASE WHEN nextval('runs') = 1 THEN pg_sleep(5)::text END AS slept, 1::int8 AS v",
     prefix = "sleepy",
@@ -443,7 +443,7 @@ fn postgres_rows_types_and_timeouts() {
             .await
             .unwrap();
         let session = hubble::connections::Connections::new(one.clone());
-        let prepared = |m: Vec<hubble::Metric>| render(&m).join("");
+        let prepared = |m: Vec<hubble::Sample>| render(&m).join("");
         let simple = SqlCollector::<SimplePrepared, Postgres>::new(session.clone());
         assert_eq!(
             prepared(simple.collect().await.unwrap()),
@@ -538,7 +538,7 @@ fn postgres_rows_types_and_timeouts() {
 }
 
 /// MySQL/MariaDB column types, as the derive reads them.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT k, small, big, dbl, num, flag, maybe, txt FROM conv ORDER BY k",
     prefix = "myconv"
@@ -570,7 +570,7 @@ struct MyConversions {
 }
 
 /// [`MyConversions`] over the text protocol.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT k, small, big, dbl, num, flag, maybe, txt FROM conv ORDER BY k",
     prefix = "myconv",
@@ -603,7 +603,7 @@ struct MySimpleConversions {
 }
 
 /// Server status variables, one row each (text values, as MariaDB keeps them).
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT LOWER(VARIABLE_NAME) AS name, VARIABLE_VALUE AS value FROM information_schema.GLOBAL_STATUS \
              WHERE VARIABLE_NAME IN ('UPTIME', 'THREADS_CONNECTED') ORDER BY name",

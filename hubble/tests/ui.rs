@@ -1,4 +1,4 @@
-//! Compile-time behaviour of `#[derive(MetricCollector)]`: one failing case per compile error, with its
+//! Compile-time behaviour of `#[derive(MetricGroup)]`: one failing case per compile error, with its
 //! expected message and span in the `.stderr` beside it, and passing cases.
 
 #[test]

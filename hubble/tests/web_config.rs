@@ -7,11 +7,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hubble::{BaseExporter, MetricCollector, Registry, WebConfigHandle};
+use hubble::{BaseExporter, MetricGroup, Registry, WebConfigHandle};
 use support::pki::Pki;
 use support::{serve_in_thread, wait_for, InThread, Prometheus};
 
-#[derive(MetricCollector)]
+#[derive(MetricGroup)]
 #[hubble(prefix = "web_test")]
 struct Info {
     #[metric(label)]

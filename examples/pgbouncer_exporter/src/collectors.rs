@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use hubble::catalogue::{Catalogue, Entry, Selection};
 use hubble::targets::postgres::{encrypted_by_mode, ssl_mode_name};
 use hubble::targets::up::{Answer as UpAnswer, Check, Up};
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 use sqlx::postgres::PgSslMode;
 
 use crate::families::{Column, RowFamilies, Table};
@@ -85,7 +85,7 @@ pub fn add(
     };
     let up = Up::new(UP, UP_HELP, version, timeout)
         .tls_mode(ssl_mode_name(ssl_mode))
-        .describes(Desc::new(
+        .describes(Family::new(
             VERSION,
             VERSION_HELP,
             MetricKind::Gauge,
@@ -123,7 +123,7 @@ impl Check for Version {
             .rows
             .first()
             .and_then(|r| r.get(column).cloned().flatten())
-            .map(|version| Metric::gauge(VERSION, VERSION_HELP, 1.0).label("version", version))
+            .map(|version| Sample::gauge(VERSION, VERSION_HELP, 1.0).label("version", version))
             .into_iter()
             .collect();
         Ok(UpAnswer {
@@ -146,9 +146,9 @@ impl Collector for TableCollector {
         self.table.name
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         let labels: Vec<&str> = self.table.labels().collect();
-        let mut out: Vec<Desc> = Vec::new();
+        let mut out: Vec<Family> = Vec::new();
         for c in self.table.columns {
             if let Column::Value {
                 metric, kind, help, ..
@@ -157,7 +157,7 @@ impl Collector for TableCollector {
                 for middle in std::iter::once(self.table.name).chain(self.table.legacy_name) {
                     let name = format!("pgbouncer_{middle}_{metric}");
                     if !out.iter().any(|d| d.name == name) {
-                        out.push(Desc::new(name, *help, *kind, labels.clone()));
+                        out.push(Family::new(name, *help, *kind, labels.clone()));
                     }
                 }
             }
@@ -165,7 +165,7 @@ impl Collector for TableCollector {
         out
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         Ok(table_metrics(
             self.table,
             &show(&self.console, self.table.command).await?,
@@ -174,7 +174,7 @@ impl Collector for TableCollector {
 }
 
 /// The series of a tabular command's answer.
-pub fn table_metrics(table: &Table, answer: &Answer) -> Vec<Metric> {
+pub fn table_metrics(table: &Table, answer: &Answer) -> Vec<Sample> {
     let labels: Vec<(&'static str, Option<usize>)> =
         table.labels().map(|l| (l, answer.column(l))).collect();
     let values: Vec<(&Column, usize)> = table
@@ -205,7 +205,7 @@ pub fn table_metrics(table: &Table, answer: &Answer) -> Vec<Metric> {
                 continue;
             };
             for middle in std::iter::once(table.name).chain(table.legacy_name) {
-                let mut m = Metric::new(
+                let mut m = Sample::new(
                     format!("pgbouncer_{middle}_{metric}"),
                     *help,
                     *kind,
@@ -231,23 +231,23 @@ impl Collector for RowCollector {
         self.spec.name
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         self.spec
             .families
             .iter()
             .map(|(_, family, help)| {
-                Desc::new(*family, *help, MetricKind::Gauge, Vec::<&str>::new())
+                Family::new(*family, *help, MetricKind::Gauge, Vec::<&str>::new())
             })
             .collect()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         row_metrics(self.spec, &show(&self.console, self.spec.command).await?)
     }
 }
 
 /// The series of a command whose rows are families.
-pub fn row_metrics(spec: &RowFamilies, answer: &Answer) -> Result<Vec<Metric>, CollectError> {
+pub fn row_metrics(spec: &RowFamilies, answer: &Answer) -> Result<Vec<Sample>, CollectError> {
     let (Some(key), Some(value)) = (answer.column(spec.key), answer.column(spec.value)) else {
         if answer.rows.is_empty() {
             return Ok(Vec::new());
@@ -266,7 +266,7 @@ pub fn row_metrics(spec: &RowFamilies, answer: &Answer) -> Result<Vec<Metric>, C
             continue;
         };
         if let Some(v) = row[value].as_deref().and_then(number) {
-            out.push(Metric::gauge(*family, *help, v));
+            out.push(Sample::gauge(*family, *help, v));
         }
     }
     Ok(out)
@@ -287,8 +287,8 @@ impl Collector for Clients {
         "clients"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
-        vec![Desc::new(
+    fn families(&self) -> Vec<Family> {
+        vec![Family::new(
             CLIENTS,
             CLIENTS_HELP,
             MetricKind::Gauge,
@@ -296,13 +296,13 @@ impl Collector for Clients {
         )]
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         client_metrics(&show(&self.console, "CLIENTS").await?)
     }
 }
 
 /// `SHOW CLIENTS` counted by group.
-pub fn client_metrics(answer: &Answer) -> Result<Vec<Metric>, CollectError> {
+pub fn client_metrics(answer: &Answer) -> Result<Vec<Sample>, CollectError> {
     if answer.rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -326,7 +326,7 @@ pub fn client_metrics(answer: &Answer) -> Result<Vec<Metric>, CollectError> {
     Ok(counts
         .into_iter()
         .map(|(key, n)| {
-            let mut m = Metric::gauge(CLIENTS, CLIENTS_HELP, n);
+            let mut m = Sample::gauge(CLIENTS, CLIENTS_HELP, n);
             for (label, value) in CLIENT_LABELS.iter().zip(key) {
                 m = m.label(*label, value);
             }
@@ -350,7 +350,7 @@ mod tests {
         }
     }
 
-    fn lines(metrics: &[Metric]) -> Vec<String> {
+    fn lines(metrics: &[Sample]) -> Vec<String> {
         let mut out: Vec<String> = metrics
             .iter()
             .map(|m| format!("{}{} {}", m.name, m.labels, m.value))

@@ -2,7 +2,7 @@
 //! helped as pgpool2_exporter 1.2 names them. Pgpool-II answers its own commands as text over the simple
 //! query protocol; a value column is a number written as text.
 
-use hubble::MetricCollector;
+use hubble::MetricGroup;
 
 /// A backend's status as Pgpool-II writes it: 1 for `up` or `waiting` (or `true`), 0 for `down`, `unused` or
 /// anything else, as pgpool2_exporter reads it.
@@ -20,7 +20,7 @@ impl hubble::MetricValue for Status {
 }
 
 /// `SHOW pool_nodes`: every backend with its status, load-balanced SELECTs and replication delay.
-#[derive(sqlx::FromRow, MetricCollector)]
+#[derive(sqlx::FromRow, MetricGroup)]
 #[hubble(
     query = "SHOW pool_nodes",
     prefix = "pgpool2_pool_nodes",
@@ -48,7 +48,7 @@ pub struct PoolNodes {
 
 /// `SHOW pool_backend_stats` (Pgpool-II 4.2 and later): statements of each kind sent to each backend, and
 /// the errors it returned.
-#[derive(sqlx::FromRow, MetricCollector)]
+#[derive(sqlx::FromRow, MetricGroup)]
 #[hubble(
     query = "SHOW pool_backend_stats",
     prefix = "pgpool2_pool_backend_stats",
@@ -97,7 +97,7 @@ pub struct BackendStats {
 }
 
 /// `SHOW pool_health_check_stats` (Pgpool-II 4.2 and later): the health checks of each backend.
-#[derive(sqlx::FromRow, MetricCollector)]
+#[derive(sqlx::FromRow, MetricGroup)]
 #[hubble(
     query = "SHOW pool_health_check_stats",
     prefix = "pgpool2_pool_health_check_stats",
@@ -149,7 +149,7 @@ pub struct HealthCheckStats {
 }
 
 /// `SHOW pool_cache`: the in-memory query cache (zeros while `memory_cache_enabled` is off).
-#[derive(sqlx::FromRow, MetricCollector)]
+#[derive(sqlx::FromRow, MetricGroup)]
 #[hubble(
     query = "SHOW pool_cache",
     prefix = "pgpool2_pool_cache",

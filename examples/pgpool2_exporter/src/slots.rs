@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use hubble::text_rows::TextRows;
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 
 use crate::Pool;
 
@@ -23,12 +23,12 @@ async fn show(pool: &Pool, what: &str) -> Result<TextRows, CollectError> {
         .map_err(|e| CollectError::Source(format!("SHOW {what}: {e}").into()))
 }
 
-fn gauge(name: &'static str, help: &'static str, value: f64) -> Metric {
-    Metric::gauge(name, help, value)
+fn gauge(name: &'static str, help: &'static str, value: f64) -> Sample {
+    Sample::gauge(name, help, value)
 }
 
-fn desc(name: &'static str, help: &'static str, labels: &[&'static str]) -> Desc {
-    Desc::new(name, help, MetricKind::Gauge, labels.to_vec())
+fn desc(name: &'static str, help: &'static str, labels: &[&'static str]) -> Family {
+    Family::new(name, help, MetricKind::Gauge, labels.to_vec())
 }
 
 const FRONTEND_USED: &str = "Number of used child processes";
@@ -43,7 +43,7 @@ impl Collector for Processes {
         "pool_processes"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         vec![
             desc(
                 "pgpool2_frontend_used",
@@ -55,7 +55,7 @@ impl Collector for Processes {
         ]
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let answer = show(&self.0, "pool_processes").await?;
         let mut used: BTreeMap<(&str, &str), u32> = BTreeMap::new();
         for row in &answer.rows {
@@ -69,7 +69,7 @@ impl Collector for Processes {
         }
         let total = answer.rows.len() as f64;
         let in_use: u32 = used.values().sum();
-        let mut out: Vec<Metric> = used
+        let mut out: Vec<Sample> = used
             .iter()
             .map(|((user, database), n)| {
                 gauge("pgpool2_frontend_used", FRONTEND_USED, f64::from(*n))
@@ -99,7 +99,7 @@ impl Collector for Pools {
         "pool_pools"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         let by_slot = ["pool_pid", "pool_id", "backend_id", "username", "database"];
         vec![
             desc("pgpool2_backend_by_process_used", SLOTS_IN_USE, &by_slot),
@@ -119,7 +119,7 @@ impl Collector for Pools {
         ]
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let answer = show(&self.0, "pool_pools").await?;
         let mut slots: BTreeMap<&str, f64> = BTreeMap::new();
         let mut in_use: BTreeMap<[&str; 5], u32> = BTreeMap::new();

@@ -9,7 +9,7 @@
 //!         description: "Replication lag behind master in seconds"
 //! ```
 //!
-//! Each entry becomes one collector returning [`Metric`]s, as a derived group's does: metric names are
+//! Each entry becomes one collector returning [`Sample`]s, as a derived group's does: metric names are
 //! `<entry>_<column>`, `LABEL` columns are labels. Supported usages: `LABEL`, `COUNTER`, `GAUGE`, `DISCARD`,
 //! `MAPPEDMETRIC` (text mapped to numbers through `mapping`), `DURATION` (a duration text or interval,
 //! exported in milliseconds as postgres_exporter does) and `HISTOGRAM`: column `<c>` holds the bucket upper
@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 use serde::Deserialize;
 use sqlx::postgres::PgRow;
 use sqlx::{Column, Row, TypeInfo};
@@ -423,7 +423,7 @@ impl Collector for CustomCollector {
         &self.query.name
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         let labels: Vec<String> = self
             .query
             .columns
@@ -441,7 +441,7 @@ impl Collector for CustomCollector {
                     Usage::Histogram => MetricKind::Histogram,
                     _ => MetricKind::Gauge,
                 };
-                Desc::new(
+                Family::new(
                     format!("{}_{}", self.query.name, c.name),
                     c.description.clone(),
                     kind,
@@ -451,7 +451,7 @@ impl Collector for CustomCollector {
             .collect()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let name = &self.query.name;
         let rows = self
             .connections
@@ -481,7 +481,7 @@ impl Collector for CustomCollector {
                     Usage::Label | Usage::Discard => continue,
                     Usage::Histogram => {
                         if let Some(h) = histogram_cell(row, name, &c.name)? {
-                            let mut m = Metric::histogram(
+                            let mut m = Sample::histogram(
                                 format!("{name}_{}", c.name),
                                 c.description.clone(),
                                 h,
@@ -516,7 +516,7 @@ impl Collector for CustomCollector {
                     }
                 };
                 if let Some(v) = value {
-                    out.push(Metric {
+                    out.push(Sample {
                         name: format!("{name}_{}", c.name).into(),
                         help: c.description.clone().into(),
                         kind,

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use hubble::{CollectError, Collector, CollectorOptions, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, CollectorOptions, Family, MetricKind, Sample};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::Row;
 use tokio::sync::Semaphore;
@@ -218,7 +218,7 @@ struct Checkout<'a> {
 }
 
 type Run = Box<
-    dyn Fn(PgConnections) -> Pin<Box<dyn Future<Output = Result<Vec<Metric>, CollectError>> + Send>>
+    dyn Fn(PgConnections) -> Pin<Box<dyn Future<Output = Result<Vec<Sample>, CollectError>> + Send>>
         + Send
         + Sync,
 >;
@@ -227,13 +227,13 @@ type Run = Box<
 /// applied: it runs when its [`PerDatabase`] collector does.
 pub struct LocalGroup {
     name: String,
-    descriptors: Vec<Desc>,
+    families: Vec<Family>,
     run: Run,
 }
 
 impl LocalGroup {
     /// `make(connections)` is the group's collector over a database's connections; `main` gives its
-    /// descriptors.
+    /// families.
     pub fn new<C: Collector + 'static>(
         main: &PgConnections,
         make: impl Fn(PgConnections) -> C + Send + Sync + 'static,
@@ -242,7 +242,7 @@ impl LocalGroup {
         let make = Arc::new(make);
         LocalGroup {
             name: probe.name().to_owned(),
-            descriptors: probe.descriptors(),
+            families: probe.families(),
             run: Box::new(move |connections| {
                 let make = make.clone();
                 Box::pin(async move { make(connections).collect().await })
@@ -303,10 +303,10 @@ impl Collector for PerDatabase {
         &self.name
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         let mut out = Vec::new();
         if self.report {
-            out.push(Desc::new(
+            out.push(Family::new(
                 DATABASE_UP,
                 DATABASE_UP_HELP,
                 MetricKind::Gauge,
@@ -314,7 +314,7 @@ impl Collector for PerDatabase {
             ));
         }
         for group in &self.groups {
-            for d in &group.descriptors {
+            for d in &group.families {
                 let mut d = d.clone();
                 if !d.label_names.iter().any(|l| l == "datname") {
                     d.label_names.insert(0, "datname".into());
@@ -335,7 +335,7 @@ impl Collector for PerDatabase {
         }
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let (current, names) = self
             .databases
             .list()
@@ -350,7 +350,7 @@ impl Collector for PerDatabase {
             for group in &self.groups {
                 match (group.run)(checkout.connections.clone()).await {
                     Ok(m) => {
-                        let series: usize = m.iter().map(Metric::series).sum();
+                        let series: usize = m.iter().map(Sample::series).sum();
                         if series > self.max_series {
                             errors.push(format!(
                                 "{}: {series} series, over --collection.max-series {}",
@@ -376,7 +376,7 @@ impl Collector for PerDatabase {
             }));
             if self.report {
                 out.push(
-                    Metric::gauge(DATABASE_UP, DATABASE_UP_HELP, if up { 1.0 } else { 0.0 })
+                    Sample::gauge(DATABASE_UP, DATABASE_UP_HELP, if up { 1.0 } else { 0.0 })
                         .label("datname", datname.clone()),
                 );
             }

@@ -1,7 +1,7 @@
 //! The flagship: a Postgres exporter built on hubble, a drop-in for prometheus-community's postgres_exporter.
 //!
 //! [`collectors`] holds postgres_exporter's collectors, one file each, most declared with
-//! `#[derive(MetricCollector)]`, and the catalogue that names them; [`up`] holds `pg_up` and the
+//! `#[derive(MetricGroup)]`, and the catalogue that names them; [`up`] holds `pg_up` and the
 //! conditions the declarations cannot say; [`connection`] parses DSNs and builds a target's connections.
 
 pub mod app;

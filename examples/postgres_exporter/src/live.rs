@@ -46,13 +46,13 @@ pub struct Holds {
 }
 
 impl Member {
-    pub(crate) fn base(&self) -> &BaseExporter {
+    pub(crate) fn as_base(&self) -> &BaseExporter {
         &self.base
     }
 }
 
 impl Exporter for PgExporter {
-    fn base(&self) -> &BaseExporter {
+    fn as_base(&self) -> &BaseExporter {
         &self.member.base
     }
 

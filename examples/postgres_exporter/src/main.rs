@@ -485,7 +485,7 @@ fn dump_maps(config: &Config) -> anyhow::Result<()> {
     };
     let exporter = app::PgExporter::new(&dsn, hubble::Labels::new(), &config.collection)?;
     let mut out = String::new();
-    for (collector, descs) in exporter.base().descriptors() {
+    for (collector, descs) in exporter.as_base().families() {
         out.push_str(&format!("{collector}\n"));
         if descs.is_empty() {
             out.push_str("  (one family per row, named by the row)\n");

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::str::FromStr;
 
-use hubble::{CollectError, Collector, CollectorOptions, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, CollectorOptions, Family, MetricKind, Sample};
 
 /// Which names to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,8 +92,8 @@ impl<C: Collector> Collector for Named<C> {
         self.inner.name()
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
-        let mut d = self.inner.descriptors();
+    fn families(&self) -> Vec<Family> {
+        let mut d = self.inner.families();
         for desc in &mut d {
             desc.name = self
                 .naming
@@ -106,7 +106,7 @@ impl<C: Collector> Collector for Named<C> {
         self.inner.options()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let mut metrics = self.inner.collect().await?;
         if self.naming != Naming::PostgresExporter {
             for m in &mut metrics {

@@ -1,7 +1,7 @@
 //! Errors that a grant would fix say which grant: a collector that lacks a privilege fails alone, and its
 //! error names what to run (`GRANT pg_monitor TO ...`, or the narrower grant for the one object).
 
-use hubble::{CollectError, CollectorOptions, Desc, Metric};
+use hubble::{CollectError, CollectorOptions, Family, Sample};
 
 /// `inner`, its permission errors completed with the grant that fixes them.
 pub struct WithGrantHint<C>(pub C);
@@ -11,15 +11,15 @@ impl<C: hubble::Collector> hubble::Collector for WithGrantHint<C> {
         self.0.name()
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
-        self.0.descriptors()
+    fn families(&self) -> Vec<Family> {
+        self.0.families()
     }
 
     fn options(&self) -> CollectorOptions {
         self.0.options()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         self.0.collect().await.map_err(|e| match e {
             CollectError::Source(source) => match hint(&source.to_string()) {
                 Some(hint) => CollectError::Source(format!("{source}; {hint}").into()),

@@ -19,7 +19,7 @@
 
 use std::sync::Weak;
 
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 
 use super::live::Member;
 
@@ -42,34 +42,34 @@ impl Collector for ScrapeStats {
         Self::NAME
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         let none: [&str; 0] = [];
         vec![
-            Desc::new(
+            Family::new(
                 "pg_exporter_last_scrape_error",
                 ERROR_HELP,
                 MetricKind::Gauge,
                 none,
             ),
-            Desc::new(
+            Family::new(
                 "pg_exporter_scrapes_total",
                 SCRAPES_HELP,
                 MetricKind::Counter,
                 none,
             ),
-            Desc::new(
+            Family::new(
                 "pg_exporter_last_scrape_duration_seconds",
                 DURATION_HELP,
                 MetricKind::Gauge,
                 none,
             ),
-            Desc::new(
+            Family::new(
                 "pg_scrape_collector_success",
                 SUCCESS_HELP,
                 MetricKind::Gauge,
                 ["collector"],
             ),
-            Desc::new(
+            Family::new(
                 "pg_scrape_collector_duration_seconds",
                 COLLECTOR_DURATION_HELP,
                 MetricKind::Gauge,
@@ -78,11 +78,11 @@ impl Collector for ScrapeStats {
         ]
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let Some(member) = self.member.upgrade() else {
             return Ok(Vec::new());
         };
-        let status = member.base().status();
+        let status = member.as_base().status();
         let mut out = Vec::new();
         let (mut failed, mut rounds, mut longest) = (false, 0u64, 0f64);
         for c in status.collectors.iter().filter(|c| {
@@ -97,7 +97,7 @@ impl Collector for ScrapeStats {
             }
             let name = c.name.strip_prefix("pg_").unwrap_or(&c.name).to_owned();
             out.push(
-                Metric::gauge(
+                Sample::gauge(
                     "pg_scrape_collector_success",
                     SUCCESS_HELP,
                     f64::from(u8::from(h.up)),
@@ -105,7 +105,7 @@ impl Collector for ScrapeStats {
                 .label("collector", name.clone()),
             );
             out.push(
-                Metric::gauge(
+                Sample::gauge(
                     "pg_scrape_collector_duration_seconds",
                     COLLECTOR_DURATION_HELP,
                     h.last_duration.as_secs_f64(),
@@ -113,17 +113,17 @@ impl Collector for ScrapeStats {
                 .label("collector", name),
             );
         }
-        out.push(Metric::gauge(
+        out.push(Sample::gauge(
             "pg_exporter_last_scrape_error",
             ERROR_HELP,
             f64::from(u8::from(failed)),
         ));
-        out.push(Metric::counter(
+        out.push(Sample::counter(
             "pg_exporter_scrapes_total",
             SCRAPES_HELP,
             rounds as f64,
         ));
-        out.push(Metric::gauge(
+        out.push(Sample::gauge(
             "pg_exporter_last_scrape_duration_seconds",
             DURATION_HELP,
             longest,

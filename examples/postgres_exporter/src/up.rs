@@ -5,7 +5,7 @@
 //! does not answer within most of the run's timeout is `pg_up 0` too, on the first run that times out.
 
 use hubble::targets::up::{Answer, Check, Up};
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 use sqlx::Row;
 
 use super::connection::PgConnections;
@@ -22,7 +22,7 @@ const STATIC_HELP: &str = "Version string as reported by postgres";
 pub fn pg_up(connections: PgConnections, timeout: std::time::Duration, tls_mode: String) -> PgUp {
     Up::new("pg_up", UP_HELP, PgCheck { connections }, timeout)
         .tls_mode(tls_mode)
-        .describes(Desc::new(
+        .describes(Family::new(
             "pg_static",
             STATIC_HELP,
             MetricKind::Untyped,
@@ -53,7 +53,7 @@ impl Check for PgCheck {
         Ok(Answer {
             encrypted: Some(encrypted),
             samples: vec![
-                Metric::new("pg_static", STATIC_HELP, MetricKind::Untyped, 1.0)
+                Sample::new("pg_static", STATIC_HELP, MetricKind::Untyped, 1.0)
                     .label("version", version)
                     .label("short_version", short_version(&server_version)),
             ],
@@ -170,13 +170,13 @@ impl<C: Collector> Collector for NeedsExtension<C> {
     fn name(&self) -> &str {
         self.inner.name()
     }
-    fn descriptors(&self) -> Vec<Desc> {
-        self.inner.descriptors()
+    fn families(&self) -> Vec<Family> {
+        self.inner.families()
     }
     fn options(&self) -> hubble::CollectorOptions {
         self.inner.options()
     }
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         match self.why_not().await? {
             None => self.inner.collect().await,
             Some(why) => Err(CollectError::NotApplicable(why.into())),
@@ -212,9 +212,9 @@ impl<A: Collector, B: Collector> Collector for VersionSplit<A, B> {
     fn name(&self) -> &str {
         self.before.name()
     }
-    fn descriptors(&self) -> Vec<Desc> {
-        let mut all = self.before.descriptors();
-        for d in self.since.descriptors() {
+    fn families(&self) -> Vec<Family> {
+        let mut all = self.before.families();
+        for d in self.since.families() {
             if !all.iter().any(|a| a.name == d.name) {
                 all.push(d);
             }
@@ -224,7 +224,7 @@ impl<A: Collector, B: Collector> Collector for VersionSplit<A, B> {
     fn options(&self) -> hubble::CollectorOptions {
         self.before.options()
     }
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let version = self.known.get(&self.connections, self.name()).await?;
         if version < self.version {
             self.before.collect().await

@@ -1,7 +1,7 @@
 //! The main job: an exporter over an embedded SQLite database holding a small job queue.
 //!
 //! The first run seeds the schema; a background task then keeps enqueuing, running, finishing and failing jobs
-//! so the metrics move. Four metric groups are declared with `#[derive(MetricCollector)]` and collected through
+//! so the metrics move. Four metric groups are declared with `#[derive(MetricGroup)]` and collected through
 //! hubble's SQL collector.
 
 use std::future::Future;
@@ -21,7 +21,7 @@ pub const DEFAULT_PORT: u16 = 9745;
 pub const DEFAULT_DATABASE: &str = "hubble-demo.db";
 
 /// Jobs per queue and state.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT queue, state, COUNT(*) AS jobs, SUM(attempts) AS attempts FROM jobs GROUP BY queue, state",
     prefix = "demo",
@@ -41,7 +41,7 @@ pub struct JobsByState {
 }
 
 /// Per-queue throughput counters and latency.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT s.queue, s.enqueued_total, s.completed_total, s.failed_total,
                     (SELECT unixepoch('now', 'subsec') - MIN(j.created_at) FROM jobs j
@@ -67,7 +67,7 @@ pub struct QueueStats {
 }
 
 /// Workers and their heartbeats.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT name, queue, busy, unixepoch('now', 'subsec') - last_heartbeat AS heartbeat_age_seconds
              FROM workers",
@@ -87,7 +87,7 @@ pub struct Workers {
 }
 
 /// Size of the database file.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT p.page_count * s.page_size AS size_bytes, f.freelist_count * s.page_size AS free_bytes
              FROM pragma_page_count() p, pragma_page_size() s, pragma_freelist_count() f",

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use bytes::{BufMut, BytesMut};
 
 use crate::collector::CollectError;
-use crate::metric::{is_valid_metric_name, Labels, Metric, MetricKind};
+use crate::metric::{is_valid_metric_name, Labels, MetricKind, Sample};
 
 #[allow(unused_imports)]
 use check::*;
@@ -53,9 +53,9 @@ mod tests {
     #[test]
     fn groups_sorts_and_adds_constant_labels() {
         let metrics = vec![
-            Metric::gauge("b_size_bytes", "Size.", 3.0).label("db", "z"),
-            Metric::counter("a_commits_total", "Commits.", 10.0).label("db", "x"),
-            Metric::gauge("b_size_bytes", "Size.", 1.5).label("db", "a"),
+            Sample::gauge("b_size_bytes", "Size.", 3.0).label("db", "z"),
+            Sample::counter("a_commits_total", "Commits.", 10.0).label("db", "x"),
+            Sample::gauge("b_size_bytes", "Size.", 1.5).label("db", "a"),
         ];
         let consts = Labels::new().with("instance", "pg1");
         let enc = encode_collection(metrics, &consts).unwrap();
@@ -76,17 +76,17 @@ mod tests {
         let mut metrics = Vec::new();
         for row in ["r3", "r1", "r2"] {
             for name in ["m_c", "m_a", "m_b"] {
-                metrics.push(Metric::gauge(name, "H.", 1.0).label("row", row));
+                metrics.push(Sample::gauge(name, "H.", 1.0).label("row", row));
             }
         }
         for row in ["r0", "r9"] {
             for name in ["m_b", "m_a"] {
                 let label = String::from("row");
-                metrics.push(Metric::gauge(name.to_string(), "H.", 2.0).label(label, row));
+                metrics.push(Sample::gauge(name.to_string(), "H.", 2.0).label(label, row));
             }
         }
         metrics.push(
-            Metric::gauge("m_a", "H.", 3.0)
+            Sample::gauge("m_a", "H.", 3.0)
                 .label("row", "r5")
                 .label("x", "1"),
         );
@@ -117,9 +117,9 @@ mod tests {
     fn openmetrics_names_counters_and_ends_with_eof() {
         let enc = encode_collection(
             vec![
-                Metric::counter("x_total", "X \"q\".", 1.0),
-                Metric::counter("y", "Y.", 2.0),
-                Metric::new("z", "Z.", MetricKind::Untyped, 3.0),
+                Sample::counter("x_total", "X \"q\".", 1.0),
+                Sample::counter("y", "Y.", 2.0),
+                Sample::new("z", "Z.", MetricKind::Untyped, 3.0),
             ],
             &Labels::new(),
         )
@@ -136,14 +136,14 @@ mod tests {
     #[test]
     fn constant_labels_come_first_and_counter_lines_gain_total_in_openmetrics() {
         let metrics = vec![
-            Metric::counter("c", "C.", 1.0)
+            Sample::counter("c", "C.", 1.0)
                 .label("a", "1")
                 .label("z", "9"),
-            Metric::counter("c", "C.", 2.0)
+            Sample::counter("c", "C.", 2.0)
                 .label("a", "2")
                 .label("z", "8"),
-            Metric::gauge("g", "G.", 4.0).label("k", "v"),
-            Metric::gauge("g", "G.", 3.0),
+            Sample::gauge("g", "G.", 4.0).label("k", "v"),
+            Sample::gauge("g", "G.", 3.0),
         ];
         let consts = Labels::new().with("m", "mid").with("b", "x\"y");
         let enc = encode_collection(metrics, &consts).unwrap();
@@ -192,8 +192,8 @@ mod tests {
         let metrics = values
             .iter()
             .enumerate()
-            .map(|(i, v)| Metric::gauge("g", "G.", i as f64).label("v", v.as_str()))
-            .chain([Metric::gauge("h", "H.", 5.0)])
+            .map(|(i, v)| Sample::gauge("g", "G.", i as f64).label("v", v.as_str()))
+            .chain([Sample::gauge("h", "H.", 5.0)])
             .collect();
         let consts = Labels::new().with("t", "x");
         let enc = encode_collection(metrics, &consts).unwrap();
@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn escapes_label_values_and_help() {
         let enc = encode_collection(
-            vec![Metric::gauge("g", "line1\nback\\slash", 1.0).label("l", "a\"b\\c\nd é")],
+            vec![Sample::gauge("g", "line1\nback\\slash", 1.0).label("l", "a\"b\\c\nd é")],
             &Labels::new(),
         )
         .unwrap();
@@ -247,8 +247,8 @@ mod tests {
     fn duplicate_series_are_an_error() {
         let err = encode_collection(
             vec![
-                Metric::gauge("g", "G.", 1.0).label("a", "1"),
-                Metric::gauge("g", "G.", 2.0).label("a", "1"),
+                Sample::gauge("g", "G.", 1.0).label("a", "1"),
+                Sample::gauge("g", "G.", 2.0).label("a", "1"),
             ],
             &Labels::new(),
         )
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn bad_names_and_label_clashes_are_errors() {
-        let bad_name = encode_collection(vec![Metric::gauge("2xx", "", 1.0)], &Labels::new());
+        let bad_name = encode_collection(vec![Sample::gauge("2xx", "", 1.0)], &Labels::new());
         assert!(bad_name
             .unwrap_err()
             .to_string()
@@ -270,7 +270,7 @@ mod tests {
             ("a-b", "must match"),
         ] {
             let bad_label = encode_collection(
-                vec![Metric::gauge("g", "", 1.0).label(label, "1")],
+                vec![Sample::gauge("g", "", 1.0).label(label, "1")],
                 &Labels::new(),
             );
             let e = bad_label.unwrap_err().to_string();
@@ -282,14 +282,14 @@ mod tests {
             );
         }
         let clash = encode_collection(
-            vec![Metric::gauge("g", "", 1.0).label("instance", "1")],
+            vec![Sample::gauge("g", "", 1.0).label("instance", "1")],
             &Labels::new().with("instance", "2"),
         );
         assert!(clash.unwrap_err().to_string().contains("constant label"));
         let kinds = encode_collection(
             vec![
-                Metric::gauge("g", "", 1.0),
-                Metric::counter("g", "", 1.0).label("a", "b"),
+                Sample::gauge("g", "", 1.0),
+                Sample::counter("g", "", 1.0).label("a", "b"),
             ],
             &Labels::new(),
         );
@@ -303,8 +303,8 @@ mod tests {
     fn histograms_write_buckets_sum_and_count_per_series() {
         let h = |n: u64| crate::Histogram::new([(0.5, 1), (10.0, n)], 7.25, n + 1).unwrap();
         let metrics = vec![
-            Metric::histogram("wait_seconds", "Waits.", h(2)).label("db", "b"),
-            Metric::histogram("wait_seconds", "Waits.", h(3)).label("db", "a"),
+            Sample::histogram("wait_seconds", "Waits.", h(2)).label("db", "b"),
+            Sample::histogram("wait_seconds", "Waits.", h(3)).label("db", "a"),
         ];
         let want = |consts: &str| {
             let c = |own: &str| match (consts, own) {
@@ -353,12 +353,12 @@ mod tests {
         }
         // A label-less histogram: its _sum and _count lines have no label set of their own.
         let bare =
-            encode_collection(vec![Metric::histogram("h", "H.", h(1))], &Labels::new()).unwrap();
+            encode_collection(vec![Sample::histogram("h", "H.", h(1))], &Labels::new()).unwrap();
         let text = render(&bare, &Labels::new(), Format::Text);
         assert!(text.ends_with("h_sum 7.25\nh_count 2\n"), "{text}");
         // `le` stays reserved for the collector's own labels.
         let le = encode_collection(
-            vec![Metric::histogram("h", "H.", h(1)).label("le", "1")],
+            vec![Sample::histogram("h", "H.", h(1)).label("le", "1")],
             &Labels::new(),
         );
         assert!(le.unwrap_err().to_string().contains("reserved"));
@@ -370,8 +370,8 @@ mod tests {
             ConstLabels::new(Labels::new().with("t", "a")),
             ConstLabels::new(Labels::new().with("t", "b")),
         );
-        let a = encode_collection(vec![Metric::gauge("up", "Up.", 1.0)], la.labels()).unwrap();
-        let b = encode_collection(vec![Metric::gauge("up", "Up.", 0.0)], lb.labels()).unwrap();
+        let a = encode_collection(vec![Sample::gauge("up", "Up.", 1.0)], la.labels()).unwrap();
+        let b = encode_collection(vec![Sample::gauge("up", "Up.", 0.0)], lb.labels()).unwrap();
         let mut w = FamilyWriter::new(Format::Text, 0);
         w.write_all(&[(&a, &la), (&b, &lb)]);
         assert_eq!(

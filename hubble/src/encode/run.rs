@@ -244,7 +244,7 @@ pub(crate) const SUFFIX: &[u8] = b"_total";
 /// One sort of the samples in place, rather than a tree of families and series: a run allocates its two
 /// buffers and little else (allocation showed in profiles of collection).
 pub(crate) fn encode_collection(
-    metrics: Vec<Metric>,
+    metrics: Vec<Sample>,
     const_labels: &Labels,
 ) -> Result<EncodedRun, CollectError> {
     // Indices move, not the samples. Grouped by family in name order (a counting sort: names are compared
@@ -296,7 +296,7 @@ pub(crate) fn encode_collection(
             if m.kind == MetricKind::Histogram {
                 let h = m.histogram.as_deref().ok_or_else(|| {
                     CollectError::Other(format!(
-                        "metric `{}` is a histogram without buckets: build it with Metric::histogram",
+                        "metric `{}` is a histogram without buckets: build it with Sample::histogram",
                         m.name
                     ))
                 })?;
@@ -345,7 +345,7 @@ fn by_rank(rank: &[u32]) -> Vec<u32> {
 }
 
 /// Each sample's family rank: families numbered in name order.
-fn family_ranks(metrics: &[Metric]) -> Vec<u32> {
+fn family_ranks(metrics: &[Sample]) -> Vec<u32> {
     let mut names: Vec<&str> = Vec::new();
     let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
     let mut first_seen: Vec<u32> = Vec::with_capacity(metrics.len());

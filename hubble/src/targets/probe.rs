@@ -530,7 +530,7 @@ pub async fn handler<P: Prober>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BaseExporter, CollectError, Collector, Desc, Metric, MetricKind};
+    use crate::{BaseExporter, CollectError, Collector, Family, MetricKind, Sample};
 
     /// Targets `db<N>`; `slow` ones take a minute to collect.
     struct Demo;
@@ -541,17 +541,17 @@ mod tests {
         fn name(&self) -> &str {
             "demo"
         }
-        fn descriptors(&self) -> Vec<Desc> {
-            vec![Desc::new(
+        fn families(&self) -> Vec<Family> {
+            vec![Family::new(
                 "demo_up",
                 "Up.",
                 MetricKind::Gauge,
                 Vec::<&str>::new(),
             )]
         }
-        async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+        async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
             tokio::time::sleep(self.0).await;
-            Ok(vec![Metric::gauge("demo_up", "Up.", 1.0)])
+            Ok(vec![Sample::gauge("demo_up", "Up.", 1.0)])
         }
     }
 

@@ -25,7 +25,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::{CollectError, Collector, Desc, Metric, MetricKind};
+use crate::{CollectError, Collector, Family, MetricKind, Sample};
 
 /// The family of the link's encryption.
 pub const TLS_FAMILY: &str = "hubble_target_tls";
@@ -55,7 +55,7 @@ impl TargetTls {
     }
 
     /// The link a run's samples report, if one is a `hubble_target_tls` sample.
-    pub(crate) fn find(metrics: &[Metric]) -> Option<Self> {
+    pub(crate) fn find(metrics: &[Sample]) -> Option<Self> {
         let m = metrics.iter().find(|m| m.name == TLS_FAMILY)?;
         Some(TargetTls {
             mode: m.labels.get("mode").unwrap_or_default().to_owned(),
@@ -86,7 +86,7 @@ pub struct Answer {
     /// Whether the link is encrypted, where the target says so (`None`: `hubble_target_tls` is left out).
     pub encrypted: Option<bool>,
     /// More samples from the same answer (a version), described with [`Up::describes`].
-    pub samples: Vec<Metric>,
+    pub samples: Vec<Sample>,
 }
 
 /// The `up` collector over a [`Check`].
@@ -98,7 +98,7 @@ pub struct Up<C> {
     tls_mode: Option<String>,
     /// How long the target has to answer: most of the run's timeout.
     patience: Duration,
-    more: Vec<Desc>,
+    more: Vec<Family>,
 }
 
 impl<C: Check> Up<C> {
@@ -123,7 +123,7 @@ impl<C: Check> Up<C> {
     }
 
     /// A family the check's [`Answer::samples`] hold.
-    pub fn describes(mut self, desc: Desc) -> Self {
+    pub fn describes(mut self, desc: Family) -> Self {
         self.more.push(desc);
         self
     }
@@ -144,27 +144,32 @@ impl<C: Check> Collector for Up<C> {
         self.name
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
-        let mut descs = vec![Desc::new(
+    fn families(&self) -> Vec<Family> {
+        let mut descs = vec![Family::new(
             self.name,
             self.help,
             MetricKind::Gauge,
             Vec::<&str>::new(),
         )];
         if self.tls_mode.is_some() {
-            descs.push(Desc::new(TLS_FAMILY, TLS_HELP, MetricKind::Gauge, ["mode"]));
+            descs.push(Family::new(
+                TLS_FAMILY,
+                TLS_HELP,
+                MetricKind::Gauge,
+                ["mode"],
+            ));
         }
         descs.extend(self.more.iter().cloned());
         descs
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         Ok(match self.ask().await {
             Ok(answer) => {
-                let mut out = vec![Metric::gauge(self.name, self.help, 1.0)];
+                let mut out = vec![Sample::gauge(self.name, self.help, 1.0)];
                 if let (Some(mode), Some(encrypted)) = (&self.tls_mode, answer.encrypted) {
                     out.push(
-                        Metric::gauge(TLS_FAMILY, TLS_HELP, f64::from(u8::from(encrypted)))
+                        Sample::gauge(TLS_FAMILY, TLS_HELP, f64::from(u8::from(encrypted)))
                             .label("mode", mode.clone()),
                     );
                 }
@@ -173,7 +178,7 @@ impl<C: Check> Collector for Up<C> {
             }
             Err(error) => {
                 tracing::debug!(collector = self.name, %error, "up check failed");
-                vec![Metric::gauge(self.name, self.help, 0.0)]
+                vec![Sample::gauge(self.name, self.help, 0.0)]
             }
         })
     }
@@ -191,7 +196,7 @@ mod tests {
             if self.1 {
                 Ok(Answer {
                     encrypted: Some(false),
-                    samples: vec![Metric::gauge("x_version", "v", 1.0).label("version", "1")],
+                    samples: vec![Sample::gauge("x_version", "v", 1.0).label("version", "1")],
                 })
             } else {
                 Err("refused".into())
@@ -199,7 +204,7 @@ mod tests {
         }
     }
 
-    fn value(metrics: &[Metric], name: &str) -> Option<f64> {
+    fn value(metrics: &[Sample], name: &str) -> Option<f64> {
         metrics.iter().find(|m| m.name == name).map(|m| m.value)
     }
 
@@ -222,11 +227,7 @@ mod tests {
         let got = silent.collect().await.unwrap();
         assert_eq!(value(&got, "x_up"), Some(0.0));
         assert_eq!(started.elapsed(), Duration::from_secs(9));
-        assert_eq!(up.descriptors().len(), 2, "x_version is not described");
-        assert_eq!(
-            silent.descriptors().len(),
-            1,
-            "no TLS family without a mode"
-        );
+        assert_eq!(up.families().len(), 2, "x_version is not described");
+        assert_eq!(silent.families().len(), 1, "no TLS family without a mode");
     }
 }

@@ -2,7 +2,7 @@
 //! from `SHOW BINARY LOGS`; nothing when binary logging is off (the command would fail).
 
 use hubble::catalogue::Entry;
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 
 use crate::collectors::{rows, Assembly, Server};
 
@@ -23,14 +23,14 @@ impl Collector for BinlogSize {
         "binlog_size"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         [SIZE, FILES, NUMBER]
             .into_iter()
-            .map(|(name, help)| Desc::new(name, help, MetricKind::Gauge, Vec::<&str>::new()))
+            .map(|(name, help)| Family::new(name, help, MetricKind::Gauge, Vec::<&str>::new()))
             .collect()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let log_bin = rows(&self.server, "SELECT @@log_bin").await?;
         if log_bin
             .rows
@@ -48,13 +48,13 @@ impl Collector for BinlogSize {
             .filter_map(|r| r.get(1)?.as_deref()?.parse::<f64>().ok())
             .sum();
         let mut out = vec![
-            Metric::gauge(SIZE.0, SIZE.1, size),
-            Metric::gauge(FILES.0, FILES.1, logs.rows.len() as f64),
+            Sample::gauge(SIZE.0, SIZE.1, size),
+            Sample::gauge(FILES.0, FILES.1, logs.rows.len() as f64),
         ];
         // `mysql-bin.000042` → 42, from the last file.
         let last = logs.rows.last().and_then(|r| r.first().cloned().flatten());
         if let Some(n) = last.and_then(|f| f.rsplit('.').next()?.parse::<f64>().ok()) {
-            out.push(Metric::gauge(NUMBER.0, NUMBER.1, n));
+            out.push(Sample::gauge(NUMBER.0, NUMBER.1, n));
         }
         Ok(out)
     }

@@ -2,7 +2,7 @@
 
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
-use hubble::{Desc, Metric, MetricKind};
+use hubble::{Family, MetricKind, Sample};
 
 use super::{numeric_rows, Assembly};
 
@@ -22,24 +22,24 @@ const POOL_CHANGES: &str = "mysql_global_status_buffer_pool_page_changes_total";
 const POOL_CHANGES_HELP: &str = "InnoDB buffer pool page changes by operation";
 const GENERIC_STATUS_HELP: &str = "A value from SHOW GLOBAL STATUS";
 
-fn status_descriptors() -> Vec<Desc> {
-    let mut d: Vec<Desc> = STATUS_GROUPS
+fn status_descriptors() -> Vec<Family> {
+    let mut d: Vec<Family> = STATUS_GROUPS
         .iter()
-        .map(|(_, family, label, help)| Desc::new(*family, *help, MetricKind::Counter, [*label]))
+        .map(|(_, family, label, help)| Family::new(*family, *help, MetricKind::Counter, [*label]))
         .collect();
-    d.push(Desc::new(
+    d.push(Family::new(
         POOL_PAGES,
         POOL_PAGES_HELP,
         MetricKind::Gauge,
         ["state"],
     ));
-    d.push(Desc::new(
+    d.push(Family::new(
         POOL_DIRTY,
         POOL_DIRTY_HELP,
         MetricKind::Gauge,
         Vec::<&str>::new(),
     ));
-    d.push(Desc::new(
+    d.push(Family::new(
         POOL_CHANGES,
         POOL_CHANGES_HELP,
         MetricKind::Counter,
@@ -50,17 +50,17 @@ fn status_descriptors() -> Vec<Desc> {
 
 /// `SHOW GLOBAL STATUS`: the grouped families above, the buffer pool's pages, and every other numeric row as
 /// `mysql_global_status_<name>` (untyped: the server does not say which are counters).
-pub fn global_status(answer: &TextRows) -> Vec<Metric> {
+pub fn global_status(answer: &TextRows) -> Vec<Sample> {
     let mut out = Vec::with_capacity(answer.rows.len());
     for (name, _, v) in numeric_rows(answer) {
         if let Some(pages) = name.strip_prefix("innodb_buffer_pool_pages_") {
             out.push(match pages {
                 "data" | "free" | "misc" | "old" => {
-                    Metric::gauge(POOL_PAGES, POOL_PAGES_HELP, v).label("state", pages.to_owned())
+                    Sample::gauge(POOL_PAGES, POOL_PAGES_HELP, v).label("state", pages.to_owned())
                 }
-                "dirty" => Metric::gauge(POOL_DIRTY, POOL_DIRTY_HELP, v),
+                "dirty" => Sample::gauge(POOL_DIRTY, POOL_DIRTY_HELP, v),
                 "total" => continue,
-                _ => Metric::counter(POOL_CHANGES, POOL_CHANGES_HELP, v)
+                _ => Sample::counter(POOL_CHANGES, POOL_CHANGES_HELP, v)
                     .label("operation", pages.to_owned()),
             });
             continue;
@@ -69,10 +69,10 @@ pub fn global_status(answer: &TextRows) -> Vec<Metric> {
             .iter()
             .find_map(|(p, f, l, h)| Some((name.strip_prefix(p)?, *f, *l, *h)))
         {
-            out.push(Metric::counter(family, help, v).label(label, rest.to_owned()));
+            out.push(Sample::counter(family, help, v).label(label, rest.to_owned()));
             continue;
         }
-        out.push(Metric::new(
+        out.push(Sample::new(
             format!("mysql_global_status_{name}"),
             GENERIC_STATUS_HELP,
             MetricKind::Untyped,

@@ -2,7 +2,7 @@
 
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
-use hubble::{Desc, Metric, MetricKind};
+use hubble::{Family, MetricKind, Sample};
 
 use super::{numeric_rows, Assembly};
 
@@ -12,25 +12,25 @@ const ISOLATION: &str = "mysql_transaction_isolation";
 const ISOLATION_HELP: &str = "The server's default transaction isolation level";
 const GENERIC_VARIABLE_HELP: &str = "A value from SHOW GLOBAL VARIABLES";
 
-fn variables_descriptors() -> Vec<Desc> {
+fn variables_descriptors() -> Vec<Family> {
     vec![
-        Desc::new(
+        Family::new(
             VERSION,
             VERSION_HELP,
             MetricKind::Gauge,
             ["innodb_version", "version", "version_comment"],
         ),
-        Desc::new(ISOLATION, ISOLATION_HELP, MetricKind::Gauge, ["level"]),
+        Family::new(ISOLATION, ISOLATION_HELP, MetricKind::Gauge, ["level"]),
     ]
 }
 
 /// `SHOW GLOBAL VARIABLES`: every numeric variable as the gauge `mysql_global_variables_<name>`, plus
 /// `mysql_version_info{innodb_version,version,version_comment}`, `mysql_transaction_isolation{level}` and,
 /// on Galera clusters, `mysql_galera_variables_info{wsrep_cluster_name}`.
-pub fn global_variables(answer: &TextRows) -> Vec<Metric> {
+pub fn global_variables(answer: &TextRows) -> Vec<Sample> {
     let mut out = Vec::with_capacity(answer.rows.len());
     for (name, _, v) in numeric_rows(answer) {
-        out.push(Metric::gauge(
+        out.push(Sample::gauge(
             format!("mysql_global_variables_{name}"),
             GENERIC_VARIABLE_HELP,
             v,
@@ -49,7 +49,7 @@ pub fn global_variables(answer: &TextRows) -> Vec<Metric> {
             .unwrap_or_default()
     };
     out.push(
-        Metric::gauge(VERSION, VERSION_HELP, 1.0)
+        Sample::gauge(VERSION, VERSION_HELP, 1.0)
             .label("innodb_version", text("innodb_version"))
             .label("version", text("version"))
             .label("version_comment", text("version_comment")),
@@ -58,12 +58,12 @@ pub fn global_variables(answer: &TextRows) -> Vec<Metric> {
         .filter(|l| !l.is_empty())
         .unwrap_or_else(|| text("tx_isolation"));
     if !level.is_empty() {
-        out.push(Metric::gauge(ISOLATION, ISOLATION_HELP, 1.0).label("level", level));
+        out.push(Sample::gauge(ISOLATION, ISOLATION_HELP, 1.0).label("level", level));
     }
     let cluster = text("wsrep_cluster_name");
     if !cluster.is_empty() {
         out.push(
-            Metric::gauge(
+            Sample::gauge(
                 "mysql_galera_variables_info",
                 "The Galera cluster's name",
                 1.0,

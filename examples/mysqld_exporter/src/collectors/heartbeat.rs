@@ -2,7 +2,7 @@
 //! the server's clock read in the same statement, so replication delay is their difference.
 
 use hubble::catalogue::Entry;
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 
 use crate::collectors::{rows, Assembly, Options, Server};
 
@@ -31,14 +31,14 @@ impl Collector for Heartbeat {
         "heartbeat"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         [STORED, NOW]
             .into_iter()
-            .map(|(name, help)| Desc::new(name, help, MetricKind::Gauge, ["server_id"]))
+            .map(|(name, help)| Family::new(name, help, MetricKind::Gauge, ["server_id"]))
             .collect()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let now = if self.options.heartbeat_utc {
             "UTC_TIMESTAMP(6)"
         } else {
@@ -58,7 +58,7 @@ impl Collector for Heartbeat {
             };
             for ((name, help), value) in [(STORED, stored), (NOW, now)] {
                 if let Ok(v) = value.parse::<f64>() {
-                    out.push(Metric::gauge(name, help, v).label("server_id", server_id.clone()));
+                    out.push(Sample::gauge(name, help, v).label("server_id", server_id.clone()));
                 }
             }
         }

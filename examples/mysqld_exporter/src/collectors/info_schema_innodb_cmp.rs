@@ -2,7 +2,7 @@
 
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
-use hubble::{Desc, Metric, MetricKind};
+use hubble::{Family, MetricKind, Sample};
 
 use super::{cell, Assembly};
 
@@ -40,14 +40,14 @@ const CMP: [(&str, &str, &str, f64); 5] = [
     ),
 ];
 
-fn cmp_descriptors() -> Vec<Desc> {
+fn cmp_descriptors() -> Vec<Family> {
     CMP.iter()
-        .map(|(_, f, h, _)| Desc::new(*f, *h, MetricKind::Counter, ["page_size"]))
+        .map(|(_, f, h, _)| Family::new(*f, *h, MetricKind::Counter, ["page_size"]))
         .collect()
 }
 
 /// `information_schema.innodb_cmp`, one series per page size.
-pub fn innodb_cmp(answer: &TextRows) -> Vec<Metric> {
+pub fn innodb_cmp(answer: &TextRows) -> Vec<Sample> {
     let mut out = Vec::new();
     for row in &answer.rows {
         let page = answer
@@ -56,7 +56,7 @@ pub fn innodb_cmp(answer: &TextRows) -> Vec<Metric> {
             .unwrap_or_default();
         for (column, family, help, scale) in CMP {
             if let Some(v) = cell(answer, row, column) {
-                out.push(Metric::counter(family, help, v * scale).label("page_size", page.clone()));
+                out.push(Sample::counter(family, help, v * scale).label("page_size", page.clone()));
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
-use hubble::{Desc, Metric, MetricKind};
+use hubble::{Family, MetricKind, Sample};
 
 use super::{cell, Assembly};
 
@@ -34,15 +34,15 @@ const CMPMEM: [(&str, &str, &str, f64); 4] = [
     ),
 ];
 
-fn cmpmem_descriptors() -> Vec<Desc> {
+fn cmpmem_descriptors() -> Vec<Family> {
     CMPMEM
         .iter()
-        .map(|(_, f, h, _)| Desc::new(*f, *h, MetricKind::Counter, ["page_size", "buffer_pool"]))
+        .map(|(_, f, h, _)| Family::new(*f, *h, MetricKind::Counter, ["page_size", "buffer_pool"]))
         .collect()
 }
 
 /// `information_schema.innodb_cmpmem`, one series per page size and buffer pool instance.
-pub fn innodb_cmpmem(answer: &TextRows) -> Vec<Metric> {
+pub fn innodb_cmpmem(answer: &TextRows) -> Vec<Sample> {
     let mut out = Vec::new();
     for row in &answer.rows {
         let text = |c: &str| {
@@ -55,7 +55,7 @@ pub fn innodb_cmpmem(answer: &TextRows) -> Vec<Metric> {
         for (column, family, help, scale) in CMPMEM {
             if let Some(v) = cell(answer, row, column) {
                 out.push(
-                    Metric::counter(family, help, v * scale)
+                    Sample::counter(family, help, v * scale)
                         .label("page_size", page.clone())
                         .label("buffer_pool", pool.clone()),
                 );

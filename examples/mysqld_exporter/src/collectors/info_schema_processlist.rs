@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use hubble::catalogue::Entry;
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 
 use crate::collectors::{rows, Assembly, Options, Server};
 
@@ -37,9 +37,9 @@ impl Collector for Processlist {
         "info_schema.processlist"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         let gauge = |name, help, labels: &[&'static str]| {
-            Desc::new(name, help, MetricKind::Gauge, labels.to_vec())
+            Family::new(name, help, MetricKind::Gauge, labels.to_vec())
         };
         let mut descs = vec![
             gauge(
@@ -70,7 +70,7 @@ impl Collector for Processlist {
         descs
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let sql = format!(
             "SELECT user, SUBSTRING_INDEX(host, ':', 1) AS host, COALESCE(command, '') AS command, \
                     COALESCE(state, '') AS state, COUNT(*) AS processes, SUM(time) AS seconds \
@@ -100,7 +100,7 @@ impl Collector for Processlist {
         let mut out = Vec::new();
         for ((command, state), (count, seconds)) in by_state {
             out.push(
-                Metric::gauge(
+                Sample::gauge(
                     THREADS,
                     "The number of threads split by current state.",
                     count,
@@ -109,7 +109,7 @@ impl Collector for Processlist {
                 .label("state", state.clone()),
             );
             out.push(
-                Metric::gauge(
+                Sample::gauge(
                     SECONDS,
                     "The number of seconds threads have used split by current state.",
                     seconds,
@@ -120,13 +120,13 @@ impl Collector for Processlist {
         }
         if self.options.processes_by_host {
             out.extend(by_host.into_iter().map(|(host, n)| {
-                Metric::gauge(BY_HOST, "The number of processes by host.", n)
+                Sample::gauge(BY_HOST, "The number of processes by host.", n)
                     .label("client_host", host)
             }));
         }
         if self.options.processes_by_user {
             out.extend(by_user.into_iter().map(|(user, n)| {
-                Metric::gauge(BY_USER, "The number of processes by user.", n)
+                Sample::gauge(BY_USER, "The number of processes by user.", n)
                     .label("mysql_user", user)
             }));
         }

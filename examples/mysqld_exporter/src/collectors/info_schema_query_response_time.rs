@@ -2,7 +2,7 @@
 
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 
 use super::{Assembly, Server};
 use crate::value::number;
@@ -36,11 +36,11 @@ impl Collector for QueryResponseTime {
         "info_schema.query_response_time"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
+    fn families(&self) -> Vec<Family> {
         RESPONSE_TIMES
             .iter()
             .map(|(_, f)| {
-                Desc::new(
+                Family::new(
                     *f,
                     RESPONSE_TIME_HELP,
                     MetricKind::Histogram,
@@ -50,7 +50,7 @@ impl Collector for QueryResponseTime {
             .collect()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let on = TextRows::fetch(&self.server, "SELECT @@query_response_time_stats")
             .await
             .ok()
@@ -82,7 +82,7 @@ impl Collector for QueryResponseTime {
 
 /// A response time table as a histogram: each row a bucket (its time the upper bound, in seconds), counts
 /// accumulated; the `TOO LONG` row counts in the total only.
-pub fn response_times(family: &'static str, answer: &TextRows) -> Result<Metric, CollectError> {
+pub fn response_times(family: &'static str, answer: &TextRows) -> Result<Sample, CollectError> {
     let (mut count, mut sum, mut buckets) = (0u64, 0.0, Vec::new());
     for row in &answer.rows {
         let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
@@ -96,7 +96,7 @@ pub fn response_times(family: &'static str, answer: &TextRows) -> Result<Metric,
     }
     let histogram = hubble::Histogram::new(buckets, sum, count)
         .map_err(|e| CollectError::Decode(format!("{family}: {e}")))?;
-    Ok(Metric::histogram(family, RESPONSE_TIME_HELP, histogram))
+    Ok(Sample::histogram(family, RESPONSE_TIME_HELP, histogram))
 }
 
 /// `--collect.info_schema.query_response_time`.

@@ -16,7 +16,7 @@ use hubble::catalogue::Catalogue;
 use hubble::connections::Connections;
 use hubble::targets::up::{Answer, Check, Up};
 use hubble::text_rows::TextRows;
-use hubble::{BaseExporterBuilder, CollectError, Collector, Desc, Metric};
+use hubble::{BaseExporterBuilder, CollectError, Collector, Family, Sample};
 
 use crate::value::{metric_name, number};
 
@@ -40,8 +40,8 @@ pub(crate) async fn rows(server: &Server, sql: &str) -> Result<TextRows, Collect
 pub struct Rows {
     name: &'static str,
     queries: &'static [&'static str],
-    descriptors: fn() -> Vec<Desc>,
-    map: fn(&TextRows) -> Vec<Metric>,
+    families: fn() -> Vec<Family>,
+    map: fn(&TextRows) -> Vec<Sample>,
     server: Server,
 }
 
@@ -50,11 +50,11 @@ impl Collector for Rows {
         self.name
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
-        (self.descriptors)()
+    fn families(&self) -> Vec<Family> {
+        (self.families)()
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         // Some servers know only some spellings (SHOW ALL SLAVES STATUS is MariaDB's): the first that
         // answers is used.
         let mut last = None;
@@ -203,14 +203,14 @@ impl Assembly {
         &mut self,
         name: &'static str,
         queries: &'static [&'static str],
-        descriptors: fn() -> Vec<Desc>,
-        map: fn(&TextRows) -> Vec<Metric>,
+        families: fn() -> Vec<Family>,
+        map: fn(&TextRows) -> Vec<Sample>,
     ) {
         let server = self.server.clone();
         self.add(Rows {
             name,
             queries,
-            descriptors,
+            families,
             map,
             server,
         });
@@ -274,7 +274,7 @@ pub(crate) mod testing {
         }
     }
 
-    pub(crate) fn lines(metrics: &[Metric]) -> Vec<String> {
+    pub(crate) fn lines(metrics: &[Sample]) -> Vec<String> {
         let mut out: Vec<String> = metrics
             .iter()
             .map(|m| format!("{} {}{} {}", m.kind, m.name, m.labels, m.value))

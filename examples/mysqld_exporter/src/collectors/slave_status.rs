@@ -3,14 +3,14 @@
 
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
-use hubble::{Labels, Metric, MetricKind};
+use hubble::{Labels, MetricKind, Sample};
 
 use super::Assembly;
 use crate::value::{metric_name, number};
 
 /// `SHOW SLAVE STATUS` (or MariaDB's `SHOW ALL SLAVES STATUS`): every numeric column of each replication
 /// channel as `mysql_slave_status_<column>{master_host,master_uuid,channel_name,connection_name}`.
-pub fn slave_status(answer: &TextRows) -> Vec<Metric> {
+pub fn slave_status(answer: &TextRows) -> Vec<Sample> {
     let mut out = Vec::new();
     for row in &answer.rows {
         let cell = |names: &[&str]| -> String {
@@ -33,7 +33,7 @@ pub fn slave_status(answer: &TextRows) -> Vec<Metric> {
             let Some(v) = row[i].as_deref().and_then(number) else {
                 continue;
             };
-            let mut m = Metric::new(
+            let mut m = Sample::new(
                 format!("mysql_slave_status_{}", metric_name(column)),
                 "A value from SHOW SLAVE STATUS",
                 MetricKind::Untyped,
@@ -55,7 +55,7 @@ pub fn slave_status(answer: &TextRows) -> Vec<Metric> {
                 let Ok(seq) = seq.parse::<u64>() else {
                     continue;
                 };
-                let mut m = Metric::gauge(family.clone(), "The last event's sequence number of this GTID domain and server (SHOW SLAVE STATUS)", seq as f64);
+                let mut m = Sample::gauge(family.clone(), "The last event's sequence number of this GTID domain and server (SHOW SLAVE STATUS)", seq as f64);
                 m.labels = labels.clone();
                 m.labels.insert("domain_id", domain.to_owned());
                 m.labels.insert("server_id", server.to_owned());

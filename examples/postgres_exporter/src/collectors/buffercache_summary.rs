@@ -6,7 +6,7 @@ use super::Assembly;
 
 /// Shared buffers in use, postgres_exporter's `buffercache_summary` (PostgreSQL 16 and later, with the
 /// `pg_buffercache` extension in the connected database).
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT buffers_used, buffers_unused, buffers_dirty, buffers_pinned,
                     COALESCE(usagecount_avg, 0)::float8 AS usagecount_avg

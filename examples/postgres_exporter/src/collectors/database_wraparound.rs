@@ -6,7 +6,7 @@ use super::Assembly;
 
 /// How close each database is to transaction ID wraparound, postgres_exporter's `database_wraparound`.
 /// The ages count transactions (the `_seconds` in the names is upstream's).
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT datname, age(datfrozenxid)::float8 AS age_datfrozenxid_seconds,
                     mxid_age(datminmxid)::float8 AS age_datminmxid_seconds

@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// Locks per database and mode.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     names_as_declared,
     query = "SELECT pg_database.datname, tmp.mode, COALESCE(count, 0) AS count

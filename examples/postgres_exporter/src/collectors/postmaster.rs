@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// When the server started.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time())::float8 AS start_time_seconds",
     prefix = "pg_postmaster"

@@ -7,7 +7,7 @@ use super::Assembly;
 /// How long idle server processes have been idle, per state and application, postgres_exporter's
 /// `process_idle`: a histogram with its bucket bounds. Upstream reads only the first row of its query (one
 /// state and application); here every pair is a series, and buckets count idle processes only.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "WITH idle AS (
                  SELECT COALESCE(state, 'unknown') AS state,

@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// Replication state of this server.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
                          ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())) END::float8 AS lag,

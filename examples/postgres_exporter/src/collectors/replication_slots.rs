@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// Replication slots.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT slot_name, COALESCE(database, '') AS database, active,
                     pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
@@ -27,7 +27,7 @@ pub struct PgReplicationSlots {
 }
 
 /// Each replication slot's WAL positions, postgres_exporter's slot series of `replication_slots`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT slot_name, slot_type,
                     (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END
@@ -59,7 +59,7 @@ pub struct PgReplicationSlotsSlot {
 }
 
 /// The availability of the WAL each replication slot claims: one series per slot, labelled with it.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT slot_name, slot_type, wal_status, 1 AS present
              FROM pg_replication_slots WHERE wal_status IS NOT NULL",

@@ -14,7 +14,7 @@ use super::Assembly;
 /// The server's numeric and boolean settings. The unit table turns each unit into seconds or bytes with the
 /// family suffix and help note postgres_exporter gives it; a setting in a unit not listed is left out rather
 /// than wrongly scaled.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT s.name || u.suffix AS name, s.short_desc || u.note AS help,
                     CASE WHEN s.vartype = 'bool' THEN CASE s.setting WHEN 'on' THEN 1.0 ELSE 0.0 END

@@ -7,7 +7,7 @@ use super::Assembly;
 /// Connections per database and state, by user, application, backend type and wait event, and the longest
 /// transaction: postgres_exporter 0.20's `stat_activity` (the exporter's own connection left out). Every
 /// database and state has a row, 0 where nobody is.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     names_as_declared,
     query = "SELECT pg_database.datname, tmp.state, tmp2.usename, tmp2.application_name, tmp2.backend_type,

@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// When each running autovacuum worker started, postgres_exporter's `stat_activity_autovacuum`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT SPLIT_PART(query, '.', 2) AS relname,
                     EXTRACT(EPOCH FROM xact_start)::float8 AS timestamp_seconds

@@ -7,7 +7,7 @@ use super::Assembly;
 /// Background writer statistics. The view lost its checkpoint columns in PostgreSQL 17 (they moved to
 /// `pg_stat_checkpointer`) and `buffers_backend*` (to `pg_stat_io`): columns are read by name from the row
 /// as JSON, so one query fits every version, and a column the server lacks gives no sample.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT (j->>'checkpoints_timed')::int8 AS checkpoints_timed,
                     (j->>'checkpoints_req')::int8 AS checkpoints_req,
@@ -65,7 +65,7 @@ pub struct PgStatBgwriter {
 /// postgres_exporter stops exporting them on 17; dashboards and alerts written for older servers (the
 /// postgres mixin's checkpoint alert and bgwriter panels among them) keep working here. The `pg_stat_bgwriter`
 /// collector reads this on 17 and later, [`PgStatBgwriter`] before.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT c.num_timed AS checkpoints_timed, c.num_requested AS checkpoints_req,
                     c.write_time AS checkpoint_write_time, c.sync_time AS checkpoint_sync_time,

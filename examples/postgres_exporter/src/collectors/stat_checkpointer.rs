@@ -7,7 +7,7 @@ use super::Assembly;
 /// Checkpoints and restartpoints (PostgreSQL 17 and later), postgres_exporter's `stat_checkpointer`, plus
 /// what 18 added: checkpoints completed (`num_done`, not only started) and the SLRU buffers they wrote. Read
 /// by name from the row as JSON, as `pg_stat_bgwriter`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT (j->>'num_timed')::int8 AS num_timed, (j->>'num_requested')::int8 AS num_requested,
                     (j->>'num_done')::int8 AS num_done,

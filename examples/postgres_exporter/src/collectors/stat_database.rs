@@ -6,7 +6,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// Per-database statistics from `pg_stat_database`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     names_as_declared,
     query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, numbackends, xact_commit, xact_rollback,
@@ -75,7 +75,7 @@ pub struct PgStatDatabase {
 }
 
 /// Data page checksum failures per database, PostgreSQL 12 and later.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, checksum_failures,
                     EXTRACT(EPOCH FROM checksum_last_failure)::float8 AS checksum_last_failure
@@ -98,7 +98,7 @@ pub struct PgStatDatabaseChecksums {
 }
 
 /// Session statistics of `pg_stat_database`, PostgreSQL 14 and later.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT datid::text AS datid, COALESCE(datname, '') AS datname, session_time, active_time,
                     idle_in_transaction_time, sessions, sessions_abandoned, sessions_fatal, sessions_killed,
@@ -140,7 +140,7 @@ pub struct PgStatDatabaseSessions {
 }
 
 /// Queries canceled due to conflicts with recovery, per database.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     names_as_declared,
     query = "SELECT datid::text AS datid, datname, confl_tablespace, confl_lock, confl_snapshot, confl_bufferpin,

@@ -8,7 +8,7 @@ use super::Assembly;
 /// `stat_io` collector, which postgres_exporter lacks. Times are in seconds (with track_io_timing). Bytes
 /// are PostgreSQL 18's columns, or operations times `op_bytes` before it. An operation a backend type never
 /// performs is NULL in the view and gives no sample.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT backend_type, object, context,
                     reads::float8 AS reads, read_time / 1000 AS read_time,

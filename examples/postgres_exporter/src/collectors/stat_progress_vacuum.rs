@@ -6,7 +6,7 @@ use super::Assembly;
 
 /// VACUUMs in progress, postgres_exporter's `stat_progress_vacuum`: one row per running vacuum, from
 /// `pg_stat_get_progress_info('VACUUM')` as upstream reads it (the view's columns changed names in 17).
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT COALESCE(d.datname, 'unknown') AS datname,
                     COALESCE(CASE WHEN d.datname = current_database() THEN s.relid::regclass::text END,
@@ -43,7 +43,7 @@ pub struct PgStatProgressVacuum {
 }
 
 /// The phase of each VACUUM in progress: one series per phase, 1 for the current one.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT COALESCE(d.datname, 'unknown') AS datname,
                     COALESCE(CASE WHEN d.datname = current_database() THEN s.relid::regclass::text END,

@@ -9,7 +9,7 @@ use super::Assembly;
 macro_rules! stat_replication {
     ($(#[$doc:meta])* $name:ident, pid: $pid:ident) => {
         $(#[$doc])*
-        #[derive(sqlx::FromRow, hubble::MetricCollector)]
+        #[derive(sqlx::FromRow, hubble::MetricGroup)]
         #[hubble(
             query = "SELECT application_name, client_addr::text AS client_addr, state, s.slot_name,
                             pg_stat_replication.pid::text AS pid,

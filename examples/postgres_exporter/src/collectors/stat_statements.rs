@@ -7,7 +7,7 @@
 //! as two rows; they are added up here, where upstream drops the second with a warning).
 
 use hubble::catalogue::Entry;
-use hubble::{CollectError, Collector, Desc, Metric, MetricKind};
+use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 use sqlx::Row;
 
 use super::Assembly;
@@ -118,13 +118,13 @@ impl Collector for PgStatStatements {
         "pg_stat_statements"
     }
 
-    fn descriptors(&self) -> Vec<Desc> {
-        let mut d: Vec<Desc> = COUNTERS
+    fn families(&self) -> Vec<Family> {
+        let mut d: Vec<Family> = COUNTERS
             .iter()
-            .map(|(name, help)| Desc::new(*name, *help, MetricKind::Counter, LABELS))
+            .map(|(name, help)| Family::new(*name, *help, MetricKind::Counter, LABELS))
             .collect();
         if self.options.include_query {
-            d.push(Desc::new(
+            d.push(Family::new(
                 QUERY_ID.0,
                 QUERY_ID.1,
                 MetricKind::Counter,
@@ -134,7 +134,7 @@ impl Collector for PgStatStatements {
         d
     }
 
-    async fn collect(&self) -> Result<Vec<Metric>, CollectError> {
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let version = self.version.get(&self.connections, self.name()).await?;
         let o = &self.options;
         let length = if o.include_query {
@@ -168,7 +168,7 @@ impl Collector for PgStatStatements {
             for (i, (name, help)) in COUNTERS.iter().enumerate() {
                 let value: Option<f64> = row.try_get(4 + i).map_err(decode)?;
                 out.push(
-                    Metric::counter(*name, *help, value.unwrap_or(0.0))
+                    Sample::counter(*name, *help, value.unwrap_or(0.0))
                         .label("user", user.as_str())
                         .label("datname", datname.as_str())
                         .label("queryid", queryid.as_str()),
@@ -178,7 +178,7 @@ impl Collector for PgStatStatements {
             if o.include_query && texts.insert(queryid.clone()) {
                 let text = label(3)?;
                 out.push(
-                    Metric::counter(QUERY_ID.0, QUERY_ID.1, 1.0)
+                    Sample::counter(QUERY_ID.0, QUERY_ID.1, 1.0)
                         .label("queryid", queryid)
                         .label("query", text),
                 );

@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// Per-table statistics of the connected database, from `pg_stat_user_tables`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     names_as_declared,
     query = "SELECT current_database() AS datname, schemaname, relname, seq_scan, seq_tup_read,

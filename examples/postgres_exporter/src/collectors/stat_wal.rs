@@ -7,7 +7,7 @@ use super::Assembly;
 /// WAL generation, from `pg_stat_wal` (PostgreSQL 14 and later): hubble's `stat_wal` collector, which
 /// postgres_exporter lacks. PostgreSQL 18 moved the write and sync columns to `pg_stat_io`; columns are read
 /// by name from the row as JSON, and one the server lacks gives no sample.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT (j->>'wal_records')::float8 AS records, (j->>'wal_fpi')::float8 AS fpi,
                     (j->>'wal_bytes')::float8 AS bytes, (j->>'wal_buffers_full')::float8 AS buffers_full,

@@ -6,7 +6,7 @@ use super::Assembly;
 
 /// The WAL receiver of a standby, postgres_exporter's `stat_wal_receiver`. LSNs are bytes from `0/0`,
 /// truncated to their low 52 bits (exact in a float), as upstream.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     names_as_declared,
     query = "SELECT COALESCE(trim(both '''' from substring(conninfo from 'host=([^ ]*)')), '') AS upstream_host,

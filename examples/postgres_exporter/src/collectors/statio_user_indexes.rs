@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// Block I/O per index of the connected database's user tables, postgres_exporter's `statio_user_indexes`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT schemaname, relname, indexrelname, idx_blks_read, idx_blks_hit
              FROM pg_statio_user_indexes ORDER BY indexrelname, relname, schemaname",

@@ -5,7 +5,7 @@ use hubble::catalogue::Entry;
 use super::Assembly;
 
 /// Block I/O per user table of the connected database, postgres_exporter's `statio_user_tables`.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     names_as_declared,
     query = "SELECT current_database() AS datname, schemaname, relname,

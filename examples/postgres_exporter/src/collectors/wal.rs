@@ -6,7 +6,7 @@ use super::Assembly;
 
 /// WAL segment files in the server's WAL directory, postgres_exporter's `wal` (needs `pg_monitor`, or
 /// `GRANT EXECUTE ON FUNCTION pg_ls_waldir() TO ...`).
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT COUNT(*) AS segments, SUM(size)::int8 AS size
              FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'",

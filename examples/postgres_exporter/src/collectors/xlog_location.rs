@@ -7,7 +7,7 @@ use super::Assembly;
 /// The WAL position being written (primary) or replayed (standby), postgres_exporter's `xlog_location`.
 /// Upstream reads it only before PostgreSQL 10 (with the `xlog` functions) and exports nothing since; the
 /// same figure comes from the `wal` functions here, on every version.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
                       - '0/0') % (2^52)::bigint)::float8 AS bytes",

@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "db", interval = "15")]
 struct Sizes {
     /// Size in bytes.

@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "leader_only", role = "leader")]
 struct LeaderOnly {
     /// Up.
@@ -6,7 +6,7 @@ struct LeaderOnly {
     up: f64,
 }
 
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "empty_range", min_version = 170000, max_version = 140000)]
 struct EmptyRange {
     /// Up.
@@ -14,7 +14,7 @@ struct EmptyRange {
     up: f64,
 }
 
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "not_a_number", min_version = "14")]
 struct NotANumber {
     /// Up.
@@ -22,7 +22,7 @@ struct NotANumber {
     up: f64,
 }
 
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "flag_with_value", per_database = true)]
 struct FlagWithValue {
     /// Up.

@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "db", const_labels(role = "primary"))]
 struct Sizes {
     #[metric(label)]

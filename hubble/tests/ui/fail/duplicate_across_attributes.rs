@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(query = "SELECT 1 AS size_bytes", prefix = "db")]
 #[hubble(prefix = "pg")]
 struct Sizes {

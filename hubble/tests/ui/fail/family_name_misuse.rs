@@ -1,5 +1,5 @@
 /// One family per row needs exactly one value field.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "vars")]
 struct TwoValues {
     #[metric(family_name)]
@@ -13,7 +13,7 @@ struct TwoValues {
 }
 
 /// A row's help needs a row's family.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "vars")]
 struct HelpWithoutName {
     #[metric(family_help)]
@@ -24,7 +24,7 @@ struct HelpWithoutName {
 }
 
 /// The family is named by the field's value, not by its name.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "vars")]
 struct Renamed {
     #[metric(family_name, rename = "variable")]
@@ -35,7 +35,7 @@ struct Renamed {
 }
 
 /// Without a help column, the value field's doc comment is every family's help.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "vars")]
 struct NoHelp {
     #[metric(family_name)]

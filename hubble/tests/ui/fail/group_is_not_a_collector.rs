@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(query = "SELECT 1 AS jobs", prefix = "app")]
 struct Load {
     /// Jobs.

@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "http")]
 struct Requests {
     /// Responses with a 2xx status.

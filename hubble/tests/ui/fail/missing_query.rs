@@ -1,5 +1,5 @@
 /// No query: this group is filled by code, so it cannot be a SQL collector.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(prefix = "db")]
 struct Sizes {
     /// Size in bytes.

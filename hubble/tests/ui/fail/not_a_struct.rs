@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 enum State {
     Up,
     Down,

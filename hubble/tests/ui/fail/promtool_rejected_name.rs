@@ -1,5 +1,5 @@
 /// Orders per shop, as a gauge named like a histogram's count.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "shop")]
 struct Orders {
     #[metric(label)]

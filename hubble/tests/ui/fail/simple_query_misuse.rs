@@ -1,5 +1,5 @@
 /// `simple_query` says how a query is sent: a group without one cannot have it.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "tables", simple_query)]
 struct NoQuery {
     /// Live rows.
@@ -8,7 +8,7 @@ struct NoQuery {
 }
 
 /// It is a flag, not a key with a value.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(query = "SHOW LISTS", prefix = "pgbouncer", simple_query = true)]
 struct WithValue {
     /// Items.

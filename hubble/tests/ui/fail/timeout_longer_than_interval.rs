@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "db", interval = "10s", timeout = "1m")]
 struct Sizes {
     /// Size in bytes.

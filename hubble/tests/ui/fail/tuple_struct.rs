@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 struct Size(i64);
 
 fn main() {}

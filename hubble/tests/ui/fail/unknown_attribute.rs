@@ -1,4 +1,4 @@
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "db", quary = "SELECT 1")]
 struct Sizes {
     /// Size in bytes.

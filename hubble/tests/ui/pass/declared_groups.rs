@@ -1,7 +1,7 @@
 use hubble::MetricGroup as _;
 
 /// Per-database activity, as in the design notes.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(
     query = "SELECT datname, numbackends, xact_commit FROM pg_stat_database WHERE datname IS NOT NULL",
     prefix = "pg_stat_database",
@@ -20,7 +20,7 @@ struct PgStatDatabase {
 }
 
 /// WAL receiver statistics: standbys of PostgreSQL 13 to 17 only (a condition checked per target).
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "wal_receiver", min_version = 130000, max_version = 180000, role = "replica")]
 struct WalReceiver {
     /// Last flushed position.
@@ -29,7 +29,7 @@ struct WalReceiver {
 }
 
 /// One database's tables: run in each database by an exporter that visits them all.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 #[hubble(prefix = "tables", per_database)]
 struct Tables {
     #[metric(label)]
@@ -40,7 +40,7 @@ struct Tables {
 }
 
 /// A server that refuses prepared statements (PgBouncer's admin console) gets the simple query protocol.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(query = "SHOW LISTS", prefix = "pgbouncer", simple_query)]
 struct Lists {
     #[metric(label)]
@@ -51,7 +51,7 @@ struct Lists {
 }
 
 /// Server settings, one family per row, each with its own help (as `pg_settings`).
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(query = "SELECT name, short_desc, setting::float8 AS value FROM pg_settings WHERE vartype = 'integer'", prefix = "pg_settings")]
 struct Settings {
     #[metric(family_name)]
@@ -63,7 +63,7 @@ struct Settings {
 }
 
 /// Generic groups work too.
-#[derive(hubble::MetricCollector)]
+#[derive(hubble::MetricGroup)]
 struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
     /// A value.
     #[metric(gauge)]
@@ -71,7 +71,7 @@ struct Wrapped<T: hubble::MetricValue + Send + Sync + 'static> {
 }
 
 /// A histogram: bucket bounds, cumulative counts, sum and count, as postgres_exporter's columns.
-#[derive(sqlx::FromRow, hubble::MetricCollector)]
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
 #[hubble(query = "SELECT 'idle' AS state", prefix = "pg_process_idle")]
 struct Idle {
     #[metric(label)]

@@ -11,7 +11,7 @@ struct String;
 mod std {}
 mod core {}
 
-#[derive(::hubble::MetricCollector)]
+#[derive(::hubble::MetricGroup)]
 #[hubble(prefix = "shadowed", const_labels(a = "b"))]
 struct Shadowed {
     #[metric(label)]
