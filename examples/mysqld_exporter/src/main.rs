@@ -18,9 +18,8 @@ use mysqld_exporter::collectors::{Options, CATALOGUE, NOT_BUILT_OPTIONS};
 use mysqld_exporter::probe::ProbeConfig;
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
-/// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name>; on by
-/// default: global_status, global_variables, slave_status, info_schema.innodb_cmp, info_schema.innodb_cmpmem,
-/// info_schema.query_response_time; off: info_schema.processlist, binlog_size, heartbeat.
+/// mysqld_exporter's. Collectors are turned on and off with --collect.<name> and --no-collect.<name> (listed
+/// below with their defaults).
 /// The server is read every --collection.interval; scrapes are served from the last results. With
 /// --discovery.file, each listed server's credentials come from the option file's section its
 /// __param_auth_module label names ([client] by default).
@@ -65,6 +64,13 @@ struct Flags {
         default_value = "heartbeat"
     )]
     heartbeat_table: String,
+    /// info_schema.tables: the databases whose tables are exported, comma-separated, or '*' for all.
+    #[arg(
+        long = "collect.info_schema.tables.databases",
+        value_name = "LIST",
+        default_value = "*"
+    )]
+    tables_databases: String,
     /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working);
     /// repeat it to listen on several.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
@@ -152,6 +158,7 @@ fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
         heartbeat_database: flags.heartbeat_database.clone(),
         heartbeat_table: flags.heartbeat_table.clone(),
         heartbeat_utc: on("heartbeat.utc"),
+        tables_databases: flags.tables_databases.clone(),
     }
 }
 

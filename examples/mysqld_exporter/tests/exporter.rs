@@ -701,3 +701,175 @@ fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
     }
     drop(sleeper);
 }
+
+/// The TYPE lines of families starting with one of `prefixes`: `name type`.
+fn typed_families(body: &str, prefixes: &[&str]) -> BTreeSet<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// mysqld_exporter 0.20's table, InnoDB metrics, performance schema and replica-host collectors on a real
+/// workload (a table read by its index, written and deleted from; the performance schema on): each up, its
+/// families with upstream's names and labels, and every family Debian's mysqld_exporter 0.14 exports for
+/// the same collectors exported here too.
+#[test]
+fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_20() {
+    let db = MariaDb::start_with(&["--performance-schema=ON", "--innodb-monitor-enable=all"]);
+    db.sql(&format!(
+        "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
+         GRANT PROCESS, REPLICATION CLIENT, REPLICATION MASTER ADMIN, SLAVE MONITOR, SELECT
+           ON *.* TO 'exporter'@'127.0.0.1';
+         CREATE DATABASE app;
+         CREATE TABLE app.orders (id INT PRIMARY KEY AUTO_INCREMENT, note VARCHAR(40), KEY note (note));
+         INSERT INTO app.orders (note) VALUES ('a'), ('b'), ('c');
+         SELECT * FROM app.orders WHERE id = 2;
+         SELECT * FROM app.orders WHERE note = 'c';
+         UPDATE app.orders SET note = 'd' WHERE id = 1;
+         DELETE FROM app.orders WHERE id = 3;
+         LOCK TABLES app.orders READ; UNLOCK TABLES;"
+    ));
+    let collectors = [
+        "info_schema.tables",
+        "info_schema.innodb_metrics",
+        "perf_schema.tableiowaits",
+        "perf_schema.indexiowaits",
+        "perf_schema.tablelocks",
+        "slave_hosts",
+    ];
+    let flags: Vec<String> = collectors
+        .iter()
+        .map(|c| format!("--collect.{c}"))
+        .chain(["--collect.info_schema.tables.databases=app".to_owned()])
+        .collect();
+    let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
+        c.args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+            .args(["--mysqld.username", "exporter"])
+            .env("MYSQLD_EXPORTER_PASSWORD", PASSWORD)
+            .env("HOME", "/nonexistent")
+            .args(&flags);
+    });
+    let ups: Vec<String> = collectors
+        .iter()
+        .map(|c| format!("hubble_collector_up{{collector=\"{c}\"}} 1"))
+        .collect();
+    let body = hubble_test_support::wait_lines(addr, &ups);
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        hubble_test_support::value(&body, name, labels)
+            .unwrap_or_else(|| panic!("no {name}{labels:?} in\n{body}"))
+    };
+    let table = [("schema", "app"), ("table", "orders")];
+    assert!(value("mysql_info_schema_table_rows", &table) >= 0.0);
+    assert!(
+        value(
+            "mysql_info_schema_table_size",
+            &[table[0], table[1], ("component", "data_length")]
+        ) > 0.0
+    );
+    assert!(
+        value(
+            "mysql_info_schema_table_version",
+            &[
+                table[0],
+                table[1],
+                ("engine", "InnoDB"),
+                ("type", "BASE TABLE")
+            ]
+        ) > 0.0
+    );
+    // Only the listed database.
+    assert!(!body.contains("schema=\"mysql\",table="), "{body}");
+    let orders = [("schema", "app"), ("name", "orders")];
+    assert!(
+        value(
+            "mysql_perf_schema_table_io_waits_total",
+            &[orders[0], orders[1], ("operation", "fetch")]
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            "mysql_perf_schema_index_io_waits_total",
+            &[
+                orders[0],
+                orders[1],
+                ("index", "PRIMARY"),
+                ("operation", "fetch")
+            ]
+        ) >= 1.0
+    );
+    // Inserts are counted on the table's row without an index only.
+    assert!(
+        hubble_test_support::value(
+            &body,
+            "mysql_perf_schema_index_io_waits_total",
+            &[("index", "PRIMARY"), ("operation", "insert")]
+        )
+        .is_none(),
+        "{body}"
+    );
+    assert!(
+        value(
+            "mysql_perf_schema_sql_lock_waits_total",
+            &[orders[0], orders[1], ("operation", "read_normal")]
+        ) >= 0.0
+    );
+    assert!(
+        value(
+            "mysql_perf_schema_external_lock_waits_seconds_total",
+            &[orders[0], orders[1], ("operation", "read")]
+        ) >= 0.0
+    );
+    assert!(
+        value(
+            "mysql_info_schema_innodb_metrics_buffer_pool_pages",
+            &[("state", "data")]
+        ) > 0.0
+    );
+    assert!(
+        body.lines()
+            .any(|l| l
+                .starts_with("mysql_info_schema_innodb_metrics_buffer_buffer_pool_reads_total ")),
+        "{body}"
+    );
+    assert!(promtool_check(body.as_bytes())
+        .lines()
+        .all(|l| !l.contains("mysql_perf_schema") && !l.contains("mysql_info_schema_table")));
+
+    // Debian's mysqld_exporter 0.14 with the same collectors: every family it exports here, we export,
+    // typed alike.
+    let theirs_addr = free_addr();
+    let Ok(theirs) = Command::new("prometheus-mysqld-exporter")
+        .env(
+            "DATA_SOURCE_NAME",
+            format!("exporter:{PASSWORD}@(127.0.0.1:{})/", db.port),
+        )
+        .args(["--web.listen-address", &theirs_addr.to_string()])
+        .args(&flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        panic!("prometheus-mysqld-exporter is not installed (scripts/test.sh installs it)");
+    };
+    let _theirs = KillOnDrop::new(theirs);
+    let prefixes = [
+        "mysql_info_schema_table",
+        "mysql_info_schema_innodb_metrics_",
+        "mysql_perf_schema_",
+        "mysql_heartbeat_mysql_slave_hosts",
+    ];
+    let their_body = wait_showing(Duration::from_secs(30), "mysqld_exporter 0.14", || {
+        let b = scrape(theirs_addr);
+        if b.contains("mysql_up 1") && b.contains("mysql_perf_schema_table_io_waits_total") {
+            Ok(b)
+        } else {
+            Err(b)
+        }
+    });
+    let ours = typed_families(&scrape(addr), &prefixes);
+    let theirs = typed_families(&their_body, &prefixes);
+    let missing: Vec<&String> = theirs.difference(&ours).collect();
+    assert!(missing.is_empty(), "0.14 exports, we do not: {missing:#?}");
+}

@@ -3,13 +3,20 @@
 //! defaults and help, the status page's list and the build all come from [`CATALOGUE`].
 
 pub mod binlog;
+pub(crate) mod columns;
 pub mod global_status;
 pub mod global_variables;
 pub mod heartbeat;
 pub mod info_schema_innodb_cmp;
 pub mod info_schema_innodb_cmpmem;
+pub mod info_schema_innodb_metrics;
 pub mod info_schema_processlist;
 pub mod info_schema_query_response_time;
+pub mod info_schema_tables;
+pub mod perf_schema_index_io_waits;
+pub mod perf_schema_table_io_waits;
+pub mod perf_schema_table_lock_waits;
+pub mod slave_hosts;
 pub mod slave_status;
 
 use hubble::catalogue::Catalogue;
@@ -82,23 +89,27 @@ pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
         info_schema_innodb_cmp::COLLECTOR,
         info_schema_innodb_cmpmem::COLLECTOR,
         info_schema_query_response_time::COLLECTOR,
+        info_schema_tables::COLLECTOR,
+        info_schema_innodb_metrics::COLLECTOR,
+        perf_schema_table_io_waits::COLLECTOR,
+        perf_schema_index_io_waits::COLLECTOR,
+        perf_schema_table_lock_waits::COLLECTOR,
+        slave_hosts::COLLECTOR,
     ],
 )
 .with_upstream_only(&NOT_BUILT);
 
 /// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
 /// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 27] = [
+pub const NOT_BUILT: [&str; 21] = [
     "auto_increment.columns",
     "engine_innodb_status",
     "engine_tokudb_status",
     "info_schema.clientstats",
-    "info_schema.innodb_metrics",
     "info_schema.innodb_tablespaces",
     "info_schema.replica_host",
     "info_schema.rocksdb_perf_context",
     "info_schema.schemastats",
-    "info_schema.tables",
     "info_schema.tablestats",
     "info_schema.userstats",
     "mysql.user",
@@ -107,21 +118,16 @@ pub const NOT_BUILT: [&str; 27] = [
     "perf_schema.eventswaits",
     "perf_schema.file_events",
     "perf_schema.file_instances",
-    "perf_schema.indexiowaits",
     "perf_schema.memory_events",
     "perf_schema.replication_applier_status_by_worker",
     "perf_schema.replication_group_member_stats",
     "perf_schema.replication_group_members",
-    "perf_schema.tableiowaits",
-    "perf_schema.tablelocks",
-    "slave_hosts",
     "sys.user_summary",
 ];
 
 /// The options of those collectors (`--collect.<collector>.<option> VALUE`), accepted for the same reason;
 /// `true` for the repeatable one.
-pub const NOT_BUILT_OPTIONS: [(&str, bool); 9] = [
-    ("info_schema.tables.databases", false),
+pub const NOT_BUILT_OPTIONS: [(&str, bool); 8] = [
     ("mysql.user.privileges", false),
     ("perf_schema.eventsstatements.digest_text_limit", false),
     ("perf_schema.eventsstatements.exclude_schemas", true),
@@ -148,6 +154,8 @@ pub struct Options {
     pub heartbeat_table: String,
     /// `heartbeat.utc`: the writer stores UTC (`pt-heartbeat --utc`).
     pub heartbeat_utc: bool,
+    /// `info_schema.tables.databases`: the databases whose tables are exported, comma-separated, or `*`.
+    pub tables_databases: String,
 }
 
 impl Default for Options {
@@ -159,6 +167,7 @@ impl Default for Options {
             heartbeat_database: "heartbeat".to_owned(),
             heartbeat_table: "heartbeat".to_owned(),
             heartbeat_utc: false,
+            tables_databases: "*".to_owned(),
         }
     }
 }
@@ -212,6 +221,25 @@ impl Assembly {
             queries,
             families,
             map,
+            server,
+        });
+    }
+
+    /// Adds a [`columns::Columns`] collector: `sql`'s rows mapped by `columns`, not applicable where the
+    /// server lacks `missing` (the table's schema or engine).
+    fn columns(
+        &mut self,
+        name: &'static str,
+        sql: String,
+        columns: &'static [columns::Column],
+        missing: &'static str,
+    ) {
+        let server = self.server.clone();
+        self.add(columns::Columns {
+            name,
+            sql,
+            columns,
+            missing,
             server,
         });
     }
@@ -281,5 +309,65 @@ pub(crate) mod testing {
             .collect();
         out.sort();
         out
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    /// mysqld_exporter 0.20.0's collectors and defaults (the `scrapers` map of `mysqld_exporter.go`).
+    const UPSTREAM: [(&str, bool); 36] = [
+        ("global_status", true),
+        ("global_variables", true),
+        ("slave_status", true),
+        ("info_schema.processlist", false),
+        ("mysql.user", false),
+        ("info_schema.tables", false),
+        ("info_schema.innodb_tablespaces", false),
+        ("info_schema.innodb_metrics", false),
+        ("auto_increment.columns", false),
+        ("binlog_size", false),
+        ("perf_schema.tableiowaits", false),
+        ("perf_schema.indexiowaits", false),
+        ("perf_schema.tablelocks", false),
+        ("perf_schema.eventsstatements", false),
+        ("perf_schema.eventsstatementssum", false),
+        ("perf_schema.eventswaits", false),
+        ("perf_schema.file_events", false),
+        ("perf_schema.file_instances", false),
+        ("perf_schema.memory_events", false),
+        ("perf_schema.replication_group_members", false),
+        ("perf_schema.replication_group_member_stats", false),
+        ("perf_schema.replication_applier_status_by_worker", false),
+        ("sys.user_summary", false),
+        ("info_schema.userstats", false),
+        ("info_schema.clientstats", false),
+        ("info_schema.tablestats", false),
+        ("info_schema.schemastats", false),
+        ("info_schema.innodb_cmp", true),
+        ("info_schema.innodb_cmpmem", true),
+        ("info_schema.query_response_time", true),
+        ("engine_tokudb_status", false),
+        ("engine_innodb_status", false),
+        ("heartbeat", false),
+        ("slave_hosts", false),
+        ("info_schema.replica_host", false),
+        ("info_schema.rocksdb_perf_context", false),
+    ];
+
+    #[test]
+    fn every_upstream_collector_is_built_or_accepted_with_its_default() {
+        for (name, default) in UPSTREAM {
+            match CATALOGUE.entries().iter().find(|e| e.name == name) {
+                Some(entry) => assert_eq!(entry.default, default, "{name}"),
+                None => assert!(
+                    !default && CATALOGUE.upstream_only().contains(&name),
+                    "{name} neither built nor accepted"
+                ),
+            }
+        }
+        let offered = CATALOGUE.entries().len() + CATALOGUE.upstream_only().len();
+        assert_eq!(offered, UPSTREAM.len(), "a name upstream does not have");
     }
 }
