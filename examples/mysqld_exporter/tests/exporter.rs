@@ -738,6 +738,10 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         "perf_schema.indexiowaits",
         "perf_schema.tablelocks",
         "slave_hosts",
+        "info_schema.innodb_tablespaces",
+        "auto_increment.columns",
+        "perf_schema.eventswaits",
+        "perf_schema.file_events",
     ];
     let flags: Vec<String> = collectors
         .iter()
@@ -780,7 +784,10 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         ) > 0.0
     );
     // Only the listed database.
-    assert!(!body.contains("schema=\"mysql\",table="), "{body}");
+    assert!(
+        !body.contains("mysql_info_schema_table_rows{schema=\"mysql\""),
+        "{body}"
+    );
     let orders = [("schema", "app"), ("name", "orders")];
     assert!(
         value(
@@ -833,6 +840,35 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
                 .starts_with("mysql_info_schema_innodb_metrics_buffer_buffer_pool_reads_total ")),
         "{body}"
     );
+    let column = [table[0], table[1], ("column", "id")];
+    assert_eq!(
+        value("mysql_info_schema_auto_increment_column", &column),
+        4.0
+    );
+    assert_eq!(
+        value("mysql_info_schema_auto_increment_column_max", &column),
+        2_147_483_647.0
+    );
+    assert!(
+        value(
+            "mysql_info_schema_innodb_tablespace_file_size_bytes",
+            &[("tablespace_name", "app/orders")]
+        ) > 0.0
+    );
+    assert!(
+        value(
+            "mysql_perf_schema_file_events_total",
+            &[
+                ("event_name", "wait/io/file/innodb/innodb_data_file"),
+                ("mode", "read")
+            ]
+        ) >= 0.0
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("mysql_perf_schema_events_waits_total{event_name=\"wait/")),
+        "{body}"
+    );
     assert!(promtool_check(body.as_bytes())
         .lines()
         .all(|l| !l.contains("mysql_perf_schema") && !l.contains("mysql_info_schema_table")));
@@ -859,6 +895,8 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         "mysql_info_schema_innodb_metrics_",
         "mysql_perf_schema_",
         "mysql_heartbeat_mysql_slave_hosts",
+        "mysql_info_schema_auto_increment",
+        "mysql_info_schema_innodb_tablespace",
     ];
     let their_body = wait_showing(Duration::from_secs(30), "mysqld_exporter 0.14", || {
         let b = scrape(theirs_addr);

@@ -7,12 +7,16 @@ pub(crate) mod columns;
 pub mod global_status;
 pub mod global_variables;
 pub mod heartbeat;
+pub mod info_schema_auto_increment;
 pub mod info_schema_innodb_cmp;
 pub mod info_schema_innodb_cmpmem;
 pub mod info_schema_innodb_metrics;
+pub mod info_schema_innodb_sys_tablespaces;
 pub mod info_schema_processlist;
 pub mod info_schema_query_response_time;
 pub mod info_schema_tables;
+pub mod perf_schema_events_waits;
+pub mod perf_schema_file_events;
 pub mod perf_schema_index_io_waits;
 pub mod perf_schema_table_io_waits;
 pub mod perf_schema_table_lock_waits;
@@ -95,18 +99,20 @@ pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
         perf_schema_index_io_waits::COLLECTOR,
         perf_schema_table_lock_waits::COLLECTOR,
         slave_hosts::COLLECTOR,
+        info_schema_innodb_sys_tablespaces::COLLECTOR,
+        info_schema_auto_increment::COLLECTOR,
+        perf_schema_events_waits::COLLECTOR,
+        perf_schema_file_events::COLLECTOR,
     ],
 )
 .with_upstream_only(&NOT_BUILT);
 
 /// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
 /// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 21] = [
-    "auto_increment.columns",
+pub const NOT_BUILT: [&str; 17] = [
     "engine_innodb_status",
     "engine_tokudb_status",
     "info_schema.clientstats",
-    "info_schema.innodb_tablespaces",
     "info_schema.replica_host",
     "info_schema.rocksdb_perf_context",
     "info_schema.schemastats",
@@ -115,8 +121,6 @@ pub const NOT_BUILT: [&str; 21] = [
     "mysql.user",
     "perf_schema.eventsstatements",
     "perf_schema.eventsstatementssum",
-    "perf_schema.eventswaits",
-    "perf_schema.file_events",
     "perf_schema.file_instances",
     "perf_schema.memory_events",
     "perf_schema.replication_applier_status_by_worker",
