@@ -717,7 +717,11 @@ fn typed_families(body: &str, prefixes: &[&str]) -> BTreeSet<String> {
 /// the same collectors exported here too.
 #[test]
 fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_20() {
-    let db = MariaDb::start_with(&["--performance-schema=ON", "--innodb-monitor-enable=all"]);
+    let db = MariaDb::start_with(&[
+        "--performance-schema=ON",
+        "--innodb-monitor-enable=all",
+        "--userstat=ON",
+    ]);
     db.sql(&format!(
         "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
          GRANT PROCESS, REPLICATION CLIENT, REPLICATION MASTER ADMIN, SLAVE MONITOR, SELECT
@@ -742,6 +746,10 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         "auto_increment.columns",
         "perf_schema.eventswaits",
         "perf_schema.file_events",
+        "info_schema.userstats",
+        "info_schema.clientstats",
+        "info_schema.tablestats",
+        "info_schema.schemastats",
     ];
     let flags: Vec<String> = collectors
         .iter()
@@ -869,6 +877,26 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
             .any(|l| l.starts_with("mysql_perf_schema_events_waits_total{event_name=\"wait/")),
         "{body}"
     );
+    // userstat's tables: the workload above ran as root, the exporter's own queries as `exporter`.
+    assert!(
+        value(
+            "mysql_info_schema_user_statistics_select_commands_total",
+            &[("user", "root")]
+        ) >= 2.0
+    );
+    assert!(
+        value(
+            "mysql_info_schema_client_statistics_total_connections",
+            &[("client", "localhost")]
+        ) >= 1.0
+    );
+    assert!(value("mysql_info_schema_table_statistics_rows_read_total", &table) >= 1.0);
+    assert!(
+        value(
+            "mysql_info_schema_schema_statistics_rows_changed_total",
+            &[("schema", "app")]
+        ) >= 1.0
+    );
     assert!(promtool_check(body.as_bytes())
         .lines()
         .all(|l| !l.contains("mysql_perf_schema") && !l.contains("mysql_info_schema_table")));
@@ -897,6 +925,9 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         "mysql_heartbeat_mysql_slave_hosts",
         "mysql_info_schema_auto_increment",
         "mysql_info_schema_innodb_tablespace",
+        "mysql_info_schema_user_statistics",
+        "mysql_info_schema_client_statistics",
+        "mysql_info_schema_schema_statistics",
     ];
     let their_body = wait_showing(Duration::from_secs(30), "mysqld_exporter 0.14", || {
         let b = scrape(theirs_addr);
@@ -910,4 +941,19 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
     let theirs = typed_families(&their_body, &prefixes);
     let missing: Vec<&String> = theirs.difference(&ours).collect();
     assert!(missing.is_empty(), "0.14 exports, we do not: {missing:#?}");
+
+    // With userstat off, its collectors do not apply, and say why; the others go on.
+    db.sql("SET GLOBAL userstat = OFF");
+    let body = hubble_test_support::wait_lines(
+        addr,
+        &[
+            "hubble_collector_not_applicable{collector=\"info_schema.userstats\"} 1",
+            "hubble_collector_not_applicable{collector=\"info_schema.schemastats\"} 1",
+            "hubble_collector_up{collector=\"info_schema.tables\"} 1",
+        ],
+    );
+    assert!(
+        !body.contains("mysql_info_schema_user_statistics_"),
+        "{body}"
+    );
 }

@@ -8,13 +8,17 @@ pub mod global_status;
 pub mod global_variables;
 pub mod heartbeat;
 pub mod info_schema_auto_increment;
+pub mod info_schema_clientstats;
 pub mod info_schema_innodb_cmp;
 pub mod info_schema_innodb_cmpmem;
 pub mod info_schema_innodb_metrics;
 pub mod info_schema_innodb_sys_tablespaces;
 pub mod info_schema_processlist;
 pub mod info_schema_query_response_time;
+pub mod info_schema_schemastats;
 pub mod info_schema_tables;
+pub mod info_schema_tablestats;
+pub mod info_schema_userstats;
 pub mod perf_schema_events_waits;
 pub mod perf_schema_file_events;
 pub mod perf_schema_index_io_waits;
@@ -22,6 +26,7 @@ pub mod perf_schema_table_io_waits;
 pub mod perf_schema_table_lock_waits;
 pub mod slave_hosts;
 pub mod slave_status;
+pub(crate) mod statistics;
 
 use hubble::catalogue::Catalogue;
 use hubble::connections::Connections;
@@ -103,21 +108,21 @@ pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
         info_schema_auto_increment::COLLECTOR,
         perf_schema_events_waits::COLLECTOR,
         perf_schema_file_events::COLLECTOR,
+        info_schema_userstats::COLLECTOR,
+        info_schema_clientstats::COLLECTOR,
+        info_schema_tablestats::COLLECTOR,
+        info_schema_schemastats::COLLECTOR,
     ],
 )
 .with_upstream_only(&NOT_BUILT);
 
 /// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
 /// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 17] = [
+pub const NOT_BUILT: [&str; 13] = [
     "engine_innodb_status",
     "engine_tokudb_status",
-    "info_schema.clientstats",
     "info_schema.replica_host",
     "info_schema.rocksdb_perf_context",
-    "info_schema.schemastats",
-    "info_schema.tablestats",
-    "info_schema.userstats",
     "mysql.user",
     "perf_schema.eventsstatements",
     "perf_schema.eventsstatementssum",
