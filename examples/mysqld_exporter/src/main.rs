@@ -71,6 +71,31 @@ struct Flags {
         default_value = "*"
     )]
     tables_databases: String,
+    /// perf_schema.eventsstatements: most statement digests exported, the costliest first.
+    #[arg(
+        long = "collect.perf_schema.eventsstatements.limit",
+        value_name = "N",
+        default_value_t = 250
+    )]
+    statements_limit: u32,
+    /// perf_schema.eventsstatements: digests last seen longer ago than this many seconds are left out.
+    #[arg(
+        long = "collect.perf_schema.eventsstatements.timelimit",
+        value_name = "SECONDS",
+        default_value_t = 86_400
+    )]
+    statements_timelimit: u32,
+    /// perf_schema.eventsstatements: characters of normalized statement text kept.
+    #[arg(
+        long = "collect.perf_schema.eventsstatements.digest_text_limit",
+        value_name = "N",
+        default_value_t = 120
+    )]
+    statements_digest_text_limit: u32,
+    /// perf_schema.eventsstatements: a schema to leave out besides mysql, performance_schema and
+    /// information_schema; repeat it for several.
+    #[arg(long = "collect.perf_schema.eventsstatements.exclude_schemas", value_name = "SCHEMA", action = clap::ArgAction::Append)]
+    statements_exclude_schemas: Vec<String>,
     /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working);
     /// repeat it to listen on several.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
@@ -137,10 +162,12 @@ fn not_built_option_flags() -> Vec<clap::Arg> {
 
 /// The collectors' boolean options, `--collect.<option>` and `--no-collect.<option>` as kingpin has them:
 /// (option, default).
-const BOOL_OPTIONS: [(&str, bool); 3] = [
+const BOOL_OPTIONS: [(&str, bool); 4] = [
     ("info_schema.processlist.processes_by_user", true),
     ("info_schema.processlist.processes_by_host", true),
     ("heartbeat.utc", false),
+    // mysql.user's, accepted while the collector is not built.
+    ("mysql.user.privileges", false),
 ];
 
 fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
@@ -159,6 +186,10 @@ fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
         heartbeat_table: flags.heartbeat_table.clone(),
         heartbeat_utc: on("heartbeat.utc"),
         tables_databases: flags.tables_databases.clone(),
+        statements_limit: flags.statements_limit,
+        statements_timelimit: flags.statements_timelimit,
+        statements_digest_text_limit: flags.statements_digest_text_limit,
+        statements_exclude_schemas: flags.statements_exclude_schemas.clone(),
     }
 }
 

@@ -19,6 +19,8 @@ pub mod info_schema_schemastats;
 pub mod info_schema_tables;
 pub mod info_schema_tablestats;
 pub mod info_schema_userstats;
+pub mod perf_schema_events_statements;
+pub mod perf_schema_events_statements_sum;
 pub mod perf_schema_events_waits;
 pub mod perf_schema_file_events;
 pub mod perf_schema_index_io_waits;
@@ -112,20 +114,20 @@ pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
         info_schema_clientstats::COLLECTOR,
         info_schema_tablestats::COLLECTOR,
         info_schema_schemastats::COLLECTOR,
+        perf_schema_events_statements::COLLECTOR,
+        perf_schema_events_statements_sum::COLLECTOR,
     ],
 )
 .with_upstream_only(&NOT_BUILT);
 
 /// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
 /// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 13] = [
+pub const NOT_BUILT: [&str; 11] = [
     "engine_innodb_status",
     "engine_tokudb_status",
     "info_schema.replica_host",
     "info_schema.rocksdb_perf_context",
     "mysql.user",
-    "perf_schema.eventsstatements",
-    "perf_schema.eventsstatementssum",
     "perf_schema.file_instances",
     "perf_schema.memory_events",
     "perf_schema.replication_applier_status_by_worker",
@@ -136,12 +138,7 @@ pub const NOT_BUILT: [&str; 13] = [
 
 /// The options of those collectors (`--collect.<collector>.<option> VALUE`), accepted for the same reason;
 /// `true` for the repeatable one.
-pub const NOT_BUILT_OPTIONS: [(&str, bool); 8] = [
-    ("mysql.user.privileges", false),
-    ("perf_schema.eventsstatements.digest_text_limit", false),
-    ("perf_schema.eventsstatements.exclude_schemas", true),
-    ("perf_schema.eventsstatements.limit", false),
-    ("perf_schema.eventsstatements.timelimit", false),
+pub const NOT_BUILT_OPTIONS: [(&str, bool); 3] = [
     ("perf_schema.file_instances.filter", false),
     ("perf_schema.file_instances.remove_prefix", false),
     ("perf_schema.memory_events.remove_prefix", false),
@@ -165,6 +162,14 @@ pub struct Options {
     pub heartbeat_utc: bool,
     /// `info_schema.tables.databases`: the databases whose tables are exported, comma-separated, or `*`.
     pub tables_databases: String,
+    /// `perf_schema.eventsstatements.limit`: most digests exported.
+    pub statements_limit: u32,
+    /// `perf_schema.eventsstatements.timelimit`: digests last seen longer ago (seconds) are left out.
+    pub statements_timelimit: u32,
+    /// `perf_schema.eventsstatements.digest_text_limit`: characters of statement text kept.
+    pub statements_digest_text_limit: u32,
+    /// `perf_schema.eventsstatements.exclude_schemas`: schemas left out besides the server's own.
+    pub statements_exclude_schemas: Vec<String>,
 }
 
 impl Default for Options {
@@ -177,6 +182,10 @@ impl Default for Options {
             heartbeat_table: "heartbeat".to_owned(),
             heartbeat_utc: false,
             tables_databases: "*".to_owned(),
+            statements_limit: 250,
+            statements_timelimit: 86_400,
+            statements_digest_text_limit: 120,
+            statements_exclude_schemas: Vec::new(),
         }
     }
 }
