@@ -96,6 +96,27 @@ struct Flags {
     /// information_schema; repeat it for several.
     #[arg(long = "collect.perf_schema.eventsstatements.exclude_schemas", value_name = "SCHEMA", action = clap::ArgAction::Append)]
     statements_exclude_schemas: Vec<String>,
+    /// perf_schema.memory_events: the prefix cut from event names.
+    #[arg(
+        long = "collect.perf_schema.memory_events.remove_prefix",
+        value_name = "PREFIX",
+        default_value = "memory/"
+    )]
+    memory_events_remove_prefix: String,
+    /// perf_schema.file_instances: a regular expression (the server's REGEXP) the file names must match.
+    #[arg(
+        long = "collect.perf_schema.file_instances.filter",
+        value_name = "REGEXP",
+        default_value = ".*"
+    )]
+    file_instances_filter: String,
+    /// perf_schema.file_instances: the prefix cut from file names.
+    #[arg(
+        long = "collect.perf_schema.file_instances.remove_prefix",
+        value_name = "PREFIX",
+        default_value = "/var/lib/mysql/"
+    )]
+    file_instances_remove_prefix: String,
     /// Address to listen on for HTTP requests (mysqld_exporter's port, so scrape configs keep working);
     /// repeat it to listen on several.
     #[arg(long = "web.listen-address", value_name = "ADDR", default_value = ":9104", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
@@ -190,6 +211,9 @@ fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
         statements_timelimit: flags.statements_timelimit,
         statements_digest_text_limit: flags.statements_digest_text_limit,
         statements_exclude_schemas: flags.statements_exclude_schemas.clone(),
+        memory_events_remove_prefix: flags.memory_events_remove_prefix.clone(),
+        file_instances_filter: flags.file_instances_filter.clone(),
+        file_instances_remove_prefix: flags.file_instances_remove_prefix.clone(),
     }
 }
 

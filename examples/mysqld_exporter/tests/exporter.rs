@@ -755,6 +755,9 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         "info_schema.schemastats",
         "perf_schema.eventsstatements",
         "perf_schema.eventsstatementssum",
+        "perf_schema.memory_events",
+        "perf_schema.file_instances",
+        "sys.user_summary",
     ];
     let flags: Vec<String> = collectors
         .iter()
@@ -762,6 +765,7 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         .chain([
             "--collect.info_schema.tables.databases=app".to_owned(),
             "--collect.perf_schema.eventsstatements.digest_text_limit=20".to_owned(),
+            "--collect.perf_schema.file_instances.filter=ibdata|orders".to_owned(),
         ])
         .collect();
     let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
@@ -897,6 +901,32 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         .iter()
         .all(|s| s.labels["digest_text"].chars().count() <= 20 && s.value >= 1.0));
     assert!(value("mysql_perf_schema_events_statements_sum_total", &[]) >= 1.0);
+    // Files: only those the filter matches, and the table's own file among them.
+    let files: Vec<_> = hubble_test_support::samples(&body)
+        .into_iter()
+        .filter(|s| s.name == "mysql_perf_schema_file_instances_bytes")
+        .collect();
+    assert!(
+        files.iter().all(|s| ["ibdata", "orders"]
+            .iter()
+            .any(|f| s.labels["file_name"].contains(f))),
+        "{files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .any(|s| s.labels["file_name"].ends_with("orders.ibd")),
+        "{files:?}"
+    );
+    // Memory per instrument, named without `memory/` (the performance schema's own are on by default).
+    assert!(
+        hubble_test_support::samples(&body)
+            .iter()
+            .any(|s| s.name == "mysql_perf_schema_memory_events_used_bytes"
+                && s.labels["event_name"].starts_with("performance_schema/")),
+        "{body}"
+    );
+    assert!(value("mysql_sys_statements_total", &[("user", "root")]) >= 1.0);
     // userstat's tables: the workload above ran as root, the exporter's own queries as `exporter`.
     assert!(
         value(
@@ -926,7 +956,8 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
             format!("exporter:{PASSWORD}@(127.0.0.1:{})/", db.port),
         )
         .args(["--web.listen-address", &theirs_addr.to_string()])
-        .args(&flags)
+        // 0.14 has no sys.user_summary (0.15 added it).
+        .args(flags.iter().filter(|f| !f.contains("sys.user_summary")))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -161,6 +161,24 @@ pub(crate) fn samples(answer: &TextRows, columns: &[Column]) -> Vec<Sample> {
     out
 }
 
+/// `column` without the leading `prefix`, computed by the server: `IF(LEFT(..) = 'prefix', SUBSTRING(..), ..)`.
+pub(crate) fn trim_prefix_sql(column: &str, prefix: &str) -> String {
+    if prefix.is_empty() {
+        return column.to_owned();
+    }
+    let n = prefix.chars().count();
+    format!(
+        "IF(LEFT({column}, {n}) = {}, SUBSTRING({column}, {}), {column})",
+        quote(prefix),
+        n + 1
+    )
+}
+
+/// `text` as an SQL string literal.
+pub(crate) fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 /// Wait counts and their timers (picoseconds, exported as seconds) per operation, as the performance
 /// schema's summaries give them: `operations!(count_family, seconds_family, count_help, seconds_help,
 /// (labels...), ["op" => COUNT_COLUMN, TIMER_COLUMN; ...])`.
@@ -214,6 +232,16 @@ mod tests {
         .scaled(1e-12),
         Column::gauge("t_rows", "Rows", "rows", &[]).only_when("kind", "base"),
     ];
+
+    #[test]
+    fn prefixes_are_trimmed_by_the_server() {
+        assert_eq!(
+            trim_prefix_sql("FILE_NAME", "/var/lib/mysql/"),
+            "IF(LEFT(FILE_NAME, 15) = '/var/lib/mysql/', SUBSTRING(FILE_NAME, 16), FILE_NAME)"
+        );
+        assert_eq!(trim_prefix_sql("EVENT_NAME", ""), "EVENT_NAME");
+        assert_eq!(quote("o'h\\"), "'o''h\\\\'");
+    }
 
     #[test]
     fn cells_become_labelled_samples() {

@@ -4,7 +4,7 @@
 
 use hubble::catalogue::Entry;
 
-use super::columns::{Column, From::Cell, From::Fixed};
+use super::columns::{quote, Column, From::Cell, From::Fixed};
 use super::Assembly;
 
 const LABELS: &[(&str, super::columns::From)] = &[
@@ -76,7 +76,7 @@ pub(crate) fn query(databases: &str) -> String {
             .split(',')
             .map(str::trim)
             .filter(|d| !d.is_empty())
-            .map(|d| format!("'{}'", d.replace('\\', "\\\\").replace('\'', "''")))
+            .map(quote)
             .collect();
         format!("IN ({})", names.join(", "))
     };

@@ -23,12 +23,15 @@ pub mod perf_schema_events_statements;
 pub mod perf_schema_events_statements_sum;
 pub mod perf_schema_events_waits;
 pub mod perf_schema_file_events;
+pub mod perf_schema_file_instances;
 pub mod perf_schema_index_io_waits;
+pub mod perf_schema_memory_events;
 pub mod perf_schema_table_io_waits;
 pub mod perf_schema_table_lock_waits;
 pub mod slave_hosts;
 pub mod slave_status;
 pub(crate) mod statistics;
+pub mod sys_user_summary;
 
 use hubble::catalogue::Catalogue;
 use hubble::connections::Connections;
@@ -116,33 +119,29 @@ pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
         info_schema_schemastats::COLLECTOR,
         perf_schema_events_statements::COLLECTOR,
         perf_schema_events_statements_sum::COLLECTOR,
+        perf_schema_memory_events::COLLECTOR,
+        perf_schema_file_instances::COLLECTOR,
+        sys_user_summary::COLLECTOR,
     ],
 )
 .with_upstream_only(&NOT_BUILT);
 
 /// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
 /// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 11] = [
+pub const NOT_BUILT: [&str; 8] = [
     "engine_innodb_status",
     "engine_tokudb_status",
     "info_schema.replica_host",
     "info_schema.rocksdb_perf_context",
     "mysql.user",
-    "perf_schema.file_instances",
-    "perf_schema.memory_events",
     "perf_schema.replication_applier_status_by_worker",
     "perf_schema.replication_group_member_stats",
     "perf_schema.replication_group_members",
-    "sys.user_summary",
 ];
 
 /// The options of those collectors (`--collect.<collector>.<option> VALUE`), accepted for the same reason;
 /// `true` for the repeatable one.
-pub const NOT_BUILT_OPTIONS: [(&str, bool); 3] = [
-    ("perf_schema.file_instances.filter", false),
-    ("perf_schema.file_instances.remove_prefix", false),
-    ("perf_schema.memory_events.remove_prefix", false),
-];
+pub const NOT_BUILT_OPTIONS: [(&str, bool); 0] = [];
 
 /// The options of the collectors that have them (`--collect.<collector>.<option>`), as mysqld_exporter 0.20
 /// names and defaults them.
@@ -170,6 +169,12 @@ pub struct Options {
     pub statements_digest_text_limit: u32,
     /// `perf_schema.eventsstatements.exclude_schemas`: schemas left out besides the server's own.
     pub statements_exclude_schemas: Vec<String>,
+    /// `perf_schema.memory_events.remove_prefix`: cut from the event names.
+    pub memory_events_remove_prefix: String,
+    /// `perf_schema.file_instances.filter`: a regular expression the file names must match.
+    pub file_instances_filter: String,
+    /// `perf_schema.file_instances.remove_prefix`: cut from the file names.
+    pub file_instances_remove_prefix: String,
 }
 
 impl Default for Options {
@@ -186,6 +191,9 @@ impl Default for Options {
             statements_timelimit: 86_400,
             statements_digest_text_limit: 120,
             statements_exclude_schemas: Vec::new(),
+            memory_events_remove_prefix: "memory/".to_owned(),
+            file_instances_filter: ".*".to_owned(),
+            file_instances_remove_prefix: "/var/lib/mysql/".to_owned(),
         }
     }
 }

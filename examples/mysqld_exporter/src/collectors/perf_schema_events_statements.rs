@@ -10,7 +10,7 @@
 
 use hubble::catalogue::Entry;
 
-use super::columns::{Column, From, From::Cell};
+use super::columns::{quote, Column, From, From::Cell};
 use super::{Assembly, Options};
 
 const LABELS: &[(&str, From)] = &[
@@ -107,7 +107,7 @@ fn excluded(extra: &[String]) -> String {
         .map(|s| format!("'{s}'"))
         .collect();
     for s in extra {
-        let q = format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
+        let q = quote(s);
         if !quoted.contains(&q) {
             quoted.push(q);
         }
