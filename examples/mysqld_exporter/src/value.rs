@@ -25,11 +25,22 @@ pub fn number(text: &str) -> Option<f64> {
     text.parse().ok()
 }
 
-/// `2024-05-01 12:30:00` (UTC), or `May  1 12:30:00 2024 GMT` (certificate dates, `Ssl_server_not_after`), as
-/// Unix seconds.
+/// `2024-05-01 12:30:00` (UTC; microseconds after a `.` kept, as the performance schema's timestamps have
+/// them), or `May  1 12:30:00 2024 GMT` (certificate dates, `Ssl_server_not_after`), as Unix seconds.
 fn datetime(text: &str) -> Option<f64> {
     if let Some(iso) = certificate_date(text) {
         return datetime(&iso);
+    }
+    // MySQL's zero date ("no such time"): 0, as upstream gives it.
+    if text.starts_with("0000-00-00 00:00:00") {
+        return datetime(&text.replacen("0000-00-00", "1970-01-01", 1));
+    }
+    if let Some((whole, fraction)) = text.split_once('.').filter(|(w, _)| w.len() == 19) {
+        if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let fraction: f64 = format!("0.{fraction}").parse().ok()?;
+        return Some(datetime(whole)? + fraction);
     }
     let b = text.as_bytes();
     if b.len() != 19
@@ -104,6 +115,10 @@ mod tests {
         assert_eq!(number("mysql-bin.000042"), Some(42.0));
         assert_eq!(number("10.11.6"), None);
         assert_eq!(number("1970-01-02 00:00:01"), Some(86_401.0));
+        assert_eq!(number("1970-01-02 00:00:01.500000"), Some(86_401.5));
+        // MySQL's zero date, as upstream reads it.
+        assert_eq!(number("0000-00-00 00:00:00.000000"), Some(0.0));
+        assert_eq!(number("0000-00-00 00:00:00"), Some(0.0));
         assert_eq!(number("2024-02-29 12:00:00"), Some(1_709_208_000.0));
         assert_eq!(number("Jan  2 00:00:01 1970 GMT"), Some(86_401.0));
         assert_eq!(number("utf8mb4"), None);

@@ -763,6 +763,9 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         .iter()
         .map(|c| format!("--collect.{c}"))
         .chain([
+            "--collect.perf_schema.replication_group_members".to_owned(),
+            "--collect.perf_schema.replication_group_member_stats".to_owned(),
+            "--collect.perf_schema.replication_applier_status_by_worker".to_owned(),
             "--collect.info_schema.tables.databases=app".to_owned(),
             "--collect.perf_schema.eventsstatements.digest_text_limit=20".to_owned(),
             "--collect.perf_schema.file_instances.filter=ibdata|orders".to_owned(),
@@ -780,6 +783,20 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         .map(|c| format!("hubble_collector_up{{collector=\"{c}\"}} 1"))
         .collect();
     let body = hubble_test_support::wait_lines(addr, &ups);
+    // MySQL's group replication tables are not MariaDB's: not applicable, never down.
+    hubble_test_support::wait_lines(
+        addr,
+        &[
+            "hubble_collector_not_applicable{collector=\"perf_schema.replication_group_members\"} 1",
+            "hubble_collector_not_applicable{collector=\"perf_schema.replication_group_member_stats\"} 1",
+        ],
+    );
+    assert!(
+        !body.contains(
+            "hubble_collector_up{collector=\"perf_schema.replication_applier_status_by_worker\"} 0"
+        ),
+        "{body}"
+    );
     let value = |name: &str, labels: &[(&str, &str)]| {
         hubble_test_support::value(&body, name, labels)
             .unwrap_or_else(|| panic!("no {name}{labels:?} in\n{body}"))

@@ -104,23 +104,9 @@ impl Collector for Columns {
     }
 
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
-        match TextRows::fetch(&self.server, &self.sql).await {
-            Ok(answer) => Ok(samples(&answer, self.columns)),
-            Err(e) if is_missing_table(&e) => Err(CollectError::NotApplicable(
-                format!("{}: {e}", self.missing).into(),
-            )),
-            Err(e) => Err(CollectError::Source(format!("{}: {e}", self.sql).into())),
-        }
+        let answer = super::fetch_or_not_applicable(&self.server, &self.sql, self.missing).await?;
+        Ok(samples(&answer, self.columns))
     }
-}
-
-/// MySQL's "table doesn't exist" (1146), "unknown table" (1109) and "unknown database" (1049), by their
-/// messages, which are the same on MySQL and MariaDB.
-fn is_missing_table(e: &sqlx::Error) -> bool {
-    let text = e.to_string();
-    text.contains("doesn't exist")
-        || text.contains("Unknown table")
-        || text.contains("Unknown database")
 }
 
 /// Every row's samples, column by column.

@@ -26,6 +26,9 @@ pub mod perf_schema_file_events;
 pub mod perf_schema_file_instances;
 pub mod perf_schema_index_io_waits;
 pub mod perf_schema_memory_events;
+pub mod perf_schema_replication_applier_status_by_worker;
+pub mod perf_schema_replication_group_member_stats;
+pub mod perf_schema_replication_group_members;
 pub mod perf_schema_table_io_waits;
 pub mod perf_schema_table_lock_waits;
 pub mod slave_hosts;
@@ -55,6 +58,38 @@ pub(crate) async fn rows(server: &Server, sql: &str) -> Result<TextRows, Collect
     TextRows::fetch(server, sql)
         .await
         .map_err(|e| CollectError::Source(format!("{sql}: {e}").into()))
+}
+
+/// `sql`'s rows, or not applicable (naming `what`) where the server lacks the table, schema, database or
+/// variable it reads: MySQL's "doesn't exist" (1146), "Unknown table" (1109), "Unknown database" (1049)
+/// and "Unknown system variable" (1193, MariaDB's missing `server_uuid`), by their messages, which MySQL and
+/// MariaDB share.
+pub(crate) async fn fetch_or_not_applicable(
+    server: &Server,
+    sql: &str,
+    what: &str,
+) -> Result<TextRows, CollectError> {
+    match TextRows::fetch(server, sql).await {
+        Ok(answer) => Ok(answer),
+        Err(e) => {
+            let text = e.to_string();
+            if [
+                "doesn't exist",
+                "Unknown table",
+                "Unknown database",
+                "Unknown system variable",
+            ]
+            .iter()
+            .any(|m| text.contains(m))
+            {
+                Err(CollectError::NotApplicable(
+                    format!("{what}: {text}").into(),
+                ))
+            } else {
+                Err(CollectError::Source(format!("{sql}: {text}").into()))
+            }
+        }
+    }
 }
 
 /// A collector that reads one query's rows and turns them into series with `map`.
@@ -122,21 +157,21 @@ pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
         perf_schema_memory_events::COLLECTOR,
         perf_schema_file_instances::COLLECTOR,
         sys_user_summary::COLLECTOR,
+        perf_schema_replication_group_members::COLLECTOR,
+        perf_schema_replication_group_member_stats::COLLECTOR,
+        perf_schema_replication_applier_status_by_worker::COLLECTOR,
     ],
 )
 .with_upstream_only(&NOT_BUILT);
 
 /// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
 /// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 8] = [
+pub const NOT_BUILT: [&str; 5] = [
     "engine_innodb_status",
     "engine_tokudb_status",
     "info_schema.replica_host",
     "info_schema.rocksdb_perf_context",
     "mysql.user",
-    "perf_schema.replication_applier_status_by_worker",
-    "perf_schema.replication_group_member_stats",
-    "perf_schema.replication_group_members",
 ];
 
 /// The options of those collectors (`--collect.<collector>.<option> VALUE`), accepted for the same reason;
