@@ -14,7 +14,7 @@ use hubble::targets::allowlist::Pattern;
 use hubble_cli::{self as cli, parse_duration, parse_listen_address};
 use mysqld_exporter::app::Session;
 use mysqld_exporter::app::{self, Config, Target};
-use mysqld_exporter::collectors::{Options, CATALOGUE, NOT_BUILT_OPTIONS};
+use mysqld_exporter::collectors::{Options, CATALOGUE};
 use mysqld_exporter::probe::ProbeConfig;
 
 /// Prometheus exporter for MySQL and MariaDB, built on hubble. Metric names, labels and flags follow
@@ -162,32 +162,12 @@ struct Flags {
     discovery: cli::FileSdFlags,
 }
 
-/// mysqld_exporter 0.20's flags of the collectors not built yet (`--collect.<collector>.<option>`),
-/// accepted and hidden.
-fn not_built_option_flags() -> Vec<clap::Arg> {
-    NOT_BUILT_OPTIONS
-        .iter()
-        .map(|(name, repeated)| {
-            let arg = clap::Arg::new(format!("collect.{name}"))
-                .long(format!("collect.{name}"))
-                .num_args(1)
-                .hide(true);
-            if *repeated {
-                arg.action(clap::ArgAction::Append)
-            } else {
-                arg.action(clap::ArgAction::Set)
-            }
-        })
-        .collect()
-}
-
 /// The collectors' boolean options, `--collect.<option>` and `--no-collect.<option>` as kingpin has them:
 /// (option, default).
 const BOOL_OPTIONS: [(&str, bool); 4] = [
     ("info_schema.processlist.processes_by_user", true),
     ("info_schema.processlist.processes_by_host", true),
     ("heartbeat.utc", false),
-    // mysql.user's, accepted while the collector is not built.
     ("mysql.user.privileges", false),
 ];
 
@@ -206,6 +186,7 @@ fn options(flags: &Flags, matches: &clap::ArgMatches) -> Options {
         heartbeat_database: flags.heartbeat_database.clone(),
         heartbeat_table: flags.heartbeat_table.clone(),
         heartbeat_utc: on("heartbeat.utc"),
+        user_privileges: on("mysql.user.privileges"),
         tables_databases: flags.tables_databases.clone(),
         statements_limit: flags.statements_limit,
         statements_timelimit: flags.statements_timelimit,
@@ -296,7 +277,6 @@ fn config(
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut extra = cli::catalogue_flags(&CATALOGUE);
-    extra.extend(not_built_option_flags());
     extra.extend(cli::toggle_flags(
         "collect.",
         BOOL_OPTIONS.iter().map(|(name, _)| *name),

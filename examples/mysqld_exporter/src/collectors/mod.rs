@@ -4,6 +4,8 @@
 
 pub mod binlog;
 pub(crate) mod columns;
+pub mod engine_innodb;
+pub mod engine_tokudb;
 pub mod global_status;
 pub mod global_variables;
 pub mod heartbeat;
@@ -15,10 +17,13 @@ pub mod info_schema_innodb_metrics;
 pub mod info_schema_innodb_sys_tablespaces;
 pub mod info_schema_processlist;
 pub mod info_schema_query_response_time;
+pub mod info_schema_replica_host;
+pub mod info_schema_rocksdb_perf_context;
 pub mod info_schema_schemastats;
 pub mod info_schema_tables;
 pub mod info_schema_tablestats;
 pub mod info_schema_userstats;
+pub mod mysql_user;
 pub mod perf_schema_events_statements;
 pub mod perf_schema_events_statements_sum;
 pub mod perf_schema_events_waits;
@@ -61,9 +66,9 @@ pub(crate) async fn rows(server: &Server, sql: &str) -> Result<TextRows, Collect
 }
 
 /// `sql`'s rows, or not applicable (naming `what`) where the server lacks the table, schema, database or
-/// variable it reads: MySQL's "doesn't exist" (1146), "Unknown table" (1109), "Unknown database" (1049)
-/// and "Unknown system variable" (1193, MariaDB's missing `server_uuid`), by their messages, which MySQL and
-/// MariaDB share.
+/// variable or engine it reads: MySQL's "doesn't exist" (1146), "Unknown table" (1109), "Unknown database"
+/// (1049), "Unknown system variable" (1193, MariaDB's missing `server_uuid`) and "Unknown storage engine"
+/// (1286, TokuDB), by their messages, which MySQL and MariaDB share.
 pub(crate) async fn fetch_or_not_applicable(
     server: &Server,
     sql: &str,
@@ -78,6 +83,7 @@ pub(crate) async fn fetch_or_not_applicable(
                 "Unknown table",
                 "Unknown database",
                 "Unknown system variable",
+                "Unknown storage engine",
             ]
             .iter()
             .any(|m| text.contains(m))
@@ -160,23 +166,13 @@ pub const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
         perf_schema_replication_group_members::COLLECTOR,
         perf_schema_replication_group_member_stats::COLLECTOR,
         perf_schema_replication_applier_status_by_worker::COLLECTOR,
+        mysql_user::COLLECTOR,
+        engine_innodb::COLLECTOR,
+        engine_tokudb::COLLECTOR,
+        info_schema_replica_host::COLLECTOR,
+        info_schema_rocksdb_perf_context::COLLECTOR,
     ],
-)
-.with_upstream_only(&NOT_BUILT);
-
-/// mysqld_exporter 0.20's collectors (all off by default there) that this exporter does not have yet: their
-/// `--collect.` flags are accepted, and one turned on is logged as a warning, not refused.
-pub const NOT_BUILT: [&str; 5] = [
-    "engine_innodb_status",
-    "engine_tokudb_status",
-    "info_schema.replica_host",
-    "info_schema.rocksdb_perf_context",
-    "mysql.user",
-];
-
-/// The options of those collectors (`--collect.<collector>.<option> VALUE`), accepted for the same reason;
-/// `true` for the repeatable one.
-pub const NOT_BUILT_OPTIONS: [(&str, bool); 0] = [];
+);
 
 /// The options of the collectors that have them (`--collect.<collector>.<option>`), as mysqld_exporter 0.20
 /// names and defaults them.
@@ -194,6 +190,8 @@ pub struct Options {
     pub heartbeat_table: String,
     /// `heartbeat.utc`: the writer stores UTC (`pt-heartbeat --utc`).
     pub heartbeat_utc: bool,
+    /// `mysql.user.privileges`: each account's privileges too.
+    pub user_privileges: bool,
     /// `info_schema.tables.databases`: the databases whose tables are exported, comma-separated, or `*`.
     pub tables_databases: String,
     /// `perf_schema.eventsstatements.limit`: most digests exported.
@@ -221,6 +219,7 @@ impl Default for Options {
             heartbeat_database: "heartbeat".to_owned(),
             heartbeat_table: "heartbeat".to_owned(),
             heartbeat_utc: false,
+            user_privileges: false,
             tables_databases: "*".to_owned(),
             statements_limit: 250,
             statements_timelimit: 86_400,
@@ -418,17 +417,16 @@ mod catalogue_tests {
     ];
 
     #[test]
-    fn every_upstream_collector_is_built_or_accepted_with_its_default() {
+    fn every_upstream_collector_is_built_with_its_default() {
         for (name, default) in UPSTREAM {
-            match CATALOGUE.entries().iter().find(|e| e.name == name) {
-                Some(entry) => assert_eq!(entry.default, default, "{name}"),
-                None => assert!(
-                    !default && CATALOGUE.upstream_only().contains(&name),
-                    "{name} neither built nor accepted"
-                ),
-            }
+            let entry = CATALOGUE.entries().iter().find(|e| e.name == name);
+            assert_eq!(entry.map(|e| e.default), Some(default), "{name}");
         }
-        let offered = CATALOGUE.entries().len() + CATALOGUE.upstream_only().len();
-        assert_eq!(offered, UPSTREAM.len(), "a name upstream does not have");
+        assert!(CATALOGUE.upstream_only().is_empty());
+        assert_eq!(
+            CATALOGUE.entries().len(),
+            UPSTREAM.len(),
+            "a name upstream does not have"
+        );
     }
 }
