@@ -174,3 +174,111 @@ const MIXIN_BY_DATABASE: [&str; 5] = [
     "pg_stat_database_blks_hit",
     "pg_stat_database_deadlocks",
 ];
+
+/// Every query of hubble's own mixin (`hubble/monitoring/`): its alerts' expressions and its dashboard's
+/// panels, the dashboard's `$job` as `.*`.
+fn hubble_mixin() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hubble/monitoring");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let alerts: serde_json::Value = hubble::yaml::from_str(&read("alerts.yml")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&read("dashboard.json")).unwrap();
+    let mut out: Vec<(String, String)> = alerts["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let what = format!("alert {}", r["alert"].as_str().unwrap());
+            (what, r["expr"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let what = format!("panel {:?}", panel["title"].as_str().unwrap());
+            out.push((what, target["expr"].as_str().unwrap().replace("$job", ".*")));
+        }
+    }
+    out
+}
+
+/// hubble's own mixin against a real Prometheus scraping this exporter over a discovered server, with a
+/// failing custom query, a collector whose extension is missing, refused probes and a discovery file gone
+/// bad: every metric it selects is stored, and every alert expression and panel query returns data, but
+/// for the states listed with the reason the test cannot make them.
+#[test]
+fn hubbles_mixin_gets_data_from_a_real_prometheus() {
+    const CANNOT: [(&str, &str); 2] = [
+        (
+            "alert HubbleCollectorStale",
+            "needs a collector without success for 15 minutes",
+        ),
+        (
+            "alert HubbleConfigReloadFailed",
+            "needs a failed reload (operations.rs reloads a bad file)",
+        ),
+    ];
+    let pg = PgCluster::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targets.yml");
+    let targets = format!(
+        "- targets: ['127.0.0.1:{}']\n  labels: {{name: one}}\n",
+        pg.port
+    );
+    std::fs::write(&file, &targets).unwrap();
+    let mut collection = running::test_collection();
+    collection.custom_queries = postgres_exporter::custom::parse(
+        Path::new("q.yaml"),
+        "app_broken:\n  query: \"SELECT x FROM nowhere\"\n  metrics:\n    - x: {usage: GAUGE, description: Never}\n",
+    )
+    .unwrap();
+    // pg_stat_statements is not installed: not applicable.
+    collection.collectors.set("stat_statements", true).unwrap();
+    let exporter = Running::start_collection(Targets::File(file.clone()), collection);
+    exporter.wait_metrics("the broken query down", |b| {
+        b.contains("collector=\"app_broken\"} 0") && b.contains("hubble_probes_refused_total")
+    });
+    let prometheus = support::Prometheus::scraping(exporter.addr);
+    // The counters are stored at their first values before anything moves them, so rates see the moves.
+    support::wait_for(
+        std::time::Duration::from_secs(30),
+        "the counters stored",
+        || {
+            let stored = prometheus.stored_names();
+            (stored.contains("hubble_probes_refused_total")
+                && stored.contains("hubble_discovery_errors_total"))
+            .then_some(())
+        },
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    for path in ["/probe?target=192.0.2.1:5432", "/probe"] {
+        for _ in 0..3 {
+            let status = support::get(exporter.addr, path, &[]).unwrap().status;
+            assert!(status == 403 || status == 400, "{path}: {status}");
+        }
+    }
+    std::fs::write(&file, "- targets: [unclosed\n").unwrap();
+
+    let queries = hubble_mixin();
+    assert!(queries.len() >= 19);
+    for (what, expr) in &queries {
+        let names: BTreeSet<String> = selected(expr)
+            .into_iter()
+            .filter(|n| n.starts_with("hubble_"))
+            .collect();
+        for name in &names {
+            assert!(
+                !prometheus.results(name).is_empty(),
+                "{what}: {name} is not stored"
+            );
+        }
+        if let Some((_, why)) = CANNOT.iter().find(|(w, _)| w == what) {
+            eprintln!("{what}: no data expected here: {why}");
+            continue;
+        }
+        support::wait_for(
+            std::time::Duration::from_secs(30),
+            &format!("{what}: {expr}"),
+            || (!prometheus.results(expr).is_empty()).then_some(()),
+        );
+    }
+    exporter.stop();
+}
