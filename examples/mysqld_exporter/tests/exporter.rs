@@ -1051,3 +1051,341 @@ fn tables_innodb_metrics_and_performance_schema_collectors_as_mysqld_exporter_0_
         "{body}"
     );
 }
+
+/// The queries of mysqld_exporter 0.20's mysqld-mixin (`mysqld-mixin/dashboards/mysql-overview.json`,
+/// its alerts and rules), listed here as (panel or rule, PromQL) with Grafana's `$job` and `$instance` as
+/// `.*` and `$__rate_interval` as `1m`. `simple` panels are `f(metric{..})` for each metric named.
+fn mysqld_mixin() -> Vec<(&'static str, String)> {
+    const SEL: &str = "{job=~\".*\", instance=~\".*\"}";
+    let simple: [(&str, &str, &[&str]); 27] = [
+        ("Uptime", "", &["mysql_global_status_uptime"]),
+        ("Current QPS", "rate", &["mysql_global_status_queries"]),
+        (
+            "InnoDB Buffer Pool",
+            "",
+            &["mysql_global_variables_innodb_buffer_pool_size"],
+        ),
+        (
+            "MySQL Connections",
+            "sum max_over_time",
+            &["mysql_global_status_threads_connected"],
+        ),
+        (
+            "MySQL Connections",
+            "sum",
+            &[
+                "mysql_global_status_max_used_connections",
+                "mysql_global_variables_max_connections",
+            ],
+        ),
+        (
+            "MySQL Client Thread Activity",
+            "sum max_over_time",
+            &[
+                "mysql_global_status_threads_connected",
+                "mysql_global_status_threads_running",
+            ],
+        ),
+        (
+            "MySQL Client Thread Activity",
+            "sum avg_over_time",
+            &["mysql_global_status_threads_running"],
+        ),
+        (
+            "MySQL Questions",
+            "rate",
+            &["mysql_global_status_questions"],
+        ),
+        (
+            "MySQL Thread Cache",
+            "sum",
+            &[
+                "mysql_global_variables_thread_cache_size",
+                "mysql_global_status_threads_cached",
+            ],
+        ),
+        (
+            "MySQL Thread Cache",
+            "sum rate",
+            &["mysql_global_status_threads_created"],
+        ),
+        (
+            "MySQL Temporary Objects",
+            "sum rate",
+            &[
+                "mysql_global_status_created_tmp_tables",
+                "mysql_global_status_created_tmp_disk_tables",
+                "mysql_global_status_created_tmp_files",
+            ],
+        ),
+        (
+            "MySQL Select Types",
+            "sum rate",
+            &[
+                "mysql_global_status_select_full_join",
+                "mysql_global_status_select_full_range_join",
+                "mysql_global_status_select_range",
+                "mysql_global_status_select_range_check",
+                "mysql_global_status_select_scan",
+            ],
+        ),
+        (
+            "MySQL Sorts",
+            "sum rate",
+            &[
+                "mysql_global_status_sort_rows",
+                "mysql_global_status_sort_range",
+                "mysql_global_status_sort_merge_passes",
+                "mysql_global_status_sort_scan",
+            ],
+        ),
+        (
+            "MySQL Slow Queries",
+            "sum rate",
+            &["mysql_global_status_slow_queries"],
+        ),
+        (
+            "MySQL Aborted Connections",
+            "sum rate",
+            &[
+                "mysql_global_status_aborted_connects",
+                "mysql_global_status_aborted_clients",
+            ],
+        ),
+        (
+            "MySQL Table Locks",
+            "sum rate",
+            &[
+                "mysql_global_status_table_locks_immediate",
+                "mysql_global_status_table_locks_waited",
+            ],
+        ),
+        (
+            "MySQL Network Traffic",
+            "sum rate",
+            &[
+                "mysql_global_status_bytes_received",
+                "mysql_global_status_bytes_sent",
+            ],
+        ),
+        (
+            "MySQL Internal Memory Overview",
+            "sum",
+            &[
+                "mysql_global_variables_innodb_log_buffer_size",
+                "mysql_global_variables_innodb_additional_mem_pool_size",
+                "mysql_global_status_innodb_mem_dictionary",
+                "mysql_global_variables_key_buffer_size",
+                "mysql_global_variables_query_cache_size",
+                "mysql_global_status_innodb_mem_adaptive_hash",
+                "mysql_global_variables_tokudb_cache_size",
+            ],
+        ),
+        (
+            "Process States",
+            "",
+            &["mysql_info_schema_processlist_threads"],
+        ),
+        (
+            "Top Process States Hourly",
+            "topk avg_over_time",
+            &["mysql_info_schema_processlist_threads"],
+        ),
+        (
+            "MySQL Query Cache Memory",
+            "",
+            &[
+                "mysql_global_status_qcache_free_memory",
+                "mysql_global_variables_query_cache_size",
+            ],
+        ),
+        (
+            "MySQL Query Cache Activity",
+            "rate",
+            &[
+                "mysql_global_status_qcache_hits",
+                "mysql_global_status_qcache_inserts",
+                "mysql_global_status_qcache_not_cached",
+                "mysql_global_status_qcache_lowmem_prunes",
+            ],
+        ),
+        (
+            "MySQL Query Cache Activity",
+            "",
+            &["mysql_global_status_qcache_queries_in_cache"],
+        ),
+        (
+            "MySQL File Openings",
+            "rate",
+            &["mysql_global_status_opened_files"],
+        ),
+        (
+            "MySQL Open Files",
+            "",
+            &[
+                "mysql_global_status_open_files",
+                "mysql_global_variables_open_files_limit",
+                "mysql_global_status_innodb_num_open_files",
+            ],
+        ),
+        (
+            "MySQL Table Open Cache Status",
+            "rate",
+            &[
+                "mysql_global_status_opened_tables",
+                "mysql_global_status_table_open_cache_hits",
+                "mysql_global_status_table_open_cache_misses",
+                "mysql_global_status_table_open_cache_overflows",
+            ],
+        ),
+        (
+            "MySQL Open Tables",
+            "",
+            &[
+                "mysql_global_status_open_tables",
+                "mysql_global_variables_table_open_cache",
+                "mysql_global_status_open_table_definitions",
+                "mysql_global_variables_table_definition_cache",
+            ],
+        ),
+    ];
+    let mut out = Vec::new();
+    for (panel, shape, metrics) in simple {
+        for m in metrics {
+            let s = format!("{m}{SEL}");
+            out.push((
+                panel,
+                match shape {
+                    "" => s,
+                    "rate" => format!("rate({s}[1m])"),
+                    "sum" => format!("sum({s})"),
+                    "sum rate" => format!("sum(rate({s}[1m]))"),
+                    "sum max_over_time" => format!("sum(max_over_time({s}[1m]))"),
+                    "sum avg_over_time" => format!("sum(avg_over_time({s}[1m]))"),
+                    "topk avg_over_time" => format!("topk(5, avg_over_time({s}[1m]))"),
+                    other => unreachable!("{other}"),
+                },
+            ));
+        }
+    }
+    let sel = |m: &str, extra: &str| format!("{m}{{job=~\".*\", instance=~\".*\"{extra}}}");
+    out.extend([
+        ("MySQL Internal Memory Overview", format!("sum({} * on (instance) {})", sel("mysql_global_status_innodb_page_size", ""), sel("mysql_global_status_buffer_pool_pages", ", state=\"data\""))),
+        ("Top Command Counters", format!("topk(5, rate({}[1m])>0)", sel("mysql_global_status_commands_total", ""))),
+        ("MySQL Handlers", format!("rate({}[1m])", sel("mysql_global_status_handlers_total", ", handler!~\"commit|rollback|savepoint.*|prepare\""))),
+        ("MySQL Transaction Handlers", format!("rate({}[1m])", sel("mysql_global_status_handlers_total", ", handler=~\"commit|rollback|savepoint.*|prepare\""))),
+        ("MySQL Table Open Cache Status", {
+            let (h, m) = (sel("mysql_global_status_table_open_cache_hits", ""), sel("mysql_global_status_table_open_cache_misses", ""));
+            format!("rate({h}[1m])/(rate({h}[1m])+rate({m}[1m]))")
+        }),
+        ("MySQL Table Definition Cache", format!("rate({}[1m])", sel("mysql_global_status_opened_table_definitions", ""))),
+        // The rules.
+        ("rule instance:mysql_heartbeat_lag_seconds", "mysql_heartbeat_now_timestamp_seconds - mysql_heartbeat_stored_timestamp_seconds".to_owned()),
+        ("rule job:mysql_transactions:rate5m", "sum without (command) (rate(mysql_global_status_commands_total{command=~\"(commit|rollback)\"}[5m]))".to_owned()),
+        ("rule instance:mysql_slave_lag_seconds", "mysql_slave_status_seconds_behind_master - mysql_slave_status_sql_delay".to_owned()),
+        // The alerts' selectors (a healthy server makes none fire).
+        ("alert MySQLDown", "mysql_up".to_owned()),
+        ("alert MySQLInnoDBLogWaits", "rate(mysql_global_status_innodb_log_waits[15m])".to_owned()),
+        ("alert MySQLReplicationNotRunning", "mysql_slave_status_slave_io_running or mysql_slave_status_slave_sql_running".to_owned()),
+        ("alert MySQLGaleraNotReady", "mysql_global_status_wsrep_ready".to_owned()),
+        ("alert MySQLGaleraOutOfSync", "mysql_global_status_wsrep_local_state and mysql_global_variables_wsrep_desync".to_owned()),
+        ("alert MySQLGaleraDonorFallingBehind", "mysql_global_status_wsrep_local_state and mysql_global_status_wsrep_local_recv_queue".to_owned()),
+    ]);
+    out
+}
+
+/// The mysqld-mixin's dashboard, rules and alerts against a real Prometheus scraping this exporter over a
+/// MariaDB with a workload (the slow log and query cache on, a heartbeat table, a long query): every query
+/// returns data but for the states listed with the reason the test cannot make them.
+#[test]
+fn the_mysqld_mixin_gets_data_from_a_real_prometheus() {
+    const CANNOT: [(&str, &str); 5] = [
+        (
+            "mysql_global_variables_innodb_additional_mem_pool_size",
+            "gone from MySQL 5.7 and MariaDB 10.2",
+        ),
+        (
+            "mysql_global_variables_tokudb_cache_size",
+            "TokuDB is gone from MariaDB 10.6",
+        ),
+        (
+            "rule instance:mysql_slave_lag_seconds",
+            "needs a replica (a_replica_shows_its_replication_status has one)",
+        ),
+        (
+            "alert MySQLReplicationNotRunning",
+            "needs a replica (a_replica_shows_its_replication_status has one)",
+        ),
+        ("alert MySQLGalera", "needs a Galera cluster"),
+    ];
+    let db = MariaDb::start_with(&[
+        "--query-cache-type=1",
+        "--query-cache-size=1048576",
+        "--slow-query-log=ON",
+        "--long-query-time=0",
+    ]);
+    db.sql(
+        "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT);
+         INSERT INTO app.t VALUES (1, 1), (2, 2), (3, 3);
+         CREATE DATABASE hb; CREATE TABLE hb.heartbeat (ts varchar(26) NOT NULL, server_id int unsigned NOT NULL PRIMARY KEY);
+         INSERT INTO hb.heartbeat VALUES (DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%f'), 1);",
+    );
+    let sleeper = KillOnDrop::new(
+        Command::new("mariadb")
+            .args(["--no-defaults", "-h127.0.0.1", "-uroot"])
+            .arg(format!("-P{}", db.port))
+            .args(["-e", "SELECT SLEEP(120)"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
+        c.args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+            .args(["--mysqld.username", "root"])
+            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+            .env("HOME", "/nonexistent")
+            .args([
+                "--collect.info_schema.processlist",
+                "--collect.heartbeat",
+                "--collect.heartbeat.database=hb",
+            ]);
+    });
+    wait_line(addr, "mysql_up 1");
+    let prometheus = hubble_test_support::Prometheus::with_job(&format!(
+        "job_name: mysql\nstatic_configs:\n  - targets: ['{addr}']\n"
+    ));
+    // A workload while Prometheus scrapes: reads, a join without an index, a sort, a cached query twice.
+    for _ in 0..3 {
+        db.sql(
+            "SELECT SQL_CACHE COUNT(*) FROM app.t; SELECT SQL_CACHE COUNT(*) FROM app.t;
+             SELECT a.id FROM app.t a JOIN app.t b ON a.v = b.v ORDER BY a.v DESC;
+             SELECT * FROM app.t WHERE id BETWEEN 1 AND 2;",
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let _ = Command::new("mariadb")
+        .args(["--no-defaults", "-h127.0.0.1", "-unobody", "-pwrong"])
+        .arg(format!("-P{}", db.port))
+        .args(["-e", "SELECT 1"])
+        .output();
+    let queries = mysqld_mixin();
+    // The dashboard's 66 queries, the 3 rules, 6 alerts.
+    assert_eq!(queries.len(), 75);
+    let mut checked = 0;
+    for (what, expr) in &queries {
+        if let Some((_, why)) = CANNOT
+            .iter()
+            .find(|(w, _)| what.starts_with(w) || expr.contains(w))
+        {
+            eprintln!("{what}: {expr}: no data expected here: {why}");
+            continue;
+        }
+        hubble_test_support::wait_for(Duration::from_secs(30), &format!("{what}: {expr}"), || {
+            (!prometheus.results(expr).is_empty()).then_some(())
+        });
+        checked += 1;
+    }
+    assert_eq!(checked, 68, "every query but the listed ones");
+    drop(sleeper);
+}
