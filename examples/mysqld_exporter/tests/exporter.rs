@@ -631,21 +631,9 @@ fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
     );
     let stored = db.sql("SELECT UNIX_TIMESTAMP('2026-01-02T03:04:05.500000')");
     // A client in a long query: a thread in state "User sleep".
-    let sleeper = KillOnDrop::new(
-        Command::new("mariadb")
-            .args(["--no-defaults", "-h127.0.0.1", "-uroot"])
-            .arg(format!("-P{}", db.port))
-            .args(["-e", "SELECT SLEEP(120)"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let sleeper = sleeping_client(&db);
     let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
-        c.args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
-            .args(["--mysqld.username", "root"])
-            .env_remove("MYSQLD_EXPORTER_PASSWORD")
-            .env("HOME", "/nonexistent")
+        as_root(c, &db)
             .args(["--collect.info_schema.processlist", "--collect.binlog_size"])
             .args(["--collect.heartbeat", "--collect.heartbeat.database=hb"])
             .args(["--collect.heartbeat.table", "beat"])
@@ -701,6 +689,28 @@ fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
         );
     }
     drop(sleeper);
+}
+
+/// A client in a long query (`SELECT SLEEP(120)`): a thread in state "User sleep" until dropped.
+fn sleeping_client(db: &MariaDb) -> KillOnDrop {
+    KillOnDrop::new(
+        Command::new("mariadb")
+            .args(["--no-defaults", "-h127.0.0.1", "-uroot"])
+            .arg(format!("-P{}", db.port))
+            .args(["-e", "SELECT SLEEP(120)"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The exporter's command reaching `db` as root, without the machine's option file.
+fn as_root<'c>(c: &'c mut Command, db: &MariaDb) -> &'c mut Command {
+    c.args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
+        .args(["--mysqld.username", "root"])
+        .env_remove("MYSQLD_EXPORTER_PASSWORD")
+        .env("HOME", "/nonexistent")
 }
 
 /// The TYPE lines of families starting with one of `prefixes`: `name type`.
@@ -1330,26 +1340,13 @@ fn the_mysqld_mixin_gets_data_from_a_real_prometheus() {
          CREATE DATABASE hb; CREATE TABLE hb.heartbeat (ts varchar(26) NOT NULL, server_id int unsigned NOT NULL PRIMARY KEY);
          INSERT INTO hb.heartbeat VALUES (DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%f'), 1);",
     );
-    let sleeper = KillOnDrop::new(
-        Command::new("mariadb")
-            .args(["--no-defaults", "-h127.0.0.1", "-uroot"])
-            .arg(format!("-P{}", db.port))
-            .args(["-e", "SELECT SLEEP(120)"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let sleeper = sleeping_client(&db);
     let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
-        c.args(["--mysqld.address", &format!("127.0.0.1:{}", db.port)])
-            .args(["--mysqld.username", "root"])
-            .env_remove("MYSQLD_EXPORTER_PASSWORD")
-            .env("HOME", "/nonexistent")
-            .args([
-                "--collect.info_schema.processlist",
-                "--collect.heartbeat",
-                "--collect.heartbeat.database=hb",
-            ]);
+        as_root(c, &db).args([
+            "--collect.info_schema.processlist",
+            "--collect.heartbeat",
+            "--collect.heartbeat.database=hb",
+        ]);
     });
     wait_line(addr, "mysql_up 1");
     let prometheus = hubble_test_support::Prometheus::with_job(&format!(

@@ -196,28 +196,16 @@ mod tests {
     use super::*;
     use crate::collectors::testing::{lines, rows};
 
-    const COLUMNS: &[Column] = &[
-        Column::counter(
-            "t_waits_total",
-            "Waits",
-            "count_fetch",
-            &[
-                ("schema", From::Cell("OBJECT_SCHEMA")),
-                ("operation", From::Fixed("fetch")),
-            ],
-        ),
-        Column::counter(
-            "t_waits_seconds_total",
-            "Wait time",
-            "sum_timer_fetch",
-            &[
-                ("schema", From::Cell("OBJECT_SCHEMA")),
-                ("operation", From::Fixed("fetch")),
-            ],
-        )
-        .scaled(1e-12),
-        Column::gauge("t_rows", "Rows", "rows", &[]).only_when("kind", "base"),
-    ];
+    const WAITS: &[Column] = operations!(
+        "t_waits_total",
+        "t_waits_seconds_total",
+        "Waits",
+        "Wait time",
+        (("schema", From::Cell("OBJECT_SCHEMA"))),
+        ["fetch" => "count_fetch", "sum_timer_fetch"]
+    );
+    const ROWS: &[Column] =
+        &[Column::gauge("t_rows", "Rows", "rows", &[]).only_when("kind", "base")];
 
     #[test]
     fn prefixes_are_trimmed_by_the_server() {
@@ -245,7 +233,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            lines(&samples(&answer, COLUMNS)),
+            lines(&[samples(&answer, WAITS), samples(&answer, ROWS)].concat()),
             [
                 "counter t_waits_seconds_total{operation=\"fetch\",schema=\"app\"} 2",
                 "counter t_waits_total{operation=\"fetch\",schema=\"app\"} 3",
