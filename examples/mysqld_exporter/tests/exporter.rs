@@ -186,7 +186,7 @@ fn a_missing_user_is_a_one_line_error() {
 #[test]
 fn a_replica_shows_its_replication_status() {
     let primary = MariaDb::start_with(&["--log-bin=mysql-bin", "--server-id=1"]);
-    let replica = MariaDb::start_with(&["--server-id=2"]);
+    let replica = MariaDb::start_with(&["--server-id=2", "--report-host=replica-1"]);
     primary.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT); INSERT INTO app.t VALUES (1);");
     replica.sql(&format!(
         "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', MASTER_PASSWORD='', \
@@ -230,6 +230,21 @@ fn a_replica_shows_its_replication_status() {
     );
     // The replica has the primary's rows: it is replicating, not just configured.
     assert_eq!(replica.sql("SELECT COUNT(*) FROM app.t"), "1", "{body}");
+    // The primary's exporter lists the replica (slave_hosts), as it reports itself.
+    let (_on_primary, primary_addr) = spawn_exporter(env!("CARGO_BIN_EXE_mysqld_exporter"), |c| {
+        as_root(c, &primary).arg("--collect.slave_hosts");
+    });
+    let body = hubble_test_support::wait_lines(
+        primary_addr,
+        &["hubble_collector_up{collector=\"slave_hosts\"} 1"],
+    );
+    let host = hubble_test_support::samples(&body)
+        .into_iter()
+        .find(|s| s.name == "mysql_heartbeat_mysql_slave_hosts_info")
+        .unwrap_or_else(|| panic!("no replica listed:\n{body}"));
+    assert_eq!(host.labels["server_id"], "2");
+    assert_eq!(host.labels["slave_host"], "replica-1");
+    assert_eq!(host.labels["master_id"], "1");
 }
 
 #[test]
