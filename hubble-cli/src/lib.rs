@@ -307,6 +307,7 @@ impl CommonFlags {
             web: web_config(self.web_config_file.as_deref())?,
             enable_openmetrics: self.toolkit.enable_openmetrics,
             catalogue: Default::default(),
+            target_on_metrics: false,
         })
     }
 }
@@ -347,9 +348,19 @@ pub struct Serving {
     pub enable_openmetrics: bool,
     /// The collectors offered and which run, for the status page ([`Serving::catalogue`]).
     pub catalogue: hubble::catalogue::CatalogueSummary,
+    /// `GET <telemetry path>?target=...` answered as `/probe?target=...` ([`Serving::target_on_metrics`]).
+    pub target_on_metrics: bool,
 }
 
 impl Serving {
+    /// Answers `GET <telemetry path>?target=...` as `/probe` with the same query, as mysqld_exporter
+    /// answers `/metrics?target=`: the target is reached as a probed one, so only where `/probe` may
+    /// reach it (its allowlist, its credentials), never silently answered with the exporter's own server.
+    pub fn target_on_metrics(mut self) -> Self {
+        self.target_on_metrics = true;
+        self
+    }
+
     /// Lists `catalogue`'s collectors, as `selection` turns them on, on the status page.
     pub fn catalogue<T>(
         mut self,
@@ -390,11 +401,36 @@ pub async fn serve_one<E: hubble::Exporter>(
         },
     )
     .merge(routes);
+    let router = if serving.target_on_metrics {
+        metrics_target_as_probe(router, &serving.telemetry_path)
+    } else {
+        router
+    };
     let served = hubble::serve_with(listeners, router, serving.web.clone(), shutdown).await;
     if let Some(exporter) = exporter {
         hubble::unregister(&*exporter).await;
     }
     served.context("serving HTTP")
+}
+
+/// `router` with `GET <path>?target=...` sent to `/probe` (same query) before routing: a rewrite after
+/// routing would be too late, so it wraps the whole router.
+fn metrics_target_as_probe(router: axum::Router, path: &str) -> axum::Router {
+    let path = path.to_owned();
+    let rewrite = move |mut request: axum::extract::Request| {
+        let uri = request.uri();
+        let query = uri.query().unwrap_or_default();
+        if uri.path() == path && query.split('&').any(|pair| pair.starts_with("target=")) {
+            if let Ok(probe) = format!("/probe?{query}").parse() {
+                *request.uri_mut() = probe;
+            }
+        }
+        request
+    };
+    let service = tower::ServiceBuilder::new()
+        .map_request(rewrite)
+        .service(router);
+    axum::Router::new().fallback_service(service)
 }
 
 /// `--discovery.file` for [`serve_targets`]: the file, how often it is read, and what a listed target's

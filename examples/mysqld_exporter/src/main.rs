@@ -251,7 +251,9 @@ fn config(
     let serving = flags
         .common
         .serving("hubble MySQL exporter")?
-        .catalogue(&CATALOGUE, &collectors);
+        .catalogue(&CATALOGUE, &collectors)
+        // mysqld_exporter's `/metrics?target=`, as a probe.
+        .target_on_metrics();
     Ok(Config {
         target,
         discovery_file: flags.discovery.discovery_file,

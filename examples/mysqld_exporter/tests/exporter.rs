@@ -359,6 +359,26 @@ fn probe_reaches_allowed_targets_with_their_auth_module() {
     // The exporter's own /metrics has no server of its own.
     let own = get(addr, "/metrics", &[]).unwrap().text();
     assert!(!own.contains("mysql_up"), "{own}");
+    // mysqld_exporter's `/metrics?target=` is answered as the probe, allowlist and all.
+    let metrics = |query: &str| get(addr, &format!("/metrics?{query}"), &[]).unwrap();
+    let same = metrics(&format!(
+        "target=127.0.0.1:{}&auth_module=client.fleet",
+        db.port
+    ));
+    assert_eq!(same.status, 200);
+    assert!(
+        same.text().lines().any(|l| l == "mysql_up 1"),
+        "{}",
+        same.text()
+    );
+    assert_eq!(
+        metrics("target=127.0.0.1:1&auth_module=client.fleet").status,
+        403
+    );
+    // Without auth_module, [client], which this option file lacks: refused, naming it.
+    let client = metrics(&format!("target=127.0.0.1:{}", db.port));
+    assert_eq!(client.status, 400, "{}", client.text());
+    assert!(client.text().contains("client"), "{}", client.text());
     // Refusals, each before anything is done with the target.
     let other = probe("target=127.0.0.1:1&auth_module=client.fleet");
     assert_eq!(other.status, 403);
