@@ -308,6 +308,7 @@ impl CommonFlags {
             enable_openmetrics: self.toolkit.enable_openmetrics,
             catalogue: Default::default(),
             target_on_metrics: false,
+            collect_param: None,
         })
     }
 }
@@ -350,6 +351,8 @@ pub struct Serving {
     pub catalogue: hubble::catalogue::CatalogueSummary,
     /// `GET <telemetry path>?target=...` answered as `/probe?target=...` ([`Serving::target_on_metrics`]).
     pub target_on_metrics: bool,
+    /// `collect[]` honoured on the metrics path ([`Serving::collect_param`]).
+    pub collect_param: Option<hubble::CollectSelection>,
 }
 
 impl Serving {
@@ -358,6 +361,15 @@ impl Serving {
     /// reach it (its allowlist, its credentials), never silently answered with the exporter's own server.
     pub fn target_on_metrics(mut self) -> Self {
         self.target_on_metrics = true;
+        self
+    }
+
+    /// Honours mysqld_exporter's `collect[]=<collector>` on the metrics path: only those collectors, and
+    /// `always` (the target's `up`), are answered.
+    pub fn collect_param(mut self, always: &[&str]) -> Self {
+        self.collect_param = Some(hubble::CollectSelection {
+            always: always.iter().map(|s| (*s).to_owned()).collect(),
+        });
         self
     }
 
@@ -398,6 +410,7 @@ pub async fn serve_one<E: hubble::Exporter>(
             title: serving.title,
             enable_openmetrics: serving.enable_openmetrics,
             catalogue: serving.catalogue,
+            collect_param: serving.collect_param,
         },
     )
     .merge(routes);

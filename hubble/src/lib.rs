@@ -186,7 +186,8 @@ pub use metric::{
 };
 pub use registry::{default_registry, RegisterError, Registry};
 pub use server::{
-    metrics_response, router, serve, serve_with, shutdown_signal, Listeners, ServerConfig,
+    metrics_response, metrics_response_with, router, serve, serve_with, shutdown_signal,
+    CollectSelection, Listeners, ServerConfig,
 };
 pub use web::{WebConfig, WebConfigError, WebConfigHandle};
 

@@ -397,6 +397,32 @@ impl Registry {
             .all(|r| r.shared.entries().iter().all(|e| e.cache.health().runs > 0))
     }
 
+    /// Renders the current metrics of the collectors `keep` accepts (by name), for a request that selects
+    /// some (mysqld_exporter's `collect[]`): each one's series and self-metrics, and the registry's own
+    /// instruments. Not kept: a selection is per request.
+    pub fn render_only(&self, format: Format, keep: &dyn Fn(&str) -> bool) -> Body {
+        let now = Instant::now();
+        let (extra_at, extra) = self.extra(now);
+        let snapshots: Vec<_> = self
+            .read()
+            .exporters
+            .values()
+            .flat_map(|r| r.shared.entries())
+            .filter(|e| keep(e.collector.name()))
+            .map(|e| e.cache.snapshot(now))
+            .collect();
+        let plan = Plan::new(format, snapshots, extra[format as usize].clone());
+        if plan.size() > self.inner.stream_above.load(Ordering::Relaxed) {
+            return Body::streamed(plan);
+        }
+        Body::rendered(Arc::new(Rendered::new(
+            self.version(),
+            extra_at,
+            None,
+            plan.write_whole(),
+        )))
+    }
+
     /// Renders the current metrics. Cheap when nothing changed since the last call: the body is reused
     /// (unless [`keep_bodies`](Self::keep_bodies) is off). A very large body (hundreds of targets) is not kept:
     /// it is written while it is sent.

@@ -38,6 +38,78 @@ pub struct ServerConfig {
     pub enable_openmetrics: bool,
     /// The collectors offered and which run, listed on the status page (empty: no list).
     pub catalogue: CatalogueSummary,
+    /// Honour a `collect[]` selection on the metrics path, as mysqld_exporter does (`None`: ignored).
+    pub collect_param: Option<CollectSelection>,
+}
+
+/// mysqld_exporter's `collect[]=<collector>` query parameters: a scrape of only the collectors named (the
+/// `always` ones too, the target's `up`); a selection naming none that runs is ignored, as upstream does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectSelection {
+    /// Collectors every selection keeps.
+    pub always: Vec<String>,
+}
+
+impl CollectSelection {
+    /// The `collect[]` values of a query string.
+    pub fn requested(query: Option<&str>) -> Vec<String> {
+        form_urlencoded_pairs(query.unwrap_or_default())
+            .filter(|(k, _)| k == "collect[]")
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// Renders `registry` for `requested`: all of it when nothing is requested or nothing requested runs.
+    pub fn render(&self, registry: &Registry, format: Format, requested: &[String]) -> crate::Body {
+        if requested.is_empty() {
+            return registry.render(format);
+        }
+        let running = registry.status();
+        let any = running
+            .iter()
+            .flat_map(|e| &e.collectors)
+            .any(|c| requested.contains(&c.name));
+        if !any {
+            return registry.render(format);
+        }
+        let keep = |name: &str| requested.iter().chain(&self.always).any(|r| r == name);
+        registry.render_only(format, &keep)
+    }
+}
+
+/// `a=1&b=%20x` as (key, value) pairs, percent- and plus-decoded.
+fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    fn decode(s: &str) -> String {
+        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match (
+                bytes[i],
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (b'%', Some(hi), Some(lo)) => {
+                    out.push(hi * 16 + lo);
+                    i += 3;
+                }
+                (b'+', _, _) => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                (b, _, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(k), decode(v))
+    })
 }
 
 impl ServerConfig {
@@ -52,6 +124,7 @@ impl Default for ServerConfig {
             title: "hubble exporter".to_owned(),
             enable_openmetrics: false,
             catalogue: CatalogueSummary::default(),
+            collect_param: None,
         }
     }
 }
@@ -295,8 +368,20 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    metrics_response(&state.registry, &headers, state.config.enable_openmetrics)
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    match &state.config.collect_param {
+        Some(selection) => {
+            let requested = CollectSelection::requested(uri.query());
+            metrics_response_with(&headers, state.config.enable_openmetrics, |format| {
+                selection.render(&state.registry, format, &requested)
+            })
+        }
+        None => metrics_response(&state.registry, &headers, state.config.enable_openmetrics),
+    }
 }
 
 /// The `/metrics` response for `registry`: the text format, or OpenMetrics when `enable_openmetrics` and
@@ -307,12 +392,23 @@ pub fn metrics_response(
     headers: &HeaderMap,
     enable_openmetrics: bool,
 ) -> Response {
+    metrics_response_with(headers, enable_openmetrics, |format| {
+        registry.render(format)
+    })
+}
+
+/// [`metrics_response`] with the body `render` gives for the negotiated format.
+pub fn metrics_response_with(
+    headers: &HeaderMap,
+    enable_openmetrics: bool,
+    render: impl FnOnce(Format) -> crate::Body,
+) -> Response {
     let format = if enable_openmetrics {
         Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
     } else {
         Format::Text
     };
-    let body = registry.render(format);
+    let body = render(format);
     let mut response_headers = HeaderMap::new();
     response_headers.insert(
         header::CONTENT_TYPE,
@@ -604,5 +700,17 @@ mod tests {
         assert!(page.contains(
             "Not built yet (their flags are accepted and ignored): <code>mysql.user</code>"
         ));
+    }
+
+    #[test]
+    fn collect_parameters_are_read_decoded() {
+        assert_eq!(
+            CollectSelection::requested(Some(
+                "target=db:3306&collect[]=global_status&collect%5B%5D=info_schema.processlist&collect[]=a+b"
+            )),
+            ["global_status", "info_schema.processlist", "a b"]
+        );
+        assert!(CollectSelection::requested(None).is_empty());
+        assert!(CollectSelection::requested(Some("collect=x&%zz")).is_empty());
     }
 }

@@ -284,7 +284,9 @@ pub async fn run(
             hubble::default_registry(),
         )
         .idle_timeout(config.probe.idle)
-        .enable_openmetrics(config.probe.enable_openmetrics),
+        .enable_openmetrics(config.probe.enable_openmetrics)
+        // mysqld_exporter's `collect[]`, as on /metrics.
+        .collect_param(config.serving.collect_param.clone()),
     );
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();

@@ -252,8 +252,9 @@ fn config(
         .common
         .serving("hubble MySQL exporter")?
         .catalogue(&CATALOGUE, &collectors)
-        // mysqld_exporter's `/metrics?target=`, as a probe.
-        .target_on_metrics();
+        // mysqld_exporter's `/metrics?target=`, as a probe, and `collect[]`.
+        .target_on_metrics()
+        .collect_param(&["mysql_up"]);
     Ok(Config {
         target,
         discovery_file: flags.discovery.discovery_file,

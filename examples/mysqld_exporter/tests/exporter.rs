@@ -359,6 +359,18 @@ fn probe_reaches_allowed_targets_with_their_auth_module() {
     // The exporter's own /metrics has no server of its own.
     let own = get(addr, "/metrics", &[]).unwrap().text();
     assert!(!own.contains("mysql_up"), "{own}");
+    // `collect[]` selects collectors, as upstream: mysql_up stays.
+    let only = probe(&format!(
+        "target=127.0.0.1:{}&auth_module=client.fleet&collect[]=global_variables",
+        db.port
+    ))
+    .text();
+    assert!(only.lines().any(|l| l == "mysql_up 1"), "{only}");
+    assert!(
+        only.contains("mysql_global_variables_max_connections "),
+        "{only}"
+    );
+    assert!(!only.contains("mysql_global_status_"), "{only}");
     // mysqld_exporter's `/metrics?target=` is answered as the probe, allowlist and all.
     let metrics = |query: &str| get(addr, &format!("/metrics?{query}"), &[]).unwrap();
     let same = metrics(&format!(
@@ -715,6 +727,26 @@ fn processlist_binlog_and_heartbeat_collectors_as_mysqld_exporter_0_20() {
     assert!(
         !body.contains("mysql_info_schema_processlist_processes_by_host"),
         "turned off by its flag"
+    );
+    // `collect[]` on /metrics: only the collectors named, mysql_up always; a name that runs nowhere
+    // selects nothing, so everything is answered, as upstream.
+    let only = get(addr, "/metrics?collect[]=binlog_size", &[])
+        .unwrap()
+        .text();
+    assert!(
+        only.lines().any(|l| l == "mysql_up 1") && only.contains("mysql_binlog_files "),
+        "{only}"
+    );
+    assert!(
+        !only.contains("mysql_global_status_") && !only.contains("mysql_heartbeat_"),
+        "{only}"
+    );
+    let all = get(addr, "/metrics?collect[]=nothing_like_it", &[])
+        .unwrap()
+        .text();
+    assert!(
+        all.contains("mysql_global_status_uptime ") && all.contains("mysql_binlog_files "),
+        "{all}"
     );
     for c in ["info_schema.processlist", "binlog_size", "heartbeat"] {
         assert!(

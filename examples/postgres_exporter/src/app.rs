@@ -222,6 +222,7 @@ pub async fn run(
             title: "hubble Postgres exporter".into(),
             enable_openmetrics: config.enable_openmetrics,
             catalogue: crate::collectors::CATALOGUE.summary(&config.collection.collectors),
+            collect_param: None,
         },
     )
     .merge(

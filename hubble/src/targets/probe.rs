@@ -275,6 +275,7 @@ pub struct Probes<P: Prober> {
     first_probes: Arc<Semaphore>,
     collect_on: Option<tokio::runtime::Handle>,
     enable_openmetrics: bool,
+    collect: Option<crate::CollectSelection>,
     targets: tokio::sync::Mutex<HashMap<P::Key, Arc<Probed>>>,
     refused: prometheus::IntCounterVec,
 }
@@ -320,6 +321,7 @@ impl<P: Prober> Probes<P> {
             first_probes: Arc::new(Semaphore::new(Self::DEFAULT_MAX_FIRST_PROBES)),
             collect_on: None,
             enable_openmetrics: false,
+            collect: None,
             targets: tokio::sync::Mutex::new(HashMap::new()),
             refused,
         }
@@ -352,6 +354,12 @@ impl<P: Prober> Probes<P> {
     }
 
     /// Answers in OpenMetrics when the scraper asks for it, as
+    /// Honour `collect[]` in the probe's query ([`ServerConfig::collect_param`](crate::ServerConfig::collect_param)).
+    pub fn collect_param(mut self, selection: Option<crate::CollectSelection>) -> Self {
+        self.collect = selection;
+        self
+    }
+
     /// [`ServerConfig::enable_openmetrics`](crate::ServerConfig::enable_openmetrics).
     pub fn enable_openmetrics(mut self, on: bool) -> Self {
         self.enable_openmetrics = on;
@@ -480,6 +488,18 @@ impl<P: Prober> Probes<P> {
         auth_module: Option<&str>,
         headers: &HeaderMap,
     ) -> Response {
+        self.answer_selecting(target, auth_module, &[], headers)
+            .await
+    }
+
+    /// [`answer`](Self::answer), of the collectors `requested` names (`collect[]`) where that is honoured.
+    pub async fn answer_selecting(
+        &self,
+        target: Option<&str>,
+        auth_module: Option<&str>,
+        requested: &[String],
+        headers: &HeaderMap,
+    ) -> Response {
         let Some(target) = target.filter(|t| !t.is_empty()) else {
             let refusal = self.refuse(Refusal::bad_request(format!(
                 "missing ?target={}",
@@ -508,7 +528,14 @@ impl<P: Prober> Probes<P> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        crate::metrics_response(&probed.registry, headers, self.enable_openmetrics)
+        match &self.collect {
+            Some(selection) => {
+                crate::metrics_response_with(headers, self.enable_openmetrics, |f| {
+                    selection.render(&probed.registry, f, requested)
+                })
+            }
+            None => crate::metrics_response(&probed.registry, headers, self.enable_openmetrics),
+        }
     }
 }
 
@@ -516,12 +543,15 @@ impl<P: Prober> Probes<P> {
 pub async fn handler<P: Prober>(
     State(probes): State<Arc<Probes<P>>>,
     Query(params): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
+    let requested = crate::CollectSelection::requested(uri.query());
     probes
-        .answer(
+        .answer_selecting(
             params.get("target").map(String::as_str),
             params.get("auth_module").map(String::as_str),
+            &requested,
             &headers,
         )
         .await
