@@ -397,6 +397,15 @@ impl Registry {
             .all(|r| r.shared.entries().iter().all(|e| e.cache.health().runs > 0))
     }
 
+    /// Whether a collector of one of `names` is registered.
+    pub fn has_collector(&self, names: &[String]) -> bool {
+        self.read()
+            .exporters
+            .values()
+            .flat_map(|r| r.shared.entries())
+            .any(|e| names.iter().any(|n| n == e.collector.name()))
+    }
+
     /// Renders the current metrics of the collectors `keep` accepts (by name), for a request that selects
     /// some (mysqld_exporter's `collect[]`): each one's series and self-metrics, and the registry's own
     /// instruments. Not kept: a selection is per request.

@@ -51,9 +51,13 @@ pub struct CollectSelection {
 }
 
 impl CollectSelection {
-    /// The `collect[]` values of a query string.
-    pub fn requested(query: Option<&str>) -> Vec<String> {
-        form_urlencoded_pairs(query.unwrap_or_default())
+    /// The `collect[]` values of a request's query.
+    pub fn requested(uri: &axum::http::Uri) -> Vec<String> {
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map(|q| q.0)
+            .unwrap_or_default();
+        pairs
+            .into_iter()
             .filter(|(k, _)| k == "collect[]")
             .map(|(_, v)| v)
             .collect()
@@ -61,55 +65,12 @@ impl CollectSelection {
 
     /// Renders `registry` for `requested`: all of it when nothing is requested or nothing requested runs.
     pub fn render(&self, registry: &Registry, format: Format, requested: &[String]) -> crate::Body {
-        if requested.is_empty() {
-            return registry.render(format);
-        }
-        let running = registry.status();
-        let any = running
-            .iter()
-            .flat_map(|e| &e.collectors)
-            .any(|c| requested.contains(&c.name));
-        if !any {
+        if !registry.has_collector(requested) {
             return registry.render(format);
         }
         let keep = |name: &str| requested.iter().chain(&self.always).any(|r| r == name);
         registry.render_only(format, &keep)
     }
-}
-
-/// `a=1&b=%20x` as (key, value) pairs, percent- and plus-decoded.
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    fn decode(s: &str) -> String {
-        let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match (
-                bytes[i],
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            ) {
-                (b'%', Some(hi), Some(lo)) => {
-                    out.push(hi * 16 + lo);
-                    i += 3;
-                }
-                (b'+', _, _) => {
-                    out.push(b' ');
-                    i += 1;
-                }
-                (b, _, _) => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (decode(k), decode(v))
-    })
 }
 
 impl ServerConfig {
@@ -375,7 +336,7 @@ async fn metrics(
 ) -> Response {
     match &state.config.collect_param {
         Some(selection) => {
-            let requested = CollectSelection::requested(uri.query());
+            let requested = CollectSelection::requested(&uri);
             metrics_response_with(&headers, state.config.enable_openmetrics, |format| {
                 selection.render(&state.registry, format, &requested)
             })
@@ -704,13 +665,14 @@ mod tests {
 
     #[test]
     fn collect_parameters_are_read_decoded() {
+        let requested = |uri: &str| CollectSelection::requested(&uri.parse().unwrap());
         assert_eq!(
-            CollectSelection::requested(Some(
-                "target=db:3306&collect[]=global_status&collect%5B%5D=info_schema.processlist&collect[]=a+b"
-            )),
+            requested(
+                "/m?target=db:3306&collect[]=global_status&collect%5B%5D=info_schema.processlist&collect[]=a+b"
+            ),
             ["global_status", "info_schema.processlist", "a b"]
         );
-        assert!(CollectSelection::requested(None).is_empty());
-        assert!(CollectSelection::requested(Some("collect=x&%zz")).is_empty());
+        assert!(requested("/m").is_empty());
+        assert!(requested("/m?collect=x&%zz").is_empty());
     }
 }

@@ -546,7 +546,7 @@ pub async fn handler<P: Prober>(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let requested = crate::CollectSelection::requested(uri.query());
+    let requested = crate::CollectSelection::requested(&uri);
     probes
         .answer_selecting(
             params.get("target").map(String::as_str),

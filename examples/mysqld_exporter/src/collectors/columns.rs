@@ -93,20 +93,25 @@ impl Collector for Columns {
     }
 
     fn families(&self) -> Vec<Family> {
-        let mut out: Vec<Family> = Vec::new();
-        for c in self.columns {
-            if !out.iter().any(|f| f.name == c.family) {
-                let labels: Vec<&str> = c.labels.iter().map(|(name, _)| *name).collect();
-                out.push(Family::new(c.family, c.help, c.kind, labels));
-            }
-        }
-        out
+        families(self.columns)
     }
 
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let answer = super::fetch_or_not_applicable(&self.server, &self.sql, self.missing).await?;
         Ok(samples(&answer, self.columns))
     }
+}
+
+/// The families `columns` declare, each once (several columns may feed one family, by label).
+pub(crate) fn families(columns: &[Column]) -> Vec<Family> {
+    let mut out: Vec<Family> = Vec::new();
+    for c in columns {
+        if !out.iter().any(|f| f.name == c.family) {
+            let labels = c.labels.iter().map(|(name, _)| *name);
+            out.push(Family::new(c.family, c.help, c.kind, labels));
+        }
+    }
+    out
 }
 
 /// Every row's samples, column by column.

@@ -5,7 +5,7 @@
 use hubble::text_rows::TextRows;
 use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 
-use super::columns::{samples, Column};
+use super::columns::{families, samples, Column};
 use super::{rows, Server};
 use crate::value::number;
 
@@ -212,20 +212,7 @@ impl Collector for Statistics {
                     Family::new(format!("{prefix}_{suffix}"), *help, *kind, [*label])
                 })
                 .collect(),
-            Read::Columns { columns, .. } => {
-                let mut out: Vec<Family> = Vec::new();
-                for c in *columns {
-                    if !out.iter().any(|f| f.name == c.family) {
-                        out.push(Family::new(
-                            c.family,
-                            c.help,
-                            c.kind,
-                            c.labels.iter().map(|(l, _)| *l),
-                        ));
-                    }
-                }
-                out
-            }
+            Read::Columns { columns, .. } => families(columns),
         }
     }
 
