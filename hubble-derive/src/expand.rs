@@ -191,6 +191,7 @@ fn generate(c: &Container) -> TokenStream {
                         value,
                         labels: ::hubble::__private::Clone::clone(&labels),
                         histogram: ::hubble::__private::Option::None,
+                        summary: ::hubble::__private::Option::None,
                     });
                 }
                 ::hubble::__private::Result::Ok(::hubble::__private::Option::None) => {}

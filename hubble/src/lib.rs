@@ -90,6 +90,7 @@ mod registry;
 pub mod runtime;
 mod scheduler;
 mod server;
+mod summary;
 pub mod targets;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "mysql"))))]
@@ -174,6 +175,7 @@ pub use hubble_derive::MetricCollector;
 /// declaration's mistakes are reported in one compile.
 #[doc(inline)]
 pub use hubble_derive::MetricGroup;
+pub use summary::Summary;
 /// The former name of [`Sample`].
 #[deprecated(
     since = "0.2.0",

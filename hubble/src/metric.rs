@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::histogram::Histogram;
+use crate::summary::Summary;
 
 /// The Prometheus type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,6 +21,8 @@ pub enum MetricKind {
     Untyped,
     /// Observations counted in buckets: `_bucket` series (label `le`), `_sum` and `_count`.
     Histogram,
+    /// Quantiles of observations computed by the source (label `quantile`), `_sum` and `_count`.
+    Summary,
 }
 
 impl MetricKind {
@@ -30,6 +33,7 @@ impl MetricKind {
             MetricKind::Gauge => "gauge",
             MetricKind::Untyped => "untyped",
             MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
         }
     }
 
@@ -40,6 +44,7 @@ impl MetricKind {
             MetricKind::Gauge => "gauge",
             MetricKind::Untyped => "unknown",
             MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
         }
     }
 }
@@ -179,6 +184,8 @@ pub struct Sample {
     pub labels: Labels,
     /// The buckets, sum and count of a [`MetricKind::Histogram`] sample; `None` for other kinds.
     pub histogram: Option<Box<Histogram>>,
+    /// The quantiles, sum and count of a [`MetricKind::Summary`] sample; `None` for other kinds.
+    pub summary: Option<Box<Summary>>,
 }
 
 impl Sample {
@@ -196,6 +203,7 @@ impl Sample {
             value,
             labels: Labels::new(),
             histogram: None,
+            summary: None,
         }
     }
 
@@ -211,6 +219,28 @@ impl Sample {
         Sample {
             histogram: Some(Box::new(histogram)),
             ..Sample::new(name, help, MetricKind::Histogram, count)
+        }
+    }
+
+    /// A summary sample without labels: its quantile, `_sum` and `_count` series are written together.
+    ///
+    /// ```
+    /// use hubble::{Sample, Summary};
+    ///
+    /// let latency = Summary::new([(0.99, 0.25)], 12.5, 400).unwrap();
+    /// let s = Sample::summary("query_latency_seconds", "Query latency.", latency).label("db", "app");
+    /// assert_eq!(s.series(), 3);
+    /// ```
+    pub fn summary(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        summary: Summary,
+    ) -> Self {
+        #[allow(clippy::cast_precision_loss)]
+        let count = summary.count() as f64;
+        Sample {
+            summary: Some(Box::new(summary)),
+            ..Sample::new(name, help, MetricKind::Summary, count)
         }
     }
 
@@ -232,9 +262,14 @@ impl Sample {
         Sample::new(name, help, MetricKind::Counter, value)
     }
 
-    /// Series this sample is written as: 1, or for a histogram its buckets (with `+Inf`), `_sum` and `_count`.
+    /// Series this sample is written as: 1, for a histogram its buckets (with `+Inf`), `_sum` and `_count`,
+    /// for a summary its quantiles, `_sum` and `_count`.
     pub fn series(&self) -> usize {
-        self.histogram.as_ref().map_or(1, |h| h.buckets().len() + 3)
+        match (&self.histogram, &self.summary) {
+            (Some(h), _) => h.buckets().len() + 3,
+            (None, Some(s)) => s.quantiles().len() + 2,
+            (None, None) => 1,
+        }
     }
 
     /// Adds a label (builder form).
@@ -253,6 +288,9 @@ pub enum ValueError {
     /// Histogram columns that do not make a histogram.
     #[error("not a histogram: {0}")]
     Histogram(String),
+    /// Quantiles that do not make a summary.
+    #[error("not a summary: {0}")]
+    Summary(String),
 }
 
 /// A Rust value that can become a sample value.

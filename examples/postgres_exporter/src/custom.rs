@@ -516,14 +516,10 @@ impl Collector for CustomCollector {
                     }
                 };
                 if let Some(v) = value {
-                    out.push(Sample {
-                        name: format!("{name}_{}", c.name).into(),
-                        help: c.description.clone().into(),
-                        kind,
-                        value: v,
-                        labels: labels.clone(),
-                        histogram: None,
-                    });
+                    let mut sample =
+                        Sample::new(format!("{name}_{}", c.name), c.description.clone(), kind, v);
+                    sample.labels = labels.clone();
+                    out.push(sample);
                 }
             }
         }

@@ -365,6 +365,68 @@ mod tests {
     }
 
     #[test]
+    fn summaries_write_quantiles_sum_and_count_per_series() {
+        let s = |q: &[(f64, f64)]| crate::Summary::new(q.iter().copied(), 2.5, 40).unwrap();
+        let metrics = vec![
+            Sample::summary(
+                "latency_seconds",
+                "Latency.",
+                s(&[(0.99, 0.5), (0.5, 0.01)]),
+            )
+            .label("db", "b"),
+            // Without quantiles (a server that keeps none): only the sum and count.
+            Sample::summary("latency_seconds", "Latency.", s(&[])).label("db", "a"),
+        ];
+        for (consts, c) in [
+            (Labels::new(), ""),
+            (Labels::new().with("instance", "pg1"), "instance=\"pg1\","),
+        ] {
+            let enc = encode_collection(metrics.clone(), &consts).unwrap();
+            assert_eq!(enc.series(), 6);
+            let want = format!(
+                "# HELP latency_seconds Latency.\n# TYPE latency_seconds summary\n\
+                 latency_seconds_sum{{{c}db=\"a\"}} 2.5\nlatency_seconds_count{{{c}db=\"a\"}} 40\n\
+                 latency_seconds{{{c}db=\"b\",quantile=\"0.5\"}} 0.01\n\
+                 latency_seconds{{{c}db=\"b\",quantile=\"0.99\"}} 0.5\n\
+                 latency_seconds_sum{{{c}db=\"b\"}} 2.5\nlatency_seconds_count{{{c}db=\"b\"}} 40\n"
+            );
+            assert_eq!(render(&enc, &consts, Format::Text), want);
+            assert_eq!(
+                render(&enc, &consts, Format::OpenMetrics),
+                format!("{want}# EOF\n")
+            );
+            let consts = ConstLabels::new(consts);
+            let chunk = enc.chunk(0, &consts);
+            for format in [Format::Text, Format::OpenMetrics] {
+                let mut out = BytesMut::new();
+                chunk.write_lines(&mut out, format, &mut Vec::new());
+                assert_eq!(out.len(), chunk.len(format));
+            }
+        }
+        let bare = encode_collection(
+            vec![Sample::summary("l", "L.", s(&[(95.0, 1.0)]))],
+            &Labels::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            render(&bare, &Labels::new(), Format::Text),
+            "# HELP l L.\n# TYPE l summary\nl{quantile=\"95\"} 1\nl_sum 2.5\nl_count 40\n"
+        );
+        // `quantile` stays reserved for the collector's own labels.
+        let q = encode_collection(
+            vec![Sample::summary("l", "L.", s(&[])).label("quantile", "1")],
+            &Labels::new(),
+        );
+        assert!(q.unwrap_err().to_string().contains("reserved"));
+        // A summary kind without quantiles is refused, not written as a plain line.
+        let bad = encode_collection(
+            vec![Sample::new("l", "L.", MetricKind::Summary, 1.0)],
+            &Labels::new(),
+        );
+        assert!(bad.unwrap_err().to_string().contains("Sample::summary"));
+    }
+
+    #[test]
     fn one_header_for_chunks_of_many_collectors() {
         let (la, lb) = (
             ConstLabels::new(Labels::new().with("t", "a")),

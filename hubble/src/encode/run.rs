@@ -154,7 +154,7 @@ impl Chunk<'_> {
             head.extend_from_slice(self.prefix);
             head.push(b',');
         }
-        if self.meta.kind == MetricKind::Histogram {
+        if matches!(self.meta.kind, MetricKind::Histogram | MetricKind::Summary) {
             self.write_histogram_lines(out, head, plain);
             return;
         }
@@ -175,7 +175,8 @@ impl Chunk<'_> {
 }
 
 impl Chunk<'_> {
-    /// [`Chunk::write_lines`] for a histogram: each stored line starts with the code of its name's suffix.
+    /// [`Chunk::write_lines`] for a histogram or summary: each stored line starts with the code of its name's
+    /// suffix.
     fn write_histogram_lines(&self, out: &mut BytesMut, head: &[u8], plain: usize) {
         for line in lines(self.lines).take(self.series) {
             let Some((&code, line)) = line.split_first() else {
@@ -197,8 +198,12 @@ impl Chunk<'_> {
     }
 }
 
-/// The suffixes of a histogram's sample names, by the code its stored lines start with.
-pub(crate) const HISTOGRAM_SUFFIXES: [&[u8]; 3] = [b"_bucket", b"_sum", b"_count"];
+/// The suffixes of a histogram's or summary's sample names, by the code its stored lines start with (a
+/// summary's quantile lines have none).
+pub(crate) const HISTOGRAM_SUFFIXES: [&[u8]; 4] = [b"_bucket", b"_sum", b"_count", b""];
+
+/// The code of a summary's quantile lines in [`HISTOGRAM_SUFFIXES`].
+const QUANTILE: u8 = 3;
 
 /// The stored lines of a chunk. Each is prefixed with its length (LEB128: one byte below 128), so a scrape
 /// finds line ends without scanning for them; scanning for them showed in profiles of large scrapes.
@@ -305,6 +310,18 @@ pub(crate) fn encode_collection(
                 bare += 2 * u32::from(m.labels.is_empty());
                 continue;
             }
+            if m.kind == MetricKind::Summary {
+                let s = m.summary.as_deref().ok_or_else(|| {
+                    CollectError::Other(format!(
+                        "metric `{}` is a summary without quantiles: build it with Sample::summary",
+                        m.name
+                    ))
+                })?;
+                let lines = encode_summary(&mut text, &mut line, &m.labels, s);
+                (series, written) = (series + lines.0, written + lines.1);
+                bare += 2 * u32::from(m.labels.is_empty());
+                continue;
+            }
             bare += u32::from(m.labels.is_empty());
             line.clear();
             write_line(&mut line, &m.labels, m.value);
@@ -373,25 +390,49 @@ fn family_ranks(metrics: &[Sample]) -> Vec<u32> {
     first_seen.iter().map(|&i| rank[i as usize]).collect()
 }
 
+/// Stores lines of a histogram or summary: each starts with its suffix's code. Counts the lines stored and
+/// the bytes they write (suffixes in, codes out).
+struct Stored<'a> {
+    text: &'a mut Vec<u8>,
+    line: &'a mut Vec<u8>,
+    lines: usize,
+    written: usize,
+}
+
+impl Stored<'_> {
+    fn store(&mut self, code: u8, labels: &Labels, value: f64) {
+        self.line.clear();
+        self.line.push(code);
+        write_line(self.line, labels, value);
+        push_line(self.text, self.line);
+        self.lines += 1;
+        self.written += self.line.len() - 1 + HISTOGRAM_SUFFIXES[usize::from(code)].len();
+    }
+
+    /// `labels` and `name="<value>"`, the value written as sample values are.
+    fn with(labels: &Labels, name: &'static str, value: f64) -> Labels {
+        let mut text = Vec::with_capacity(24);
+        write_value(&mut text, value);
+        labels
+            .clone()
+            .with(name, String::from_utf8_lossy(&text).into_owned())
+    }
+}
+
 /// Stores one histogram series: its buckets (with `+Inf`) in increasing order, then `_sum` and `_count`, as
-/// the Go client writes them. Each line starts with its suffix's code. Returns the lines stored and the bytes
-/// they write (suffixes in, codes out).
+/// the Go client writes them. Returns the lines stored and the bytes they write.
 fn encode_histogram(
     text: &mut Vec<u8>,
     line: &mut Vec<u8>,
     labels: &Labels,
     h: &crate::histogram::Histogram,
 ) -> (usize, usize) {
-    let (mut lines, mut written) = (0, 0);
-    let mut store = |code: u8, labels: &Labels, value: f64| {
-        line.clear();
-        line.push(code);
-        write_line(line, labels, value);
-        push_line(text, line);
-        lines += 1;
-        written += line.len() - 1 + HISTOGRAM_SUFFIXES[usize::from(code)].len();
+    let mut out = Stored {
+        text,
+        line,
+        lines: 0,
+        written: 0,
     };
-    let mut le = Vec::with_capacity(24);
     #[allow(clippy::cast_precision_loss)]
     let buckets = h
         .buckets()
@@ -399,15 +440,33 @@ fn encode_histogram(
         .map(|&(b, n)| (b, n as f64))
         .chain([(f64::INFINITY, h.count() as f64)]);
     for (bound, n) in buckets {
-        le.clear();
-        write_value(&mut le, bound);
-        let with_le = labels
-            .clone()
-            .with("le", String::from_utf8_lossy(&le).into_owned());
-        store(0, &with_le, n);
+        out.store(0, &Stored::with(labels, "le", bound), n);
     }
-    store(1, labels, h.sum());
+    out.store(1, labels, h.sum());
     #[allow(clippy::cast_precision_loss)]
-    store(2, labels, h.count() as f64);
-    (lines, written)
+    out.store(2, labels, h.count() as f64);
+    (out.lines, out.written)
+}
+
+/// Stores one summary series: its quantiles in increasing order, then `_sum` and `_count`, as the Go client
+/// writes them. Returns the lines stored and the bytes they write.
+fn encode_summary(
+    text: &mut Vec<u8>,
+    line: &mut Vec<u8>,
+    labels: &Labels,
+    s: &crate::summary::Summary,
+) -> (usize, usize) {
+    let mut out = Stored {
+        text,
+        line,
+        lines: 0,
+        written: 0,
+    };
+    for &(q, v) in s.quantiles() {
+        out.store(QUANTILE, &Stored::with(labels, "quantile", q), v);
+    }
+    out.store(1, labels, s.sum());
+    #[allow(clippy::cast_precision_loss)]
+    out.store(2, labels, s.count() as f64);
+    (out.lines, out.written)
 }
