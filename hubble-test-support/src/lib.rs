@@ -1,6 +1,7 @@
 //! Shared test helpers: a minimal HTTP client over loopback, promtool, polling with bounds.
 #![allow(dead_code)]
 
+pub mod etcd;
 pub mod mariadb;
 pub mod pg;
 pub mod pgbouncer;

@@ -24,9 +24,13 @@ fn leaf(dir: &Path, name: &str, sans: &[&str], issuer: &(rcgen::Certificate, rcg
     let mut params =
         rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
+    if name == "nameless" {
+        params.distinguished_name = rcgen::DistinguishedName::new();
+    } else {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+    }
     let cert = params.signed_by(&key, &issuer.0, &issuer.1).unwrap();
     std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).unwrap();
     std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
@@ -35,7 +39,7 @@ fn leaf(dir: &Path, name: &str, sans: &[&str], issuer: &(rcgen::Certificate, rcg
 impl Pki {
     /// `ca.crt`, `server.{crt,key}` (localhost, 127.0.0.1), `client.{crt,key}`, `elsewhere.{crt,key}`
     /// (a server certificate for db.example.com), `certuser.{crt,key}` (CN `certuser`), all signed by `ca`;
-    /// `rogue.{crt,key}` (another CA).
+    /// `nameless.{crt,key}` (a client certificate without a CommonName); `rogue.{crt,key}` (another CA).
     pub fn generate() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let ca = new_ca("hubble test CA");
@@ -47,6 +51,8 @@ impl Pki {
         // A server certificate for another name, and a client certificate whose CN is a database user.
         leaf(dir.path(), "elsewhere", &["db.example.com"], &ca);
         leaf(dir.path(), "certuser", &["certuser"], &ca);
+        // A client certificate without a CommonName (etcd's JSON gateway refuses one with a CN).
+        leaf(dir.path(), "nameless", &["prometheus"], &ca);
         Pki { dir }
     }
 

@@ -43,16 +43,7 @@ impl Shard {
     pub fn owner(count: u32, target: &ServiceAtomic) -> u32 {
         let identity = target.identity();
         (0..count.max(1))
-            .max_by_key(|replica| {
-                let mut h = Fnv::new();
-                h.field(&identity);
-                h.field(&replica.to_string());
-                // FNV's high bits mix poorly on short suffixes; a final avalanche (splitmix64) fixes that.
-                let mut z = h.finish().wrapping_add(0x9e37_79b9_7f4a_7c15);
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                z ^ (z >> 31)
-            })
+            .max_by_key(|replica| rendezvous_score(&identity, &replica.to_string()))
             .unwrap_or(0)
     }
 
@@ -60,6 +51,18 @@ impl Shard {
     pub fn owns(&self, target: &ServiceAtomic) -> bool {
         Shard::owner(self.count, target) == self.index
     }
+}
+
+/// Rendezvous hashing's score of `replica` for the target `identity`: the replica scoring highest owns it.
+pub(crate) fn rendezvous_score(identity: &str, replica: &str) -> u64 {
+    let mut h = Fnv::new();
+    h.field(identity);
+    h.field(replica);
+    // FNV's high bits mix poorly on short suffixes; a final avalanche (splitmix64) fixes that.
+    let mut z = h.finish().wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl FromStr for Shard {
@@ -175,6 +178,10 @@ pub struct Dispatcher<E> {
     interval: Duration,
     timeout: Duration,
     shard: Option<Shard>,
+    /// Replicas sharing the targets through etcd: this one's share follows the live members.
+    members: Option<Arc<crate::cluster::Membership>>,
+    /// Runs discovery as soon as notified (a watched backend's change), besides the ticks.
+    wake: Option<Arc<tokio::sync::Notify>>,
     backend: &'static str,
     registry: Registry,
     live: Mutex<HashMap<u64, (ServiceAtomic, Arc<E>)>>,
@@ -215,6 +222,8 @@ impl<E: Exporter> Dispatcher<E> {
             interval,
             timeout: interval,
             shard: None,
+            members: None,
+            wake: None,
             backend,
             registry,
             live: Mutex::new(HashMap::new()),
@@ -225,6 +234,20 @@ impl<E: Exporter> Dispatcher<E> {
     /// Only handle this replica's share of the targets.
     pub fn shard(mut self, shard: Shard) -> Self {
         self.shard = Some(shard);
+        self
+    }
+
+    /// Only handle the share of the targets that rendezvous hashing over `members`' live replicas gives
+    /// this one; its changes wake the dispatcher. Replaces [`shard`](Self::shard).
+    pub fn members(mut self, members: Arc<crate::cluster::Membership>) -> Self {
+        self.members = Some(members);
+        self
+    }
+
+    /// Also runs discovery whenever `wake` is notified (a watched backend's change, a member joining or
+    /// leaving), not only every interval.
+    pub fn wake_on(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.wake = Some(wake);
         self
     }
 
@@ -294,7 +317,10 @@ impl<E: Exporter> Dispatcher<E> {
                         "discovery recovered"
                     );
                 }
-                if let Some(shard) = self.shard {
+                if let Some(members) = &self.members {
+                    let share = members.share();
+                    targets.retain(|t| share.owns(t));
+                } else if let Some(shard) = self.shard {
                     targets.retain(|t| shard.owns(t));
                 }
                 Some(targets)
@@ -327,11 +353,19 @@ impl<E: Exporter> Dispatcher<E> {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>>,
     {
+        let never = Arc::new(tokio::sync::Notify::new());
+        let wake = self.wake.as_ref().unwrap_or(&never);
+        let members = self
+            .members
+            .as_ref()
+            .map_or_else(|| never.clone(), |m| m.changed());
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return None,
                 _ = tick.ticker.tick() => {}
+                () = wake.notified() => {}
+                () = members.notified() => {}
             }
             if let Some(targets) = self.discover(source, &mut tick.log).await {
                 return Some(diff(&self.live_hashes(), targets));

@@ -70,6 +70,7 @@ pub mod bench_api;
 mod body;
 mod cache;
 pub mod catalogue;
+pub mod cluster;
 mod collector;
 mod condition;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

@@ -1,10 +1,11 @@
-//! Service discovery: the service model, backends (Consul, file_sd, static) and [`Discovery::services`].
+//! Service discovery: the service model, backends (Consul, etcd, file_sd, static) and [`Discovery::services`].
 //!
 //! A [`Service`] is what a backend lists: one name, its nodes with their addresses, a port, tags and the
 //! parameters stored for it. [`Service::make_atomic`] splits it into one [`ServiceAtomic`] per node: the unit
 //! the [dispatcher](crate::dispatcher) creates one exporter for.
 
 mod consul;
+pub mod etcd;
 mod file_sd;
 mod static_sd;
 
