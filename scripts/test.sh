@@ -5,7 +5,8 @@
 # PostgreSQL majors, `mariadb-server` for the MySQL/MariaDB collector test, `pgbouncer` for the PgBouncer
 # exporter's tests, `pgpool2` (Pgpool-II 4.3) for the Pgpool-II exporter's tests,
 # `prometheus-mysqld-exporter` 0.14 to diff the MySQL exporter's names against, `systemd` for
-# systemd-socket-activate), then runs every test.
+# systemd-socket-activate, `etcd-server`, `etcd-client` and `patroni` for etcd discovery, Patroni clusters and
+# replicas sharing targets), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -x /usr/sbin/pgpool ] || need+=(pgpool2)
 command -v prometheus-mysqld-exporter >/dev/null 2>&1 || need+=(prometheus-mysqld-exporter)
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+command -v patroni >/dev/null 2>&1 || need+=(patroni)
 if ((${#need[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -325,6 +325,130 @@ pub struct FileSdFlags {
     pub discovery_interval: Duration,
 }
 
+/// How to reach etcd, for discovery and for replicas sharing targets: `--etcd.*`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EtcdFlags {
+    /// User for etcd's authentication (with --etcd.password-file).
+    #[arg(
+        long = "etcd.username",
+        value_name = "USER",
+        requires = "etcd_password_file"
+    )]
+    pub etcd_username: Option<String>,
+    /// File holding that user's password.
+    #[arg(
+        long = "etcd.password-file",
+        value_name = "PATH",
+        requires = "etcd_username"
+    )]
+    pub etcd_password_file: Option<std::path::PathBuf>,
+    /// CA certificates (PEM) signing etcd's certificate, for https:// endpoints (default: the system's).
+    #[arg(long = "etcd.ca-file", value_name = "PATH")]
+    pub etcd_ca_file: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for etcd's --client-cert-auth (with --etcd.key-file). etcd's HTTP gateway,
+    /// which the exporter talks to, refuses certificates that carry a CommonName.
+    #[arg(
+        long = "etcd.cert-file",
+        value_name = "PATH",
+        requires = "etcd_key_file"
+    )]
+    pub etcd_cert_file: Option<std::path::PathBuf>,
+    /// Its private key (PEM).
+    #[arg(
+        long = "etcd.key-file",
+        value_name = "PATH",
+        requires = "etcd_cert_file"
+    )]
+    pub etcd_key_file: Option<std::path::PathBuf>,
+}
+
+impl EtcdFlags {
+    /// A client for `endpoints` (named by `flag` in errors) with these flags' credentials.
+    pub fn client(
+        &self,
+        flag: &str,
+        endpoints: &[String],
+    ) -> anyhow::Result<hubble::discovery::etcd::EtcdClient> {
+        let mut config = hubble::discovery::etcd::EtcdConfig::new(endpoints.iter().cloned());
+        config.username = self.etcd_username.clone();
+        if let Some(path) = &self.etcd_password_file {
+            config.password = Some(
+                std::fs::read_to_string(path)
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|e| anyhow::anyhow!("--etcd.password-file {}: {e}", path.display()))?,
+            );
+        }
+        config.ca_file = self.etcd_ca_file.clone();
+        config.cert_file = self.etcd_cert_file.clone();
+        config.key_file = self.etcd_key_file.clone();
+        hubble::discovery::etcd::EtcdClient::new(config).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    }
+}
+
+/// Replicas sharing the discovered targets through etcd: `--cluster.*`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ClusterFlags {
+    /// Share the discovered targets with the other replicas of --cluster.name through this etcd (comma
+    /// list of http:// or https:// URLs): each replica holds a lease, the targets are split over the live
+    /// replicas, and a replica that stops or dies has its targets taken over within --cluster.lease-ttl.
+    #[arg(
+        long = "cluster.etcd.endpoints",
+        value_name = "URLS",
+        value_delimiter = ','
+    )]
+    pub cluster_etcd_endpoints: Vec<String>,
+    /// The name the replicas share.
+    #[arg(long = "cluster.name", value_name = "NAME", default_value = "hubble")]
+    pub cluster_name: String,
+    /// This replica's name among them (default: host@listen-address).
+    #[arg(long = "cluster.member", value_name = "NAME")]
+    pub cluster_member: Option<String>,
+    /// How long a dead replica's targets wait for the others.
+    #[arg(long = "cluster.lease-ttl", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub cluster_lease_ttl: Duration,
+}
+
+impl ClusterFlags {
+    /// The membership these flags ask for (`None` without `--cluster.etcd.endpoints`); `listen` names this
+    /// replica by default.
+    pub fn membership(
+        &self,
+        etcd: &EtcdFlags,
+        listen: &str,
+    ) -> anyhow::Result<Option<std::sync::Arc<hubble::cluster::Membership>>> {
+        if self.cluster_etcd_endpoints.is_empty() {
+            return Ok(None);
+        }
+        let client = etcd.client("--cluster.etcd.endpoints", &self.cluster_etcd_endpoints)?;
+        let member = match &self.cluster_member {
+            Some(m) if !m.is_empty() && !m.contains('/') => m.clone(),
+            Some(m) => anyhow::bail!("--cluster.member {m:?}: expected a name without '/'"),
+            None => format!("{}@{listen}", host_name()),
+        };
+        if self.cluster_name.is_empty() || self.cluster_name.contains('/') {
+            anyhow::bail!(
+                "--cluster.name {:?}: expected a name without '/'",
+                self.cluster_name
+            );
+        }
+        Ok(Some(hubble::cluster::Membership::new(
+            client,
+            hubble::cluster::ClusterConfig {
+                name: self.cluster_name.clone(),
+                member,
+                lease_ttl: self.cluster_lease_ttl,
+            },
+        )))
+    }
+}
+
+/// The host name, from the kernel (empty when unknown).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// `--web.config.file` when given (named in its error), else plain HTTP.
 pub fn web_config(
     path: Option<&std::path::Path>,

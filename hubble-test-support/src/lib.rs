@@ -3,6 +3,7 @@
 
 pub mod etcd;
 pub mod mariadb;
+pub mod patroni;
 pub mod pg;
 pub mod pgbouncer;
 pub mod pgpool;

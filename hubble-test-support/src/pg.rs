@@ -16,6 +16,11 @@ pub struct PgCluster {
     settings: Vec<String>,
 }
 
+/// The PostgreSQL server binaries the tests use (`PG_BIN`, else the newest under /usr/lib/postgresql).
+pub fn bin_dir_for_tests() -> PathBuf {
+    bin_dir()
+}
+
 fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("PG_BIN") {
         return dir.into();

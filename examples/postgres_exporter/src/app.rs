@@ -7,7 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hubble::discovery::{ConsulBackend, ConsulConfig, Discovery, FileSd, ServiceAtomic};
+use hubble::cluster::Membership;
+use hubble::discovery::etcd::{EtcdClient, EtcdDiscovery, EtcdForm};
+use hubble::discovery::{
+    ConsulBackend, ConsulConfig, Discovery, DiscoveryError, FileSd, ServiceAtomic,
+};
 use hubble::dispatcher::{Dispatcher, Shard};
 use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +41,13 @@ pub enum Targets {
         /// Service tag.
         tag: String,
     },
+    /// Targets under an etcd prefix, or the members of Patroni clusters, followed by a watch.
+    Etcd {
+        /// The etcd client.
+        client: EtcdClient,
+        /// Which keys, read how.
+        form: EtcdForm,
+    },
 }
 
 /// Everything the program runs with.
@@ -52,6 +63,10 @@ pub struct Config {
     pub discovery_interval: Duration,
     /// This replica's share of discovered targets.
     pub shard: Option<Shard>,
+    /// Replicas sharing the discovered targets through etcd (replaces `shard`).
+    pub cluster: Option<Arc<Membership>>,
+    /// How long Patroni's store and a server may disagree on its role before it counts.
+    pub patroni_grace: Duration,
     /// Metrics path.
     pub telemetry_path: String,
     /// How long a `/probe` target lives without being probed.
@@ -127,6 +142,12 @@ pub async fn run(
         Some(path) => auth_modules::load(path).map_err(anyhow::Error::msg)?,
         None => Default::default(),
     }));
+    if let Some(members) = &config.cluster {
+        members.export_metrics(&registry);
+        let (members, cancel) = (members.clone(), cancel.clone());
+        // Leaves the cluster (revokes its lease) when cancelled.
+        tasks.spawn(async move { members.run(cancel).await });
+    }
     let mut consul_backend = None;
     let dispatch = Dispatch {
         config: &config,
@@ -152,7 +173,39 @@ pub async fn run(
         }
         Targets::File(path) => {
             let discovery = Arc::new(Discovery::new(FileSd::new(path), "postgres"));
-            spawn_dispatcher(&mut tasks, dispatch, "file_sd", discovery, None);
+            spawn_dispatcher(
+                &mut tasks,
+                dispatch,
+                "file_sd",
+                listed(discovery, None),
+                None,
+            );
+        }
+        Targets::Etcd { client, form } => {
+            let discovery = Arc::new(EtcdDiscovery::new(client.clone(), form.clone()));
+            tasks.spawn({
+                let (discovery, cancel) = (discovery.clone(), cancel.clone());
+                async move { discovery.run(cancel).await }
+            });
+            if matches!(form, EtcdForm::Patroni(_)) {
+                let check = super::patroni::RoleCheck::new(
+                    discovery.clone(),
+                    live.clone(),
+                    config.patroni_grace,
+                    &registry,
+                );
+                let (interval, cancel) = (config.collection.schedule.interval, cancel.clone());
+                tasks.spawn(async move { check.run(interval, cancel).await });
+            }
+            let wake = discovery.changed();
+            let source = move || {
+                let discovery = discovery.clone();
+                async move {
+                    discovery.ready().await;
+                    discovery.targets(&BTreeMap::new())
+                }
+            };
+            spawn_dispatcher(&mut tasks, dispatch, "etcd", source, Some(wake));
         }
         Targets::Consul {
             config: consul,
@@ -167,7 +220,8 @@ pub async fn run(
                 backend,
                 tag.clone(),
             ));
-            spawn_dispatcher(&mut tasks, dispatch, "consul", discovery, Some(tag.clone()));
+            let source = listed(discovery, Some(tag.clone()));
+            spawn_dispatcher(&mut tasks, dispatch, "consul", source, None);
         }
     }
     let reloader = Reloader::new(
@@ -263,7 +317,30 @@ struct Dispatch<'a> {
     cancel: &'a CancellationToken,
 }
 
-fn spawn_dispatcher<L, P>(
+/// One discovery's answer, boxed: the listing backends' sources share one type.
+type Listing =
+    std::pin::Pin<Box<dyn Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>> + Send>>;
+
+/// The targets of a listing discovery, those carrying `tag` when given.
+fn listed<L, P>(
+    discovery: Arc<Discovery<L, P>>,
+    tag: Option<String>,
+) -> impl Fn() -> Listing + Send + Sync + 'static
+where
+    L: hubble::discovery::ServiceLister,
+    P: hubble::discovery::ParamsSource,
+{
+    move || {
+        let (discovery, tag) = (discovery.clone(), tag.clone());
+        Box::pin(async move {
+            let filter =
+                |s: &hubble::discovery::Service| tag.as_ref().is_none_or(|t| s.tags.contains(t));
+            discovery.targets(filter, &BTreeMap::new()).await
+        })
+    }
+}
+
+fn spawn_dispatcher<F, Fut>(
     tasks: &mut tokio::task::JoinSet<()>,
     Dispatch {
         config,
@@ -273,16 +350,21 @@ fn spawn_dispatcher<L, P>(
         cancel,
     }: Dispatch<'_>,
     backend: &'static str,
-    discovery: Arc<Discovery<L, P>>,
-    tag: Option<String>,
+    source: F,
+    wake: Option<Arc<tokio::sync::Notify>>,
 ) where
-    L: hubble::discovery::ServiceLister,
-    P: hubble::discovery::ParamsSource,
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<ServiceAtomic>, DiscoveryError>> + Send,
 {
     let mut dispatcher =
         Dispatcher::<PgExporter>::new(config.discovery_interval, backend, registry.clone());
-    if let Some(shard) = config.shard {
+    if let Some(members) = &config.cluster {
+        dispatcher = dispatcher.members(members.clone());
+    } else if let Some(shard) = config.shard {
         dispatcher = dispatcher.shard(shard);
+    }
+    if let Some(wake) = wake {
+        dispatcher = dispatcher.wake_on(wake);
     }
     let (defaults, cancel, live, known) = (
         config.defaults.clone(),
@@ -291,15 +373,6 @@ fn spawn_dispatcher<L, P>(
         known.clone(),
     );
     tasks.spawn(async move {
-        let source = move || {
-            let (discovery, tag) = (discovery.clone(), tag.clone());
-            async move {
-                let filter = |s: &hubble::discovery::Service| {
-                    tag.as_ref().is_none_or(|t| s.tags.contains(t))
-                };
-                discovery.targets(filter, &BTreeMap::new()).await
-            }
-        };
         let factory = |svc: ServiceAtomic| {
             let dsn = target_dsn(&svc, &defaults);
             // A discovered server may be probed too (e.g. with another auth module) while it is discovered.

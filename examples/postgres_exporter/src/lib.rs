@@ -14,6 +14,7 @@ pub mod databases;
 pub mod lifecycle;
 pub mod live;
 pub mod naming;
+pub mod patroni;
 mod privileges;
 pub mod probe;
 pub mod reload;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use hubble::discovery::etcd::EtcdForm;
 use hubble::discovery::ConsulConfig;
 use hubble::dispatcher::Shard;
 use hubble::runtime::CollectionRuntime;
@@ -64,12 +65,41 @@ struct Flags {
     /// File holding the Consul ACL token.
     #[arg(long = "discovery.consul.token-file", value_name = "PATH")]
     consul_token_file: Option<PathBuf>,
-    /// How often discovery runs.
+    /// Discover targets from etcd at these URLs (comma list): the keys under --discovery.etcd.prefix, or
+    /// the members of the Patroni clusters under --discovery.etcd.patroni-namespace, followed by a watch.
+    #[arg(long = "discovery.etcd.endpoints", value_name = "URLS", value_delimiter = ',', conflicts_with_all = ["dsn", "consul_url", "discovery_file"])]
+    etcd_endpoints: Vec<String>,
+    /// Key prefix whose keys are targets: JSON documents {"address": "host:port", "extra_labels": {..},
+    /// "exporter_options": {..}, "notifiable": bool, "service": ".."}.
+    #[arg(
+        long = "discovery.etcd.prefix",
+        value_name = "PREFIX",
+        requires = "etcd_endpoints",
+        conflicts_with = "patroni_namespace"
+    )]
+    etcd_prefix: Option<String>,
+    /// Patroni namespace (Patroni's default is /service/): each member of each cluster is a target
+    /// labelled cluster, member and role (primary, replica or standby_leader), following failovers.
+    #[arg(
+        long = "discovery.etcd.patroni-namespace",
+        value_name = "NAMESPACE",
+        requires = "etcd_endpoints"
+    )]
+    patroni_namespace: Option<String>,
+    /// How long Patroni's store and a member's server may disagree on its role (primary or not) before
+    /// hubble_patroni_role_disagreements counts it: longer than a failover takes.
+    #[arg(long = "discovery.etcd.patroni-grace", value_name = "DURATION", default_value = "45s", value_parser = parse_duration)]
+    patroni_grace: Duration,
+    /// How often discovery runs (etcd's changes are followed as they happen besides).
     #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     discovery_interval: Duration,
     /// Export only this replica's share of discovered targets: index/count, 0-based (e.g. 0/3).
     #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
+    #[command(flatten)]
+    etcd: cli::EtcdFlags,
+    #[command(flatten)]
+    cluster: cli::ClusterFlags,
     /// Default user for discovered targets.
     #[arg(long = "target.user", value_name = "USER", default_value = "postgres")]
     target_user: String,
@@ -355,7 +385,27 @@ fn without_empty(names: Vec<String>) -> Vec<String> {
 
 fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
     let databases = databases(&flags)?;
-    let targets = if let Some(path) = flags.discovery_file {
+    if flags.shard.is_some() && !flags.cluster.cluster_etcd_endpoints.is_empty() {
+        anyhow::bail!(
+            "--shard and --cluster.etcd.endpoints both split the targets: give one (--shard without etcd, \
+             --cluster.* with it)"
+        );
+    }
+    let targets = if !flags.etcd_endpoints.is_empty() {
+        let form = match (&flags.etcd_prefix, &flags.patroni_namespace) {
+            (Some(prefix), None) => EtcdForm::Prefix(prefix.clone()),
+            (None, Some(namespace)) => EtcdForm::patroni(namespace),
+            _ => anyhow::bail!(
+                "--discovery.etcd.endpoints needs --discovery.etcd.prefix or --discovery.etcd.patroni-namespace"
+            ),
+        };
+        Targets::Etcd {
+            client: flags
+                .etcd
+                .client("--discovery.etcd.endpoints", &flags.etcd_endpoints)?,
+            form,
+        }
+    } else if let Some(path) = flags.discovery_file {
         Targets::File(path)
     } else if let Some(url) = flags.consul_url {
         let mut consul = ConsulConfig::new(url);
@@ -438,6 +488,15 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
         },
         discovery_interval: flags.discovery_interval,
         shard: flags.shard,
+        patroni_grace: flags.patroni_grace,
+        cluster: flags.cluster.membership(
+            &flags.etcd,
+            &flags
+                .listen_address
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        )?,
         telemetry_path: flags.telemetry_path,
         enable_openmetrics: flags.toolkit.enable_openmetrics
             || flags.metric_names == Naming::Prometheus,

@@ -126,6 +126,8 @@ pub fn config(targets: Targets, collection: Collection) -> Config {
         collection,
         discovery_interval: Duration::from_millis(200),
         shard: None,
+        cluster: None,
+        patroni_grace: Duration::from_secs(45),
         telemetry_path: "/metrics".into(),
         probe_idle_timeout: Duration::from_millis(500),
         web: Arc::new(WebConfigHandle::plain()),

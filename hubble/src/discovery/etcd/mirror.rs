@@ -28,6 +28,8 @@ pub struct PrefixMirror {
     prefix: Vec<u8>,
     state: Mutex<State>,
     changed: Arc<Notify>,
+    /// Turns true once the first read succeeded or failed.
+    attempted: tokio::sync::watch::Sender<bool>,
 }
 
 impl PrefixMirror {
@@ -38,7 +40,15 @@ impl PrefixMirror {
             prefix: prefix.into(),
             state: Mutex::new(State::default()),
             changed,
+            attempted: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Waits until the first read succeeded or failed, so that a caller starting with the mirror does not
+    /// take "not read yet" for an outage.
+    pub async fn ready(&self) {
+        let mut attempted = self.attempted.subscribe();
+        let _ = attempted.wait_for(|done| *done).await;
     }
 
     /// The prefix.
@@ -87,6 +97,7 @@ impl PrefixMirror {
                 last_error = Some(message.clone());
             }
             self.state().error = Some(message);
+            self.attempted.send_replace(true);
             self.changed.notify_one();
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -114,6 +125,7 @@ impl PrefixMirror {
             state.keys = kvs.into_iter().map(|kv| (kv.key, kv.value)).collect();
             state.synced = true;
         }
+        self.attempted.send_replace(true);
         self.changed.notify_one();
         loop {
             let events = match watch.next().await {

@@ -95,6 +95,11 @@ impl EtcdDiscovery {
         self.mirror.run(cancel).await;
     }
 
+    /// Waits until etcd was read once, or could not be.
+    pub async fn ready(&self) {
+        self.mirror.ready().await;
+    }
+
     /// The targets now, `extra_labels` added to each; an error while etcd cannot be followed.
     pub fn targets(
         &self,

@@ -1,0 +1,137 @@
+//! Patroni's view of its clusters against the servers' own: the store names a leader, each server knows
+//! whether it is in recovery. Where they disagree for longer than a failover takes (a member the store
+//! calls primary still in recovery, or one it calls a replica that is not), something is wrong that no
+//! single target's metrics show: two primaries (a split brain) or a failover stuck halfway.
+//! `hubble_patroni_role_disagreements{cluster}` counts such members; an alert on it being above 0 is the
+//! point.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hubble::discovery::etcd::{EtcdDiscovery, PatroniMember};
+use hubble::Registry;
+use sqlx::Row;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::live::Live;
+
+/// Compares the store's roles with the servers' every `interval`.
+pub struct RoleCheck {
+    discovery: Arc<EtcdDiscovery>,
+    live: Arc<Live>,
+    /// How long a disagreement lasts before it counts: longer than a failover.
+    grace: Duration,
+    gauge: prometheus::IntGaugeVec,
+    registry: Registry,
+}
+
+/// Whether a member's store role and its server's recovery state agree.
+fn agrees(role: &str, in_recovery: bool) -> bool {
+    match role {
+        "primary" => !in_recovery,
+        // A standby cluster's leader replicates from elsewhere.
+        _ => in_recovery,
+    }
+}
+
+impl RoleCheck {
+    /// A check of `discovery`'s Patroni members through `live`'s connections, exported in `registry`.
+    pub fn new(
+        discovery: Arc<EtcdDiscovery>,
+        live: Arc<Live>,
+        grace: Duration,
+        registry: &Registry,
+    ) -> Self {
+        let gauge = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new(
+                "hubble_patroni_role_disagreements",
+                "Members whose role in Patroni's store and their server's own (pg_is_in_recovery) have \
+                 disagreed for longer than a failover takes: above 0 is a split brain or a stuck failover.",
+            ),
+            &["cluster"],
+        )
+        .expect("valid metric");
+        if let Err(error) = registry.prometheus().register(Box::new(gauge.clone())) {
+            tracing::warn!(%error, "Patroni role metric not registered");
+        }
+        RoleCheck {
+            discovery,
+            live,
+            grace,
+            gauge,
+            registry: registry.clone(),
+        }
+    }
+
+    /// Whether `member`'s server is in recovery; `None` when it cannot be asked within `timeout`.
+    async fn in_recovery(&self, member: &PatroniMember, timeout: Duration) -> Option<bool> {
+        let connections = self.live.connections_of(Some(&member.host_port())).ok()?;
+        let asked = tokio::time::timeout(
+            timeout,
+            connections.fetch_one(sqlx::query("SELECT pg_is_in_recovery()")),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        asked.try_get::<bool, _>(0).ok()
+    }
+
+    /// Runs until `cancel`, every `interval`.
+    pub async fn run(self, interval: Duration, cancel: CancellationToken) {
+        let mut since: HashMap<(String, String), Instant> = HashMap::new();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let members = self.discovery.patroni_members();
+            let now = Instant::now();
+            let mut counts: BTreeMap<String, i64> =
+                members.iter().map(|m| (m.cluster.clone(), 0)).collect();
+            let mut seen = Vec::with_capacity(members.len());
+            for m in &members {
+                let key = (m.cluster.clone(), m.member.clone());
+                match self.in_recovery(m, interval).await {
+                    Some(in_recovery) if !agrees(m.role, in_recovery) => {
+                        let first = *since.entry(key.clone()).or_insert(now);
+                        if now.duration_since(first) >= self.grace {
+                            *counts.entry(m.cluster.clone()).or_default() += 1;
+                        }
+                        if first == now {
+                            tracing::info!(cluster = %m.cluster, member = %m.member, store = m.role, in_recovery, "Patroni's store and the server disagree on its role");
+                        }
+                    }
+                    // Agreeing, or unreachable (pg_up says so): no disagreement.
+                    _ => {
+                        since.remove(&key);
+                    }
+                }
+                seen.push(key);
+            }
+            since.retain(|k, _| seen.contains(k));
+            self.gauge.reset();
+            for (cluster, n) in counts {
+                self.gauge.with_label_values(&[&cluster]).set(n);
+            }
+            self.registry.prometheus_changed();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::agrees;
+
+    #[test]
+    fn roles_and_recovery() {
+        assert!(agrees("primary", false));
+        assert!(!agrees("primary", true));
+        assert!(agrees("replica", true));
+        assert!(!agrees("replica", false));
+        assert!(agrees("standby_leader", true));
+    }
+}

@@ -1,0 +1,316 @@
+//! A Patroni cluster (Debian's patroni, PostgreSQL 15, a primary and two replicas) on a real etcd,
+//! discovered through `--discovery.etcd.patroni-namespace` and followed through switchovers, a failover, a
+//! member's removal and an etcd outage.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hubble_test_support::etcd::Etcd;
+use hubble_test_support::patroni::Patroni;
+use hubble_test_support::{get, samples, scrape, spawn_exporter, wait_showing, KillOnDrop};
+
+/// `(member, role)` of every `pg_up 1` series of the cluster, sorted.
+fn roles(body: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = samples(body)
+        .into_iter()
+        .filter(|s| s.name == "pg_up" && s.value == 1.0)
+        .filter_map(|s| {
+            Some((
+                s.labels.get("member")?.clone(),
+                s.labels.get("role")?.clone(),
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn primary(body: &str) -> Option<String> {
+    let primaries: Vec<String> = roles(body)
+        .into_iter()
+        .filter(|(_, r)| r == "primary")
+        .map(|(m, _)| m)
+        .collect();
+    (primaries.len() == 1).then(|| primaries[0].clone())
+}
+
+/// The member whose `pg_up` series carries `role="primary"`, when exactly one does (up or not).
+fn labelled_primary(body: &str) -> Option<String> {
+    let primaries: Vec<String> = samples(body)
+        .into_iter()
+        .filter(|s| s.name == "pg_up")
+        .filter(|s| s.labels.get("role").map(String::as_str) == Some("primary"))
+        .filter_map(|s| s.labels.get("member").cloned())
+        .collect();
+    (primaries.len() == 1).then(|| primaries[0].clone())
+}
+
+fn status(addr: SocketAddr, path: &str) -> u16 {
+    get(addr, path, &[]).map(|r| r.status).unwrap_or(0)
+}
+
+/// When the leader key last changed, as `etcdctl watch` reports it.
+struct LeaderWatch {
+    changes: Arc<Mutex<Vec<(Instant, String)>>>,
+    _process: KillOnDrop,
+}
+
+impl LeaderWatch {
+    fn start(etcd: &Etcd, key: &str) -> LeaderWatch {
+        let mut child = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &etcd.url(), "watch", key])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let seen = changes.clone();
+        std::thread::spawn(move || {
+            // PUT, the key, the value: one event in three lines.
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            while let Some(op) = lines.next() {
+                let (Some(_key), Some(value)) = (lines.next(), lines.next()) else {
+                    break;
+                };
+                if op == "PUT" {
+                    seen.lock().unwrap().push((Instant::now(), value));
+                }
+            }
+        });
+        LeaderWatch {
+            changes,
+            _process: KillOnDrop::new(child),
+        }
+    }
+
+    /// When the key was last set to `leader`.
+    fn set_to(&self, leader: &str) -> Option<Instant> {
+        self.changes
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(_, v)| v == leader)
+            .map(|(t, _)| *t)
+    }
+}
+
+#[test]
+fn patroni_members_are_discovered_and_followed_through_failover() {
+    let mut etcd = Etcd::start();
+    let mut cluster = Patroni::start(&etcd, "batman", 3);
+    let (_exporter, addr) = spawn_exporter(env!("CARGO_BIN_EXE_postgres_exporter"), |c| {
+        c.args(["--discovery.etcd.endpoints", &etcd.url()])
+            .args(["--discovery.etcd.patroni-namespace", "/service/"])
+            .args(["--target.user", "postgres"])
+            .args(["--target.sslmode", "disable"])
+            // Only etcd's watch may move the targets quickly: the interval is left long.
+            .args(["--discovery.interval", "5m"])
+            .args(["--discovery.etcd.patroni-grace", "2s"]);
+    });
+    let members: Vec<String> = cluster.members.iter().map(|m| m.name.clone()).collect();
+    let leader = cluster.leader().unwrap();
+    let body = wait_showing(Duration::from_secs(60), "three members exported", || {
+        let body = scrape(addr);
+        if roles(&body).len() == 3 && primary(&body).as_deref() == Some(leader.as_str()) {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    });
+    // Labelled by cluster and member, and the server agrees with the store.
+    for m in &cluster.members {
+        let labels = [("cluster", "batman"), ("member", m.name.as_str())];
+        let is_replica = hubble_test_support::value(&body, "pg_replication_is_replica", &labels);
+        assert_eq!(
+            is_replica,
+            Some(if m.name == leader { 0.0 } else { 1.0 }),
+            "{body}"
+        );
+    }
+    let disagreements = |body: &str| {
+        hubble_test_support::value(
+            body,
+            "hubble_patroni_role_disagreements",
+            &[("cluster", "batman")],
+        )
+    };
+    wait_showing(Duration::from_secs(10), "no disagreement", || {
+        let body = scrape(addr);
+        match disagreements(&body) {
+            Some(0.0) => Ok(()),
+            _ => Err(body),
+        }
+    });
+    let target = |name: &str| {
+        cluster
+            .members
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap()
+            .host_port()
+    };
+    assert_eq!(
+        status(addr, &format!("/primary?target={}", target(&leader))),
+        200
+    );
+    assert_eq!(
+        status(addr, &format!("/replica?target={}", target(&leader))),
+        404
+    );
+
+    // Switchovers: the role label and /primary follow the leader key.
+    let watch = LeaderWatch::start(&etcd, "/service/batman/leader");
+    let rounds: usize = std::env::var("PATRONI_SWITCHOVERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
+    let mut delays = Vec::new();
+    for round in 0..rounds {
+        let current = cluster.leader().unwrap();
+        let candidate = members
+            .iter()
+            .filter(|m| **m != current)
+            .nth(round % 2)
+            .unwrap()
+            .clone();
+        cluster.switchover(&candidate);
+        // The label, whatever the value: the old primary restarts as a replica meanwhile, down a moment.
+        let seen = wait_showing(Duration::from_secs(30), "the role label to follow", || {
+            let body = scrape(addr);
+            if labelled_primary(&body).as_deref() == Some(candidate.as_str()) {
+                Ok(Instant::now())
+            } else {
+                Err(body)
+            }
+        });
+        let changed = watch.set_to(&candidate).expect("the leader key changed");
+        delays.push(seen.saturating_duration_since(changed));
+        wait_showing(Duration::from_secs(60), "every member up again", || {
+            let body = scrape(addr);
+            if primary(&body).as_deref() == Some(candidate.as_str()) && roles(&body).len() == 3 {
+                Ok(())
+            } else {
+                Err(body)
+            }
+        });
+        wait_showing(
+            Duration::from_secs(30),
+            "/primary to follow",
+            || match status(addr, &format!("/primary?target={}", target(&candidate))) {
+                200 => Ok(()),
+                s => Err(format!("HTTP {s}")),
+            },
+        );
+    }
+    delays.sort();
+    println!(
+        "leader key change to role label, {} switchovers: median {:.0} ms, worst {:.0} ms",
+        delays.len(),
+        delays[delays.len() / 2].as_secs_f64() * 1e3,
+        delays[delays.len() - 1].as_secs_f64() * 1e3,
+    );
+    assert!(
+        delays.iter().all(|d| *d < Duration::from_secs(5)),
+        "{delays:?}"
+    );
+
+    // Failover: the leader's host dies; Patroni elects another once the leader key expires, and the
+    // label follows; the dead member's key expires too, and its target goes.
+    let dead = cluster.leader().unwrap();
+    let dead_index = members.iter().position(|m| *m == dead).unwrap();
+    cluster.kill_member(dead_index);
+    let body = wait_showing(
+        Duration::from_secs(90),
+        "a new primary after failover",
+        || {
+            let body = scrape(addr);
+            match primary(&body) {
+                Some(p) if p != dead => Ok(body),
+                _ => Err(format!("{body}\n{}", cluster.logs())),
+            }
+        },
+    );
+    let survivor = primary(&body).unwrap();
+    wait_showing(
+        Duration::from_secs(60),
+        "the dead member's target to go",
+        || {
+            let body = scrape(addr);
+            let gone = !samples(&body).iter().any(|s| {
+                s.name == "pg_up"
+                    && s.labels.get("member").map(String::as_str) == Some(dead.as_str())
+            });
+            if gone {
+                Ok(())
+            } else {
+                Err(body)
+            }
+        },
+    );
+
+    // etcd stops: the targets are kept and the outage counted; it comes back: the same set.
+    etcd.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    let body = scrape(addr);
+    let kept = samples(&body)
+        .iter()
+        .filter(|s| s.name == "pg_up" && s.labels.contains_key("member"))
+        .count();
+    assert_eq!(kept, 2, "{body}");
+    etcd.start_again();
+    let body = wait_showing(
+        Duration::from_secs(60),
+        "the same set after etcd returns",
+        || {
+            let body = scrape(addr);
+            let members: Vec<String> = roles(&body).into_iter().map(|(m, _)| m).collect();
+            if members.len() == 2 && !members.contains(&dead) && primary(&body).is_some() {
+                Ok(body)
+            } else {
+                Err(format!("{body}\n{}", cluster.logs()))
+            }
+        },
+    );
+    assert!(
+        hubble_test_support::value(
+            &body,
+            "hubble_discovery_errors_total",
+            &[("backend", "etcd")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{body}"
+    );
+
+    // A split brain, made by hand: Patroni frozen, the store names the replica leader while the primary
+    // still runs as one. After the grace, both members disagree, and the exporter says so.
+    let replica = members
+        .iter()
+        .find(|m| **m != survivor && **m != dead)
+        .unwrap()
+        .clone();
+    cluster.pause();
+    // Patroni's keys live on its lease, which a frozen Patroni no longer renews: written again without one.
+    let listing = etcd.etcdctl(&["get", "--prefix", "/service/batman/members/"]);
+    let lines: Vec<&str> = listing.lines().collect();
+    for pair in lines.chunks(2) {
+        if let [key, value] = pair {
+            etcd.put(key, value);
+        }
+    }
+    etcd.put("/service/batman/leader", &replica);
+    let body = wait_showing(Duration::from_secs(30), "two disagreements", || {
+        let body = scrape(addr);
+        match disagreements(&body) {
+            Some(2.0) => Ok(body),
+            _ => Err(body),
+        }
+    });
+    assert_eq!(labelled_primary(&body).as_deref(), Some(replica.as_str()));
+}
