@@ -535,6 +535,7 @@ pub async fn serve_one<E: hubble::Exporter>(
             enable_openmetrics: serving.enable_openmetrics,
             catalogue: serving.catalogue,
             collect_param: serving.collect_param,
+            cluster: None,
         },
     )
     .merge(routes);

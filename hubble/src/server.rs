@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub catalogue: CatalogueSummary,
     /// Honour a `collect[]` selection on the metrics path, as mysqld_exporter does (`None`: ignored).
     pub collect_param: Option<CollectSelection>,
+    /// The replicas this one shares the targets with, listed on the status page (`None`: alone).
+    pub cluster: Option<std::sync::Arc<crate::cluster::Membership>>,
 }
 
 /// mysqld_exporter's `collect[]=<collector>` query parameters: a scrape of only the collectors named (the
@@ -86,6 +88,7 @@ impl Default for ServerConfig {
             enable_openmetrics: false,
             catalogue: CatalogueSummary::default(),
             collect_param: None,
+            cluster: None,
         }
     }
 }
@@ -454,6 +457,7 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
          This page refreshes every {STATUS_REFRESH_SECONDS} s.</p>\n",
         targets = exporters.len(),
     );
+    let exporters_shown = exporters.len();
     for exporter in exporters {
         let labels = exporter.const_labels.to_string();
         // The link as the `up` collector last saw it: an alert-worthy plaintext link shows here too.
@@ -511,9 +515,39 @@ fn status_page(registry: &Registry, config: &ServerConfig, now: SystemTime) -> S
         }
         page.push_str("</table>\n");
     }
+    if let Some(cluster) = &config.cluster {
+        cluster_section(&mut page, cluster, exporters_shown);
+    }
     catalogue_list(&mut page, &config.catalogue);
     page.push_str("</body></html>\n");
     page
+}
+
+/// The replicas sharing the targets, this one marked, and its share.
+fn cluster_section(page: &mut String, cluster: &crate::cluster::Membership, targets: usize) {
+    let share = cluster.share();
+    let name = html_escape(&cluster.config().name);
+    let state = if cluster.joined() {
+        "<span class=\"up\">joined</span>"
+    } else {
+        "<span class=\"down\">not joined (etcd not reached yet, or its lease was lost): keeping its share</span>"
+    };
+    let _ = writeln!(
+        page,
+        "<h2>Cluster <code>{name}</code></h2><p id=\"cluster\">This replica, <code>{}</code>, is {state}; it \
+         exports {targets} target(s), its share among {} replica(s).</p><table class=\"members\"><tr><th>Member</th></tr>",
+        html_escape(&share.me),
+        share.members.len(),
+    );
+    for m in &share.members {
+        let me = if *m == share.me {
+            " (this replica)"
+        } else {
+            ""
+        };
+        let _ = writeln!(page, "<tr><td>{}{me}</td></tr>", html_escape(m));
+    }
+    page.push_str("</table>\n");
 }
 
 /// Which collectors run and which could, with the flag that changes each: what a user reads before

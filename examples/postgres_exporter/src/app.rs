@@ -277,6 +277,7 @@ pub async fn run(
             enable_openmetrics: config.enable_openmetrics,
             catalogue: crate::collectors::CATALOGUE.summary(&config.collection.collectors),
             collect_param: None,
+            cluster: config.cluster.clone(),
         },
     )
     .merge(

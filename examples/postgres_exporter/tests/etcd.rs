@@ -1,6 +1,6 @@
-//! A Patroni cluster (Debian's patroni, PostgreSQL 15, a primary and two replicas) on a real etcd,
+//! Fleets on a real etcd: a Patroni cluster (Debian's patroni, PostgreSQL 15, a primary and two replicas)
 //! discovered through `--discovery.etcd.patroni-namespace` and followed through switchovers, a failover, a
-//! member's removal and an etcd outage.
+//! member's removal and an etcd outage; and exporter replicas sharing 300 targets through `--cluster.*`.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -313,4 +313,110 @@ fn patroni_members_are_discovered_and_followed_through_failover() {
         }
     });
     assert_eq!(labelled_primary(&body).as_deref(), Some(replica.as_str()));
+}
+
+/// The `host` label of every `pg_up` series of a replica's scrape.
+fn hosts(addr: SocketAddr) -> std::collections::BTreeSet<String> {
+    samples(&scrape(addr))
+        .into_iter()
+        .filter(|s| s.name == "pg_up")
+        .filter_map(|s| s.labels.get("host").cloned())
+        .collect()
+}
+
+#[test]
+fn replicas_share_the_targets_through_etcd_and_take_over() {
+    const TARGETS: usize = 300;
+    let etcd = Etcd::start();
+    // Every target at one refused port, each its own key (and so its own identity): pg_up 0, cheaply.
+    let (_reserved, port) = hubble_test_support::refused_port();
+    let keys: Vec<(String, String)> = (0..TARGETS)
+        .map(|i| {
+            (
+                format!("/targets/db{i:03}"),
+                format!("{{\"address\":\"127.0.0.1:{port}\"}}"),
+            )
+        })
+        .collect();
+    etcd.put_many(&keys);
+    let replica = |name: &str| {
+        spawn_exporter(env!("CARGO_BIN_EXE_postgres_exporter"), |c| {
+            c.args(["--discovery.etcd.endpoints", &etcd.url()])
+                .args(["--discovery.etcd.prefix", "/targets/"])
+                .args(["--cluster.etcd.endpoints", &etcd.url()])
+                .args(["--cluster.name", "fleet"])
+                .args(["--cluster.member", name])
+                .args(["--cluster.lease-ttl", "3s"])
+                .args(["--target.sslmode", "disable"]);
+        })
+    };
+    let mut replicas = vec![replica("r1"), replica("r2"), replica("r3")];
+    let all: std::collections::BTreeSet<String> =
+        (0..TARGETS).map(|i| format!("db{i:03}")).collect();
+    // Settled: every target exported by exactly one replica.
+    let exactly_once =
+        |addrs: &[SocketAddr]| -> Result<Vec<std::collections::BTreeSet<String>>, String> {
+            let shares: Vec<_> = addrs.iter().map(|a| hosts(*a)).collect();
+            let total: usize = shares.iter().map(|s| s.len()).sum();
+            let union: std::collections::BTreeSet<String> =
+                shares.iter().flatten().cloned().collect();
+            if total == TARGETS && union == all {
+                Ok(shares)
+            } else {
+                Err(format!(
+                    "shares {:?}, {} distinct",
+                    shares.iter().map(|s| s.len()).collect::<Vec<_>>(),
+                    union.len()
+                ))
+            }
+        };
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|(_, a)| *a).collect();
+    let before = wait_showing(Duration::from_secs(60), "each target exported once", || {
+        exactly_once(&addrs)
+    });
+    for share in &before {
+        assert!(
+            (60..140).contains(&share.len()),
+            "{:?}",
+            before.iter().map(|s| s.len()).collect::<Vec<_>>()
+        );
+    }
+    let page = get(addrs[0], "/", &[]).unwrap().text();
+    assert!(
+        page.contains("r1") && page.contains("r2") && page.contains("r3"),
+        "{page}"
+    );
+
+    // r3 is killed: r1 and r2 take its targets once its lease expires (3 s).
+    let killed = Instant::now();
+    drop(replicas.pop());
+    let survivors = &addrs[..2];
+    wait_showing(Duration::from_secs(20), "r3's targets taken over", || {
+        exactly_once(survivors)
+    });
+    let takeover = killed.elapsed();
+
+    // r4 joins: it takes about a quarter, only from the others.
+    let after: Vec<_> = survivors.iter().map(|a| hosts(*a)).collect();
+    replicas.push(replica("r4"));
+    let mut addrs4 = survivors.to_vec();
+    addrs4.push(replicas[2].1);
+    let joined = wait_showing(Duration::from_secs(30), "r4's share", || {
+        let shares = exactly_once(&addrs4)?;
+        if shares[2].is_empty() {
+            Err("r4 has nothing yet".into())
+        } else {
+            Ok(shares)
+        }
+    });
+    let moved = joined[2].len();
+    let kept =
+        after[0].intersection(&joined[0]).count() + after[1].intersection(&joined[1]).count();
+    assert_eq!(kept + moved, TARGETS);
+    assert!(moved <= TARGETS * 4 / 10, "{moved} of {TARGETS} moved");
+    println!(
+        "replicas: takeover after a kill {:.1} s (lease TTL 3 s), {moved} of {TARGETS} targets moved to a new replica",
+        takeover.as_secs_f64()
+    );
+    assert!(takeover < Duration::from_secs(10), "{takeover:?}");
 }
