@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::pki::Pki;
-use super::{free_addr, wait_for, KillOnDrop};
+use super::{free_addr, wait_showing, KillOnDrop};
 
 /// A running etcd.
 pub struct Etcd {
@@ -102,9 +102,17 @@ impl Etcd {
                 .arg("--client-cert-auth");
         }
         self.process = Some(KillOnDrop::new(command.spawn().expect("etcd")));
-        wait_for(Duration::from_secs(30), "etcd to answer", || {
+        wait_showing(Duration::from_secs(30), "etcd to answer", || {
             let out = self.etcdctl_output(&["endpoint", "health"]);
-            out.status.success().then_some(())
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{}\netcd's log:\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    self.log()
+                ))
+            }
         });
     }
 
