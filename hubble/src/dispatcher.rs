@@ -437,6 +437,14 @@ impl<E: Exporter> Dispatcher<E> {
         while let Some(d) = self.next_change(&mut tick, &source, &cancel).await {
             let wanted: HashSet<u64> = d.added.iter().map(|(h, _)| *h).collect();
             backoff.retain(|h, _| wanted.contains(h));
+            // Targets leaving only to come back under new labels or options (a failover's role label).
+            let replaced: HashSet<String> = {
+                let live = self.live();
+                d.removed
+                    .iter()
+                    .filter_map(|h| live.get(h).map(|(s, _)| s.identity()))
+                    .collect()
+            };
             for h in d.removed {
                 if let Some(exporter) = self.untrack(h) {
                     self.registry.unregister(&*exporter).await;
@@ -456,7 +464,11 @@ impl<E: Exporter> Dispatcher<E> {
                 let target = svc.host_port();
                 let outcome = match factory(svc.clone()).await {
                     Ok(exporter) => {
-                        exporter.as_base().start_in_crowd(crowd);
+                        if replaced.contains(&svc.identity()) {
+                            exporter.as_base().start_promptly();
+                        } else {
+                            exporter.as_base().start_in_crowd(crowd);
+                        }
                         self.registry
                             .register(exporter)
                             .await

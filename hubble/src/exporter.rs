@@ -422,6 +422,14 @@ impl BaseExporter {
         self.crowd.store(crowd.to_bits(), Ordering::Relaxed);
     }
 
+    /// Says the exporter takes over a target that was being exported until now (the same server under new
+    /// labels, such as a Patroni member whose role changed): its first runs come at once, without the start
+    /// jitter, so its series are back after one run. The server was being asked already: there is no burst
+    /// to spread. Call before [`start`](Self::start); the dispatcher does.
+    pub fn start_promptly(&self) {
+        self.crowd.store((-1.0f64).to_bits(), Ordering::Relaxed);
+    }
+
     /// Exporters starting together past which their first runs spread over a whole interval.
     pub const CROWD: usize = 100;
 

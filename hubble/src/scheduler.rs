@@ -57,11 +57,14 @@ pub(crate) struct Phase {
     /// How much of its interval the first runs spread over, beyond the start jitter: 0 alone, up to 1 in a
     /// crowd of exporters starting together.
     crowd: f64,
+    /// First runs at once, without the jitter (a target taken over, not a new one).
+    prompt: bool,
 }
 
 impl Phase {
     /// A phase starting now; `crowd` (0 to 1) is how much of the interval its first runs spread over (see
-    /// [`BaseExporter::start_in_crowd`](crate::BaseExporter::start_in_crowd)).
+    /// [`BaseExporter::start_in_crowd`](crate::BaseExporter::start_in_crowd)); below 0, they come at once
+    /// ([`BaseExporter::start_promptly`](crate::BaseExporter::start_promptly)).
     pub(crate) fn now(crowd: f64) -> Self {
         // RandomState is seeded per instance from the OS: enough randomness for a jitter, no extra dependency.
         let r = std::collections::hash_map::RandomState::new()
@@ -73,12 +76,16 @@ impl Phase {
             #[allow(clippy::cast_precision_loss)]
             fraction: (r >> 11) as f64 / (1u64 << 53) as f64,
             crowd: crowd.clamp(0.0, 1.0),
+            prompt: crowd < 0.0,
         }
     }
 
     /// When a collector with `schedule` first runs: within the start jitter, so data comes soon; in a crowd
     /// of exporters starting together, within as much of the interval as the crowd is large.
     fn first_run(&self, schedule: &Schedule) -> Instant {
+        if self.prompt {
+            return self.origin;
+        }
         let spread = schedule
             .max_jitter
             .max(schedule.interval.mul_f64(self.crowd));
@@ -405,6 +412,10 @@ mod tests {
             "later runs keep the timeout"
         );
         assert_eq!(Phase::now(0.0).timeout(&s, true), s.timeout);
+        // A target taken over (its labels changed): at once, whatever the jitter.
+        let prompt = Phase::now(-1.0);
+        assert_eq!(prompt.first_run(&s), prompt.origin);
+        assert_eq!(prompt.timeout(&s, true), s.timeout);
     }
 
     #[test]

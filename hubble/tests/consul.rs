@@ -1,6 +1,6 @@
 //! The Consul backend against an in-process server that answers Consul's documented HTTP API:
-//! `/v1/catalog/services`, `/v1/catalog/service/<name>`, `/v1/kv/<key>` (base64 values, 404 for missing keys),
-//! `X-Consul-Index`, `X-Consul-Token`, `?dc=`.
+//! `/v1/catalog/services`, `/v1/catalog/service/<name>`, `/v1/kv/<key>` (base64 values, 404 for missing keys;
+//! `?recurse` for every key under a prefix), `X-Consul-Index`, `X-Consul-Token`, `?dc=`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
-use hubble::discovery::{ConsulBackend, ConsulConfig, Discovery, ServiceLister};
+use hubble::discovery::{ConsulBackend, ConsulConfig, ConsulPatroni, Discovery, ServiceLister};
 use hubble::dispatcher::Dispatcher;
 use hubble::{BaseExporter, Collector, Format, Registry, Sample};
 use serde_json::{json, Value};
@@ -172,6 +172,25 @@ async fn kv(
 ) -> Response {
     if let Some(r) = check(&c, &format!("/v1/kv/{key}"), &headers, &q).await {
         return r;
+    }
+    if q.contains_key("recurse") {
+        // Every key under the prefix, as one array; 404 when there is none.
+        let entries: Vec<Value> = c
+            .kv
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with(&key))
+            .map(|(k, v)| json!({"LockIndex": 0, "Key": k, "Flags": 0, "Value": v, "CreateIndex": 100, "ModifyIndex": 200}))
+            .collect();
+        if entries.is_empty() {
+            return (
+                StatusCode::NOT_FOUND,
+                [("X-Consul-Index", c.index.load(Ordering::SeqCst).to_string())],
+            )
+                .into_response();
+        }
+        return with_index(&c, json!(entries));
     }
     let value = c.kv.lock().unwrap().get(&key).cloned();
     match value {
@@ -509,5 +528,62 @@ async fn a_consul_outage_keeps_the_registered_targets() {
     cancel.cancel();
     task.await.unwrap();
     let _ = stop.send(());
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn patroni_members_from_consuls_kv_store() {
+    let consul = fixture();
+    {
+        // As Patroni's consul store writes them (namespace /service/: keys without the leading slash).
+        let mut kv = consul.kv.lock().unwrap();
+        kv.insert("service/batman/leader".into(), Some(b64("pg1")));
+        for (name, port, role) in [("pg1", 5433, "master"), ("pg2", 5434, "replica")] {
+            kv.insert(
+                format!("service/batman/members/{name}"),
+                Some(b64(&format!(
+                    r#"{{"conn_url":"postgres://10.0.0.9:{port}/postgres","role":"{role}","state":"running"}}"#
+                ))),
+            );
+        }
+        kv.insert("service/batman/config".into(), Some(b64("{}")));
+    }
+    let (addr, server, stop) = start(consul.clone()).await;
+    let patroni = ConsulPatroni::new(ConsulBackend::new(config(&addr)), "/service/");
+    let labels = |targets: &[hubble::discovery::ServiceAtomic]| -> Vec<String> {
+        targets.iter().map(|t| t.labels.to_string()).collect()
+    };
+    let targets = patroni.targets().await.unwrap();
+    assert_eq!(
+        labels(&targets),
+        [
+            r#"{cluster="batman",member="pg1",role="primary"}"#,
+            r#"{cluster="batman",member="pg2",role="replica"}"#,
+        ]
+    );
+    assert_eq!(targets[1].host_port(), "10.0.0.9:5434");
+    // A switchover: the leader key moves, and the next discovery says so.
+    consul
+        .kv
+        .lock()
+        .unwrap()
+        .insert("service/batman/leader".into(), Some(b64("pg2")));
+    let targets = patroni.targets().await.unwrap();
+    assert_eq!(
+        targets[1].labels.to_string(),
+        r#"{cluster="batman",member="pg2",role="primary"}"#
+    );
+    assert_eq!(patroni.members().len(), 2);
+    // The token went along.
+    assert!(consul
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(p, authorized)| p.starts_with("/v1/kv/service/") && *authorized));
+    // An empty namespace is no targets, not an error.
+    let none = ConsulPatroni::new(ConsulBackend::new(config(&addr)), "/elsewhere/");
+    assert!(none.targets().await.unwrap().is_empty());
+    stop.send(()).unwrap();
     server.await.unwrap();
 }

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use hubble::cluster::Membership;
 use hubble::discovery::etcd::{EtcdClient, EtcdDiscovery, EtcdForm};
 use hubble::discovery::{
-    ConsulBackend, ConsulConfig, Discovery, DiscoveryError, FileSd, ServiceAtomic,
+    ConsulBackend, ConsulConfig, ConsulPatroni, Discovery, DiscoveryError, FileSd, ServiceAtomic,
 };
 use hubble::dispatcher::{Dispatcher, Shard};
 use hubble::{Labels, Registry, ServerConfig, WebConfigHandle};
@@ -40,6 +40,13 @@ pub enum Targets {
         config: ConsulConfig,
         /// Service tag.
         tag: String,
+    },
+    /// The members of Patroni clusters kept in Consul's KV store under `namespace`.
+    ConsulPatroni {
+        /// Consul connection.
+        config: ConsulConfig,
+        /// Patroni's namespace (`/service/` by default).
+        namespace: String,
     },
     /// Targets under an etcd prefix, or the members of Patroni clusters, followed by a watch.
     Etcd {
@@ -181,6 +188,25 @@ pub async fn run(
                 None,
             );
         }
+        Targets::ConsulPatroni {
+            config: consul,
+            namespace,
+        } => {
+            let backend = ConsulBackend::new(consul.clone());
+            consul_backend = Some(backend.clone());
+            let patroni = Arc::new(ConsulPatroni::new(backend, namespace));
+            let p = patroni.clone();
+            spawn_role_check(
+                &mut tasks,
+                dispatch.reborrow(),
+                Arc::new(move || p.members()),
+            );
+            let source = move || {
+                let patroni = patroni.clone();
+                async move { patroni.targets().await }
+            };
+            spawn_dispatcher(&mut tasks, dispatch, "consul", source, None);
+        }
         Targets::Etcd { client, form } => {
             let discovery = Arc::new(EtcdDiscovery::new(client.clone(), form.clone()));
             tasks.spawn({
@@ -188,14 +214,12 @@ pub async fn run(
                 async move { discovery.run(cancel).await }
             });
             if matches!(form, EtcdForm::Patroni(_)) {
-                let check = super::patroni::RoleCheck::new(
-                    discovery.clone(),
-                    live.clone(),
-                    config.patroni_grace,
-                    &registry,
+                let d = discovery.clone();
+                spawn_role_check(
+                    &mut tasks,
+                    dispatch.reborrow(),
+                    Arc::new(move || d.patroni_members()),
                 );
-                let (interval, cancel) = (config.collection.schedule.interval, cancel.clone());
-                tasks.spawn(async move { check.run(interval, cancel).await });
             }
             let wake = discovery.changed();
             let source = move || {
@@ -316,6 +340,30 @@ struct Dispatch<'a> {
     live: &'a Arc<Live>,
     known: &'a Arc<KnownTargets>,
     cancel: &'a CancellationToken,
+}
+
+impl Dispatch<'_> {
+    fn reborrow(&self) -> Dispatch<'_> {
+        Dispatch { ..*self }
+    }
+}
+
+/// Compares Patroni's `members` with their servers' own view (`hubble_patroni_role_disagreements`).
+fn spawn_role_check(
+    tasks: &mut tokio::task::JoinSet<()>,
+    dispatch: Dispatch<'_>,
+    members: super::patroni::Members,
+) {
+    let check = super::patroni::RoleCheck::new(
+        members,
+        dispatch.live.clone(),
+        dispatch.config.patroni_grace,
+        dispatch.registry,
+    );
+    let schedule = &dispatch.config.collection.schedule;
+    let (interval, timeout, cancel) =
+        (schedule.interval, schedule.timeout, dispatch.cancel.clone());
+    tasks.spawn(async move { check.run(interval, timeout, cancel).await });
 }
 
 /// One discovery's answer, boxed: the listing backends' sources share one type.

@@ -52,10 +52,19 @@ struct Flags {
     #[arg(
         long = "discovery.consul.url",
         value_name = "URL",
-        conflicts_with = "dsn",
-        requires = "consul_tag"
+        conflicts_with = "dsn"
     )]
     consul_url: Option<String>,
+    /// Patroni namespace in Consul's KV store (Patroni's default is /service/): each member of each cluster
+    /// is a target labelled cluster, member and role, read every --discovery.interval. Instead of
+    /// --discovery.consul.tag.
+    #[arg(
+        long = "discovery.consul.patroni-namespace",
+        value_name = "NAMESPACE",
+        requires = "consul_url",
+        conflicts_with = "consul_tag"
+    )]
+    consul_patroni_namespace: Option<String>,
     /// Consul service tag to export; also the exporter name of the params key monitoring/<service>/<tag>.
     #[arg(long = "discovery.consul.tag", value_name = "TAG")]
     consul_tag: Option<String>,
@@ -413,9 +422,18 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
         if let Some(p) = &flags.consul_token_file {
             consul.token = Some(read_secret(p, "--discovery.consul.token-file")?);
         }
-        Targets::Consul {
-            config: consul,
-            tag: flags.consul_tag.unwrap_or_default(),
+        match (flags.consul_tag, flags.consul_patroni_namespace) {
+            (Some(tag), None) => Targets::Consul {
+                config: consul,
+                tag,
+            },
+            (None, Some(namespace)) => Targets::ConsulPatroni {
+                config: consul,
+                namespace,
+            },
+            _ => anyhow::bail!(
+                "--discovery.consul.url needs --discovery.consul.tag or --discovery.consul.patroni-namespace"
+            ),
         }
     } else if let Some(dsn) = flags.dsn {
         Targets::Single(dsn)

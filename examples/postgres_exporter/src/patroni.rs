@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hubble::discovery::etcd::{EtcdDiscovery, PatroniMember};
+use hubble::discovery::patroni::PatroniMember;
 use hubble::Registry;
 use sqlx::Row;
 use tokio::time::Instant;
@@ -17,9 +17,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::Live;
 
+/// Servers asked at once.
+const ASKED_AT_ONCE: usize = 16;
+
+/// The store's members as last read.
+pub type Members = Arc<dyn Fn() -> Vec<PatroniMember> + Send + Sync>;
+
 /// Compares the store's roles with the servers' every `interval`.
 pub struct RoleCheck {
-    discovery: Arc<EtcdDiscovery>,
+    members: Members,
     live: Arc<Live>,
     /// How long a disagreement lasts before it counts: longer than a failover.
     grace: Duration,
@@ -37,13 +43,9 @@ fn agrees(role: &str, in_recovery: bool) -> bool {
 }
 
 impl RoleCheck {
-    /// A check of `discovery`'s Patroni members through `live`'s connections, exported in `registry`.
-    pub fn new(
-        discovery: Arc<EtcdDiscovery>,
-        live: Arc<Live>,
-        grace: Duration,
-        registry: &Registry,
-    ) -> Self {
+    /// A check of the Patroni `members` (etcd's or Consul's) through `live`'s connections, exported in
+    /// `registry`.
+    pub fn new(members: Members, live: Arc<Live>, grace: Duration, registry: &Registry) -> Self {
         let gauge = prometheus::IntGaugeVec::new(
             prometheus::Opts::new(
                 "hubble_patroni_role_disagreements",
@@ -57,7 +59,7 @@ impl RoleCheck {
             tracing::warn!(%error, "Patroni role metric not registered");
         }
         RoleCheck {
-            discovery,
+            members,
             live,
             grace,
             gauge,
@@ -65,21 +67,42 @@ impl RoleCheck {
         }
     }
 
-    /// Whether `member`'s server is in recovery; `None` when it cannot be asked within `timeout`.
-    async fn in_recovery(&self, member: &PatroniMember, timeout: Duration) -> Option<bool> {
-        let connections = self.live.connections_of(Some(&member.host_port())).ok()?;
-        let asked = tokio::time::timeout(
-            timeout,
-            connections.fetch_one(sqlx::query("SELECT pg_is_in_recovery()")),
-        )
-        .await
-        .ok()?
-        .ok()?;
-        asked.try_get::<bool, _>(0).ok()
+    /// Every member's recovery state, asked a few at a time (each within `timeout`): a fleet of unreachable
+    /// members costs one timeout per batch, not one per member.
+    async fn recovery_states(
+        &self,
+        members: &[PatroniMember],
+        timeout: Duration,
+    ) -> Vec<Option<bool>> {
+        let mut states = vec![None; members.len()];
+        let mut asking = tokio::task::JoinSet::new();
+        let mut next = members.iter().enumerate();
+        loop {
+            while asking.len() < ASKED_AT_ONCE {
+                let Some((i, m)) = next.next() else { break };
+                let connections = self.live.connections_of(Some(&m.host_port())).ok();
+                asking.spawn(async move {
+                    let connections = connections?;
+                    let row = tokio::time::timeout(
+                        timeout,
+                        connections.fetch_one(sqlx::query("SELECT pg_is_in_recovery()")),
+                    )
+                    .await
+                    .ok()?
+                    .ok()?;
+                    Some((i, row.try_get::<bool, _>(0).ok()?))
+                });
+            }
+            match asking.join_next().await {
+                Some(Ok(Some((i, state)))) => states[i] = Some(state),
+                Some(_) => {}
+                None => return states,
+            }
+        }
     }
 
-    /// Runs until `cancel`, every `interval`.
-    pub async fn run(self, interval: Duration, cancel: CancellationToken) {
+    /// Runs until `cancel`, every `interval`, each server asked within `timeout`.
+    pub async fn run(self, interval: Duration, timeout: Duration, cancel: CancellationToken) {
         let mut since: HashMap<(String, String), Instant> = HashMap::new();
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -88,14 +111,18 @@ impl RoleCheck {
                 () = cancel.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            let members = self.discovery.patroni_members();
+            let members = (self.members)();
             let now = Instant::now();
             let mut counts: BTreeMap<String, i64> =
                 members.iter().map(|m| (m.cluster.clone(), 0)).collect();
+            let states = tokio::select! {
+                () = cancel.cancelled() => return,
+                states = self.recovery_states(&members, timeout) => states,
+            };
             let mut seen = Vec::with_capacity(members.len());
-            for m in &members {
+            for (m, state) in members.iter().zip(states) {
                 let key = (m.cluster.clone(), m.member.clone());
-                match self.in_recovery(m, interval).await {
+                match state {
                     Some(in_recovery) if !agrees(m.role, in_recovery) => {
                         let first = *since.entry(key.clone()).or_insert(now);
                         if now.duration_since(first) >= self.grace {

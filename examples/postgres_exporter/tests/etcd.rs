@@ -456,3 +456,55 @@ fn replicas_share_the_targets_through_etcd_and_take_over() {
     );
     assert!(takeover < Duration::from_secs(10), "{takeover:?}");
 }
+
+#[test]
+fn fleet_flags_that_cannot_work_are_one_line_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--discovery.etcd.endpoints", "http://127.0.0.1:2379"],
+            "--discovery.etcd.prefix or --discovery.etcd.patroni-namespace",
+        ),
+        (
+            &["--discovery.etcd.endpoints", "127.0.0.1:2379", "--discovery.etcd.prefix", "/t/"],
+            "--discovery.etcd.endpoints: etcd endpoint \"127.0.0.1:2379\": expected http://host:port",
+        ),
+        (
+            &["--discovery.consul.url", "http://127.0.0.1:8500"],
+            "--discovery.consul.tag or --discovery.consul.patroni-namespace",
+        ),
+        (
+            &[
+                "--discovery.file",
+                "/dev/null",
+                "--shard",
+                "0/2",
+                "--cluster.etcd.endpoints",
+                "http://127.0.0.1:2379",
+            ],
+            "--shard and --cluster.etcd.endpoints",
+        ),
+        (
+            &[
+                "--discovery.file",
+                "/dev/null",
+                "--cluster.etcd.endpoints",
+                "http://127.0.0.1:2379",
+                "--cluster.member",
+                "a/b",
+            ],
+            "--cluster.member \"a/b\": expected a name without '/'",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_postgres_exporter"))
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .args(*args)
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<_> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {err}");
+        assert!(lines[0].contains(want), "{args:?}: {err}");
+    }
+}

@@ -248,6 +248,107 @@ impl ConsulBackend {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KvEntry {
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+impl ConsulBackend {
+    /// Every key under `prefix` in the KV store (`/v1/kv/<prefix>?recurse`) with its value; empty when
+    /// there is none.
+    pub async fn kv_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, DiscoveryError> {
+        let encoded: Vec<String> = prefix.split('/').map(encode_segment).collect();
+        let path = format!("/v1/kv/{}?recurse", encoded.join("/"));
+        let (status, _, body) = self.get(&path).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(BTreeMap::new());
+        }
+        if !status.is_success() {
+            return Err(DiscoveryError::Backend {
+                backend: BACKEND,
+                message: format!(
+                    "GET {path}: HTTP {status}: {}",
+                    String::from_utf8_lossy(&body).trim()
+                ),
+            });
+        }
+        let entries: Vec<KvEntry> =
+            serde_json::from_slice(&body).map_err(|e| DiscoveryError::Backend {
+                backend: BACKEND,
+                message: format!("GET {path}: {e}"),
+            })?;
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let value = e
+                    .value
+                    .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+                    .unwrap_or_default();
+                (e.key.into_bytes(), value)
+            })
+            .collect())
+    }
+}
+
+/// Patroni clusters kept in Consul's KV store (Patroni's `consul:` store): every member under the namespace
+/// is a target labelled `cluster`, `member` and `role`, as [`EtcdDiscovery`](super::etcd::EtcdDiscovery)'s
+/// Patroni form has them. Read on each discovery (one request), so a failover shows within the discovery
+/// interval.
+#[derive(Debug)]
+pub struct ConsulPatroni {
+    backend: ConsulBackend,
+    /// The namespace as Consul's keys spell it: no leading `/`, a trailing one.
+    namespace: String,
+    last: Mutex<Vec<super::patroni::PatroniMember>>,
+    warned: Mutex<HashSet<Vec<u8>>>,
+}
+
+impl ConsulPatroni {
+    /// The members under Patroni's `namespace` (`/service/` by default) through `backend`.
+    pub fn new(backend: ConsulBackend, namespace: &str) -> Self {
+        let trimmed = namespace.trim_matches('/');
+        ConsulPatroni {
+            backend,
+            namespace: if trimmed.is_empty() {
+                String::new()
+            } else {
+                format!("{trimmed}/")
+            },
+            last: Mutex::new(Vec::new()),
+            warned: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The members now, as targets.
+    pub async fn targets(&self) -> Result<Vec<super::ServiceAtomic>, DiscoveryError> {
+        let keys = self.backend.kv_prefix(&self.namespace).await?;
+        let mut bad = Vec::new();
+        let members = super::patroni::patroni_members(&self.namespace, &keys, &mut bad);
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, why) in bad {
+            if warned.insert(key.clone()) {
+                tracing::warn!(key = %String::from_utf8_lossy(&key), error = %why, "Consul key skipped");
+            }
+        }
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = members.clone();
+        Ok(members
+            .into_iter()
+            .map(super::patroni::PatroniMember::into_target)
+            .collect())
+    }
+
+    /// The members as last read.
+    pub fn members(&self) -> Vec<super::patroni::PatroniMember> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 impl ServiceLister for ConsulBackend {
     fn backend(&self) -> &'static str {
         BACKEND

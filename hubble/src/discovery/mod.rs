@@ -7,6 +7,7 @@
 mod consul;
 pub mod etcd;
 mod file_sd;
+pub mod patroni;
 mod static_sd;
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-pub use consul::{ConsulBackend, ConsulConfig};
+pub use consul::{ConsulBackend, ConsulConfig, ConsulPatroni};
 pub use file_sd::{parse_file_sd, FileSd};
 pub use static_sd::StaticServices;
 
@@ -174,6 +175,14 @@ impl ServiceAtomic {
     pub fn identity(&self) -> String {
         format!("{}\u{0}{}\u{0}{}", self.name, self.node, self.host_port())
     }
+}
+
+/// `host:port` (IPv6 in brackets) split; `None` without a numeric port.
+pub(crate) fn split_host_port(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| (host.to_owned(), port))
 }
 
 /// FNV-1a, 64 bit: tiny, stable, good enough to tell targets apart (not for adversarial input).
