@@ -275,8 +275,9 @@ async fn replicas_share_the_targets_and_take_over_from_each_other() {
         settled(&[&a, &b], 2).then_some(())
     })
     .await;
+    // The TTL, etcd's lease check (every 0.5 s), and slack for a loaded machine.
     let takeover = killed.elapsed();
-    assert!(takeover <= Duration::from_secs(5), "{takeover:?}");
+    assert!(takeover <= Duration::from_secs(6), "{takeover:?}");
     let after = owners(&[&a, &b], &all);
     assert!(after.iter().all(|o| o.len() == 1), "{after:?}");
     // Only c's targets moved.
@@ -304,11 +305,16 @@ async fn replicas_share_the_targets_and_take_over_from_each_other() {
     let left = Instant::now();
     d.cancel.cancel();
     d.task.await.unwrap();
+    // Well before its lease (3 s) would have expired.
     wait_for_async(Duration::from_secs(2), "d to leave", || {
         settled(&[&a, &b], 2).then_some(())
     })
     .await;
-    assert!(left.elapsed() < Duration::from_secs(2));
+    assert!(
+        left.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        left.elapsed()
+    );
     for r in [a, b] {
         r.cancel.cancel();
         r.task.await.unwrap();
