@@ -77,9 +77,9 @@ pub(crate) fn as_postgres(command: &mut Command, dir: &Path) {
 impl PgCluster {
     /// Starts a new cluster; `settings` are extra `-c name=value` server settings.
     pub fn start(settings: &[&str]) -> PgCluster {
-        let cluster = PgCluster::empty(settings);
+        let mut cluster = PgCluster::empty(settings);
         cluster.initdb();
-        cluster.start_server();
+        cluster.first_start();
         cluster
     }
 
@@ -121,7 +121,7 @@ impl PgCluster {
              hostssl all all 127.0.0.1/32 trust\n",
         )
         .unwrap();
-        cluster.start_server();
+        cluster.first_start();
         cluster.psql("postgres", "CREATE ROLE certuser LOGIN");
         // Roles asked for their password in cleartext and with SCRAM (PostgreSQL 13 stores MD5 by default).
         cluster.psql(
@@ -233,8 +233,8 @@ impl PgCluster {
     }
 
     /// Starts this replica and waits until it streams from its primary.
-    fn until_streaming(self) -> PgCluster {
-        self.start_server();
+    fn until_streaming(mut self) -> PgCluster {
+        self.first_start();
         for _ in 0..300 {
             if self.count(
                 "postgres",
@@ -284,7 +284,29 @@ impl PgCluster {
         );
     }
 
+    /// Starts the server the first time. Its port was free when picked, but a test beside it may have taken
+    /// it since (each picks a free port, then runs initdb for a second or two before binding): then another.
+    fn first_start(&mut self) {
+        for _ in 0..5 {
+            match self.try_start_server() {
+                Ok(()) => return,
+                Err(e) if e.contains("Address already in use") => {
+                    self.port = super::free_addr().port();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        self.start_server();
+    }
+
     fn start_server(&self) {
+        if let Err(e) = self.try_start_server() {
+            panic!("{e}");
+        }
+    }
+
+    /// `pg_ctl start`; its output and the server's log when it fails.
+    fn try_start_server(&self) -> Result<(), String> {
         let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             self.port,
@@ -295,9 +317,9 @@ impl PgCluster {
             opts.push_str(s);
         }
         let log = self.dir.path().join("server.log");
-        self.run(
-            "pg_ctl",
-            &[
+        let out = self
+            .command("pg_ctl")
+            .args([
                 "-D",
                 self.data.to_str().unwrap(),
                 "-o",
@@ -308,8 +330,19 @@ impl PgCluster {
                 "-t",
                 "60",
                 "start",
-            ],
-        );
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "pg_ctl start on port {} failed: {}{}\nserver log:\n{}",
+            self.port,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ))
     }
 
     /// Stops the server (fast shutdown); the data stays, [`restart`](Self::restart) brings it back.

@@ -17,8 +17,25 @@ pub struct Pgpool {
     /// Its PCP port.
     pub pcp_port: u16,
     // Dropped first: the process stops before its directory goes.
-    _process: KillOnDrop,
+    process: KillOnDrop,
     dir: tempfile::TempDir,
+}
+
+/// Shuts Pgpool-II down the way it cleans up after itself (SIGINT, its fast shutdown): killed outright, its
+/// children live on, holding their ports, and its SysV shared memory (128 MB) stays allocated until reboot.
+impl Drop for Pgpool {
+    fn drop(&mut self) {
+        let pid = self.process.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.process.child().try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Still there: KillOnDrop kills it.
+    }
 }
 
 impl Pgpool {
@@ -83,7 +100,7 @@ impl Pgpool {
         let pool = Pgpool {
             port,
             pcp_port,
-            _process: KillOnDrop::new(process),
+            process: KillOnDrop::new(process),
             dir,
         };
         let until = Instant::now() + Duration::from_secs(30);
