@@ -88,8 +88,10 @@ impl PrefixMirror {
                 r = self.follow() => r,
             };
             if synced {
-                // It was followed for a while: the next attempt need not wait long.
+                // It was followed for a while (its recovery logged): the next attempt need not wait long,
+                // and the next failure is a change worth a line, even the same one.
                 delay = Duration::from_secs(1);
+                last_error = None;
             }
             let message = outcome.to_string();
             if last_error.as_deref() != Some(message.as_str()) {
