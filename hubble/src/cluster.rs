@@ -11,7 +11,7 @@
 //! replica keeps the members it last saw (and so its share): an etcd outage does not move targets, and a
 //! replica cut off from etcd keeps exporting its share rather than leave it unexported.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,9 +48,6 @@ pub struct Membership {
     mirror: PrefixMirror,
     changed: Arc<Notify>,
     lease: AtomicI64,
-    joined: AtomicBool,
-    /// The members last seen (kept through an etcd outage).
-    members: Mutex<Vec<String>>,
     metrics: Mutex<Option<ClusterMetrics>>,
 }
 
@@ -93,8 +90,6 @@ impl Membership {
             config,
             changed,
             lease: AtomicI64::new(0),
-            joined: AtomicBool::new(false),
-            members: Mutex::new(Vec::new()),
             metrics: Mutex::new(None),
         })
     }
@@ -109,33 +104,33 @@ impl Membership {
         self.changed.clone()
     }
 
+    /// The members as last read (kept through an etcd outage), and whether this replica is among them.
+    fn seen(&self) -> (Vec<String>, bool) {
+        let prefix = self.config.members_prefix();
+        let members: Vec<String> = self
+            .mirror
+            .last_known()
+            .keys()
+            .filter_map(|k| std::str::from_utf8(k).ok()?.strip_prefix(&prefix))
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let joined = members.contains(&self.config.member);
+        (members, joined)
+    }
+
     /// Whether this replica's key is in etcd (as last seen).
     pub fn joined(&self) -> bool {
-        self.share();
-        self.joined.load(Ordering::Relaxed)
+        self.seen().1
     }
 
     /// This replica's share now: the members as last read (this one added while it has not joined yet).
     pub fn share(&self) -> Share {
-        let prefix = self.config.members_prefix();
-        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
-        if let Ok(keys) = self.mirror.snapshot() {
-            *members = keys
-                .keys()
-                .filter_map(|k| std::str::from_utf8(k).ok()?.strip_prefix(&prefix))
-                .filter(|m| !m.is_empty())
-                .map(str::to_owned)
-                .collect();
-        }
-        let mut live = members.clone();
-        drop(members);
-        let joined = live.contains(&self.config.member);
-        self.joined.store(joined, Ordering::Relaxed);
+        let (mut live, joined) = self.seen();
         if !joined {
             live.push(self.config.member.clone());
         }
         live.sort();
-        live.dedup();
         if let Some(m) = &*self.metrics.lock().unwrap_or_else(|e| e.into_inner()) {
             m.members.set(live.len() as i64);
             m.joined.set(i64::from(joined));

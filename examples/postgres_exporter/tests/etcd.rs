@@ -266,9 +266,25 @@ fn patroni_members_are_discovered_and_followed_through_failover() {
     );
 
     // etcd stops: the targets are kept and the outage counted; it comes back: the same set.
+    // Once the exporter has seen the outage (a failed discovery counted), not after a guessed pause.
+    let errors = |body: &str| {
+        hubble_test_support::value(
+            body,
+            "hubble_discovery_errors_total",
+            &[("backend", "etcd")],
+        )
+        .unwrap_or(0.0)
+    };
+    let before = errors(&scrape(addr));
     etcd.stop();
-    std::thread::sleep(Duration::from_secs(3));
-    let body = scrape(addr);
+    let body = wait_showing(Duration::from_secs(30), "the outage counted", || {
+        let body = scrape(addr);
+        if errors(&body) > before {
+            Ok(body)
+        } else {
+            Err(body)
+        }
+    });
     let kept = samples(&body)
         .iter()
         .filter(|s| s.name == "pg_up" && s.labels.contains_key("member"))

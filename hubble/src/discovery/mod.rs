@@ -137,11 +137,7 @@ pub struct ServiceAtomic {
 impl ServiceAtomic {
     /// `address:port` (IPv6 addresses bracketed).
     pub fn host_port(&self) -> String {
-        if self.address.contains(':') && !self.address.starts_with('[') {
-            format!("[{}]:{}", self.address, self.port)
-        } else {
-            format!("{}:{}", self.address, self.port)
-        }
+        join_host_port(&self.address, self.port)
     }
 
     /// A hash of the whole content, stable across processes and Rust versions (FNV-1a over a canonical
@@ -183,6 +179,24 @@ pub(crate) fn split_host_port(address: &str) -> Option<(String, u16)> {
     let port = port.parse().ok()?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     (!host.is_empty()).then(|| (host.to_owned(), port))
+}
+
+/// `host:port`, an IPv6 host bracketed (unless it already is).
+pub(crate) fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Keys and values from pairs of text, as a store's snapshot holds them.
+#[cfg(test)]
+pub(crate) fn test_keys(pairs: &[(&str, &str)]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect()
 }
 
 /// FNV-1a, 64 bit: tiny, stable, good enough to tell targets apart (not for adversarial input).

@@ -46,11 +46,7 @@ impl PatroniMember {
 
     /// `host:port`, as `/primary?target=` takes it.
     pub fn host_port(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        super::join_host_port(&self.host, self.port)
     }
 }
 
@@ -168,12 +164,7 @@ pub(crate) fn patroni_members(
 mod tests {
     use super::*;
 
-    fn keys(pairs: &[(&str, &str)]) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect()
-    }
+    use crate::discovery::test_keys as keys;
 
     #[test]
     fn patroni_members_take_their_role_from_the_leader_key() {

@@ -298,26 +298,26 @@ pub(crate) fn encode_collection(
             }
             previous = Some(&m.labels);
             check_labels(&m.name, &m.labels, const_labels)?;
-            if m.kind == MetricKind::Histogram {
-                let h = m.histogram.as_deref().ok_or_else(|| {
-                    CollectError::Other(format!(
-                        "metric `{}` is a histogram without buckets: build it with Sample::histogram",
-                        m.name
-                    ))
-                })?;
-                let lines = encode_histogram(&mut text, &mut line, &m.labels, h);
-                (series, written) = (series + lines.0, written + lines.1);
-                bare += 2 * u32::from(m.labels.is_empty());
-                continue;
-            }
-            if m.kind == MetricKind::Summary {
-                let s = m.summary.as_deref().ok_or_else(|| {
-                    CollectError::Other(format!(
-                        "metric `{}` is a summary without quantiles: build it with Sample::summary",
-                        m.name
-                    ))
-                })?;
-                let lines = encode_summary(&mut text, &mut line, &m.labels, s);
+            // A histogram or summary writes several lines, its `_sum` and `_count` without labels of their own
+            // when it has none.
+            let several = match m.kind {
+                MetricKind::Histogram => Some(
+                    m.histogram
+                        .as_deref()
+                        .map(|h| encode_histogram(&mut text, &mut line, &m.labels, h))
+                        .ok_or("a histogram without buckets: build it with Sample::histogram"),
+                ),
+                MetricKind::Summary => Some(
+                    m.summary
+                        .as_deref()
+                        .map(|q| encode_summary(&mut text, &mut line, &m.labels, q))
+                        .ok_or("a summary without quantiles: build it with Sample::summary"),
+                ),
+                _ => None,
+            };
+            if let Some(encoded) = several {
+                let lines = encoded
+                    .map_err(|why| CollectError::Other(format!("metric `{}` is {why}", m.name)))?;
                 (series, written) = (series + lines.0, written + lines.1);
                 bare += 2 * u32::from(m.labels.is_empty());
                 continue;

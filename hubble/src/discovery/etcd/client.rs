@@ -156,11 +156,7 @@ impl Endpoint {
     }
 
     fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        crate::discovery::join_host_port(&self.host, self.port)
     }
 }
 

@@ -72,7 +72,7 @@ impl PrefixMirror {
         }
     }
 
-    /// The keys as last read, even while etcd cannot be reached (for a status page).
+    /// The keys as last read, even while etcd cannot be reached (a view that must outlast an outage).
     pub fn last_known(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
         self.state().keys.clone()
     }

@@ -211,12 +211,7 @@ fn prefix_targets(
 mod tests {
     use super::*;
 
-    fn keys(pairs: &[(&str, &str)]) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect()
-    }
+    use crate::discovery::test_keys as keys;
 
     #[test]
     fn prefix_documents_are_targets() {
