@@ -105,6 +105,21 @@ impl<G, F> std::fmt::Debug for FnCollector<G, F> {
     }
 }
 
+/// A collector of group `G` is named, described and scheduled as `G` declares.
+macro_rules! group_identity {
+    () => {
+        fn name(&self) -> &str {
+            G::NAME
+        }
+        fn families(&self) -> Vec<Family> {
+            G::families()
+        }
+        fn options(&self) -> CollectorOptions {
+            G::OPTIONS
+        }
+    };
+}
+
 #[diagnostic::do_not_recommend]
 impl<G, F, Fut> Collector for FnCollector<G, F>
 where
@@ -112,15 +127,7 @@ where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Vec<G>, CollectError>> + Send,
 {
-    fn name(&self) -> &str {
-        G::NAME
-    }
-    fn families(&self) -> Vec<Family> {
-        G::families()
-    }
-    fn options(&self) -> CollectorOptions {
-        G::OPTIONS
-    }
+    group_identity!();
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         let mut out = Vec::new();
         for value in (self.f)().await? {
@@ -250,15 +257,7 @@ macro_rules! sql_collector {
         where
             G: SqlQuery + for<'r> sqlx::FromRow<'r, $row> + Send + Unpin,
         {
-            fn name(&self) -> &str {
-                G::NAME
-            }
-            fn families(&self) -> Vec<Family> {
-                G::families()
-            }
-            fn options(&self) -> CollectorOptions {
-                G::OPTIONS
-            }
+            group_identity!();
             async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
                 let rows = match (&self.source, G::SIMPLE_QUERY) {
                     (SqlSource::Pool(pool), false) => sqlx::query(G::QUERY).fetch_all(pool).await,

@@ -231,13 +231,17 @@ async fn sqlite_groups_export_every_row_through_an_exporter() {
 
 // ---- PostgreSQL ----
 
-/// Type conversions from PostgreSQL column types.
-#[derive(sqlx::FromRow, hubble::MetricGroup)]
-#[hubble(
-    query = "SELECT k, small, big, real4, dbl, num, flag, ts, maybe, txt FROM conv ORDER BY k",
-    prefix = "pgconv"
-)]
-struct Conversions {
+/// Type conversions from PostgreSQL column types, declared twice: over the extended protocol (binary values)
+/// and, with `simple_query`, over the simple one (the same values, read from text).
+macro_rules! pg_conversions {
+    ($name:ident $(, $protocol:ident)?) => {
+        #[derive(sqlx::FromRow, hubble::MetricGroup)]
+        #[hubble(
+            query = "SELECT k, small, big, real4, dbl, num, flag, ts, maybe, txt FROM conv ORDER BY k",
+            prefix = "pgconv"
+            $(, $protocol)?
+        )]
+        struct $name {
     #[metric(label)]
     k: String,
     /// int2.
@@ -268,45 +272,10 @@ struct Conversions {
     #[metric(untyped)]
     txt: String,
 }
-
-/// [`Conversions`] over the simple query protocol: the same values, read from text.
-#[derive(sqlx::FromRow, hubble::MetricGroup)]
-#[hubble(
-    query = "SELECT k, small, big, real4, dbl, num, flag, ts, maybe, txt FROM conv ORDER BY k",
-    prefix = "pgconv",
-    simple_query
-)]
-struct SimpleConversions {
-    #[metric(label)]
-    k: String,
-    /// int2.
-    #[metric(gauge)]
-    small: i16,
-    /// int8.
-    #[metric(counter, rename = "big_total")]
-    big: i64,
-    /// float4.
-    #[metric(gauge)]
-    real4: f32,
-    /// float8.
-    #[metric(gauge)]
-    dbl: f64,
-    /// numeric.
-    #[metric(gauge)]
-    num: Decimal,
-    /// bool.
-    #[metric(gauge)]
-    flag: bool,
-    /// timestamptz as Unix seconds.
-    #[metric(gauge, rename = "ts_seconds")]
-    ts: DateTime<Utc>,
-    /// Nullable int4.
-    #[metric(gauge)]
-    maybe: Option<i32>,
-    /// Numeric text.
-    #[metric(untyped)]
-    txt: String,
+    };
 }
+pg_conversions!(Conversions);
+pg_conversions!(SimpleConversions, simple_query);
 
 /// Statements the session has prepared, counted by a query that is prepared itself unless it goes over the
 /// simple query protocol.
@@ -537,13 +506,17 @@ fn postgres_rows_types_and_timeouts() {
     });
 }
 
-/// MySQL/MariaDB column types, as the derive reads them.
-#[derive(sqlx::FromRow, hubble::MetricGroup)]
-#[hubble(
-    query = "SELECT k, small, big, dbl, num, flag, maybe, txt FROM conv ORDER BY k",
-    prefix = "myconv"
-)]
-struct MyConversions {
+/// MySQL/MariaDB column types, as the derive reads them: over the binary protocol and, with `simple_query`,
+/// over the text one.
+macro_rules! my_conversions {
+    ($name:ident $(, $protocol:ident)?) => {
+        #[derive(sqlx::FromRow, hubble::MetricGroup)]
+        #[hubble(
+            query = "SELECT k, small, big, dbl, num, flag, maybe, txt FROM conv ORDER BY k",
+            prefix = "myconv"
+            $(, $protocol)?
+        )]
+        struct $name {
     #[metric(label)]
     k: String,
     /// SMALLINT.
@@ -568,39 +541,10 @@ struct MyConversions {
     #[metric(gauge)]
     txt: String,
 }
-
-/// [`MyConversions`] over the text protocol.
-#[derive(sqlx::FromRow, hubble::MetricGroup)]
-#[hubble(
-    query = "SELECT k, small, big, dbl, num, flag, maybe, txt FROM conv ORDER BY k",
-    prefix = "myconv",
-    simple_query
-)]
-struct MySimpleConversions {
-    #[metric(label)]
-    k: String,
-    /// SMALLINT.
-    #[metric(gauge)]
-    small: i16,
-    /// BIGINT UNSIGNED.
-    #[metric(counter, rename = "big_total")]
-    big: u64,
-    /// DOUBLE.
-    #[metric(gauge)]
-    dbl: f64,
-    /// DECIMAL.
-    #[metric(gauge)]
-    num: rust_decimal::Decimal,
-    /// BOOLEAN (TINYINT(1)).
-    #[metric(gauge)]
-    flag: bool,
-    /// INT NULL: NULL gives no sample.
-    #[metric(gauge)]
-    maybe: Option<i32>,
-    /// VARCHAR holding a number.
-    #[metric(gauge)]
-    txt: String,
+    };
 }
+my_conversions!(MyConversions);
+my_conversions!(MySimpleConversions, simple_query);
 
 /// Server status variables, one row each (text values, as MariaDB keeps them).
 #[derive(sqlx::FromRow, hubble::MetricGroup)]

@@ -207,13 +207,7 @@ impl ConsulBackend {
     async fn get_ok(&self, path: &str) -> Result<(Option<u64>, Bytes), DiscoveryError> {
         let (status, index, body) = self.get(path).await?;
         if !status.is_success() {
-            return Err(DiscoveryError::Backend {
-                backend: BACKEND,
-                message: format!(
-                    "GET {path}: HTTP {status}: {}",
-                    String::from_utf8_lossy(&body).trim()
-                ),
-            });
+            return Err(http_error(path, status, &body));
         }
         Ok((index, body))
     }
@@ -270,13 +264,7 @@ impl ConsulBackend {
             return Ok(BTreeMap::new());
         }
         if !status.is_success() {
-            return Err(DiscoveryError::Backend {
-                backend: BACKEND,
-                message: format!(
-                    "GET {path}: HTTP {status}: {}",
-                    String::from_utf8_lossy(&body).trim()
-                ),
-            });
+            return Err(http_error(&path, status, &body));
         }
         let entries: Vec<KvEntry> =
             serde_json::from_slice(&body).map_err(|e| DiscoveryError::Backend {
@@ -467,6 +455,17 @@ impl ParamsSource for ConsulBackend {
                 Ok(None)
             }
         }
+    }
+}
+
+/// A refusal from Consul, with what it said.
+fn http_error(path: &str, status: StatusCode, body: &[u8]) -> DiscoveryError {
+    DiscoveryError::Backend {
+        backend: BACKEND,
+        message: format!(
+            "GET {path}: HTTP {status}: {}",
+            String::from_utf8_lossy(body).trim()
+        ),
     }
 }
 

@@ -399,7 +399,16 @@ struct Stored<'a> {
     written: usize,
 }
 
-impl Stored<'_> {
+impl<'a> Stored<'a> {
+    fn new(text: &'a mut Vec<u8>, line: &'a mut Vec<u8>) -> Self {
+        Stored {
+            text,
+            line,
+            lines: 0,
+            written: 0,
+        }
+    }
+
     fn store(&mut self, code: u8, labels: &Labels, value: f64) {
         self.line.clear();
         self.line.push(code);
@@ -427,12 +436,7 @@ fn encode_histogram(
     labels: &Labels,
     h: &crate::histogram::Histogram,
 ) -> (usize, usize) {
-    let mut out = Stored {
-        text,
-        line,
-        lines: 0,
-        written: 0,
-    };
+    let mut out = Stored::new(text, line);
     #[allow(clippy::cast_precision_loss)]
     let buckets = h
         .buckets()
@@ -456,12 +460,7 @@ fn encode_summary(
     labels: &Labels,
     s: &crate::summary::Summary,
 ) -> (usize, usize) {
-    let mut out = Stored {
-        text,
-        line,
-        lines: 0,
-        written: 0,
-    };
+    let mut out = Stored::new(text, line);
     for &(q, v) in s.quantiles() {
         out.store(QUANTILE, &Stored::with(labels, "quantile", q), v);
     }
