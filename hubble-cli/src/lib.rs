@@ -190,7 +190,14 @@ pub fn catalogue_flags<T>(catalogue: &hubble::catalogue::Catalogue<T>) -> Vec<cl
     let mut flags: Vec<clap::Arg> = entries
         .into_iter()
         .flat_map(|entry| {
-            let default = if entry.default { "on" } else { "off" };
+            let default = match entry.interval {
+                Some(every) if entry.default => {
+                    format!("on, every {}", humantime::format_duration(every))
+                }
+                Some(every) => format!("off, every {}", humantime::format_duration(every)),
+                None if entry.default => "on".to_owned(),
+                None => "off".to_owned(),
+            };
             [
                 clap::Arg::new(format!("{prefix}{}", entry.name))
                     .long(format!("{prefix}{}", entry.name))
@@ -210,7 +217,42 @@ pub fn catalogue_flags<T>(catalogue: &hubble::catalogue::Catalogue<T>) -> Vec<cl
         prefix,
         catalogue.upstream_only().iter().copied(),
     ));
+    let names: Vec<&'static str> = catalogue.entries().iter().map(|e| e.name).collect();
+    flags.push(
+        clap::Arg::new(INTERVALS)
+            .long(INTERVALS)
+            .value_name("NAME=DURATION")
+            .value_delimiter(',')
+            .action(clap::ArgAction::Append)
+            .value_parser(move |s: &str| parse_interval(&names, s))
+            .help(
+                "Collectors that run on their own interval, whatever --collection.interval (comma list, \
+                 e.g. settings=5m,database=1m). Without it, those listed with an interval run that often, \
+                 or at --collection.interval when it is longer; the others at --collection.interval",
+            ),
+    );
     flags
+}
+
+/// The flag setting collectors' own intervals.
+const INTERVALS: &str = "collection.intervals";
+
+/// One `NAME=DURATION` of `--collection.intervals`, `NAME` among `names`.
+fn parse_interval(names: &[&'static str], s: &str) -> Result<(&'static str, Duration), String> {
+    let (name, every) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=DURATION, such as settings=5m, not {s:?}"))?;
+    let known =
+        names.iter().find(|n| **n == name).ok_or_else(|| {
+            match hubble::catalogue::nearest(name, names.iter().copied()) {
+                Some(near) => format!("unknown collector {name:?}; did you mean {near}?"),
+                None => format!("unknown collector {name:?}"),
+            }
+        })?;
+    Ok((
+        known,
+        parse_duration(every).map_err(|e| format!("{name}: {e}"))?,
+    ))
 }
 
 /// The collectors the [`catalogue_flags`] in `matches` turn on; of two flags for one collector, the later
@@ -229,6 +271,12 @@ pub fn catalogue_selection<T>(
                 .set(name, on)
                 .expect("every flag names a collector of the catalogue");
         }
+    }
+    let intervals = matches.get_many::<(&'static str, Duration)>(INTERVALS);
+    for (name, every) in intervals.into_iter().flatten() {
+        selection
+            .set_interval(name, *every)
+            .expect("the flag's parser takes only the catalogue's names");
     }
     selection
 }

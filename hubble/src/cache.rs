@@ -131,23 +131,14 @@ impl CollectorCache {
             encode_collection(metrics, self.const_labels.labels())
         });
         let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        // An unchanged source renews what the last run exported, while it is still exported.
+        let renew = matches!(encoded, Err(CollectError::Unchanged))
+            && entry.expires_at.is_some_and(|t| finished < t);
         let was = entry.health.clone();
         let h = &mut entry.health;
         h.runs += 1;
         h.last_duration = duration;
         let transition = match &encoded {
-            Ok(_) => {
-                h.up = true;
-                h.tls = tls;
-                h.last_success = Some(SystemTime::now());
-                h.last_error = None;
-                h.not_applicable = None;
-                if was.runs > 0 && !was.up && was.not_applicable.is_none() {
-                    Transition::Recovered
-                } else {
-                    Transition::Unchanged
-                }
-            }
             Err(CollectError::NotApplicable(reason)) => {
                 h.up = false;
                 h.last_error = None;
@@ -159,7 +150,7 @@ impl CollectorCache {
                     Transition::Unchanged
                 }
             }
-            Err(e) => {
+            Err(e) if !renew => {
                 h.up = false;
                 h.not_applicable = None;
                 h.errors_total += 1;
@@ -173,6 +164,21 @@ impl CollectorCache {
                     Transition::Unchanged
                 }
             }
+            // A run that succeeded, or an unchanged source whose result was renewed.
+            _ => {
+                h.up = true;
+                if !renew {
+                    h.tls = tls;
+                }
+                h.last_success = Some(SystemTime::now());
+                h.last_error = None;
+                h.not_applicable = None;
+                if was.runs > 0 && !was.up && was.not_applicable.is_none() {
+                    Transition::Recovered
+                } else {
+                    Transition::Unchanged
+                }
+            }
         };
         match encoded {
             Ok(run) => {
@@ -180,6 +186,7 @@ impl CollectorCache {
                 entry.data = run;
                 entry.expires_at = Some(finished + self.ttl);
             }
+            Err(CollectError::Unchanged) if renew => entry.expires_at = Some(finished + self.ttl),
             // It no longer applies (a failover, a dropped extension): what it exported goes at once.
             Err(CollectError::NotApplicable(_)) => {
                 entry.health.series = 0;
@@ -350,6 +357,26 @@ mod tests {
         assert_eq!(h.tls.unwrap().describe(), "plaintext (verify-full)");
         let (_, h) = cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, now);
         assert_eq!(h.tls, None, "a run without the family clears it");
+    }
+
+    #[test]
+    fn an_unchanged_source_renews_the_last_result_and_without_one_fails() {
+        let ttl = Duration::from_secs(30);
+        let cache = cache("c", Labels::new(), ttl);
+        let t0 = Instant::now();
+        let (_, h) = cache.record(Err(CollectError::Unchanged), Duration::ZERO, t0);
+        assert!(!h.up && h.errors_total == 1, "nothing kept: a failed run");
+        cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, t0);
+        let t1 = t0 + ttl - Duration::from_secs(1);
+        let (transition, h) = cache.record(Err(CollectError::Unchanged), Duration::ZERO, t1);
+        assert!(h.up && h.errors_total == 1 && h.series == 1);
+        assert_eq!(transition, Transition::Unchanged);
+        // Renewed: still exported a TTL after the first run, until a TTL after the renewal.
+        assert!(text(&cache, t0 + ttl).contains("t_size_bytes{db=\"a\"} 1\n"));
+        assert_eq!(text(&cache, t1 + ttl), "");
+        // Once expired, there is nothing to renew.
+        let (_, h) = cache.record(Err(CollectError::Unchanged), Duration::ZERO, t1 + ttl);
+        assert!(!h.up && h.errors_total == 2);
     }
 
     #[test]

@@ -13,32 +13,53 @@
 //! assembly of one target (its connections, options and a [`BaseExporterBuilder`](crate::BaseExporterBuilder)).
 //!
 //! ```
+//! use std::time::Duration;
 //! use hubble::catalogue::{Catalogue, Entry};
+//! use hubble::{BaseExporter, BaseExporterBuilder};
 //!
 //! /// One target's exporter being put together.
 //! struct Assembly {
+//!     builder: BaseExporterBuilder,
 //!     collectors: Vec<&'static str>,
+//! }
+//!
+//! impl AsMut<BaseExporterBuilder> for Assembly {
+//!     fn as_mut(&mut self) -> &mut BaseExporterBuilder {
+//!         &mut self.builder
+//!     }
 //! }
 //!
 //! const CATALOGUE: Catalogue<Assembly> = Catalogue::new(
 //!     "collector.",
 //!     &[
-//!         Entry::on("database", "Database sizes", |a: &mut Assembly| a.collectors.push("pg_database")),
+//!         // Sizes change slowly: asked every minute unless the exporter's interval is longer.
+//!         Entry::on("database", "Database sizes", |a: &mut Assembly| a.collectors.push("pg_database"))
+//!             .every(Duration::from_secs(60)),
 //!         Entry::off("stat_statements", "Query statistics", |a: &mut Assembly| a.collectors.push("pg_stat_statements")),
 //!     ],
 //! );
 //!
 //! let mut selection = CATALOGUE.defaults();
 //! selection.set("stat_statements", true).unwrap();
-//! let mut assembly = Assembly { collectors: Vec::new() };
+//! let builder = BaseExporter::builder("db1").interval(Duration::from_secs(15));
+//! let mut assembly = Assembly { builder, collectors: Vec::new() };
 //! CATALOGUE.build(&selection, &mut assembly);
 //! assert_eq!(assembly.collectors, ["pg_database", "pg_stat_statements"]);
+//!
+//! let fifteen = Duration::from_secs(15);
+//! assert_eq!(selection.interval("database", fifteen), Some(Duration::from_secs(60)));
+//! assert_eq!(selection.interval("database", Duration::from_secs(120)), None);
+//! selection.set_interval("stat_statements", Duration::from_secs(300)).unwrap();
+//! assert_eq!(selection.interval("stat_statements", fifteen), Some(Duration::from_secs(300)));
 //!
 //! let err = selection.set("stat_statement", true).unwrap_err();
 //! assert_eq!(err.to_string(), "--collector.stat_statement: unknown collector; did you mean stat_statements?");
 //! ```
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::BaseExporterBuilder;
 
 /// One collector of a [`Catalogue`].
 pub struct Entry<T: 'static> {
@@ -50,6 +71,10 @@ pub struct Entry<T: 'static> {
     pub help: &'static str,
     /// Adds its collectors to one target's assembly.
     pub build: fn(&mut T),
+    /// How often its answer can change, when that is slower than a collection interval usually is
+    /// (sizes, settings, roles): its collectors run this often, or at the exporter's interval when that is
+    /// longer. `None`: at the exporter's interval.
+    pub interval: Option<Duration>,
 }
 
 impl<T> Entry<T> {
@@ -60,6 +85,7 @@ impl<T> Entry<T> {
             default: true,
             help,
             build,
+            interval: None,
         }
     }
 
@@ -70,7 +96,15 @@ impl<T> Entry<T> {
             default: false,
             help,
             build,
+            interval: None,
         }
+    }
+
+    /// Its collectors run every `interval` by default, or at the exporter's interval when that is longer
+    /// (see [`Entry::interval`](Entry#structfield.interval)).
+    pub const fn every(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
     }
 }
 
@@ -80,6 +114,7 @@ impl<T> fmt::Debug for Entry<T> {
             .field("name", &self.name)
             .field("default", &self.default)
             .field("help", &self.help)
+            .field("interval", &self.interval)
             .finish_non_exhaustive()
     }
 }
@@ -138,19 +173,36 @@ impl<T> Catalogue<T> {
     pub fn defaults(&self) -> Selection {
         Selection {
             flag_prefix: self.flag_prefix,
-            choices: self.entries.iter().map(|e| (e.name, e.default)).collect(),
+            choices: self
+                .entries
+                .iter()
+                .map(|e| Choice {
+                    name: e.name,
+                    on: e.default,
+                    interval: e.interval.map(Interval::AtLeast),
+                })
+                .collect(),
             upstream_only: self.upstream_only,
             ignored: Vec::new(),
         }
     }
 
-    /// Builds every collector `selection` turns on into `target`, in catalogue order.
-    pub fn build(&self, selection: &Selection, target: &mut T) {
+    /// Builds every collector `selection` turns on into `target`, in catalogue order, each on its interval:
+    /// the collectors an entry adds to the target's builder ([`BaseExporterBuilder::add`]) run at the
+    /// interval the selection gives it.
+    pub fn build(&self, selection: &Selection, target: &mut T)
+    where
+        T: AsMut<BaseExporterBuilder>,
+    {
         for entry in self.entries {
             if selection.contains(entry.name) {
+                let builder = target.as_mut();
+                let interval = selection.interval(entry.name, builder.collection_interval());
+                builder.adding_every(interval);
                 (entry.build)(target);
             }
         }
+        target.as_mut().adding_every(None);
     }
 
     /// Logs, once each, the incumbent's collectors `selection` asked for that this exporter lacks.
@@ -176,6 +228,7 @@ impl<T> Catalogue<T> {
                     on: selection.contains(e.name),
                     default: e.default,
                     help: e.help,
+                    interval: selection.choice(e.name).and_then(|c| c.interval),
                 })
                 .collect(),
             upstream_only: self.upstream_only.to_vec(),
@@ -187,27 +240,83 @@ impl<T> Catalogue<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     flag_prefix: &'static str,
-    choices: Vec<(&'static str, bool)>,
+    choices: Vec<Choice>,
     upstream_only: &'static [&'static str],
     ignored: Vec<&'static str>,
 }
 
+/// One collector's state in a [`Selection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Choice {
+    name: &'static str,
+    on: bool,
+    interval: Option<Interval>,
+}
+
+/// A collector's interval in a [`Selection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    /// Its default: this often, or at the exporter's interval when that is longer.
+    AtLeast(Duration),
+    /// Set by the user: this often, whatever the exporter's interval.
+    Exactly(Duration),
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Interval::AtLeast(d) => write!(f, "every {} (default)", crate::server::humanize(*d)),
+            Interval::Exactly(d) => write!(f, "every {}", crate::server::humanize(*d)),
+        }
+    }
+}
+
 impl Selection {
+    fn choice(&self, name: &str) -> Option<&Choice> {
+        self.choices.iter().find(|c| c.name == name)
+    }
+
     /// Whether collector `name` runs.
     pub fn contains(&self, name: &str) -> bool {
-        self.choices.iter().any(|(n, on)| *n == name && *on)
+        self.choice(name).is_some_and(|c| c.on)
     }
 
     /// The collectors that run, in catalogue order.
     pub fn enabled(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.choices.iter().filter(|(_, on)| *on).map(|(n, _)| *n)
+        self.choices.iter().filter(|c| c.on).map(|c| c.name)
+    }
+
+    /// How often collector `name` runs in an exporter whose interval is `collection`: `None` at that
+    /// interval, else its own.
+    pub fn interval(&self, name: &str, collection: Duration) -> Option<Duration> {
+        match self.choice(name)?.interval? {
+            Interval::AtLeast(d) => (d > collection).then_some(d),
+            Interval::Exactly(d) => (d != collection).then_some(d),
+        }
+    }
+
+    /// Runs collector `name` every `interval`, whatever the exporter's interval. An unknown name is an
+    /// error naming the nearest known one (an incumbent's collector this exporter lacks is unknown here:
+    /// it has no interval to set).
+    pub fn set_interval(&mut self, name: &str, interval: Duration) -> Result<(), UnknownCollector> {
+        let nearest = nearest(name, self.choices.iter().map(|c| c.name));
+        match self.choices.iter_mut().find(|c| c.name == name) {
+            Some(choice) => {
+                choice.interval = Some(Interval::Exactly(interval));
+                Ok(())
+            }
+            None => Err(UnknownCollector {
+                flag: format!("--collection.intervals {name}="),
+                nearest,
+            }),
+        }
     }
 
     /// Turns `name` on or off. A name of the incumbent's that this exporter lacks is remembered as
     /// ignored; any other unknown name is an error naming the nearest known one.
     pub fn set(&mut self, name: &str, on: bool) -> Result<(), UnknownCollector> {
-        if let Some(choice) = self.choices.iter_mut().find(|(n, _)| *n == name) {
-            choice.1 = on;
+        if let Some(choice) = self.choices.iter_mut().find(|c| c.name == name) {
+            choice.on = on;
             return Ok(());
         }
         if let Some(upstream) = self.upstream_only.iter().find(|n| **n == name) {
@@ -219,7 +328,7 @@ impl Selection {
         }
         Err(UnknownCollector {
             flag: format!("--{}{name}", self.flag_prefix),
-            nearest: nearest(name, self.choices.iter().map(|(n, _)| *n)),
+            nearest: nearest(name, self.choices.iter().map(|c| c.name)),
         })
     }
 
@@ -261,6 +370,8 @@ pub struct CollectorChoice {
     pub default: bool,
     /// What it exports.
     pub help: &'static str,
+    /// Its own interval, if it has one.
+    pub interval: Option<Interval>,
 }
 
 /// The candidate nearest to `name` by edit distance, if it is near enough to be a typo (at most a third of
@@ -306,19 +417,38 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    struct Built(Vec<&'static str>);
+    /// The names built, the builder, and the interval the builder was adding at for each.
+    struct Built(
+        Vec<&'static str>,
+        BaseExporterBuilder,
+        Vec<Option<Duration>>,
+    );
+
+    impl AsMut<BaseExporterBuilder> for Built {
+        fn as_mut(&mut self) -> &mut BaseExporterBuilder {
+            &mut self.1
+        }
+    }
+
+    fn built() -> Built {
+        Built(Vec::new(), crate::BaseExporter::builder("t"), Vec::new())
+    }
 
     const CATALOGUE: Catalogue<Built> = Catalogue::new(
         "collect.",
         &[
             Entry::on("global_status", "SHOW GLOBAL STATUS", |b: &mut Built| {
-                b.0.push("global_status")
+                b.0.push("global_status");
+                b.2.push(b.1.adding_every);
             }),
             Entry::off("binlog_size", "SHOW BINARY LOGS", |b: &mut Built| {
-                b.0.push("binlog_size")
-            }),
+                b.0.push("binlog_size");
+                b.2.push(b.1.adding_every);
+            })
+            .every(Duration::from_secs(60)),
             Entry::on("slave_status", "SHOW REPLICA STATUS", |b: &mut Built| {
-                b.0.push("slave_status")
+                b.0.push("slave_status");
+                b.2.push(b.1.adding_every);
             }),
         ],
     )
@@ -333,7 +463,7 @@ mod tests {
         );
         s.set("binlog_size", true).unwrap();
         s.set("global_status", false).unwrap();
-        let mut built = Built(Vec::new());
+        let mut built = built();
         CATALOGUE.build(&s, &mut built);
         assert_eq!(built.0, ["binlog_size", "slave_status"]);
         let summary = CATALOGUE.summary(&s);
@@ -359,6 +489,58 @@ mod tests {
             e.to_string(),
             "--collect.nothing_like_it: unknown collector"
         );
+    }
+
+    #[test]
+    fn intervals_default_at_least_and_set_exactly() {
+        let mut s = CATALOGUE.defaults();
+        let secs = Duration::from_secs;
+        assert_eq!(s.interval("global_status", secs(15)), None);
+        assert_eq!(s.interval("binlog_size", secs(15)), Some(secs(60)));
+        // A default is a floor: a longer exporter interval wins.
+        assert_eq!(s.interval("binlog_size", secs(60)), None);
+        assert_eq!(s.interval("binlog_size", secs(120)), None);
+        // A set interval is taken as it is, shorter or longer than the exporter's.
+        s.set_interval("binlog_size", secs(5)).unwrap();
+        assert_eq!(s.interval("binlog_size", secs(15)), Some(secs(5)));
+        s.set_interval("global_status", secs(600)).unwrap();
+        assert_eq!(s.interval("global_status", secs(15)), Some(secs(600)));
+        assert_eq!(s.interval("global_status", secs(600)), None);
+        let e = s.set_interval("slave_staus", secs(5)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--collection.intervals slave_staus=: unknown collector; did you mean slave_status?"
+        );
+        assert!(s.set_interval("mysql.user", secs(5)).is_err());
+        let summary = CATALOGUE.summary(&s);
+        assert_eq!(
+            summary.collectors[1].interval,
+            Some(Interval::Exactly(secs(5)))
+        );
+        assert_eq!(
+            summary.collectors[1].interval.unwrap().to_string(),
+            "every 5s"
+        );
+        assert_eq!(
+            CATALOGUE.summary(&CATALOGUE.defaults()).collectors[1]
+                .interval
+                .unwrap()
+                .to_string(),
+            "every 1m (default)"
+        );
+    }
+
+    #[test]
+    fn build_gives_each_entry_its_interval() {
+        let mut s = CATALOGUE.defaults();
+        s.set("binlog_size", true).unwrap();
+        let mut b = built();
+        b.1 = crate::BaseExporter::builder("t").interval(Duration::from_secs(15));
+        CATALOGUE.build(&s, &mut b);
+        assert_eq!(b.0, ["global_status", "binlog_size", "slave_status"]);
+        assert_eq!(b.2, [None, Some(Duration::from_secs(60)), None]);
+        // The builder is left adding at the exporter's interval.
+        assert_eq!(b.1.adding_every, None);
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub enum CollectError {
     /// `hubble_collector_up` is left out for it.
     #[error("not applicable: {0}")]
     NotApplicable(Cow<'static, str>),
+    /// Not a failure: the source says its answer cannot have changed since the collector's last successful
+    /// run (PostgreSQL's settings while `pg_conf_load_time()` stands still), so it was not asked again. That
+    /// run's result stays exported, renewed as if it had just been collected. With no result kept (the
+    /// first run, or one dropped meanwhile), it counts as a failed run.
+    #[error("the source has not changed since the last run, and no result of that run is kept")]
+    Unchanged,
 }
 
 impl CollectError {

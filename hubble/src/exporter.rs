@@ -149,6 +149,8 @@ pub struct BaseExporterBuilder {
     /// Makes the facts once the interval is known.
     facts: Option<Box<dyn FnOnce(Duration) -> Facts + Send>>,
     collectors: Vec<(Arc<dyn DynCollector>, CollectorOptions)>,
+    /// The interval of collectors added next by [`Self::add`].
+    pub(crate) adding_every: Option<Duration>,
 }
 
 impl std::fmt::Debug for BaseExporterBuilder {
@@ -240,9 +242,24 @@ impl BaseExporterBuilder {
     /// Adds a collector to a builder held by reference (an exporter assembled by a
     /// [`Catalogue`](crate::catalogue::Catalogue), say).
     pub fn add(&mut self, collector: impl Collector) -> &mut Self {
-        self.collectors
-            .push((Arc::new(collector), CollectorOptions::default()));
+        let options = CollectorOptions {
+            interval: self.adding_every,
+            ..CollectorOptions::default()
+        };
+        self.collectors.push((Arc::new(collector), options));
         self
+    }
+
+    /// Collectors added from now on by [`Self::add`] run every `interval` (`None`: their own interval, or
+    /// the exporter's). A [`Catalogue`](crate::catalogue::Catalogue) sets it for each collector it builds.
+    pub fn adding_every(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.adding_every = interval;
+        self
+    }
+
+    /// The exporter's collection interval, as set so far.
+    pub fn collection_interval(&self) -> Duration {
+        self.interval
     }
 
     /// Adds a collector with its own interval or timeout (these win over the collector's own options).
@@ -293,6 +310,7 @@ impl BaseExporter {
             max_series_setting: "max_series",
             facts: None,
             collectors: Vec::new(),
+            adding_every: None,
         }
     }
 
@@ -336,7 +354,11 @@ impl BaseExporter {
         let schedule = Schedule {
             interval,
             timeout,
-            max_jitter: self.max_jitter.unwrap_or_else(|| default_jitter(interval)),
+            // The start jitter follows the exporter's interval: a collector that runs every few minutes still
+            // has its first run with the others, not minutes later.
+            max_jitter: self
+                .max_jitter
+                .unwrap_or_else(|| default_jitter(interval.min(self.interval))),
         };
         let ttl = self.ttl.unwrap_or(interval * 2 + timeout);
         let entry = Arc::new(CollectorEntry {

@@ -559,7 +559,7 @@ fn catalogue_list(page: &mut String, catalogue: &CatalogueSummary) {
     let prefix = catalogue.flag_prefix;
     page.push_str(
         "<h2>Collectors offered</h2><table class=\"catalogue\"><tr><th>Collector</th><th>State</th>\
-         <th>Default</th><th>Flag</th><th>Exports</th></tr>\n",
+         <th>Default</th><th>Flag</th><th>Interval</th><th>Exports</th></tr>\n",
     );
     for c in &catalogue.collectors {
         let (state, flag) = if c.on {
@@ -570,10 +570,11 @@ fn catalogue_list(page: &mut String, catalogue: &CatalogueSummary) {
         let class = if c.on { "up" } else { "pending" };
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td class=\"{class}\">{state}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"{class}\">{state}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
             html_escape(c.name),
             if c.default { "on" } else { "off" },
             html_escape(&flag),
+            c.interval.map_or_else(|| "the exporter's".to_owned(), |i| i.to_string()),
             html_escape(c.help),
         );
     }
@@ -593,7 +594,7 @@ fn catalogue_list(page: &mut String, catalogue: &CatalogueSummary) {
 }
 
 /// `15s`, `1m30s`, `500ms`: how the flags spell durations.
-fn humanize(d: Duration) -> String {
+pub(crate) fn humanize(d: Duration) -> String {
     let ms = d.as_millis();
     if ms % 1000 != 0 || ms == 0 {
         return format!("{ms}ms");
@@ -674,12 +675,14 @@ mod tests {
                     on: true,
                     default: true,
                     help: "Locks <by mode>",
+                    interval: None,
                 },
                 CollectorChoice {
                     name: "stat_io",
                     on: false,
                     default: false,
                     help: "I/O",
+                    interval: Some(crate::catalogue::Interval::AtLeast(Duration::from_secs(60))),
                 },
             ],
             upstream_only: vec!["mysql.user"],
@@ -687,10 +690,11 @@ mod tests {
         catalogue_list(&mut page, &summary);
         assert!(page.contains(
             "<tr><td>locks</td><td class=\"up\">on</td><td>on</td><td><code>--no-collector.locks</code></td>\
-             <td>Locks &lt;by mode&gt;</td></tr>"
+             <td>the exporter's</td><td>Locks &lt;by mode&gt;</td></tr>"
         ));
         assert!(page.contains(
-            "<td class=\"pending\">off</td><td>off</td><td><code>--collector.stat_io</code>"
+            "<td class=\"pending\">off</td><td>off</td><td><code>--collector.stat_io</code></td>\
+             <td>every 1m (default)</td>"
         ));
         assert!(page.contains(
             "Not built yet (their flags are accepted and ignored): <code>mysql.user</code>"

@@ -58,6 +58,12 @@ pub struct Assembly {
     console: Console,
 }
 
+impl AsMut<hubble::BaseExporterBuilder> for Assembly {
+    fn as_mut(&mut self) -> &mut hubble::BaseExporterBuilder {
+        &mut self.builder
+    }
+}
+
 impl Assembly {
     fn table(&mut self, table: &'static Table) {
         let console = self.console.clone();

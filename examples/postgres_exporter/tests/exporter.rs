@@ -1019,3 +1019,58 @@ fn stat_replication_names_the_slot_and_optionally_the_pid() {
         exporter.stop();
     }
 }
+
+/// `settings` reads `pg_settings` again only once the configuration was loaded since (a reload): between
+/// reloads its runs are one short statement and its series stay, up, renewed.
+#[test]
+fn settings_are_read_again_only_after_a_reload() {
+    let pg = PgCluster::start(&["log_statement=all"]);
+    let mut collection = running::test_collection();
+    collection
+        .collectors
+        .set_interval("settings", Duration::from_millis(300))
+        .unwrap();
+    let exporter = Running::start_config(running::config(
+        Targets::Single(dsn(&pg, "postgres")),
+        collection,
+    ));
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    exporter.wait_metrics("maintenance_work_mem at its default, 64MB", |b| {
+        b.contains(&format!(
+            "pg_settings_maintenance_work_mem_bytes{{{server}}} 67108864\n"
+        ))
+    });
+    let log = pg.dir().join("server.log");
+    let reads = || {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let checks = text.matches("pg_conf_load_time()").count();
+        (text.matches("FROM pg_settings) s").count(), checks)
+    };
+    // Ten runs and more at 300 ms: each asks for the load time, none reads pg_settings again.
+    wait_for(Duration::from_secs(20), "ten load-time checks", || {
+        (reads().1 >= 10).then_some(())
+    });
+    assert_eq!(reads().0, 1, "pg_settings read again without a reload");
+    let body = get(exporter.addr, "/metrics", &[]).unwrap().text();
+    assert!(
+        body.lines().any(|l| l.starts_with("hubble_collector_up{")
+            && l.contains("collector=\"pg_settings\"")
+            && l.ends_with(" 1")),
+        "{body}"
+    );
+    assert!(body.contains(&format!(
+        "pg_settings_maintenance_work_mem_bytes{{{server}}} 67108864\n"
+    )));
+
+    // ALTER SYSTEM refuses to run in a transaction block: two commands. (A setting given on the server's
+    // command line would not move: the command line outranks postgresql.auto.conf.)
+    pg.psql("postgres", "ALTER SYSTEM SET maintenance_work_mem = '32MB'");
+    pg.psql("postgres", "SELECT pg_reload_conf()");
+    exporter.wait_metrics("maintenance_work_mem at 32MB after the reload", |b| {
+        b.contains(&format!(
+            "pg_settings_maintenance_work_mem_bytes{{{server}}} 33554432\n"
+        ))
+    });
+    assert_eq!(reads().0, 2, "one read for the reload");
+    exporter.stop();
+}

@@ -1,5 +1,7 @@
 //! mysqld_exporter's `global_variables`: `SHOW GLOBAL VARIABLES`, the version and the isolation level.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
 use hubble::{Family, MetricKind, Sample};
@@ -78,7 +80,7 @@ pub fn global_variables(answer: &TextRows) -> Vec<Sample> {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
     "global_variables",
     "Server variables, version and isolation level (SHOW GLOBAL VARIABLES)",
-    |a| {
+    |a: &mut Assembly| {
         a.rows(
             "global_variables",
             &["SHOW GLOBAL VARIABLES"],
@@ -86,7 +88,8 @@ pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
             global_variables,
         );
     },
-);
+)
+.every(Duration::from_secs(60));
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,8 @@
 //! mysqld_exporter's `auto_increment.columns`: each auto-increment column's next value beside the largest
 //! its type holds, from `information_schema.columns` and `.tables`.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::columns::{Column, From, From::Cell};
@@ -41,7 +43,7 @@ const SQL: &str = "SELECT c.table_schema AS table_schema, c.table_name AS table_
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "auto_increment.columns",
     "Auto-increment columns' next values and their types' largest (information_schema)",
-    |a| {
+    |a: &mut Assembly| {
         a.columns(
             "auto_increment.columns",
             SQL.to_owned(),
@@ -49,4 +51,5 @@ pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
             "information_schema.columns",
         )
     },
-);
+)
+.every(Duration::from_secs(60));

@@ -2,6 +2,8 @@
 //! size, from `information_schema.INNODB_TABLESPACES` (MySQL 8) or `INNODB_SYS_TABLESPACES` (MySQL 5.7,
 //! MariaDB).
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
 use hubble::{CollectError, Collector, Family, MetricKind, Sample};
@@ -125,11 +127,12 @@ pub fn tablespaces(answer: &TextRows) -> Vec<Sample> {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "info_schema.innodb_tablespaces",
     "InnoDB tablespaces and their file sizes (information_schema.innodb_sys_tablespaces)",
-    |a| {
+    |a: &mut Assembly| {
         let server = a.server.clone();
         a.add(InnodbTablespaces { server });
     },
-);
+)
+.every(Duration::from_secs(60));
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 //! `information_schema.tables`, in the databases `--collect.info_schema.tables.databases` names (`*`: every
 //! one but the server's own schemas).
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::columns::{quote, Column, From::Cell, From::Fixed};
@@ -94,7 +96,7 @@ pub(crate) fn query(databases: &str) -> String {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "info_schema.tables",
     "Each table's rows and sizes (information_schema.tables)",
-    |a| {
+    |a: &mut Assembly| {
         let sql = query(&a.options.tables_databases);
         a.columns(
             "info_schema.tables",
@@ -103,7 +105,8 @@ pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
             "information_schema.tables",
         );
     },
-);
+)
+.every(Duration::from_secs(60));
 
 #[cfg(test)]
 mod tests {

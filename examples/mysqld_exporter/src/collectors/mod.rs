@@ -262,6 +262,12 @@ pub struct Assembly {
     options: Options,
 }
 
+impl AsMut<BaseExporterBuilder> for Assembly {
+    fn as_mut(&mut self) -> &mut BaseExporterBuilder {
+        &mut self.builder
+    }
+}
+
 impl Assembly {
     fn add(&mut self, c: impl Collector) {
         self.builder.add(c);

@@ -1,6 +1,8 @@
 //! mysqld_exporter's `mysql.user`: each account's resource limits from `mysql.user`, and with
 //! `--collect.mysql.user.privileges` each `*_priv` column as a gauge (1 `Y`, 0 `N`).
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 use hubble::text_rows::TextRows;
 use hubble::{CollectError, Collector, Family, MetricKind, Sample};
@@ -156,11 +158,12 @@ pub fn users(answer: &TextRows, privileges: bool) -> Vec<Sample> {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "mysql.user",
     "Accounts' resource limits, and with .privileges their privileges (mysql.user)",
-    |a| {
+    |a: &mut Assembly| {
         let (server, privileges) = (a.server.clone(), a.options.user_privileges);
         a.add(MysqlUser { server, privileges });
     },
-);
+)
+.every(Duration::from_secs(60));
 
 #[cfg(test)]
 mod tests {

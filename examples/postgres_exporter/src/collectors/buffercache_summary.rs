@@ -1,5 +1,7 @@
 //! postgres_exporter's `buffercache_summary`: not applicable, with the reason, where the extension is missing.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -36,8 +38,9 @@ pub struct PgBuffercacheSummary {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "buffercache_summary",
     "Shared buffers in use, PostgreSQL 16 and later (needs the pg_buffercache extension)",
-    |a| {
+    |a: &mut Assembly| {
         let c = a.needs("pg_buffercache", a.sql::<PgBuffercacheSummary>());
         a.add(c);
     },
-);
+)
+.every(Duration::from_secs(60));

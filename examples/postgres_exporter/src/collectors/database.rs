@@ -1,5 +1,7 @@
 //! postgres_exporter's `database`.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -22,6 +24,8 @@ pub struct PgDatabaseSize {
 }
 
 /// `--collector.database`.
-pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on("database", "Size of each database", |a| {
-    a.group::<PgDatabaseSize>();
-});
+pub(crate) const COLLECTOR: Entry<Assembly> =
+    Entry::on("database", "Size of each database", |a: &mut Assembly| {
+        a.group::<PgDatabaseSize>();
+    })
+    .every(Duration::from_secs(60));

@@ -1,5 +1,7 @@
 //! postgres_exporter's `database_wraparound`.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -28,7 +30,8 @@ pub struct PgDatabaseWraparound {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "database_wraparound",
     "Age of each database's oldest transaction and multixact ID",
-    |a| {
+    |a: &mut Assembly| {
         a.group::<PgDatabaseWraparound>();
     },
-);
+)
+.every(Duration::from_secs(300));

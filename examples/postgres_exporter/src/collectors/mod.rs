@@ -141,6 +141,12 @@ pub struct Assembly {
     local: Vec<LocalGroup>,
 }
 
+impl AsMut<BaseExporterBuilder> for Assembly {
+    fn as_mut(&mut self) -> &mut BaseExporterBuilder {
+        &mut self.builder
+    }
+}
+
 impl Assembly {
     /// An assembly adding to `builder`, over the target's `connections`.
     pub(crate) fn new(

@@ -1,5 +1,7 @@
 //! postgres_exporter's `postmaster`.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -17,7 +19,11 @@ pub struct PgPostmaster {
 }
 
 /// `--collector.postmaster`.
-pub(crate) const COLLECTOR: Entry<Assembly> =
-    Entry::on("postmaster", "When the server started", |a| {
+pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
+    "postmaster",
+    "When the server started",
+    |a: &mut Assembly| {
         a.group::<PgPostmaster>();
-    });
+    },
+)
+.every(Duration::from_secs(60));

@@ -1,5 +1,7 @@
 //! postgres_exporter's `roles`.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -19,7 +21,11 @@ pub struct PgRoles {
 }
 
 /// `--collector.roles`.
-pub(crate) const COLLECTOR: Entry<Assembly> =
-    Entry::on("roles", "Connection limit of each role", |a| {
+pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
+    "roles",
+    "Connection limit of each role",
+    |a: &mut Assembly| {
         a.group::<PgRoles>();
-    });
+    },
+)
+.every(Duration::from_secs(60));

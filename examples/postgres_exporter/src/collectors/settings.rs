@@ -7,9 +7,15 @@
 //! with. Every other one from `setting`, as postgres_exporter reads it (octal modes such as `0700` read as
 //! 700, TCP keepalives as the socket's values).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
+use hubble::{CollectError, Collector, Family, Sample};
+use sqlx::Row;
 
 use super::Assembly;
+use crate::connection::PgConnections;
 
 /// The server's numeric and boolean settings. The unit table turns each unit into seconds or bytes with the
 /// family suffix and help note postgres_exporter gives it; a setting in a unit not listed is left out rather
@@ -60,9 +66,68 @@ pub struct PgSettings {
     value: f64,
 }
 
-/// `--collector.settings`.
+/// `--collector.settings`: every minute, and `pg_settings` is read only when the configuration was loaded
+/// since the last read.
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
     "settings",
     "Numeric and boolean server settings in base units (pg_settings)",
-    |a| a.group::<PgSettings>(),
-);
+    |a: &mut Assembly| {
+        let settings = a.sql::<PgSettings>();
+        let connections = a.connections().clone();
+        a.add(UnlessReloaded::new(connections, settings));
+    },
+)
+.every(Duration::from_secs(60));
+
+/// Runs `inner` only when the server's configuration was loaded (`pg_conf_load_time()`: a start or a
+/// reload) since `inner`'s last successful run; otherwise the run is [`CollectError::Unchanged`] and that
+/// run's result stays. One short statement instead of a few hundred rows.
+pub struct UnlessReloaded<C> {
+    connections: PgConnections,
+    inner: C,
+    /// The load time `inner`'s last successful run saw, as f64 bits; [`NOT_READ`] before one.
+    loaded: AtomicU64,
+}
+
+/// No successful run yet, or the last one failed.
+const NOT_READ: u64 = u64::MAX;
+
+impl<C> UnlessReloaded<C> {
+    /// `inner` over `connections`' server.
+    pub fn new(connections: PgConnections, inner: C) -> Self {
+        UnlessReloaded {
+            connections,
+            inner,
+            loaded: AtomicU64::new(NOT_READ),
+        }
+    }
+}
+
+impl<C: Collector> Collector for UnlessReloaded<C> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn families(&self) -> Vec<Family> {
+        self.inner.families()
+    }
+    fn options(&self) -> hubble::CollectorOptions {
+        self.inner.options()
+    }
+    async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
+        let row = self
+            .connections
+            .fetch_one(sqlx::query(
+                "SELECT extract(epoch FROM pg_conf_load_time())::float8",
+            ))
+            .await?;
+        let loaded = row.try_get::<f64, _>(0)?.to_bits();
+        if self.loaded.load(Ordering::Acquire) == loaded {
+            return Err(CollectError::Unchanged);
+        }
+        // Read before the rows: a reload in between is seen by the next run.
+        let result = self.inner.collect().await;
+        let seen = if result.is_ok() { loaded } else { NOT_READ };
+        self.loaded.store(seen, Ordering::Release);
+        result
+    }
+}

@@ -6,6 +6,8 @@
 //! user, database and query ID (PostgreSQL 14 and later keep top-level and nested executions of one statement
 //! as two rows; they are added up here, where upstream drops the second with a warning).
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 use sqlx::Row;
@@ -192,12 +194,13 @@ impl Collector for PgStatStatements {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "stat_statements",
     "The most expensive statements (needs the pg_stat_statements extension)",
-    |a| {
+    |a: &mut Assembly| {
         let c = PgStatStatements::new(a.connections().clone(), a.statements.clone());
         let c = a.needs("pg_stat_statements", c);
         a.add(c);
     },
-);
+)
+.every(Duration::from_secs(60));
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
 //! postgres_exporter's `stat_user_tables` (run in every database with `--auto-discover-databases`).
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -100,7 +102,8 @@ pub struct PgStatUserTables {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
     "stat_user_tables",
     "Per-table scans, tuples, vacuums and analyzes (pg_stat_user_tables)",
-    |a| {
+    |a: &mut Assembly| {
         a.standard::<PgStatUserTables>();
     },
-);
+)
+.every(Duration::from_secs(60));

@@ -1,5 +1,7 @@
 //! postgres_exporter's `statio_user_indexes` (run in every database with `--auto-discover-databases`).
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -32,7 +34,8 @@ pub struct PgStatioUserIndexes {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "statio_user_indexes",
     "Per-index block I/O (pg_statio_user_indexes)",
-    |a| {
+    |a: &mut Assembly| {
         a.standard::<PgStatioUserIndexes>();
     },
-);
+)
+.every(Duration::from_secs(60));

@@ -1,5 +1,7 @@
 //! postgres_exporter's `statio_user_tables` (run in every database with `--auto-discover-databases`).
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -54,7 +56,8 @@ pub struct PgStatioUserTables {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
     "statio_user_tables",
     "Per-table block I/O (pg_statio_user_tables)",
-    |a| {
+    |a: &mut Assembly| {
         a.standard::<PgStatioUserTables>();
     },
-);
+)
+.every(Duration::from_secs(60));

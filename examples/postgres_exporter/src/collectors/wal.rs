@@ -1,5 +1,7 @@
 //! postgres_exporter's `wal`.
 
+use std::time::Duration;
+
 use hubble::catalogue::Entry;
 
 use super::Assembly;
@@ -25,7 +27,8 @@ pub struct PgWal {
 pub(crate) const COLLECTOR: Entry<Assembly> = Entry::on(
     "wal",
     "WAL segment files and their size (pg_ls_waldir)",
-    |a| {
+    |a: &mut Assembly| {
         a.group::<PgWal>();
     },
-);
+)
+.every(Duration::from_secs(60));
