@@ -260,6 +260,10 @@ macro_rules! sql_collector {
             group_identity!();
             async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
                 let rows = match (&self.source, G::SIMPLE_QUERY) {
+                    // With the target's other groups due now, in one message.
+                    (SqlSource::Kept(connections), _) if connections.is_batched() => {
+                        connections.fetch_batched(G::QUERY).await
+                    }
                     (SqlSource::Pool(pool), false) => sqlx::query(G::QUERY).fetch_all(pool).await,
                     (SqlSource::Pool(pool), true) => sqlx::raw_sql(G::QUERY).fetch_all(pool).await,
                     (SqlSource::Kept(connections), false) => {

@@ -664,3 +664,97 @@ fn mariadb_rows_and_types() {
         pool.close().await;
     });
 }
+
+/// Three statements of one target for the batch test.
+macro_rules! batch_group {
+    ($name:ident, $query:tt, $prefix:tt) => {
+        #[derive(sqlx::FromRow, hubble::MetricGroup)]
+        #[hubble(query = $query, prefix = $prefix)]
+        struct $name {
+            /// A value.
+            #[metric(gauge)]
+            v: i64,
+        }
+    };
+}
+batch_group!(BatchFirst, "SELECT 1::int8 AS v", "first");
+batch_group!(BatchBroken, "SELECT v FROM no_such_table", "broken");
+batch_group!(BatchSlow, "SELECT 2::int8 AS v FROM pg_sleep(5)", "slow");
+batch_group!(
+    BatchLast,
+    "SELECT 3::int8 AS v -- a comment at the end",
+    "last"
+);
+
+/// Groups due together go out in one message; a failing group fails alone and a slow one is cut by the
+/// server at the batch's timeout, while the groups after it are sent again and answer; the session's
+/// timeout is restored after each message.
+#[test]
+fn postgres_batches_fail_and_time_out_per_group() {
+    let pg = PgCluster::start(&["log_statement=all"]);
+    // One thread, as the exporters collect: the three collectors queue before the flush task runs.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "SET statement_timeout = 4000").await?;
+                    Ok(())
+                })
+            })
+            .connect(&pg.url("postgres"))
+            .await
+            .unwrap();
+        let connections =
+            hubble::connections::Connections::new(pool).batched(hubble::connections::Batching {
+                prefix: Some("SET statement_timeout = 1000".into()),
+                suffix: Some("SET statement_timeout = 4000".into()),
+                timeout: Some(Duration::from_secs(4)),
+            });
+        let collector = |c: &hubble::connections::Connections<Postgres>| c.clone();
+        let first = SqlCollector::<BatchFirst, Postgres>::new(collector(&connections));
+        let broken = SqlCollector::<BatchBroken, Postgres>::new(collector(&connections));
+        let slow = SqlCollector::<BatchSlow, Postgres>::new(collector(&connections));
+        let last = SqlCollector::<BatchLast, Postgres>::new(collector(&connections));
+
+        let (a, b, c) = tokio::join!(first.collect(), broken.collect(), last.collect());
+        assert_eq!(render(&a.unwrap()), ["first_v{} 1"]);
+        let b = b.unwrap_err().to_string();
+        assert!(b.contains("no_such_table"), "{b}");
+        assert_eq!(render(&c.unwrap()), ["last_v{} 3"]);
+
+        let started = std::time::Instant::now();
+        let (a, s, c) = tokio::join!(first.collect(), slow.collect(), last.collect());
+        let took = started.elapsed();
+        assert_eq!(render(&a.unwrap()), ["first_v{} 1"]);
+        let s = s.unwrap_err().to_string();
+        assert!(s.contains("statement timeout"), "{s}");
+        assert_eq!(render(&c.unwrap()), ["last_v{} 3"]);
+        assert!(took < Duration::from_secs(3), "the batch took {took:?}");
+
+        let (a, c) = tokio::join!(first.collect(), last.collect());
+        assert!(a.is_ok() && c.is_ok());
+        let timeout = connections
+            .fetch_one(sqlx::raw_sql("SHOW statement_timeout"))
+            .await
+            .unwrap();
+        assert_eq!(sqlx::Row::get::<String, _>(&timeout, 0), "4s");
+        connections.close().await;
+    });
+    // In the server's log: each message is one `statement:` entry. The three runs sent three batches, and
+    // after the broken and the slow statement the one statement left went again on its own.
+    let log = std::fs::read_to_string(pg.dir().join("server.log")).unwrap();
+    let batches = log
+        .matches("statement: SET statement_timeout = 1000")
+        .count();
+    assert_eq!(batches, 3, "{log}");
+    assert_eq!(
+        log.matches("statement: SELECT 3::int8 AS v").count(),
+        2,
+        "{log}"
+    );
+}

@@ -25,6 +25,10 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```
 
+mod batch;
+
+pub use batch::Batching;
+
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -37,6 +41,8 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// connections.
 pub struct Connections<DB: Database> {
     inner: Arc<Inner<DB>>,
+    /// The target's batch, when its statements are batched ([`Connections::batched`]).
+    batch: Option<Arc<batch::Batcher<DB>>>,
 }
 
 impl<DB: Database> std::fmt::Debug for Connections<DB> {
@@ -74,6 +80,7 @@ impl<DB: Database> Clone for Connections<DB> {
     fn clone(&self) -> Self {
         Connections {
             inner: self.inner.clone(),
+            batch: self.batch.clone(),
         }
     }
 }
@@ -168,7 +175,20 @@ impl<DB: Database> Connections<DB> {
                 idle_timeout,
                 max_lifetime,
             }),
+            batch: None,
         }
+    }
+
+    /// Sends the statements that [`fetch_batched`](Self::fetch_batched) is given at the same moment in one
+    /// message, framed by `batching`'s prefix and suffix (see [`Batching`]). Without it each goes alone.
+    pub fn batched(mut self, batching: Batching) -> Self {
+        self.batch = Some(batch::batcher(batching));
+        self
+    }
+
+    /// Whether statements are batched ([`Connections::batched`]).
+    pub fn is_batched(&self) -> bool {
+        self.batch.is_some()
     }
 
     /// The pool the connections come from.

@@ -1,0 +1,271 @@
+//! Statements of one target's collectors that are due together, sent in one message: one round trip per
+//! target per interval instead of one per group.
+//!
+//! Collectors whose runs fall on the same tick ask at the same moment; the first to ask starts a flush task,
+//! which lets the others queue their statements (it yields once to the runtime), then sends them all as one
+//! simple-protocol message and hands each its own rows, found by position: a statement's rows come before the
+//! server's `CommandComplete` for it. What one statement does to its neighbours is bounded:
+//! - A statement that fails ends the message there (the server skips the rest of it): the statements before it
+//!   have their rows, it has its error, and the statements after it go out again in a message of their own.
+//!   A group that keeps failing thus costs one more round trip per interval, not its neighbours' samples.
+//! - The batch's prefix (`SET statement_timeout` in the Postgres exporter) can give each statement a server-side
+//!   timeout shorter than the collectors' own, so a slow statement is cancelled by the server early enough for
+//!   the statements after it to be sent again and still answer in time. Its suffix restores the session (and
+//!   a failed message restores it anyway: the server rolls its implicit transaction back).
+//! - A failure that belongs to no statement (no connection, a broken one) sends every statement left on its
+//!   own, so each gets the error its own query gives.
+//!
+//! A request whose flush task is gone (the runtime shutting down) runs on its own too.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::TryStreamExt;
+use sqlx::Database;
+use tokio::sync::oneshot;
+
+use super::Connections;
+
+/// How a target's statements are batched: what each message starts and ends with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batching {
+    /// Sent before the statements, in the same message (`SET statement_timeout = 2500`, say).
+    pub prefix: Option<String>,
+    /// Sent after them (`SET statement_timeout = 5000`, to restore the session's).
+    pub suffix: Option<String>,
+    /// A message not answered within this is given up (its connection dropped), and its statements fail as
+    /// a target that does not answer: a network black hole must not hold the batch, and every collection of
+    /// the target after it, until TCP gives up.
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// The statements waiting for the next message, and whether a flush task is running.
+pub(super) struct Batcher<DB: Database> {
+    batching: Batching,
+    queue: Mutex<Queue<DB>>,
+}
+
+struct Queue<DB: Database> {
+    pending: Vec<Request<DB>>,
+    flushing: bool,
+}
+
+struct Request<DB: Database> {
+    sql: &'static str,
+    reply: oneshot::Sender<Result<Vec<DB::Row>, sqlx::Error>>,
+}
+
+impl<DB: Database> Batcher<DB> {
+    pub(super) fn new(batching: Batching) -> Self {
+        Batcher {
+            batching,
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                flushing: false,
+            }),
+        }
+    }
+
+    /// Queues `sql`; true when the caller must start the flush task.
+    fn push(&self, request: Request<DB>) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.pending.push(request);
+        !std::mem::replace(&mut queue.flushing, true)
+    }
+
+    /// What is queued, or `None` (and no flush running any more) when nothing is.
+    fn take(&self) -> Option<Vec<Request<DB>>> {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.pending.is_empty() {
+            queue.flushing = false;
+            None
+        } else {
+            Some(std::mem::take(&mut queue.pending))
+        }
+    }
+}
+
+/// What one message returned, in order: each statement's rows, then how it ended.
+enum Sent<DB: Database> {
+    /// Every statement answered.
+    Answered(Vec<Vec<DB::Row>>),
+    /// The first `.0` statements answered; statement `.0` failed with `.1`; the rest were not run.
+    Failed(Vec<Vec<DB::Row>>, usize, sqlx::Error),
+    /// Nothing can be said of any statement: no connection or a broken one (with its error), the prefix or
+    /// the suffix failed.
+    Lost(Option<sqlx::Error>),
+}
+
+impl<DB> Connections<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    /// Runs `sql` (one statement, no parameters) in the next message of the target's batch, or on its own
+    /// when the connections do not batch ([`Connections::batched`]); its rows as the simple query protocol
+    /// returns them (text values).
+    pub async fn fetch_batched(&self, sql: &'static str) -> Result<Vec<DB::Row>, sqlx::Error> {
+        let Some(batcher) = &self.batch else {
+            return self.fetch_all(sqlx::raw_sql(sql)).await;
+        };
+        let (reply, answer) = oneshot::channel();
+        if batcher.push(Request { sql, reply }) {
+            let connections = self.clone();
+            tokio::spawn(async move {
+                // The other collectors of this tick are ready to run: let them queue first (a yield on a
+                // one-thread runtime; a millisecond where other threads run them).
+                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                connections.flush().await;
+            });
+        }
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => self.fetch_all(sqlx::raw_sql(sql)).await,
+        }
+    }
+
+    /// Sends what is queued until nothing is.
+    async fn flush(&self) {
+        let batcher = self.batch.as_ref().expect("only batched connections flush");
+        while let Some(requests) = batcher.take() {
+            self.send_all(&batcher.batching, requests).await;
+        }
+    }
+
+    /// Sends `requests` in as few messages as their failures allow.
+    async fn send_all(&self, batching: &Batching, mut requests: Vec<Request<DB>>) {
+        while requests.len() > 1 {
+            let sent = match batching.timeout {
+                Some(t) => tokio::time::timeout(t, self.send(batching, &requests))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Sent::Lost(Some(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no answer to {} statements within {t:?}", requests.len()),
+                        ))))
+                    }),
+                None => self.send(batching, &requests).await,
+            };
+            match sent {
+                Sent::Answered(rows) => {
+                    for (rows, request) in rows.into_iter().zip(requests.drain(..)) {
+                        let _ = request.reply.send(Ok(rows));
+                    }
+                }
+                Sent::Failed(rows, failed, error) => {
+                    let mut answered = requests.drain(..=failed);
+                    // Rows first: zip asks its first iterator first, and must not take the failed request.
+                    for (rows, request) in rows.into_iter().zip(answered.by_ref()) {
+                        let _ = request.reply.send(Ok(rows));
+                    }
+                    if let Some(request) = answered.next() {
+                        let _ = request.reply.send(Err(error));
+                    }
+                }
+                Sent::Lost(Some(error)) => {
+                    // The target, not a statement: every statement gets the error (a target that is down
+                    // is unreachable for each of its groups at once, not after one timeout each).
+                    let mut rest = Vec::new();
+                    for request in requests.drain(..) {
+                        match same_error(&error) {
+                            Some(e) => {
+                                let _ = request.reply.send(Err(e));
+                            }
+                            None => rest.push(request),
+                        }
+                    }
+                    requests = rest;
+                    break;
+                }
+                Sent::Lost(None) => break,
+            }
+        }
+        // One statement left, or a batch that could not be sent: each on its own, with its own error.
+        futures_util::future::join_all(requests.into_iter().map(|request| async move {
+            let result = self.fetch_all(sqlx::raw_sql(request.sql)).await;
+            let _ = request.reply.send(result);
+        }))
+        .await;
+    }
+
+    /// One message with `requests`' statements between the prefix and the suffix.
+    async fn send(&self, batching: &Batching, requests: &[Request<DB>]) -> Sent<DB> {
+        // Waiting for a free connection counts against the pool's acquire timeout too: a target that is down
+        // is unreachable for the whole batch within that, as it is for a query of its own.
+        let bound = self.pool().options().get_acquire_timeout();
+        let mut lease = match tokio::time::timeout(bound, self.acquire()).await {
+            Ok(Ok(lease)) => lease,
+            Ok(Err(e)) => return Sent::Lost(Some(e)),
+            Err(_) => return Sent::Lost(Some(sqlx::Error::PoolTimedOut)),
+        };
+        // A newline before each `;`, so a statement ending in a `--` comment does not swallow it.
+        let statements = requests.iter().map(|r| r.sql.trim().trim_end_matches(';'));
+        let text: Vec<&str> = batching
+            .prefix
+            .as_deref()
+            .into_iter()
+            .chain(statements)
+            .chain(batching.suffix.as_deref())
+            .collect();
+        let text = text.join("\n;\n");
+        let skip = usize::from(batching.prefix.is_some());
+        let mut answered: Vec<Vec<DB::Row>> = Vec::with_capacity(requests.len());
+        let mut rows = Vec::new();
+        let mut completed = 0;
+        let mut stream = sqlx::Executor::fetch_many(&mut *lease, sqlx::raw_sql(&text));
+        loop {
+            match stream.try_next().await {
+                Ok(Some(sqlx::Either::Right(row))) => rows.push(row),
+                Ok(Some(sqlx::Either::Left(_))) => {
+                    // A statement's end: the prefix's, one of the requests', or the suffix's.
+                    if completed >= skip && answered.len() < requests.len() {
+                        answered.push(std::mem::take(&mut rows));
+                    }
+                    completed += 1;
+                }
+                Ok(None) => break,
+                Err(e @ sqlx::Error::Database(_)) if completed >= skip => {
+                    let failed = completed - skip;
+                    if failed >= requests.len() {
+                        // The suffix failed after every statement answered: the message rolled back, rows
+                        // already read stand, but the session may keep the prefix's settings.
+                        drop(stream);
+                        return Sent::Lost(None);
+                    }
+                    return Sent::Failed(answered, failed, e);
+                }
+                Err(e @ sqlx::Error::Database(_)) => {
+                    tracing::debug!(error = %e, "batch prefix failed");
+                    return Sent::Lost(None);
+                }
+                Err(e) => return Sent::Lost(Some(e)),
+            }
+        }
+        drop(stream);
+        if answered.len() == requests.len() {
+            lease.keep();
+            Sent::Answered(answered)
+        } else {
+            Sent::Lost(None)
+        }
+    }
+}
+
+/// An error like `e`, for one more statement, where it says the target cannot be had (no connection, TLS, a
+/// broken link); `None` for one that cannot be told again (a server's refusal, with its code).
+fn same_error(e: &sqlx::Error) -> Option<sqlx::Error> {
+    Some(match e {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        sqlx::Error::Tls(tls) => sqlx::Error::Tls(tls.to_string().into()),
+        sqlx::Error::Configuration(c) => sqlx::Error::Configuration(c.to_string().into()),
+        sqlx::Error::Protocol(p) => sqlx::Error::Protocol(p.clone()),
+        _ => return None,
+    })
+}
+
+/// Makes the batcher of [`Connections::batched`].
+pub(super) fn batcher<DB: Database>(batching: Batching) -> Arc<Batcher<DB>> {
+    Arc::new(Batcher::new(batching))
+}
