@@ -25,6 +25,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -142,7 +144,11 @@ pub(crate) struct Facts {
     probe: Box<dyn DynProbe>,
     /// Probed again when older than this.
     max_age: Duration,
-    last: tokio::sync::Mutex<Option<(TargetFacts, Instant)>>,
+    last: std::sync::Mutex<Option<(TargetFacts, Instant)>>,
+    /// One probe at a time.
+    probing: tokio::sync::Mutex<()>,
+    /// A probe in the background is under way.
+    refreshing: AtomicBool,
 }
 
 impl Facts {
@@ -150,39 +156,74 @@ impl Facts {
         Facts {
             probe: Box::new(probe),
             max_age,
-            last: tokio::sync::Mutex::new(None),
+            last: std::sync::Mutex::new(None),
+            probing: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
         }
     }
 
-    /// The facts, probed if missing or stale (one probe at a time: the exporter's collectors wait for it).
-    /// A failed probe keeps what was known before (`None` at first): the collectors then run and fail as
-    /// the target does.
-    async fn current(&self, collector: &str) -> Option<TargetFacts> {
-        let mut last = self.last.lock().await;
-        if let Some((facts, at)) = *last {
+    fn known(&self) -> Option<(TargetFacts, Instant)> {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The facts. The first time they are probed and the collectors wait; once known, stale facts are
+    /// answered at once and probed again in the background, so the collectors of a tick never wait for a
+    /// probe (and where the target's statements are batched, the probe goes out with theirs). A change is
+    /// thus followed from the tick after the one that found it facts stale: within one and a half intervals.
+    /// A failed probe keeps what was known before (`None` at first): the collectors then run and fail as the
+    /// target does.
+    async fn current(self: &Arc<Self>, collector: &str) -> Option<TargetFacts> {
+        match self.known() {
+            Some((facts, at)) if at.elapsed() < self.max_age => Some(facts),
+            Some((facts, _)) => {
+                if !self.refreshing.swap(true, Ordering::AcqRel) {
+                    let this = Arc::clone(self);
+                    let collector = collector.to_owned();
+                    // Bounded by the probe's own query timeout; it holds only this exporter's facts.
+                    tokio::spawn(async move {
+                        this.probe_now(&collector).await;
+                        this.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                Some(facts)
+            }
+            None => self.probe_now(collector).await,
+        }
+    }
+
+    /// Probes, unless another caller did meanwhile.
+    async fn probe_now(&self, collector: &str) -> Option<TargetFacts> {
+        let _one = self.probing.lock().await;
+        let before = self.known();
+        if let Some((facts, at)) = before {
             if at.elapsed() < self.max_age {
                 return Some(facts);
             }
         }
         match self.probe.probe().await {
             Ok(facts) => {
-                let before = last.map(|(f, _)| f);
+                let before = before.map(|(f, _)| f);
                 if before.is_some_and(|b| b != facts) {
                     tracing::info!(collector, before = ?before, now = ?facts, "target facts changed");
                 }
-                *last = Some((facts, Instant::now()));
+                *self.last.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((facts, Instant::now()));
                 Some(facts)
             }
             Err(error) => {
                 tracing::debug!(collector, %error, "facts probe failed");
-                last.map(|(f, _)| f)
+                before.map(|(f, _)| f)
             }
         }
     }
 
     /// Why `condition` does not hold for the target now, if it does not; `collector` is the one asking (for
     /// the log).
-    pub(crate) async fn unmet(&self, collector: &str, condition: &Condition) -> Option<String> {
+    pub(crate) async fn unmet(
+        self: &Arc<Self>,
+        collector: &str,
+        condition: &Condition,
+    ) -> Option<String> {
         let facts = self.current(collector).await?;
         condition.unmet(&facts, &|v| self.probe.version_name(v))
     }
@@ -244,7 +285,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn facts_are_probed_again_when_stale() {
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let facts = Facts::new(Counting(calls.clone()), Duration::from_millis(50));
+        let facts = Arc::new(Facts::new(
+            Counting(calls.clone()),
+            Duration::from_millis(50),
+        ));
         let replica = Condition {
             role: Some(Role::Replica),
             ..Condition::default()
@@ -253,11 +297,21 @@ mod tests {
         assert!(facts.unmet("x", &replica).await.is_some(), "cached");
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
         tokio::time::sleep(Duration::from_millis(60)).await;
+        // Stale: answered at once with what was known, probed again in the background (once).
+        assert!(
+            facts.unmet("x", &replica).await.is_some(),
+            "the stale facts"
+        );
+        assert!(
+            facts.unmet("x", &replica).await.is_some(),
+            "the stale facts"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert_eq!(
             facts.unmet("x", &replica).await,
             None,
             "probed again: a replica now"
         );
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

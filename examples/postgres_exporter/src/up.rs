@@ -38,13 +38,15 @@ pub struct PgCheck {
 impl Check for PgCheck {
     async fn check(&self) -> Result<Answer, String> {
         // The session's own row of pg_stat_ssl (9.5+) says whether this link is encrypted: no extra round trip.
+        // With the target's groups, in their message.
         let row = self
             .connections
-            .fetch_one(sqlx::query(
+            .fetch_batched(
                 "SELECT version(), current_setting('server_version'), \
                         COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
-            ))
+            )
             .await
+            .and_then(first_row)
             .map_err(|e| e.to_string())?;
         let read = || -> Result<(String, String, bool), sqlx::Error> {
             Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
@@ -59,6 +61,11 @@ impl Check for PgCheck {
             ],
         })
     }
+}
+
+/// A one-row answer's row.
+fn first_row(rows: Vec<sqlx::postgres::PgRow>) -> Result<sqlx::postgres::PgRow, sqlx::Error> {
+    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// `15.18 (Debian 15.18-0+deb12u1)` → `15.18.0`, as postgres_exporter writes it.
@@ -90,10 +97,11 @@ impl hubble::FactsProbe for PgFacts {
     async fn probe(&self) -> Result<hubble::TargetFacts, CollectError> {
         let row = self
             .connections
-            .fetch_one(sqlx::query(
+            .fetch_batched(
                 "SELECT current_setting('server_version_num')::int8, pg_is_in_recovery()",
-            ))
-            .await?;
+            )
+            .await
+            .and_then(first_row)?;
         let version: i64 = row.try_get(0)?;
         let standby: bool = row.try_get(1)?;
         Ok(hubble::TargetFacts {

@@ -241,9 +241,11 @@ app_broken:
     let queries = custom::parse(std::path::Path::new("queries.yaml"), yaml).unwrap();
     let exporter = Running::start_with(Targets::Single(dsn(&pg, "postgres")), queries);
     let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    // Collectors finish their first runs one after another: pg_up is waited for with the rest.
     let body = exporter.wait_metrics("custom series and the broken query's failure", |b| {
         b.contains("app_jobs_n{")
             && b.contains("app_wait_seconds_count{")
+            && b.contains(&format!("pg_up{{{server}}} 1"))
             && b.contains(&format!(
                 "hubble_collector_up{{{server},collector=\"app_broken\"}} 0"
             ))

@@ -114,12 +114,12 @@ impl<C: Collector> Collector for UnlessReloaded<C> {
         self.inner.options()
     }
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
-        let row = self
+        // With the target's other statements of this tick, in their message.
+        let rows = self
             .connections
-            .fetch_one(sqlx::query(
-                "SELECT extract(epoch FROM pg_conf_load_time())::float8",
-            ))
+            .fetch_batched("SELECT extract(epoch FROM pg_conf_load_time())::float8")
             .await?;
+        let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
         let loaded = row.try_get::<f64, _>(0)?.to_bits();
         if self.loaded.load(Ordering::Acquire) == loaded {
             return Err(CollectError::Unchanged);
