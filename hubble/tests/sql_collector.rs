@@ -714,6 +714,7 @@ fn postgres_batches_fail_and_time_out_per_group() {
                 prefix: Some("SET statement_timeout = 1000".into()),
                 suffix: Some("SET statement_timeout = 4000".into()),
                 timeout: Some(Duration::from_secs(4)),
+                prepared: false,
             });
         let collector = |c: &hubble::connections::Connections<Postgres>| c.clone();
         let first = SqlCollector::<BatchFirst, Postgres>::new(collector(&connections));
@@ -755,6 +756,69 @@ fn postgres_batches_fail_and_time_out_per_group() {
     assert_eq!(
         log.matches("statement: SELECT 3::int8 AS v").count(),
         2,
+        "{log}"
+    );
+}
+
+/// With `prepared`, each statement is prepared once per connection and executed by name: a new connection
+/// costs one more message to prepare them, and later ticks are one message each; a statement that cannot be
+/// prepared fails alone.
+#[test]
+fn postgres_batches_execute_statements_prepared_once_per_connection() {
+    let pg = PgCluster::start(&["log_statement=all"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&pg.url("postgres"))
+            .await
+            .unwrap();
+        let connections =
+            hubble::connections::Connections::new(pool).batched(hubble::connections::Batching {
+                prefix: Some("SET statement_timeout = 1000".into()),
+                suffix: Some("SET statement_timeout = 0".into()),
+                timeout: Some(Duration::from_secs(4)),
+                prepared: true,
+            });
+        let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
+        let broken = SqlCollector::<BatchBroken, Postgres>::new(connections.clone());
+        let last = SqlCollector::<BatchLast, Postgres>::new(connections.clone());
+        for tick in 0..3 {
+            let (a, c) = tokio::join!(first.collect(), last.collect());
+            assert_eq!(render(&a.unwrap()), ["first_v{} 1"], "tick {tick}");
+            assert_eq!(render(&c.unwrap()), ["last_v{} 3"], "tick {tick}");
+        }
+        let (a, b, c) = tokio::join!(first.collect(), broken.collect(), last.collect());
+        assert_eq!(render(&a.unwrap()), ["first_v{} 1"]);
+        let b = b.unwrap_err().to_string();
+        assert!(b.contains("no_such_table"), "{b}");
+        assert_eq!(render(&c.unwrap()), ["last_v{} 3"]);
+        let prepared = connections
+            .fetch_one(sqlx::raw_sql(
+                "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'hubble_%'",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(sqlx::Row::get::<i64, _>(&prepared, 0), 2);
+        connections.close().await;
+    });
+    let log = std::fs::read_to_string(pg.dir().join("server.log")).unwrap();
+    // Ticks: the first finds nothing prepared and prepares both (two messages), the next two are one message
+    // each (a statement prepared again would fail as existing and cost more); the fourth one message, then
+    // one more to prepare the broken statement, which fails. Two statements stay prepared (above).
+    assert_eq!(
+        log.matches("statement: SET statement_timeout = 1000")
+            .count(),
+        6,
+        "{log}"
+    );
+    // The statement after the broken one went again on its own.
+    assert_eq!(
+        log.matches("statement: SELECT 3::int8 AS v").count(),
+        1,
         "{log}"
     );
 }

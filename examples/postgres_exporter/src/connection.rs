@@ -53,8 +53,11 @@ impl Connect for Dsn {
         via: Option<&std::path::Path>,
     ) -> Result<PgConnections, String> {
         let options = through(session_options(self)?, via);
-        let pool = pool_with(max, statement_timeout, options);
-        Ok(PgConnections::new(pool).batched(batching(statement_timeout)))
+        Ok(PgConnections::new(pool_with(
+            max,
+            statement_timeout,
+            options,
+        )))
     }
 
     fn options(
@@ -92,16 +95,18 @@ fn through(options: PgConnectOptions, via: Option<&std::path::Path>) -> PgConnec
 
 /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first
 /// query connects (and reconnects after a restart).
-/// The groups of a target due together go to the server in one message. Inside it each statement has half the
-/// collection timeout, enforced by the server: a slow one is cancelled while there is still time to send the
-/// statements after it again (a failed statement ends the message). The session's timeout is set back after
-/// the statements, or by the rollback of a message that failed.
-fn batching(statement_timeout: Duration) -> hubble::connections::Batching {
+/// The groups of a target due together go to the server in one message, each executed by name from a statement
+/// prepared once per connection (planned once, as sqlx's own prepared statements are). Inside the message each
+/// statement has half the collection timeout, enforced by the server: a slow one is cancelled while there is
+/// still time to send the statements after it again (a failed statement ends the message). The session's
+/// timeout is set back after the statements, or by the rollback of a message that failed.
+pub fn batching(statement_timeout: Duration) -> hubble::connections::Batching {
     let ms = statement_timeout.as_millis();
     hubble::connections::Batching {
         prefix: Some(format!("SET statement_timeout = {}", (ms / 2).max(1))),
         suffix: Some(format!("SET statement_timeout = {ms}")),
         timeout: Some(statement_timeout),
+        prepared: true,
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Collection {
     pub disable_default_metrics: bool,
     /// Connections per target (at least 1).
     pub pool_size: u32,
+    /// The declared groups of a target due together go to the server in one message
+    /// (`--collection.batch`).
+    pub batch: bool,
     /// The standard collectors that run (`--collector.<name>`, `--no-collector.<name>`).
     pub collectors: collectors::Enabled,
     /// Options of the `stat_statements` collector.
@@ -72,6 +75,7 @@ impl Default for Collection {
             naming: Naming::default(),
             disable_default_metrics: false,
             pool_size: 2,
+            batch: true,
             collectors: collectors::CATALOGUE.defaults(),
             statements: collectors::StatementsOptions::default(),
             databases: None,

@@ -89,9 +89,13 @@ impl PgExporter {
             Some(_) => split_budget(collection.pool_size.max(2)),
             None => (collection.pool_size.max(1), 0),
         };
-        let connections = dsn
+        let mut connections = dsn
             .connections(main, collection.schedule.timeout, via)
             .map_err(setup)?;
+        if collection.batch {
+            connections =
+                connections.batched(crate::connection::batching(collection.schedule.timeout));
+        }
         let databases = match &collection.databases {
             Some(filter) => Some(Arc::new(
                 Databases::new(

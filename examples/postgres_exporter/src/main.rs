@@ -154,6 +154,11 @@ struct Flags {
         default_value = "postgres_exporter"
     )]
     metric_names: Naming,
+    /// Send the standard groups of a target that are due together in one message: one round trip per target
+    /// and tick, each group still failing alone, each statement prepared once per connection (false: one
+    /// round trip per group, as through a pooler that cannot keep prepared statements).
+    #[arg(long = "collection.batch", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    batch: bool,
     /// Connections per target (1 is enough for many targets on one server; 2 lets a slow group not delay the others).
     #[arg(long = "target.max-connections", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
     max_connections: u32,
@@ -481,6 +486,7 @@ fn config(flags: Flags, collectors: Enabled) -> anyhow::Result<Config> {
             naming: flags.metric_names,
             disable_default_metrics: flags.disable_default_metrics,
             pool_size: flags.max_connections,
+            batch: flags.batch,
             collectors,
             databases,
             statements: StatementsOptions {

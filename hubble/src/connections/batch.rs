@@ -36,6 +36,10 @@ pub struct Batching {
     /// a target that does not answer: a network black hole must not hold the batch, and every collection of
     /// the target after it, until TCP gives up.
     pub timeout: Option<std::time::Duration>,
+    /// Each statement is sent as `EXECUTE` of a statement prepared on the server (`PREPARE`, the first time
+    /// a connection sees it), so the server plans it once per connection rather than in every message, as
+    /// it does for the driver's own prepared statements. PostgreSQL only.
+    pub prepared: bool,
 }
 
 /// The statements waiting for the next message, and whether a flush task is running.
@@ -51,6 +55,8 @@ struct Queue<DB: Database> {
 
 struct Request<DB: Database> {
     sql: &'static str,
+    /// Sent with its `PREPARE` (with [`Batching::prepared`], on a connection that does not have it yet).
+    prepare: bool,
     reply: oneshot::Sender<Result<Vec<DB::Row>, sqlx::Error>>,
 }
 
@@ -90,6 +96,9 @@ enum Sent<DB: Database> {
     Answered(Vec<Vec<DB::Row>>),
     /// The first `.0` statements answered; statement `.0` failed with `.1`; the rest were not run.
     Failed(Vec<Vec<DB::Row>>, usize, sqlx::Error),
+    /// The first `.0` statements answered; statement `.1` is to be sent again, prepared first (`.2`) or
+    /// executed as it is; the rest were not run.
+    Unprepared(Vec<Vec<DB::Row>>, usize, bool),
     /// Nothing can be said of any statement: no connection or a broken one (with its error), the prefix or
     /// the suffix failed.
     Lost(Option<sqlx::Error>),
@@ -108,7 +117,11 @@ where
             return self.fetch_all(sqlx::raw_sql(sql)).await;
         };
         let (reply, answer) = oneshot::channel();
-        if batcher.push(Request { sql, reply }) {
+        if batcher.push(Request {
+            sql,
+            prepare: false,
+            reply,
+        }) {
             let connections = self.clone();
             tokio::spawn(async move {
                 // The other collectors of this tick are ready to run: let them queue first (a yield on a
@@ -162,6 +175,19 @@ where
                         let _ = request.reply.send(Err(error));
                     }
                 }
+                Sent::Unprepared(rows, first, prepare) => {
+                    for (rows, request) in rows.into_iter().zip(requests.drain(..first)) {
+                        let _ = request.reply.send(Ok(rows));
+                    }
+                    if prepare {
+                        // A connection without the first is most likely new, without any of them.
+                        for request in &mut requests {
+                            request.prepare = true;
+                        }
+                    } else {
+                        requests[0].prepare = false;
+                    }
+                }
                 Sent::Lost(Some(error)) => {
                     // The target, not a statement: every statement gets the error (a target that is down
                     // is unreachable for each of its groups at once, not after one timeout each).
@@ -198,17 +224,7 @@ where
             Ok(Err(e)) => return Sent::Lost(Some(e)),
             Err(_) => return Sent::Lost(Some(sqlx::Error::PoolTimedOut)),
         };
-        // A newline before each `;`, so a statement ending in a `--` comment does not swallow it.
-        let statements = requests.iter().map(|r| r.sql.trim().trim_end_matches(';'));
-        let text: Vec<&str> = batching
-            .prefix
-            .as_deref()
-            .into_iter()
-            .chain(statements)
-            .chain(batching.suffix.as_deref())
-            .collect();
-        let text = text.join("\n;\n");
-        let skip = usize::from(batching.prefix.is_some());
+        let (text, parts) = message(batching, requests);
         let mut answered: Vec<Vec<DB::Row>> = Vec::with_capacity(requests.len());
         let mut rows = Vec::new();
         let mut completed = 0;
@@ -217,26 +233,36 @@ where
             match stream.try_next().await {
                 Ok(Some(sqlx::Either::Right(row))) => rows.push(row),
                 Ok(Some(sqlx::Either::Left(_))) => {
-                    // A statement's end: the prefix's, one of the requests', or the suffix's.
-                    if completed >= skip && answered.len() < requests.len() {
+                    // A statement's end: its rows are a request's answer, or nobody's.
+                    if let Some(Part::Answer(_)) = parts.get(completed) {
                         answered.push(std::mem::take(&mut rows));
+                    } else {
+                        rows.clear();
                     }
                     completed += 1;
                 }
                 Ok(None) => break,
-                Err(e @ sqlx::Error::Database(_)) if completed >= skip => {
-                    let failed = completed - skip;
-                    if failed >= requests.len() {
-                        // The suffix failed after every statement answered: the message rolled back, rows
-                        // already read stand, but the session may keep the prefix's settings.
-                        drop(stream);
-                        return Sent::Lost(None);
-                    }
-                    return Sent::Failed(answered, failed, e);
-                }
-                Err(e @ sqlx::Error::Database(_)) => {
-                    tracing::debug!(error = %e, "batch prefix failed");
-                    return Sent::Lost(None);
+                Err(sqlx::Error::Database(db)) => {
+                    let code = db.code().map(|c| c.into_owned());
+                    let e = sqlx::Error::Database(db);
+                    return match (parts.get(completed), code.as_deref()) {
+                        // Not prepared on this connection (a new one): prepared in the next message.
+                        (Some(Part::Answer(i)), Some("26000")) if batching.prepared => {
+                            Sent::Unprepared(answered, *i, true)
+                        }
+                        // Prepared already (by a message that failed after it): executed as it is.
+                        (Some(Part::Prepare(i)), Some("42P05")) => {
+                            Sent::Unprepared(answered, *i, false)
+                        }
+                        (Some(Part::Answer(i) | Part::Prepare(i)), _) => {
+                            Sent::Failed(answered, *i, e)
+                        }
+                        // The prefix or the suffix: the message rolled back, the session as it was.
+                        _ => {
+                            tracing::debug!(error = %e, "batch frame failed");
+                            Sent::Lost(None)
+                        }
+                    };
                 }
                 Err(e) => return Sent::Lost(Some(e)),
             }
@@ -249,6 +275,54 @@ where
             Sent::Lost(None)
         }
     }
+}
+
+/// Whose a statement of a message is.
+enum Part {
+    /// The prefix's or the suffix's.
+    Frame,
+    /// Request `.0`'s `PREPARE`.
+    Prepare(usize),
+    /// Request `.0`'s rows.
+    Answer(usize),
+}
+
+/// A message's text and what each of its statements is.
+fn message<DB: Database>(batching: &Batching, requests: &[Request<DB>]) -> (String, Vec<Part>) {
+    let mut statements: Vec<String> = Vec::with_capacity(requests.len() + 2);
+    let mut parts = Vec::with_capacity(requests.len() + 2);
+    if let Some(prefix) = &batching.prefix {
+        statements.push(prefix.clone());
+        parts.push(Part::Frame);
+    }
+    for (i, request) in requests.iter().enumerate() {
+        let sql = request.sql.trim().trim_end_matches(';');
+        if batching.prepared {
+            let name = statement_name(sql);
+            if request.prepare {
+                statements.push(format!("PREPARE {name} AS {sql}"));
+                parts.push(Part::Prepare(i));
+            }
+            statements.push(format!("EXECUTE {name}"));
+        } else {
+            statements.push(sql.to_owned());
+        }
+        parts.push(Part::Answer(i));
+    }
+    if let Some(suffix) = &batching.suffix {
+        statements.push(suffix.clone());
+        parts.push(Part::Frame);
+    }
+    // A newline before each `;`, so a statement ending in a `--` comment does not swallow it.
+    (statements.join("\n;\n"), parts)
+}
+
+/// The server-side name of `sql`'s prepared statement: the same for the same text, in every session.
+fn statement_name(sql: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    sql.hash(&mut hasher);
+    format!("hubble_{:016x}", hasher.finish())
 }
 
 /// An error like `e`, for one more statement, where it says the target cannot be had (no connection, TLS, a
