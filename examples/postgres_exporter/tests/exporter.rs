@@ -1032,6 +1032,8 @@ fn settings_are_read_again_only_after_a_reload() {
         .collectors
         .set_interval("settings", Duration::from_millis(300))
         .unwrap();
+    // Each statement on its own, so the server's log has one entry per read (a batch's entry holds them all).
+    collection.batch = false;
     let exporter = Running::start_config(running::config(
         Targets::Single(dsn(&pg, "postgres")),
         collection,

@@ -145,11 +145,26 @@ where
         }
     }
 
-    /// Sends `requests` in as few messages as their failures allow.
+    /// Sends `requests` in as few messages as their failures allow, all on one connection (the statements it
+    /// prepared for a message are there for the next).
     async fn send_all(&self, batching: &Batching, mut requests: Vec<Request<DB>>) {
-        while requests.len() > 1 {
+        // Waiting for a free connection counts against the pool's acquire timeout too: a target that is down
+        // is unreachable for the whole batch within that, as it is for a query of its own.
+        let bound = self.pool().options().get_acquire_timeout();
+        let mut lease = match tokio::time::timeout(bound, self.acquire()).await {
+            Ok(Ok(lease)) => Some(lease),
+            Ok(Err(e)) => {
+                requests = fail_all(requests, &e);
+                None
+            }
+            Err(_) => {
+                requests = fail_all(requests, &sqlx::Error::PoolTimedOut);
+                None
+            }
+        };
+        while let (Some(conn), false) = (lease.as_mut(), requests.is_empty()) {
             let sent = match batching.timeout {
-                Some(t) => tokio::time::timeout(t, self.send(batching, &requests))
+                Some(t) => tokio::time::timeout(t, send(conn, batching, &requests))
                     .await
                     .unwrap_or_else(|_| {
                         Sent::Lost(Some(sqlx::Error::Io(std::io::Error::new(
@@ -157,7 +172,7 @@ where
                             format!("no answer to {} statements within {t:?}", requests.len()),
                         ))))
                     }),
-                None => self.send(batching, &requests).await,
+                None => send(conn, batching, &requests).await,
             };
             match sent {
                 Sent::Answered(rows) => {
@@ -179,101 +194,101 @@ where
                     for (rows, request) in rows.into_iter().zip(requests.drain(..first)) {
                         let _ = request.reply.send(Ok(rows));
                     }
-                    if prepare {
-                        // A connection without the first is most likely new, without any of them.
-                        for request in &mut requests {
-                            request.prepare = true;
-                        }
-                    } else {
-                        requests[0].prepare = false;
-                    }
+                    requests[0].prepare = prepare;
                 }
-                Sent::Lost(Some(error)) => {
-                    // The target, not a statement: every statement gets the error (a target that is down
-                    // is unreachable for each of its groups at once, not after one timeout each).
-                    let mut rest = Vec::new();
-                    for request in requests.drain(..) {
-                        match same_error(&error) {
-                            Some(e) => {
-                                let _ = request.reply.send(Err(e));
-                            }
-                            None => rest.push(request),
-                        }
+                Sent::Lost(error) => {
+                    // The connection, not a statement: it is not used again. Where the error says the target
+                    // cannot be had, every statement gets it at once (a target that is down is unreachable
+                    // for each of its groups together, not after one timeout each).
+                    if let Some(error) = error {
+                        requests = fail_all(requests, &error);
                     }
-                    requests = rest;
-                    break;
+                    lease = None;
                 }
-                Sent::Lost(None) => break,
             }
         }
-        // One statement left, or a batch that could not be sent: each on its own, with its own error.
+        if let Some(lease) = lease {
+            lease.keep();
+        }
+        // A batch that could not be sent: each on its own, with its own error.
         futures_util::future::join_all(requests.into_iter().map(|request| async move {
             let result = self.fetch_all(sqlx::raw_sql(request.sql)).await;
             let _ = request.reply.send(result);
         }))
         .await;
     }
+}
 
-    /// One message with `requests`' statements between the prefix and the suffix.
-    async fn send(&self, batching: &Batching, requests: &[Request<DB>]) -> Sent<DB> {
-        // Waiting for a free connection counts against the pool's acquire timeout too: a target that is down
-        // is unreachable for the whole batch within that, as it is for a query of its own.
-        let bound = self.pool().options().get_acquire_timeout();
-        let mut lease = match tokio::time::timeout(bound, self.acquire()).await {
-            Ok(Ok(lease)) => lease,
-            Ok(Err(e)) => return Sent::Lost(Some(e)),
-            Err(_) => return Sent::Lost(Some(sqlx::Error::PoolTimedOut)),
-        };
-        let (text, parts) = message(batching, requests);
-        let mut answered: Vec<Vec<DB::Row>> = Vec::with_capacity(requests.len());
-        let mut rows = Vec::new();
-        let mut completed = 0;
-        let mut stream = sqlx::Executor::fetch_many(&mut *lease, sqlx::raw_sql(&text));
-        loop {
-            match stream.try_next().await {
-                Ok(Some(sqlx::Either::Right(row))) => rows.push(row),
-                Ok(Some(sqlx::Either::Left(_))) => {
-                    // A statement's end: its rows are a request's answer, or nobody's.
-                    if let Some(Part::Answer(_)) = parts.get(completed) {
-                        answered.push(std::mem::take(&mut rows));
-                    } else {
-                        rows.clear();
-                    }
-                    completed += 1;
-                }
-                Ok(None) => break,
-                Err(sqlx::Error::Database(db)) => {
-                    let code = db.code().map(|c| c.into_owned());
-                    let e = sqlx::Error::Database(db);
-                    return match (parts.get(completed), code.as_deref()) {
-                        // Not prepared on this connection (a new one): prepared in the next message.
-                        (Some(Part::Answer(i)), Some("26000")) if batching.prepared => {
-                            Sent::Unprepared(answered, *i, true)
-                        }
-                        // Prepared already (by a message that failed after it): executed as it is.
-                        (Some(Part::Prepare(i)), Some("42P05")) => {
-                            Sent::Unprepared(answered, *i, false)
-                        }
-                        (Some(Part::Answer(i) | Part::Prepare(i)), _) => {
-                            Sent::Failed(answered, *i, e)
-                        }
-                        // The prefix or the suffix: the message rolled back, the session as it was.
-                        _ => {
-                            tracing::debug!(error = %e, "batch frame failed");
-                            Sent::Lost(None)
-                        }
-                    };
-                }
-                Err(e) => return Sent::Lost(Some(e)),
+/// Answers with `error` every request it can be told again to; the others are returned.
+fn fail_all<DB: Database>(requests: Vec<Request<DB>>, error: &sqlx::Error) -> Vec<Request<DB>> {
+    let mut rest = Vec::new();
+    for request in requests {
+        match same_error(error) {
+            Some(e) => {
+                let _ = request.reply.send(Err(e));
             }
+            None => rest.push(request),
         }
-        drop(stream);
-        if answered.len() == requests.len() {
-            lease.keep();
-            Sent::Answered(answered)
-        } else {
-            Sent::Lost(None)
+    }
+    rest
+}
+
+/// One message with `requests`' statements between the prefix and the suffix, on `conn`.
+async fn send<DB>(
+    conn: &mut DB::Connection,
+    batching: &Batching,
+    requests: &[Request<DB>],
+) -> Sent<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let (text, parts) = message(batching, requests);
+    let mut answered: Vec<Vec<DB::Row>> = Vec::with_capacity(requests.len());
+    let mut rows = Vec::new();
+    let mut completed = 0;
+    let mut stream = sqlx::Executor::fetch_many(conn, sqlx::raw_sql(&text));
+    loop {
+        match stream.try_next().await {
+            Ok(Some(sqlx::Either::Right(row))) => rows.push(row),
+            Ok(Some(sqlx::Either::Left(_))) => {
+                // A statement's end: its rows are a request's answer, or nobody's.
+                if let Some(Part::Answer(_)) = parts.get(completed) {
+                    answered.push(std::mem::take(&mut rows));
+                } else {
+                    rows.clear();
+                }
+                completed += 1;
+            }
+            Ok(None) => break,
+            Err(sqlx::Error::Database(db)) => {
+                let code = db.code().map(|c| c.into_owned());
+                let e = sqlx::Error::Database(db);
+                return match (parts.get(completed), code.as_deref()) {
+                    // Not prepared on this connection (a new one): prepared in the next message.
+                    (Some(Part::Answer(i)), Some("26000")) if batching.prepared => {
+                        Sent::Unprepared(answered, *i, true)
+                    }
+                    // Prepared already (by a message that failed after it): executed as it is.
+                    (Some(Part::Prepare(i)), Some("42P05")) => {
+                        Sent::Unprepared(answered, *i, false)
+                    }
+                    (Some(Part::Answer(i) | Part::Prepare(i)), _) => Sent::Failed(answered, *i, e),
+                    // The prefix or the suffix: the message rolled back, the session as it was.
+                    _ => {
+                        tracing::debug!(error = %e, "batch frame failed");
+                        Sent::Lost(None)
+                    }
+                };
+            }
+            Err(e) => return Sent::Lost(Some(e)),
         }
+    }
+    drop(stream);
+    if answered.len() == requests.len() {
+        Sent::Answered(answered)
+    } else {
+        Sent::Lost(None)
     }
 }
 
