@@ -686,6 +686,32 @@ batch_group!(
     "last"
 );
 
+/// Batched connections to `pg` (at most `max`), whose sessions time statements out after 4 s and whose
+/// messages after 1 s each.
+async fn batched_connections(
+    pg: &PgCluster,
+    max: u32,
+    prepared: bool,
+) -> hubble::connections::Connections<Postgres> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, "SET statement_timeout = 4000").await?;
+                Ok(())
+            })
+        })
+        .connect(&pg.url("postgres"))
+        .await
+        .unwrap();
+    hubble::connections::Connections::new(pool).batched(hubble::connections::Batching {
+        prefix: Some("SET statement_timeout = 1000".into()),
+        suffix: Some("SET statement_timeout = 4000".into()),
+        timeout: Some(Duration::from_secs(4)),
+        prepared,
+    })
+}
+
 /// Groups due together go out in one message; a failing group fails alone and a slow one is cut by the
 /// server at the batch's timeout, while the groups after it are sent again and answer; the session's
 /// timeout is restored after each message.
@@ -698,29 +724,11 @@ fn postgres_batches_fail_and_time_out_per_group() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::Executor::execute(conn, "SET statement_timeout = 4000").await?;
-                    Ok(())
-                })
-            })
-            .connect(&pg.url("postgres"))
-            .await
-            .unwrap();
-        let connections =
-            hubble::connections::Connections::new(pool).batched(hubble::connections::Batching {
-                prefix: Some("SET statement_timeout = 1000".into()),
-                suffix: Some("SET statement_timeout = 4000".into()),
-                timeout: Some(Duration::from_secs(4)),
-                prepared: false,
-            });
-        let collector = |c: &hubble::connections::Connections<Postgres>| c.clone();
-        let first = SqlCollector::<BatchFirst, Postgres>::new(collector(&connections));
-        let broken = SqlCollector::<BatchBroken, Postgres>::new(collector(&connections));
-        let slow = SqlCollector::<BatchSlow, Postgres>::new(collector(&connections));
-        let last = SqlCollector::<BatchLast, Postgres>::new(collector(&connections));
+        let connections = batched_connections(&pg, 2, false).await;
+        let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
+        let broken = SqlCollector::<BatchBroken, Postgres>::new(connections.clone());
+        let slow = SqlCollector::<BatchSlow, Postgres>::new(connections.clone());
+        let last = SqlCollector::<BatchLast, Postgres>::new(connections.clone());
 
         let (a, b, c) = tokio::join!(first.collect(), broken.collect(), last.collect());
         assert_eq!(render(&a.unwrap()), ["first_v{} 1"]);
@@ -767,18 +775,7 @@ fn postgres_batches_execute_statements_prepared_once_per_connection() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&pg.url("postgres"))
-            .await
-            .unwrap();
-        let connections =
-            hubble::connections::Connections::new(pool).batched(hubble::connections::Batching {
-                prefix: Some("SET statement_timeout = 1000".into()),
-                suffix: Some("SET statement_timeout = 0".into()),
-                timeout: Some(Duration::from_secs(4)),
-                prepared: true,
-            });
+        let connections = batched_connections(&pg, 1, true).await;
         let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
         let broken = SqlCollector::<BatchBroken, Postgres>::new(connections.clone());
         let last = SqlCollector::<BatchLast, Postgres>::new(connections.clone());

@@ -4,6 +4,22 @@
 //! `#[derive(MetricGroup)]`, and the catalogue that names them; [`up`] holds `pg_up` and the
 //! conditions the declarations cannot say; [`connection`] parses DSNs and builds a target's connections.
 
+/// A wrapping collector is named, described and scheduled as the collector in `field` (it changes only how
+/// that one collects).
+macro_rules! described_by {
+    ($field:tt) => {
+        fn name(&self) -> &str {
+            self.$field.name()
+        }
+        fn families(&self) -> Vec<hubble::Family> {
+            self.$field.families()
+        }
+        fn options(&self) -> hubble::CollectorOptions {
+            self.$field.options()
+        }
+    };
+}
+
 pub mod app;
 pub mod auth_guard;
 pub mod auth_modules;

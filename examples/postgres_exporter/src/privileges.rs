@@ -1,23 +1,13 @@
 //! Errors that a grant would fix say which grant: a collector that lacks a privilege fails alone, and its
 //! error names what to run (`GRANT pg_monitor TO ...`, or the narrower grant for the one object).
 
-use hubble::{CollectError, CollectorOptions, Family, Sample};
+use hubble::{CollectError, Sample};
 
 /// `inner`, its permission errors completed with the grant that fixes them.
 pub struct WithGrantHint<C>(pub C);
 
 impl<C: hubble::Collector> hubble::Collector for WithGrantHint<C> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-
-    fn families(&self) -> Vec<Family> {
-        self.0.families()
-    }
-
-    fn options(&self) -> CollectorOptions {
-        self.0.options()
-    }
+    described_by!(0);
 
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         self.0.collect().await.map_err(|e| match e {

@@ -175,15 +175,7 @@ impl<C: Collector> NeedsExtension<C> {
 }
 
 impl<C: Collector> Collector for NeedsExtension<C> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn families(&self) -> Vec<Family> {
-        self.inner.families()
-    }
-    fn options(&self) -> hubble::CollectorOptions {
-        self.inner.options()
-    }
+    described_by!(inner);
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         match self.why_not().await? {
             None => self.inner.collect().await,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hubble::catalogue::Entry;
-use hubble::{CollectError, Collector, Family, Sample};
+use hubble::{CollectError, Collector, Sample};
 use sqlx::Row;
 
 use super::Assembly;
@@ -104,15 +104,7 @@ impl<C> UnlessReloaded<C> {
 }
 
 impl<C: Collector> Collector for UnlessReloaded<C> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn families(&self) -> Vec<Family> {
-        self.inner.families()
-    }
-    fn options(&self) -> hubble::CollectorOptions {
-        self.inner.options()
-    }
+    described_by!(inner);
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         // With the target's other statements of this tick, in their message.
         let rows = self
