@@ -49,6 +49,9 @@ fn exports_the_default_families_like_mysqld_exporter() {
             .env("HOME", "/nonexistent")
             .args(["--web.listen-address", &addr.to_string()])
             .args(["--collection.interval", "1s", "--log.level", "debug"])
+            // The variables the plugin installed below adds appear at global_variables' next run: every
+            // second here, not the minute it runs at by default.
+            .args(["--collection.intervals", "global_variables=1s"])
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())
             .spawn()

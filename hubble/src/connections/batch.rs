@@ -94,10 +94,10 @@ impl<DB: Database> Batcher<DB> {
 enum Sent<DB: Database> {
     /// Every statement answered.
     Answered(Vec<Vec<DB::Row>>),
-    /// The first `.0` statements answered; statement `.0` failed with `.1`; the rest were not run.
+    /// The statements before `.1` answered with `.0`; statement `.1` failed with `.2`; the rest were not run.
     Failed(Vec<Vec<DB::Row>>, usize, sqlx::Error),
-    /// The first `.0` statements answered; statement `.1` is to be sent again, prepared first (`.2`) or
-    /// executed as it is; the rest were not run.
+    /// The statements before `.1` answered with `.0`; statement `.1` is to be sent again, prepared first
+    /// (`.2`) or executed as it is; the rest were not run.
     Unprepared(Vec<Vec<DB::Row>>, usize, bool),
     /// Nothing can be said of any statement: no connection or a broken one (with its error), the prefix or
     /// the suffix failed.
