@@ -116,6 +116,9 @@ where
         let Some(batcher) = &self.batch else {
             return self.fetch_all(sqlx::raw_sql(sql)).await;
         };
+        if self.inner.closing.is_cancelled() {
+            return Err(sqlx::Error::PoolClosed);
+        }
         let (reply, answer) = oneshot::channel();
         if batcher.push(Request {
             sql,
@@ -137,11 +140,22 @@ where
         }
     }
 
-    /// Sends what is queued until nothing is.
+    /// Sends what is queued until nothing is, or until the connections are closed (a target removed while its
+    /// batch waits for a server that refuses connections must not hold the close for the acquire timeout:
+    /// its collectors' own queries would have been cancelled with their runs). What was queued then gets
+    /// nothing: its requesters fall back to a query of their own, which the closed connections refuse.
     async fn flush(&self) {
         let batcher = self.batch.as_ref().expect("only batched connections flush");
+        let closing = self.inner.closing.clone();
         while let Some(requests) = batcher.take() {
-            self.send_all(&batcher.batching, requests).await;
+            tokio::select! {
+                () = closing.cancelled() => {
+                    // Dropped unanswered, with whatever queued meanwhile.
+                    while batcher.take().is_some() {}
+                    return;
+                }
+                () = self.send_all(&batcher.batching, requests) => {}
+            }
         }
     }
 

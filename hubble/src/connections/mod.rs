@@ -57,6 +57,8 @@ struct Inner<DB: Database> {
     /// room for one more, so it never waits on the pool while connections sit kept and unused.
     permits: Semaphore,
     kept: Mutex<Kept<DB>>,
+    /// Cancelled by [`Connections::close`]: work the collectors do not own (a batch's flush) stops with it.
+    closing: tokio_util::sync::CancellationToken,
     /// The pool's idle timeout: a connection kept unused longer is closed rather than reused.
     idle_timeout: Option<Duration>,
     /// The pool's max lifetime: a connection held longer goes back to the pool, which retires it. (The pool
@@ -172,6 +174,7 @@ impl<DB: Database> Connections<DB> {
                     idle: Vec::new(),
                     closed: false,
                 }),
+                closing: tokio_util::sync::CancellationToken::new(),
                 idle_timeout,
                 max_lifetime,
             }),
@@ -276,6 +279,7 @@ impl<DB: Database> Connections<DB> {
     /// Stops handing out connections, gives the kept ones back and closes the pool. Waits until connections
     /// still leased are dropped.
     pub async fn close(&self) {
+        self.inner.closing.cancel();
         self.inner.permits.close();
         let idle = {
             let mut kept = self.inner.lock();
