@@ -97,9 +97,19 @@ impl Running {
     }
 }
 
-/// Fast collections (every 300 ms) of the standard groups.
+/// Fast collections (every 300 ms) of the standard groups, the slow ones too: tests change what the server
+/// holds and wait for it. (The slow groups' own defaults are tested by the catalogue's unit tests and by
+/// `settings_are_read_again_only_after_a_reload`.)
 pub fn test_collection() -> Collection {
+    let catalogue = &postgres_exporter::collectors::CATALOGUE;
+    let mut collectors = catalogue.defaults();
+    for entry in catalogue.entries().iter().filter(|e| e.interval.is_some()) {
+        collectors
+            .set_interval(entry.name, Duration::from_millis(300))
+            .unwrap();
+    }
     Collection {
+        collectors,
         schedule: Schedule {
             interval: Duration::from_millis(300),
             timeout: Duration::from_millis(300),
