@@ -10,7 +10,7 @@
 //! users' command lines start, and logged as ignored.
 //!
 //! What a collector builds is up to the exporter: [`Entry::build`] gets a mutable `T`, the exporter's own
-//! assembly of one target (its connections, options and a [`BaseExporterBuilder`](crate::BaseExporterBuilder)).
+//! assembly of one target (its connections, options and a [`BaseExporterBuilder`]).
 //!
 //! ```
 //! use std::time::Duration;
