@@ -176,7 +176,13 @@ where
                 None
             }
         };
+        // Each message answers, fails or prepares at least one statement; the bound is a guard all the same.
+        let mut messages_left = 2 * requests.len() + 2;
         while let (Some(conn), false) = (lease.as_mut(), requests.is_empty()) {
+            if messages_left == 0 {
+                break;
+            }
+            messages_left -= 1;
             let sent = match batching.timeout {
                 Some(t) => tokio::time::timeout(t, send(conn, batching, &requests))
                     .await
