@@ -299,17 +299,14 @@ impl Selection {
     /// error naming the nearest known one (an incumbent's collector this exporter lacks is unknown here:
     /// it has no interval to set).
     pub fn set_interval(&mut self, name: &str, interval: Duration) -> Result<(), UnknownCollector> {
-        let nearest = nearest(name, self.choices.iter().map(|c| c.name));
-        match self.choices.iter_mut().find(|c| c.name == name) {
-            Some(choice) => {
-                choice.interval = Some(Interval::Exactly(interval));
-                Ok(())
-            }
-            None => Err(UnknownCollector {
-                flag: format!("--collection.intervals {name}="),
-                nearest,
-            }),
+        if let Some(choice) = self.choices.iter_mut().find(|c| c.name == name) {
+            choice.interval = Some(Interval::Exactly(interval));
+            return Ok(());
         }
+        Err(UnknownCollector {
+            flag: format!("--collection.intervals {name}="),
+            nearest: nearest(name, self.choices.iter().map(|c| c.name)),
+        })
     }
 
     /// Turns `name` on or off. A name of the incumbent's that this exporter lacks is remembered as

@@ -64,7 +64,9 @@ impl Check for PgCheck {
 }
 
 /// A one-row answer's row.
-fn first_row(rows: Vec<sqlx::postgres::PgRow>) -> Result<sqlx::postgres::PgRow, sqlx::Error> {
+pub(crate) fn first_row(
+    rows: Vec<sqlx::postgres::PgRow>,
+) -> Result<sqlx::postgres::PgRow, sqlx::Error> {
     rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
 }
 

@@ -107,11 +107,11 @@ impl<C: Collector> Collector for UnlessReloaded<C> {
     described_by!(inner);
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         // With the target's other statements of this tick, in their message.
-        let rows = self
+        let row = self
             .connections
             .fetch_batched("SELECT extract(epoch FROM pg_conf_load_time())::float8")
-            .await?;
-        let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+            .await
+            .and_then(crate::up::first_row)?;
         let loaded = row.try_get::<f64, _>(0)?.to_bits();
         if self.loaded.load(Ordering::Acquire) == loaded {
             return Err(CollectError::Unchanged);
