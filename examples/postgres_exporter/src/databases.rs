@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use hubble::{CollectError, Collector, CollectorOptions, Family, MetricKind, Sample};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::Row;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::connection::{Connect as _, Dsn, PgConnections};
 
@@ -51,11 +51,13 @@ pub struct Databases {
     main: PgConnections,
     options: PgConnectOptions,
     filter: DatabaseFilter,
-    /// One permit per connection to another database: held while it is used, so at most `capacity` exist.
-    permits: Semaphore,
-    capacity: usize,
-    /// Idle connections to other databases, most recently used first.
-    idle: Mutex<VecDeque<(String, PgConnections)>>,
+    /// One permit per connection to another database, in use, kept or closing: at most `capacity` exist
+    /// on the server.
+    permits: Arc<Semaphore>,
+    /// Kept connections to other databases with their permits, most recently used first.
+    idle: Mutex<VecDeque<(String, PgConnections, OwnedSemaphorePermit)>>,
+    /// Told when a connection is kept: one waiting for a permit may close it to make room.
+    kept: Notify,
     /// How long connecting to a database may take (the server-side statement timeout): a database that does
     /// not answer fails alone, not the whole round.
     connect_timeout: std::time::Duration,
@@ -77,8 +79,8 @@ impl Databases {
             main,
             options: dsn.options(statement_timeout, via)?,
             filter,
-            permits: Semaphore::new(capacity),
-            capacity,
+            permits: Arc::new(Semaphore::new(capacity)),
+            kept: Notify::new(),
             connect_timeout: statement_timeout,
             idle: Mutex::new(VecDeque::new()),
             health: Mutex::new(BTreeMap::new()),
@@ -110,55 +112,77 @@ impl Databases {
     }
 
     /// Connections to `datname`: the target's own for its database, else a kept or new one within the
-    /// budget, held (with its permit) until [`checkin`](Self::checkin).
-    async fn checkout(&self, datname: &str, current: &str) -> Checkout<'_> {
-        if datname == current {
-            return Checkout {
-                connections: self.main.clone(),
-                permit: None,
+    /// budget, held (with its permit) until the checkout is dropped.
+    async fn checkout<'a>(&'a self, datname: &str, current: &str) -> Checkout<'a> {
+        let (connections, permit) = if datname == current {
+            (self.main.clone(), None)
+        } else {
+            let kept = {
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                idle.iter()
+                    .position(|(d, _, _)| d == datname)
+                    .and_then(|i| idle.remove(i))
             };
-        }
-        let permit = self.permits.acquire().await.expect("never closed");
-        let kept = {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            idle.iter()
-                .position(|(d, _)| d == datname)
-                .and_then(|i| idle.remove(i))
+            match kept {
+                Some((_, connections, permit)) => (connections, Some(permit)),
+                None => {
+                    let permit = self.room().await;
+                    let pool = hubble::connections::lazy_pool(1, self.connect_timeout)
+                        .acquire_timeout(self.connect_timeout)
+                        .connect_lazy_with(self.options.clone().database(datname));
+                    (PgConnections::new(pool), Some(permit))
+                }
+            }
         };
-        if let Some((_, connections)) = kept {
-            return Checkout {
-                connections,
-                permit: Some(permit),
-            };
-        }
-        // Holding a permit, at most capacity - 1 others are in use: make room among the idle ones.
-        let evicted: Vec<_> = {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            // Connections in use now, this checkout's included.
-            let in_use = self.capacity - self.permits.available_permits();
-            let keep = self.capacity.saturating_sub(in_use).min(idle.len());
-            idle.drain(keep..).collect()
-        };
-        for (_, c) in evicted {
-            c.close().await;
-        }
-        let pool = hubble::connections::lazy_pool(1, self.connect_timeout)
-            .acquire_timeout(self.connect_timeout)
-            .connect_lazy_with(self.options.clone().database(datname));
         Checkout {
-            connections: PgConnections::new(pool),
-            permit: Some(permit),
+            databases: self,
+            datname: datname.to_owned(),
+            connections: Some(connections),
+            permit,
+            finished: false,
         }
     }
 
-    /// Keeps `checkout`'s connections for the next visit to `datname` (the target's own need no keeping).
-    fn checkin(&self, datname: &str, checkout: Checkout<'_>) {
-        if checkout.permit.is_some() {
-            self.idle
+    /// A permit for one more connection: a free one, else that of the least recently used kept connection,
+    /// once it is closed; else waits for a connection in use to be kept or closed.
+    async fn room(&self) -> OwnedSemaphorePermit {
+        loop {
+            // Registered before looking, so a connection kept meanwhile is not missed.
+            let kept = self.kept.notified();
+            tokio::pin!(kept);
+            kept.as_mut().enable();
+            if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+                return permit;
+            }
+            let oldest = self
+                .idle
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push_front((datname.to_owned(), checkout.connections));
+                .pop_back();
+            if let Some((_, connections, permit)) = oldest {
+                return self.retire(connections, permit).await;
+            }
+            tokio::select! {
+                permit = self.permits.clone().acquire_owned() => return permit.expect("never closed"),
+                () = kept => {}
+            }
         }
+    }
+
+    /// Closes `connections` and gives back their permit once they are closed. In a task of its own, so a
+    /// round cut short meanwhile does not let the permit go before.
+    async fn retire(
+        &self,
+        connections: PgConnections,
+        permit: OwnedSemaphorePermit,
+    ) -> OwnedSemaphorePermit {
+        let bound = self.connect_timeout;
+        tokio::spawn(async move {
+            connections.close_within(bound).await;
+            permit
+        })
+        .await
+        .expect("closing does not panic")
     }
 
     /// Notes how `datname` fared in `collector`; logs when that changed.
@@ -188,12 +212,12 @@ impl Databases {
         let gone: Vec<_> = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             let (keep, gone): (Vec<_>, Vec<_>) =
-                idle.drain(..).partition(|(d, _)| present.contains(d));
+                idle.drain(..).partition(|(d, _, _)| present.contains(d));
             *idle = keep.into();
             gone
         };
-        for (_, c) in gone {
-            c.close().await;
+        for (_, connections, permit) in gone {
+            drop(self.retire(connections, permit).await);
         }
     }
 
@@ -205,16 +229,62 @@ impl Databases {
             .unwrap_or_else(|e| e.into_inner())
             .drain(..)
             .collect();
-        for (_, c) in all {
-            c.close().await;
+        for (_, connections, _permit) in all {
+            connections.close().await;
         }
     }
 }
 
 /// Connections to one database, and the budget permit they hold.
 struct Checkout<'a> {
-    connections: PgConnections,
-    permit: Option<tokio::sync::SemaphorePermit<'a>>,
+    databases: &'a Databases,
+    datname: String,
+    /// Taken only by `drop`.
+    connections: Option<PgConnections>,
+    permit: Option<OwnedSemaphorePermit>,
+    /// Whether the visit ran to its end (else the round was cut short during it).
+    finished: bool,
+}
+
+impl Checkout<'_> {
+    fn connections(&self) -> PgConnections {
+        self.connections.clone().expect("taken only by drop")
+    }
+
+    /// The visit ran to its end: the connection is idle, and kept.
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Checkout<'_> {
+    /// Kept, with its permit, for the next visit to the database. A visit cut short leaves its statement
+    /// running on the server, connection closed or not, until the statement timeout ends it: the permit goes
+    /// only then, or the next visit's new connection would overshoot the budget.
+    fn drop(&mut self) {
+        let (Some(permit), Some(connections)) = (self.permit.take(), self.connections.take())
+        else {
+            return;
+        };
+        if self.finished {
+            self.databases
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_front((std::mem::take(&mut self.datname), connections, permit));
+            self.databases.kept.notify_waiters();
+            return;
+        }
+        let statement_timeout = self.databases.connect_timeout;
+        let until = tokio::time::Instant::now() + statement_timeout;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                connections.close_within(statement_timeout).await;
+                tokio::time::sleep_until(until).await;
+                drop(permit);
+            });
+        }
+    }
 }
 
 type Run = Box<
@@ -348,7 +418,7 @@ impl Collector for PerDatabase {
             let mut metrics = Vec::new();
             let mut errors = Vec::new();
             for group in &self.groups {
-                match (group.run)(checkout.connections.clone()).await {
+                match (group.run)(checkout.connections()).await {
                     Ok(m) => {
                         let series: usize = m.iter().map(Sample::series).sum();
                         if series > self.max_series {
@@ -363,7 +433,7 @@ impl Collector for PerDatabase {
                     Err(e) => errors.push(format!("{}: {e}", group.name)),
                 }
             }
-            self.databases.checkin(datname, checkout);
+            checkout.finish();
             let error = (!errors.is_empty()).then(|| errors.join("; "));
             let up = error.is_none();
             self.databases.record(&self.name, datname, error);

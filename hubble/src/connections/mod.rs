@@ -277,8 +277,18 @@ impl<DB: Database> Connections<DB> {
     }
 
     /// Stops handing out connections, gives the kept ones back and closes the pool. Waits until connections
-    /// still leased are dropped.
+    /// still leased are dropped, for as long as an acquire may take.
     pub async fn close(&self) {
+        // One stuck on a server that stopped answering (a network black hole) would hold the exporter's
+        // shutdown forever: give them as long as an acquire may take, then leave them to the runtime (the
+        // pool is closed either way).
+        self.close_within(self.inner.pool.options().get_acquire_timeout())
+            .await;
+    }
+
+    /// Like [`close`](Self::close), waiting up to `bound` for the connections still in use (a query cut
+    /// short runs on until the server ends it) to come back and close.
+    pub async fn close_within(&self, bound: Duration) {
         self.inner.closing.cancel();
         self.inner.permits.close();
         let idle = {
@@ -287,10 +297,7 @@ impl<DB: Database> Connections<DB> {
             std::mem::take(&mut kept.idle)
         };
         drop(idle);
-        // The pool waits for every connection to come back and close. One stuck on a server that stopped
-        // answering (a network black hole) would hold the exporter's shutdown forever: give them as long as
-        // an acquire may take, then leave them to the runtime (the pool is closed either way).
-        let bound = self.inner.pool.options().get_acquire_timeout();
+        // The pool waits for every connection to come back and close.
         if tokio::time::timeout(bound, self.inner.pool.close())
             .await
             .is_err()
