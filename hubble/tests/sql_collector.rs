@@ -73,6 +73,33 @@ async fn sqlite_pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
     pool
 }
 
+/// Every line of `expected` is in `lines`.
+fn assert_has(lines: &[String], expected: &[&str]) {
+    for e in expected {
+        assert!(lines.iter().any(|l| l == e), "missing {e:?} in {lines:#?}");
+    }
+}
+
+/// The runtime of a test that starts a server first (a blocking step).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One run of the group `$group` over `$source`, rendered.
+macro_rules! collected {
+    ($group:ty, $db:ty, $source:expr) => {
+        render(
+            &SqlCollector::<$group, $db>::new($source)
+                .collect()
+                .await
+                .unwrap(),
+        )
+    };
+}
+
 fn render(c: &[hubble::Sample]) -> Vec<String> {
     let value = |v: f64| {
         if v.fract() == 0.0 && v.abs() < 9e18 {
@@ -366,43 +393,31 @@ fn postgres_rows_types_and_timeouts() {
             .await
             .unwrap();
 
-        let lines = render(
-            &SqlCollector::<Conversions, Postgres>::new(pool.clone())
-                .collect()
-                .await
-                .unwrap(),
+        let lines = collected!(Conversions, Postgres, pool.clone());
+        assert_has(
+            &lines,
+            &[
+                r#"pgconv_small{k="a"} -3"#,
+                r#"pgconv_big_total{k="a"} 9007199254740992"#,
+                r#"pgconv_real4{k="b"} -0.25"#,
+                r#"pgconv_dbl{k="b"} 1e300"#,
+                r#"pgconv_num{k="a"} 123.45"#,
+                r#"pgconv_num{k="b"} -0.001"#,
+                r#"pgconv_flag{k="a"} 1"#,
+                r#"pgconv_flag{k="b"} 0"#,
+                r#"pgconv_ts_seconds{k="a"} 1700000000.5"#,
+                r#"pgconv_ts_seconds{k="b"} 0"#,
+                r#"pgconv_maybe{k="a"} 7"#,
+                r#"pgconv_txt{k="a"} 42"#,
+                r#"pgconv_txt{k="b"} inf"#,
+            ],
         );
-        for expected in [
-            r#"pgconv_small{k="a"} -3"#,
-            r#"pgconv_big_total{k="a"} 9007199254740992"#,
-            r#"pgconv_real4{k="b"} -0.25"#,
-            r#"pgconv_dbl{k="b"} 1e300"#,
-            r#"pgconv_num{k="a"} 123.45"#,
-            r#"pgconv_num{k="b"} -0.001"#,
-            r#"pgconv_flag{k="a"} 1"#,
-            r#"pgconv_flag{k="b"} 0"#,
-            r#"pgconv_ts_seconds{k="a"} 1700000000.5"#,
-            r#"pgconv_ts_seconds{k="b"} 0"#,
-            r#"pgconv_maybe{k="a"} 7"#,
-            r#"pgconv_txt{k="a"} 42"#,
-            r#"pgconv_txt{k="b"} inf"#,
-        ] {
-            assert!(
-                lines.iter().any(|l| l == expected),
-                "missing {expected:?} in {lines:#?}"
-            );
-        }
         assert!(
             !lines.iter().any(|l| l.starts_with("pgconv_maybe{k=\"b\"}")),
             "NULL gave a sample"
         );
         // Over the simple query protocol every value is read from text, to the same samples.
-        let simple = render(
-            &SqlCollector::<SimpleConversions, Postgres>::new(pool.clone())
-                .collect()
-                .await
-                .unwrap(),
-        );
+        let simple = collected!(SimpleConversions, Postgres, pool.clone());
         assert_eq!(simple, lines);
         // ...and nothing is prepared: on one connection, the simple query sees no statement of its own, the
         // extended one sees itself.
@@ -430,22 +445,15 @@ fn postgres_rows_types_and_timeouts() {
         session.close().await;
         one.close().await;
 
-        let tables = render(
-            &SqlCollector::<UserTables, Postgres>::new(pool.clone())
-                .collect()
-                .await
-                .unwrap(),
+        let tables = collected!(UserTables, Postgres, pool.clone());
+        assert_has(
+            &tables,
+            &[
+                r#"pg_stat_user_tables_n_live_tup{relname="users",schemaname="public"} 50"#,
+                r#"pg_stat_user_tables_n_live_tup{relname="orders",schemaname="public"} 0"#,
+                r#"pg_stat_user_tables_n_live_tup{relname="invoices",schemaname="billing"} 7"#,
+            ],
         );
-        for t in [
-            r#"pg_stat_user_tables_n_live_tup{relname="users",schemaname="public"} 50"#,
-            r#"pg_stat_user_tables_n_live_tup{relname="orders",schemaname="public"} 0"#,
-            r#"pg_stat_user_tables_n_live_tup{relname="invoices",schemaname="billing"} 7"#,
-        ] {
-            assert!(
-                tables.iter().any(|l| l == t),
-                "missing {t:?} in {tables:#?}"
-            );
-        }
 
         // A query beyond its timeout fails that run, and only that run; other groups are unaffected.
         // The interval is more than twice the timeout: the next run comes at least half an interval after
@@ -571,55 +579,36 @@ fn mariadb_rows_and_types() {
          INSERT INTO conv VALUES ('a', -3, 18446744073709551615, 0.1, 123.45, TRUE, 7, '42'),
                                  ('b', 0, 0, 1e300, -0.001, FALSE, NULL, '-1.5');",
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         let pool = sqlx::mysql::MySqlPoolOptions::new()
             .max_connections(1)
             .connect(&db.url("app"))
             .await
             .unwrap();
-        let lines = render(
-            &SqlCollector::<MyConversions, MySql>::new(pool.clone())
-                .collect()
-                .await
-                .unwrap(),
+        let lines = collected!(MyConversions, MySql, pool.clone());
+        assert_has(
+            &lines,
+            &[
+                r#"myconv_small{k="a"} -3"#,
+                r#"myconv_big_total{k="a"} 1.8446744073709552e19"#,
+                r#"myconv_dbl{k="b"} 1e300"#,
+                r#"myconv_num{k="a"} 123.45"#,
+                r#"myconv_num{k="b"} -0.001"#,
+                r#"myconv_flag{k="a"} 1"#,
+                r#"myconv_flag{k="b"} 0"#,
+                r#"myconv_maybe{k="a"} 7"#,
+                r#"myconv_txt{k="b"} -1.5"#,
+            ],
         );
-        for expected in [
-            r#"myconv_small{k="a"} -3"#,
-            r#"myconv_big_total{k="a"} 1.8446744073709552e19"#,
-            r#"myconv_dbl{k="b"} 1e300"#,
-            r#"myconv_num{k="a"} 123.45"#,
-            r#"myconv_num{k="b"} -0.001"#,
-            r#"myconv_flag{k="a"} 1"#,
-            r#"myconv_flag{k="b"} 0"#,
-            r#"myconv_maybe{k="a"} 7"#,
-            r#"myconv_txt{k="b"} -1.5"#,
-        ] {
-            assert!(
-                lines.iter().any(|l| l == expected),
-                "missing {expected:?} in {lines:#?}"
-            );
-        }
         assert!(!lines.iter().any(|l| l.starts_with("myconv_maybe{k=\"b\"}")));
         // The text protocol (COM_QUERY) reads the same values.
-        let simple = render(
-            &SqlCollector::<MySimpleConversions, MySql>::new(pool.clone())
-                .collect()
-                .await
-                .unwrap(),
-        );
+        let simple = collected!(MySimpleConversions, MySql, pool.clone());
         assert_eq!(simple, lines);
 
-        let status = render(
-            &SqlCollector::<GlobalStatus, MySql>::new(hubble::connections::Connections::new(
-                pool.clone(),
-            ))
-            .collect()
-            .await
-            .unwrap(),
+        let status = collected!(
+            GlobalStatus,
+            MySql,
+            hubble::connections::Connections::new(pool.clone())
         );
         assert!(
             status
@@ -719,11 +708,7 @@ async fn batched_connections(
 fn postgres_batches_fail_and_time_out_per_group() {
     let pg = PgCluster::start(&["log_statement=all"]);
     // One thread, as the exporters collect: the three collectors queue before the flush task runs.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         let connections = batched_connections(&pg, 2, false).await;
         let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
         let broken = SqlCollector::<BatchBroken, Postgres>::new(connections.clone());
@@ -770,11 +755,7 @@ fn postgres_batches_fail_and_time_out_per_group() {
 #[test]
 fn postgres_batches_execute_statements_prepared_once_per_connection() {
     let pg = PgCluster::start(&["log_statement=all"]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    runtime().block_on(async {
         let connections = batched_connections(&pg, 1, true).await;
         let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
         let broken = SqlCollector::<BatchBroken, Postgres>::new(connections.clone());

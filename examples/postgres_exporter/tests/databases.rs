@@ -24,6 +24,17 @@ fn databases_of(body: &str, family: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The most backends the exporter had at once, sampled for `window`.
+fn peak_connections(pg: &PgCluster, window: Duration) -> usize {
+    let until = Instant::now() + window;
+    let mut peak = 0;
+    while Instant::now() < until {
+        peak = peak.max(our_connections(pg));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    peak
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -94,12 +105,7 @@ fn every_database_within_the_connection_budget() {
     assert_eq!(sizes, 1, "{body}");
 
     // The budget: never more than --target.max-connections backends, sampled over several rounds.
-    let until = Instant::now() + Duration::from_secs(3);
-    let mut peak = 0;
-    while Instant::now() < until {
-        peak = peak.max(our_connections(&pg));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let peak = peak_connections(&pg, Duration::from_secs(3));
     assert!((1..=2).contains(&peak), "peak backends {peak}");
 
     // A database created appears, one dropped goes (its kept connection closed, so DROP does not wait).
@@ -176,12 +182,7 @@ fn a_round_cut_short_keeps_the_budget() {
                 && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(2.0)
         })
     });
-    let until = Instant::now() + Duration::from_secs(3);
-    let mut peak = 0;
-    while Instant::now() < until {
-        peak = peak.max(our_connections(&pg));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let peak = peak_connections(&pg, Duration::from_secs(3));
     assert!((1..=2).contains(&peak), "peak backends {peak}");
     exporter.stop();
 }
