@@ -305,8 +305,8 @@ mod tests {
         Sample::gauge("t_size_bytes", "Size.", v).label("db", db)
     }
 
-    #[test]
-    fn series_are_keyed_by_name_and_labels() {
+    /// A cache that has just recorded databases `a` (1) and `b` (2).
+    fn holding_a_and_b() -> (CollectorCache, Instant) {
         let cache = cache("c", Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
         cache.record(
@@ -314,6 +314,12 @@ mod tests {
             Duration::ZERO,
             now,
         );
+        (cache, now)
+    }
+
+    #[test]
+    fn series_are_keyed_by_name_and_labels() {
+        let (cache, now) = holding_a_and_b();
         let out = text(&cache, now);
         assert!(out.contains("t_size_bytes{db=\"a\"} 1\n"), "{out}");
         assert!(out.contains("t_size_bytes{db=\"b\"} 2\n"), "{out}");
@@ -381,13 +387,7 @@ mod tests {
 
     #[test]
     fn a_run_replaces_the_previous_result() {
-        let cache = cache("c", Labels::new(), Duration::from_secs(60));
-        let now = Instant::now();
-        cache.record(
-            Ok(vec![sample("a", 1.0), sample("b", 2.0)]),
-            Duration::ZERO,
-            now,
-        );
+        let (cache, now) = holding_a_and_b();
         cache.record(Ok(vec![sample("b", 3.0)]), Duration::ZERO, now);
         let out = text(&cache, now);
         assert!(

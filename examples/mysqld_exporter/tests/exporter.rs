@@ -318,24 +318,45 @@ fn the_web_config_guards_metrics_and_the_status_page() {
     }
 }
 
+/// A monitoring `user` on `db`, and an option file in `dir` whose `[client.fleet]` section logs in as it.
+fn fleet_user(
+    db: &MariaDb,
+    user: &str,
+    password: &str,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    db.sql(&format!(
+        "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}';
+         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO '{user}'@'127.0.0.1';"
+    ));
+    let cnf = dir.join("my.cnf");
+    std::fs::write(
+        &cnf,
+        format!("[client.fleet]\nuser = {user}\npassword = {password}\n"),
+    )
+    .unwrap();
+    cnf
+}
+
+/// The exporter reading `cnf`, with no password from the environment.
+fn with_option_file(cnf: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"));
+    c.arg("--config.my-cnf")
+        .arg(cnf)
+        .env_remove("MYSQLD_EXPORTER_PASSWORD");
+    c
+}
+
 #[test]
 fn probe_reaches_allowed_targets_with_their_auth_module() {
     let db = MariaDb::start();
-    db.sql(
-        "CREATE USER 'prober'@'127.0.0.1' IDENTIFIED BY 'probe-pw';
-         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'prober'@'127.0.0.1';",
-    );
     let dir = tempfile::tempdir().unwrap();
-    let cnf = dir.path().join("my.cnf");
     // No [client]: a probe-only exporter.
-    std::fs::write(&cnf, "[client.fleet]\nuser = prober\npassword = probe-pw\n").unwrap();
+    let cnf = fleet_user(&db, "prober", "probe-pw", dir.path());
     let addr = free_addr();
     let log = tempfile::NamedTempFile::new().unwrap();
     let exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
-            .arg("--config.my-cnf")
-            .arg(&cnf)
-            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+        with_option_file(&cnf)
             .args(["--probe.allowed-targets", &format!("127.0.0.1:{}", db.port)])
             .args(["--web.listen-address", &addr.to_string()])
             .stdout(Stdio::null())
@@ -414,13 +435,8 @@ fn probe_reaches_allowed_targets_with_their_auth_module() {
 #[test]
 fn discovered_servers_get_their_own_exporter_and_labels() {
     let db = MariaDb::start();
-    db.sql(
-        "CREATE USER 'fleet'@'127.0.0.1' IDENTIFIED BY 'fleet-pw';
-         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'fleet'@'127.0.0.1';",
-    );
     let dir = tempfile::tempdir().unwrap();
-    let cnf = dir.path().join("my.cnf");
-    std::fs::write(&cnf, "[client.fleet]\nuser = fleet\npassword = fleet-pw\n").unwrap();
+    let cnf = fleet_user(&db, "fleet", "fleet-pw", dir.path());
     let sd = dir.path().join("targets.json");
     std::fs::write(
         &sd,
@@ -432,10 +448,7 @@ fn discovered_servers_get_their_own_exporter_and_labels() {
     .unwrap();
     let addr = free_addr();
     let _exporter = KillOnDrop::new(
-        Command::new(env!("CARGO_BIN_EXE_mysqld_exporter"))
-            .arg("--config.my-cnf")
-            .arg(&cnf)
-            .env_remove("MYSQLD_EXPORTER_PASSWORD")
+        with_option_file(&cnf)
             .arg("--discovery.file")
             .arg(&sd)
             .args(["--discovery.interval", "1s", "--collection.interval", "1s"])
