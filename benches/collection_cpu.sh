@@ -9,55 +9,41 @@
 # it is scraped once a second. Both run at once, over the same window. CPU is utime+stime from /proc: the
 # exporters' own, and their PostgreSQL backends' (each exporter connects as a role of its own, so its
 # backends are found in pg_stat_activity and its statements in pg_stat_statements).
-set -euo pipefail
-command -v prometheus-postgres-exporter >/dev/null || { echo "$(basename "$0"): needs prometheus-postgres-exporter (apt-get install prometheus-postgres-exporter)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
+. "$(dirname "$0")/lib.sh"
+needs "prometheus-postgres-exporter curl" prometheus-postgres-exporter curl
 TABLES=${1:-100}; SECS=${2:-30}
-cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/postgres_exporter
-work=$(mktemp -d /tmp/hubble-cpu.XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-pgport=$(free_port)
-pid=
-cleanup() { [ -n "$pid" ] && kill $pid 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
-trap cleanup EXIT
-"$bench/pg.sh" start "$work/pg" "$pgport" "$TABLES" >&2
-psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -d bench \
-  -c "CREATE ROLE hubble_bench LOGIN SUPERUSER" -c "CREATE ROLE incumbent_bench LOGIN SUPERUSER"
+built postgres_exporter
+scratch cpu
+throwaway_pg "$TABLES"
+sql -d bench -c "CREATE ROLE hubble_bench LOGIN SUPERUSER" -c "CREATE ROLE incumbent_bench LOGIN SUPERUSER"
 hdsn="postgresql://hubble_bench@127.0.0.1:$pgport/bench?sslmode=disable"
 pdsn="postgresql://incumbent_bench@127.0.0.1:$pgport/bench?sslmode=disable"
-sql() { psql -h 127.0.0.1 -p "$pgport" -U postgres -X -qAt -d bench -c "$1"; }
 # The summed CPU ticks of a role's backends now, and their pids (a backend that ends within the window takes
 # its ticks with it: both exporters keep theirs).
 backend_ticks() {
   local total=0 p
-  for p in $(sql "SELECT pid FROM pg_stat_activity WHERE usename = '$1'"); do
+  for p in $(sql -d bench -c "SELECT pid FROM pg_stat_activity WHERE usename = '$1'"); do
     [ -r "/proc/$p/stat" ] && total=$((total + $(ticks "$p")))
   done
   echo "$total"
 }
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 
 start() { # port command... : starts an exporter listening on the port, prints its pid
   local port=$1; shift
   "$@" "127.0.0.1:$port" >>"$work/exporters.log" 2>&1 &
   echo $!
 }
-ready() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
 
 # Both run at once over the same window, so a busy machine weighs on both alike; compare the ratio.
 hport=$(free_port); pport=$(free_port)
 # shellcheck disable=SC2086
 hpid=$(start "$hport" "$bin" --dsn "$hdsn" --collection.interval 1s ${HUBBLE_ARGS:-} --log.level warn --web.listen-address)
 ppid=$(start "$pport" env DATA_SOURCE_NAME="$pdsn" prometheus-postgres-exporter --web.listen-address)
-pid="$hpid $ppid"
+pids="$hpid $ppid"
 ready "http://127.0.0.1:$hport/metrics"; ready "http://127.0.0.1:$pport/metrics"
 sleep 3
 curl -fsS -o /dev/null "http://127.0.0.1:$pport/metrics"
-sql "SELECT pg_stat_statements_reset()" >/dev/null
+sql -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
 h0=$(ticks "$hpid"); p0=$(ticks "$ppid")
 hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
 for _ in $(seq "$SECS"); do
@@ -66,7 +52,7 @@ for _ in $(seq "$SECS"); do
 done
 h1=$(ticks "$hpid"); p1=$(ticks "$ppid")
 hb1=$(backend_ticks hubble_bench); pb1=$(backend_ticks incumbent_bench)
-statements() { sql "SELECT COALESCE(sum(s.calls), 0) || ' ' || round(COALESCE(sum(s.total_exec_time), 0)::numeric, 1)
+statements() { sql -d bench -c "SELECT COALESCE(sum(s.calls), 0) || ' ' || round(COALESCE(sum(s.total_exec_time), 0)::numeric, 1)
                     FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '$1'"; }
 hst=$(statements hubble_bench); pst=$(statements incumbent_bench)
 hs=$(curl -fsS "http://127.0.0.1:$hport/metrics" | grep -vc '^#'); ps_=$(curl -fsS "http://127.0.0.1:$pport/metrics" | grep -vc '^#')

@@ -9,27 +9,14 @@
 # backends apart. Reports per exporter: peak backends (sampled every 0.2 s), the time of a round over every
 # database (hubble: its database-local collector's duration; postgres_exporter: the scrape's), and CPU per
 # database per round (utime+stime from /proc over the window).
-set -euo pipefail
-command -v prometheus-postgres-exporter >/dev/null || { echo "$(basename "$0"): needs prometheus-postgres-exporter (apt-get install prometheus-postgres-exporter)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
+. "$(dirname "$0")/lib.sh"
+needs "prometheus-postgres-exporter curl" prometheus-postgres-exporter curl
 N=${1:-200}; SECS=${2:-60}
-cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/postgres_exporter
-work=$(mktemp -d /tmp/hubble-dbs.XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-pgport=$(free_port)
-pids=
-cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
-trap cleanup EXIT
-"$bench/pg.sh" start "$work/pg" "$pgport" 5 >&2
-sql() { psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -At "$@"; }
+built postgres_exporter
+scratch dbs
+throwaway_pg 5
 sql -d postgres -c "CREATE ROLE hubble LOGIN SUPERUSER" -c "CREATE ROLE pe LOGIN SUPERUSER"
 for i in $(seq "$N"); do echo "CREATE DATABASE db$i TEMPLATE bench;"; done | sql -d postgres >&2
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
-ready() { for _ in $(seq 150); do curl -fsS -o /dev/null "$1" 2>/dev/null && return; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
 
 hport=$(free_port); pport=$(free_port)
 "$bin" --dsn "postgresql://hubble@127.0.0.1:$pgport/postgres?sslmode=disable" --auto-discover-databases \

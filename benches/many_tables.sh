@@ -6,21 +6,12 @@
 # Usage: [HUBBLE_FLAGS=...] benches/many_tables.sh [TABLES] [SECONDS]      (defaults 10000 tables, 60 s)
 #
 # Tables are created 500 per transaction: one transaction for all would need max_locks_per_transaction raised.
-set -euo pipefail
-command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
+. "$(dirname "$0")/lib.sh"
+needs curl curl
 N=${1:-10000}; SECS=${2:-60}
-cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/postgres_exporter
-work=$(mktemp -d /tmp/hubble-tables.XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-pgport=$(free_port)
-pids=
-cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
-trap cleanup EXIT
-"$bench/pg.sh" start "$work/pg" "$pgport" 0 >&2
-sql() { psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -At "$@"; }
+built postgres_exporter
+scratch tables
+throwaway_pg 0
 start=$(date +%s)
 for ((from = 1; from <= N; from += 500)); do
   to=$((from + 499 < N ? from + 499 : N))

@@ -9,38 +9,22 @@
 # one interval, and the time of a full /metrics (curl, best and median of 10) in text, OpenMetrics and gzip.
 # PROBE=1 probes the N targets through /probe instead (the multi-target pattern) and prints RSS growth and the
 # time of each probe over sweeps of all N.
-set -euo pipefail
-command -v nginx >/dev/null || { echo "$(basename "$0"): needs nginx (apt-get install nginx-light)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
+. "$(dirname "$0")/lib.sh"
+needs "nginx-light curl" nginx curl
 N=${1:-1000}; SETTLE=${2:-60}
 if [ -n "${PROBE:-}" ] && [ "$N" -gt 1000 ]; then
   echo "$(basename "$0"): PROBE=1 takes at most 1000 targets (the exporter keeps 1,000 probed targets)" >&2; exit 1
 fi
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 # HUBBLE_BIN=path runs another build of the example instead of building this one. AGAINST=path runs a second
 # build beside it on the same targets and scrapes the two in turn (an A/B in one run; ROUNDS, default 20).
-if [ -n "${HUBBLE_BIN:-}" ]; then bin=$HUBBLE_BIN; else
-  cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-  bin=$root/target/release/postgres_exporter
-fi
-work=$(mktemp -d /tmp/hubble-many.XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-pgport=$(free_port); port=$(free_port)
-pid=
-pid_b=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid_b" ] && kill "$pid_b" 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
-trap cleanup EXIT
-"$bench/pg.sh" start "$work/pg" "$pgport" 10 >&2
-# pg.sh fixes max_connections on the command line: restart with room for one connection per target.
-su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -m fast -w stop >/dev/null"
-su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 \
-  -c max_connections=$((${AGAINST:+2 *} N + 100)) -c shared_preload_libraries=pg_stat_statements' -l $work/pg/log -w start >/dev/null"
+built postgres_exporter
+scratch many
+# Room for one connection per target.
+throwaway_pg 10 $((${AGAINST:+2 *} N + 100))
+port=$(free_port)
 
 rss_mb() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$pid/status"; }
 growth() { python3 -c "print(f'{$1-$empty:.1f}')"; } # RSS MB beyond the empty process
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }   # CPU ticks (utime+stime) of a process
 sd=$work/targets.yml
 echo "[]" >"$sd"
 # /probe reaches only allowed servers: PROBE=1 allows the loopback PostgreSQL.
@@ -48,9 +32,9 @@ probe_args=()
 [ -n "${PROBE:-}" ] && probe_args=(--probe.allowed-targets "127.0.0.1:*")
 ${EXPORTER_WRAP:-} "$bin" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
   --web.listen-address "127.0.0.1:$port" --log.level warn "${probe_args[@]}" ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
-pid=$!
+pid=$!; pids=$pid
 url=http://127.0.0.1:$port/metrics
-for _ in $(seq 100); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
+ready "$url"
 curl -fsS -o /dev/null "$url"; sleep 1
 empty=$(rss_mb)
 
@@ -105,7 +89,7 @@ if [ -n "${AGAINST:-}" ]; then
   port_b=$(free_port)
   "$AGAINST" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 --collection.interval 15s \
     --web.listen-address "127.0.0.1:$port_b" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter_b.log" 2>&1 &
-  pid_b=$!
+  pid_b=$!; pids="$pids $pid_b"
 fi
 echo "waiting ${SETTLE}s for $N targets to settle..." >&2
 sleep "$SETTLE"
@@ -153,8 +137,7 @@ printf '%-34s %s\n' "targets (pg_up 1)" "$N ($up)" \
   "gzip, best / median ms" "$t_gz" \
   "nginx, same bytes, best / median ms" "$t_nginx" \
   "exporter CPU seconds so far" "$cpu"
-{ grep -c . "$work/exporter.log" || true; } | xargs printf '%-34s %s\n' "exporter log lines"
-cut -c1-200 "$work/exporter.log" | sed -E 's/[0-9:.TZ-]{20,}//' | sort | uniq -c | sort -rn | head -5
+log_summary "$work/exporter.log" 34
 if [ -n "${AGAINST:-}" ]; then
   # One scrape of each in turn, so both see the same machine; CPU is the exporter's utime+stime over its scrape.
   for _ in $(seq "${ROUNDS:-20}"); do

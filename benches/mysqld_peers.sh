@@ -5,20 +5,13 @@
 # Columns: series and bytes of one scrape; req/s at 1 and 16 connections; p50/p99 latency at 16; resident
 # memory after the load; exporter CPU ms per scrape during the 16-connection run; statements the server ran
 # per second during that run (its Questions counter, less the sampling's own).
-set -euo pipefail
-for tool in wrk mariadb-install-db mariadbd prometheus-mysqld-exporter curl; do
-  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || {
-    echo "$(basename "$0"): needs $tool (apt-get install wrk mariadb-server prometheus-mysqld-exporter curl)" >&2; exit 1; }
-done
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+needs "wrk mariadb-server prometheus-mysqld-exporter curl" wrk mariadb-install-db mariadbd prometheus-mysqld-exporter curl
 SECS=${1:-10}
-cargo build --release --bin mysqld_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/mysqld_exporter
-work=$(mktemp -d /tmp/hubble-mysqld-bench.XXXXXX)
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-dbport=$(free_port); pids=
-cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+built mysqld_exporter
+scratch mysqld-bench
+on_exit() { wait 2>/dev/null || true; } # mariadbd gone before its files are
+dbport=$(free_port)
 mariadb-install-db --no-defaults --datadir="$work/data" --auth-root-authentication-method=normal --skip-test-db --user=root >/dev/null
 PATH=$PATH:/usr/sbin mariadbd --no-defaults --datadir="$work/data" --port="$dbport" --bind-address=127.0.0.1 \
   --socket="$work/sock" --log-error="$work/server.log" --user=root --skip-log-bin --innodb-buffer-pool-size=64M \

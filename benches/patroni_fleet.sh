@@ -11,34 +11,17 @@
 # Every member points at the one server: at 1,000 members its ~1,900 queries a second (15 s interval) saturate
 # it on a small machine, and a re-created target's first collection then waits behind them. INTERVAL=60s
 # lightens that load.
-set -euo pipefail
-for c in etcd etcdctl curl psql; do
-  command -v $c >/dev/null || { echo "$(basename "$0"): needs $c (apt-get install etcd-server etcd-client curl postgresql)" >&2; exit 1; }
-done
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
+. "$(dirname "$0")/lib.sh"
+needs "etcd-server etcd-client curl postgresql" etcd etcdctl curl psql
 N=${1:-1000}; SETTLE=${2:-60}; ROUNDS=${ROUNDS:-10}; INTERVAL=${INTERVAL:-15s}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/postgres_exporter
-work=$(mktemp -d /tmp/hubble-patroni.XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-pgport=$(free_port); port=$(free_port); eport=$(free_port); epeer=$(free_port)
-pid=; epid=
-cleanup() {
-  set +e # everything is cleaned up, whatever already stopped
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$epid" ] && kill "$epid" 2>/dev/null
-  sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"
-}
-trap cleanup EXIT
-"$bench/pg.sh" start "$work/pg" "$pgport" 10 >&2
-su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -m fast -w stop >/dev/null"
-su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 \
-  -c max_connections=$((N + 100))' -l $work/pg/log -w start >/dev/null"
+built postgres_exporter
+scratch patroni
+throwaway_pg 10 $((N + 100))
+port=$(free_port); eport=$(free_port); epeer=$(free_port)
 etcd --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$eport" --advertise-client-urls "http://127.0.0.1:$eport" \
   --listen-peer-urls "http://127.0.0.1:$epeer" --initial-advertise-peer-urls "http://127.0.0.1:$epeer" \
   --initial-cluster "default=http://127.0.0.1:$epeer" --log-level warn >"$work/etcd.log" 2>&1 &
-epid=$!
+pids=$!
 E=(env ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$eport")
 for _ in $(seq 100); do "${E[@]}" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -46,14 +29,12 @@ member() { # cluster member role
   printf '{"conn_url":"postgres://127.0.0.1:%s/bench","api_url":"http://127.0.0.1:8008/patroni","state":"running","role":"%s","version":"3.0.2","timeline":1}' "$pgport" "$3"
 }
 rss_mb() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$pid/status"; }
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 url=http://127.0.0.1:$port/metrics
 "$bin" --discovery.etcd.endpoints "http://127.0.0.1:$eport" --discovery.etcd.patroni-namespace /service/ \
   --target.max-connections 1 --collection.interval "$INTERVAL" --target.sslmode disable \
   --web.listen-address "127.0.0.1:$port" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
+pid=$!; pids="$pids $pid"
+ready "$url"
 sleep 1
 empty=$(rss_mb)
 
@@ -111,5 +92,4 @@ printf '%-40s %s\n' "members (pg_up series)" "$N ($ups)" \
   "RSS empty / settled MB" "$empty / $settled" \
   "CPU settled, cores" "$cpu" \
   "member added to its series, ms" "$added"
-{ grep -c . "$work/exporter.log" || true; } | xargs printf '%-40s %s\n' "exporter log lines"
-cut -c1-200 "$work/exporter.log" | sed -E 's/[0-9:.TZ-]{20,}//' | sort | uniq -c | sort -rn | head -5
+log_summary "$work/exporter.log" 40

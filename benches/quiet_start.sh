@@ -3,31 +3,18 @@
 # 15 appear at once (1-connection pools, every standard group, 15 s interval). Prints the seconds until every
 # target shows pg_up 1, the "collector failing" lines the start logged, and peak backends.
 # Usage: benches/quiet_start.sh [TARGETS] [LIMIT_SECONDS]      (defaults 1000 targets, 90 s)
-set -euo pipefail
-command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
+. "$(dirname "$0")/lib.sh"
+needs curl curl
 N=${1:-1000}; LIMIT=${2:-90}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-if [ -n "${HUBBLE_BIN:-}" ]; then bin=$HUBBLE_BIN; else
-  cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-  bin=$root/target/release/postgres_exporter
-fi
-work=$(mktemp -d /tmp/hubble-start.XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-pgport=$(free_port); port=$(free_port)
-pids=
-cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
-trap cleanup EXIT
-"$bench/pg.sh" start "$work/pg" "$pgport" 10 >&2
-su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -m fast -w stop >/dev/null"
-su postgres -c "$PGBIN/pg_ctl -D $work/pg/data -o '-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 \
-  -c max_connections=$((N + 100))' -l $work/pg/log -w start >/dev/null"
+built postgres_exporter
+scratch start
+throwaway_pg 10 $((N + 100))
+port=$(free_port)
 sd=$work/targets.yml; : >"$sd"
 "$bin" --discovery.file "$sd" --discovery.interval 1s --target.max-connections 1 --collection.interval 15s \
   --web.listen-address "127.0.0.1:$port" --log.level warn ${EXPORTER_ARGS:-} >"$work/exporter.log" 2>&1 &
 pids=$!
-for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/-/healthy" 2>/dev/null && break; sleep 0.1; done
+ready "http://127.0.0.1:$port/-/healthy"
 (
   while :; do
     psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -At -d postgres \

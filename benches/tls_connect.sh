@@ -5,22 +5,12 @@
 # openssl) and DATABASES databases: sslmode=disable, then sslmode=require. Reports the round's duration and the
 # exporter's CPU per database per round (utime+stime from /proc).
 # Usage: benches/tls_connect.sh [DATABASES] [SECONDS]      (defaults 100 databases, 40 s per mode)
-set -euo pipefail
-command -v curl >/dev/null || { echo "$(basename "$0"): needs curl (apt-get install curl)" >&2; exit 1; }
-command -v openssl >/dev/null || { echo "$(basename "$0"): needs openssl (apt-get install openssl)" >&2; exit 1; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-bench=${BENCH_DIR:-$root/../shared/bench}
+. "$(dirname "$0")/lib.sh"
+needs "curl openssl" curl openssl
 N=${1:-100}; SECS=${2:-40}
-cargo build --release --bin postgres_exporter --manifest-path "$root/Cargo.toml" >&2
-bin=$root/target/release/postgres_exporter
-work=$(mktemp -d /tmp/hubble-tls.XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-pgport=$(free_port)
-pids=
-cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; sleep 0.5; "$bench/pg.sh" stop "$work/pg"; rm -rf "$work"; }
-trap cleanup EXIT
-"$bench/pg.sh" start "$work/pg" "$pgport" 5 >&2
-sql() { psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -At "$@"; }
+built postgres_exporter
+scratch tls
+throwaway_pg 5
 data=$work/pg/data
 openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 -subj /CN=localhost \
   -keyout "$data/server.key" -out "$data/server.crt" 2>/dev/null
@@ -29,8 +19,6 @@ sql -d postgres -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" >/de
 sleep 1
 [ "$(sql -d postgres -c 'SHOW ssl')" = on ] || { echo "ssl did not turn on" >&2; exit 1; }
 for i in $(seq "$N"); do echo "CREATE DATABASE db$i TEMPLATE bench;"; done | sql -d postgres >&2
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 printf '%-10s %9s %8s %16s %10s\n' sslmode databases 'round s' 'CPU ms/db/round' encrypted
 for mode in disable require; do
   port=$(free_port)
@@ -38,7 +26,7 @@ for mode in disable require; do
     --collection.interval 5s --log.level warn --web.listen-address "127.0.0.1:$port" >>"$work/hubble.log" 2>&1 &
   hpid=$!; pids=$hpid
   url="http://127.0.0.1:$port/metrics"
-  for _ in $(seq 150); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.2; done
+  ready "$url"
   sleep 10
   t0=$(ticks "$hpid"); sleep "$SECS"; t1=$(ticks "$hpid")
   body=$(curl -fsS "$url")
