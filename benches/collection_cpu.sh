@@ -3,6 +3,8 @@
 # beside postgres_exporter's CPU per scrape with its default collectors, on one throwaway PostgreSQL.
 # Usage: benches/collection_cpu.sh [TABLES] [SECONDS]      (defaults 100 tables, 30 s)
 #        HUBBLE_ARGS='--no-collector.stat_user_tables' benches/collection_cpu.sh ...   (extra hubble flags)
+#        PROFILE=1 benches/collection_cpu.sh ...   (also samples hubble with `perf record` over the window and
+#                                                   prints where its CPU went, by function)
 #
 # hubble collects with a 1 s interval with nobody scraping (one scrape at the end), each collector at its own
 # interval (the slow ones every minute by default); postgres_exporter runs its collectors on each scrape, so
@@ -46,11 +48,23 @@ curl -fsS -o /dev/null "http://127.0.0.1:$pport/metrics"
 sql -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
 h0=$(ticks "$hpid"); p0=$(ticks "$ppid")
 hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
+if [ -n "${PROFILE:-}" ]; then
+  needs linux-perf perf
+  perf record -q -F 997 -o "$work/perf.data" -p "$hpid" -- sleep "$SECS" 2>/dev/null &
+  perf_pid=$!
+fi
 for _ in $(seq "$SECS"); do
   curl -fsS -o /dev/null "http://127.0.0.1:$pport/metrics"
   sleep 1
 done
 h1=$(ticks "$hpid"); p1=$(ticks "$ppid")
+if [ -n "${PROFILE:-}" ]; then
+  wait "$perf_pid" || true
+  # Where its samples fell: by library, then by function (self time; the release build keeps symbols).
+  perf report -q -i "$work/perf.data" --sort dso --percent-limit 1 2>/dev/null | grep -v '^$' >&2
+  perf report -q -i "$work/perf.data" --sort symbol --percent-limit 0.7 2>/dev/null | grep -v '^$' |
+    cut -c1-150 | head -45 >&2
+fi
 hb1=$(backend_ticks hubble_bench); pb1=$(backend_ticks incumbent_bench)
 statements() { sql -d bench -c "SELECT COALESCE(sum(s.calls), 0) || ' ' || round(COALESCE(sum(s.total_exec_time), 0)::numeric, 1)
                     FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '$1'"; }
