@@ -50,7 +50,7 @@ h0=$(ticks "$hpid"); p0=$(ticks "$ppid")
 hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
 if [ -n "${PROFILE:-}" ]; then
   needs linux-perf perf
-  perf record -q -F 997 -o "$work/perf.data" -p "$hpid" -- sleep "$SECS" 2>/dev/null &
+  perf record -q -F 19999 -o "$work/perf.data" -p "$hpid" -- sleep "$SECS" 2>/dev/null &
   perf_pid=$!
 fi
 for _ in $(seq "$SECS"); do

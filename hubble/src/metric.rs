@@ -140,6 +140,15 @@ impl Labels {
         self.0.len()
     }
 
+    /// Whether `other` has the same label names (values aside).
+    pub(crate) fn same_names(&self, other: &Labels) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(&other.0).all(|((a, _), (b, _))| {
+                // A family's label names are mostly the same `&'static str`: equal without reading them.
+                std::ptr::eq(a.as_ref(), b.as_ref()) || a == b
+            })
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -11,21 +11,25 @@ pub(crate) static FAMILIES: Mutex<Interner> = Mutex::new(Interner {
 
 pub(crate) struct Interner {
     /// Name → the records with that name (more than one only if help texts or types differ).
-    pub(crate) map: Option<HashMap<Box<str>, Vec<Arc<FamilyMeta>>>>,
+    pub(crate) map: Option<HashMap<Box<str>, Vec<Arc<FamilyMeta>>, foldhash::fast::RandomState>>,
     pub(crate) len: usize,
     /// Size at which records no longer held by any run are dropped.
     pub(crate) purge_at: usize,
 }
 
-pub(crate) fn intern(name: &str, help: &str, kind: MetricKind) -> Arc<FamilyMeta> {
+/// The record of a family; `None` when there is none yet and `name` is not a valid metric name.
+pub(crate) fn intern(name: &str, help: &str, kind: MetricKind) -> Option<Arc<FamilyMeta>> {
     let mut interner = FAMILIES.lock().unwrap_or_else(|e| e.into_inner());
     let Interner { map, len, purge_at } = &mut *interner;
-    let map = map.get_or_insert_with(HashMap::new);
+    let map = map.get_or_insert_with(HashMap::default);
     if let Some(found) = map
         .get(name)
         .and_then(|v| v.iter().find(|m| m.kind == kind && &*m.help == help))
     {
-        return found.clone();
+        return Some(found.clone());
+    }
+    if !is_valid_metric_name(name) {
+        return None;
     }
     if *len >= *purge_at {
         map.retain(|_, v| {
@@ -43,5 +47,5 @@ pub(crate) fn intern(name: &str, help: &str, kind: MetricKind) -> Arc<FamilyMeta
     });
     map.entry(name.into()).or_default().push(meta.clone());
     *len += 1;
-    meta
+    Some(meta)
 }

@@ -272,15 +272,19 @@ pub(crate) fn encode_collection(
     };
     for family in order.chunk_by(|&a, &b| rank[a as usize] == rank[b as usize]) {
         let first = &metrics[family[0] as usize];
-        if !is_valid_metric_name(&first.name) {
-            return Err(CollectError::Other(format!(
+        // The name is checked when the record is first made: once per process, not per run.
+        let meta = intern(&first.name, &first.help, first.kind).ok_or_else(|| {
+            CollectError::Other(format!(
                 "metric name `{}` is invalid: names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
                 first.name
-            )));
-        }
+            ))
+        })?;
         let start = offset(text.len())?;
         let (mut bare, mut written, mut series) = (0, 0, 0);
         let mut previous: Option<&Labels> = None;
+        // The last label set whose names were checked: the rows of a family mostly share their names, which
+        // are then checked once per family rather than once per sample (it showed in profiles).
+        let mut checked: Option<&Labels> = None;
         for m in family.iter().map(|&i| &metrics[i as usize]) {
             if m.kind != first.kind {
                 // In a fixed order: the sort is unstable, so which came first says nothing.
@@ -297,7 +301,10 @@ pub(crate) fn encode_collection(
                 });
             }
             previous = Some(&m.labels);
-            check_labels(&m.name, &m.labels, const_labels)?;
+            if !checked.is_some_and(|c| c.same_names(&m.labels)) {
+                check_labels(&m.name, &m.labels, const_labels)?;
+                checked = Some(&m.labels);
+            }
             // A histogram or summary writes several lines, its `_sum` and `_count` without labels of their own
             // when it has none.
             let several = match m.kind {
@@ -330,7 +337,7 @@ pub(crate) fn encode_collection(
             series += 1;
         }
         chunks.push(FamilyChunk {
-            meta: intern(&first.name, &first.help, first.kind),
+            meta,
             start,
             written: offset(written)?,
             series: offset(series)?,
@@ -364,7 +371,8 @@ fn by_rank(rank: &[u32]) -> Vec<u32> {
 /// Each sample's family rank: families numbered in name order.
 fn family_ranks(metrics: &[Sample]) -> Vec<u32> {
     let mut names: Vec<&str> = Vec::new();
-    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut index: std::collections::HashMap<&str, u32, foldhash::fast::RandomState> =
+        std::collections::HashMap::default();
     let mut first_seen: Vec<u32> = Vec::with_capacity(metrics.len());
     // A derived group emits its families row after row in the same order: guessing the family after the
     // last one (the same `&'static str`) spares hashing most names.
