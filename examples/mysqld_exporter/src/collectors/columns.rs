@@ -17,6 +17,10 @@ pub(crate) enum From {
     Fixed(&'static str),
 }
 
+type Str = &'static str;
+/// Label names, and where each value comes from.
+type LabelsFrom = &'static [(&'static str, From)];
+
 /// One family read from one column of each row.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Column {
@@ -25,7 +29,7 @@ pub(crate) struct Column {
     pub help: &'static str,
     /// The column holding the value; a row whose cell is NULL or not a number gives no sample.
     pub value: &'static str,
-    pub labels: &'static [(&'static str, From)],
+    pub labels: LabelsFrom,
     /// The value is multiplied by it (`1e-12` turns picoseconds into seconds).
     pub scale: f64,
     /// Only rows whose cell in this column has this text give a sample.
@@ -34,12 +38,7 @@ pub(crate) struct Column {
 
 impl Column {
     /// A counter of `value`, labelled by `labels`.
-    pub(crate) const fn counter(
-        family: &'static str,
-        help: &'static str,
-        value: &'static str,
-        labels: &'static [(&'static str, From)],
-    ) -> Self {
+    pub(crate) const fn counter(family: Str, help: Str, value: Str, labels: LabelsFrom) -> Self {
         Column {
             family,
             kind: MetricKind::Counter,
@@ -52,12 +51,7 @@ impl Column {
     }
 
     /// A gauge of `value`, labelled by `labels`.
-    pub(crate) const fn gauge(
-        family: &'static str,
-        help: &'static str,
-        value: &'static str,
-        labels: &'static [(&'static str, From)],
-    ) -> Self {
+    pub(crate) const fn gauge(family: Str, help: Str, value: Str, labels: LabelsFrom) -> Self {
         Column {
             kind: MetricKind::Gauge,
             ..Column::counter(family, help, value, labels)
