@@ -34,10 +34,7 @@ fn complaints(body: &str) -> BTreeSet<String> {
 #[test]
 fn exports_the_default_families_like_mysqld_exporter() {
     let db = MariaDb::start();
-    db.sql(&format!(
-        "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
-         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
-    ));
+    exporter_user(&db);
     let addr = free_addr();
     let log = tempfile::NamedTempFile::new().unwrap();
     let exporter = KillOnDrop::new(
@@ -318,6 +315,18 @@ fn the_web_config_guards_metrics_and_the_status_page() {
     }
 }
 
+/// The `exporter` user (password [`PASSWORD`]) with what the default collectors need.
+fn exporter_user(db: &MariaDb) {
+    monitoring_user(db, "exporter", PASSWORD);
+}
+
+fn monitoring_user(db: &MariaDb, user: &str, password: &str) {
+    db.sql(&format!(
+        "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}';
+         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO '{user}'@'127.0.0.1';"
+    ));
+}
+
 /// A monitoring `user` on `db`, and an option file in `dir` whose `[client.fleet]` section logs in as it.
 fn fleet_user(
     db: &MariaDb,
@@ -325,10 +334,7 @@ fn fleet_user(
     password: &str,
     dir: &std::path::Path,
 ) -> std::path::PathBuf {
-    db.sql(&format!(
-        "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}';
-         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO '{user}'@'127.0.0.1';"
-    ));
+    monitoring_user(db, user, password);
     let cnf = dir.join("my.cnf");
     std::fs::write(
         &cnf,
@@ -510,10 +516,7 @@ fn json_log(path: &std::path::Path) -> String {
 #[test]
 fn a_mysqld_exporter_command_line_starts_and_prometheus_stores_its_names() {
     let db = MariaDb::start();
-    db.sql(&format!(
-        "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
-         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
-    ));
+    exporter_user(&db);
     let (a, b) = (free_addr(), free_addr());
     let log = tempfile::NamedTempFile::new().unwrap();
     let exporter = KillOnDrop::new(
@@ -602,10 +605,7 @@ fn reaches_a_server_that_requires_tls_as_the_option_file_says() {
         &format!("--ssl-cert={}", path("server.crt")),
         &format!("--ssl-key={}", path("server.key")),
     ]);
-    db.sql(&format!(
-        "CREATE USER 'exporter'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}';
-         GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@'127.0.0.1';"
-    ));
+    exporter_user(&db);
     let dir = tempfile::tempdir().unwrap();
     let cnf = dir.path().join("my.cnf");
     let section =

@@ -50,6 +50,23 @@ mod tests {
         String::from_utf8(w.finish()).unwrap()
     }
 
+    /// `run` of one family (no counters) renders as `want` in text, the same with the end marker in
+    /// OpenMetrics, and its chunk says its length right in both.
+    fn assert_renders(run: &EncodedRun, consts: Labels, want: &str) {
+        assert_eq!(render(run, &consts, Format::Text), want);
+        assert_eq!(
+            render(run, &consts, Format::OpenMetrics),
+            format!("{want}# EOF\n")
+        );
+        let consts = ConstLabels::new(consts);
+        let chunk = run.chunk(0, &consts);
+        for format in [Format::Text, Format::OpenMetrics] {
+            let mut out = BytesMut::new();
+            chunk.write_lines(&mut out, format, &mut Vec::new());
+            assert_eq!(out.len(), chunk.len(format));
+        }
+    }
+
     #[test]
     fn groups_sorts_and_adds_constant_labels() {
         let metrics = vec![
@@ -333,18 +350,7 @@ mod tests {
         ] {
             let enc = encode_collection(metrics.clone(), &consts).unwrap();
             assert_eq!(enc.series(), 10);
-            assert_eq!(render(&enc, &consts, Format::Text), want(text));
-            assert_eq!(
-                render(&enc, &consts, Format::OpenMetrics),
-                format!("{}# EOF\n", want(text))
-            );
-            let consts = ConstLabels::new(consts);
-            let chunk = enc.chunk(0, &consts);
-            for format in [Format::Text, Format::OpenMetrics] {
-                let mut out = BytesMut::new();
-                chunk.write_lines(&mut out, format, &mut Vec::new());
-                assert_eq!(out.len(), chunk.len(format));
-            }
+            assert_renders(&enc, consts, &want(text));
         }
         // A label-less histogram: its _sum and _count lines have no label set of their own.
         let bare =
@@ -385,18 +391,7 @@ mod tests {
                  latency_seconds{{{c}db=\"b\",quantile=\"0.99\"}} 0.5\n\
                  latency_seconds_sum{{{c}db=\"b\"}} 2.5\nlatency_seconds_count{{{c}db=\"b\"}} 40\n"
             );
-            assert_eq!(render(&enc, &consts, Format::Text), want);
-            assert_eq!(
-                render(&enc, &consts, Format::OpenMetrics),
-                format!("{want}# EOF\n")
-            );
-            let consts = ConstLabels::new(consts);
-            let chunk = enc.chunk(0, &consts);
-            for format in [Format::Text, Format::OpenMetrics] {
-                let mut out = BytesMut::new();
-                chunk.write_lines(&mut out, format, &mut Vec::new());
-                assert_eq!(out.len(), chunk.len(format));
-            }
+            assert_renders(&enc, consts, &want);
         }
         let bare = encode_collection(
             vec![Sample::summary("l", "L.", s(&[(95.0, 1.0)]))],
