@@ -165,7 +165,8 @@ impl Patroni {
             .expect("a running member");
         let mut command = Command::new("patronictl");
         command.arg("-c").arg(&member.config).args(args);
-        super::pg::as_postgres(&mut command, self.dir.path());
+        // The members' directory is theirs since they started; their servers are writing in it.
+        super::pg::as_postgres_user(&mut command);
         let out = command.output().expect("patronictl");
         format!(
             "{}{}",

@@ -54,12 +54,26 @@ pub(crate) fn as_postgres(command: &mut Command, dir: &Path) {
     if !is_root() {
         return;
     }
-    let status = Command::new("chown")
-        .args(["-R", "postgres:postgres"])
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "chown of {} failed", dir.display());
+    // A walk over a running server's directory can meet a file that goes before it is changed (a failure of
+    // that file only): walked again, it is not there to fail.
+    let chown = || {
+        Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!((0..3).any(|_| chown()), "chown of {} failed", dir.display());
+    as_postgres_user(command);
+}
+
+/// Runs `command` as `postgres` when the tests run as root, in a directory already given to it (a `chown
+/// -R` of a running server's directory can fail on a file that goes while it walks).
+pub(crate) fn as_postgres_user(command: &mut Command) {
+    if !is_root() {
+        return;
+    }
     use std::os::unix::process::CommandExt;
     let id = |flag: &str| -> u32 {
         let out = Command::new("id")
