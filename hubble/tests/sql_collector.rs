@@ -722,18 +722,8 @@ fn postgres_batches_fail_and_time_out_per_group() {
         assert_eq!(render(&c.unwrap()), ["last_v{} 3"]);
 
         let started = std::time::Instant::now();
-        // The group before the slow one has its answer as soon as its statement is done, not when the
-        // message is.
-        let first_timed = async {
-            let result = first.collect().await;
-            (result, started.elapsed())
-        };
-        let ((a, first_took), s, c) = tokio::join!(first_timed, slow.collect(), last.collect());
+        let (a, s, c) = tokio::join!(first.collect(), slow.collect(), last.collect());
         let took = started.elapsed();
-        assert!(
-            first_took < Duration::from_millis(1500),
-            "the first group waited {first_took:?} for the slow one"
-        );
         assert_eq!(render(&a.unwrap()), ["first_v{} 1"]);
         let s = s.unwrap_err().to_string();
         assert!(s.contains("statement timeout"), "{s}");

@@ -57,8 +57,7 @@ struct Request<DB: Database> {
     sql: &'static str,
     /// Sent with its `PREPARE` (with [`Batching::prepared`], on a connection that does not have it yet).
     prepare: bool,
-    /// Taken when answered: as soon as its statement's rows are in, not when the whole message is.
-    reply: Option<oneshot::Sender<Result<Vec<DB::Row>, sqlx::Error>>>,
+    reply: oneshot::Sender<Result<Vec<DB::Row>, sqlx::Error>>,
 }
 
 impl<DB: Database> Batcher<DB> {
@@ -91,16 +90,17 @@ impl<DB: Database> Batcher<DB> {
     }
 }
 
-/// How one message ended. Each statement that completed was answered as its rows came in.
-enum Sent {
+/// What one message returned, in order: each statement's rows, then how it ended.
+enum Sent<DB: Database> {
     /// Every statement answered.
-    Answered,
-    /// Statement `.0` failed with `.1`; the rest were not run.
-    Failed(usize, sqlx::Error),
-    /// Statement `.0` is to be sent again, prepared first (`.1`) or executed as it is; the rest were not run.
-    Unprepared(usize, bool),
-    /// Nothing more can be said: no connection or a broken one (with its error), the prefix or the suffix
-    /// failed.
+    Answered(Vec<Vec<DB::Row>>),
+    /// The statements before `.1` answered with `.0`; statement `.1` failed with `.2`; the rest were not run.
+    Failed(Vec<Vec<DB::Row>>, usize, sqlx::Error),
+    /// The statements before `.1` answered with `.0`; statement `.1` is to be sent again, prepared first
+    /// (`.2`) or executed as it is; the rest were not run.
+    Unprepared(Vec<Vec<DB::Row>>, usize, bool),
+    /// Nothing can be said of any statement: no connection or a broken one (with its error), the prefix or
+    /// the suffix failed.
     Lost(Option<sqlx::Error>),
 }
 
@@ -123,7 +123,7 @@ where
         if batcher.push(Request {
             sql,
             prepare: false,
-            reply: Some(reply),
+            reply,
         }) {
             let connections = self.clone();
             tokio::spawn(async move {
@@ -184,7 +184,7 @@ where
             }
             messages_left -= 1;
             let sent = match batching.timeout {
-                Some(t) => tokio::time::timeout(t, send(conn, batching, &mut requests))
+                Some(t) => tokio::time::timeout(t, send(conn, batching, &requests))
                     .await
                     .unwrap_or_else(|_| {
                         Sent::Lost(Some(sqlx::Error::Io(std::io::Error::new(
@@ -192,20 +192,44 @@ where
                             format!("no answer to {} statements within {t:?}", requests.len()),
                         ))))
                     }),
-                None => send(conn, batching, &mut requests).await,
+                None => send(conn, batching, &requests).await,
             };
-            // A statement found missing from the session (rather than one prepared already).
-            let (mut missing, mut lost) = (false, false);
             match sent {
-                Sent::Answered => {}
-                Sent::Failed(failed, error) => {
-                    if let Some(reply) = requests[failed].reply.take() {
-                        let _ = reply.send(Err(error));
+                Sent::Answered(rows) => {
+                    for (rows, request) in rows.into_iter().zip(requests.drain(..)) {
+                        let _ = request.reply.send(Ok(rows));
                     }
                 }
-                Sent::Unprepared(first, prepare) => {
-                    requests[first].prepare = prepare;
-                    missing = prepare;
+                Sent::Failed(rows, failed, error) => {
+                    let mut answered = requests.drain(..=failed);
+                    // Rows first: zip asks its first iterator first, and must not take the failed request.
+                    for (rows, request) in rows.into_iter().zip(answered.by_ref()) {
+                        let _ = request.reply.send(Ok(rows));
+                    }
+                    if let Some(request) = answered.next() {
+                        let _ = request.reply.send(Err(error));
+                    }
+                }
+                Sent::Unprepared(rows, first, prepare) => {
+                    for (rows, request) in rows.into_iter().zip(requests.drain(..first)) {
+                        let _ = request.reply.send(Ok(rows));
+                    }
+                    requests[0].prepare = prepare;
+                    if prepare {
+                        // Most often a new connection, which has none of them: ask which it lacks, so the
+                        // next message prepares them all rather than one per message (a thousand targets
+                        // starting together took a round trip per statement each).
+                        let lacking = match batching.timeout {
+                            Some(t) => tokio::time::timeout(t, lacking(conn, &requests))
+                                .await
+                                .unwrap_or(None),
+                            None => lacking(conn, &requests).await,
+                        };
+                        for (request, lacks) in requests.iter_mut().zip(lacking.unwrap_or_default())
+                        {
+                            request.prepare |= lacks;
+                        }
+                    }
                 }
                 Sent::Lost(error) => {
                     // The connection, not a statement: it is not used again. Where the error says the target
@@ -214,27 +238,8 @@ where
                     if let Some(error) = error {
                         requests = fail_all(requests, &error);
                     }
-                    lost = true;
+                    lease = None;
                 }
-            }
-            // The answered are done.
-            requests.retain(|r| r.reply.is_some());
-            if missing {
-                // Most often a new connection, which has none of them: ask which it lacks, so the next
-                // message prepares them all rather than one per message (a thousand targets starting
-                // together took a round trip per statement each).
-                let lacking = match batching.timeout {
-                    Some(t) => tokio::time::timeout(t, lacking(conn, &requests))
-                        .await
-                        .unwrap_or(None),
-                    None => lacking(conn, &requests).await,
-                };
-                for (request, lacks) in requests.iter_mut().zip(lacking.unwrap_or_default()) {
-                    request.prepare |= lacks;
-                }
-            }
-            if lost {
-                lease = None;
             }
         }
         if let Some(lease) = lease {
@@ -243,9 +248,7 @@ where
         // A batch that could not be sent: each on its own, with its own error.
         futures_util::future::join_all(requests.into_iter().map(|request| async move {
             let result = self.fetch_all(sqlx::raw_sql(request.sql)).await;
-            if let Some(reply) = request.reply {
-                let _ = reply.send(result);
-            }
+            let _ = request.reply.send(result);
         }))
         .await;
     }
@@ -255,45 +258,40 @@ where
 fn fail_all<DB: Database>(requests: Vec<Request<DB>>, error: &sqlx::Error) -> Vec<Request<DB>> {
     let mut rest = Vec::new();
     for request in requests {
-        match (same_error(error), request.reply) {
-            (Some(e), Some(reply)) => {
-                let _ = reply.send(Err(e));
+        match same_error(error) {
+            Some(e) => {
+                let _ = request.reply.send(Err(e));
             }
-            (None, reply) => rest.push(Request { reply, ..request }),
-            (Some(_), None) => {}
+            None => rest.push(request),
         }
     }
     rest
 }
 
-/// One message with `requests`' statements between the prefix and the suffix, on `conn`. Each request is
-/// answered as soon as its statement completes, so a group early in the message does not wait for the slow
-/// ones after it.
+/// One message with `requests`' statements between the prefix and the suffix, on `conn`.
 async fn send<DB>(
     conn: &mut DB::Connection,
     batching: &Batching,
-    requests: &mut [Request<DB>],
-) -> Sent
+    requests: &[Request<DB>],
+) -> Sent<DB>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     let (text, parts) = message(batching, requests);
+    let mut answered: Vec<Vec<DB::Row>> = Vec::with_capacity(requests.len());
     let mut rows = Vec::new();
     let mut completed = 0;
-    let mut answered = 0;
     let mut stream = sqlx::Executor::fetch_many(conn, sqlx::raw_sql(&text));
     loop {
         match stream.try_next().await {
             Ok(Some(sqlx::Either::Right(row))) => rows.push(row),
             Ok(Some(sqlx::Either::Left(_))) => {
                 // A statement's end: its rows are a request's answer, or nobody's.
-                let rows = std::mem::take(&mut rows);
-                if let Some(Part::Answer(i)) = parts.get(completed) {
-                    if let Some(reply) = requests[*i].reply.take() {
-                        let _ = reply.send(Ok(rows));
-                    }
-                    answered += 1;
+                if let Some(Part::Answer(_)) = parts.get(completed) {
+                    answered.push(std::mem::take(&mut rows));
+                } else {
+                    rows.clear();
                 }
                 completed += 1;
             }
@@ -304,11 +302,13 @@ where
                 return match (parts.get(completed), code.as_deref()) {
                     // Not prepared on this connection (a new one): prepared in the next message.
                     (Some(Part::Answer(i)), Some("26000")) if batching.prepared => {
-                        Sent::Unprepared(*i, true)
+                        Sent::Unprepared(answered, *i, true)
                     }
                     // Prepared already (by a message that failed after it): executed as it is.
-                    (Some(Part::Prepare(i)), Some("42P05")) => Sent::Unprepared(*i, false),
-                    (Some(Part::Answer(i) | Part::Prepare(i)), _) => Sent::Failed(*i, e),
+                    (Some(Part::Prepare(i)), Some("42P05")) => {
+                        Sent::Unprepared(answered, *i, false)
+                    }
+                    (Some(Part::Answer(i) | Part::Prepare(i)), _) => Sent::Failed(answered, *i, e),
                     // The prefix or the suffix: the message rolled back, the session as it was.
                     _ => {
                         tracing::debug!(error = %e, "batch frame failed");
@@ -320,8 +320,8 @@ where
         }
     }
     drop(stream);
-    if answered == requests.len() {
-        Sent::Answered
+    if answered.len() == requests.len() {
+        Sent::Answered(answered)
     } else {
         Sent::Lost(None)
     }
