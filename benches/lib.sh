@@ -43,8 +43,6 @@ scratch() {
 }
 cleanup() {
   set +e # everything is cleaned up, whatever already stopped
-  # KEEP_LOG=path: the exporter's log outlives the scratch directory.
-  [ -n "${KEEP_LOG:-}" ] && [ -f "$work/exporter.log" ] && cp "$work/exporter.log" "$KEEP_LOG"
   # shellcheck disable=SC2086
   [ -n "$pids" ] && kill $pids 2>/dev/null
   sleep 0.5

@@ -215,21 +215,6 @@ where
                         let _ = request.reply.send(Ok(rows));
                     }
                     requests[0].prepare = prepare;
-                    if prepare {
-                        // Most often a new connection, which has none of them: ask which it lacks, so the
-                        // next message prepares them all rather than one per message (a thousand targets
-                        // starting together took a round trip per statement each).
-                        let lacking = match batching.timeout {
-                            Some(t) => tokio::time::timeout(t, lacking(conn, &requests))
-                                .await
-                                .unwrap_or(None),
-                            None => lacking(conn, &requests).await,
-                        };
-                        for (request, lacks) in requests.iter_mut().zip(lacking.unwrap_or_default())
-                        {
-                            request.prepare |= lacks;
-                        }
-                    }
                 }
                 Sent::Lost(error) => {
                     // The connection, not a statement: it is not used again. Where the error says the target
@@ -325,38 +310,6 @@ where
     } else {
         Sent::Lost(None)
     }
-}
-
-/// Which of `requests`' statements `conn`'s session has not prepared (one message of one statement per
-/// request, each giving a row when its statement is missing); `None` when the question failed.
-async fn lacking<DB>(conn: &mut DB::Connection, requests: &[Request<DB>]) -> Option<Vec<bool>>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-{
-    let text = requests
-        .iter()
-        .map(|r| {
-            // A name is `hubble_` and hex digits: safe between quotes.
-            let name = statement_name(r.sql.trim().trim_end_matches(';'));
-            format!(
-                "SELECT 1 WHERE NOT EXISTS (SELECT FROM pg_prepared_statements WHERE name = '{name}')"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(";\n");
-    let mut lacks = Vec::with_capacity(requests.len());
-    let mut row = false;
-    let mut stream = sqlx::Executor::fetch_many(conn, sqlx::raw_sql(&text));
-    loop {
-        match stream.try_next().await {
-            Ok(Some(sqlx::Either::Right(_))) => row = true,
-            Ok(Some(sqlx::Either::Left(_))) => lacks.push(std::mem::take(&mut row)),
-            Ok(None) => break,
-            Err(_) => return None,
-        }
-    }
-    (lacks.len() == requests.len()).then_some(lacks)
 }
 
 /// Whose a statement of a message is.
