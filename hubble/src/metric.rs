@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 use crate::histogram::Histogram;
 use crate::summary::Summary;
@@ -58,40 +57,13 @@ impl fmt::Display for MetricKind {
 
 /// A set of labels, kept sorted by name so that equal sets compare equal whatever order they were built in.
 /// Ordered pair by pair, name then value.
-///
-/// A clone shares the pairs (a reference count): a row's samples all carry the row's labels, and copying
-/// them for each sample was the collection's largest source of allocations. Changing a shared set copies it
-/// first.
-#[derive(Clone, Default)]
-pub struct Labels(Option<Arc<Vec<Pair>>>);
-
-type Pair = (Cow<'static, str>, String);
-
-impl PartialEq for Labels {
-    fn eq(&self, other: &Self) -> bool {
-        self.pairs() == other.pairs()
-    }
-}
-
-impl Eq for Labels {}
-
-impl std::hash::Hash for Labels {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.pairs().hash(state);
-    }
-}
-
-impl fmt::Debug for Labels {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Labels").field(&self.pairs()).finish()
-    }
-}
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Labels(Vec<(Cow<'static, str>, String)>);
 
 impl Ord for Labels {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         use std::cmp::Ordering::Equal;
-        let (a, b) = (self.pairs(), other.pairs());
-        for ((a_name, a_value), (b_name, b_value)) in a.iter().zip(b) {
+        for ((a_name, a_value), (b_name, b_value)) in self.0.iter().zip(&other.0) {
             // Label names of one family are mostly the same `&'static str`: equal without reading them (a
             // run's sort compares them tens of thousands of times).
             let same_name = std::ptr::eq(a_name.as_ref(), b_name.as_ref());
@@ -105,7 +77,7 @@ impl Ord for Labels {
                 order => return order,
             }
         }
-        a.len().cmp(&b.len())
+        self.0.len().cmp(&other.0.len())
     }
 }
 
@@ -118,26 +90,24 @@ impl PartialOrd for Labels {
 impl Labels {
     /// An empty set.
     pub const fn new() -> Self {
-        Labels(None)
+        Labels(Vec::new())
     }
 
     /// An empty set with room for `n` labels.
     pub fn with_capacity(n: usize) -> Self {
-        Labels((n > 0).then(|| Arc::new(Vec::with_capacity(n))))
-    }
-
-    fn pairs(&self) -> &[Pair] {
-        self.0.as_deref().map_or(&[], Vec::as_slice)
+        Labels(Vec::with_capacity(n))
     }
 
     /// Sets `name` to `value`, replacing an earlier value of the same name.
     pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         let name = name.into();
         let value = value.into();
-        let pairs = Arc::make_mut(self.0.get_or_insert_with(Default::default));
-        match pairs.binary_search_by(|(n, _)| n.as_ref().cmp(name.as_ref())) {
-            Ok(i) => pairs[i].1 = value,
-            Err(i) => pairs.insert(i, (name, value)),
+        match self
+            .0
+            .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_ref()))
+        {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (name, value)),
         }
     }
 
@@ -149,11 +119,10 @@ impl Labels {
 
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let pairs = self.pairs();
-        pairs
+        self.0
             .binary_search_by(|(n, _)| n.as_ref().cmp(name))
             .ok()
-            .map(|i| pairs[i].1.as_str())
+            .map(|i| self.0[i].1.as_str())
     }
 
     /// Whether a label of this name is set.
@@ -163,19 +132,18 @@ impl Labels {
 
     /// Iterates `(name, value)` in name order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.pairs().iter().map(|(n, v)| (n.as_ref(), v.as_str()))
+        self.0.iter().map(|(n, v)| (n.as_ref(), v.as_str()))
     }
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.pairs().len()
+        self.0.len()
     }
 
     /// Whether `other` has the same label names (values aside).
     pub(crate) fn same_names(&self, other: &Labels) -> bool {
-        let (a, b) = (self.pairs(), other.pairs());
-        a.len() == b.len()
-            && a.iter().zip(b).all(|((a, _), (b, _))| {
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(&other.0).all(|((a, _), (b, _))| {
                 // A family's label names are mostly the same `&'static str`: equal without reading them.
                 std::ptr::eq(a.as_ref(), b.as_ref()) || a == b
             })
@@ -183,7 +151,7 @@ impl Labels {
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.pairs().is_empty()
+        self.0.is_empty()
     }
 }
 
