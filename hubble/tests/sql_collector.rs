@@ -704,6 +704,16 @@ async fn batched_connections(
 /// Groups due together go out in one message; a failing group fails alone and a slow one is cut by the
 /// server at the batch's timeout, while the groups after it are sent again and answer; the session's
 /// timeout is restored after each message.
+/// The server's log, and the batch messages in it (one `statement:` entry each, starting with the prefix
+/// that `batched_connections` sets).
+fn batch_messages(pg: &PgCluster) -> (String, usize) {
+    let log = std::fs::read_to_string(pg.dir().join("server.log")).unwrap();
+    let messages = log
+        .matches("statement: SET statement_timeout = 1000")
+        .count();
+    (log, messages)
+}
+
 #[test]
 fn postgres_batches_fail_and_time_out_per_group() {
     let pg = PgCluster::start(&["log_statement=all"]);
@@ -741,10 +751,7 @@ fn postgres_batches_fail_and_time_out_per_group() {
     });
     // In the server's log: each message is one `statement:` entry. The three runs sent three batches, and
     // after the broken and the slow statement the one statement left went again in a message of its own.
-    let log = std::fs::read_to_string(pg.dir().join("server.log")).unwrap();
-    let messages = log
-        .matches("statement: SET statement_timeout = 1000")
-        .count();
+    let (log, messages) = batch_messages(&pg);
     assert_eq!(messages, 5, "{log}");
     assert_eq!(log.matches("statement: SELECT").count(), 0, "{log}");
 }
@@ -779,13 +786,10 @@ fn postgres_batches_execute_statements_prepared_once_per_connection() {
         assert_eq!(sqlx::Row::get::<i64, _>(&prepared, 0), 2);
         connections.close().await;
     });
-    let log = std::fs::read_to_string(pg.dir().join("server.log")).unwrap();
+    let (log, messages) = batch_messages(&pg);
     // Ticks: the first finds neither statement prepared and prepares each as it finds it missing (three
     // messages); the next two are one message each (a statement prepared again would fail as existing and
     // cost more); the fourth finds the broken one missing, fails to prepare it, and sends the last again:
     // three. Two statements stay prepared (above).
-    let messages = log
-        .matches("statement: SET statement_timeout = 1000")
-        .count();
     assert_eq!(messages, 8, "{log}");
 }

@@ -169,20 +169,31 @@ impl Databases {
         }
     }
 
-    /// Closes `connections` and gives back their permit once they are closed. In a task of its own, so a
-    /// round cut short meanwhile does not let the permit go before.
+    /// Closes `connections` and gives back their permit once they are closed (a kept, idle connection).
     async fn retire(
         &self,
         connections: PgConnections,
         permit: OwnedSemaphorePermit,
     ) -> OwnedSemaphorePermit {
+        self.closing(connections, permit, tokio::time::Instant::now())
+            .await
+            .expect("closing does not panic")
+    }
+
+    /// Closes `connections` in a task of its own (a round cut short meanwhile does not let the permit go
+    /// early), and yields their permit once they are closed and `until` has come.
+    fn closing(
+        &self,
+        connections: PgConnections,
+        permit: OwnedSemaphorePermit,
+        until: tokio::time::Instant,
+    ) -> tokio::task::JoinHandle<OwnedSemaphorePermit> {
         let bound = self.connect_timeout;
         tokio::spawn(async move {
             connections.close_within(bound).await;
+            tokio::time::sleep_until(until).await;
             permit
         })
-        .await
-        .expect("closing does not panic")
     }
 
     /// Notes how `datname` fared in `collector`; logs when that changed.
@@ -275,14 +286,10 @@ impl Drop for Checkout<'_> {
             self.databases.kept.notify_waiters();
             return;
         }
-        let statement_timeout = self.databases.connect_timeout;
-        let until = tokio::time::Instant::now() + statement_timeout;
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                connections.close_within(statement_timeout).await;
-                tokio::time::sleep_until(until).await;
-                drop(permit);
-            });
+        // Outside a runtime (none to close it in) the connection just drops.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let until = tokio::time::Instant::now() + self.databases.connect_timeout;
+            drop(self.databases.closing(connections, permit, until));
         }
     }
 }
