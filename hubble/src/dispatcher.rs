@@ -445,11 +445,14 @@ impl<E: Exporter> Dispatcher<E> {
                     .filter_map(|h| live.get(h).map(|(s, _)| s.identity()))
                     .collect()
             };
-            for h in d.removed {
-                if let Some(exporter) = self.untrack(h) {
-                    self.registry.unregister(&*exporter).await;
-                    tracing::info!(exporter = exporter.as_base().name(), labels = %exporter.as_base().const_labels(), "target removed");
-                }
+            let removed: Vec<Arc<E>> = d
+                .removed
+                .into_iter()
+                .filter_map(|h| self.untrack(h))
+                .collect();
+            self.close_all(&removed).await;
+            for exporter in &removed {
+                tracing::info!(exporter = exporter.as_base().name(), labels = %exporter.as_base().const_labels(), "target removed");
             }
             let now = Instant::now();
             // Targets added together start as a crowd: their first runs spread out (`start_in_crowd`).
@@ -504,12 +507,20 @@ impl<E: Exporter> Dispatcher<E> {
                 }
             }
         }
-        let all: Vec<u64> = self.live_hashes().into_iter().collect();
-        for h in all {
-            if let Some(exporter) = self.untrack(h) {
-                self.registry.unregister(&*exporter).await;
-            }
-        }
+        let all: Vec<Arc<E>> = self
+            .live_hashes()
+            .into_iter()
+            .filter_map(|h| self.untrack(h))
+            .collect();
+        self.close_all(&all).await;
+    }
+
+    /// Unregisters and closes `exporters` together: each is cancelled at once, and the wait is the slowest
+    /// close, not their sum (one after another, a thousand targets whose server went away took minutes to
+    /// stop, collecting all the while).
+    async fn close_all(&self, exporters: &[Arc<E>]) {
+        futures_util::future::join_all(exporters.iter().map(|e| self.registry.unregister(&**e)))
+            .await;
     }
 }
 
@@ -518,7 +529,7 @@ mod tests {
     use super::*;
     use crate::collector::{CollectError, Collector};
     use crate::discovery::{Service, ServiceParams};
-    use crate::exporter::BaseExporter;
+    use crate::exporter::{BaseExporter, SlowToClose};
     use crate::metric::Sample;
     use crate::Format;
     use std::collections::BTreeMap;
@@ -676,6 +687,58 @@ mod tests {
         assert!(b.is_closed());
         assert!(d.targets().is_empty());
         assert!(!scrape(&registry).contains("t_up"));
+    }
+
+    // Paused clock: the time the closes take is exact.
+    #[tokio::test(start_paused = true)]
+    async fn targets_are_closed_together_when_they_leave_and_at_shutdown() {
+        let registry = Registry::new();
+        let named =
+            |range: std::ops::Range<i32>| range.map(|i| target(&format!("t{i}"), "x")).collect();
+        let src: Source = Arc::new(Mutex::new(Ok(named(0..20))));
+        let d = Arc::new(Dispatcher::<SlowToClose>::new(
+            Duration::from_millis(30),
+            "test",
+            registry.clone(),
+        ));
+        let closed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = || closed.load(std::sync::atomic::Ordering::SeqCst);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn({
+            let (d, src, cancel, closed) = (d.clone(), src.clone(), cancel.clone(), closed.clone());
+            async move {
+                let slow = |svc| {
+                    let closed = closed.clone();
+                    async move { factory(svc).await.map(|e| SlowToClose::new(e, closed)) }
+                };
+                d.manage(source(&src), slow, cancel).await
+            }
+        });
+        until("twenty targets", || d.targets().len() == 20).await;
+        let exporters: Vec<_> = d
+            .targets()
+            .iter()
+            .filter_map(|t| d.exporter(t.content_hash()))
+            .collect();
+        // Ten leave at once: one close's time, not ten (they were closed one after the other).
+        *src.lock().unwrap() = Ok(named(10..20));
+        let leaving = Instant::now();
+        until("ten targets", || d.targets().len() == 10).await;
+        while count() < 10 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let waited = leaving.elapsed();
+        assert!(waited < Duration::from_secs(3), "took {waited:?}");
+        // Shutdown: every exporter stops collecting at once, and the wait is the slowest close.
+        let stopping = Instant::now();
+        cancel.cancel();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(exporters.iter().all(|e| e.as_base().is_closed()));
+        task.await.unwrap();
+        let waited = stopping.elapsed();
+        assert!(waited < Duration::from_secs(3), "took {waited:?}");
+        assert_eq!(count(), 20);
+        assert!(d.targets().is_empty());
     }
 
     #[tokio::test]

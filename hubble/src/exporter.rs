@@ -603,6 +603,34 @@ pub trait Exporter: Send + Sync + 'static {
     }
 }
 
+/// An exporter whose close takes two seconds, as one whose server went away does (its pool waits for a
+/// connection that will not come back); `closed` counts the closes that finished. For tests of shutdown.
+#[cfg(test)]
+pub(crate) struct SlowToClose {
+    base: BaseExporter,
+    closed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[cfg(test)]
+impl SlowToClose {
+    pub(crate) fn new(base: BaseExporter, closed: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        SlowToClose { base, closed }
+    }
+}
+
+#[cfg(test)]
+impl Exporter for SlowToClose {
+    fn as_base(&self) -> &BaseExporter {
+        &self.base
+    }
+    async fn close(&self) {
+        self.base.close().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        self.closed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Exporter for BaseExporter {
     fn as_base(&self) -> &BaseExporter {
         self
