@@ -87,6 +87,74 @@ mod tests {
     }
 
     #[test]
+    fn rows_share_their_label_sets_across_families() {
+        // Three families of the same rows, as a query's columns give them; one short set stays inline.
+        let mut metrics = Vec::new();
+        for (table, n) in [("accounts", 1.0), ("orders", 2.0), ("t", 3.0)] {
+            for name in ["t_reads_total", "t_writes_total", "t_rows"] {
+                let kind = if name == "t_rows" {
+                    Sample::gauge
+                } else {
+                    Sample::counter
+                };
+                metrics.push(
+                    kind(name, "H.", n)
+                        .label("schemaname", "public")
+                        .label("relname", table),
+                );
+            }
+            metrics.push(Sample::gauge("t_short", "H.", n).label("r", table));
+        }
+        let consts = Labels::new().with("instance", "pg1");
+        let run = encode_collection(metrics.clone(), &consts).unwrap();
+        let mut want = String::new();
+        for (name, kind) in [
+            ("t_reads_total", "counter"),
+            ("t_rows", "gauge"),
+            ("t_short", "gauge"),
+            ("t_writes_total", "counter"),
+        ] {
+            want.push_str(&format!("# HELP {name} H.\n# TYPE {name} {kind}\n"));
+            for (table, n) in [("accounts", 1), ("orders", 2), ("t", 3)] {
+                let own = if name == "t_short" {
+                    format!("r=\"{table}\"")
+                } else {
+                    format!("relname=\"{table}\",schemaname=\"public\"")
+                };
+                want.push_str(&format!("{name}{{instance=\"pg1\",{own}}} {n}\n"));
+            }
+        }
+        assert_eq!(render(&run, &consts, Format::Text), want);
+        let om = render(&run, &consts, Format::OpenMetrics);
+        assert!(
+            om.contains(
+                "t_reads_total{instance=\"pg1\",relname=\"orders\",schemaname=\"public\"} 2\n"
+            ),
+            "{om}"
+        );
+        // Each chunk says its length right, with and without constant labels.
+        for consts in [consts.clone(), Labels::new()] {
+            let consts = ConstLabels::new(consts);
+            for i in 0..run.families.len() {
+                let chunk = run.chunk(i, &consts);
+                for format in [Format::Text, Format::OpenMetrics] {
+                    let mut out = BytesMut::new();
+                    chunk.write_lines(&mut out, format, &mut Vec::new());
+                    assert_eq!(out.len(), chunk.len(format));
+                }
+            }
+        }
+        assert_eq!(
+            render(&run, &Labels::new(), Format::Text),
+            want.replace("instance=\"pg1\",", "")
+        );
+        // Each long set is stored once: the three families' nine lines hold three copies, not nine.
+        let stored = String::from_utf8_lossy(&run.text);
+        assert_eq!(stored.matches("schemaname").count(), 3, "{stored}");
+        assert_eq!(stored.matches("r=\"").count(), 3, "{stored}");
+    }
+
+    #[test]
     fn families_group_by_name_whatever_the_names_storage() {
         // Rows of a group (families in a repeating order), then the same names as owned strings, label names
         // owned or static: the output is the reference order, by name then labels.

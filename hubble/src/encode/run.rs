@@ -59,6 +59,7 @@ impl EncodedRun {
         let f = &self.families[i];
         Chunk {
             meta: &f.meta,
+            run: &self.text,
             lines: &self.text[f.start as usize..],
             written: f.written as usize,
             series: f.series as usize,
@@ -100,6 +101,8 @@ impl ConstLabels {
 /// One family's lines from one collector, ready to write.
 pub(crate) struct Chunk<'a> {
     pub meta: &'a Arc<FamilyMeta>,
+    /// The run's whole buffer, where shared label sets are found.
+    run: &'a [u8],
     /// From the chunk's first line to the end of the run: `series` lines are the chunk's.
     pub(crate) lines: &'a [u8],
     pub(crate) written: usize,
@@ -158,7 +161,7 @@ impl Chunk<'_> {
             self.write_histogram_lines(out, head, plain);
             return;
         }
-        for line in lines(self.lines).take(self.series) {
+        for (line, rest) in lines(self.lines, self.run).take(self.series) {
             if self.prefix.is_empty() {
                 out.put_slice(&head[..plain]);
                 out.put_slice(line);
@@ -170,6 +173,7 @@ impl Chunk<'_> {
                 out.put_u8(b'}');
                 out.put_slice(line);
             }
+            out.put_slice(rest);
         }
     }
 }
@@ -178,7 +182,8 @@ impl Chunk<'_> {
     /// [`Chunk::write_lines`] for a histogram or summary: each stored line starts with the code of its name's
     /// suffix.
     fn write_histogram_lines(&self, out: &mut BytesMut, head: &[u8], plain: usize) {
-        for line in lines(self.lines).take(self.series) {
+        // Their lines are stored whole (`Stored`): `lines` gives nothing after them.
+        for (line, _) in lines(self.lines, self.run).take(self.series) {
             let Some((&code, line)) = line.split_first() else {
                 continue;
             };
@@ -205,35 +210,101 @@ pub(crate) const HISTOGRAM_SUFFIXES: [&[u8]; 4] = [b"_bucket", b"_sum", b"_count
 /// The code of a summary's quantile lines in [`HISTOGRAM_SUFFIXES`].
 const QUANTILE: u8 = 3;
 
-/// The stored lines of a chunk. Each is prefixed with its length (LEB128: one byte below 128), so a scrape
-/// finds line ends without scanning for them; scanning for them showed in profiles of large scrapes.
-pub(crate) fn lines(mut buf: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+/// The stored lines of a chunk, each as two parts to write one after the other; `run` is the run's whole
+/// buffer.
+///
+/// A line is stored whole after its length (LEB128: one byte below 128), so a scrape finds line ends without
+/// scanning for them (scanning showed in profiles of large scrapes); the second part is then empty. A line
+/// whose label set an earlier line of the run already stored is a zero length, then the length of its
+/// ` value\n`, where that label set starts in `run` and its length, then the ` value\n`: the rows of a query
+/// share their label sets across the query's families, and they were most of the cache (§2 of
+/// `docs/performance.md`).
+pub(crate) fn lines<'a>(
+    mut buf: &'a [u8],
+    run: &'a [u8],
+) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
     std::iter::from_fn(move || {
-        let (mut len, mut shift, mut i) = (0usize, 0, 0);
-        loop {
-            let b = *buf.get(i)?;
-            len |= usize::from(b & 0x7f) << shift;
-            i += 1;
-            if b < 0x80 {
-                break;
-            }
-            shift += 7;
+        let len = read_len(&mut buf)?;
+        if len > 0 {
+            let line = buf.get(..len)?;
+            buf = &buf[len..];
+            return Some((line, &[][..]));
         }
-        let line = buf.get(i..i + len)?;
-        buf = &buf[i + len..];
-        Some(line)
+        let rest = read_len(&mut buf)?;
+        let (at, labels) = (read_len(&mut buf)?, read_len(&mut buf)?);
+        let value = buf.get(..rest)?;
+        buf = &buf[rest..];
+        Some((run.get(at..at + labels)?, value))
     })
 }
 
-/// Appends `line` to `out`, after its length.
-pub(crate) fn push_line(out: &mut Vec<u8>, line: &[u8]) {
-    let mut len = line.len();
+/// Reads a LEB128 length off the front of `buf`.
+fn read_len(buf: &mut &[u8]) -> Option<usize> {
+    let (mut len, mut shift, mut i) = (0usize, 0, 0);
+    loop {
+        let b = *buf.get(i)?;
+        len |= usize::from(b & 0x7f) << shift;
+        i += 1;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    *buf = &buf[i..];
+    Some(len)
+}
+
+fn push_len(out: &mut Vec<u8>, mut len: usize) {
     while len >= 0x80 {
         out.push((len & 0x7f) as u8 | 0x80);
         len >>= 7;
     }
     out.push(len as u8);
+}
+
+/// Appends `line` to `out`, after its length.
+pub(crate) fn push_line(out: &mut Vec<u8>, line: &[u8]) {
+    push_len(out, line.len());
     out.extend_from_slice(line);
+}
+
+/// The label sets a run has stored whole, so later lines with the same set point at it ([`lines`]).
+#[derive(Default)]
+struct SharedLabels {
+    /// Where each set starts in the run's buffer and its length, by a hash of its bytes.
+    stored: HashMap<u64, (usize, usize), foldhash::fast::RandomState>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl SharedLabels {
+    /// Shorter sets are stored whole again: a reference costs about four bytes.
+    const MIN: usize = 12;
+
+    /// Appends `line`, whose first `labels` bytes are its label set, to `text`: pointing at an earlier copy
+    /// of that set when there is one.
+    fn push(&mut self, text: &mut Vec<u8>, line: &[u8], labels: usize) {
+        use std::hash::BuildHasher;
+        if labels < Self::MIN {
+            return push_line(text, line);
+        }
+        let set = &line[..labels];
+        let key = self.hasher.hash_one(set);
+        match self.stored.get(&key) {
+            Some(&(at, len)) if text.get(at..at + len) == Some(set) => {
+                text.push(0);
+                push_len(text, line.len() - labels);
+                push_len(text, at);
+                push_len(text, len);
+                text.extend_from_slice(&line[labels..]);
+            }
+            found => {
+                push_line(text, line);
+                if found.is_none() {
+                    self.stored.insert(key, (text.len() - line.len(), labels));
+                }
+            }
+        }
+    }
 }
 
 /// The end of an OpenMetrics exposition.
@@ -264,6 +335,7 @@ pub(crate) fn encode_collection(
     let mut text = Vec::with_capacity(metrics.len() * 24);
     let mut line = Vec::with_capacity(64);
     let mut chunks = Vec::new();
+    let mut shared = SharedLabels::default();
     // Offsets are u32 to keep chunk records small; a run of 4 GiB would be a useless scrape anyway.
     let offset = |n: usize| {
         u32::try_from(n).map_err(|_| {
@@ -331,8 +403,8 @@ pub(crate) fn encode_collection(
             }
             bare += u32::from(m.labels.is_empty());
             line.clear();
-            write_line(&mut line, &m.labels, m.value);
-            push_line(&mut text, &line);
+            let labels = write_line(&mut line, &m.labels, m.value);
+            shared.push(&mut text, &line, labels);
             written += line.len();
             series += 1;
         }

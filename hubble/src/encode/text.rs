@@ -23,7 +23,9 @@ pub(crate) fn write_sample(out: &mut Vec<u8>, name: &str, labels: &Labels, value
 }
 
 /// A sample line after its name: `{labels} value\n`, or ` value\n` without labels.
-pub(crate) fn write_line(out: &mut Vec<u8>, labels: &Labels, value: f64) {
+/// Returns how many bytes the label set took (none without labels).
+pub(crate) fn write_line(out: &mut Vec<u8>, labels: &Labels, value: f64) -> usize {
+    let start = out.len();
     if !labels.is_empty() {
         out.push(b'{');
         for (i, (n, v)) in labels.iter().enumerate() {
@@ -37,9 +39,11 @@ pub(crate) fn write_line(out: &mut Vec<u8>, labels: &Labels, value: f64) {
         }
         out.push(b'}');
     }
+    let labels = out.len() - start;
     out.push(b' ');
     write_value(out, value);
     out.push(b'\n');
+    labels
 }
 
 pub(crate) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
