@@ -173,7 +173,9 @@ impl Chunk<'_> {
                 out.put_u8(b'}');
                 out.put_slice(line);
             }
-            out.put_slice(rest);
+            if !rest.is_empty() {
+                out.put_slice(rest);
+            }
         }
     }
 }
@@ -216,7 +218,8 @@ const QUANTILE: u8 = 3;
 /// A line is stored whole after its length (LEB128: one byte below 128), so a scrape finds line ends without
 /// scanning for them (scanning showed in profiles of large scrapes); the second part is then empty. A line
 /// whose label set an earlier line of the run already stored is a zero length, then the length of its
-/// ` value\n`, where that label set starts in `run` and its length, then the ` value\n`: the rows of a query
+/// ` value\n` (one byte), where that label set starts in `run` (four bytes) and its length (two), then the
+/// ` value\n`: the rows of a query
 /// share their label sets across the query's families, and they were most of the cache (§2 of
 /// `docs/performance.md`).
 pub(crate) fn lines<'a>(
@@ -230,11 +233,17 @@ pub(crate) fn lines<'a>(
             buf = &buf[len..];
             return Some((line, &[][..]));
         }
-        let rest = read_len(&mut buf)?;
-        let (at, labels) = (read_len(&mut buf)?, read_len(&mut buf)?);
-        let value = buf.get(..rest)?;
-        buf = &buf[rest..];
-        Some((run.get(at..at + labels)?, value))
+        // Fixed widths after the marker: read without the length loop (this is the scrape's inner loop).
+        let (&rest, tail) = buf.split_first()?;
+        let (at, tail) = tail.split_first_chunk::<4>()?;
+        let (labels, tail) = tail.split_first_chunk::<2>()?;
+        let (value, tail) = tail.split_at_checked(usize::from(rest))?;
+        buf = tail;
+        let at = u32::from_le_bytes(*at) as usize;
+        Some((
+            run.get(at..at + usize::from(u16::from_le_bytes(*labels)))?,
+            value,
+        ))
     })
 }
 
@@ -284,17 +293,21 @@ impl SharedLabels {
     /// of that set when there is one.
     fn push(&mut self, text: &mut Vec<u8>, line: &[u8], labels: usize) {
         use std::hash::BuildHasher;
-        if labels < Self::MIN {
+        let value = line.len() - labels;
+        if labels < Self::MIN || labels > usize::from(u16::MAX) || value > usize::from(u8::MAX) {
             return push_line(text, line);
         }
         let set = &line[..labels];
         let key = self.hasher.hash_one(set);
         match self.stored.get(&key) {
-            Some(&(at, len)) if text.get(at..at + len) == Some(set) => {
+            Some(&(at, len))
+                if text.get(at..at + len) == Some(set) && u32::try_from(at).is_ok() =>
+            {
+                // Widths checked above.
                 text.push(0);
-                push_len(text, line.len() - labels);
-                push_len(text, at);
-                push_len(text, len);
+                text.push(value as u8);
+                text.extend_from_slice(&(at as u32).to_le_bytes());
+                text.extend_from_slice(&(len as u16).to_le_bytes());
                 text.extend_from_slice(&line[labels..]);
             }
             found => {
