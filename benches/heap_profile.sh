@@ -16,13 +16,9 @@ scratch heap
 throwaway_pg 10 $((N + 100))
 port=$(free_port)
 sd=$work/targets.yml
-python3 - "$sd" "$N" "$pgport" <<'PY'
-import sys
-path, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-with open(path, "w") as f:
-    f.write("".join(f"- targets: ['127.0.0.1:{port}']\n  labels: {{service: db, replica: 'r{i}', "
-                    f"__param_dbname: bench, __param_sslmode: disable}}\n" for i in range(n)))
-PY
+replicas "$sd" "$N"
+# From the scratch directory: heaptrack leaves a file named `0` in its working directory.
+cd "$work"
 heaptrack -o "$work/heap" "$bin" --discovery.file "$sd" --discovery.interval 5s --target.max-connections 1 \
   --collection.interval 15s --web.listen-address "127.0.0.1:$port" --log.level warn ${EXPORTER_ARGS:-} \
   >"$work/exporter.log" 2>&1 &

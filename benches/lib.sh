@@ -73,3 +73,16 @@ log_summary() {
 
 # sql ARGS...: psql as the superuser on the throwaway PostgreSQL, unaligned and quiet (give -d and -c).
 sql() { psql -h 127.0.0.1 -p "$pgport" -U postgres -X -q -At "$@"; }
+
+# replicas FILE N: a file_sd FILE of N targets, all the throwaway PostgreSQL (`pgport`), told apart by a
+# `replica` label; written beside FILE and moved in, so a watching exporter never reads half of it.
+replicas() {
+  python3 - "$1" "$2" "$pgport" <<'PY'
+import sys
+path, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path + ".tmp", "w") as f:
+    f.write("".join(f"- targets: ['127.0.0.1:{port}']\n  labels: {{service: db, replica: 'r{i}', "
+                    f"__param_dbname: bench, __param_sslmode: disable}}\n" for i in range(n)))
+PY
+  mv "$1.tmp" "$1"
+}

@@ -76,14 +76,7 @@ if [ -n "${PROBE:-}" ]; then
   exit 0
 fi
 
-python3 - "$sd" "$N" "$pgport" <<'PY'
-import sys
-path, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-with open(path + ".tmp", "w") as f:
-    f.write("".join(f"- targets: ['127.0.0.1:{port}']\n  labels: {{service: db, replica: 'r{i}', "
-                    f"__param_dbname: bench, __param_sslmode: disable}}\n" for i in range(n)))
-PY
-mv "$sd.tmp" "$sd"
+replicas "$sd" "$N"
 # AGAINST=path starts another build beside this one, on the same targets, for an A/B in one run (below).
 if [ -n "${AGAINST:-}" ]; then
   port_b=$(free_port)

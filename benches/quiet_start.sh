@@ -23,14 +23,7 @@ ready "http://127.0.0.1:$port/-/healthy"
   done
 ) >"$work/backends" &
 pids="$pids $!"
-python3 - "$sd" "$N" "$pgport" <<'PY'
-import os, sys
-path, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-with open(path + ".tmp", "w") as f:
-    f.write("".join(f"- targets: ['127.0.0.1:{port}']\n  labels: {{service: db, replica: 'r{i}', "
-                    f"__param_dbname: bench, __param_sslmode: disable}}\n" for i in range(n)))
-os.rename(path + ".tmp", path)
-PY
+replicas "$sd" "$N"
 start=$(date +%s.%N); all_up=
 while :; do
   now=$(date +%s.%N); elapsed=$(python3 -c "print(f'{$now - $start:.1f}')")
