@@ -4,7 +4,8 @@
 //! [`EncodedRun`]: one buffer of sample lines for the whole run, each family a range of it.
 //!
 //! A stored line holds neither the metric name nor the exporter's constant labels: it is `{own labels} value\n`
-//! (or ` value\n`), after the line's length. Name and constant labels are the same on every line of a chunk,
+//! (or ` value\n`), after the line's length; a label set that an earlier line of the run stored is a reference
+//! to that copy instead ([`lines`]). Name and constant labels are the same on every line of a chunk,
 //! and with many targets they are most of the bytes (`docs/performance.md` §2). A scrape splices them back in as
 //! it copies the lines ([`Chunk::write_lines`]), under one `# HELP`/`# TYPE` header per family (in the order
 //! and layout `body::Plan` gives).

@@ -219,9 +219,8 @@ const QUANTILE: u8 = 3;
 /// scanning for them (scanning showed in profiles of large scrapes); the second part is then empty. A line
 /// whose label set an earlier line of the run already stored is a zero length, then the length of its
 /// ` value\n` (one byte), where that label set starts in `run` (four bytes) and its length (two), then the
-/// ` value\n`: the rows of a query
-/// share their label sets across the query's families, and they were most of the cache (§2 of
-/// `docs/performance.md`).
+/// ` value\n`. A query's rows share their label sets across the query's families (one per column), and those
+/// copies were a third of the cache ("Memory per target" in `docs/performance.md`).
 pub(crate) fn lines<'a>(
     mut buf: &'a [u8],
     run: &'a [u8],
@@ -286,7 +285,7 @@ struct SharedLabels {
 }
 
 impl SharedLabels {
-    /// Shorter sets are stored whole again: a reference costs about four bytes.
+    /// Shorter sets are stored whole again: a reference takes seven bytes more than a line's length does.
     const MIN: usize = 12;
 
     /// Appends `line`, whose first `labels` bytes are its label set, to `text`: pointing at an earlier copy
