@@ -724,9 +724,7 @@ mod tests {
         *src.lock().unwrap() = Ok(named(10..20));
         let leaving = Instant::now();
         until("ten targets", || d.targets().len() == 10).await;
-        while count() < 10 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until("ten closed", || count() >= 10).await;
         let waited = leaving.elapsed();
         assert!(waited < Duration::from_secs(3), "took {waited:?}");
         // Shutdown: every exporter stops collecting at once, and the wait is the slowest close.

@@ -701,9 +701,6 @@ async fn batched_connections(
     })
 }
 
-/// Groups due together go out in one message; a failing group fails alone and a slow one is cut by the
-/// server at the batch's timeout, while the groups after it are sent again and answer; the session's
-/// timeout is restored after each message.
 /// The server's log, and the batch messages in it (one `statement:` entry each, starting with the prefix
 /// that `batched_connections` sets).
 fn batch_messages(pg: &PgCluster) -> (String, usize) {
@@ -714,6 +711,9 @@ fn batch_messages(pg: &PgCluster) -> (String, usize) {
     (log, messages)
 }
 
+/// Groups due together go out in one message; a failing group fails alone and a slow one is cut by the
+/// server at the batch's timeout, while the groups after it are sent again and answer; the session's
+/// timeout is restored after each message.
 #[test]
 fn postgres_batches_fail_and_time_out_per_group() {
     let pg = PgCluster::start(&["log_statement=all"]);

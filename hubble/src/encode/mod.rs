@@ -59,12 +59,18 @@ mod tests {
             render(run, &consts, Format::OpenMetrics),
             format!("{want}# EOF\n")
         );
-        let consts = ConstLabels::new(consts);
-        let chunk = run.chunk(0, &consts);
-        for format in [Format::Text, Format::OpenMetrics] {
-            let mut out = BytesMut::new();
-            chunk.write_lines(&mut out, format, &mut Vec::new());
-            assert_eq!(out.len(), chunk.len(format));
+        assert_lengths(run, &ConstLabels::new(consts));
+    }
+
+    /// Every chunk of `run` says its length right, as written with `consts`, in both formats.
+    fn assert_lengths(run: &EncodedRun, consts: &ConstLabels) {
+        for i in 0..run.families.len() {
+            let chunk = run.chunk(i, consts);
+            for format in [Format::Text, Format::OpenMetrics] {
+                let mut out = BytesMut::new();
+                chunk.write_lines(&mut out, format, &mut Vec::new());
+                assert_eq!(out.len(), chunk.len(format));
+            }
         }
     }
 
@@ -134,16 +140,8 @@ mod tests {
             "{om}"
         );
         // Each chunk says its length right, with and without constant labels.
-        for consts in [consts.clone(), Labels::new()] {
-            let consts = ConstLabels::new(consts);
-            for i in 0..run.families.len() {
-                let chunk = run.chunk(i, &consts);
-                for format in [Format::Text, Format::OpenMetrics] {
-                    let mut out = BytesMut::new();
-                    chunk.write_lines(&mut out, format, &mut Vec::new());
-                    assert_eq!(out.len(), chunk.len(format));
-                }
-            }
+        for consts in [ConstLabels::new(consts.clone()), ConstLabels::default()] {
+            assert_lengths(&run, &consts);
         }
         assert_eq!(
             render(&run, &Labels::new(), Format::Text),
@@ -251,14 +249,7 @@ mod tests {
         );
         // Lengths used to size bodies agree with what is written, with and without constant labels.
         for consts in [ConstLabels::new(consts.clone()), ConstLabels::default()] {
-            for i in 0..enc.families.len() {
-                let chunk = enc.chunk(i, &consts);
-                for format in [Format::Text, Format::OpenMetrics] {
-                    let mut out = BytesMut::new();
-                    chunk.write_lines(&mut out, format, &mut Vec::new());
-                    assert_eq!(out.len(), chunk.len(format));
-                }
-            }
+            assert_lengths(&enc, &consts);
         }
     }
 
