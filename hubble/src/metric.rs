@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::histogram::Histogram;
 use crate::summary::Summary;
@@ -57,13 +58,64 @@ impl fmt::Display for MetricKind {
 
 /// A set of labels, kept sorted by name so that equal sets compare equal whatever order they were built in.
 /// Ordered pair by pair, name then value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Labels(Vec<(Cow<'static, str>, String)>);
+///
+/// Cloning shares the set (a reference count): a derived group's row gives each of its value columns' samples
+/// the same labels, and the encoder writes a set it has seen in the run once
+/// (`docs/performance.md`, issue #27 item 3).
+#[derive(Clone, Default)]
+pub struct Labels(Option<Arc<Vec<Pair>>>);
+
+type Pair = (Cow<'static, str>, String);
+
+impl Labels {
+    fn pairs(&self) -> &[Pair] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The set's own pairs to change: copied first when shared.
+    fn pairs_mut(&mut self) -> &mut Vec<Pair> {
+        Arc::make_mut(self.0.get_or_insert_with(Default::default))
+    }
+
+    /// Where this set's pairs are stored: equal for clones of one set, while any of them lives.
+    pub(crate) fn shared_id(&self) -> Option<usize> {
+        self.0.as_ref().map(|p| Arc::as_ptr(p) as usize)
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Labels").field(&self.pairs()).finish()
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            _ => self.pairs() == other.pairs(),
+        }
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pairs().hash(state);
+    }
+}
 
 impl Ord for Labels {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         use std::cmp::Ordering::Equal;
-        for ((a_name, a_value), (b_name, b_value)) in self.0.iter().zip(&other.0) {
+        if let (Some(a), Some(b)) = (&self.0, &other.0) {
+            if Arc::ptr_eq(a, b) {
+                return Equal;
+            }
+        }
+        let (mine, theirs) = (self.pairs(), other.pairs());
+        for ((a_name, a_value), (b_name, b_value)) in mine.iter().zip(theirs) {
             // Label names of one family are mostly the same `&'static str`: equal without reading them (a
             // run's sort compares them tens of thousands of times).
             let same_name = std::ptr::eq(a_name.as_ref(), b_name.as_ref());
@@ -77,7 +129,7 @@ impl Ord for Labels {
                 order => return order,
             }
         }
-        self.0.len().cmp(&other.0.len())
+        mine.len().cmp(&theirs.len())
     }
 }
 
@@ -90,24 +142,22 @@ impl PartialOrd for Labels {
 impl Labels {
     /// An empty set.
     pub const fn new() -> Self {
-        Labels(Vec::new())
+        Labels(None)
     }
 
     /// An empty set with room for `n` labels.
     pub fn with_capacity(n: usize) -> Self {
-        Labels(Vec::with_capacity(n))
+        Labels((n > 0).then(|| Arc::new(Vec::with_capacity(n))))
     }
 
     /// Sets `name` to `value`, replacing an earlier value of the same name.
     pub fn insert(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         let name = name.into();
         let value = value.into();
-        match self
-            .0
-            .binary_search_by(|(n, _)| n.as_ref().cmp(name.as_ref()))
-        {
-            Ok(i) => self.0[i].1 = value,
-            Err(i) => self.0.insert(i, (name, value)),
+        let pairs = self.pairs_mut();
+        match pairs.binary_search_by(|(n, _)| n.as_ref().cmp(name.as_ref())) {
+            Ok(i) => pairs[i].1 = value,
+            Err(i) => pairs.insert(i, (name, value)),
         }
     }
 
@@ -119,10 +169,11 @@ impl Labels {
 
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        let pairs = self.pairs();
+        pairs
             .binary_search_by(|(n, _)| n.as_ref().cmp(name))
             .ok()
-            .map(|i| self.0[i].1.as_str())
+            .map(|i| pairs[i].1.as_str())
     }
 
     /// Whether a label of this name is set.
@@ -132,18 +183,19 @@ impl Labels {
 
     /// Iterates `(name, value)` in name order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.0.iter().map(|(n, v)| (n.as_ref(), v.as_str()))
+        self.pairs().iter().map(|(n, v)| (n.as_ref(), v.as_str()))
     }
 
     /// Number of labels.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.pairs().len()
     }
 
     /// Whether `other` has the same label names (values aside).
     pub(crate) fn same_names(&self, other: &Labels) -> bool {
-        self.0.len() == other.0.len()
-            && self.0.iter().zip(&other.0).all(|((a, _), (b, _))| {
+        let (mine, theirs) = (self.pairs(), other.pairs());
+        mine.len() == theirs.len()
+            && mine.iter().zip(theirs).all(|((a, _), (b, _))| {
                 // A family's label names are mostly the same `&'static str`: equal without reading them.
                 std::ptr::eq(a.as_ref(), b.as_ref()) || a == b
             })
@@ -151,7 +203,7 @@ impl Labels {
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.pairs().is_empty()
     }
 }
 
@@ -501,6 +553,29 @@ pub use hubble_names::{is_reserved_label_name, is_valid_label_name, is_valid_met
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clones_share_a_set_until_one_changes() {
+        let row = Labels::with_capacity(2).with("db", "app").with("table", "t");
+        let copy = row.clone();
+        assert_eq!(copy.shared_id(), row.shared_id());
+        // A change copies the set: the other clones keep theirs.
+        let changed = copy.clone().with("datname", "x");
+        assert_ne!(changed.shared_id(), row.shared_id());
+        assert_eq!(row.to_string(), "{db=\"app\",table=\"t\"}");
+        assert_eq!(copy, row);
+        assert_eq!(changed.get("datname"), Some("x"));
+        // Equal sets are equal whether or not they share storage, and an empty set however made.
+        assert_eq!(Labels::new().with("db", "app").with("table", "t"), row);
+        assert_eq!(Labels::with_capacity(3), Labels::new());
+        // A set emptied in place is the empty set, hash included.
+        use std::hash::BuildHasher;
+        let state = std::hash::RandomState::new();
+        let mut emptied = Labels::new().with("x", "1");
+        emptied.pairs_mut().clear();
+        assert_eq!(emptied, Labels::new());
+        assert_eq!(state.hash_one(&emptied), state.hash_one(Labels::new()));
+    }
 
     #[test]
     fn integers_floats_and_bools_convert() {

@@ -154,6 +154,57 @@ mod tests {
     }
 
     #[test]
+    fn a_rows_shared_label_set_encodes_as_separate_equal_sets_do() {
+        // As a derived group gives them: one set per row, cloned into each of its columns' samples; beside
+        // the same samples with a set built for each. A short set, a set with escapes, and a row whose set is
+        // also built apart (found by its bytes, then by its identity).
+        let rows = [
+            Labels::new()
+                .with("schemaname", "public")
+                .with("relname", "accounts"),
+            Labels::new().with("r", "t"),
+            Labels::new()
+                .with("schemaname", "odd \"name\"\n")
+                .with("relname", "x\\y"),
+        ];
+        let build = |shared: bool| {
+            let mut metrics = Vec::new();
+            for (i, row) in rows.iter().enumerate() {
+                for name in ["t_reads_total", "t_rows", "t_writes_total"] {
+                    let labels = if shared {
+                        row.clone()
+                    } else {
+                        row.iter().map(|(n, v)| (n.to_owned(), v)).collect()
+                    };
+                    let mut m = Sample::gauge(name, "H.", i as f64 + 0.5);
+                    m.labels = labels;
+                    metrics.push(m);
+                }
+            }
+            let mut apart = Sample::gauge("t_apart", "H.", 7.0);
+            apart.labels = rows[0].iter().map(|(n, v)| (n.to_owned(), v)).collect();
+            metrics.push(apart);
+            metrics
+        };
+        let consts = Labels::new().with("instance", "pg1");
+        let shared = encode_collection(build(true), &consts).unwrap();
+        let apart = encode_collection(build(false), &consts).unwrap();
+        assert_eq!(shared.text, apart.text);
+        let text = render(&shared, &consts, Format::Text);
+        assert_eq!(text, render(&apart, &consts, Format::Text));
+        assert!(
+            text.contains(
+                "t_rows{instance=\"pg1\",relname=\"x\\\\y\",schemaname=\"odd \\\"name\\\"\\n\"} 2.5\n"
+            ),
+            "{text}"
+        );
+        assert_lengths(&shared, &ConstLabels::new(consts));
+        let stored = String::from_utf8_lossy(&shared.text);
+        assert_eq!(stored.matches("accounts").count(), 1, "{stored}");
+        assert_eq!(stored.matches("r=\"t\"").count(), 3, "{stored}");
+    }
+
+    #[test]
     fn families_group_by_name_whatever_the_names_storage() {
         // Rows of a group (families in a repeating order), then the same names as owned strings, label names
         // owned or static: the output is the reference order, by name then labels.

@@ -281,6 +281,9 @@ pub(crate) fn push_line(out: &mut Vec<u8>, line: &[u8]) {
 struct SharedLabels {
     /// Where each set starts in the run's buffer and its length, by a hash of its bytes.
     stored: HashMap<u64, (usize, usize), foldhash::fast::RandomState>,
+    /// The same, by the identity of a shared [`Labels`] (a row's samples share theirs): a later line of that
+    /// set is a reference without its labels being written or hashed again.
+    by_id: HashMap<usize, (usize, usize), foldhash::fast::RandomState>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -288,13 +291,43 @@ impl SharedLabels {
     /// Shorter sets are stored whole again: a reference takes seven bytes more than a line's length does.
     const MIN: usize = 12;
 
+    /// Appends the line of `labels` and `value` to `text` (`line` is scratch space), pointing at an earlier
+    /// copy of its label set when there is one. Returns the bytes the line writes.
+    fn push_sample(
+        &mut self,
+        text: &mut Vec<u8>,
+        line: &mut Vec<u8>,
+        labels: &Labels,
+        value: f64,
+    ) -> usize {
+        line.clear();
+        let id = labels.shared_id();
+        if let Some(&(at, len)) = id.and_then(|id| self.by_id.get(&id)) {
+            line.push(b' ');
+            write_value(line, value);
+            line.push(b'\n');
+            if line.len() <= usize::from(u8::MAX) {
+                push_reference(text, line, at, len);
+                return len + line.len();
+            }
+            line.clear();
+        }
+        let set = write_line(line, labels, value);
+        let stored = self.push(text, line, set);
+        if let (Some(id), Some(at)) = (id, stored) {
+            self.by_id.insert(id, at);
+        }
+        line.len()
+    }
+
     /// Appends `line`, whose first `labels` bytes are its label set, to `text`: pointing at an earlier copy
-    /// of that set when there is one.
-    fn push(&mut self, text: &mut Vec<u8>, line: &[u8], labels: usize) {
+    /// of that set when there is one. Returns where the set is stored when lines may point at it.
+    fn push(&mut self, text: &mut Vec<u8>, line: &[u8], labels: usize) -> Option<(usize, usize)> {
         use std::hash::BuildHasher;
         let value = line.len() - labels;
         if labels < Self::MIN || labels > usize::from(u16::MAX) || value > usize::from(u8::MAX) {
-            return push_line(text, line);
+            push_line(text, line);
+            return None;
         }
         let set = &line[..labels];
         let key = self.hasher.hash_one(set);
@@ -302,21 +335,31 @@ impl SharedLabels {
             Some(&(at, len))
                 if text.get(at..at + len) == Some(set) && u32::try_from(at).is_ok() =>
             {
-                // Widths checked above.
-                text.push(0);
-                text.push(value as u8);
-                text.extend_from_slice(&(at as u32).to_le_bytes());
-                text.extend_from_slice(&(len as u16).to_le_bytes());
-                text.extend_from_slice(&line[labels..]);
+                push_reference(text, &line[labels..], at, len);
+                Some((at, len))
             }
             found => {
                 push_line(text, line);
-                if found.is_none() {
-                    self.stored.insert(key, (text.len() - line.len(), labels));
+                let at = (text.len() - line.len(), labels);
+                // A set stored beyond 4 GiB cannot be pointed at (the run is refused anyway).
+                if found.is_none() && u32::try_from(at.0).is_ok() {
+                    self.stored.insert(key, at);
+                    return Some(at);
                 }
+                None
             }
         }
     }
+}
+
+/// Appends a line whose label set is the `len` bytes at `at` of `text`, then its ` value\n` (at most 255
+/// bytes; `at` within u32 and `len` within u16, as [`SharedLabels::push`] checks).
+fn push_reference(text: &mut Vec<u8>, value: &[u8], at: usize, len: usize) {
+    text.push(0);
+    text.push(value.len() as u8);
+    text.extend_from_slice(&(at as u32).to_le_bytes());
+    text.extend_from_slice(&(len as u16).to_le_bytes());
+    text.extend_from_slice(value);
 }
 
 /// The end of an OpenMetrics exposition.
@@ -414,10 +457,7 @@ pub(crate) fn encode_collection(
                 continue;
             }
             bare += u32::from(m.labels.is_empty());
-            line.clear();
-            let labels = write_line(&mut line, &m.labels, m.value);
-            shared.push(&mut text, &line, labels);
-            written += line.len();
+            written += shared.push_sample(&mut text, &mut line, &m.labels, m.value);
             series += 1;
         }
         chunks.push(FamilyChunk {

@@ -47,14 +47,18 @@ pub(crate) fn write_line(out: &mut Vec<u8>, labels: &Labels, value: f64) -> usiz
 }
 
 pub(crate) fn escape_label_value(out: &mut Vec<u8>, v: &str) {
-    for b in v.bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            _ => out.push(b),
-        }
+    // Most values need no escape: copied in runs between the bytes that do.
+    let mut rest = v.as_bytes();
+    while let Some(i) = memchr::memchr3(b'\\', b'"', b'\n', rest) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(match rest[i] {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            _ => b"\\n",
+        });
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 pub(crate) fn escape_help(out: &mut impl BufMut, help: &str, format: Format) {
@@ -77,7 +81,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: f64) {
     } else if v.fract() == 0.0 && v.abs() < 9e18 {
         // Integral values (most counters) print without a fraction, as the Go client does.
         #[allow(clippy::cast_possible_truncation)]
-        let _ = write!(out, "{}", v as i64);
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
     } else {
         // Debug prints the shortest round-tripping form, with an exponent for very large or small values.
         let _ = write!(out, "{v:?}");
