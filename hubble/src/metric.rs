@@ -191,6 +191,13 @@ impl Labels {
         self.pairs().len()
     }
 
+    /// Whether `other` is a clone of this set (one storage, so equal), as a derived group's samples of one
+    /// row are: for code that changes every sample's labels alike and wants such samples to share the
+    /// changed set too (the encoder writes a shared set once per run).
+    pub fn is_clone_of(&self, other: &Labels) -> bool {
+        matches!((&self.0, &other.0), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+    }
+
     /// Whether `other` has the same label names (values aside).
     pub(crate) fn same_names(&self, other: &Labels) -> bool {
         let (mine, theirs) = (self.pairs(), other.pairs());
@@ -559,9 +566,11 @@ mod tests {
         let row = Labels::with_capacity(2).with("db", "app").with("table", "t");
         let copy = row.clone();
         assert_eq!(copy.shared_id(), row.shared_id());
+        assert!(copy.is_clone_of(&row) && !Labels::new().is_clone_of(&Labels::new()));
         // A change copies the set: the other clones keep theirs.
         let changed = copy.clone().with("datname", "x");
         assert_ne!(changed.shared_id(), row.shared_id());
+        assert!(!changed.is_clone_of(&row));
         assert_eq!(row.to_string(), "{db=\"app\",table=\"t\"}");
         assert_eq!(copy, row);
         assert_eq!(changed.get("datname"), Some("x"));

@@ -444,12 +444,20 @@ impl Collector for PerDatabase {
             let error = (!errors.is_empty()).then(|| errors.join("; "));
             let up = error.is_none();
             self.databases.record(&self.name, datname, error);
-            out.extend(metrics.into_iter().map(|m| {
+            // A row's samples share one label set: they share the one with `datname` too.
+            let mut last: Option<(hubble::Labels, hubble::Labels)> = None;
+            out.extend(metrics.into_iter().map(|mut m| {
                 if m.labels.contains("datname") {
-                    m
-                } else {
-                    m.label("datname", datname.clone())
+                    return m;
                 }
+                match &last {
+                    Some((was, now)) if was.is_clone_of(&m.labels) => m.labels = now.clone(),
+                    _ => {
+                        let now = m.labels.clone().with("datname", datname.clone());
+                        last = Some((std::mem::replace(&mut m.labels, now.clone()), now));
+                    }
+                }
+                m
             }));
             if self.report {
                 out.push(
