@@ -3,6 +3,8 @@
 # beside postgres_exporter's CPU per scrape with its default collectors, on one throwaway PostgreSQL.
 # Usage: benches/collection_cpu.sh [TABLES] [SECONDS]      (defaults 100 tables, 30 s)
 #        HUBBLE_ARGS='--no-collector.stat_user_tables' benches/collection_cpu.sh ...   (extra hubble flags)
+#        AGAINST=path benches/collection_cpu.sh ...   (also runs another build of the example beside, as a role
+#                                                   of its own, and prints it against this build: an A/B in one run)
 #        PROFILE=1 benches/collection_cpu.sh ...   (also samples hubble with `perf record` over the window and
 #                                                   prints where its CPU went, by function)
 #
@@ -17,7 +19,8 @@ TABLES=${1:-100}; SECS=${2:-30}
 built postgres_exporter
 scratch cpu
 throwaway_pg "$TABLES"
-sql -d bench -c "CREATE ROLE hubble_bench LOGIN SUPERUSER" -c "CREATE ROLE incumbent_bench LOGIN SUPERUSER"
+sql -d bench -c "CREATE ROLE hubble_bench LOGIN SUPERUSER" -c "CREATE ROLE incumbent_bench LOGIN SUPERUSER" \
+  -c "CREATE ROLE against_bench LOGIN SUPERUSER"
 hdsn="postgresql://hubble_bench@127.0.0.1:$pgport/bench?sslmode=disable"
 pdsn="postgresql://incumbent_bench@127.0.0.1:$pgport/bench?sslmode=disable"
 # The summed CPU ticks of a role's backends now, and their pids (a backend that ends within the window takes
@@ -42,12 +45,21 @@ hport=$(free_port); pport=$(free_port)
 hpid=$(start "$hport" "$bin" --dsn "$hdsn" --collection.interval 1s ${HUBBLE_ARGS:-} --log.level warn --web.listen-address)
 ppid=$(start "$pport" env DATA_SOURCE_NAME="$pdsn" prometheus-postgres-exporter --web.listen-address)
 pids="$hpid $ppid"
+if [ -n "${AGAINST:-}" ]; then
+  aport=$(free_port)
+  # shellcheck disable=SC2086
+  apid=$(start "$aport" "$AGAINST" --dsn "${hdsn/hubble_bench/against_bench}" --collection.interval 1s ${HUBBLE_ARGS:-} \
+    --log.level warn --web.listen-address)
+  pids="$pids $apid"
+  ready "http://127.0.0.1:$aport/metrics"
+fi
 ready "http://127.0.0.1:$hport/metrics"; ready "http://127.0.0.1:$pport/metrics"
 sleep 3
 curl -fsS -o /dev/null "http://127.0.0.1:$pport/metrics"
 sql -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
 h0=$(ticks "$hpid"); p0=$(ticks "$ppid")
 hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
+[ -n "${AGAINST:-}" ] && { a0=$(ticks "$apid"); ab0=$(backend_ticks against_bench); }
 if [ -n "${PROFILE:-}" ]; then
   needs linux-perf perf
   perf record -q -F 19999 -o "$work/perf.data" -p "$hpid" -- sleep "$SECS" 2>/dev/null &
@@ -58,6 +70,7 @@ for _ in $(seq "$SECS"); do
   sleep 1
 done
 h1=$(ticks "$hpid"); p1=$(ticks "$ppid")
+[ -n "${AGAINST:-}" ] && a1=$(ticks "$apid")
 if [ -n "${PROFILE:-}" ]; then
   wait "$perf_pid" || true
   # Where its samples fell: by library, then by function (self time; the release build keeps symbols).
@@ -66,6 +79,7 @@ if [ -n "${PROFILE:-}" ]; then
     cut -c1-150 | head -45 >&2
 fi
 hb1=$(backend_ticks hubble_bench); pb1=$(backend_ticks incumbent_bench)
+[ -n "${AGAINST:-}" ] && ab1=$(backend_ticks against_bench)
 statements() { sql -d bench -c "SELECT COALESCE(sum(s.calls), 0) || ' ' || round(COALESCE(sum(s.total_exec_time), 0)::numeric, 1)
                     FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '$1'"; }
 hst=$(statements hubble_bench); pst=$(statements incumbent_bench)
@@ -86,3 +100,14 @@ ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
 print(f"hubble / postgres_exporter: exporter CPU {ratio(h, p)}, backends' CPU {ratio(hb, pb)}, "
       f"statements {ratio(hc, pc)}, server execution time {ratio(hx, px)}")
 PY
+if [ -n "${AGAINST:-}" ]; then
+  python3 - "$a0" "$a1" "$ab0" "$ab1" "$h0" "$h1" "$hb0" "$hb1" "$hz" "$SECS" "$AGAINST" <<'PY'
+import sys
+a0, a1, ab0, ab1, h0, h1, hb0, hb1, hz, secs, path = sys.argv[1:]
+per = lambda x, y: (int(y) - int(x)) * 1000 / int(hz) / int(secs)
+a, ab, h, hb = per(a0, a1), per(ab0, ab1), per(h0, h1), per(hb0, hb1)
+ratio = lambda x, y: f"{x / y:.2f}" if y else "n/a"
+print(f"AGAINST {path}: exporter CPU {a:.2f} ms/s, backends' CPU {ab:.2f} ms/s; "
+      f"this build / AGAINST: exporter CPU {ratio(h, a)}, backends' CPU {ratio(hb, ab)}")
+PY
+fi

@@ -8,6 +8,7 @@
 # heaptrack's "leaked" bytes are exactly what was live then. Each allocation's stack is charged to the
 # innermost frame that names an owner (the cache, the collectors, the driver's connections, ...); the table
 # gives each owner's MB and KB per target. Heaptrack slows the process: a run of 300 targets takes ~3 min.
+# STACKS=FILE keeps the folded stacks (one live allocation site per line, its bytes last) for a closer look.
 . "$(dirname "$0")/lib.sh"
 needs "heaptrack" heaptrack heaptrack_print
 N=${1:-300}; SETTLE=${2:-60}
@@ -37,6 +38,7 @@ kill -9 "$exporter"
 wait "$pids" 2>/dev/null || true
 heaptrack_print -f "$work/heap.zst" --print-peaks 0 --print-allocators 0 --print-leaks 0 --print-temporary 0 \
   --print-histogram 0 -F "$work/stacks" --flamegraph-cost-type leaked >/dev/null
+[ -n "${STACKS:-}" ] && cp "$work/stacks" "$STACKS"
 printf '%-28s %s\n' "targets (pg_up 1)" "$N ($up)" "series" "$series"
 python3 - "$work/stacks" "$N" <<'PY'
 import sys, collections
