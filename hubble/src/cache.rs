@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::collector::CollectError;
-use crate::encode::{encode_collection, ConstLabels, EncodedRun};
-use crate::metric::{Labels, Sample};
+use crate::encode::{
+    encode_collection, encode_one_line_families, escape_label_value, intern, ConstLabels, EncodedRun,
+    FamilyMeta,
+};
+use crate::metric::Sample;
 use crate::targets::up::TargetTls;
 
 /// Health of one collector, as shown in self-metrics and on the landing page.
@@ -196,7 +199,7 @@ impl CollectorCache {
             Err(_) => {}
         }
         let health = entry.health.clone();
-        entry.health_families = health_families(&self.name, &health, self.const_labels.labels());
+        entry.health_families = health_families(&self.name, &health);
         drop(entry);
         self.version.fetch_add(1, Ordering::Release);
         (transition, health)
@@ -240,55 +243,144 @@ pub(crate) const SELF_METRICS: [&str; 5] = [
     "hubble_collector_not_applicable",
 ];
 
-fn health_families(name: &str, h: &CollectorHealth, const_labels: &Labels) -> EncodedRun {
+/// Help texts of [`SELF_METRICS`], in its order.
+const SELF_METRICS_HELP: [&str; 5] = [
+    "Whether the last run of the collector succeeded (1) or failed (0).",
+    "Duration of the last run of the collector in seconds.",
+    "Failed runs of the collector.",
+    "Unix time of the last successful run of the collector.",
+    "Present (1) while the collector does not apply to the target (version, role, extension).",
+];
+
+/// The family records of [`SELF_METRICS`], in its order: made once per process.
+fn self_metric_records() -> &'static [Arc<FamilyMeta>; 5] {
+    static RECORDS: std::sync::OnceLock<[Arc<FamilyMeta>; 5]> = std::sync::OnceLock::new();
+    RECORDS.get_or_init(|| {
+        std::array::from_fn(|i| {
+            let kind = if i == 2 {
+                crate::MetricKind::Counter
+            } else {
+                crate::MetricKind::Gauge
+            };
+            intern(SELF_METRICS[i], SELF_METRICS_HELP[i], kind).expect("valid names")
+        })
+    })
+}
+
+/// A collector's health as its self-metrics, each labelled with the collector's name. Encoded after every
+/// run, directly (a fixed shape: no sort, checks or maps). A constant label named `collector` is refused at
+/// registration.
+fn health_families(name: &str, h: &CollectorHealth) -> EncodedRun {
+    let records = self_metric_records();
+    let mut labels = Vec::with_capacity(name.len() + 14);
+    labels.extend_from_slice(b"{collector=\"");
+    escape_label_value(&mut labels, name);
+    labels.extend_from_slice(b"\"}");
+    let last_success = h.last_success.map(|t| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64()
+    });
+    // In name order: duration, errors, last success, not applicable, up. A collector that does not apply is
+    // neither up nor down.
+    let mut lines = Vec::with_capacity(4);
+    lines.push((&records[1], h.last_duration.as_secs_f64()));
+    lines.push((&records[2], h.errors_total as f64));
+    if let Some(t) = last_success {
+        lines.push((&records[3], t));
+    }
+    if h.not_applicable.is_some() {
+        lines.push((&records[4], 1.0));
+    } else {
+        lines.push((&records[0], if h.up { 1.0 } else { 0.0 }));
+    }
+    encode_one_line_families(&labels, &lines)
+}
+
+/// What [`health_families`] encodes, as samples: the reference it is tested against.
+#[cfg(test)]
+fn health_samples(name: &str, h: &CollectorHealth) -> Vec<Sample> {
     let mut metrics = Vec::new();
     if h.not_applicable.is_some() {
-        // Neither up nor down: the collector has nothing to collect on this target.
-        metrics.push(Sample::gauge(
-            SELF_METRICS[4],
-            "Present (1) while the collector does not apply to the target (version, role, extension).",
-            1.0,
-        ));
+        metrics.push(Sample::gauge(SELF_METRICS[4], SELF_METRICS_HELP[4], 1.0));
     } else {
         metrics.push(Sample::gauge(
             SELF_METRICS[0],
-            "Whether the last run of the collector succeeded (1) or failed (0).",
+            SELF_METRICS_HELP[0],
             if h.up { 1.0 } else { 0.0 },
         ));
     }
     metrics.extend([
         Sample::gauge(
             SELF_METRICS[1],
-            "Duration of the last run of the collector in seconds.",
+            SELF_METRICS_HELP[1],
             h.last_duration.as_secs_f64(),
         ),
-        Sample::counter(
-            SELF_METRICS[2],
-            "Failed runs of the collector.",
-            h.errors_total as f64,
-        ),
+        Sample::counter(SELF_METRICS[2], SELF_METRICS_HELP[2], h.errors_total as f64),
     ]);
     if let Some(t) = h.last_success {
         metrics.push(Sample::gauge(
             SELF_METRICS[3],
-            "Unix time of the last successful run of the collector.",
+            SELF_METRICS_HELP[3],
             t.duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs_f64(),
         ));
     }
-    let metrics = metrics
+    metrics
         .into_iter()
         .map(|m| m.label("collector", name.to_owned()))
-        .collect();
-    // Names and labels here are fixed and valid; a constant label named `collector` is refused at registration.
-    encode_collection(metrics, const_labels).unwrap_or_default()
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::encode::{FamilyWriter, Format};
+    use crate::metric::Labels;
+
+    #[test]
+    fn health_is_encoded_as_its_samples_would_be() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_569_001_629);
+        let states = [
+            CollectorHealth::default(),
+            CollectorHealth {
+                runs: 3,
+                up: true,
+                last_duration: Duration::from_nanos(4_216_157),
+                errors_total: 2,
+                last_success: Some(t),
+                ..CollectorHealth::default()
+            },
+            CollectorHealth {
+                runs: 1,
+                last_duration: Duration::from_secs(30),
+                errors_total: 1,
+                last_error: Some("timed out".into()),
+                ..CollectorHealth::default()
+            },
+            CollectorHealth {
+                runs: 9,
+                not_applicable: Some("needs v17.0 or later".into()),
+                last_success: Some(t),
+                ..CollectorHealth::default()
+            },
+        ];
+        for name in ["pg_stat_database", "", "odd \"name\"\\\n"] {
+            for h in &states {
+                let fast = health_families(name, h);
+                let reference = encode_collection(health_samples(name, h), &Labels::new()).unwrap();
+                assert_eq!(fast.text, reference.text, "{name:?} {h:?}");
+                let records = |r: &EncodedRun| {
+                    r.families
+                        .iter()
+                        .map(|f| (Arc::as_ptr(&f.meta), f.start, f.written, f.series, f.bare))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(records(&fast), records(&reference), "{name:?} {h:?}");
+            }
+        }
+    }
 
     fn text(cache: &CollectorCache, now: Instant) -> String {
         let snap = cache.snapshot(now);

@@ -34,6 +34,7 @@ use check::*;
 pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 #[allow(unused_imports)]
 use interner::*;
+pub(crate) use interner::intern;
 pub(crate) use prometheus_bridge::encode_prometheus_families;
 #[allow(unused_imports)]
 pub(crate) use run::*;

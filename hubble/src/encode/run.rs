@@ -474,6 +474,53 @@ pub(crate) fn encode_collection(
     })
 }
 
+/// Encodes families of one line each that share one label set (`labels`, its bytes as written: `{a="x"}`, or
+/// empty), given in name order, exactly as [`encode_collection`] would encode those samples, without its sort,
+/// checks and maps: for a collector's health, encoded again after each of its runs (a fixed shape that showed
+/// in profiles of collection as much as the runs' own samples).
+pub(crate) fn encode_one_line_families(labels: &[u8], lines: &[(&Arc<FamilyMeta>, f64)]) -> EncodedRun {
+    debug_assert!(lines.windows(2).all(|w| w[0].0.name < w[1].0.name));
+    let mut text = Vec::with_capacity(labels.len() + 12 * lines.len());
+    let mut value = Vec::with_capacity(32);
+    let mut chunks = Vec::with_capacity(lines.len());
+    // Where the set was stored whole, once it is (as `SharedLabels` decides for these widths).
+    let mut stored: Option<usize> = None;
+    let shareable = (SharedLabels::MIN..=usize::from(u16::MAX)).contains(&labels.len());
+    for &(meta, v) in lines {
+        value.clear();
+        value.push(b' ');
+        write_value(&mut value, v);
+        value.push(b'\n');
+        let start = text.len();
+        match stored {
+            Some(at) if value.len() <= usize::from(u8::MAX) => {
+                push_reference(&mut text, &value, at, labels.len());
+            }
+            _ => {
+                push_len(&mut text, labels.len() + value.len());
+                let at = text.len();
+                text.extend_from_slice(labels);
+                text.extend_from_slice(&value);
+                if shareable && value.len() <= usize::from(u8::MAX) && u32::try_from(at).is_ok() {
+                    stored.get_or_insert(at);
+                }
+            }
+        }
+        chunks.push(FamilyChunk {
+            meta: meta.clone(),
+            // A few lines of a few dozen bytes: far within u32.
+            start: start as u32,
+            written: (labels.len() + value.len()) as u32,
+            series: 1,
+            bare: u32::from(labels.is_empty()),
+        });
+    }
+    EncodedRun {
+        text: text.into(),
+        families: chunks.into(),
+    }
+}
+
 /// The indices of `rank`, grouped by rank in increasing order, each group in index order.
 fn by_rank(rank: &[u32]) -> Vec<u32> {
     let families = rank.iter().max().map_or(0, |&r| r as usize + 1);
