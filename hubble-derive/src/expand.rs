@@ -249,6 +249,8 @@ fn generate(c: &Container) -> TokenStream {
                 let mut labels = ::hubble::Labels::with_capacity(#n_labels);
                 #(#insert_labels)*
                 #(#insert_const)*
+                // The row's samples share one set (the encoder writes it once per run).
+                let labels = labels.shared();
                 #(#push_values)*
                 ::hubble::__private::Result::Ok(())
             }

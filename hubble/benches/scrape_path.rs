@@ -36,6 +36,28 @@ fn table_run(tables: usize) -> Vec<Sample> {
     out
 }
 
+/// The same run as a derived group gives it: one label set per table (row), shared by its 20 samples.
+fn table_rows(tables: usize) -> Vec<Sample> {
+    let names: Vec<String> = (0..20)
+        .map(|f| format!("pg_stat_user_tables_column_{f}"))
+        .collect();
+    let mut out = Vec::with_capacity(tables * 20);
+    for t in 0..tables {
+        let row = Labels::with_capacity(3)
+            .with("datname", "app")
+            .with("schemaname", "public")
+            .with("relname", format!("table_{t}"))
+            .shared();
+        for (f, name) in names.iter().enumerate() {
+            let mut sample =
+                Sample::counter(name.clone(), "Statistic of the table.", (t * f) as f64);
+            sample.labels = row.clone();
+            out.push(sample);
+        }
+    }
+    out
+}
+
 /// A `pg_settings`-like run: `n` families of one series each.
 fn settings_run(n: usize) -> Vec<Sample> {
     (0..n)
@@ -57,6 +79,13 @@ fn encoding(c: &mut Criterion) {
         g.bench_function(format!("{series} series"), |b| {
             b.iter_batched(
                 || table_run(tables),
+                |run| encode(run, &const_labels(1)).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(format!("{series} series, rows sharing their labels"), |b| {
+            b.iter_batched(
+                || table_rows(tables),
                 |run| encode(run, &const_labels(1)).unwrap(),
                 BatchSize::LargeInput,
             )

@@ -59,27 +59,74 @@ impl fmt::Display for MetricKind {
 /// A set of labels, kept sorted by name so that equal sets compare equal whatever order they were built in.
 /// Ordered pair by pair, name then value.
 ///
-/// Cloning shares the set (a reference count): a derived group's row gives each of its value columns' samples
-/// the same labels, and the encoder writes a set it has seen in the run once
-/// (`docs/performance.md`, issue #27 item 3).
-#[derive(Clone, Default)]
-pub struct Labels(Option<Arc<Vec<Pair>>>);
+/// A set is its own until [`shared`](Self::shared) is called; then its clones share it (a reference count)
+/// until one of them changes. A derived group shares each row's set among the samples of the row's value
+/// columns, and the encoder writes such a set once per run (`docs/performance.md`, issue #27 item 3).
+#[derive(Clone)]
+pub struct Labels(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Own(Vec<Pair>),
+    Shared(Arc<Vec<Pair>>),
+}
 
 type Pair = (Cow<'static, str>, String);
 
+impl Default for Labels {
+    fn default() -> Self {
+        Labels::new()
+    }
+}
+
 impl Labels {
     fn pairs(&self) -> &[Pair] {
-        self.0.as_deref().map_or(&[], Vec::as_slice)
+        match &self.0 {
+            Repr::Own(pairs) => pairs,
+            Repr::Shared(pairs) => pairs,
+        }
     }
 
     /// The set's own pairs to change: copied first when shared.
     fn pairs_mut(&mut self) -> &mut Vec<Pair> {
-        Arc::make_mut(self.0.get_or_insert_with(Default::default))
+        match &mut self.0 {
+            Repr::Own(pairs) => pairs,
+            Repr::Shared(pairs) => Arc::make_mut(pairs),
+        }
     }
 
-    /// Where this set's pairs are stored: equal for clones of one set, while any of them lives.
+    /// This set, its clones sharing it rather than each a copy: for a set that several samples carry (a
+    /// row's, given to each of its columns' samples). The encoder writes a shared set once per run.
+    ///
+    /// ```
+    /// use hubble::{Labels, Sample};
+    ///
+    /// let row = Labels::new().with("datname", "app").shared();
+    /// let reads = Sample::counter("reads_total", "Reads.", 3.0);
+    /// let writes = Sample::counter("writes_total", "Writes.", 1.0);
+    /// let samples: Vec<Sample> = [reads, writes]
+    ///     .into_iter()
+    ///     .map(|mut s| {
+    ///         s.labels = row.clone();
+    ///         s
+    ///     })
+    ///     .collect();
+    /// assert!(samples[0].labels.is_clone_of(&samples[1].labels));
+    /// ```
+    pub fn shared(self) -> Labels {
+        match self.0 {
+            Repr::Own(pairs) if !pairs.is_empty() => Labels(Repr::Shared(Arc::new(pairs))),
+            repr => Labels(repr),
+        }
+    }
+
+    /// Where this set's pairs are stored, when other clones of it live: equal for those clones. `None` for a
+    /// set of its own (the encoder then spares itself the lookup).
     pub(crate) fn shared_id(&self) -> Option<usize> {
-        self.0.as_ref().map(|p| Arc::as_ptr(p) as usize)
+        match &self.0 {
+            Repr::Shared(p) if Arc::strong_count(p) > 1 => Some(Arc::as_ptr(p) as usize),
+            _ => None,
+        }
     }
 }
 
@@ -92,7 +139,7 @@ impl fmt::Debug for Labels {
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
-            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            (Repr::Shared(a), Repr::Shared(b)) if Arc::ptr_eq(a, b) => true,
             _ => self.pairs() == other.pairs(),
         }
     }
@@ -109,7 +156,7 @@ impl std::hash::Hash for Labels {
 impl Ord for Labels {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         use std::cmp::Ordering::Equal;
-        if let (Some(a), Some(b)) = (&self.0, &other.0) {
+        if let (Repr::Shared(a), Repr::Shared(b)) = (&self.0, &other.0) {
             if Arc::ptr_eq(a, b) {
                 return Equal;
             }
@@ -142,12 +189,12 @@ impl PartialOrd for Labels {
 impl Labels {
     /// An empty set.
     pub const fn new() -> Self {
-        Labels(None)
+        Labels(Repr::Own(Vec::new()))
     }
 
     /// An empty set with room for `n` labels.
     pub fn with_capacity(n: usize) -> Self {
-        Labels((n > 0).then(|| Arc::new(Vec::with_capacity(n))))
+        Labels(Repr::Own(Vec::with_capacity(n)))
     }
 
     /// Sets `name` to `value`, replacing an earlier value of the same name.
@@ -191,11 +238,11 @@ impl Labels {
         self.pairs().len()
     }
 
-    /// Whether `other` is a clone of this set (one storage, so equal), as a derived group's samples of one
-    /// row are: for code that changes every sample's labels alike and wants such samples to share the
+    /// Whether `other` is a clone of this [`shared`](Self::shared) set (one storage, so equal), as a derived
+    /// group's samples of one row are: for code that changes every sample's labels alike and wants such samples to share the
     /// changed set too (the encoder writes a shared set once per run).
     pub fn is_clone_of(&self, other: &Labels) -> bool {
-        matches!((&self.0, &other.0), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+        matches!((&self.0, &other.0), (Repr::Shared(a), Repr::Shared(b)) if Arc::ptr_eq(a, b))
     }
 
     /// Whether `other` has the same label names (values aside).
@@ -563,7 +610,10 @@ mod tests {
 
     #[test]
     fn clones_share_a_set_until_one_changes() {
-        let row = Labels::with_capacity(2).with("db", "app").with("table", "t");
+        let own = Labels::with_capacity(2).with("db", "app").with("table", "t");
+        // A set of its own is copied by a clone.
+        assert!(!own.clone().is_clone_of(&own) && own.shared_id().is_none());
+        let row = own.shared();
         let copy = row.clone();
         assert_eq!(copy.shared_id(), row.shared_id());
         assert!(copy.is_clone_of(&row) && !Labels::new().is_clone_of(&Labels::new()));

@@ -476,6 +476,8 @@ impl Collector for CustomCollector {
                 };
                 labels.insert(c.name.clone(), v);
             }
+            // The row's samples share one set.
+            let labels = labels.shared();
             for c in &self.query.columns {
                 let (kind, value) = match &c.usage {
                     Usage::Label | Usage::Discard => continue,

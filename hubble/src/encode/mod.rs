@@ -167,7 +167,8 @@ mod tests {
             Labels::new()
                 .with("schemaname", "odd \"name\"\n")
                 .with("relname", "x\\y"),
-        ];
+        ]
+        .map(Labels::shared);
         let build = |shared: bool| {
             let mut metrics = Vec::new();
             for (i, row) in rows.iter().enumerate() {
@@ -188,7 +189,9 @@ mod tests {
             metrics
         };
         let consts = Labels::new().with("instance", "pg1");
-        let shared = encode_collection(build(true), &consts).unwrap();
+        let samples = build(true);
+        assert!(samples[0].labels.is_clone_of(&samples[2].labels));
+        let shared = encode_collection(samples, &consts).unwrap();
         let apart = encode_collection(build(false), &consts).unwrap();
         assert_eq!(shared.text, apart.text);
         let text = render(&shared, &consts, Format::Text);
