@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::collector::CollectError;
 use crate::encode::{
-    encode_collection, encode_one_line_families, escape_label_value, intern, ConstLabels, EncodedRun,
-    FamilyMeta,
+    encode_collection, encode_one_line_families, escape_label_value, intern, ConstLabels,
+    EncodedRun, FamilyMeta,
 };
 use crate::metric::Sample;
 use crate::targets::up::TargetTls;

@@ -610,7 +610,9 @@ mod tests {
 
     #[test]
     fn clones_share_a_set_until_one_changes() {
-        let own = Labels::with_capacity(2).with("db", "app").with("table", "t");
+        let own = Labels::with_capacity(2)
+            .with("db", "app")
+            .with("table", "t");
         // A set of its own is copied by a clone.
         assert!(!own.clone().is_clone_of(&own) && own.shared_id().is_none());
         let row = own.shared();

@@ -478,7 +478,10 @@ pub(crate) fn encode_collection(
 /// empty), given in name order, exactly as [`encode_collection`] would encode those samples, without its sort,
 /// checks and maps: for a collector's health, encoded again after each of its runs (a fixed shape that showed
 /// in profiles of collection as much as the runs' own samples).
-pub(crate) fn encode_one_line_families(labels: &[u8], lines: &[(&Arc<FamilyMeta>, f64)]) -> EncodedRun {
+pub(crate) fn encode_one_line_families(
+    labels: &[u8],
+    lines: &[(&Arc<FamilyMeta>, f64)],
+) -> EncodedRun {
     debug_assert!(lines.windows(2).all(|w| w[0].0.name < w[1].0.name));
     let mut text = Vec::with_capacity(labels.len() + 12 * lines.len());
     let mut value = Vec::with_capacity(32);
