@@ -120,6 +120,11 @@ impl Labels {
         }
     }
 
+    /// Whether this set was [`shared`](Self::shared): its clones share it.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Repr::Shared(_))
+    }
+
     /// Where this set's pairs are stored, when other clones of it live: equal for those clones. `None` for a
     /// set of its own (the encoder then spares itself the lookup).
     pub(crate) fn shared_id(&self) -> Option<usize> {
@@ -238,9 +243,9 @@ impl Labels {
         self.pairs().len()
     }
 
-    /// Whether `other` is a clone of this [`shared`](Self::shared) set (one storage, so equal), as a derived
-    /// group's samples of one row are: for code that changes every sample's labels alike and wants such samples to share the
-    /// changed set too (the encoder writes a shared set once per run).
+    /// Whether `other` is a clone of this [`shared`](Self::shared) set (one storage, so equal), as the
+    /// samples of a derived group's row are: for code that changes every sample's labels alike and wants
+    /// such samples to share the changed set too (the encoder writes a shared set once per run).
     pub fn is_clone_of(&self, other: &Labels) -> bool {
         matches!((&self.0, &other.0), (Repr::Shared(a), Repr::Shared(b)) if Arc::ptr_eq(a, b))
     }
@@ -614,8 +619,9 @@ mod tests {
             .with("db", "app")
             .with("table", "t");
         // A set of its own is copied by a clone.
-        assert!(!own.clone().is_clone_of(&own) && own.shared_id().is_none());
+        assert!(!own.clone().is_clone_of(&own) && own.shared_id().is_none() && !own.is_shared());
         let row = own.shared();
+        assert!(row.is_shared());
         let copy = row.clone();
         assert_eq!(copy.shared_id(), row.shared_id());
         assert!(copy.is_clone_of(&row) && !Labels::new().is_clone_of(&Labels::new()));

@@ -450,10 +450,14 @@ impl Collector for PerDatabase {
                 if m.labels.contains("datname") {
                     return m;
                 }
+                if !m.labels.is_shared() {
+                    m.labels.insert("datname", datname.clone());
+                    return m;
+                }
                 match &last {
                     Some((was, now)) if was.is_clone_of(&m.labels) => m.labels = now.clone(),
                     _ => {
-                        let now = m.labels.clone().with("datname", datname.clone());
+                        let now = m.labels.clone().with("datname", datname.clone()).shared();
                         last = Some((std::mem::replace(&mut m.labels, now.clone()), now));
                     }
                 }

@@ -474,10 +474,10 @@ pub(crate) fn encode_collection(
     })
 }
 
-/// Encodes families of one line each that share one label set (`labels`, its bytes as written: `{a="x"}`, or
-/// empty), given in name order, exactly as [`encode_collection`] would encode those samples, without its sort,
-/// checks and maps: for a collector's health, encoded again after each of its runs (a fixed shape that showed
-/// in profiles of collection as much as the runs' own samples).
+/// Encodes families of one line each that share one label set (`labels`, its bytes as written: `{a="x"}`,
+/// or empty), given in name order, exactly as [`encode_collection`] would encode those samples, without its
+/// sort, checks and maps: for a collector's health, encoded again after each of its runs (a fixed shape that
+/// showed in profiles of collection as much as the runs' own samples).
 pub(crate) fn encode_one_line_families(
     labels: &[u8],
     lines: &[(&Arc<FamilyMeta>, f64)],
