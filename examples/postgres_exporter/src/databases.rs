@@ -444,25 +444,7 @@ impl Collector for PerDatabase {
             let error = (!errors.is_empty()).then(|| errors.join("; "));
             let up = error.is_none();
             self.databases.record(&self.name, datname, error);
-            // A row's samples share one label set: they share the one with `datname` too.
-            let mut last: Option<(hubble::Labels, hubble::Labels)> = None;
-            out.extend(metrics.into_iter().map(|mut m| {
-                if m.labels.contains("datname") {
-                    return m;
-                }
-                if !m.labels.is_shared() {
-                    m.labels.insert("datname", datname.clone());
-                    return m;
-                }
-                match &last {
-                    Some((was, now)) if was.is_clone_of(&m.labels) => m.labels = now.clone(),
-                    _ => {
-                        let now = m.labels.clone().with("datname", datname.clone()).shared();
-                        last = Some((std::mem::replace(&mut m.labels, now.clone()), now));
-                    }
-                }
-                m
-            }));
+            out.extend(with_datname(metrics, datname));
             if self.report {
                 out.push(
                     Sample::gauge(DATABASE_UP, DATABASE_UP_HELP, if up { 1.0 } else { 0.0 })
@@ -474,9 +456,67 @@ impl Collector for PerDatabase {
     }
 }
 
+/// `metrics` with `datname` added where they lack it. A row's samples share one label set: they share the one
+/// with `datname` too (the encoder writes a shared set once per run); a set of its own gets it in place.
+fn with_datname(metrics: Vec<Sample>, datname: &str) -> impl Iterator<Item = Sample> + '_ {
+    let mut last: Option<(hubble::Labels, hubble::Labels)> = None;
+    metrics.into_iter().map(move |mut m| {
+        if m.labels.contains("datname") {
+            return m;
+        }
+        if !m.labels.is_shared() {
+            m.labels.insert("datname", datname.to_owned());
+            return m;
+        }
+        match &last {
+            Some((was, now)) if was.is_clone_of(&m.labels) => m.labels = now.clone(),
+            _ => {
+                let now = m.labels.clone().with("datname", datname).shared();
+                last = Some((std::mem::replace(&mut m.labels, now.clone()), now));
+            }
+        }
+        m
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datname_joins_each_set_and_rows_keep_sharing_theirs() {
+        let row = |t: &str| hubble::Labels::new().with("relname", t.to_owned()).shared();
+        let (a, b) = (row("a"), row("b"));
+        let sample = |labels: &hubble::Labels, name: &'static str| {
+            let mut s = Sample::gauge(name, "H.", 1.0);
+            s.labels = labels.clone();
+            s
+        };
+        let metrics = vec![
+            sample(&a, "x"),
+            sample(&a, "y"),
+            sample(&b, "x"),
+            sample(&b, "y"),
+            Sample::gauge("own", "H.", 1.0).label("k", "v"),
+            Sample::gauge("named", "H.", 1.0).label("datname", "other"),
+        ];
+        let out: Vec<Sample> = with_datname(metrics, "app").collect();
+        let shown: Vec<String> = out.iter().map(|m| m.labels.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                r#"{datname="app",relname="a"}"#,
+                r#"{datname="app",relname="a"}"#,
+                r#"{datname="app",relname="b"}"#,
+                r#"{datname="app",relname="b"}"#,
+                r#"{datname="app",k="v"}"#,
+                r#"{datname="other"}"#,
+            ]
+        );
+        assert!(out[0].labels.is_clone_of(&out[1].labels));
+        assert!(out[2].labels.is_clone_of(&out[3].labels));
+        assert!(!out[1].labels.is_clone_of(&out[2].labels));
+    }
 
     #[test]
     fn filters_and_budget() {
