@@ -291,6 +291,12 @@ impl SharedLabels {
     /// Shorter sets are stored whole again: a reference takes seven bytes more than a line's length does.
     const MIN: usize = 12;
 
+    /// Whether a line of a `labels`-byte set and a `value`-byte ` value\n` may point at a stored copy of its
+    /// set: the reference's widths (u16 set length, u8 value length), and sets long enough to be worth it.
+    fn referable(labels: usize, value: usize) -> bool {
+        (Self::MIN..=usize::from(u16::MAX)).contains(&labels) && value <= usize::from(u8::MAX)
+    }
+
     /// Appends the line of `labels` and `value` to `text` (`line` is scratch space), pointing at an earlier
     /// copy of its label set when there is one. Returns the bytes the line writes.
     fn push_sample(
@@ -306,7 +312,7 @@ impl SharedLabels {
             line.push(b' ');
             write_value(line, value);
             line.push(b'\n');
-            if line.len() <= usize::from(u8::MAX) {
+            if Self::referable(len, line.len()) {
                 push_reference(text, line, at, len);
                 return len + line.len();
             }
@@ -325,7 +331,7 @@ impl SharedLabels {
     fn push(&mut self, text: &mut Vec<u8>, line: &[u8], labels: usize) -> Option<(usize, usize)> {
         use std::hash::BuildHasher;
         let value = line.len() - labels;
-        if labels < Self::MIN || labels > usize::from(u16::MAX) || value > usize::from(u8::MAX) {
+        if !Self::referable(labels, value) {
             push_line(text, line);
             return None;
         }
@@ -486,9 +492,8 @@ pub(crate) fn encode_one_line_families(
     let mut text = Vec::with_capacity(labels.len() + 12 * lines.len());
     let mut value = Vec::with_capacity(32);
     let mut chunks = Vec::with_capacity(lines.len());
-    // Where the set was stored whole, once it is (as `SharedLabels` decides for these widths).
+    // Where the set was stored whole, once it is (by `SharedLabels`' rule).
     let mut stored: Option<usize> = None;
-    let shareable = (SharedLabels::MIN..=usize::from(u16::MAX)).contains(&labels.len());
     for &(meta, v) in lines {
         value.clear();
         value.push(b' ');
@@ -496,7 +501,7 @@ pub(crate) fn encode_one_line_families(
         value.push(b'\n');
         let start = text.len();
         match stored {
-            Some(at) if value.len() <= usize::from(u8::MAX) => {
+            Some(at) if SharedLabels::referable(labels.len(), value.len()) => {
                 push_reference(&mut text, &value, at, labels.len());
             }
             _ => {
@@ -504,7 +509,7 @@ pub(crate) fn encode_one_line_families(
                 let at = text.len();
                 text.extend_from_slice(labels);
                 text.extend_from_slice(&value);
-                if shareable && value.len() <= usize::from(u8::MAX) && u32::try_from(at).is_ok() {
+                if SharedLabels::referable(labels.len(), value.len()) && u32::try_from(at).is_ok() {
                     stored.get_or_insert(at);
                 }
             }
