@@ -6,7 +6,8 @@
 #        AGAINST=path benches/collection_cpu.sh ...   (also runs another build of the example beside, as a role
 #                                                   of its own, and prints it against this build: an A/B in one run)
 #        PROFILE=1 benches/collection_cpu.sh ...   (also samples hubble with `perf record` over the window and
-#                                                   prints where its CPU went, by function)
+#                                                   prints where its CPU went, by function; PERF_ARGS, PERF_DATA
+#                                                   below)
 #
 # hubble collects with a 1 s interval with nobody scraping (one scrape at the end), each collector at its own
 # interval (the slow ones every minute by default); postgres_exporter runs its collectors on each scrape, so
@@ -67,7 +68,9 @@ hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
 [ -n "${AGAINST:-}" ] && { a0=$(ticks "$apid"); ab0=$(backend_ticks against_bench); }
 if [ -n "${PROFILE:-}" ]; then
   needs linux-perf perf
-  perf record -q -F 19999 -o "$work/perf.data" -p "$hpid" -- sleep "$SECS" 2>/dev/null &
+  # PERF_ARGS: other sampling (`--call-graph dwarf -F 499` for callers); PERF_DATA=path keeps the samples.
+  # shellcheck disable=SC2086
+  perf record -q ${PERF_ARGS:--F 19999} -o "${PERF_DATA:-$work/perf.data}" -p "$hpid" -- sleep "$SECS" 2>/dev/null &
   perf_pid=$!
 fi
 for _ in $(seq "$SECS"); do
@@ -79,8 +82,8 @@ h1=$(ticks "$hpid"); p1=$(ticks "$ppid")
 if [ -n "${PROFILE:-}" ]; then
   wait "$perf_pid" || true
   # Where its samples fell: by library, then by function (self time; the release build keeps symbols).
-  perf report -q -i "$work/perf.data" --sort dso --percent-limit 1 2>/dev/null | grep -v '^$' >&2
-  perf report -q -i "$work/perf.data" --sort symbol --percent-limit 0.7 2>/dev/null | grep -v '^$' |
+  perf report -q -i "${PERF_DATA:-$work/perf.data}" --no-children --sort dso --percent-limit 1 2>/dev/null | grep -v '^$' >&2
+  perf report -q -i "${PERF_DATA:-$work/perf.data}" --no-children -g none --sort symbol --percent-limit 0.7 2>/dev/null | grep -v '^$' |
     cut -c1-150 | head -45 >&2
 fi
 hb1=$(backend_ticks hubble_bench); pb1=$(backend_ticks incumbent_bench)

@@ -209,6 +209,56 @@ mod tests {
     }
 
     #[test]
+    fn families_of_the_same_rows_sort_alike_and_others_by_their_labels() {
+        // Rows in no order (c, a, b), each a shared set: families of the same rows in the same order (the
+        // order found once is reused), the same rows in another order, fewer rows, and a row whose equal set
+        // was built apart. Every family comes out sorted, as the same samples with sets built apart do.
+        let [a, b, c] = ["a", "b", "c"].map(|r| Labels::new().with("relname", r).shared());
+        let families: [(&str, Vec<&Labels>); 5] = [
+            ("f1", vec![&c, &a, &b]),
+            ("f2", vec![&c, &a, &b]),
+            ("f3", vec![&b, &a, &c]),
+            ("f4", vec![&c, &a]),
+            ("f5", vec![&c, &a, &b]),
+        ];
+        let b_apart = Labels::new().with("relname", "b");
+        let build = |shared: bool| {
+            let mut metrics = Vec::new();
+            for (name, rows) in &families {
+                for (i, &row) in rows.iter().enumerate() {
+                    let mut m = Sample::gauge(*name, "H.", i as f64);
+                    m.labels = match (shared, *name, i) {
+                        (true, "f5", 2) => b_apart.clone(),
+                        (true, ..) => row.clone(),
+                        (false, ..) => row.iter().map(|(n, v)| (n.to_owned(), v)).collect(),
+                    };
+                    metrics.push(m);
+                }
+            }
+            metrics
+        };
+        let consts = Labels::new();
+        let shared = encode_collection(build(true), &consts).unwrap();
+        let apart = encode_collection(build(false), &consts).unwrap();
+        let text = render(&shared, &consts, Format::Text);
+        assert_eq!(text, render(&apart, &consts, Format::Text));
+        for (name, rows) in &families {
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with(&format!("{name}{{")))
+                .collect();
+            let expected: Vec<String> = ["a", "b", "c"]
+                .iter()
+                .filter_map(|r| {
+                    let i = rows.iter().position(|l| l.get("relname") == Some(r))?;
+                    Some(format!("{name}{{relname=\"{r}\"}} {i}"))
+                })
+                .collect();
+            assert_eq!(lines, expected, "{text}");
+        }
+    }
+
+    #[test]
     fn families_group_by_name_whatever_the_names_storage() {
         // Rows of a group (families in a repeating order), then the same names as owned strings, label names
         // owned or static: the output is the reference order, by name then labels.

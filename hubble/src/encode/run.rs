@@ -386,12 +386,12 @@ pub(crate) fn encode_collection(
 ) -> Result<EncodedRun, CollectError> {
     // Indices move, not the samples. Grouped by family in name order (a counting sort: names are compared
     // once per family, not per pair of samples), keeping the run's order within each family, then each
-    // family sorted by labels: a query that orders its rows by its labels makes that a linear pass.
+    // family sorted by labels.
     let rank = family_ranks(&metrics);
     let mut order = by_rank(&rank);
+    let mut sorting = FamilySort::default();
     for family in order.chunk_by_mut(|&a, &b| rank[a as usize] == rank[b as usize]) {
-        family
-            .sort_unstable_by(|&a, &b| metrics[a as usize].labels.cmp(&metrics[b as usize].labels));
+        sorting.sort(family, &metrics);
     }
     let mut text = Vec::with_capacity(metrics.len() * 24);
     let mut line = Vec::with_capacity(64);
@@ -530,6 +530,51 @@ pub(crate) fn encode_one_line_families(
 }
 
 /// The indices of `rank`, grouped by rank in increasing order, each group in index order.
+/// Sorts each family's samples by label set, once per distinct sequence of rows: the families of a derived
+/// group come from the same rows in the same order (each row's samples share one set), so the order found
+/// for one family is the order of the next, checked by identity rather than by comparing labels again
+/// (comparing label sets showed in profiles of collection).
+#[derive(Default)]
+struct FamilySort {
+    /// The last family sorted by comparison, in the run's order.
+    rows: Vec<u32>,
+    /// Its sorted order, as positions in `rows`.
+    order: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+impl FamilySort {
+    fn sort(&mut self, family: &mut [u32], metrics: &[Sample]) {
+        if family.len() < 2 {
+            return;
+        }
+        let labels = |i: u32| &metrics[i as usize].labels;
+        if !labels(family[0]).is_shared() {
+            // Sets built one per sample: no identity to go by, sorted in place.
+            family.sort_unstable_by(|&a, &b| labels(a).cmp(labels(b)));
+            return;
+        }
+        let same_rows = family.len() == self.rows.len()
+            && family
+                .iter()
+                .zip(&self.rows)
+                .all(|(&a, &b)| labels(a).is_clone_of(labels(b)));
+        if !same_rows {
+            self.rows.clear();
+            self.rows.extend_from_slice(family);
+            self.order.clear();
+            self.order.extend(0..family.len() as u32);
+            let rows = &self.rows;
+            self.order
+                .sort_unstable_by(|&a, &b| labels(rows[a as usize]).cmp(labels(rows[b as usize])));
+        }
+        self.scratch.clear();
+        self.scratch
+            .extend(self.order.iter().map(|&position| family[position as usize]));
+        family.copy_from_slice(&self.scratch);
+    }
+}
+
 fn by_rank(rank: &[u32]) -> Vec<u32> {
     let families = rank.iter().max().map_or(0, |&r| r as usize + 1);
     let mut start = vec![0u32; families + 1];
