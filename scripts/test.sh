@@ -35,19 +35,20 @@ fi
 
 cargo test --workspace --locked
 
-# The executable of one integration test from the build above, run directly rather than by
+# The load test and the version matrix run the executables of the build above, rather than
 # `cargo test -p postgres_exporter`: that would resolve features for the one package afresh and compile sqlx,
 # hubble and the exporter's tests a second time (over half a gigabyte of disk, a minute of CPU).
-test_exe() { # PACKAGE_DIR TEST
-    cargo test --workspace --locked --no-run --message-format=json 2>/dev/null | python3 -c '
+artifacts=$(cargo test --workspace --locked --no-run --message-format=json)
+test_exe() { # PACKAGE_DIR TEST: the path of that integration test's executable
+    python3 -c '
 import json, os, sys
-manifest, test = os.path.abspath(sys.argv[1] + "/Cargo.toml"), sys.argv[2]
+manifest, test = os.path.realpath(sys.argv[1] + "/Cargo.toml"), sys.argv[2]
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("manifest_path") == manifest \
+    if m.get("reason") == "compiler-artifact" and os.path.realpath(m["manifest_path"]) == manifest \
             and m["target"]["kind"] == ["test"] and m["target"]["name"] == test:
         print(m["executable"])
-' "$1" "$2"
+' "$1" "$2" <<<"$artifacts"
 }
 pg=examples/postgres_exporter
 run_tests() { # TEST ARGS...: run as cargo would, from the package's directory

@@ -529,7 +529,6 @@ pub(crate) fn encode_one_line_families(
     }
 }
 
-/// The indices of `rank`, grouped by rank in increasing order, each group in index order.
 /// Sorts each family's samples by label set, once per distinct sequence of rows: the families of a derived
 /// group come from the same rows in the same order (each row's samples share one set), so the order found
 /// for one family is the order of the next, checked by identity rather than by comparing labels again
@@ -575,6 +574,7 @@ impl FamilySort {
     }
 }
 
+/// The indices of `rank`, grouped by rank in increasing order, each group in index order.
 fn by_rank(rank: &[u32]) -> Vec<u32> {
     let families = rank.iter().max().map_or(0, |&r| r as usize + 1);
     let mut start = vec![0u32; families + 1];
