@@ -143,10 +143,7 @@ impl fmt::Debug for Labels {
 
 impl PartialEq for Labels {
     fn eq(&self, other: &Self) -> bool {
-        match (&self.0, &other.0) {
-            (Repr::Shared(a), Repr::Shared(b)) if Arc::ptr_eq(a, b) => true,
-            _ => self.pairs() == other.pairs(),
-        }
+        self.is_clone_of(other) || self.pairs() == other.pairs()
     }
 }
 
@@ -161,10 +158,8 @@ impl std::hash::Hash for Labels {
 impl Ord for Labels {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         use std::cmp::Ordering::Equal;
-        if let (Repr::Shared(a), Repr::Shared(b)) = (&self.0, &other.0) {
-            if Arc::ptr_eq(a, b) {
-                return Equal;
-            }
+        if self.is_clone_of(other) {
+            return Equal;
         }
         let (mine, theirs) = (self.pairs(), other.pairs());
         for ((a_name, a_value), (b_name, b_value)) in mine.iter().zip(theirs) {
