@@ -124,18 +124,55 @@ impl hubble::FactsProbe for PgFacts {
     }
 }
 
+/// An extension a collector needs, with the statement that finds it. Made by [`extension!`](crate::extension)
+/// from a literal name, so the statement is a literal too and goes out in the target's batch (a statement
+/// with a parameter cannot, and took a second connection at every tick).
+#[derive(Debug, Clone, Copy)]
+pub struct Extension {
+    name: &'static str,
+    check: &'static str,
+}
+
+impl Extension {
+    #[doc(hidden)]
+    pub const fn from_parts(name: &'static str, check: &'static str) -> Self {
+        Extension { name, check }
+    }
+
+    /// The extension's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The [`Extension`](crate::up::Extension) named by a string literal (an identifier, as `CREATE EXTENSION`
+/// takes it).
+#[macro_export]
+macro_rules! extension {
+    ($name:literal) => {
+        $crate::up::Extension::from_parts(
+            $name,
+            concat!(
+                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = '",
+                $name,
+                "'), current_database()"
+            ),
+        )
+    };
+}
+
 /// Runs a collector only where an extension is installed in the connected database, checked on every run
 /// (it can be created while the exporter runs); elsewhere the run is not applicable, with what to run.
 /// Version ranges and roles are conditions declared on the groups instead ([`PgFacts`]).
 pub struct NeedsExtension<C> {
     connections: PgConnections,
-    extension: &'static str,
+    extension: Extension,
     inner: C,
 }
 
 impl<C> NeedsExtension<C> {
     /// `inner` where `extension` is installed.
-    pub fn new(connections: PgConnections, extension: &'static str, inner: C) -> Self {
+    pub fn new(connections: PgConnections, extension: Extension, inner: C) -> Self {
         NeedsExtension {
             connections,
             extension,
@@ -147,16 +184,12 @@ impl<C> NeedsExtension<C> {
 impl<C: Collector> NeedsExtension<C> {
     /// Why the collector does not apply now, or `None` when it does.
     async fn why_not(&self) -> Result<Option<String>, CollectError> {
-        let extension = self.extension;
+        let extension = self.extension.name;
         let (installed, database): (bool, String) = self
             .connections
-            .fetch_one(
-                sqlx::query(
-                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1), current_database()",
-                )
-                .bind(extension),
-            )
+            .fetch_batched(self.extension.check)
             .await
+            .and_then(first_row)
             .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .map_err(|e| {
                 CollectError::Source(format!("group `{}`: {e}", self.inner.name()).into())
@@ -260,9 +293,12 @@ impl ServerVersion {
                 return Ok(v);
             }
         }
+        // Batched with the tick's other statements: asked on a connection of its own, it made every target
+        // hold a second backend for this one statement a minute.
         let v: String = connections
-            .fetch_one(sqlx::query("SELECT current_setting('server_version_num')"))
+            .fetch_batched("SELECT current_setting('server_version_num')")
             .await
+            .and_then(first_row)
             .and_then(|row| row.try_get(0))
             .map_err(|e| CollectError::Source(format!("group `{group}`: {e}").into()))?;
         let v = v.parse().unwrap_or(0);

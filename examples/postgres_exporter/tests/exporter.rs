@@ -133,6 +133,34 @@ fn single_target_exports_the_standard_groups() {
 }
 
 #[test]
+fn a_target_holds_one_connection_with_the_default_groups() {
+    // Pools may open two (the default), but every statement of the standard set goes out in the target's
+    // batch: a second backend held per target is what a DBA sees doubled. The groups that check the server's
+    // version (stat_bgwriter) or an extension (stat_statements, not installed here) now and then were the
+    // ones that opened it.
+    let pg = PgCluster::start(&[]);
+    let mut collection = running::test_collection();
+    collection.collectors.set("stat_statements", true).unwrap();
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    exporter.wait_metrics("the version-split and extension-gated groups to run", |b| {
+        b.contains(&format!(
+            "hubble_collector_up{{{server},collector=\"pg_stat_bgwriter\"}} 1"
+        )) && b.contains(&format!(
+            "hubble_collector_not_applicable{{{server},collector=\"pg_stat_statements\"}} 1"
+        ))
+    });
+    // Several intervals (300 ms each here), sampled often enough to see a connection opened for one of them.
+    let mut peak = 0;
+    for _ in 0..20 {
+        peak = peak.max(our_connections(&pg));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(peak, 1, "connections held by one target");
+    exporter.stop();
+}
+
+#[test]
 fn a_target_down_at_start_comes_up_by_itself() {
     let pg = PgCluster::start(&[]);
     pg.stop();

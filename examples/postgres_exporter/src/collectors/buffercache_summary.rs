@@ -39,7 +39,10 @@ pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "buffercache_summary",
     "Shared buffers in use, PostgreSQL 16 and later (needs the pg_buffercache extension)",
     |a: &mut Assembly| {
-        let c = a.needs("pg_buffercache", a.sql::<PgBuffercacheSummary>());
+        let c = a.needs(
+            crate::extension!("pg_buffercache"),
+            a.sql::<PgBuffercacheSummary>(),
+        );
         a.add(c);
     },
 )

@@ -181,7 +181,7 @@ impl Assembly {
     }
 
     /// `c`, not applicable (with the reason) where `extension` is not installed.
-    fn needs<C>(&self, extension: &'static str, c: C) -> NeedsExtension<C> {
+    fn needs<C>(&self, extension: crate::up::Extension, c: C) -> NeedsExtension<C> {
         NeedsExtension::new(self.connections.clone(), extension, c)
     }
 

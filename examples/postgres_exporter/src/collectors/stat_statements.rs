@@ -196,7 +196,7 @@ pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
     "The most expensive statements (needs the pg_stat_statements extension)",
     |a: &mut Assembly| {
         let c = PgStatStatements::new(a.connections().clone(), a.statements.clone());
-        let c = a.needs("pg_stat_statements", c);
+        let c = a.needs(crate::extension!("pg_stat_statements"), c);
         a.add(c);
     },
 )
