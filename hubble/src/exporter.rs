@@ -375,7 +375,7 @@ impl BaseExporter {
             condition: options.condition.or(own.condition).zip(self.facts.clone()),
             collector,
             schedule,
-            cancel: self.cancel.child_token(),
+            removal: crate::scheduler::Removal::default(),
         });
         {
             let mut list = self
@@ -410,7 +410,7 @@ impl BaseExporter {
         let Some(i) = list.iter().position(|e| e.collector.name() == name) else {
             return false;
         };
-        list.remove(i).cancel.cancel();
+        list.remove(i).removal.remove();
         self.changed.notify_one();
         true
     }

@@ -3,7 +3,7 @@
 //! One task per exporter drives all its collectors. A collector's run is awaited before its next tick is taken,
 //! so runs of one collector never overlap and a slow run skips ticks instead of piling up. Runs of different
 //! collectors proceed concurrently, polled by that one task. Each run has a timeout. The exporter's
-//! cancellation token ends the loop, also in the middle of runs; a collector's own token (removal) ends its
+//! cancellation token ends the loop, also in the middle of runs; a collector's removal ([`Removal`]) ends its
 //! run.
 //!
 //! The collectors of one exporter tick on one grid ([`Phase`]): those with the same interval wake together,
@@ -18,10 +18,13 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::task::AtomicWaker;
 use futures_util::FutureExt;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -137,8 +140,37 @@ pub(crate) struct CollectorEntry {
     pub schedule: Schedule,
     /// Which targets it applies to, and the exporter's facts to check that against.
     pub condition: Option<(crate::Condition, Arc<Facts>)>,
-    /// Stops this collector alone (a child of the exporter's token).
-    pub cancel: CancellationToken,
+    /// Stops this collector alone.
+    pub removal: Removal,
+}
+
+/// A collector's removal: set once, and it wakes the collector's run in progress so that it ends there.
+/// (A child cancellation token per collector did the same at about 150 bytes each, a lock on every poll of
+/// a run, and a list of children in the exporter's token; the exporter's own stop drops every run with the
+/// loop that polls them.)
+#[derive(Default)]
+pub(crate) struct Removal {
+    removed: AtomicBool,
+    run: AtomicWaker,
+}
+
+impl Removal {
+    /// Marks the collector removed and wakes its run, if one is waiting.
+    pub(crate) fn remove(&self) {
+        self.removed.store(true, Ordering::Release);
+        self.run.wake();
+    }
+
+    /// Ready once the collector is removed; otherwise the run polling this is woken when it is.
+    fn poll_removed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // Registered before the check: a removal in between still finds the waker.
+        self.run.register(cx.waker());
+        if self.removed.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 /// What the driver reads of the exporter it runs: its name (for logs) and its collectors now.
@@ -242,7 +274,7 @@ fn start(entry: Arc<CollectorEntry>, timeout: Duration) -> Run {
         .catch_unwind();
         let result = tokio::select! {
             biased;
-            () = entry.cancel.cancelled() => None,
+            () = std::future::poll_fn(|cx| entry.removal.poll_removed(cx)) => None,
             r = tokio::time::timeout(timeout, run) => Some(match r {
                 Err(_) => Err(CollectError::Timeout(timeout)),
                 Ok(Err(_)) => Err(CollectError::Other("the collector panicked".into())),
