@@ -4,7 +4,9 @@
 # Usage: benches/collection_cpu.sh [TABLES] [SECONDS]      (defaults 100 tables, 30 s)
 #        HUBBLE_ARGS='--no-collector.stat_user_tables' benches/collection_cpu.sh ...   (extra hubble flags)
 #        AGAINST=path benches/collection_cpu.sh ...   (also runs another build of the example beside, as a role
-#                                                   of its own, and prints it against this build: an A/B in one run)
+#                                                   of its own, and prints it against this build: an A/B in one run;
+#                                                   read it against a control, AGAINST=<a copy of this build>, run
+#                                                   the same day: the control gave 1.13-1.14 on 2026-12-06)
 #        PROFILE=1 benches/collection_cpu.sh ...   (also samples hubble with `perf record` over the window and
 #                                                   prints where its CPU went, by function; PERF_ARGS, PERF_DATA
 #                                                   below)
