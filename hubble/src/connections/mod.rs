@@ -249,29 +249,12 @@ impl<DB: Database> Connections<DB> {
     /// The most recently kept connection, with when it left the pool; drops any kept too long.
     fn reuse(&self) -> Option<(PoolConnection<DB>, Instant)> {
         let mut kept = self.inner.lock();
-        while let Some(Idle {
-            mut conn,
-            from_pool,
-            since,
-        }) = kept.idle.pop()
-        {
-            if self
-                .inner
-                .idle_timeout
-                .is_some_and(|t| since.elapsed() >= t)
-            {
-                // Closed, not returned: the server may have dropped it long ago.
-                conn.close_on_drop();
+        while let Some(idle) = kept.idle.pop() {
+            if self.inner.stale(&idle) {
+                self.inner.retire(idle);
                 continue;
             }
-            if self
-                .inner
-                .max_lifetime
-                .is_some_and(|t| from_pool.elapsed() >= t)
-            {
-                continue; // dropped: back to the pool, which closes it as too old
-            }
-            return Some((conn, from_pool));
+            return Some((idle.conn, idle.from_pool));
         }
         None
     }
@@ -313,6 +296,23 @@ impl<DB: Database> Connections<DB> {
 impl<DB: Database> Inner<DB> {
     fn lock(&self) -> MutexGuard<'_, Kept<DB>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a kept connection may not be used again: unused for longer than the idle timeout, or held
+    /// past its max lifetime.
+    fn stale(&self, idle: &Idle<DB>) -> bool {
+        self.idle_timeout.is_some_and(|t| idle.since.elapsed() >= t)
+            || self
+                .max_lifetime
+                .is_some_and(|t| idle.from_pool.elapsed() >= t)
+    }
+
+    /// Lets a stale connection go: one unused too long is closed (the server may have dropped it long
+    /// ago), one only too old goes back to the pool, which retires it.
+    fn retire(&self, mut idle: Idle<DB>) {
+        if self.idle_timeout.is_some_and(|t| idle.since.elapsed() >= t) {
+            idle.conn.close_on_drop();
+        }
     }
 }
 
@@ -368,6 +368,18 @@ impl<DB: Database> Drop for Lease<'_, DB> {
         conn.shrink_buffers();
         // Under the lock, so close() cannot miss a connection kept while it runs.
         let mut kept = self.owner.lock();
+        // Reuse takes the most recently kept, so one kept beside it (after a burst of queries opened a
+        // second connection) would never be looked at again, and hold a backend for good: the others are
+        // checked each time one is kept.
+        let mut i = 0;
+        while i < kept.idle.len() {
+            if self.owner.stale(&kept.idle[i]) {
+                let idle = kept.idle.remove(i);
+                self.owner.retire(idle);
+            } else {
+                i += 1;
+            }
+        }
         if !kept.closed {
             kept.idle.push(Idle {
                 conn,
@@ -497,6 +509,30 @@ mod tests {
                 Instant::now() < deadline,
                 "the old connection was kept forever"
             );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        c.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_connection_kept_beside_the_one_in_use_is_closed_after_the_idle_timeout() {
+        let options = SqlitePoolOptions::new()
+            .max_connections(2)
+            .idle_timeout(Duration::from_millis(50));
+        let c = Connections::new(connect(options).await);
+        // A burst: two at once, both kept.
+        let (a, b) = (one(&c).await, one(&c).await);
+        a.keep();
+        b.keep();
+        assert_eq!(c.inner.lock().idle.len(), 2);
+        // From then on one at a time: the most recently kept is reused, the other is left idle.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while c.inner.lock().idle.len() > 1 || c.pool().size() > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the idle one was kept beside the other for good"
+            );
+            one(&c).await.keep();
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         c.close().await;
