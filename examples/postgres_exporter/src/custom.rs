@@ -258,16 +258,46 @@ pub fn with_metric_prefix(mut queries: Vec<CustomQuery>, prefix: &str) -> Vec<Cu
 }
 
 /// A custom query as a collector.
+///
+/// Where the target's statements are batched, the query goes in the batch (one round trip and one
+/// connection per target, its rows read as text) when it is one statement `PREPARE` takes. A query whose
+/// answer in text does not decode as its typed answer does (an `INTERVAL` column: the driver reads those
+/// only in binary) runs on its own from the first time that happens.
 pub struct CustomCollector {
     query: CustomQuery,
     connections: PgConnections,
+    /// Whether the query may go in the batch at all (one statement that `PREPARE` takes).
+    batchable: bool,
+    /// Its answer in text did not decode where the typed one did: it runs on its own from then on.
+    alone: std::sync::atomic::AtomicBool,
 }
 
 impl CustomCollector {
     /// `query` over a target's shared `connections`.
     pub fn new(query: CustomQuery, connections: PgConnections) -> Self {
-        CustomCollector { query, connections }
+        let batchable = preparable(&query.query);
+        CustomCollector {
+            query,
+            connections,
+            batchable,
+            alone: std::sync::atomic::AtomicBool::new(false),
+        }
     }
+}
+
+/// Whether `sql` is a single statement that `PREPARE` takes (a query, not a utility command such as
+/// `SHOW`), judged by its first word; a `;` before the end means more than one statement. (A `;` inside a
+/// literal or a comment makes a query look like more; it then runs on its own, as before.)
+fn preparable(sql: &str) -> bool {
+    let sql = sql.trim().trim_end_matches(';');
+    let first = sql
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("");
+    ["select", "with", "values", "table"]
+        .iter()
+        .any(|k| first.eq_ignore_ascii_case(k))
+        && !sql.contains(';')
 }
 
 enum Cell {
@@ -452,14 +482,65 @@ impl Collector for CustomCollector {
     }
 
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
-        let name = &self.query.name;
+        use std::sync::atomic::Ordering;
+        if self.batchable && self.connections.is_batched() && !self.alone.load(Ordering::Relaxed) {
+            let rows = match self
+                .connections
+                .fetch_batched(self.query.query.clone())
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // In the batch a statement has half the collection timeout (the rest is for the
+                    // statements after it): a query that needs more is cancelled there every time. On its
+                    // own it has the whole timeout, from the next run.
+                    if e.as_database_error()
+                        .is_some_and(|d| d.code().as_deref() == Some("57014"))
+                    {
+                        tracing::info!(query = %self.query.name, "custom query cancelled at the batch's statement timeout; it runs on its own from now on");
+                        self.alone.store(true, Ordering::Relaxed);
+                    }
+                    return Err(self.source_error(e));
+                }
+            };
+            match self.samples(&rows) {
+                Err(CollectError::Decode(why)) => {
+                    // Read as text the way the typed answer is read, except for the types the driver
+                    // decodes only in binary: asked on its own, and so from now on if that answers.
+                    let typed = self.typed().await;
+                    if typed.is_ok() {
+                        tracing::debug!(query = %self.query.name, %why, "custom query runs outside the batch from now on");
+                        self.alone.store(true, Ordering::Relaxed);
+                    }
+                    return typed;
+                }
+                other => return other,
+            }
+        }
+        self.typed().await
+    }
+}
+
+impl CustomCollector {
+    fn source_error(&self, e: sqlx::Error) -> CollectError {
+        CollectError::Source(format!("custom query `{}`: {e}", self.query.name).into())
+    }
+
+    /// The query on its own, with typed (binary) values.
+    async fn typed(&self) -> Result<Vec<Sample>, CollectError> {
         let rows = self
             .connections
             .fetch_all(sqlx::query(&self.query.query))
             .await
-            .map_err(|e| CollectError::Source(format!("custom query `{name}`: {e}").into()))?;
+            .map_err(|e| self.source_error(e))?;
+        self.samples(&rows)
+    }
+
+    /// The samples of `rows`, typed or text.
+    fn samples(&self, rows: &[PgRow]) -> Result<Vec<Sample>, CollectError> {
+        let name = &self.query.name;
         let mut out = Vec::new();
-        for row in &rows {
+        for row in rows {
             let mut labels = hubble::Labels::new();
             for c in self
                 .query
@@ -551,6 +632,30 @@ pg_custom:
     - d: {usage: "DURATION", description: "d"}
     - s: {usage: "DISCARD"}
 "#;
+
+    #[test]
+    fn only_one_preparable_statement_goes_in_the_batch() {
+        for sql in [
+            "SELECT 1",
+            "  select 1;  ",
+            "WITH q AS (SELECT 1) SELECT * FROM q",
+            "VALUES (1)",
+            "TABLE pg_database",
+            "SELECT(1)",
+            "SELECT 1 -- trailing comment",
+        ] {
+            assert!(preparable(sql), "{sql:?}");
+        }
+        for sql in [
+            "SHOW server_version",
+            "SELECT 1; SELECT 2",
+            "EXPLAIN SELECT 1",
+            "",
+            "SELECT ';'",
+        ] {
+            assert!(!preparable(sql), "{sql:?}");
+        }
+    }
 
     #[test]
     fn parses_postgres_exporter_files() {

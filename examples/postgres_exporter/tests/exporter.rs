@@ -139,19 +139,7 @@ fn a_target_holds_one_connection_with_the_default_groups() {
     // version (stat_bgwriter) or an extension (stat_statements, not installed here) now and then were the
     // ones that opened it.
     let pg = PgCluster::start(&[]);
-    // A message not answered within the timeout drops its connection and sends its statements each on
-    // its own, which may open the second one: a timeout of a second, not the tests' 300 ms, keeps a loaded
-    // machine from doing that here.
-    let mut collection = running::test_collection();
-    let catalogue = &postgres_exporter::collectors::CATALOGUE;
-    for entry in catalogue.entries().iter().filter(|e| e.interval.is_some()) {
-        collection
-            .collectors
-            .set_interval(entry.name, Duration::from_secs(1))
-            .unwrap();
-    }
-    collection.schedule.interval = Duration::from_secs(1);
-    collection.schedule.timeout = Duration::from_secs(1);
+    let mut collection = one_second_collection();
     collection.collectors.set("stat_statements", true).unwrap();
     let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
     let server = format!("server=\"127.0.0.1:{}\"", pg.port);
@@ -162,14 +150,122 @@ fn a_target_holds_one_connection_with_the_default_groups() {
             "hubble_collector_not_applicable{{{server},collector=\"pg_stat_statements\"}} 1"
         ))
     });
-    // Three intervals, sampled often enough to see a connection opened for one statement.
+    assert_eq!(peak_connections(&pg), 1, "connections held by one target");
+    exporter.stop();
+}
+
+/// The test collection at one run a second with a timeout of a second. A message not answered within the
+/// timeout drops its connection and sends its statements each on its own, which may open a second one: a
+/// second, not the tests' 300 ms, keeps a loaded machine from doing that where connections are counted.
+fn one_second_collection() -> Collection {
+    let mut collection = running::test_collection();
+    let catalogue = &postgres_exporter::collectors::CATALOGUE;
+    for entry in catalogue.entries().iter().filter(|e| e.interval.is_some()) {
+        collection
+            .collectors
+            .set_interval(entry.name, Duration::from_secs(1))
+            .unwrap();
+    }
+    collection.schedule.interval = Duration::from_secs(1);
+    collection.schedule.timeout = Duration::from_secs(1);
+    collection
+}
+
+/// The most connections the exporter held over three intervals, sampled often enough to see one opened for
+/// a single statement.
+fn peak_connections(pg: &PgCluster) -> usize {
     let mut peak = 0;
     for _ in 0..20 {
-        peak = peak.max(our_connections(&pg));
+        peak = peak.max(our_connections(pg));
         std::thread::sleep(Duration::from_millis(150));
     }
-    assert_eq!(peak, 1, "connections held by one target");
-    exporter.stop();
+    peak
+}
+
+/// Custom queries go in the target's batch, their rows read as text: the series are those of the same
+/// queries read on their own (typed, in binary), for every type a query may return, and a target with
+/// custom queries still holds one connection.
+#[test]
+fn custom_queries_in_the_batch_read_as_they_do_on_their_own() {
+    let pg = PgCluster::start(&[]);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE typed (name text, v2 int2, v4 int4, v8 int8, f4 float4, f8 float8, n numeric,
+                             b bool, o oid, t timestamptz, state varchar, d text, q name);
+         INSERT INTO typed VALUES
+           ('a', 2, 4, 8, 1.5, 2.25, 12.5, true, 42, '2026-01-02 03:04:05.5+00', 'up', '1h2m', 'x'),
+           ('b', -2, -4, -9007199254740993, -1.5, 1e300, -0.125, false, 7, '1999-12-31 23:59:59+00', 'down', '250', 'y'),
+           ('c', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);",
+    );
+    let yaml = r#"
+app_typed:
+  query: "SELECT name, v2, v4, v8, f4, f8, n, b, o, t, state, d, q FROM typed ORDER BY name"
+  metrics:
+    - name: {usage: "LABEL", description: "Row"}
+    - q: {usage: "LABEL", description: "A name"}
+    - v2: {usage: "GAUGE", description: "int2"}
+    - v4: {usage: "GAUGE", description: "int4"}
+    - v8: {usage: "COUNTER", description: "int8"}
+    - f4: {usage: "GAUGE", description: "float4"}
+    - f8: {usage: "GAUGE", description: "float8"}
+    - n: {usage: "GAUGE", description: "numeric"}
+    - b: {usage: "GAUGE", description: "bool"}
+    - o: {usage: "GAUGE", description: "oid"}
+    - t: {usage: "GAUGE", description: "timestamptz"}
+    - state: {usage: "MAPPEDMETRIC", description: "varchar", mapping: {up: 1, down: 0}}
+    - d: {usage: "DURATION", description: "text duration"}
+app_hist:
+  query: |
+    WITH q(name, lat, lat_bucket, lat_sum, lat_count) AS (VALUES
+      ('i', ARRAY[1, 5]::int4[], ARRAY[2, 3]::int8[], 7::int8, 4::int8),
+      ('f', ARRAY[0.5, 2.5]::float8[], ARRAY[1, 1]::int2[], 1.25::float8, 1::int4),
+      ('n', ARRAY[0.25, 1]::numeric[], ARRAY[0, 6]::numeric[], 2.5::numeric, 6::numeric))
+    SELECT * FROM q
+  metrics:
+    - name: {usage: "LABEL", description: "Row"}
+    - lat: {usage: "HISTOGRAM", description: "Latency"}
+"#;
+    let queries = custom::parse(std::path::Path::new("queries.yaml"), yaml).unwrap();
+    let run = |batch: bool| {
+        let mut collection = one_second_collection();
+        collection.custom_queries = queries.clone();
+        collection.batch = batch;
+        let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+        let body = exporter.wait_metrics("the custom series", |b| {
+            b.contains("app_typed_f8{") && b.contains("app_hist_lat_count{")
+        });
+        let peak = peak_connections(&pg);
+        exporter.stop();
+        let mut lines: Vec<String> = body
+            .lines()
+            .filter(|l| l.starts_with("app_") || l.starts_with("# TYPE app_"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        (lines, peak)
+    };
+    let (batched, peak) = run(true);
+    let (alone, _) = run(false);
+    assert_eq!(batched, alone, "batched (left) and alone (right) differ");
+    assert_eq!(peak, 1, "connections held by a target with custom queries");
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    for line in [
+        format!("app_typed_v8{{{server},name=\"b\",q=\"y\"}} -9007199254740992"),
+        format!("app_typed_f8{{{server},name=\"b\",q=\"y\"}} 1e300"),
+        format!("app_typed_n{{{server},name=\"b\",q=\"y\"}} -0.125"),
+        format!("app_typed_b{{{server},name=\"a\",q=\"x\"}} 1"),
+        format!("app_typed_o{{{server},name=\"a\",q=\"x\"}} 42"),
+        format!("app_typed_t{{{server},name=\"a\",q=\"x\"}} 1767323045.5"),
+        format!("app_typed_d{{{server},name=\"a\",q=\"x\"}} 3720000"),
+        format!("app_hist_lat_bucket{{{server},le=\"2.5\",name=\"f\"}} 1"),
+        format!("app_hist_lat_sum{{{server},name=\"n\"}} 2.5"),
+    ] {
+        assert!(
+            batched.contains(&line),
+            "missing {line:?} in:
+{batched:#?}"
+        );
+    }
 }
 
 #[test]

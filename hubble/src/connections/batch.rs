@@ -17,6 +17,7 @@
 //!
 //! A request whose flush task is gone (the runtime shutting down) runs on its own too.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use futures_util::TryStreamExt;
@@ -54,7 +55,7 @@ struct Queue<DB: Database> {
 }
 
 struct Request<DB: Database> {
-    sql: &'static str,
+    sql: Cow<'static, str>,
     /// Sent with its `PREPARE` (with [`Batching::prepared`], on a connection that does not have it yet).
     prepare: bool,
     reply: oneshot::Sender<Result<Vec<DB::Row>, sqlx::Error>>,
@@ -111,15 +112,22 @@ where
 {
     /// Runs `sql` (one statement, no parameters) in the next message of the target's batch, or on its own
     /// when the connections do not batch ([`Connections::batched`]); its rows as the simple query protocol
-    /// returns them (text values).
-    pub async fn fetch_batched(&self, sql: &'static str) -> Result<Vec<DB::Row>, sqlx::Error> {
+    /// returns them (text values). With [`Batching::prepared`] the statement must be one `PREPARE` takes
+    /// (`SELECT`, `VALUES`, `WITH`, ...).
+    pub async fn fetch_batched(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+    ) -> Result<Vec<DB::Row>, sqlx::Error> {
+        let sql = sql.into();
         let Some(batcher) = &self.batch else {
-            return self.fetch_all(sqlx::raw_sql(sql)).await;
+            return self.fetch_all(sqlx::raw_sql(&sql)).await;
         };
         if self.inner.closing.is_cancelled() {
             return Err(sqlx::Error::PoolClosed);
         }
         let (reply, answer) = oneshot::channel();
+        // Kept for a run of its own should the batch be gone.
+        let alone = sql.clone();
         if batcher.push(Request {
             sql,
             prepare: false,
@@ -136,7 +144,7 @@ where
         }
         match answer.await {
             Ok(result) => result,
-            Err(_) => self.fetch_all(sqlx::raw_sql(sql)).await,
+            Err(_) => self.fetch_all(sqlx::raw_sql(&alone)).await,
         }
     }
 
@@ -232,7 +240,7 @@ where
         }
         // A batch that could not be sent: each on its own, with its own error.
         futures_util::future::join_all(requests.into_iter().map(|request| async move {
-            let result = self.fetch_all(sqlx::raw_sql(request.sql)).await;
+            let result = self.fetch_all(sqlx::raw_sql(&request.sql)).await;
             let _ = request.reply.send(result);
         }))
         .await;
