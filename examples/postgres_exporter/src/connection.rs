@@ -93,6 +93,14 @@ fn through(options: PgConnectOptions, via: Option<&std::path::Path>) -> PgConnec
     }
 }
 
+/// Whether `e` is the server cancelling a statement at its `statement_timeout` (SQLSTATE 57014). In the
+/// target's batch a statement has half the collection timeout ([`batching`]): a group that needs more is
+/// cancelled there every time, and runs on its own (with the whole timeout) from then on.
+pub(crate) fn cancelled_at_timeout(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.code().as_deref() == Some("57014"))
+}
+
 /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first
 /// query connects (and reconnects after a restart).
 /// The groups of a target due together go to the server in one message, each executed by name from a statement

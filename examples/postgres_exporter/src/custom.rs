@@ -491,12 +491,7 @@ impl Collector for CustomCollector {
             {
                 Ok(rows) => rows,
                 Err(e) => {
-                    // In the batch a statement has half the collection timeout (the rest is for the
-                    // statements after it): a query that needs more is cancelled there every time. On its
-                    // own it has the whole timeout, from the next run.
-                    if e.as_database_error()
-                        .is_some_and(|d| d.code().as_deref() == Some("57014"))
-                    {
+                    if crate::connection::cancelled_at_timeout(&e) {
                         tracing::info!(query = %self.query.name, "custom query cancelled at the batch's statement timeout; it runs on its own from now on");
                         self.alone.store(true, Ordering::Relaxed);
                     }

@@ -183,14 +183,16 @@ fn peak_connections(pg: &PgCluster) -> usize {
 }
 
 /// Custom queries go in the target's batch, their rows read as text: the series are those of the same
-/// queries read on their own (typed, in binary), for every type a query may return, and a target with
-/// custom queries still holds one connection.
+/// queries read on their own (typed, in binary), for every type a query may return. A target with custom
+/// queries and `stat_statements` (whose parameters are written into its statement) still holds one
+/// connection.
 #[test]
 fn custom_queries_in_the_batch_read_as_they_do_on_their_own() {
-    let pg = PgCluster::start(&[]);
+    let pg = PgCluster::start(&["shared_preload_libraries=pg_stat_statements"]);
     pg.psql(
         "postgres",
-        "CREATE TABLE typed (name text, v2 int2, v4 int4, v8 int8, f4 float4, f8 float8, n numeric,
+        "CREATE EXTENSION pg_stat_statements;
+         CREATE TABLE typed (name text, v2 int2, v4 int4, v8 int8, f4 float4, f8 float8, n numeric,
                              b bool, o oid, t timestamptz, state varchar, d text, q name);
          INSERT INTO typed VALUES
            ('a', 2, 4, 8, 1.5, 2.25, 12.5, true, 42, '2026-01-02 03:04:05.5+00', 'up', '1h2m', 'x'),
@@ -230,9 +232,13 @@ app_hist:
         let mut collection = one_second_collection();
         collection.custom_queries = queries.clone();
         collection.batch = batch;
+        collection.collectors.set("stat_statements", true).unwrap();
+        collection.statements.exclude_users = vec!["nobody".into()];
         let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
-        let body = exporter.wait_metrics("the custom series", |b| {
-            b.contains("app_typed_f8{") && b.contains("app_hist_lat_count{")
+        let body = exporter.wait_metrics("the custom series and pg_stat_statements", |b| {
+            b.contains("app_typed_f8{")
+                && b.contains("app_hist_lat_count{")
+                && b.contains("pg_stat_statements_calls_total{")
         });
         let peak = peak_connections(&pg);
         exporter.stop();
@@ -247,7 +253,10 @@ app_hist:
     let (batched, peak) = run(true);
     let (alone, _) = run(false);
     assert_eq!(batched, alone, "batched (left) and alone (right) differ");
-    assert_eq!(peak, 1, "connections held by a target with custom queries");
+    assert_eq!(
+        peak, 1,
+        "connections held by a target with custom queries and stat_statements"
+    );
     let server = format!("server=\"127.0.0.1:{}\"", pg.port);
     for line in [
         format!("app_typed_v8{{{server},name=\"b\",q=\"y\"}} -9007199254740992"),

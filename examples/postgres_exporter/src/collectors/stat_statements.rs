@@ -44,10 +44,16 @@ impl Default for StatementsOptions {
 }
 
 /// The `stat_statements` collector.
+///
+/// Where the target's statements are batched, its query goes in the batch with its parameters written in as
+/// literals (a statement there has none), unless a name to exclude is not plain text; it runs on its own
+/// from the first time the batch's statement timeout cancels it.
 pub struct PgStatStatements {
     connections: PgConnections,
     options: StatementsOptions,
     version: crate::up::ServerVersion,
+    /// Cancelled at the batch's statement timeout once: it runs on its own from then on.
+    alone: std::sync::atomic::AtomicBool,
 }
 
 impl PgStatStatements {
@@ -57,6 +63,7 @@ impl PgStatStatements {
             connections,
             options,
             version: crate::up::ServerVersion::default(),
+            alone: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -115,6 +122,32 @@ pub fn statements_query(version: i32) -> String {
     )
 }
 
+/// [`statements_query`] with its parameters written in, for the target's batch: `None` when a name to
+/// exclude holds a quote, a backslash or a NUL (it then goes as a parameter, outside the batch), so that no
+/// server setting (`standard_conforming_strings`) can change what a literal means.
+fn statements_query_inline(
+    version: i32,
+    length: i32,
+    databases: &[String],
+    users: &[String],
+    limit: i64,
+) -> Option<String> {
+    fn array(names: &[String]) -> Option<String> {
+        if names.iter().any(|n| n.contains(['\'', '\\', '\0'])) {
+            return None;
+        }
+        let items: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+        Some(format!("ARRAY[{}]::text[]", items.join(", ")))
+    }
+    Some(
+        statements_query(version)
+            .replace("$1", &length.to_string())
+            .replace("$2", &array(databases)?)
+            .replace("$3", &array(users)?)
+            .replace("$4", &limit.to_string()),
+    )
+}
+
 impl Collector for PgStatStatements {
     fn name(&self) -> &str {
         "pg_stat_statements"
@@ -144,17 +177,40 @@ impl Collector for PgStatStatements {
         } else {
             0
         };
-        let rows = self
-            .connections
-            .fetch_all(
-                sqlx::query(&statements_query(version))
-                    .bind(length)
-                    .bind(&o.exclude_databases)
-                    .bind(&o.exclude_users)
-                    .bind(i64::from(o.limit)),
-            )
-            .await
-            .map_err(|e| CollectError::Source(format!("group `pg_stat_statements`: {e}").into()))?;
+        use std::sync::atomic::Ordering;
+        let inline = (self.connections.is_batched() && !self.alone.load(Ordering::Relaxed))
+            .then(|| {
+                statements_query_inline(
+                    version,
+                    length,
+                    &o.exclude_databases,
+                    &o.exclude_users,
+                    i64::from(o.limit),
+                )
+            })
+            .flatten();
+        let rows = match inline {
+            Some(sql) => self.connections.fetch_batched(sql).await.inspect_err(|e| {
+                if crate::connection::cancelled_at_timeout(e) {
+                    tracing::info!(
+                        "pg_stat_statements cancelled at the batch's statement timeout; it runs on its own from now on"
+                    );
+                    self.alone.store(true, Ordering::Relaxed);
+                }
+            }),
+            None => {
+                self.connections
+                    .fetch_all(
+                        sqlx::query(&statements_query(version))
+                            .bind(length)
+                            .bind(&o.exclude_databases)
+                            .bind(&o.exclude_users)
+                            .bind(i64::from(o.limit)),
+                    )
+                    .await
+            }
+        }
+        .map_err(|e| CollectError::Source(format!("group `pg_stat_statements`: {e}").into()))?;
         let decode =
             |e: sqlx::Error| CollectError::Decode(format!("group `pg_stat_statements`: {e}"));
         let mut out = Vec::with_capacity(rows.len() * 6);
@@ -205,6 +261,35 @@ pub(crate) const COLLECTOR: Entry<Assembly> = Entry::off(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_are_written_in_only_where_they_are_plain() {
+        let q = statements_query_inline(
+            150_000,
+            120,
+            &["template1".into(), "my db".into()],
+            &[],
+            100,
+        )
+        .unwrap();
+        assert!(!q.contains('$'), "{q}");
+        assert!(q.contains("LEFT(min(s.query), 120)") && q.contains("pg_stat_statements(120 > 0)"));
+        assert!(
+            q.contains("<> ALL(ARRAY['template1', 'my db']::text[])"),
+            "{q}"
+        );
+        assert!(
+            q.contains("<> ALL(ARRAY[]::text[])") && q.ends_with("LIMIT 100"),
+            "{q}"
+        );
+        for odd in ["o'neil", "back\\slash", "nul\0"] {
+            assert_eq!(
+                statements_query_inline(150_000, 0, &[], &[odd.into()], 100),
+                None,
+                "{odd:?}"
+            );
+        }
+    }
 
     #[test]
     fn columns_follow_the_version() {
