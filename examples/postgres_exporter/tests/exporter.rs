@@ -182,6 +182,22 @@ fn peak_connections(pg: &PgCluster) -> usize {
     peak
 }
 
+/// In the batch a statement has half the collection timeout; a custom query that needs more is cancelled
+/// there once and runs on its own, with the whole timeout, from then on.
+#[test]
+fn a_custom_query_slower_than_the_batch_allows_runs_on_its_own() {
+    let pg = PgCluster::start(&[]);
+    let yaml = "app_slow:\n  query: \"SELECT 1 AS v FROM pg_sleep(0.6)\"\n  metrics:\n    - v: {usage: GAUGE, description: Slow}\n";
+    let mut collection = one_second_collection();
+    collection.custom_queries = custom::parse(std::path::Path::new("q.yaml"), yaml).unwrap();
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    let server = format!("server=\"127.0.0.1:{}\"", pg.port);
+    exporter.wait_metrics("the slow query answered, on its own", |b| {
+        b.contains(&format!("app_slow_v{{{server}}} 1\n"))
+    });
+    exporter.stop();
+}
+
 /// Custom queries go in the target's batch, their rows read as text: the series are those of the same
 /// queries read on their own (typed, in binary), for every type a query may return. A target with custom
 /// queries and `stat_statements` (whose parameters are written into its statement) still holds one
