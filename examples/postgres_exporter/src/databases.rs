@@ -130,7 +130,15 @@ impl Databases {
                     let pool = hubble::connections::lazy_pool(1, self.connect_timeout)
                         .acquire_timeout(self.connect_timeout)
                         .connect_lazy_with(self.options.clone().database(datname));
-                    (PgConnections::new(pool), Some(permit))
+                    // A database's groups run together: their statements go in one message. As plain SQL,
+                    // not prepared: with more databases than the budget keeps, a connection lives for one
+                    // round, and preparing on each new one costs a message per statement.
+                    let connections =
+                        PgConnections::new(pool).batched(hubble::connections::Batching {
+                            prepared: false,
+                            ..crate::connection::batching(self.connect_timeout)
+                        });
+                    (connections, Some(permit))
                 }
             }
         };
@@ -424,8 +432,14 @@ impl Collector for PerDatabase {
             let checkout = self.databases.checkout(datname, &current).await;
             let mut metrics = Vec::new();
             let mut errors = Vec::new();
-            for group in &self.groups {
-                match (group.run)(checkout.connections()).await {
+            // Together, so that their statements go to the database in one message.
+            let runs = self
+                .groups
+                .iter()
+                .map(|group| (group.run)(checkout.connections()));
+            let results = futures_util::future::join_all(runs).await;
+            for (group, result) in self.groups.iter().zip(results) {
+                match result {
                     Ok(m) => {
                         let series: usize = m.iter().map(Sample::series).sum();
                         if series > self.max_series {

@@ -186,3 +186,42 @@ fn a_round_cut_short_keeps_the_budget() {
     assert!((1..=2).contains(&peak), "peak backends {peak}");
     exporter.stop();
 }
+
+/// A database's groups go to it in one message a round (as plain SQL: with more databases than the budget
+/// keeps, a connection may live for one round only).
+#[test]
+fn a_database_gets_its_groups_in_one_message() {
+    let pg = PgCluster::start(&["log_statement=all", "log_line_prefix=%d:"]);
+    for db in ["app1", "app2"] {
+        with_table(&pg, db);
+    }
+    let mut collection = running::test_collection();
+    collection.pool_size = 2;
+    collection.databases = Some(DatabaseFilter::default());
+    let exporter = Running::start_collection(Targets::Single(dsn(&pg, "postgres")), collection);
+    exporter.wait_metrics("both databases' tables", |b| {
+        let dbs = databases_of(b, "pg_statio_user_tables_heap_blocks_read");
+        dbs.contains("app1") && dbs.contains("app2")
+    });
+    exporter.stop();
+    // The server's log, each entry with its continuation lines (a message's statements, one a line).
+    let log = std::fs::read_to_string(pg.dir().join("server.log")).unwrap();
+    let mut entries: Vec<String> = Vec::new();
+    for line in log.lines() {
+        match entries.last_mut() {
+            Some(entry) if line.starts_with('\t') => entry.push_str(line),
+            _ => entries.push(line.to_owned()),
+        }
+    }
+    let messages: Vec<&String> = entries
+        .iter()
+        .filter(|e| e.starts_with("app1:LOG:  statement:") && e.contains("user_tables"))
+        .collect();
+    assert!(!messages.is_empty(), "no statement logged for app1");
+    for m in messages {
+        assert!(
+            m.contains("FROM pg_stat_user_tables") && m.contains("FROM pg_statio_user_tables"),
+            "a message with one group only: {m}"
+        );
+    }
+}
