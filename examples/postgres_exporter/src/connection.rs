@@ -93,12 +93,36 @@ fn through(options: PgConnectOptions, via: Option<&std::path::Path>) -> PgConnec
     }
 }
 
-/// Whether `e` is the server cancelling a statement at its `statement_timeout` (SQLSTATE 57014). In the
-/// target's batch a statement has half the collection timeout ([`batching`]): a group that needs more is
-/// cancelled there every time, and runs on its own (with the whole timeout) from then on.
-pub(crate) fn cancelled_at_timeout(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.code().as_deref() == Some("57014"))
+/// Whether a group whose statement may go in the target's batch still does: it leaves for good once it ran
+/// better on its own. In the batch a statement has half the collection timeout ([`batching`]), so a group
+/// that needs more is cancelled there every time (SQLSTATE 57014) and runs on its own, with the whole
+/// timeout, from then on.
+#[derive(Default)]
+pub(crate) struct InBatch {
+    left: std::sync::atomic::AtomicBool,
+}
+
+impl InBatch {
+    /// Still goes in the batch.
+    pub(crate) fn stays(&self) -> bool {
+        !self.left.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs on its own from now on; `why` is logged.
+    pub(crate) fn leave(&self, group: &str, why: &str) {
+        if !self.left.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!(group, why, "runs outside the target's batch from now on");
+        }
+    }
+
+    /// Leaves if `e` is the batch's statement timeout cancelling the group's statement.
+    pub(crate) fn note(&self, group: &str, e: &sqlx::Error) {
+        if e.as_database_error()
+            .is_some_and(|d| d.code().as_deref() == Some("57014"))
+        {
+            self.leave(group, "cancelled at the batch's statement timeout");
+        }
+    }
 }
 
 /// A lazy pool of at most `max` connections: creating it never fails on a target that is down, the first

@@ -268,8 +268,8 @@ pub struct CustomCollector {
     connections: PgConnections,
     /// Whether the query may go in the batch at all (one statement that `PREPARE` takes).
     batchable: bool,
-    /// Its answer in text did not decode where the typed one did: it runs on its own from then on.
-    alone: std::sync::atomic::AtomicBool,
+    /// Whether it still goes in the batch.
+    in_batch: crate::connection::InBatch,
 }
 
 impl CustomCollector {
@@ -280,7 +280,7 @@ impl CustomCollector {
             query,
             connections,
             batchable,
-            alone: std::sync::atomic::AtomicBool::new(false),
+            in_batch: crate::connection::InBatch::default(),
         }
     }
 }
@@ -482,30 +482,22 @@ impl Collector for CustomCollector {
     }
 
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
-        use std::sync::atomic::Ordering;
-        if self.batchable && self.connections.is_batched() && !self.alone.load(Ordering::Relaxed) {
-            let rows = match self
+        if self.batchable && self.connections.is_batched() && self.in_batch.stays() {
+            let rows = self
                 .connections
                 .fetch_batched(self.query.query.clone())
                 .await
-            {
-                Ok(rows) => rows,
-                Err(e) => {
-                    if crate::connection::cancelled_at_timeout(&e) {
-                        tracing::info!(query = %self.query.name, "custom query cancelled at the batch's statement timeout; it runs on its own from now on");
-                        self.alone.store(true, Ordering::Relaxed);
-                    }
-                    return Err(self.source_error(e));
-                }
-            };
+                .map_err(|e| {
+                    self.in_batch.note(&self.query.name, &e);
+                    self.source_error(e)
+                })?;
             match self.samples(&rows) {
                 Err(CollectError::Decode(why)) => {
                     // Read as text the way the typed answer is read, except for the types the driver
                     // decodes only in binary: asked on its own, and so from now on if that answers.
                     let typed = self.typed().await;
                     if typed.is_ok() {
-                        tracing::debug!(query = %self.query.name, %why, "custom query runs outside the batch from now on");
-                        self.alone.store(true, Ordering::Relaxed);
+                        self.in_batch.leave(&self.query.name, &why);
                     }
                     return typed;
                 }

@@ -138,11 +138,6 @@ impl Extension {
     pub const fn from_parts(name: &'static str, check: &'static str) -> Self {
         Extension { name, check }
     }
-
-    /// The extension's name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
 }
 
 /// The [`Extension`](crate::up::Extension) named by a string literal (an identifier, as `CREATE EXTENSION`

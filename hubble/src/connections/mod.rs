@@ -301,16 +301,20 @@ impl<DB: Database> Inner<DB> {
     /// Whether a kept connection may not be used again: unused for longer than the idle timeout, or held
     /// past its max lifetime.
     fn stale(&self, idle: &Idle<DB>) -> bool {
-        self.idle_timeout.is_some_and(|t| idle.since.elapsed() >= t)
+        self.unused_too_long(idle)
             || self
                 .max_lifetime
                 .is_some_and(|t| idle.from_pool.elapsed() >= t)
     }
 
+    fn unused_too_long(&self, idle: &Idle<DB>) -> bool {
+        self.idle_timeout.is_some_and(|t| idle.since.elapsed() >= t)
+    }
+
     /// Lets a stale connection go: one unused too long is closed (the server may have dropped it long
     /// ago), one only too old goes back to the pool, which retires it.
     fn retire(&self, mut idle: Idle<DB>) {
-        if self.idle_timeout.is_some_and(|t| idle.since.elapsed() >= t) {
+        if self.unused_too_long(&idle) {
             idle.conn.close_on_drop();
         }
     }

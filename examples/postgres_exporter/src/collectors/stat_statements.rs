@@ -52,8 +52,8 @@ pub struct PgStatStatements {
     connections: PgConnections,
     options: StatementsOptions,
     version: crate::up::ServerVersion,
-    /// Cancelled at the batch's statement timeout once: it runs on its own from then on.
-    alone: std::sync::atomic::AtomicBool,
+    /// Whether it still goes in the batch.
+    in_batch: crate::connection::InBatch,
 }
 
 impl PgStatStatements {
@@ -63,7 +63,7 @@ impl PgStatStatements {
             connections,
             options,
             version: crate::up::ServerVersion::default(),
-            alone: std::sync::atomic::AtomicBool::new(false),
+            in_batch: crate::connection::InBatch::default(),
         }
     }
 }
@@ -177,8 +177,7 @@ impl Collector for PgStatStatements {
         } else {
             0
         };
-        use std::sync::atomic::Ordering;
-        let inline = (self.connections.is_batched() && !self.alone.load(Ordering::Relaxed))
+        let inline = (self.connections.is_batched() && self.in_batch.stays())
             .then(|| {
                 statements_query_inline(
                     version,
@@ -190,14 +189,11 @@ impl Collector for PgStatStatements {
             })
             .flatten();
         let rows = match inline {
-            Some(sql) => self.connections.fetch_batched(sql).await.inspect_err(|e| {
-                if crate::connection::cancelled_at_timeout(e) {
-                    tracing::info!(
-                        "pg_stat_statements cancelled at the batch's statement timeout; it runs on its own from now on"
-                    );
-                    self.alone.store(true, Ordering::Relaxed);
-                }
-            }),
+            Some(sql) => self
+                .connections
+                .fetch_batched(sql)
+                .await
+                .inspect_err(|e| self.in_batch.note("pg_stat_statements", e)),
             None => {
                 self.connections
                     .fetch_all(
