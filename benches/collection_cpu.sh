@@ -7,6 +7,12 @@
 #                                                   of its own, and prints it against this build: an A/B in one run;
 #                                                   read it against a control, AGAINST=<a copy of this build>, run
 #                                                   the same day: the control gave 1.13-1.14 on 2026-12-06)
+#        AGAINST_ARGS='...' (the AGAINST build's flags instead of HUBBLE_ARGS: AGAINST=<this build> with every
+#                                                   collector off but pg_up is hubble's cost of a tick)
+#        FLOOR=1 benches/collection_cpu.sh ...   (also runs the `query_floor` example beside, as a role of its own:
+#                                                   one `SELECT 1` a second over sqlx and nothing else, the floor
+#                                                   of any exporter on the same driver; FLOOR_SQL for another
+#                                                   statement)
 #        PROFILE=1 benches/collection_cpu.sh ...   (also samples hubble with `perf record` over the window and
 #                                                   prints where its CPU went, by function; PERF_ARGS, PERF_DATA
 #                                                   below)
@@ -28,7 +34,8 @@ built postgres_exporter
 scratch cpu
 throwaway_pg "$TABLES"
 sql -d bench -c "CREATE ROLE hubble_bench LOGIN SUPERUSER" -c "CREATE ROLE incumbent_bench LOGIN SUPERUSER" \
-  -c "CREATE ROLE against_bench LOGIN SUPERUSER"
+  -c "CREATE ROLE against_bench LOGIN SUPERUSER" \
+  -c "CREATE ROLE floor_bench LOGIN SUPERUSER"
 hdsn="postgresql://hubble_bench@127.0.0.1:$pgport/bench?sslmode=disable"
 pdsn="postgresql://incumbent_bench@127.0.0.1:$pgport/bench?sslmode=disable"
 # The summed CPU of a role's backends now, and their pids (a backend that ends within the window takes
@@ -56,10 +63,18 @@ pids="$hpid $ppid"
 if [ -n "${AGAINST:-}" ]; then
   aport=$(free_port)
   # shellcheck disable=SC2086
-  apid=$(start "$aport" "$AGAINST" --dsn "${hdsn/hubble_bench/against_bench}" --collection.interval 1s ${HUBBLE_ARGS:-} \
+  apid=$(start "$aport" "$AGAINST" --dsn "${hdsn/hubble_bench/against_bench}" --collection.interval 1s \
+    ${AGAINST_ARGS-${HUBBLE_ARGS:-}} \
     --log.level warn --web.listen-address)
   pids="$pids $apid"
   ready "http://127.0.0.1:$aport/metrics"
+fi
+if [ -n "${FLOOR:-}" ]; then
+  cargo build --release --example query_floor --manifest-path "$root/Cargo.toml" >&2
+  "$root/target/release/examples/query_floor" "${hdsn/hubble_bench/floor_bench}" "${FLOOR_SQL:-SELECT 1}" \
+    >>"$work/exporters.log" 2>&1 &
+  fpid=$!
+  pids="$pids $fpid"
 fi
 ready "http://127.0.0.1:$hport/metrics"; ready "http://127.0.0.1:$pport/metrics"
 sleep 3
@@ -68,6 +83,7 @@ sql -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
 h0=$(ticks "$hpid"); p0=$(ticks "$ppid")
 hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
 [ -n "${AGAINST:-}" ] && { a0=$(ticks "$apid"); ab0=$(backend_ticks against_bench); }
+[ -n "${FLOOR:-}" ] && { f0=$(ticks "$fpid"); fb0=$(backend_ticks floor_bench); }
 if [ -n "${PROFILE:-}" ]; then
   needs linux-perf perf
   # PERF_ARGS: other sampling (`--call-graph dwarf -F 499` for callers); PERF_DATA=path keeps the samples.
@@ -81,6 +97,7 @@ for _ in $(seq "$SECS"); do
 done
 h1=$(ticks "$hpid"); p1=$(ticks "$ppid")
 [ -n "${AGAINST:-}" ] && a1=$(ticks "$apid")
+[ -n "${FLOOR:-}" ] && f1=$(ticks "$fpid")
 if [ -n "${PROFILE:-}" ]; then
   wait "$perf_pid" || true
   # Where its samples fell: by library, then by function (self time; the release build keeps symbols).
@@ -90,6 +107,7 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 hb1=$(backend_ticks hubble_bench); pb1=$(backend_ticks incumbent_bench)
 [ -n "${AGAINST:-}" ] && ab1=$(backend_ticks against_bench)
+[ -n "${FLOOR:-}" ] && fb1=$(backend_ticks floor_bench)
 statements() { sql -d bench -c "SELECT COALESCE(sum(s.calls), 0) || ' ' || round(COALESCE(sum(s.total_exec_time), 0)::numeric, 1)
                     FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '$1'"; }
 hst=$(statements hubble_bench); pst=$(statements incumbent_bench)
@@ -119,5 +137,16 @@ a, ab, h, hb = per(a0, a1), per(ab0, ab1), per(h0, h1), per(hb0, hb1)
 ratio = lambda x, y: f"{x / y:.2f}" if y else "n/a"
 print(f"AGAINST {path}: exporter CPU {a:.2f} ms/s, backends' CPU {ab:.2f} ms/s; "
       f"this build / AGAINST: exporter CPU {ratio(h, a)}, backends' CPU {ratio(hb, ab)}")
+PY
+fi
+if [ -n "${FLOOR:-}" ]; then
+  python3 - "$f0" "$f1" "$fb0" "$fb1" "$h0" "$h1" "$p0" "$p1" "$hz" "$SECS" <<'PY'
+import sys
+f0, f1, fb0, fb1, h0, h1, p0, p1, hz, secs = sys.argv[1:]
+per = lambda x, y: (int(y) - int(x)) * 1000 / int(hz) / int(secs)
+f, fb, h, p = per(f0, f1), per(fb0, fb1), per(h0, h1), per(p0, p1)
+ratio = lambda x, y: f"{x / y:.2f}" if y else "n/a"
+print(f"FLOOR (query_floor, one statement a second over sqlx): CPU {f:.2f} ms/s, backends' CPU {fb:.2f} ms/s; "
+      f"floor / postgres_exporter {ratio(f, p)}, hubble / floor {ratio(h, f)}")
 PY
 fi

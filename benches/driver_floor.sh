@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Macro benchmark: what the driver alone costs per target, the floor under `many_targets.sh`'s memory figure.
+# Usage: benches/driver_floor.sh [CONNECTIONS] [SETTLE_SECONDS]      (defaults 1000, 30 s)
+#
+# Runs the `query_floor` example (kept sqlx connections to a throwaway PostgreSQL 15, one `SELECT 1` each per
+# 15 s interval, buffers given back between ticks, nothing decoded or kept) with one connection, then with
+# CONNECTIONS, and prints the RSS growth per connection and for all of them: what any exporter holding one
+# sqlx connection per target pays before it keeps a single sample.
+. "$(dirname "$0")/lib.sh"
+N=${1:-1000}; SETTLE=${2:-30}
+[ "$N" -ge 2 ] || { echo "$(basename "$0"): CONNECTIONS must be at least 2" >&2; exit 1; }
+cargo build --release --example query_floor --manifest-path "$root/Cargo.toml" >&2
+scratch driver-floor
+throwaway_pg 10 $((N + 100))
+dsn="postgresql://postgres@127.0.0.1:$pgport/bench?sslmode=disable"
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+run() { # connections: starts query_floor, waits until they are all open and SETTLE more, prints its RSS (KB)
+  "$root/target/release/examples/query_floor" "$dsn" "SELECT 1" 15000 "$1" >>"$work/floor.log" 2>&1 &
+  local pid=$! open i
+  pids="$pids $pid"
+  for i in $(seq 600); do
+    open=$(sql -d bench -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '' AND usename = 'postgres'
+                             AND pid <> pg_backend_pid()")
+    [ "$open" -ge "$1" ] && break
+    kill -0 "$pid" 2>/dev/null || { echo "query_floor ended: $(tail -1 "$work/floor.log")" >&2; exit 1; }
+    sleep 0.5
+  done
+  sleep "$SETTLE"
+  rss_kb "$pid"
+  kill "$pid"; wait "$pid" 2>/dev/null
+  sleep 1
+}
+one=$(run 1); all=$(run "$N")
+python3 - "$one" "$all" "$N" <<'PY'
+import sys
+one, all_, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print(f"{'query_floor RSS, 1 connection / ' + str(n) + ', MB':<44} {one / 1024:.1f} / {all_ / 1024:.1f}")
+print(f"{'growth for ' + str(n) + ' connections, MB':<44} {(all_ - one) / 1024:.1f}")
+print(f"{'per connection, KB':<44} {(all_ - one) / (n - 1):.1f}")
+PY
