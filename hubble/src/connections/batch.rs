@@ -135,10 +135,13 @@ where
         }) {
             let connections = self.clone();
             tokio::spawn(async move {
-                // The other collectors of this tick are ready to run: let them queue first (a yield on a
-                // one-thread runtime; a millisecond where other threads run them).
+                // The other collectors of this tick are ready to run: let them queue first. On one thread
+                // a yield is enough (they run before it returns); where other threads run them, a
+                // millisecond. Not a sleep on one thread: it would be one more wake-up a tick.
                 tokio::task::yield_now().await;
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                if tokio::runtime::Handle::current().metrics().num_workers() > 1 {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
                 connections.flush().await;
             });
         }
