@@ -36,26 +36,30 @@ fn main() -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
         // One after another: a thousand at once would be a fork storm on the server, not the steady state.
         for _ in 0..connections {
-            let mut conn = sqlx::PgConnection::connect(&dsn)
+            let conn = sqlx::PgConnection::connect(&dsn)
                 .await
                 .with_context(|| format!("connecting to {dsn}"))?;
-            let sql = sql.clone();
-            tasks.spawn_local(async move {
-                let mut tick = tokio::time::interval(interval);
-                loop {
-                    tick.tick().await;
-                    let rows = sqlx::raw_sql(&sql).fetch_all(&mut conn).await?;
-                    std::hint::black_box(rows);
-                    conn.shrink_buffers();
-                }
-                #[allow(unreachable_code)]
-                Ok::<(), sqlx::Error>(())
-            });
+            tasks.spawn_local(ask(conn, sql.clone(), interval));
         }
-        // The first connection to fail ends the program with its error.
+        // Only an error ends a connection's loop: the first ends the program.
         match tasks.join_next().await {
-            Some(result) => Ok(result??),
+            Some(ended) => match ended?? {},
             None => Ok(()),
         }
     })
+}
+
+/// Asks `sql` on `conn` every `interval`, dropping the rows and giving the buffers back, until it fails.
+async fn ask(
+    mut conn: sqlx::PgConnection,
+    sql: String,
+    interval: std::time::Duration,
+) -> Result<std::convert::Infallible, sqlx::Error> {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tick.tick().await;
+        let rows = sqlx::raw_sql(&sql).fetch_all(&mut conn).await?;
+        std::hint::black_box(rows);
+        conn.shrink_buffers();
+    }
 }
