@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
 # Micro-level macro benchmark: user-space instructions per collection tick, counted by callgrind, for the
 # release Postgres example and the driver's floor (`query_floor`: one `SELECT 1` a second over sqlx, nothing
-# else). Instruction counts do not move with the machine's load the way CPU time does (an A/B of CPU time
-# on this shared machine needs paired runs, `collection_cpu.sh`), so a change to the per-sample path can be
-# measured exactly; what they leave out is the kernel's part (system calls, wake-ups), which on a virtual
-# machine can be half of the CPU (`docs/performance.md` §10, "The driver's floor").
+# else), and where they go by function (`callgrind_annotate` on the dumps it leaves with KEEP=DIR). Counts do
+# not move with the machine's load the way CPU time does, but they leave out the kernel's part (system calls,
+# wake-ups), which on a virtual machine can be half of a small tick's CPU (`docs/performance.md` §10, "The
+# driver's floor").
 # Usage: benches/tick_instructions.sh [TABLES] [SECONDS]      (defaults 100 tables, 30 s)
 #        HUBBLE_ARGS='--no-collector.X ...'   (hubble's flags; AGAINST=path also counts another build with them)
 #
-# A program's count repeats within 0.5% from run to run in the same position, but the second exporter
-# counted ~6% more than the first with the same build on both sides (a control, 2026-12-06: 0.944 and
-# 0.941): read an A/B as a pair, HUBBLE_BIN=new AGAINST=old then HUBBLE_BIN=old AGAINST=new, whose ratio is
-# sqrt(first / second).
+# Counts move with what the server holds (its sessions and locks are rows of the groups) and with how the
+# answers arrive: the same build counted 2.21 M and 2.34 M a tick in two runs, and two copies of one build
+# in the same run differed by up to 6% (2026-12-06). Read an A/B as a swapped pair, HUBBLE_BIN=new
+# AGAINST=old then HUBBLE_BIN=old AGAINST=new, whose ratio is sqrt(first / second), and trust only a
+# difference well above that.
 #
-# Each program runs under callgrind with a 1 s interval against one throwaway PostgreSQL 15; after WARMUP
-# seconds (default 70: past the first runs of the once-a-minute groups) the counters are zeroed, and after
-# SECONDS more they are dumped. A window shorter than a minute thus counts the every-second groups only.
 . "$(dirname "$0")/lib.sh"
 needs valgrind valgrind callgrind_control
 TABLES=${1:-100}; SECS=${2:-30}; WARMUP=${WARMUP:-70}
@@ -47,6 +45,7 @@ done
 sleep "$SECS"
 for p in "${procs[@]}"; do callgrind_control -d "$p" >/dev/null; done
 sleep 2
+[ -n "${KEEP:-}" ] && { mkdir -p "$KEEP"; cp "$work"/cg.* "$KEEP"/; }
 counts=()
 for n in "${names[@]}"; do
   # The dump of the window: the newest numbered file; its `summary:` line is the instructions counted.
