@@ -13,24 +13,25 @@ cargo build --release --example query_floor --manifest-path "$root/Cargo.toml" >
 scratch driver-floor
 throwaway_pg 10 $((N + 100))
 dsn="postgresql://postgres@127.0.0.1:$pgport/bench?sslmode=disable"
-rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
-run() { # connections: starts query_floor, waits until they are all open and SETTLE more, prints its RSS (KB)
+run() { # connections: starts query_floor, waits until they are all open and SETTLE more, sets `rss` (KB)
   "$root/target/release/examples/query_floor" "$dsn" "SELECT 1" 15000 "$1" >>"$work/floor.log" 2>&1 &
-  local pid=$! open i
+  local pid=$! open=0 i
   pids="$pids $pid"
-  for i in $(seq 600); do
+  for i in $(seq 600); do # at most 5 minutes
     open=$(sql -d bench -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '' AND usename = 'postgres'
                              AND pid <> pg_backend_pid()")
     [ "$open" -ge "$1" ] && break
     kill -0 "$pid" 2>/dev/null || { echo "query_floor ended: $(tail -1 "$work/floor.log")" >&2; exit 1; }
     sleep 0.5
   done
+  [ "$open" -ge "$1" ] || { echo "$(basename "$0"): $open of $1 connections open after 5 minutes" >&2; exit 1; }
   sleep "$SETTLE"
-  rss_kb "$pid"
-  kill "$pid"; wait "$pid" 2>/dev/null
+  rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" 2>/dev/null || true # ended by the kill
   sleep 1
 }
-one=$(run 1); all=$(run "$N")
+run 1; one=$rss
+run "$N"; all=$rss
 python3 - "$one" "$all" "$N" <<'PY'
 import sys
 one, all_, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
