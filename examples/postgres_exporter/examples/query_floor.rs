@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         for _ in 0..connections {
             let conn = sqlx::PgConnection::connect(&dsn)
                 .await
-                .with_context(|| format!("connecting to {dsn}"))?;
+                .context("connecting to DSN")?; // not echoed: it may hold a password
             tasks.spawn_local(ask(conn, sql.clone(), interval));
         }
         // Only an error ends a connection's loop: the first ends the program.
