@@ -249,9 +249,9 @@ impl<DB: Database> Connections<DB> {
     /// The most recently kept connection, with when it left the pool; drops any kept too long.
     fn reuse(&self) -> Option<(PoolConnection<DB>, Instant)> {
         let mut kept = self.inner.lock();
-        while let Some(idle) = kept.idle.pop() {
+        while let Some(mut idle) = kept.idle.pop() {
             if self.inner.stale(&idle) {
-                self.inner.retire(idle);
+                self.inner.retire(&mut idle);
                 continue;
             }
             return Some((idle.conn, idle.from_pool));
@@ -311,10 +311,10 @@ impl<DB: Database> Inner<DB> {
         self.idle_timeout.is_some_and(|t| idle.since.elapsed() >= t)
     }
 
-    /// Lets a stale connection go: one unused too long is closed (the server may have dropped it long
-    /// ago), one only too old goes back to the pool, which retires it.
-    fn retire(&self, mut idle: Idle<DB>) {
-        if self.unused_too_long(&idle) {
+    /// Readies a stale connection to be dropped: one unused too long is closed (the server may have dropped
+    /// it long ago), one only too old goes back to the pool, which retires it.
+    fn retire(&self, idle: &mut Idle<DB>) {
+        if self.unused_too_long(idle) {
             idle.conn.close_on_drop();
         }
     }
@@ -375,15 +375,13 @@ impl<DB: Database> Drop for Lease<'_, DB> {
         // Reuse takes the most recently kept, so one kept beside it (after a burst of queries opened a
         // second connection) would never be looked at again, and hold a backend for good: the others are
         // checked each time one is kept.
-        let mut i = 0;
-        while i < kept.idle.len() {
-            if self.owner.stale(&kept.idle[i]) {
-                let idle = kept.idle.remove(i);
+        kept.idle.retain_mut(|idle| {
+            let stale = self.owner.stale(idle);
+            if stale {
                 self.owner.retire(idle);
-            } else {
-                i += 1;
             }
-        }
+            !stale
+        });
         if !kept.closed {
             kept.idle.push(Idle {
                 conn,
