@@ -13,6 +13,9 @@
 #                                                   one `SELECT 1` a second over sqlx and nothing else, the floor
 #                                                   of any exporter on the same driver; FLOOR_SQL for another
 #                                                   statement)
+#        WIRE=1 benches/collection_cpu.sh ...   (also runs `query_floor --wire` beside, as a role of its own: the
+#                                                   same statement over a few lines of its own protocol code
+#                                                   instead of sqlx, the floor under the driver)
 #        PROFILE=1 benches/collection_cpu.sh ...   (also samples hubble with `perf record` over the window and
 #                                                   prints where its CPU went, by function; PERF_ARGS, PERF_DATA
 #                                                   below)
@@ -35,7 +38,7 @@ scratch cpu
 throwaway_pg "$TABLES"
 sql -d bench -c "CREATE ROLE hubble_bench LOGIN SUPERUSER" -c "CREATE ROLE incumbent_bench LOGIN SUPERUSER" \
   -c "CREATE ROLE against_bench LOGIN SUPERUSER" \
-  -c "CREATE ROLE floor_bench LOGIN SUPERUSER"
+  -c "CREATE ROLE floor_bench LOGIN SUPERUSER" -c "CREATE ROLE wire_bench LOGIN SUPERUSER"
 hdsn="postgresql://hubble_bench@127.0.0.1:$pgport/bench?sslmode=disable"
 pdsn="postgresql://incumbent_bench@127.0.0.1:$pgport/bench?sslmode=disable"
 # The summed CPU of a role's backends now, and their pids (a backend that ends within the window takes
@@ -69,12 +72,20 @@ if [ -n "${AGAINST:-}" ]; then
   pids="$pids $apid"
   ready "http://127.0.0.1:$aport/metrics"
 fi
-if [ -n "${FLOOR:-}" ]; then
+if [ -n "${FLOOR:-}${WIRE:-}" ]; then
   cargo build --release --example query_floor --manifest-path "$root/Cargo.toml" >&2
+fi
+if [ -n "${FLOOR:-}" ]; then
   "$root/target/release/examples/query_floor" "${hdsn/hubble_bench/floor_bench}" "${FLOOR_SQL:-SELECT 1}" \
     >>"$work/exporters.log" 2>&1 &
   fpid=$!
   pids="$pids $fpid"
+fi
+if [ -n "${WIRE:-}" ]; then
+  "$root/target/release/examples/query_floor" --wire "${hdsn/hubble_bench/wire_bench}" "${FLOOR_SQL:-SELECT 1}" \
+    >>"$work/exporters.log" 2>&1 &
+  wpid=$!
+  pids="$pids $wpid"
 fi
 ready "http://127.0.0.1:$hport/metrics"; ready "http://127.0.0.1:$pport/metrics"
 sleep 3
@@ -84,6 +95,7 @@ h0=$(ticks "$hpid"); p0=$(ticks "$ppid")
 hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
 [ -n "${AGAINST:-}" ] && { a0=$(ticks "$apid"); ab0=$(backend_ticks against_bench); }
 [ -n "${FLOOR:-}" ] && { f0=$(ticks "$fpid"); fb0=$(backend_ticks floor_bench); }
+[ -n "${WIRE:-}" ] && { w0=$(ticks "$wpid"); wb0=$(backend_ticks wire_bench); }
 if [ -n "${PROFILE:-}" ]; then
   needs linux-perf perf
   # PERF_ARGS: other sampling (`--call-graph dwarf -F 499` for callers); PERF_DATA=path keeps the samples.
@@ -98,6 +110,7 @@ done
 h1=$(ticks "$hpid"); p1=$(ticks "$ppid")
 [ -n "${AGAINST:-}" ] && a1=$(ticks "$apid")
 [ -n "${FLOOR:-}" ] && f1=$(ticks "$fpid")
+[ -n "${WIRE:-}" ] && w1=$(ticks "$wpid")
 if [ -n "${PROFILE:-}" ]; then
   wait "$perf_pid" || true
   # Where its samples fell: by library, then by function (self time; the release build keeps symbols).
@@ -108,6 +121,7 @@ fi
 hb1=$(backend_ticks hubble_bench); pb1=$(backend_ticks incumbent_bench)
 [ -n "${AGAINST:-}" ] && ab1=$(backend_ticks against_bench)
 [ -n "${FLOOR:-}" ] && fb1=$(backend_ticks floor_bench)
+[ -n "${WIRE:-}" ] && wb1=$(backend_ticks wire_bench)
 statements() { sql -d bench -c "SELECT COALESCE(sum(s.calls), 0) || ' ' || round(COALESCE(sum(s.total_exec_time), 0)::numeric, 1)
                     FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '$1'"; }
 hst=$(statements hubble_bench); pst=$(statements incumbent_bench)
@@ -139,14 +153,17 @@ print(f"AGAINST {path}: exporter CPU {a:.2f} ms/s, backends' CPU {ab:.2f} ms/s; 
       f"this build / AGAINST: exporter CPU {ratio(h, a)}, backends' CPU {ratio(hb, ab)}")
 PY
 fi
-if [ -n "${FLOOR:-}" ]; then
-  python3 - "$f0" "$f1" "$fb0" "$fb1" "$h0" "$h1" "$p0" "$p1" "$hz" "$SECS" <<'PY'
+floor() { # LABEL T0 T1 BACKEND_T0 BACKEND_T1: a floor's CPU against the exporters'
+  python3 - "$@" "$h0" "$h1" "$p0" "$p1" "$hz" "$SECS" <<'PY'
 import sys
-f0, f1, fb0, fb1, h0, h1, p0, p1, hz, secs = sys.argv[1:]
+label, f0, f1, fb0, fb1, h0, h1, p0, p1, hz, secs = sys.argv[1:]
 per = lambda x, y: (int(y) - int(x)) * 1000 / int(hz) / int(secs)
 f, fb, h, p = per(f0, f1), per(fb0, fb1), per(h0, h1), per(p0, p1)
 ratio = lambda x, y: f"{x / y:.2f}" if y else "n/a"
-print(f"FLOOR (query_floor, one statement a second over sqlx): CPU {f:.2f} ms/s, backends' CPU {fb:.2f} ms/s; "
+print(f"{label}: CPU {f:.2f} ms/s, backends' CPU {fb:.2f} ms/s; "
       f"floor / postgres_exporter {ratio(f, p)}, hubble / floor {ratio(h, f)}")
 PY
-fi
+}
+[ -n "${FLOOR:-}" ] && floor "FLOOR (query_floor, one statement a second over sqlx)" "$f0" "$f1" "$fb0" "$fb1"
+[ -n "${WIRE:-}" ] && floor "WIRE (query_floor --wire, the same over its own protocol code)" "$w0" "$w1" "$wb0" "$wb1"
+exit 0
