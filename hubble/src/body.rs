@@ -94,8 +94,8 @@ impl Plan {
         let mut run_sizes = Vec::with_capacity(2 * snapshots.len());
         for s in &snapshots {
             for run in [&s.data, &s.health] {
-                run_sizes.push(run.families.len() as u32);
-                for j in 0..run.families.len() {
+                run_sizes.push(run.family_count() as u32);
+                for j in 0..run.family_count() {
                     let chunk = run.chunk(j, &s.consts);
                     let id = *ids
                         .entry(Arc::as_ptr(chunk.meta) as usize)

@@ -49,3 +49,56 @@ pub(crate) fn intern(name: &str, help: &str, kind: MetricKind) -> Option<Arc<Fam
     *len += 1;
     Some(meta)
 }
+
+/// Interned lists of family records, by the records' addresses.
+static LISTS: Mutex<ListInterner> = Mutex::new(ListInterner {
+    map: None,
+    len: 0,
+    purge_at: 0,
+});
+
+struct ListInterner {
+    /// A hash of the records' addresses → the lists with that hash.
+    map: Option<HashMap<u64, Vec<Arc<[Arc<FamilyMeta>]>>, foldhash::fast::FixedState>>,
+    len: usize,
+    /// Size at which lists no longer held by any run are dropped.
+    purge_at: usize,
+}
+
+/// One shared list of the records `metas`: every run of the same families holds the same list. Records are
+/// interned, so equal lists are lists of the same addresses; a list holds its records, so an address cannot
+/// be reused while a list of it is kept here.
+pub(crate) fn intern_list(metas: Vec<Arc<FamilyMeta>>) -> Arc<[Arc<FamilyMeta>]> {
+    use std::hash::{BuildHasher, Hasher};
+    let key = {
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
+        for m in &metas {
+            h.write_usize(Arc::as_ptr(m) as usize);
+        }
+        h.finish()
+    };
+    let mut interner = LISTS.lock().unwrap_or_else(|e| e.into_inner());
+    let ListInterner { map, len, purge_at } = &mut *interner;
+    let map = map.get_or_insert_with(HashMap::default);
+    let same = |list: &Arc<[Arc<FamilyMeta>]>| {
+        list.len() == metas.len() && list.iter().zip(&metas).all(|(a, b)| Arc::ptr_eq(a, b))
+    };
+    if let Some(found) = map
+        .get(&key)
+        .and_then(|lists| lists.iter().find(|l| same(l)))
+    {
+        return found.clone();
+    }
+    if *len >= *purge_at {
+        map.retain(|_, lists| {
+            lists.retain(|l| Arc::strong_count(l) > 1);
+            !lists.is_empty()
+        });
+        *len = map.values().map(Vec::len).sum();
+        *purge_at = (*len * 2).max(1024);
+    }
+    let list: Arc<[Arc<FamilyMeta>]> = metas.into();
+    map.entry(key).or_default().push(list.clone());
+    *len += 1;
+    list
+}

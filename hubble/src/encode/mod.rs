@@ -65,7 +65,7 @@ mod tests {
 
     /// Every chunk of `run` says its length right, as written with `consts`, in both formats.
     fn assert_lengths(run: &EncodedRun, consts: &ConstLabels) {
-        for i in 0..run.families.len() {
+        for i in 0..run.family_count() {
             let chunk = run.chunk(i, consts);
             for format in [Format::Text, Format::OpenMetrics] {
                 let mut out = BytesMut::new();
@@ -73,6 +73,70 @@ mod tests {
                 assert_eq!(out.len(), chunk.len(format));
             }
         }
+    }
+
+    #[test]
+    fn one_line_families_keep_two_words_each_and_share_their_records() {
+        let consts = Labels::new().with("instance", "pg1");
+        let settings = |v: f64| {
+            vec![
+                Sample::gauge("s_work_mem_bytes", "W.", v),
+                Sample::gauge("s_fsync", "F.", 1.0),
+            ]
+        };
+        let (a, b) = (
+            encode_collection(settings(4.0), &consts).unwrap(),
+            encode_collection(settings(2.5), &consts).unwrap(),
+        );
+        // Two runs of the same families hold one list of records, and two words a family.
+        assert!(Arc::ptr_eq(&a.metas, &b.metas));
+        assert_eq!(a.spans.len(), 1 + 2 * 2);
+        assert_eq!(a.series(), 2);
+        assert_eq!(
+            render(&b, &consts, Format::Text),
+            "# HELP s_fsync F.\n# TYPE s_fsync gauge\ns_fsync{instance=\"pg1\"} 1\n\
+             # HELP s_work_mem_bytes W.\n# TYPE s_work_mem_bytes gauge\n\
+             s_work_mem_bytes{instance=\"pg1\"} 2.5\n"
+        );
+        assert_lengths(&b, &ConstLabels::new(consts.clone()));
+        // One line each with labels of their own: two words too.
+        let labelled = encode_collection(
+            vec![
+                Sample::gauge("s_a", "A.", 1.0).label("db", "x"),
+                Sample::gauge("s_b", "B.", 2.0).label("db", "x"),
+            ],
+            &consts,
+        )
+        .unwrap();
+        assert_eq!(labelled.spans.len(), 1 + 2 * 2);
+        assert_eq!(labelled.series(), 2);
+        assert_lengths(&labelled, &ConstLabels::new(consts.clone()));
+        // A family of two lines, or lines bare and not, keep the whole span.
+        for metrics in [
+            vec![
+                Sample::gauge("s_a", "A.", 1.0).label("db", "x"),
+                Sample::gauge("s_a", "A.", 2.0).label("db", "y"),
+                Sample::gauge("s_b", "B.", 3.0),
+            ],
+            vec![
+                Sample::gauge("s_a", "A.", 1.0).label("db", "x"),
+                Sample::gauge("s_b", "B.", 3.0),
+            ],
+        ] {
+            let series = metrics.len();
+            let run = encode_collection(metrics, &consts).unwrap();
+            assert_eq!(run.spans.len(), 1 + 4 * 2);
+            assert_eq!(run.series(), series);
+            assert_lengths(&run, &ConstLabels::new(consts.clone()));
+        }
+        assert_eq!(
+            render(
+                &encode_collection(Vec::new(), &consts).unwrap(),
+                &consts,
+                Format::Text
+            ),
+            ""
+        );
     }
 
     #[test]

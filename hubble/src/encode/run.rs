@@ -14,38 +14,121 @@ pub(crate) struct FamilyMeta {
     pub(crate) om_total: bool,
 }
 
-/// One family's lines within an [`EncodedRun`].
-#[derive(Debug)]
-pub(crate) struct FamilyChunk {
-    pub meta: Arc<FamilyMeta>,
-    /// Where the chunk's first line starts in the run's buffer.
+/// One family's lines within an [`EncodedRun`], as the encoder finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Where the family's first line starts in the run's buffer.
     pub(crate) start: u32,
     /// Bytes of its lines, not counting their length prefixes.
     pub(crate) written: u32,
-    pub series: u32,
+    pub(crate) series: u32,
     /// Series without labels of their own.
     pub(crate) bare: u32,
 }
 
+/// How a run's `spans` are laid out, in their first word. Most families of a fleet's runs are one line each
+/// (a target's ~340 `pg_settings` families, every collector's health), and for them two words a family do.
+mod layout {
+    /// `[start, written, series, bare]` a family.
+    pub(super) const SPANS: u32 = 0;
+    /// `[start, written]` a family, each one line with labels of its own.
+    pub(super) const ONE_LINE: u32 = 1;
+    /// `[start, written]` a family, each one line without labels of its own.
+    pub(super) const ONE_BARE_LINE: u32 = 2;
+}
+
 /// A collector run, encoded: the sample lines of all its families in one buffer, sorted by family name.
 ///
-/// Cloning shares both parts. They are held directly (not behind one more pointer) because a large scrape
+/// Cloning shares its parts. They are held directly (not behind one more pointer) because a large scrape
 /// visits every run in family order, jumping between runs: each indirection there is a cache miss.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct EncodedRun {
     pub(crate) text: Arc<[u8]>,
-    pub families: Arc<[FamilyChunk]>,
+    /// The families' records in name order: one list shared by every run of the same families, so that a
+    /// fleet's targets hold one (a record a family a run was a third of the cache).
+    pub(super) metas: Arc<[Arc<FamilyMeta>]>,
+    /// Where each family's lines are: a layout word (see [`layout`]), then the families' spans in it.
+    pub(super) spans: Arc<[u32]>,
 }
 
 impl EncodedRun {
-    /// Series in the run.
-    pub(crate) fn series(&self) -> usize {
-        self.families.iter().map(|f| f.series as usize).sum()
+    /// The run of `text` whose families are `families`, in name order.
+    pub(crate) fn new(text: Vec<u8>, families: Vec<(Arc<FamilyMeta>, Span)>) -> Self {
+        if families.is_empty() {
+            return EncodedRun {
+                text: text.into(),
+                ..EncodedRun::default()
+            };
+        }
+        let one_line = families.iter().all(|(_, s)| s.series == 1);
+        let bare = families.iter().all(|(_, s)| s.bare == 1);
+        let labelled = families.iter().all(|(_, s)| s.bare == 0);
+        let layout = match (one_line, bare, labelled) {
+            (true, true, _) => layout::ONE_BARE_LINE,
+            (true, _, true) => layout::ONE_LINE,
+            _ => layout::SPANS,
+        };
+        let stride = if layout == layout::SPANS { 4 } else { 2 };
+        let mut spans = Vec::with_capacity(1 + stride * families.len());
+        spans.push(layout);
+        let mut metas = Vec::with_capacity(families.len());
+        for (meta, s) in families {
+            metas.push(meta);
+            spans.extend_from_slice(&[s.start, s.written, s.series, s.bare][..stride]);
+        }
+        EncodedRun {
+            text: text.into(),
+            metas: intern_list(metas),
+            spans: spans.into(),
+        }
     }
 
-    /// Reads the `i`th family's record, bringing it into the cache.
+    /// Families in the run.
+    pub(crate) fn family_count(&self) -> usize {
+        self.metas.len()
+    }
+
+    /// The `i`th family's lines.
+    #[inline]
+    fn span(&self, i: usize) -> Span {
+        let spans = &*self.spans;
+        if spans[0] == layout::SPANS {
+            let at = 1 + 4 * i;
+            let [start, written, series, bare] =
+                <[u32; 4]>::try_from(&spans[at..at + 4]).expect("a slice of four");
+            Span {
+                start,
+                written,
+                series,
+                bare,
+            }
+        } else {
+            let at = 1 + 2 * i;
+            let [start, written] =
+                <[u32; 2]>::try_from(&spans[at..at + 2]).expect("a slice of two");
+            Span {
+                start,
+                written,
+                series: 1,
+                bare: u32::from(spans[0] == layout::ONE_BARE_LINE),
+            }
+        }
+    }
+
+    /// Series in the run.
+    pub(crate) fn series(&self) -> usize {
+        (0..self.family_count())
+            .map(|i| self.span(i).series as usize)
+            .sum()
+    }
+
+    /// Reads the `i`th family's span, bringing it into the cache.
     pub(crate) fn touch(&self, i: usize) -> u32 {
-        self.families.get(i).map_or(0, |f| f.start)
+        if i < self.family_count() {
+            self.span(i).start
+        } else {
+            0
+        }
     }
 
     /// Bytes stored for the run's lines.
@@ -54,11 +137,19 @@ impl EncodedRun {
         self.text.len()
     }
 
+    /// Each family's record and span, in order (what tests compare).
+    #[cfg(test)]
+    pub(crate) fn records(&self) -> Vec<(*const FamilyMeta, Span)> {
+        (0..self.family_count())
+            .map(|i| (Arc::as_ptr(&self.metas[i]), self.span(i)))
+            .collect()
+    }
+
     /// The `i`th family as written for an exporter whose constant labels are `consts`.
     pub(crate) fn chunk<'a>(&'a self, i: usize, consts: &'a ConstLabels) -> Chunk<'a> {
-        let f = &self.families[i];
+        let f = self.span(i);
         Chunk {
-            meta: &f.meta,
+            meta: &self.metas[i],
             run: &self.text,
             lines: &self.text[f.start as usize..],
             written: f.written as usize,
@@ -466,18 +557,17 @@ pub(crate) fn encode_collection(
             written += shared.push_sample(&mut text, &mut line, &m.labels, m.value);
             series += 1;
         }
-        chunks.push(FamilyChunk {
+        chunks.push((
             meta,
-            start,
-            written: offset(written)?,
-            series: offset(series)?,
-            bare,
-        });
+            Span {
+                start,
+                written: offset(written)?,
+                series: offset(series)?,
+                bare,
+            },
+        ));
     }
-    Ok(EncodedRun {
-        text: text.into(),
-        families: chunks.into(),
-    })
+    Ok(EncodedRun::new(text, chunks))
 }
 
 /// Encodes families of one line each that share one label set (`labels`, its bytes as written: `{a="x"}`,
@@ -514,19 +604,18 @@ pub(crate) fn encode_one_line_families(
                 }
             }
         }
-        chunks.push(FamilyChunk {
-            meta: meta.clone(),
-            // A few lines of a few dozen bytes: far within u32.
-            start: start as u32,
-            written: (labels.len() + value.len()) as u32,
-            series: 1,
-            bare: u32::from(labels.is_empty()),
-        });
+        chunks.push((
+            meta.clone(),
+            Span {
+                // A few lines of a few dozen bytes: far within u32.
+                start: start as u32,
+                written: (labels.len() + value.len()) as u32,
+                series: 1,
+                bare: u32::from(labels.is_empty()),
+            },
+        ));
     }
-    EncodedRun {
-        text: text.into(),
-        families: chunks.into(),
-    }
+    EncodedRun::new(text, chunks)
 }
 
 /// Sorts each family's samples by label set, once per distinct sequence of rows: the families of a derived

@@ -146,7 +146,7 @@ impl FamilyWriter {
     pub(crate) fn write_all(&mut self, runs: &[(&EncodedRun, &ConstLabels)]) {
         let mut chunks: Vec<Chunk<'_>> = runs
             .iter()
-            .flat_map(|(run, consts)| (0..run.families.len()).map(|i| run.chunk(i, consts)))
+            .flat_map(|(run, consts)| (0..run.family_count()).map(|i| run.chunk(i, consts)))
             .collect();
         chunks.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
         for chunk in &chunks {
