@@ -57,9 +57,12 @@ static LISTS: Mutex<ListInterner> = Mutex::new(ListInterner {
     purge_at: 0,
 });
 
+/// A run's family records, in name order.
+type MetaList = Arc<[Arc<FamilyMeta>]>;
+
 struct ListInterner {
     /// A hash of the records' addresses → the lists with that hash.
-    map: Option<HashMap<u64, Vec<Arc<[Arc<FamilyMeta>]>>, foldhash::fast::FixedState>>,
+    map: Option<HashMap<u64, Vec<MetaList>, foldhash::fast::FixedState>>,
     len: usize,
     /// Size at which lists no longer held by any run are dropped.
     purge_at: usize,
@@ -68,7 +71,7 @@ struct ListInterner {
 /// One shared list of the records `metas`: every run of the same families holds the same list. Records are
 /// interned, so equal lists are lists of the same addresses; a list holds its records, so an address cannot
 /// be reused while a list of it is kept here.
-pub(crate) fn intern_list(metas: Vec<Arc<FamilyMeta>>) -> Arc<[Arc<FamilyMeta>]> {
+pub(crate) fn intern_list(metas: Vec<Arc<FamilyMeta>>) -> MetaList {
     use std::hash::{BuildHasher, Hasher};
     let key = {
         let mut h = foldhash::fast::FixedState::default().build_hasher();
@@ -80,7 +83,7 @@ pub(crate) fn intern_list(metas: Vec<Arc<FamilyMeta>>) -> Arc<[Arc<FamilyMeta>]>
     let mut interner = LISTS.lock().unwrap_or_else(|e| e.into_inner());
     let ListInterner { map, len, purge_at } = &mut *interner;
     let map = map.get_or_insert_with(HashMap::default);
-    let same = |list: &Arc<[Arc<FamilyMeta>]>| {
+    let same = |list: &MetaList| {
         list.len() == metas.len() && list.iter().zip(&metas).all(|(a, b)| Arc::ptr_eq(a, b))
     };
     if let Some(found) = map
@@ -97,7 +100,7 @@ pub(crate) fn intern_list(metas: Vec<Arc<FamilyMeta>>) -> Arc<[Arc<FamilyMeta>]>
         *len = map.values().map(Vec::len).sum();
         *purge_at = (*len * 2).max(1024);
     }
-    let list: Arc<[Arc<FamilyMeta>]> = metas.into();
+    let list: MetaList = metas.into();
     map.entry(key).or_default().push(list.clone());
     *len += 1;
     list
