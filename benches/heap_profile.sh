@@ -8,7 +8,10 @@
 # heaptrack's "leaked" bytes are exactly what was live then. Each allocation's stack is charged to the
 # innermost frame that names an owner (the cache, the collectors, the driver's connections, ...); the table
 # gives each owner's MB and KB per target. Heaptrack slows the process: a run of 300 targets takes ~3 min.
-# STACKS=FILE keeps the folded stacks (one live allocation site per line, its bytes last) for a closer look.
+# STACKS=FILE keeps the folded stacks (one live allocation site per line, its bytes last) for a closer look,
+# and FILE.peak those at the heap's peak.
+# A second table charges the heap at its peak the same way: the process's RSS follows the peak, not what is
+# live at the end (glibc keeps freed memory within the heap for reuse).
 . "$(dirname "$0")/lib.sh"
 needs "heaptrack" heaptrack heaptrack_print
 N=${1:-300}; SETTLE=${2:-60}
@@ -38,11 +41,13 @@ kill -9 "$exporter"
 wait "$pids" 2>/dev/null || true
 heaptrack_print -f "$work/heap.zst" --print-peaks 0 --print-allocators 0 --print-leaks 0 --print-temporary 0 \
   --print-histogram 0 -F "$work/stacks" --flamegraph-cost-type leaked >/dev/null
-[ -n "${STACKS:-}" ] && cp "$work/stacks" "$STACKS"
+heaptrack_print -f "$work/heap.zst" --print-peaks 0 --print-allocators 0 --print-leaks 0 --print-temporary 0 \
+  --print-histogram 0 -F "$work/peak" --flamegraph-cost-type peak >/dev/null
+[ -n "${STACKS:-}" ] && cp "$work/stacks" "$STACKS" && cp "$work/peak" "$STACKS.peak"
 printf '%-28s %s\n' "targets (pg_up 1)" "$N ($up)" "series" "$series"
-python3 - "$work/stacks" "$N" <<'PY'
+python3 - "$work/stacks" "$work/peak" "$N" <<'PY'
 import sys, collections
-stacks, n = sys.argv[1], int(sys.argv[2])
+n = int(sys.argv[3])
 # Owners by the innermost frame that names one, in this order of precedence.
 owners = [
     ("cache: encoded runs", ("encode_collection", "CollectorCache::record")),
@@ -52,19 +57,21 @@ owners = [
     ("registry and dispatcher", ("hubble::registry", "hubble::dispatcher")),
     ("connections (hubble)", ("hubble::connections",)),
 ]
-total, by = 0, collections.Counter()
-for line in open(stacks):
-    stack, _, size = line.rstrip().rpartition(" ")
-    size = int(size); total += size
-    frames = stack.split(";")
-    owner = "other"
-    for frame in reversed(frames):
-        hit = next((name for name, marks in owners if any(m in frame for m in marks)), None)
-        if hit:
-            owner = hit
-            break
-    by[owner] += size
-print(f"{'live heap, MB':28} {total / 1e6:.1f} ({total / n / 1e3:.1f} KB per target)")
-for owner, size in by.most_common():
-    print(f"  {owner:26} {size / 1e6:6.1f} MB {size / n / 1e3:6.1f} KB per target")
+def table(stacks, what):
+    total, by = 0, collections.Counter()
+    for line in open(stacks):
+        stack, _, size = line.rstrip().rpartition(" ")
+        size = int(size); total += size
+        owner = "other"
+        for frame in reversed(stack.split(";")):
+            hit = next((name for name, marks in owners if any(m in frame for m in marks)), None)
+            if hit:
+                owner = hit
+                break
+        by[owner] += size
+    print(f"{what + ', MB':28} {total / 1e6:.1f} ({total / n / 1e3:.1f} KB per target)")
+    for owner, size in by.most_common():
+        print(f"  {owner:26} {size / 1e6:6.1f} MB {size / n / 1e3:6.1f} KB per target")
+table(sys.argv[1], "live heap")
+table(sys.argv[2], "heap at its peak")
 PY
