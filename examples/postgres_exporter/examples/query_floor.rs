@@ -143,6 +143,16 @@ mod wire {
         }
     }
 
+    /// The message of an `ErrorResponse` body (its `M` field; fields are a type byte and a C string each).
+    fn message(body: &[u8]) -> String {
+        body.split(|&b| b == 0)
+            .find_map(|field| field.strip_prefix(b"M"))
+            .map_or_else(
+                || "(no message)".to_owned(),
+                |m| String::from_utf8_lossy(m).into_owned(),
+            )
+    }
+
     /// A message's length field: the body and the field itself.
     fn frame_len(body: usize) -> [u8; 4] {
         i32::try_from(body + 4)
@@ -182,10 +192,7 @@ mod wire {
                 }
                 let body = &buf[start + 5..end];
                 match kind {
-                    b'E' => bail!(
-                        "the server answered with an error: {}",
-                        String::from_utf8_lossy(body)
-                    ),
+                    b'E' => bail!("the server answered with an error: {}", message(body)),
                     b'Z' => return Ok(()),
                     _ => each(kind, body)?,
                 }

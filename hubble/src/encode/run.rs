@@ -45,7 +45,7 @@ mod layout {
 pub(crate) struct EncodedRun {
     pub(crate) text: Arc<[u8]>,
     /// The families' records in name order: one list shared by every run of the same families, so that a
-    /// fleet's targets hold one (a record a family a run was a third of the cache).
+    /// fleet's targets hold one (a record per family and run was a third of the cache).
     pub(super) metas: Arc<[Arc<FamilyMeta>]>,
     /// Where each family's lines are: a layout word (see [`layout`]), then the families' spans in it.
     pub(super) spans: Arc<[u32]>,
