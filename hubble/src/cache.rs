@@ -64,7 +64,7 @@ struct Entry {
 
 /// The cached state of one collector.
 pub(crate) struct CollectorCache {
-    name: Arc<str>,
+    name: Box<str>,
     /// The exporter's, shared by its collectors.
     const_labels: Arc<ConstLabels>,
     ttl: Duration,

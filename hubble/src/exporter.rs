@@ -362,16 +362,14 @@ impl BaseExporter {
         };
         let ttl = self.ttl.unwrap_or(interval * 2 + timeout);
         let entry = Arc::new(CollectorEntry {
-            cache: Arc::new(
-                CollectorCache::new(collector.name(), self.shared.const_labels.clone(), ttl)
-                    .max_series(
-                        options
-                            .max_series
-                            .or(own.max_series)
-                            .unwrap_or(self.max_series),
-                        self.max_series_setting,
-                    ),
-            ),
+            cache: CollectorCache::new(collector.name(), self.shared.const_labels.clone(), ttl)
+                .max_series(
+                    options
+                        .max_series
+                        .or(own.max_series)
+                        .unwrap_or(self.max_series),
+                    self.max_series_setting,
+                ),
             condition: options.condition.or(own.condition).zip(self.facts.clone()),
             collector,
             schedule,
