@@ -142,28 +142,18 @@ ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
 print(f"hubble / postgres_exporter: exporter CPU {ratio(h, p)}, backends' CPU {ratio(hb, pb)}, "
       f"statements {ratio(hc, pc)}, server execution time {ratio(hx, px)}")
 PY
-if [ -n "${AGAINST:-}" ]; then
-  python3 - "$a0" "$a1" "$ab0" "$ab1" "$h0" "$h1" "$hb0" "$hb1" "$hz" "$SECS" "$AGAINST" <<'PY'
+beside() { # LABEL T0 T1 BACKEND_T0 BACKEND_T1: a process run beside the exporters, against them
+  python3 - "$@" "$h0" "$h1" "$hb0" "$hb1" "$p0" "$p1" "$hz" "$SECS" <<'PY'
 import sys
-a0, a1, ab0, ab1, h0, h1, hb0, hb1, hz, secs, path = sys.argv[1:]
-per = lambda x, y: (int(y) - int(x)) * 1000 / int(hz) / int(secs)
-a, ab, h, hb = per(a0, a1), per(ab0, ab1), per(h0, h1), per(hb0, hb1)
-ratio = lambda x, y: f"{x / y:.2f}" if y else "n/a"
-print(f"AGAINST {path}: exporter CPU {a:.2f} ms/s, backends' CPU {ab:.2f} ms/s; "
-      f"this build / AGAINST: exporter CPU {ratio(h, a)}, backends' CPU {ratio(hb, ab)}")
-PY
-fi
-floor() { # LABEL T0 T1 BACKEND_T0 BACKEND_T1: a floor's CPU against the exporters'
-  python3 - "$@" "$h0" "$h1" "$p0" "$p1" "$hz" "$SECS" <<'PY'
-import sys
-label, f0, f1, fb0, fb1, h0, h1, p0, p1, hz, secs = sys.argv[1:]
-per = lambda x, y: (int(y) - int(x)) * 1000 / int(hz) / int(secs)
-f, fb, h, p = per(f0, f1), per(fb0, fb1), per(h0, h1), per(p0, p1)
-ratio = lambda x, y: f"{x / y:.2f}" if y else "n/a"
-print(f"{label}: CPU {f:.2f} ms/s, backends' CPU {fb:.2f} ms/s; "
-      f"floor / postgres_exporter {ratio(f, p)}, hubble / floor {ratio(h, f)}")
+label, x0, x1, xb0, xb1, h0, h1, hb0, hb1, p0, p1, hz, secs = sys.argv[1:]
+per = lambda a, b: (int(b) - int(a)) * 1000 / int(hz) / int(secs)
+x, xb, h, hb, p = per(x0, x1), per(xb0, xb1), per(h0, h1), per(hb0, hb1), per(p0, p1)
+ratio = lambda a, b: f"{a / b:.2f}" if b else "n/a"
+print(f"{label}: CPU {x:.2f} ms/s, backends' CPU {xb:.2f} ms/s; it / postgres_exporter {ratio(x, p)}; "
+      f"this build / it: exporter CPU {ratio(h, x)}, backends' CPU {ratio(hb, xb)}")
 PY
 }
-[ -n "${FLOOR:-}" ] && floor "FLOOR (query_floor, one statement a second over sqlx)" "$f0" "$f1" "$fb0" "$fb1"
-[ -n "${WIRE:-}" ] && floor "WIRE (query_floor --wire, the same over its own protocol code)" "$w0" "$w1" "$wb0" "$wb1"
+[ -n "${AGAINST:-}" ] && beside "AGAINST $AGAINST" "$a0" "$a1" "$ab0" "$ab1"
+[ -n "${FLOOR:-}" ] && beside "FLOOR (query_floor, one statement a second over sqlx)" "$f0" "$f1" "$fb0" "$fb1"
+[ -n "${WIRE:-}" ] && beside "WIRE (query_floor --wire, the same over its own protocol code)" "$w0" "$w1" "$wb0" "$wb1"
 exit 0
