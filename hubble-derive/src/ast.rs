@@ -59,6 +59,9 @@ pub struct Container<'a> {
     /// `names_as_declared`: names promtool objects to are kept (an established exporter's names).
     pub names_as_declared: Option<proc_macro2::Span>,
     pub const_labels: Vec<(LitStr, LitStr)>,
+    /// The struct has a `#[sqlx(...)]` attribute (`rename_all`, ...): its columns are sqlx's to name, and
+    /// the group is not read from text.
+    pub sqlx_container: bool,
     pub fields: Vec<Field<'a>>,
     /// A container attribute was malformed (already reported).
     pub attr_error: bool,
@@ -72,6 +75,10 @@ pub struct Field<'a> {
     pub rename: Option<LitStr>,
     pub help: Option<LitStr>,
     pub doc: Option<String>,
+    /// The column the field is read from when the group is read from text: `#[sqlx(rename = "...")]` or
+    /// its name; `None` when another `#[sqlx(...)]` attribute (`default`, `flatten`, `try_from`, ...) makes
+    /// it sqlx's alone to read.
+    pub column: Option<String>,
     /// An attribute of this field was malformed (already reported); skip checks that would only repeat it.
     pub attr_error: bool,
 }

@@ -53,6 +53,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
         simple_query: None,
         names_as_declared: None,
         const_labels: Vec::new(),
+        sqlx_container: input.attrs.iter().any(|a| a.path().is_ident("sqlx")),
         fields: Vec::new(),
         attr_error: false,
     };
@@ -126,6 +127,7 @@ pub fn container<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<Container<
             rename: None,
             help: None,
             doc: doc_comment(&f.attrs),
+            column: sqlx_column(ident, &f.attrs),
             attr_error: false,
         };
         // Keys seen across every #[metric(...)] of the field.
@@ -372,6 +374,27 @@ fn doc_comment(attrs: &[Attribute]) -> Option<String> {
         .filter(|l| !l.is_empty())
         .collect();
     (!lines.is_empty()).then(|| lines.join(" "))
+}
+
+/// The column sqlx's `FromRow` reads `ident` from: its `#[sqlx(rename = "...")]`, or its name; `None` when
+/// any other `#[sqlx(...)]` key is there. Not checked further: sqlx's derive reports its own attributes.
+fn sqlx_column(ident: &syn::Ident, attrs: &[syn::Attribute]) -> Option<String> {
+    let mut column = Some(syn::ext::IdentExt::unraw(ident).to_string());
+    for attr in attrs.iter().filter(|a| a.path().is_ident("sqlx")) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                let name: LitStr = meta.value()?.parse()?;
+                column = Some(name.value());
+                Ok(())
+            } else {
+                Err(meta.error("not read from text"))
+            }
+        });
+        if parsed.is_err() {
+            return None;
+        }
+    }
+    column
 }
 
 #[cfg(test)]

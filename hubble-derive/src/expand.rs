@@ -217,11 +217,13 @@ fn generate(c: &Container) -> TokenStream {
         }
     });
     let simple_query = c.simple_query.is_some();
+    let from_text = from_text(c);
     let sql = c.query.as_ref().map(|q| {
         quote! {
             impl #impl_generics ::hubble::SqlQuery for #ident #ty_generics #where_clause {
                 const QUERY: &'static str = #q;
                 const SIMPLE_QUERY: bool = #simple_query;
+                #from_text
             }
         }
     });
@@ -257,6 +259,90 @@ fn generate(c: &Container) -> TokenStream {
         }
 
         #sql
+    }
+}
+
+/// `SqlQuery::TEXT_COLUMNS` and `from_text` when every field is read from text: a type of
+/// [`text_type`] and a column named by its name or `#[sqlx(rename)]`. Otherwise nothing: the group is read by
+/// its `sqlx::FromRow` alone.
+fn from_text(c: &Container) -> Option<TokenStream> {
+    if c.sqlx_container || !c.fields.iter().all(|f| text_type(f.ty)) {
+        return None;
+    }
+    let columns: Vec<&str> = c
+        .fields
+        .iter()
+        .map(|f| f.column.as_deref())
+        .collect::<Option<_>>()?;
+    let name = c.collector_name();
+    let fields = c
+        .fields
+        .iter()
+        .zip(&columns)
+        .enumerate()
+        .map(|(i, (f, column))| {
+            let field = f.ident;
+            let ty = f.ty;
+            quote! {
+                #field: <#ty as ::hubble::__private::FromText>::from_text(cells[#i])
+                    .map_err(|why| ::hubble::__private::column_error(#name, #column, why))?
+            }
+        });
+    Some(quote! {
+        const TEXT_COLUMNS: ::hubble::__private::Option<&'static [&'static str]> =
+            ::hubble::__private::Option::Some(&[#(#columns),*]);
+
+        fn from_text(
+            cells: &[::hubble::__private::Option<&str>],
+        ) -> ::hubble::__private::Result<Self, ::hubble::CollectError> {
+            ::hubble::__private::Result::Ok(Self { #(#fields),* })
+        }
+    })
+}
+
+/// Whether a field of type `ty` is read from text (`hubble::__private::FromText`): integers, floats,
+/// `bool`, `String`, an `Option` of one, a `Vec` of numbers. Judged by the type's name as written: an alias
+/// is not followed, and its group is read by `sqlx::FromRow` alone.
+fn text_type(ty: &syn::Type) -> bool {
+    const NUMBERS: [&str; 10] = [
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
+    ];
+    fn last(ty: &syn::Type) -> Option<&syn::PathSegment> {
+        match ty {
+            syn::Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+            _ => None,
+        }
+    }
+    fn argument(segment: &syn::PathSegment) -> Option<&syn::Type> {
+        match &segment.arguments {
+            syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match &a.args[0] {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    fn scalar(ty: &syn::Type) -> bool {
+        last(ty).is_some_and(|s| {
+            s.arguments.is_none()
+                && (NUMBERS.iter().any(|n| s.ident == n)
+                    || s.ident == "bool"
+                    || s.ident == "String")
+        })
+    }
+    fn number(ty: &syn::Type) -> bool {
+        last(ty).is_some_and(|s| s.arguments.is_none() && NUMBERS.iter().any(|n| s.ident == n))
+    }
+    let Some(segment) = last(ty) else {
+        return false;
+    };
+    match segment.ident.to_string().as_str() {
+        "Option" => argument(segment).is_some_and(|t| {
+            scalar(t)
+                || last(t).is_some_and(|s| s.ident == "Vec" && argument(s).is_some_and(number))
+        }),
+        "Vec" => argument(segment).is_some_and(number),
+        _ => scalar(ty),
     }
 }
 

@@ -135,6 +135,7 @@ pub mod discovery;
 pub mod dispatcher;
 mod encode;
 mod exporter;
+mod from_text;
 mod group;
 mod histogram;
 mod metric;
@@ -286,6 +287,7 @@ pub mod __private {
     )]
     pub const fn derive_metric_collector_is_renamed_metric_group() {}
 
+    pub use crate::from_text::{column_error, FromText};
     pub use std::borrow::Cow;
     pub use std::clone::Clone;
     pub use std::option::Option;

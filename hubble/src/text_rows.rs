@@ -20,6 +20,8 @@
 //! # Ok(()) }
 //! ```
 
+use std::borrow::Cow;
+
 use crate::connections::Connections;
 
 /// Column names and rows of text cells (`None`: NULL).
@@ -46,8 +48,13 @@ impl TextRows {
     where
         for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     {
-        use sqlx::{Column, Row};
         let rows = connections.fetch_all(sqlx::raw_sql(sql)).await?;
+        TextRows::from_rows::<DB>(&rows)
+    }
+
+    /// The text of the driver's rows of a text-protocol answer.
+    pub fn from_rows<DB: TextProtocol>(rows: &[DB::Row]) -> Result<TextRows, sqlx::Error> {
+        use sqlx::{Column, Row};
         let mut out = TextRows::default();
         if let Some(first) = rows.first() {
             out.columns = first
@@ -56,13 +63,148 @@ impl TextRows {
                 .map(|c| c.name().to_owned())
                 .collect();
         }
-        for row in &rows {
+        for row in rows {
             let cells = (0..out.columns.len())
                 .map(|i| DB::text(row, i))
                 .collect::<Result<_, _>>()?;
             out.rows.push(cells);
         }
         Ok(out)
+    }
+}
+
+/// One statement's answer as text: read in place from hubble's own PostgreSQL connection
+/// ([`Connections::over_wire`](crate::connections::Connections::over_wire)), or the driver's rows copied as
+/// text. What [`Connections::fetch_text`](crate::connections::Connections::fetch_text) returns.
+#[derive(Debug)]
+pub struct StatementText(Text);
+
+#[derive(Debug)]
+enum Text {
+    /// Statement `.1` of a message's answer, shared by the requests the message answered (freed with the
+    /// last of them).
+    #[cfg(feature = "postgres")]
+    Wire(std::sync::Arc<crate::targets::pg_wire::Answer>, usize),
+    Copied(TextRows),
+}
+
+impl StatementText {
+    #[cfg(feature = "postgres")]
+    pub(crate) fn wire(
+        answer: std::sync::Arc<crate::targets::pg_wire::Answer>,
+        statement: usize,
+    ) -> Self {
+        StatementText(Text::Wire(answer, statement))
+    }
+
+    /// Column names, in order (none for an answer without rows from the driver).
+    pub fn columns(&self) -> Result<Vec<&str>, sqlx::Error> {
+        match &self.0 {
+            #[cfg(feature = "postgres")]
+            Text::Wire(answer, i) => wire_rows(answer, *i)?
+                .columns()
+                .map_err(|e| sqlx::Error::Protocol(e.to_string())),
+            Text::Copied(rows) => Ok(rows.columns.iter().map(String::as_str).collect()),
+        }
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            #[cfg(feature = "postgres")]
+            Text::Wire(answer, i) => answer.statement(*i).map_or(0, |r| r.len()),
+            Text::Copied(rows) => rows.rows.len(),
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with each row's cells (`None`: NULL), in order, until it fails.
+    pub fn try_for_each_row<'t, E: From<sqlx::Error>>(
+        &'t self,
+        mut f: impl FnMut(&[Option<&'t str>]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match &self.0 {
+            #[cfg(feature = "postgres")]
+            Text::Wire(answer, i) => {
+                let mut cells = Vec::new();
+                for row in wire_rows(answer, *i)?.iter() {
+                    cells.clear();
+                    for cell in row.cells() {
+                        cells.push(cell.map_err(|e| sqlx::Error::Protocol(e.to_string()))?);
+                    }
+                    f(&cells)?;
+                }
+                Ok(())
+            }
+            Text::Copied(rows) => {
+                let mut cells = Vec::new();
+                for row in &rows.rows {
+                    cells.clear();
+                    cells.extend(row.iter().map(Option::as_deref));
+                    f(&cells)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The answer as owned rows.
+    pub fn to_text_rows(&self) -> Result<TextRows, sqlx::Error> {
+        #[cfg_attr(not(feature = "postgres"), allow(irrefutable_let_patterns))]
+        if let Text::Copied(rows) = &self.0 {
+            return Ok(rows.clone());
+        }
+        let mut out = TextRows {
+            columns: self.columns()?.into_iter().map(str::to_owned).collect(),
+            rows: Vec::with_capacity(self.len()),
+        };
+        self.try_for_each_row(|cells| {
+            out.rows
+                .push(cells.iter().map(|c| c.map(str::to_owned)).collect());
+            Ok::<_, sqlx::Error>(())
+        })?;
+        Ok(out)
+    }
+}
+
+impl From<TextRows> for StatementText {
+    fn from(rows: TextRows) -> Self {
+        StatementText(Text::Copied(rows))
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn wire_rows(
+    answer: &crate::targets::pg_wire::Answer,
+    i: usize,
+) -> Result<crate::targets::pg_wire::Rows<'_>, sqlx::Error> {
+    answer
+        .statement(i)
+        .ok_or_else(|| sqlx::Error::Protocol(format!("no statement {i} in the answer")))
+}
+
+impl<DB: TextProtocol> Connections<DB>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    /// Runs `sql` (one statement, no parameters) in the next message of the target's batch and returns its
+    /// rows as text: over hubble's own connection ([`over_wire`](crate::connections::Connections::over_wire)), read where they arrived,
+    /// else over the driver's ([`fetch_batched`](Self::fetch_batched)), copied as text.
+    pub async fn fetch_text(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+    ) -> Result<StatementText, sqlx::Error> {
+        let sql = sql.into();
+        #[cfg(feature = "postgres")]
+        if let Some(answer) = self.fetch_wire(sql.clone()).await {
+            return answer;
+        }
+        let rows = self.fetch_batched(sql).await?;
+        TextRows::from_rows::<DB>(&rows).map(StatementText::from)
     }
 }
 

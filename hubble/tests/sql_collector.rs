@@ -676,11 +676,12 @@ batch_group!(
 );
 
 /// Batched connections to `pg` (at most `max`), whose sessions time statements out after 4 s and whose
-/// messages after 1 s each.
+/// messages after 1 s each; over hubble's own connection with `wire`, else over the driver's.
 async fn batched_connections(
     pg: &PgCluster,
     max: u32,
     prepared: bool,
+    wire: bool,
 ) -> hubble::connections::Connections<Postgres> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(max)
@@ -690,15 +691,27 @@ async fn batched_connections(
                 Ok(())
             })
         })
-        .connect(&pg.url("postgres"))
-        .await
+        .connect_lazy(&pg.url("postgres"))
         .unwrap();
-    hubble::connections::Connections::new(pool).batched(hubble::connections::Batching {
+    let batching = hubble::connections::Batching {
         prefix: Some("SET statement_timeout = 1000".into()),
         suffix: Some("SET statement_timeout = 4000".into()),
         timeout: Some(Duration::from_secs(4)),
         prepared,
-    })
+    };
+    let connections = hubble::connections::Connections::new(pool);
+    if !wire {
+        return connections.batched(batching);
+    }
+    connections.over_wire(
+        batching,
+        hubble::connections::WireTarget {
+            dsn: pg.url("postgres").parse().unwrap(),
+            params: vec![("application_name".into(), "batch test".into())],
+            setup: Some("SET statement_timeout = 4000".into()),
+            connect_timeout: Duration::from_secs(5),
+        },
+    )
 }
 
 /// The server's log, and the batch messages in it (one `statement:` entry each, starting with the prefix
@@ -716,10 +729,16 @@ fn batch_messages(pg: &PgCluster) -> (String, usize) {
 /// timeout is restored after each message.
 #[test]
 fn postgres_batches_fail_and_time_out_per_group() {
+    for wire in [false, true] {
+        batches_fail_and_time_out_per_group(wire);
+    }
+}
+
+fn batches_fail_and_time_out_per_group(wire: bool) {
     let pg = PgCluster::start(&["log_statement=all"]);
     // One thread, as the exporters collect: the three collectors queue before the flush task runs.
     runtime().block_on(async {
-        let connections = batched_connections(&pg, 2, false).await;
+        let connections = batched_connections(&pg, 2, false, wire).await;
         let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
         let broken = SqlCollector::<BatchBroken, Postgres>::new(connections.clone());
         let slow = SqlCollector::<BatchSlow, Postgres>::new(connections.clone());
@@ -742,18 +761,36 @@ fn postgres_batches_fail_and_time_out_per_group() {
 
         let (a, c) = tokio::join!(first.collect(), last.collect());
         assert!(a.is_ok() && c.is_ok());
-        let timeout = connections
-            .fetch_one(sqlx::raw_sql("SHOW statement_timeout"))
-            .await
-            .unwrap();
-        assert_eq!(sqlx::Row::get::<String, _>(&timeout, 0), "4s");
+        if wire {
+            // The driver's pool opened nothing: every statement went over hubble's own connection.
+            assert_eq!(connections.pool().size(), 0);
+        } else {
+            let timeout = connections
+                .fetch_one(sqlx::raw_sql("SHOW statement_timeout"))
+                .await
+                .unwrap();
+            assert_eq!(sqlx::Row::get::<String, _>(&timeout, 0), "4s");
+        }
         connections.close().await;
     });
     // In the server's log: each message is one `statement:` entry. The three runs sent three batches, and
     // after the broken and the slow statement the one statement left went again in a message of its own.
     let (log, messages) = batch_messages(&pg);
-    assert_eq!(messages, 5, "{log}");
+    assert_eq!(messages, 5, "wire {wire}: {log}");
     assert_eq!(log.matches("statement: SELECT").count(), 0, "{log}");
+    // hubble's own session: set up once, and every message in it.
+    if wire {
+        let setup = log
+            .matches("statement: SET statement_timeout = 4000")
+            .count();
+        assert_eq!(setup, 1, "{log}");
+        let sessions: std::collections::BTreeSet<&str> = log
+            .lines()
+            .filter(|l| l.contains("LOG:  statement:"))
+            .filter_map(|l| l.split(['[', ']']).nth(1))
+            .collect();
+        assert_eq!(sessions.len(), 1, "{log}");
+    }
 }
 
 /// With `prepared`, each statement is prepared once per connection and executed by name: a new connection
@@ -761,9 +798,15 @@ fn postgres_batches_fail_and_time_out_per_group() {
 /// prepared fails alone.
 #[test]
 fn postgres_batches_execute_statements_prepared_once_per_connection() {
+    for wire in [false, true] {
+        batches_execute_statements_prepared_once_per_connection(wire);
+    }
+}
+
+fn batches_execute_statements_prepared_once_per_connection(wire: bool) {
     let pg = PgCluster::start(&["log_statement=all"]);
     runtime().block_on(async {
-        let connections = batched_connections(&pg, 1, true).await;
+        let connections = batched_connections(&pg, 1, true, wire).await;
         let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
         let broken = SqlCollector::<BatchBroken, Postgres>::new(connections.clone());
         let last = SqlCollector::<BatchLast, Postgres>::new(connections.clone());
@@ -777,19 +820,135 @@ fn postgres_batches_execute_statements_prepared_once_per_connection() {
         let b = b.unwrap_err().to_string();
         assert!(b.contains("no_such_table"), "{b}");
         assert_eq!(render(&c.unwrap()), ["last_v{} 3"]);
+        // In the batch's session (prepared itself, and not counted).
         let prepared = connections
-            .fetch_one(sqlx::raw_sql(
-                "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'hubble_%'",
-            ))
+            .fetch_text(
+                "SELECT count(*) FROM pg_prepared_statements \
+                 WHERE name LIKE 'hubble_%' AND statement NOT LIKE '%pg_prepared_statements%'",
+            )
             .await
+            .unwrap()
+            .to_text_rows()
             .unwrap();
-        assert_eq!(sqlx::Row::get::<i64, _>(&prepared, 0), 2);
+        assert_eq!(prepared.rows, [[Some("2".to_owned())]], "wire {wire}");
         connections.close().await;
     });
     let (log, messages) = batch_messages(&pg);
     // Ticks: the first finds neither statement prepared and prepares each as it finds it missing (three
     // messages); the next two are one message each (a statement prepared again would fail as existing and
     // cost more); the fourth finds the broken one missing, fails to prepare it, and sends the last again:
-    // three. Two statements stay prepared (above).
-    assert_eq!(messages, 8, "{log}");
+    // three. Two statements stay prepared (above), whose count took two messages more (it was not prepared).
+    assert_eq!(messages, 10, "wire {wire}: {log}");
+}
+
+/// Type conversions from text over hubble's own connection: every value arrives as text and is read by the
+/// field's type, whatever the column's (a `numeric` into an `f64`).
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
+#[hubble(
+    query = "SELECT k, small, big, real4, dbl, num, flag, maybe, txt, ARRAY[0.5, 1, 2.5]::float8[] AS bounds, \
+             ARRAY[1, 3, 4]::int8[] AS bounds_bucket, 10.5::float8 AS bounds_sum, 4::int8 AS bounds_count \
+             FROM conv ORDER BY k",
+    prefix = "pgtext"
+)]
+struct TextConversions {
+    #[metric(label)]
+    k: String,
+    /// int2.
+    #[metric(gauge)]
+    small: i16,
+    /// int8.
+    #[metric(counter, rename = "big_total")]
+    big: i64,
+    /// float4.
+    #[metric(gauge)]
+    real4: f32,
+    /// float8.
+    #[metric(gauge)]
+    dbl: f64,
+    /// numeric, read as a float.
+    #[metric(gauge)]
+    num: f64,
+    /// bool.
+    #[metric(gauge)]
+    flag: bool,
+    /// Nullable int4.
+    #[metric(gauge)]
+    maybe: Option<i32>,
+    /// Numeric text.
+    #[metric(untyped)]
+    txt: String,
+    /// A histogram from arrays.
+    #[metric(histogram)]
+    bounds: Vec<f64>,
+    bounds_bucket: Vec<i64>,
+    bounds_sum: f64,
+    bounds_count: i64,
+}
+
+/// A group whose column is not there.
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
+#[hubble(query = "SELECT 1::int8 AS v", prefix = "missing")]
+struct MissingColumn {
+    /// Not in the query.
+    #[metric(gauge)]
+    w: i64,
+}
+
+#[test]
+fn postgres_groups_read_from_text_over_its_own_connection() {
+    let pg = PgCluster::start(&[]);
+    pg.psql(
+        "postgres",
+        "CREATE TABLE conv (k text, small int2, big int8, real4 float4, dbl float8, num numeric, flag bool,
+                            maybe int4, txt text);
+         INSERT INTO conv VALUES ('a', -3, 9007199254740993, 1.5, 0.1, 123.45, true, 7, '42'),
+                                 ('b', 0, 0, -0.25, 1e300, -0.001, false, NULL, '+Inf');",
+    );
+    assert!(<TextConversions as hubble::SqlQuery>::TEXT_COLUMNS.is_some());
+    // Types the derive does not read from text leave the group to sqlx.
+    assert!(<Conversions as hubble::SqlQuery>::TEXT_COLUMNS.is_none());
+    runtime().block_on(async {
+        let connections = batched_connections(&pg, 1, true, true).await;
+        let group = SqlCollector::<TextConversions, Postgres>::new(connections.clone());
+        let lines = render(&group.collect().await.unwrap());
+        assert_has(
+            &lines,
+            &[
+                r#"pgtext_small{k="a"} -3"#,
+                r#"pgtext_big_total{k="a"} 9007199254740992"#,
+                r#"pgtext_real4{k="b"} -0.25"#,
+                r#"pgtext_dbl{k="a"} 0.1"#,
+                r#"pgtext_dbl{k="b"} 1e300"#,
+                r#"pgtext_num{k="a"} 123.45"#,
+                r#"pgtext_num{k="b"} -0.001"#,
+                r#"pgtext_flag{k="a"} 1"#,
+                r#"pgtext_flag{k="b"} 0"#,
+                r#"pgtext_maybe{k="a"} 7"#,
+                r#"pgtext_txt{k="a"} 42"#,
+                r#"pgtext_txt{k="b"} inf"#,
+            ],
+        );
+        assert!(
+            !lines.iter().any(|l| l.starts_with("pgtext_maybe{k=\"b\"}")),
+            "NULL gave a sample: {lines:?}"
+        );
+        let histogram = group.collect().await.unwrap();
+        let bounds = histogram
+            .iter()
+            .find(|s| s.name == "pgtext_bounds")
+            .and_then(|s| s.histogram.as_ref())
+            .expect("the histogram sample");
+        assert_eq!((bounds.count(), bounds.sum()), (4, 10.5));
+        // A column the query lacks is the group's error, naming it, as sqlx's `FromRow` says it.
+        let missing = SqlCollector::<MissingColumn, Postgres>::new(connections.clone())
+            .collect()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("missing") && missing.contains("`w`"),
+            "{missing}"
+        );
+        connections.close().await;
+    });
 }

@@ -43,25 +43,38 @@ pub struct Batching {
     pub prepared: bool,
 }
 
-/// The statements waiting for the next message, and whether a flush task is running.
-pub(super) struct Batcher<DB: Database> {
-    batching: Batching,
-    queue: Mutex<Queue<DB>>,
+/// The statements waiting for the next message, and whether a flush task is running; each statement's
+/// answer is an `R` (the driver's rows, or the text of hubble's own connection).
+pub(super) struct Batcher<R> {
+    pub(super) batching: Batching,
+    queue: Mutex<Queue<R>>,
 }
 
-struct Queue<DB: Database> {
-    pending: Vec<Request<DB>>,
+struct Queue<R> {
+    pending: Vec<Request<R>>,
     flushing: bool,
 }
 
-struct Request<DB: Database> {
-    sql: Cow<'static, str>,
+pub(super) struct Request<R> {
+    pub(super) sql: Cow<'static, str>,
     /// Sent with its `PREPARE` (with [`Batching::prepared`], on a connection that does not have it yet).
-    prepare: bool,
-    reply: oneshot::Sender<Result<Vec<DB::Row>, sqlx::Error>>,
+    pub(super) prepare: bool,
+    pub(super) reply: oneshot::Sender<Result<R, sqlx::Error>>,
 }
 
-impl<DB: Database> Batcher<DB> {
+impl<R> Request<R> {
+    pub(super) fn new(sql: Cow<'static, str>) -> (Self, oneshot::Receiver<Result<R, sqlx::Error>>) {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            sql,
+            prepare: false,
+            reply,
+        };
+        (request, answer)
+    }
+}
+
+impl<R> Batcher<R> {
     pub(super) fn new(batching: Batching) -> Self {
         Batcher {
             batching,
@@ -73,14 +86,14 @@ impl<DB: Database> Batcher<DB> {
     }
 
     /// Queues `sql`; true when the caller must start the flush task.
-    fn push(&self, request: Request<DB>) -> bool {
+    pub(super) fn push(&self, request: Request<R>) -> bool {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.pending.push(request);
         !std::mem::replace(&mut queue.flushing, true)
     }
 
     /// What is queued, or `None` (and no flush running any more) when nothing is.
-    fn take(&self) -> Option<Vec<Request<DB>>> {
+    pub(super) fn take(&self) -> Option<Vec<Request<R>>> {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.pending.is_empty() {
             queue.flushing = false;
@@ -91,15 +104,15 @@ impl<DB: Database> Batcher<DB> {
     }
 }
 
-/// What one message returned, in order: each statement's rows, then how it ended.
-enum Sent<DB: Database> {
+/// What one message returned, in order: each request's rows, then how it ended.
+pub(super) enum Sent<R> {
     /// Every statement answered.
-    Answered(Vec<Vec<DB::Row>>),
-    /// The statements before `.1` answered with `.0`; statement `.1` failed with `.2`; the rest were not run.
-    Failed(Vec<Vec<DB::Row>>, usize, sqlx::Error),
-    /// The statements before `.1` answered with `.0`; statement `.1` is to be sent again, prepared first
+    Answered(Vec<R>),
+    /// The requests before `.1` answered with `.0`; request `.1` failed with `.2`; the rest were not run.
+    Failed(Vec<R>, usize, sqlx::Error),
+    /// The requests before `.1` answered with `.0`; request `.1` is to be sent again, prepared first
     /// (`.2`) or executed as it is; the rest were not run.
-    Unprepared(Vec<Vec<DB::Row>>, usize, bool),
+    Unprepared(Vec<R>, usize, bool),
     /// Nothing can be said of any statement: no connection or a broken one (with its error), the prefix or
     /// the suffix failed.
     Lost(Option<sqlx::Error>),
@@ -125,14 +138,10 @@ where
         if self.inner.closing.is_cancelled() {
             return Err(sqlx::Error::PoolClosed);
         }
-        let (reply, answer) = oneshot::channel();
         // Kept for a run of its own should the batch be gone.
         let alone = sql.clone();
-        if batcher.push(Request {
-            sql,
-            prepare: false,
-            reply,
-        }) {
+        let (request, answer) = Request::new(sql);
+        if batcher.push(request) {
             let connections = self.clone();
             tokio::spawn(async move {
                 // The other collectors of this tick are ready to run: let them queue first. On one thread
@@ -172,7 +181,7 @@ where
 
     /// Sends `requests` in as few messages as their failures allow, all on one connection (the statements it
     /// prepared for a message are there for the next).
-    async fn send_all(&self, batching: &Batching, mut requests: Vec<Request<DB>>) {
+    async fn send_all(&self, batching: &Batching, mut requests: Vec<Request<Vec<DB::Row>>>) {
         // Waiting for a free connection counts against the pool's acquire timeout too: a target that is down
         // is unreachable for the whole batch within that, as it is for a query of its own.
         let bound = self.pool().options().get_acquire_timeout();
@@ -187,55 +196,9 @@ where
                 None
             }
         };
-        // Each message answers, fails or prepares at least one statement; the bound is a guard all the same.
-        let mut messages_left = 2 * requests.len() + 2;
-        while let (Some(conn), false) = (lease.as_mut(), requests.is_empty()) {
-            if messages_left == 0 {
-                break;
-            }
-            messages_left -= 1;
-            let sent = match batching.timeout {
-                Some(t) => tokio::time::timeout(t, send(conn, batching, &requests))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Sent::Lost(Some(sqlx::Error::Io(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            format!("no answer to {} statements within {t:?}", requests.len()),
-                        ))))
-                    }),
-                None => send(conn, batching, &requests).await,
-            };
-            match sent {
-                Sent::Answered(rows) => {
-                    for (rows, request) in rows.into_iter().zip(requests.drain(..)) {
-                        let _ = request.reply.send(Ok(rows));
-                    }
-                }
-                Sent::Failed(rows, failed, error) => {
-                    let mut answered = requests.drain(..=failed);
-                    // Rows first: zip asks its first iterator first, and must not take the failed request.
-                    for (rows, request) in rows.into_iter().zip(answered.by_ref()) {
-                        let _ = request.reply.send(Ok(rows));
-                    }
-                    if let Some(request) = answered.next() {
-                        let _ = request.reply.send(Err(error));
-                    }
-                }
-                Sent::Unprepared(rows, first, prepare) => {
-                    for (rows, request) in rows.into_iter().zip(requests.drain(..first)) {
-                        let _ = request.reply.send(Ok(rows));
-                    }
-                    requests[0].prepare = prepare;
-                }
-                Sent::Lost(error) => {
-                    // The connection, not a statement: it is not used again. Where the error says the target
-                    // cannot be had, every statement gets it at once (a target that is down is unreachable
-                    // for each of its groups together, not after one timeout each).
-                    if let Some(error) = error {
-                        requests = fail_all(requests, &error);
-                    }
-                    lease = None;
-                }
+        if let Some(conn) = lease.as_mut() {
+            if !drive(conn, batching, &mut requests).await {
+                lease = None;
             }
         }
         if let Some(lease) = lease {
@@ -250,8 +213,96 @@ where
     }
 }
 
+/// A connection a batch's messages go over: the driver's, or hubble's own.
+pub(super) trait BatchConn: Send {
+    /// A statement's answer.
+    type Rows: Send;
+
+    /// Sends `requests`' statements in one message, framed as `batching` says.
+    fn send<'a>(
+        &'a mut self,
+        batching: &'a Batching,
+        requests: &'a [Request<Self::Rows>],
+    ) -> impl std::future::Future<Output = Sent<Self::Rows>> + Send + 'a;
+}
+
+impl<DB> BatchConn for super::Lease<'_, DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    type Rows = Vec<DB::Row>;
+
+    fn send<'a>(
+        &'a mut self,
+        batching: &'a Batching,
+        requests: &'a [Request<Self::Rows>],
+    ) -> impl std::future::Future<Output = Sent<Self::Rows>> + Send + 'a {
+        send::<DB>(self, batching, requests)
+    }
+}
+
+/// Sends `requests` over `conn` in as few messages as their failures allow, answering each that the server
+/// answered or refused; those left (the connection lost) are to be sent on their own. False when the
+/// connection is not to be used again.
+pub(super) async fn drive<C: BatchConn>(
+    conn: &mut C,
+    batching: &Batching,
+    requests: &mut Vec<Request<C::Rows>>,
+) -> bool {
+    // Each message answers, fails or prepares at least one statement; the bound is a guard all the same.
+    let mut messages_left = 2 * requests.len() + 2;
+    while !requests.is_empty() && messages_left > 0 {
+        messages_left -= 1;
+        let sent = match batching.timeout {
+            Some(t) => tokio::time::timeout(t, conn.send(batching, requests))
+                .await
+                .unwrap_or_else(|_| {
+                    Sent::Lost(Some(sqlx::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer to {} statements within {t:?}", requests.len()),
+                    ))))
+                }),
+            None => conn.send(batching, requests).await,
+        };
+        match sent {
+            Sent::Answered(rows) => {
+                for (rows, request) in rows.into_iter().zip(requests.drain(..)) {
+                    let _ = request.reply.send(Ok(rows));
+                }
+            }
+            Sent::Failed(rows, failed, error) => {
+                let mut answered = requests.drain(..=failed);
+                // Rows first: zip asks its first iterator first, and must not take the failed request.
+                for (rows, request) in rows.into_iter().zip(answered.by_ref()) {
+                    let _ = request.reply.send(Ok(rows));
+                }
+                if let Some(request) = answered.next() {
+                    let _ = request.reply.send(Err(error));
+                }
+            }
+            Sent::Unprepared(rows, first, prepare) => {
+                for (rows, request) in rows.into_iter().zip(requests.drain(..first)) {
+                    let _ = request.reply.send(Ok(rows));
+                }
+                requests[0].prepare = prepare;
+            }
+            Sent::Lost(error) => {
+                // The connection, not a statement: it is not used again. Where the error says the target
+                // cannot be had, every statement gets it at once (a target that is down is unreachable
+                // for each of its groups together, not after one timeout each).
+                if let Some(error) = error {
+                    *requests = fail_all(std::mem::take(requests), &error);
+                }
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Answers with `error` every request it can be told again to; the others are returned.
-fn fail_all<DB: Database>(requests: Vec<Request<DB>>, error: &sqlx::Error) -> Vec<Request<DB>> {
+pub(super) fn fail_all<R>(requests: Vec<Request<R>>, error: &sqlx::Error) -> Vec<Request<R>> {
     let mut rest = Vec::new();
     for request in requests {
         match same_error(error) {
@@ -268,8 +319,8 @@ fn fail_all<DB: Database>(requests: Vec<Request<DB>>, error: &sqlx::Error) -> Ve
 async fn send<DB>(
     conn: &mut DB::Connection,
     batching: &Batching,
-    requests: &[Request<DB>],
-) -> Sent<DB>
+    requests: &[Request<Vec<DB::Row>>],
+) -> Sent<Vec<DB::Row>>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -292,39 +343,56 @@ where
                 completed += 1;
             }
             Ok(None) => break,
-            Err(sqlx::Error::Database(db)) => {
-                let code = db.code().map(|c| c.into_owned());
-                let e = sqlx::Error::Database(db);
-                return match (parts.get(completed), code.as_deref()) {
-                    // Not prepared on this connection (a new one): prepared in the next message.
-                    (Some(Part::Answer(i)), Some("26000")) if batching.prepared => {
-                        Sent::Unprepared(answered, *i, true)
-                    }
-                    // Prepared already (by a message that failed after it): executed as it is.
-                    (Some(Part::Prepare(i)), Some("42P05")) => {
-                        Sent::Unprepared(answered, *i, false)
-                    }
-                    (Some(Part::Answer(i) | Part::Prepare(i)), _) => Sent::Failed(answered, *i, e),
-                    // The prefix or the suffix: the message rolled back, the session as it was.
-                    _ => {
-                        tracing::debug!(error = %e, "batch frame failed");
-                        Sent::Lost(None)
-                    }
-                };
+            Err(e @ sqlx::Error::Database(_)) => {
+                return failed(batching, &parts, completed, answered, e)
             }
             Err(e) => return Sent::Lost(Some(e)),
         }
     }
     drop(stream);
-    if answered.len() == requests.len() {
+    answered_all(answered, requests.len())
+}
+
+/// A message whose statements all completed: every request answered, or (the server skipped a statement
+/// without an error, which it does not) nothing can be said.
+pub(super) fn answered_all<R>(answered: Vec<R>, requests: usize) -> Sent<R> {
+    if answered.len() == requests {
         Sent::Answered(answered)
     } else {
         Sent::Lost(None)
     }
 }
 
+/// A message in which statement `completed` (counting the prefix's, the `PREPARE`s, ...) failed with `e`,
+/// the server's error: whose statement it was, and what to do next.
+pub(super) fn failed<R>(
+    batching: &Batching,
+    parts: &[Part],
+    completed: usize,
+    answered: Vec<R>,
+    e: sqlx::Error,
+) -> Sent<R> {
+    let code = e
+        .as_database_error()
+        .and_then(|db| db.code().map(|c| c.into_owned()));
+    match (parts.get(completed), code.as_deref()) {
+        // Not prepared on this connection (a new one): prepared in the next message.
+        (Some(Part::Answer(i)), Some("26000")) if batching.prepared => {
+            Sent::Unprepared(answered, *i, true)
+        }
+        // Prepared already (by a message that failed after it): executed as it is.
+        (Some(Part::Prepare(i)), Some("42P05")) => Sent::Unprepared(answered, *i, false),
+        (Some(Part::Answer(i) | Part::Prepare(i)), _) => Sent::Failed(answered, *i, e),
+        // The prefix or the suffix: the message rolled back, the session as it was.
+        _ => {
+            tracing::debug!(error = %e, "batch frame failed");
+            Sent::Lost(None)
+        }
+    }
+}
+
 /// Whose a statement of a message is.
-enum Part {
+pub(super) enum Part {
     /// The prefix's or the suffix's.
     Frame,
     /// Request `.0`'s `PREPARE`.
@@ -334,7 +402,7 @@ enum Part {
 }
 
 /// A message's text and what each of its statements is.
-fn message<DB: Database>(batching: &Batching, requests: &[Request<DB>]) -> (String, Vec<Part>) {
+pub(super) fn message<R>(batching: &Batching, requests: &[Request<R>]) -> (String, Vec<Part>) {
     let mut statements: Vec<String> = Vec::with_capacity(requests.len() + 2);
     let mut parts = Vec::with_capacity(requests.len() + 2);
     if let Some(prefix) = &batching.prefix {
@@ -373,7 +441,7 @@ fn statement_name(sql: &str) -> String {
 
 /// An error like `e`, for one more statement, where it says the target cannot be had (no connection, TLS, a
 /// broken link); `None` for one that cannot be told again (a server's refusal, with its code).
-fn same_error(e: &sqlx::Error) -> Option<sqlx::Error> {
+pub(super) fn same_error(e: &sqlx::Error) -> Option<sqlx::Error> {
     Some(match e {
         sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
         sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
@@ -381,11 +449,17 @@ fn same_error(e: &sqlx::Error) -> Option<sqlx::Error> {
         sqlx::Error::Tls(tls) => sqlx::Error::Tls(tls.to_string().into()),
         sqlx::Error::Configuration(c) => sqlx::Error::Configuration(c.to_string().into()),
         sqlx::Error::Protocol(p) => sqlx::Error::Protocol(p.clone()),
+        // The server's errors on hubble's own connection, which it can copy.
+        #[cfg(feature = "postgres")]
+        sqlx::Error::Database(db) => {
+            let own = db.try_downcast_ref::<super::WireDatabaseError>()?;
+            sqlx::Error::Database(Box::new(own.clone()))
+        }
         _ => return None,
     })
 }
 
 /// Makes the batcher of [`Connections::batched`].
-pub(super) fn batcher<DB: Database>(batching: Batching) -> Arc<Batcher<DB>> {
+pub(super) fn batcher<R>(batching: Batching) -> Arc<Batcher<R>> {
     Arc::new(Batcher::new(batching))
 }

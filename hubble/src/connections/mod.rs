@@ -26,8 +26,13 @@
 //! ```
 
 mod batch;
+#[cfg(feature = "postgres")]
+mod wire;
 
 pub use batch::Batching;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use wire::{WireDatabaseError, WireTarget};
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,7 +47,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 pub struct Connections<DB: Database> {
     inner: Arc<Inner<DB>>,
     /// The target's batch, when its statements are batched ([`Connections::batched`]).
-    batch: Option<Arc<batch::Batcher<DB>>>,
+    batch: Option<Arc<batch::Batcher<Vec<DB::Row>>>>,
+    /// The target's batch over hubble's own connection ([`Connections::over_wire`]).
+    #[cfg(feature = "postgres")]
+    wire: Option<Arc<wire::WireBatch>>,
 }
 
 impl<DB: Database> std::fmt::Debug for Connections<DB> {
@@ -83,6 +91,8 @@ impl<DB: Database> Clone for Connections<DB> {
         Connections {
             inner: self.inner.clone(),
             batch: self.batch.clone(),
+            #[cfg(feature = "postgres")]
+            wire: self.wire.clone(),
         }
     }
 }
@@ -179,6 +189,8 @@ impl<DB: Database> Connections<DB> {
                 max_lifetime,
             }),
             batch: None,
+            #[cfg(feature = "postgres")]
+            wire: None,
         }
     }
 
@@ -280,6 +292,10 @@ impl<DB: Database> Connections<DB> {
             std::mem::take(&mut kept.idle)
         };
         drop(idle);
+        #[cfg(feature = "postgres")]
+        if let Some(wire) = &self.wire {
+            wire.close().await;
+        }
         // The pool waits for every connection to come back and close.
         if tokio::time::timeout(bound, self.inner.pool.close())
             .await
