@@ -4,7 +4,16 @@
 //! The simple query protocol sends every value as text whatever its column type, so a field reads any
 //! column whose text is its value: an `f64` field a `numeric` or `bigint` column as well as a `float8` one.
 
-/// A value read from a cell's text (`None`: NULL).
+/// A value read from a cell's text (`None`: NULL): how a group's fields are read from the simple query
+/// protocol's answers, and a hand-written collector's cells ([`text_rows::cell`](crate::text_rows::cell)).
+///
+/// ```
+/// use hubble::FromText;
+///
+/// assert_eq!(f64::from_text(Some("-Infinity")), Ok(f64::NEG_INFINITY));
+/// assert_eq!(Option::<i64>::from_text(None), Ok(None));
+/// assert_eq!(Vec::<f64>::from_text(Some("{0.5,1}")), Ok(vec![0.5, 1.0]));
+/// ```
 pub trait FromText: Sized {
     /// The value of `cell`, or why it is not one.
     fn from_text(cell: Option<&str>) -> Result<Self, String>;

@@ -160,6 +160,7 @@ pub use encode::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use exporter::{
     BaseExporter, BaseExporterBuilder, CollectorStatus, Exporter, ExporterError, ExporterStatus,
 };
+pub use from_text::FromText;
 pub use group::{group_fn, FnCollector, MetricGroup, SqlCollector, SqlQuery, SqlSource};
 pub use histogram::{Histogram, ValueList};
 /// The former name of the [`MetricGroup`](derive@MetricGroup) derive, kept for declarations written

@@ -108,6 +108,19 @@ impl StatementText {
         }
     }
 
+    /// Each column's type OID (`pg_type`), over hubble's own connection; `None` for the driver's rows copied
+    /// as text, which keep no types.
+    pub fn column_types(&self) -> Result<Option<Vec<u32>>, sqlx::Error> {
+        match &self.0 {
+            #[cfg(feature = "postgres")]
+            Text::Wire(answer, i) => wire_rows(answer, *i)?
+                .column_types()
+                .map(Some)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string())),
+            Text::Copied(_) => Ok(None),
+        }
+    }
+
     /// Rows.
     pub fn len(&self) -> usize {
         match &self.0 {
@@ -150,6 +163,18 @@ impl StatementText {
                 Ok(())
             }
         }
+    }
+
+    /// The first row's cells; [`sqlx::Error::RowNotFound`] when there is none.
+    pub fn first_row(&self) -> Result<Vec<Option<&str>>, sqlx::Error> {
+        let mut first = None;
+        self.try_for_each_row(|cells| {
+            if first.is_none() {
+                first = Some(cells.to_vec());
+            }
+            Ok::<_, sqlx::Error>(())
+        })?;
+        first.ok_or(sqlx::Error::RowNotFound)
     }
 
     /// The answer as owned rows.
@@ -206,6 +231,28 @@ where
         let rows = self.fetch_batched(sql).await?;
         TextRows::from_rows::<DB>(&rows).map(StatementText::from)
     }
+}
+
+/// Cell `i` of a row of text cells read as a `T`, the error naming its column as sqlx's does.
+///
+/// ```
+/// let row = [Some("150018"), Some("f")];
+/// let version: i64 = hubble::text_rows::cell(&row, 0).unwrap();
+/// let standby: bool = hubble::text_rows::cell(&row, 1).unwrap();
+/// assert_eq!((version, standby), (150018, false));
+/// assert!(hubble::text_rows::cell::<i64>(&row, 2).is_err());
+/// ```
+pub fn cell<T: crate::FromText>(row: &[Option<&str>], i: usize) -> Result<T, sqlx::Error> {
+    let text = row
+        .get(i)
+        .ok_or_else(|| sqlx::Error::ColumnIndexOutOfBounds {
+            index: i,
+            len: row.len(),
+        })?;
+    T::from_text(*text).map_err(|why| sqlx::Error::ColumnDecode {
+        index: i.to_string(),
+        source: why.into(),
+    })
 }
 
 /// A database whose text-protocol cells hubble can read as text. Implemented for the drivers of the enabled

@@ -55,6 +55,11 @@ async fn a_message_of_statements_is_answered_statement_by_statement() {
     let rows = answer.statement(1).unwrap();
     assert_eq!(rows.tag(), "SELECT 3");
     assert_eq!(rows.columns().unwrap(), ["n", "label", "f"]);
+    assert_eq!(
+        rows.column_types().unwrap(),
+        [23, 25, 701],
+        "int4, text, float8"
+    );
     let label = rows.column("label").unwrap().unwrap();
     let cells: Vec<Vec<Option<&str>>> = rows
         .iter()

@@ -35,6 +35,15 @@ pub trait Connect {
         statement_timeout: Duration,
         via: Option<&std::path::Path>,
     ) -> Result<PgConnectOptions, String>;
+
+    /// The exporter's own connection for the target's batch ([`PgConnections::over_wire`]): the same server,
+    /// user, TLS and application name as [`connections`](Self::connections), the session's statement timeout
+    /// set after connecting, given up within the same bound as the pool's acquire.
+    fn wire_target(
+        &self,
+        statement_timeout: Duration,
+        via: Option<&std::path::Path>,
+    ) -> hubble::connections::WireTarget;
 }
 
 impl Connect for Dsn {
@@ -66,6 +75,30 @@ impl Connect for Dsn {
         via: Option<&std::path::Path>,
     ) -> Result<PgConnectOptions, String> {
         Ok(through(self.startup_options(statement_timeout)?, via))
+    }
+
+    fn wire_target(
+        &self,
+        statement_timeout: Duration,
+        via: Option<&std::path::Path>,
+    ) -> hubble::connections::WireTarget {
+        let mut dsn = self.clone();
+        if let Some(dir) = via {
+            // In clear over the guard's private socket; the guard makes the TLS connection.
+            dsn.host = dir.display().to_string();
+            dsn.sslmode = Some("disable".into());
+            (dsn.sslrootcert, dsn.sslcert, dsn.sslkey) = (None, None, None);
+        }
+        hubble::connections::WireTarget {
+            dsn,
+            params: vec![("application_name".into(), APPLICATION_NAME.into())],
+            // As the pool's connections: SET, so the server's value stays the session's reset value.
+            setup: Some(format!(
+                "SET statement_timeout = {}",
+                statement_timeout.as_millis()
+            )),
+            connect_timeout: statement_timeout.mul_f64(0.8),
+        }
     }
 }
 

@@ -404,9 +404,156 @@ fn array_cell(row: &PgRow, column: &str) -> Result<Option<Vec<f64>>, String> {
     })
 }
 
+/// A row of a custom query's answer: the driver's (typed, or text-format with its types), or text read over
+/// the exporter's own connection with its columns' types ([`TextRow`]). Both read a column the same way.
+trait QueryRow {
+    /// Column `column`'s value.
+    fn cell(&self, column: &str) -> Result<Cell, String>;
+    /// A numeric array column: a histogram's bounds or counts. `None` for NULL.
+    fn array_cell(&self, column: &str) -> Result<Option<Vec<f64>>, String>;
+}
+
+impl QueryRow for PgRow {
+    fn cell(&self, column: &str) -> Result<Cell, String> {
+        cell(self, column)
+    }
+
+    fn array_cell(&self, column: &str) -> Result<Option<Vec<f64>>, String> {
+        array_cell(self, column)
+    }
+}
+
+/// A row read as text over the exporter's own connection, with its answer's column names and type OIDs.
+struct TextRow<'a> {
+    columns: &'a [&'a str],
+    types: &'a [u32],
+    cells: &'a [Option<&'a str>],
+}
+
+/// Type OIDs of `pg_type` that custom queries' columns are read as.
+mod oid {
+    pub const BOOL: u32 = 16;
+    pub const CHAR: u32 = 18;
+    pub const NAME: u32 = 19;
+    pub const INT8: u32 = 20;
+    pub const INT2: u32 = 21;
+    pub const INT4: u32 = 23;
+    pub const TEXT: u32 = 25;
+    pub const OID: u32 = 26;
+    pub const FLOAT4: u32 = 700;
+    pub const FLOAT8: u32 = 701;
+    pub const INT2_ARRAY: u32 = 1005;
+    pub const INT4_ARRAY: u32 = 1007;
+    pub const INT8_ARRAY: u32 = 1016;
+    pub const FLOAT4_ARRAY: u32 = 1021;
+    pub const FLOAT8_ARRAY: u32 = 1022;
+    pub const BPCHAR: u32 = 1042;
+    pub const VARCHAR: u32 = 1043;
+    pub const TIMESTAMPTZ: u32 = 1184;
+    pub const NUMERIC_ARRAY: u32 = 1231;
+    pub const NUMERIC: u32 = 1700;
+}
+
+impl<'a> TextRow<'a> {
+    /// Column `column`'s type and text.
+    fn find(&self, column: &str, missing: &str) -> Result<(u32, Option<&'a str>), String> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| *c == column)
+            .ok_or_else(|| format!("the query returns no column `{column}`{missing}"))?;
+        Ok((self.types[i], self.cells.get(i).copied().flatten()))
+    }
+}
+
+/// A `numeric`'s text as the driver's typed answer gives it: through a `Decimal`.
+fn numeric(text: &str) -> Result<f64, String> {
+    use rust_decimal::prelude::ToPrimitive;
+    text.parse::<rust_decimal::Decimal>()
+        .map(|d| d.to_f64().unwrap_or(f64::NAN))
+        .map_err(|e| e.to_string())
+}
+
+impl QueryRow for TextRow<'_> {
+    fn cell(&self, column: &str) -> Result<Cell, String> {
+        let (ty, text) = self.find(column, "")?;
+        let Some(text) = text else {
+            return Ok(Cell::Null);
+        };
+        let err = |e: String| format!("column `{column}` (type {ty}): {e}");
+        Ok(match ty {
+            oid::INT2 | oid::INT4 | oid::INT8 | oid::OID => {
+                Cell::Number(text.parse::<i64>().map_err(|e| err(e.to_string()))? as f64)
+            }
+            oid::FLOAT4 => Cell::Number(f64::from(
+                <f32 as hubble::FromText>::from_text(Some(text)).map_err(err)?,
+            )),
+            oid::FLOAT8 => {
+                Cell::Number(<f64 as hubble::FromText>::from_text(Some(text)).map_err(err)?)
+            }
+            oid::NUMERIC => Cell::Number(numeric(text).map_err(err)?),
+            oid::BOOL => Cell::Number(match text {
+                "t" => 1.0,
+                "f" => 0.0,
+                other => return Err(err(format!("{other:?} is not a boolean"))),
+            }),
+            // ISO with the session's UTC zone: `2026-01-02 03:04:05.5+00`.
+            oid::TIMESTAMPTZ => {
+                let t = chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z")
+                    .map_err(|e| err(format!("{text:?}: {e}")))?;
+                Cell::Number(t.timestamp_micros() as f64 / 1e6)
+            }
+            oid::TEXT | oid::VARCHAR | oid::NAME | oid::BPCHAR | oid::CHAR => {
+                Cell::Text(text.to_owned())
+            }
+            // Read by the driver in binary only (an interval, say): the query then runs on its own.
+            other => {
+                return Err(format!(
+                    "column `{column}` has type {other}, not read as text here; it runs on its own"
+                ))
+            }
+        })
+    }
+
+    fn array_cell(&self, column: &str) -> Result<Option<Vec<f64>>, String> {
+        let (ty, text) = self.find(column, " (a HISTOGRAM needs it)")?;
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let err = |e: String| format!("column `{column}` (type {ty}): {e}");
+        let element: fn(&str) -> Result<f64, String> = match ty {
+            oid::INT2_ARRAY | oid::INT4_ARRAY | oid::INT8_ARRAY => {
+                |e| e.parse::<i64>().map(|v| v as f64).map_err(|e| e.to_string())
+            }
+            oid::FLOAT4_ARRAY => {
+                |e| <f32 as hubble::FromText>::from_text(Some(e)).map(f64::from)
+            }
+            oid::FLOAT8_ARRAY => |e| <f64 as hubble::FromText>::from_text(Some(e)),
+            oid::NUMERIC_ARRAY => numeric,
+            other => {
+                return Err(format!(
+                    "column `{column}` has type {other}; a HISTOGRAM needs a numeric array (e.g. ARRAY_AGG(le))"
+                ))
+            }
+        };
+        let inner = text
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .ok_or_else(|| err(format!("{text:?} is not an array")))?;
+        if inner.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        inner
+            .split(',')
+            .map(|e| element(e).map_err(err))
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+}
+
 /// A number cell (a histogram's sum or count); `None` for NULL.
-fn number_cell(row: &PgRow, column: &str) -> Result<Option<f64>, String> {
-    match cell(row, column)? {
+fn number_cell(row: &impl QueryRow, column: &str) -> Result<Option<f64>, String> {
+    match row.cell(column)? {
         Cell::Null => Ok(None),
         Cell::Number(n) => Ok(Some(n)),
         Cell::Text(t) => t
@@ -420,13 +567,15 @@ fn number_cell(row: &PgRow, column: &str) -> Result<Option<f64>, String> {
 /// The histogram of column `column` in `row` of custom query `query`, from it and its `_bucket`, `_sum` and
 /// `_count` columns.
 fn histogram_cell(
-    row: &PgRow,
+    row: &impl QueryRow,
     query: &str,
     column: &str,
 ) -> Result<Option<hubble::Histogram>, CollectError> {
     let decode = |e: String| CollectError::Decode(format!("custom query `{query}`: {e}"));
-    let bounds = array_cell(row, column).map_err(decode)?;
-    let counts = array_cell(row, &format!("{column}_bucket")).map_err(decode)?;
+    let bounds = row.array_cell(column).map_err(decode)?;
+    let counts = row
+        .array_cell(&format!("{column}_bucket"))
+        .map_err(decode)?;
     let sum = number_cell(row, &format!("{column}_sum")).map_err(decode)?;
     let count = number_cell(row, &format!("{column}_count")).map_err(decode)?;
     // Files written for postgres_exporter are taken as it takes them (see Histogram::as_given).
@@ -482,6 +631,17 @@ impl Collector for CustomCollector {
     }
 
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
+        if self.batchable && self.connections.is_over_wire() && self.in_batch.stays() {
+            let text = self
+                .connections
+                .fetch_text(self.query.query.clone())
+                .await
+                .map_err(|e| {
+                    self.in_batch.note(&self.query.name, &e);
+                    self.source_error(e)
+                })?;
+            return self.or_alone(self.text_samples(&text)).await;
+        }
         if self.batchable && self.connections.is_batched() && self.in_batch.stays() {
             let rows = self
                 .connections
@@ -491,24 +651,32 @@ impl Collector for CustomCollector {
                     self.in_batch.note(&self.query.name, &e);
                     self.source_error(e)
                 })?;
-            match self.samples(&rows) {
-                Err(CollectError::Decode(why)) => {
-                    // Read as text the way the typed answer is read, except for the types the driver
-                    // decodes only in binary: asked on its own, and so from now on if that answers.
-                    let typed = self.typed().await;
-                    if typed.is_ok() {
-                        self.in_batch.leave(&self.query.name, &why);
-                    }
-                    return typed;
-                }
-                other => return other,
-            }
+            return self.or_alone(self.samples(&rows)).await;
         }
         self.typed().await
     }
 }
 
 impl CustomCollector {
+    /// A batched answer's samples; where they could not be read from text, the query on its own.
+    async fn or_alone(
+        &self,
+        samples: Result<Vec<Sample>, CollectError>,
+    ) -> Result<Vec<Sample>, CollectError> {
+        match samples {
+            Err(CollectError::Decode(why)) => {
+                // Read as text the way the typed answer is read, except for the types the driver decodes
+                // only in binary: asked on its own, and so from now on if that answers.
+                let typed = self.typed().await;
+                if typed.is_ok() {
+                    self.in_batch.leave(&self.query.name, &why);
+                }
+                typed
+            }
+            other => other,
+        }
+    }
+
     fn source_error(&self, e: sqlx::Error) -> CollectError {
         CollectError::Source(format!("custom query `{}`: {e}", self.query.name).into())
     }
@@ -525,9 +693,39 @@ impl CustomCollector {
 
     /// The samples of `rows`, typed or text.
     fn samples(&self, rows: &[PgRow]) -> Result<Vec<Sample>, CollectError> {
-        let name = &self.query.name;
         let mut out = Vec::new();
         for row in rows {
+            self.push_row(row, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// The samples of an answer read as text over the exporter's own connection.
+    fn text_samples(
+        &self,
+        text: &hubble::text_rows::StatementText,
+    ) -> Result<Vec<Sample>, CollectError> {
+        let columns = text.columns().map_err(|e| self.source_error(e))?;
+        let types = text
+            .column_types()
+            .map_err(|e| self.source_error(e))?
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        text.try_for_each_row(|cells| {
+            let row = TextRow {
+                columns: &columns,
+                types: &types,
+                cells,
+            };
+            self.push_row(&row, &mut out)
+        })?;
+        Ok(out)
+    }
+
+    /// Appends `row`'s samples to `out`.
+    fn push_row(&self, row: &impl QueryRow, out: &mut Vec<Sample>) -> Result<(), CollectError> {
+        let name = &self.query.name;
+        {
             let mut labels = hubble::Labels::new();
             for c in self
                 .query
@@ -535,7 +733,8 @@ impl CustomCollector {
                 .iter()
                 .filter(|c| c.usage == Usage::Label)
             {
-                let v = match cell(row, &c.name)
+                let v = match row
+                    .cell(&c.name)
                     .map_err(|e| CollectError::Decode(format!("custom query `{name}`: {e}")))?
                 {
                     Cell::Null => String::new(),
@@ -562,7 +761,7 @@ impl CustomCollector {
                         continue;
                     }
                     usage => {
-                        let cell = cell(row, &c.name).map_err(|e| {
+                        let cell = row.cell(&c.name).map_err(|e| {
                             CollectError::Decode(format!("custom query `{name}`: {e}"))
                         })?;
                         let value = match (usage, cell) {
@@ -593,7 +792,7 @@ impl CustomCollector {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 
 use hubble::{CollectError, Collector, CollectorOptions, Family, MetricKind, Sample};
 use sqlx::postgres::PgConnectOptions;
-use sqlx::Row;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::connection::{Connect as _, Dsn, PgConnections};
@@ -89,25 +88,27 @@ impl Databases {
 
     /// The connected database and every database to visit, in name order.
     async fn list(&self) -> Result<(String, Vec<String>), sqlx::Error> {
-        let rows = self
+        // In the target's batch: over its own connection, no second backend for this query.
+        let answer = self
             .main
-            .fetch_all(sqlx::query(
+            .fetch_text(
                 "SELECT datname, datname = current_database() FROM pg_database \
                  WHERE datallowconn AND NOT datistemplate AND has_database_privilege(datname, 'CONNECT') \
                  ORDER BY datname",
-            ))
+            )
             .await?;
         let mut current = String::new();
         let mut names = Vec::new();
-        for row in rows {
-            let name: String = row.try_get(0)?;
-            if row.try_get::<bool, _>(1)? {
+        answer.try_for_each_row(|row| {
+            let name: String = hubble::text_rows::cell(row, 0)?;
+            if hubble::text_rows::cell::<bool>(row, 1)? {
                 current.clone_from(&name);
             }
             if self.filter.admits(&name) {
                 names.push(name);
             }
-        }
+            Ok::<_, sqlx::Error>(())
+        })?;
         Ok((current, names))
     }
 

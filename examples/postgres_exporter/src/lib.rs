@@ -70,6 +70,9 @@ pub struct Collection {
     /// The declared groups of a target due together go to the server in one message
     /// (`--collection.batch`).
     pub batch: bool,
+    /// The batch goes over the exporter's own connection, which keeps no buffer between ticks, rather than
+    /// sqlx's (`--collection.own-connection`).
+    pub own_connection: bool,
     /// The standard collectors that run (`--collector.<name>`, `--no-collector.<name>`).
     pub collectors: collectors::Enabled,
     /// Options of the `stat_statements` collector.
@@ -92,6 +95,7 @@ impl Default for Collection {
             disable_default_metrics: false,
             pool_size: 2,
             batch: true,
+            own_connection: true,
             collectors: collectors::CATALOGUE.defaults(),
             statements: collectors::StatementsOptions::default(),
             databases: None,

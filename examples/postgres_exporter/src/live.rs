@@ -93,8 +93,13 @@ impl PgExporter {
             .connections(main, collection.schedule.timeout, via)
             .map_err(setup)?;
         if collection.batch {
-            connections =
-                connections.batched(crate::connection::batching(collection.schedule.timeout));
+            let batching = crate::connection::batching(collection.schedule.timeout);
+            connections = if collection.own_connection {
+                let target = dsn.wire_target(collection.schedule.timeout, via);
+                connections.over_wire(batching, target)
+            } else {
+                connections.batched(batching)
+            };
         }
         let databases = match &collection.databases {
             Some(filter) => Some(Arc::new(

@@ -5,8 +5,8 @@
 //! does not answer within most of the run's timeout is `pg_up 0` too, on the first run that times out.
 
 use hubble::targets::up::{Answer, Check, Up};
+use hubble::text_rows::cell;
 use hubble::{CollectError, Collector, Family, MetricKind, Sample};
-use sqlx::Row;
 
 use super::connection::PgConnections;
 
@@ -39,17 +39,17 @@ impl Check for PgCheck {
     async fn check(&self) -> Result<Answer, String> {
         // The session's own row of pg_stat_ssl (9.5+) says whether this link is encrypted: no extra round trip.
         // With the target's groups, in their message.
-        let row = self
+        let answer = self
             .connections
-            .fetch_batched(
+            .fetch_text(
                 "SELECT version(), current_setting('server_version'), \
                         COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
             )
             .await
-            .and_then(first_row)
             .map_err(|e| e.to_string())?;
         let read = || -> Result<(String, String, bool), sqlx::Error> {
-            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+            let row = answer.first_row()?;
+            Ok((cell(&row, 0)?, cell(&row, 1)?, cell(&row, 2)?))
         };
         let (version, server_version, encrypted) = read().map_err(|e| e.to_string())?;
         Ok(Answer {
@@ -61,13 +61,6 @@ impl Check for PgCheck {
             ],
         })
     }
-}
-
-/// A one-row answer's row.
-pub(crate) fn first_row(
-    rows: Vec<sqlx::postgres::PgRow>,
-) -> Result<sqlx::postgres::PgRow, sqlx::Error> {
-    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// `15.18 (Debian 15.18-0+deb12u1)` → `15.18.0`, as postgres_exporter writes it.
@@ -97,15 +90,13 @@ impl PgFacts {
 
 impl hubble::FactsProbe for PgFacts {
     async fn probe(&self) -> Result<hubble::TargetFacts, CollectError> {
-        let row = self
+        let answer = self
             .connections
-            .fetch_batched(
-                "SELECT current_setting('server_version_num')::int8, pg_is_in_recovery()",
-            )
-            .await
-            .and_then(first_row)?;
-        let version: i64 = row.try_get(0)?;
-        let standby: bool = row.try_get(1)?;
+            .fetch_text("SELECT current_setting('server_version_num')::int8, pg_is_in_recovery()")
+            .await?;
+        let row = answer.first_row()?;
+        let version: i64 = cell(&row, 0)?;
+        let standby: bool = cell(&row, 1)?;
         Ok(hubble::TargetFacts {
             version: u64::try_from(version).ok(),
             role: Some(if standby {
@@ -182,10 +173,12 @@ impl<C: Collector> NeedsExtension<C> {
         let extension = self.extension.name;
         let (installed, database): (bool, String) = self
             .connections
-            .fetch_batched(self.extension.check)
+            .fetch_text(self.extension.check)
             .await
-            .and_then(first_row)
-            .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .and_then(|answer| {
+                let row = answer.first_row()?;
+                Ok((cell(&row, 0)?, cell(&row, 1)?))
+            })
             .map_err(|e| {
                 CollectError::Source(format!("group `{}`: {e}", self.inner.name()).into())
             })?;
@@ -291,10 +284,9 @@ impl ServerVersion {
         // Batched with the tick's other statements: asked on a connection of its own, it made every target
         // hold a second backend for this one statement a minute.
         let v: String = connections
-            .fetch_batched("SELECT current_setting('server_version_num')")
+            .fetch_text("SELECT current_setting('server_version_num')")
             .await
-            .and_then(first_row)
-            .and_then(|row| row.try_get(0))
+            .and_then(|answer| cell(&answer.first_row()?, 0))
             .map_err(|e| CollectError::Source(format!("group `{group}`: {e}").into()))?;
         let v = v.parse().unwrap_or(0);
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((v, now));

@@ -225,12 +225,15 @@ impl<DB: sqlx::Database> Connections<DB> {
 }
 
 impl Connections<sqlx::Postgres> {
-    /// Sends the target's batched statements ([`fetch_text`](Self::fetch_text), and the groups read from
-    /// text) over a connection of hubble's own to `target`, framed as `batching` says, instead of the
-    /// pool's. The pool still serves every query of its own.
-    pub fn over_wire(mut self, batching: Batching, target: WireTarget) -> Self {
-        self.wire = Some(WireBatch::new(batching, target));
-        self
+    /// Sends the target's batched statements read as text ([`fetch_text`](Self::fetch_text), and derived
+    /// groups read from text) over a connection of hubble's own to `target`, framed as `batching` says.
+    /// Statements whose rows are the driver's ([`fetch_batched`](Self::fetch_batched)) are batched over the
+    /// pool's, as [`batched`](Self::batched) does; the pool also serves every query of its own, opening a
+    /// connection only then.
+    pub fn over_wire(self, batching: Batching, target: WireTarget) -> Self {
+        let mut connections = self.batched(batching.clone());
+        connections.wire = Some(WireBatch::new(batching, target));
+        connections
     }
 }
 

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use hubble::catalogue::Entry;
 use hubble::{CollectError, Collector, Sample};
-use sqlx::Row;
 
 use super::Assembly;
 use crate::connection::PgConnections;
@@ -107,12 +106,11 @@ impl<C: Collector> Collector for UnlessReloaded<C> {
     described_by!(inner);
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
         // With the target's other statements of this tick, in their message.
-        let row = self
+        let answer = self
             .connections
-            .fetch_batched("SELECT extract(epoch FROM pg_conf_load_time())::float8")
-            .await
-            .and_then(crate::up::first_row)?;
-        let loaded = row.try_get::<f64, _>(0)?.to_bits();
+            .fetch_text("SELECT extract(epoch FROM pg_conf_load_time())::float8")
+            .await?;
+        let loaded = hubble::text_rows::cell::<f64>(&answer.first_row()?, 0)?.to_bits();
         if self.loaded.load(Ordering::Acquire) == loaded {
             return Err(CollectError::Unchanged);
         }

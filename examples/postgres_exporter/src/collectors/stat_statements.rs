@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use hubble::catalogue::Entry;
+use hubble::text_rows::cell;
 use hubble::{CollectError, Collector, Family, MetricKind, Sample};
 use sqlx::Row;
 
@@ -188,39 +189,24 @@ impl Collector for PgStatStatements {
                 )
             })
             .flatten();
-        let rows = match inline {
-            Some(sql) => self
-                .connections
-                .fetch_batched(sql)
-                .await
-                .inspect_err(|e| self.in_batch.note("pg_stat_statements", e)),
-            None => {
-                self.connections
-                    .fetch_all(
-                        sqlx::query(&statements_query(version))
-                            .bind(length)
-                            .bind(&o.exclude_databases)
-                            .bind(&o.exclude_users)
-                            .bind(i64::from(o.limit)),
-                    )
-                    .await
-            }
-        }
-        .map_err(|e| CollectError::Source(format!("group `pg_stat_statements`: {e}").into()))?;
+        let source = |e: sqlx::Error| {
+            CollectError::Source(format!("group `pg_stat_statements`: {e}").into())
+        };
         let decode =
             |e: sqlx::Error| CollectError::Decode(format!("group `pg_stat_statements`: {e}"));
-        let mut out = Vec::with_capacity(rows.len() * 6);
+        let mut out = Vec::new();
         let mut texts = std::collections::HashSet::new();
-        for row in &rows {
+        let mut push = |label: &dyn Fn(usize) -> Result<Option<String>, sqlx::Error>,
+                        value: &dyn Fn(usize) -> Result<Option<f64>, sqlx::Error>|
+         -> Result<(), CollectError> {
             let label = |i: usize| -> Result<String, CollectError> {
-                Ok(row
-                    .try_get::<Option<String>, _>(i)
+                Ok(label(i)
                     .map_err(decode)?
                     .unwrap_or_else(|| "unknown".to_owned()))
             };
             let (user, datname, queryid) = (label(0)?, label(1)?, label(2)?);
             for (i, (name, help)) in COUNTERS.iter().enumerate() {
-                let value: Option<f64> = row.try_get(4 + i).map_err(decode)?;
+                let value = value(4 + i).map_err(decode)?;
                 out.push(
                     Sample::counter(*name, *help, value.unwrap_or(0.0))
                         .label("user", user.as_str())
@@ -236,6 +222,43 @@ impl Collector for PgStatStatements {
                         .label("queryid", queryid)
                         .label("query", text),
                 );
+            }
+            Ok(())
+        };
+        match inline {
+            // Read as text where it arrived, over the exporter's own connection.
+            Some(sql) if self.connections.is_over_wire() => {
+                let text = self
+                    .connections
+                    .fetch_text(sql)
+                    .await
+                    .inspect_err(|e| self.in_batch.note("pg_stat_statements", e))
+                    .map_err(source)?;
+                text.try_for_each_row(|cells| push(&|i| cell(cells, i), &|i| cell(cells, i)))?;
+            }
+            inline => {
+                let rows = match inline {
+                    Some(sql) => self
+                        .connections
+                        .fetch_batched(sql)
+                        .await
+                        .inspect_err(|e| self.in_batch.note("pg_stat_statements", e)),
+                    None => {
+                        self.connections
+                            .fetch_all(
+                                sqlx::query(&statements_query(version))
+                                    .bind(length)
+                                    .bind(&o.exclude_databases)
+                                    .bind(&o.exclude_users)
+                                    .bind(i64::from(o.limit)),
+                            )
+                            .await
+                    }
+                }
+                .map_err(source)?;
+                for row in &rows {
+                    push(&|i| row.try_get(i), &|i| row.try_get(i))?;
+                }
             }
         }
         Ok(out)

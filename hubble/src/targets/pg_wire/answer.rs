@@ -90,20 +90,32 @@ impl<'a> Rows<'a> {
 
     /// Column names, in order (none for a statement that returns no rows, such as `SET`).
     pub fn columns(&self) -> Result<Vec<&'a str>, WireError> {
+        self.described(|name, _| name)
+    }
+
+    /// Each column's type (its OID in `pg_type`: 20 for `int8`, 1700 for `numeric`), in order.
+    pub fn column_types(&self) -> Result<Vec<u32>, WireError> {
+        self.described(|_, oid| oid)
+    }
+
+    /// What `pick` takes of each column's name and type OID, in order.
+    fn described<T>(&self, pick: impl Fn(&'a str, u32) -> T) -> Result<Vec<T>, WireError> {
         let Some(body) = self.columns else {
             return Ok(Vec::new());
         };
         let bad = || WireError::Protocol("a malformed RowDescription".into());
         let count = u16::from_be_bytes(frame::be(body, 0).ok_or_else(bad)?);
-        let mut names = Vec::with_capacity(count.into());
+        let mut out = Vec::with_capacity(count.into());
         let mut rest = &body[2..];
         for _ in 0..count {
             let (name, after) = frame::split_cstr(rest).ok_or_else(bad)?;
-            names.push(std::str::from_utf8(name).map_err(|_| bad())?);
-            // Table OID, column number, type OID, size, modifier, format: 18 bytes.
+            let name = std::str::from_utf8(name).map_err(|_| bad())?;
+            // Table OID (4), column number (2), type OID (4), size, modifier, format: 18 bytes.
+            let oid = u32::from_be_bytes(frame::be(after, 6).ok_or_else(bad)?);
+            out.push(pick(name, oid));
             rest = after.get(18..).ok_or_else(bad)?;
         }
-        Ok(names)
+        Ok(out)
     }
 
     /// Where column `name` is.

@@ -109,13 +109,13 @@ impl std::fmt::Debug for WireConnection {
 }
 
 /// The session's parameters besides user and database, as sqlx sets them: values read as text must not
-/// depend on the server's defaults.
-const SESSION: [(&str, &str); 4] = [
+/// depend on the server's defaults. Not `extra_float_digits`: from PostgreSQL 12 on, its default already
+/// writes floats in their shortest exact form, and a startup parameter would become the session's reset
+/// value, which `pg_settings` reports.
+const SESSION: [(&str, &str); 3] = [
     ("DateStyle", "ISO, MDY"),
     ("client_encoding", "UTF8"),
     ("TimeZone", "UTC"),
-    // Shortest text that reads back to the same float (PostgreSQL 12 on: any value above 0).
-    ("extra_float_digits", "3"),
 ];
 
 impl WireConnection {
