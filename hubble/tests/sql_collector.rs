@@ -710,6 +710,7 @@ async fn batched_connections(
             params: vec![("application_name".into(), "batch test".into())],
             setup: Some("SET statement_timeout = 4000".into()),
             connect_timeout: Duration::from_secs(5),
+            max_lifetime: None,
         },
     )
 }

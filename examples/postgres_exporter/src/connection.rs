@@ -98,6 +98,8 @@ impl Connect for Dsn {
                 statement_timeout.as_millis()
             )),
             connect_timeout: statement_timeout.mul_f64(0.8),
+            // sqlx's default for the pool's connections.
+            max_lifetime: Some(Duration::from_secs(30 * 60)),
         }
     }
 }

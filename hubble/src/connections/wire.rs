@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::batch::{self, BatchConn, Batcher, Batching, Part, Request, Sent};
 use super::Connections;
@@ -25,14 +25,17 @@ pub struct WireTarget {
     pub setup: Option<String>,
     /// A connection (TLS and authentication included) not made within this is given up.
     pub connect_timeout: Duration,
+    /// A connection older than this is closed and replaced before its next batch (as sqlx's pool retires
+    /// its connections at its `max_lifetime`): a backend's caches do not grow for the exporter's life.
+    pub max_lifetime: Option<Duration>,
 }
 
 /// The batch of a target over its own connection.
 pub(super) struct WireBatch {
     batcher: Batcher<StatementText>,
     target: WireTarget,
-    /// The kept connection, taken out by the flush that uses it (one flush at a time).
-    conn: Mutex<Option<WireConnection>>,
+    /// The kept connection and when it was made, taken out by the flush that uses it (one flush at a time).
+    conn: Mutex<Option<(WireConnection, Instant)>>,
 }
 
 impl WireBatch {
@@ -44,7 +47,7 @@ impl WireBatch {
         })
     }
 
-    fn kept(&self) -> std::sync::MutexGuard<'_, Option<WireConnection>> {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Option<(WireConnection, Instant)>> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -74,11 +77,18 @@ impl WireBatch {
     }
 
     async fn send_all(&self, mut requests: Vec<Request<StatementText>>) {
-        let kept = self.kept().take().filter(|c| !c.is_broken());
-        let mut conn = match kept {
-            Some(conn) => conn,
+        let kept = self.kept().take().filter(|(c, _)| !c.is_broken());
+        let kept = match kept {
+            Some((old, made)) if self.target.max_lifetime.is_some_and(|t| made.elapsed() >= t) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), old.close()).await;
+                None
+            }
+            kept => kept,
+        };
+        let (mut conn, mut made) = match kept {
+            Some(kept) => kept,
             None => match self.connect().await {
-                Ok(conn) => conn,
+                Ok(conn) => (conn, Instant::now()),
                 Err(e) => return fail_every(requests, &e),
             },
         };
@@ -87,7 +97,7 @@ impl WireBatch {
         // Those left had their message lost with the connection: on a new one, each on its own.
         if !requests.is_empty() {
             match self.connect().await {
-                Ok(new) => conn = new,
+                Ok(new) => (conn, made) = (new, Instant::now()),
                 Err(e) => return fail_every(requests, &e),
             }
             // As the driver's batch sends them: plain statements under the session's own timeout.
@@ -112,7 +122,7 @@ impl WireBatch {
         } else if !good {
             return;
         }
-        *self.kept() = Some(conn);
+        *self.kept() = Some((conn, made));
     }
 
     /// A new connection, set up.
@@ -142,7 +152,7 @@ impl WireBatch {
     /// Ends the kept connection's session.
     pub(super) async fn close(&self) {
         let kept = self.kept().take();
-        if let Some(conn) = kept {
+        if let Some((conn, _)) = kept {
             let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
         }
     }
