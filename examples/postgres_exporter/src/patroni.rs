@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use hubble::discovery::patroni::PatroniMember;
 use hubble::Registry;
-use sqlx::Row;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -83,14 +82,16 @@ impl RoleCheck {
                 let connections = self.live.connections_of(Some(&m.host_port())).ok();
                 asking.spawn(async move {
                     let connections = connections?;
-                    let row = tokio::time::timeout(
+                    // In the member's batch, over its own connection: no second backend for it.
+                    let answer = tokio::time::timeout(
                         timeout,
-                        connections.fetch_one(sqlx::query("SELECT pg_is_in_recovery()")),
+                        connections.fetch_text("SELECT pg_is_in_recovery()"),
                     )
                     .await
                     .ok()?
                     .ok()?;
-                    Some((i, row.try_get::<bool, _>(0).ok()?))
+                    let row = answer.first_row().ok()?;
+                    Some((i, hubble::text_rows::cell::<bool>(&row, 0).ok()?))
                 });
             }
             match asking.join_next().await {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sqlx::Row;
 
 use super::live::{Live, TargetLookup};
 
@@ -71,13 +70,17 @@ async fn answer(
                 .into_response()
         }
     };
+    // In the target's batch, over its own connection: a load balancer's checks open no second backend.
     let asked = tokio::time::timeout(
         roles.timeout,
-        connections.fetch_one(sqlx::query("SELECT pg_is_in_recovery()")),
+        connections.fetch_text("SELECT pg_is_in_recovery()"),
     )
     .await;
     let in_recovery = match asked {
-        Ok(Ok(row)) => row.try_get::<bool, _>(0).ok(),
+        Ok(Ok(answer)) => answer
+            .first_row()
+            .and_then(|row| hubble::text_rows::cell::<bool>(&row, 0))
+            .ok(),
         _ => None,
     };
     let role = |standby: bool| if standby { "replica" } else { "primary" };

@@ -79,7 +79,12 @@ impl WireBatch {
     async fn send_all(&self, mut requests: Vec<Request<StatementText>>) {
         let kept = self.kept().take().filter(|(c, _)| !c.is_broken());
         let kept = match kept {
-            Some((old, made)) if self.target.max_lifetime.is_some_and(|t| made.elapsed() >= t) => {
+            Some((old, made))
+                if self
+                    .target
+                    .max_lifetime
+                    .is_some_and(|t| made.elapsed() >= t) =>
+            {
                 let _ = tokio::time::timeout(Duration::from_secs(1), old.close()).await;
                 None
             }
