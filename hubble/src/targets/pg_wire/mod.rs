@@ -143,7 +143,7 @@ impl WireConnection {
             server_version: String::new(),
             in_flight: true,
         };
-        conn.link.write_all(&frame::startup(&startup)).await?;
+        conn.send(&frame::startup(&startup)).await?;
         conn.authenticate(&user, dsn.password.as_deref()).await?;
         Ok(conn)
     }
@@ -175,12 +175,16 @@ impl WireConnection {
         }
         let message = frame::query(sql)?;
         self.in_flight = true;
-        self.link.write_all(&message).await?;
+        self.send(&message).await?;
         let mut inbox = Inbox::default();
         let mut answer = Answer::default();
         let mut current = answer::Statement::default();
         loop {
             let (tag, body) = inbox.next(&mut self.link).await?;
+            // Ranges of the answer are `u32`s: an answer of 4 GB is not a collection's.
+            if body.end > u32::MAX as usize {
+                return Err(WireError::Protocol("an answer over 4 GB".into()));
+            }
             let at = |r: &Range<usize>| r.start as u32..r.end as u32;
             match tag {
                 b'T' => current.columns = Some(at(&body)),
@@ -217,9 +221,16 @@ impl WireConnection {
     /// Ends the session (a `Terminate` message) and closes the connection.
     pub async fn close(mut self) {
         if !self.in_flight {
-            let _ = self.link.write_all(&frame::TERMINATE).await;
+            let _ = self.send(&frame::TERMINATE).await;
         }
         let _ = self.link.shutdown().await;
+    }
+
+    /// Writes a whole message and flushes it (TLS holds records until then).
+    async fn send(&mut self, message: &[u8]) -> Result<(), WireError> {
+        self.link.write_all(message).await?;
+        self.link.flush().await?;
+        Ok(())
     }
 
     /// Answers the server's authentication requests until it is ready for queries.
@@ -299,7 +310,7 @@ impl WireConnection {
                         }
                     };
                     if let Some(reply) = reply {
-                        self.link.write_all(&reply).await?;
+                        self.send(&reply).await?;
                     }
                 }
                 b'S' => {
