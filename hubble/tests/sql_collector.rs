@@ -842,6 +842,28 @@ fn batches_execute_statements_prepared_once_per_connection(wire: bool) {
     assert_eq!(messages, 10, "wire {wire}: {log}");
 }
 
+/// A kept connection the server ended while it waited (a restart, `idle_session_timeout`, a DBA's
+/// `pg_terminate_backend`) is replaced before the next batch: no tick is lost on it.
+#[test]
+fn postgres_own_connection_ended_by_the_server_costs_no_tick() {
+    let pg = PgCluster::start(&[]);
+    runtime().block_on(async {
+        let connections = batched_connections(&pg, 1, false, true).await;
+        let first = SqlCollector::<BatchFirst, Postgres>::new(connections.clone());
+        for round in 0..3 {
+            assert_eq!(render(&first.collect().await.unwrap()), ["first_v{} 1"], "round {round}");
+            pg.psql(
+                "postgres",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'batch test'",
+            );
+            // The server's goodbye (an error, then the end of the stream) arrives.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(render(&first.collect().await.unwrap()), ["first_v{} 1"]);
+        connections.close().await;
+    });
+}
+
 /// Type conversions from text over hubble's own connection: every value arrives as text and is read by the
 /// field's type, whatever the column's (a `numeric` into an `f64`).
 #[derive(sqlx::FromRow, hubble::MetricGroup)]

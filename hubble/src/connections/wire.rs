@@ -77,7 +77,12 @@ impl WireBatch {
     }
 
     async fn send_all(&self, mut requests: Vec<Request<StatementText>>) {
-        let kept = self.kept().take().filter(|(c, _)| !c.is_broken());
+        // One the server closed while it waited (a restart, `idle_session_timeout`) is replaced here, not
+        // found closed by the batch, which would fail every statement of the tick.
+        let kept = self
+            .kept()
+            .take()
+            .filter(|(c, _)| !c.is_broken() && !c.ended_by_server());
         let kept = match kept {
             Some((old, made))
                 if self

@@ -62,6 +62,22 @@ impl Link {
     pub(super) fn encrypted(&self) -> bool {
         matches!(self, Link::Tls(_))
     }
+
+    /// Whether the server closed the link, or sent something, while it waited between queries: a session
+    /// ended by the server (a restart, `idle_session_timeout`, `pg_terminate_backend`) says so with an error
+    /// and its end of the stream. Nothing else is expected then but a parameter change (a promoted standby
+    /// reports `in_hot_standby`), after which a new session is as good. Reads without waiting; what it reads
+    /// is dropped with the link.
+    pub(super) fn ended_by_server(&self) -> bool {
+        let mut probe = [0u8; 64];
+        let read = match self {
+            Link::Tcp(s) => s.try_read(&mut probe),
+            Link::Unix(s) => s.try_read(&mut probe),
+            // The socket under TLS: any record, or its end, is the same news.
+            Link::Tls(s) => s.get_ref().0.try_read(&mut probe),
+        };
+        !matches!(read, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
 }
 
 impl AsyncRead for Link {

@@ -164,6 +164,13 @@ impl WireConnection {
         self.in_flight
     }
 
+    /// Whether the server ended the session, or sent anything, while the connection waited between
+    /// queries: checked without waiting, so that a kept connection the server closed (a restart,
+    /// `idle_session_timeout`, `pg_terminate_backend`) is replaced before a query is lost on it.
+    pub fn ended_by_server(&self) -> bool {
+        !self.in_flight && self.link.ended_by_server()
+    }
+
     /// Sends `sql` (one or more statements separated by `;`) as one simple query and reads the whole
     /// answer. A statement that fails is not an `Err`: the answer has the rows of those before it and its
     /// error ([`Answer::error`]); the server skips the statements after it.
