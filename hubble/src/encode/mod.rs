@@ -497,6 +497,28 @@ mod tests {
         assert!(matches!(err, CollectError::DuplicateSeries { .. }), "{err}");
     }
 
+    /// Families of the same rows (each row's samples sharing one set) are checked for duplicates once, in
+    /// the family sorted first; two rows with equal sets still fail the run.
+    #[test]
+    fn duplicate_rows_are_an_error_in_every_family_of_them() {
+        let row = |v: &str| Labels::from_iter([("a", v)]).shared();
+        let (one, again, two) = (row("1"), row("1"), row("2"));
+        let mut samples = Vec::new();
+        for labels in [&one, &two, &again] {
+            for family in ["x", "y", "z"] {
+                let mut s = Sample::gauge(family, "F.", 1.0);
+                s.labels = labels.clone();
+                samples.push(s);
+            }
+        }
+        let err = encode_collection(samples.clone(), &Labels::new()).unwrap_err();
+        assert!(matches!(err, CollectError::DuplicateSeries { .. }), "{err}");
+        // Without the duplicate row, every family of the rows is written.
+        samples.retain(|s| !s.labels.is_clone_of(&again));
+        let run = encode_collection(samples, &Labels::new()).unwrap();
+        assert_eq!(run.series(), 6);
+    }
+
     #[test]
     fn bad_names_and_label_clashes_are_errors() {
         let bad_name = encode_collection(vec![Sample::gauge("2xx", "", 1.0)], &Labels::new());

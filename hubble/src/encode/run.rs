@@ -481,9 +481,12 @@ pub(crate) fn encode_collection(
     let rank = family_ranks(&metrics);
     let mut order = by_rank(&rank);
     let mut sorting = FamilySort::default();
-    for family in order.chunk_by_mut(|&a, &b| rank[a as usize] == rank[b as usize]) {
-        sorting.sort(family, &metrics);
-    }
+    // Families whose order was that of a family sorted before them: the same sets, so the same duplicates
+    // (none, or that family fails the run), and they need not be compared pairwise again.
+    let reused: Vec<bool> = order
+        .chunk_by_mut(|&a, &b| rank[a as usize] == rank[b as usize])
+        .map(|family| sorting.sort(family, &metrics))
+        .collect();
     let mut text = Vec::with_capacity(metrics.len() * 24);
     let mut line = Vec::with_capacity(64);
     let mut chunks = Vec::new();
@@ -494,7 +497,8 @@ pub(crate) fn encode_collection(
             CollectError::Other("the run's encoded series exceed 4 GiB: the run is dropped".into())
         })
     };
-    for family in order.chunk_by(|&a, &b| rank[a as usize] == rank[b as usize]) {
+    let families = order.chunk_by(|&a, &b| rank[a as usize] == rank[b as usize]);
+    for (family, reused) in families.zip(reused) {
         let first = &metrics[family[0] as usize];
         // The name is checked when the record is first made: once per process, not per run.
         let meta = intern(&first.name, &first.help, first.kind).ok_or_else(|| {
@@ -518,7 +522,7 @@ pub(crate) fn encode_collection(
                     m.name
                 )));
             }
-            if previous == Some(&m.labels) {
+            if !reused && previous == Some(&m.labels) {
                 return Err(CollectError::DuplicateSeries {
                     name: m.name.to_string(),
                     labels: m.labels.to_string(),
@@ -632,15 +636,17 @@ struct FamilySort {
 }
 
 impl FamilySort {
-    fn sort(&mut self, family: &mut [u32], metrics: &[Sample]) {
+    /// Sorts `family`; true when its order was the last sorted family's, found by identity (its sets are
+    /// that family's).
+    fn sort(&mut self, family: &mut [u32], metrics: &[Sample]) -> bool {
         if family.len() < 2 {
-            return;
+            return false;
         }
         let labels = |i: u32| &metrics[i as usize].labels;
         if !labels(family[0]).is_shared() {
             // Sets built one per sample: no identity to go by, sorted in place.
             family.sort_unstable_by(|&a, &b| labels(a).cmp(labels(b)));
-            return;
+            return false;
         }
         let same_rows = family.len() == self.rows.len()
             && family
@@ -660,6 +666,7 @@ impl FamilySort {
         self.scratch
             .extend(self.order.iter().map(|&position| family[position as usize]));
         family.copy_from_slice(&self.scratch);
+        same_rows
     }
 }
 
