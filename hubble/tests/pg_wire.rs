@@ -92,6 +92,7 @@ async fn a_message_of_statements_is_answered_statement_by_statement() {
     assert!(answer.statement(4).is_none());
     drop(answer);
 
+    assert!(!conn.ended_by_server(), "a session waiting between queries");
     // A failing statement ends the message there: the rows before it, its error, nothing after.
     let answer = conn
         .query("SELECT 1 AS one; SELECT * FROM no_such_table; SELECT 3")
@@ -205,6 +206,16 @@ async fn a_large_answer_and_a_query_cut_short() {
             .unwrap(),
         Some("t")
     );
+    // Ended by the server while it waits: the connection says so without a query.
+    assert!(!conn.ended_by_server());
+    pg.psql(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg_wire test'",
+    );
+    support::wait_for_async(LIMIT, "the server's goodbye", || {
+        conn.ended_by_server().then_some(())
+    })
+    .await;
     conn.close().await;
 }
 
@@ -231,6 +242,13 @@ async fn every_password_exchange_and_tls_as_sslmode_says() {
 
     let whoami = |mut conn: WireConnection| async move {
         assert!(conn.is_encrypted());
+        // Kept between queries, a TLS session is not taken for one the server ended (what TLS 1.3 sends
+        // after the handshake is read with the first answer).
+        for _ in 0..2 {
+            conn.query("SELECT 1").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(!conn.ended_by_server());
+        }
         let answer = conn.query("SELECT current_user").await.unwrap();
         let user = answer
             .statement(0)

@@ -117,13 +117,15 @@ impl WireBatch {
                 prepared: false,
                 ..self.batcher.batching.clone()
             };
-            for request in requests {
+            let mut left = requests.into_iter();
+            while let Some(request) = left.next() {
                 let mut one = vec![request];
                 if !batch::drive(&mut Link(&mut conn), &alone, &mut one).await {
-                    // Lost again: its error was given if it could be told; else this one.
-                    for request in one {
+                    // Lost again: its error was given if it could be told. The rest are not sent on a
+                    // connection that keeps failing; each is told so.
+                    for request in one.into_iter().chain(left) {
                         let _ = request.reply.send(Err(sqlx::Error::Protocol(
-                            "the connection was lost during the statement".into(),
+                            "the connection to the target was lost during the batch".into(),
                         )));
                     }
                     return;
