@@ -120,8 +120,9 @@ const SESSION: [(&str, &str); 3] = [
 
 impl WireConnection {
     /// Connects as `dsn` says, the environment filling what it leaves unset as sqlx and libpq do (`PGUSER`,
-    /// `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`; the user defaults to
-    /// the operating system's), with `params` added to the startup message (`application_name`, say). No
+    /// `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGOPTIONS`; the user
+    /// defaults to the operating system's), with `params` added to the startup message (`application_name`,
+    /// say). No
     /// `.pgpass` is read. Does not time out: bound it with `tokio::time::timeout`.
     pub async fn connect(dsn: &Dsn, params: &[(&str, &str)]) -> Result<Self, WireError> {
         let dsn = with_environment(dsn.clone());
@@ -138,6 +139,13 @@ impl WireConnection {
         }
         startup.extend(SESSION);
         startup.extend(params.iter().copied());
+        // Command-line options for the session (`-c search_path=...`), as sqlx and libpq take them.
+        let options = std::env::var("PGOPTIONS").ok().filter(|o| !o.is_empty());
+        if let Some(options) = options.as_deref() {
+            if !params.iter().any(|(k, _)| *k == "options") {
+                startup.push(("options", options));
+            }
+        }
         let mut conn = WireConnection {
             link,
             server_version: String::new(),
