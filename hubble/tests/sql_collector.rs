@@ -917,6 +917,15 @@ struct MissingColumn {
     w: i64,
 }
 
+/// The same without rows: as sqlx's `FromRow`, nothing to read, no error.
+#[derive(sqlx::FromRow, hubble::MetricGroup)]
+#[hubble(query = "SELECT 1::int8 AS v WHERE false", prefix = "missing")]
+struct MissingColumnNoRows {
+    /// Not in the query.
+    #[metric(gauge)]
+    w: i64,
+}
+
 #[test]
 fn postgres_groups_read_from_text_over_its_own_connection() {
     let pg = PgCluster::start(&[]);
@@ -972,6 +981,8 @@ fn postgres_groups_read_from_text_over_its_own_connection() {
             missing.contains("missing") && missing.contains("`w`"),
             "{missing}"
         );
+        let none = SqlCollector::<MissingColumnNoRows, Postgres>::new(connections.clone());
+        assert!(none.collect().await.unwrap().is_empty());
         connections.close().await;
     });
 }
