@@ -122,8 +122,7 @@ impl WireConnection {
     /// Connects as `dsn` says, the environment filling what it leaves unset as sqlx and libpq do (`PGUSER`,
     /// `PGPASSWORD`, `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGOPTIONS`; the user
     /// defaults to the operating system's), with `params` added to the startup message (`application_name`,
-    /// say). No
-    /// `.pgpass` is read. Does not time out: bound it with `tokio::time::timeout`.
+    /// say). No `.pgpass` is read. Does not time out: bound it with `tokio::time::timeout`.
     pub async fn connect(dsn: &Dsn, params: &[(&str, &str)]) -> Result<Self, WireError> {
         let dsn = with_environment(dsn.clone());
         let tls = if dsn.host.starts_with('/') {
