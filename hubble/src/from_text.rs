@@ -98,12 +98,24 @@ impl<T: FromText + ArrayElement> FromText for Vec<T> {
     }
 }
 
+/// A `numeric` (feature `decimal`), exactly.
+#[cfg(feature = "decimal")]
+impl FromText for rust_decimal::Decimal {
+    fn from_text(cell: Option<&str>) -> Result<Self, String> {
+        let text = not_null(cell)?;
+        text.parse()
+            .map_err(|e| format!("{text:?} is not a decimal: {e}"))
+    }
+}
+
 /// Element types of arrays read from text: numbers, whose text has no quotes or commas.
 pub trait ArrayElement {}
 macro_rules! element {
     ($($ty:ty),*) => {$(impl ArrayElement for $ty {})*};
 }
 element!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+#[cfg(feature = "decimal")]
+element!(rust_decimal::Decimal);
 
 /// The error of group `group`'s column `column`.
 pub fn column_error(group: &str, column: &str, why: String) -> crate::CollectError {
@@ -141,5 +153,18 @@ mod tests {
         assert_eq!(Vec::<i64>::from_text(Some("{}")), Ok(vec![]));
         assert!(Vec::<i64>::from_text(Some("{1,NULL}")).is_err());
         assert!(Vec::<i64>::from_text(Some("1,2")).is_err());
+    }
+
+    #[cfg(feature = "decimal")]
+    #[test]
+    fn numerics_read_exactly() {
+        use rust_decimal::Decimal;
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(Decimal::from_text(Some("-0.125")), Ok(d("-0.125")));
+        assert_eq!(
+            Vec::<Decimal>::from_text(Some("{0.25,1}")),
+            Ok(vec![d("0.25"), d("1")])
+        );
+        assert!(Decimal::from_text(Some("NaN")).is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hubble::targets::pg_wire::{WireConnection, WireError};
+use hubble::targets::pg_wire::{Answer, WireConnection, WireError};
 use hubble::targets::postgres::Dsn;
 use hubble_test_support as support;
 use support::pg::PgCluster;
@@ -11,6 +11,12 @@ use support::pki::Pki;
 
 /// Every test bounds its network work: a server that stops answering fails it, not hangs it.
 const LIMIT: Duration = Duration::from_secs(20);
+
+/// The first statement's first row's first cell.
+fn first_cell(answer: &Answer) -> Option<&str> {
+    let row = answer.statement(0)?.iter().next()?;
+    row.get(0).expect("a first column")
+}
 
 async fn connect(dsn: &str) -> Result<WireConnection, WireError> {
     let dsn: Dsn = dsn.parse().expect("a valid DSN");
@@ -99,17 +105,7 @@ async fn a_message_of_statements_is_answered_statement_by_statement() {
         .await
         .unwrap();
     assert_eq!(answer.len(), 1);
-    assert_eq!(
-        answer
-            .statement(0)
-            .unwrap()
-            .iter()
-            .next()
-            .unwrap()
-            .get(0)
-            .unwrap(),
-        Some("1")
-    );
+    assert_eq!(first_cell(&answer), Some("1"));
     let error = answer.error().expect("the second statement's error");
     assert_eq!(
         (error.severity.as_str(), error.code.as_str()),
@@ -131,17 +127,7 @@ async fn a_message_of_statements_is_answered_statement_by_statement() {
         .query("SELECT current_setting('statement_timeout')")
         .await
         .unwrap();
-    assert_eq!(
-        answer
-            .statement(0)
-            .unwrap()
-            .iter()
-            .next()
-            .unwrap()
-            .get(0)
-            .unwrap(),
-        Some("2500ms")
-    );
+    assert_eq!(first_cell(&answer), Some("2500ms"));
     // An empty statement is answered too.
     let answer = conn.query(";").await.unwrap();
     assert_eq!((answer.len(), answer.statement(0).unwrap().tag()), (1, ""));
@@ -195,17 +181,7 @@ async fn a_large_answer_and_a_query_cut_short() {
         .query("SELECT inet_client_addr() IS NULL")
         .await
         .unwrap();
-    assert_eq!(
-        answer
-            .statement(0)
-            .unwrap()
-            .iter()
-            .next()
-            .unwrap()
-            .get(0)
-            .unwrap(),
-        Some("t")
-    );
+    assert_eq!(first_cell(&answer), Some("t"));
     // Ended by the server while it waits: the connection says so without a query.
     assert!(!conn.ended_by_server());
     pg.psql(
@@ -250,16 +226,7 @@ async fn every_password_exchange_and_tls_as_sslmode_says() {
             assert!(!conn.ended_by_server());
         }
         let answer = conn.query("SELECT current_user").await.unwrap();
-        let user = answer
-            .statement(0)
-            .unwrap()
-            .iter()
-            .next()
-            .unwrap()
-            .get(0)
-            .unwrap()
-            .unwrap()
-            .to_owned();
+        let user = first_cell(&answer).unwrap().to_owned();
         conn.close().await;
         user
     };

@@ -856,8 +856,15 @@ fn postgres_own_connection_ended_by_the_server_costs_no_tick() {
                 "postgres",
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'batch test'",
             );
-            // The server's goodbye (an error, then the end of the stream) arrives.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Its backend gone: the server's goodbye (an error, then the end of the stream) was sent.
+            support::wait_for_async(Duration::from_secs(10), "the backend to end", || {
+                let left = pg.count(
+                    "postgres",
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'batch test'",
+                );
+                (left == 0).then_some(())
+            })
+            .await;
         }
         assert_eq!(render(&first.collect().await.unwrap()), ["first_v{} 1"]);
         connections.close().await;

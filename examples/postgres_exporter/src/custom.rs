@@ -336,10 +336,7 @@ fn cell(row: &PgRow, column: &str) -> Result<Cell, String> {
         "NUMERIC" => row
             .try_get::<Option<rust_decimal::Decimal>, _>(column)
             .map_err(err)?
-            .map_or(Cell::Null, |v| {
-                use rust_decimal::prelude::ToPrimitive;
-                Cell::Number(v.to_f64().unwrap_or(f64::NAN))
-            }),
+            .map_or(Cell::Null, |v| Cell::Number(decimal_number(v))),
         "BOOL" => row
             .try_get::<Option<bool>, _>(column)
             .map_err(err)?
@@ -390,12 +387,11 @@ fn array_cell(row: &PgRow, column: &str) -> Result<Option<Vec<f64>>, String> {
         "INT8[]" => all(row.try_get::<Option<Vec<i64>>, _>(column).map_err(err)?, |v| v as f64),
         "FLOAT4[]" => all(row.try_get::<Option<Vec<f32>>, _>(column).map_err(err)?, f64::from),
         "FLOAT8[]" => all(row.try_get::<Option<Vec<f64>>, _>(column).map_err(err)?, |v| v),
-        "NUMERIC[]" => {
-            use rust_decimal::prelude::ToPrimitive;
+        "NUMERIC[]" => all(
             row.try_get::<Option<Vec<rust_decimal::Decimal>>, _>(column)
-                .map_err(err)?
-                .map(|v| v.iter().map(|d| d.to_f64().unwrap_or(f64::NAN)).collect())
-        }
+                .map_err(err)?,
+            decimal_number,
+        ),
         other => {
             return Err(format!(
                 "column `{column}` has type {other}; a HISTOGRAM needs a numeric array (e.g. ARRAY_AGG(le))"
@@ -466,12 +462,10 @@ impl<'a> TextRow<'a> {
     }
 }
 
-/// A `numeric`'s text as the driver's typed answer gives it: through a `Decimal`.
-fn numeric(text: &str) -> Result<f64, String> {
+/// A `numeric` as a sample value, whether it came typed or as text: through a `Decimal`.
+fn decimal_number(d: rust_decimal::Decimal) -> f64 {
     use rust_decimal::prelude::ToPrimitive;
-    text.parse::<rust_decimal::Decimal>()
-        .map(|d| d.to_f64().unwrap_or(f64::NAN))
-        .map_err(|e| e.to_string())
+    d.to_f64().unwrap_or(f64::NAN)
 }
 
 impl QueryRow for TextRow<'_> {
@@ -491,7 +485,9 @@ impl QueryRow for TextRow<'_> {
             oid::FLOAT8 => {
                 Cell::Number(<f64 as hubble::FromText>::from_text(Some(text)).map_err(err)?)
             }
-            oid::NUMERIC => Cell::Number(numeric(text).map_err(err)?),
+            oid::NUMERIC => Cell::Number(decimal_number(
+                <rust_decimal::Decimal as hubble::FromText>::from_text(Some(text)).map_err(err)?,
+            )),
             oid::BOOL => Cell::Number(match text {
                 "t" => 1.0,
                 "f" => 0.0,
@@ -520,34 +516,28 @@ impl QueryRow for TextRow<'_> {
         let Some(text) = text else {
             return Ok(None);
         };
-        let err = |e: String| format!("column `{column}` (type {ty}): {e}");
-        let element: fn(&str) -> Result<f64, String> = match ty {
-            oid::INT2_ARRAY | oid::INT4_ARRAY | oid::INT8_ARRAY => {
-                |e| e.parse::<i64>().map(|v| v as f64).map_err(|e| e.to_string())
-            }
-            oid::FLOAT4_ARRAY => {
-                |e| <f32 as hubble::FromText>::from_text(Some(e)).map(f64::from)
-            }
-            oid::FLOAT8_ARRAY => |e| <f64 as hubble::FromText>::from_text(Some(e)),
-            oid::NUMERIC_ARRAY => numeric,
+        /// The array of `T`s `text` holds, as numbers.
+        fn all<T>(text: &str, f: impl Fn(T) -> f64) -> Result<Vec<f64>, String>
+        where
+            Vec<T>: hubble::FromText,
+        {
+            <Vec<T> as hubble::FromText>::from_text(Some(text))
+                .map(|v| v.into_iter().map(f).collect())
+        }
+        let numbers = match ty {
+            oid::INT2_ARRAY | oid::INT4_ARRAY | oid::INT8_ARRAY => all(text, |v: i64| v as f64),
+            oid::FLOAT4_ARRAY => all(text, |v: f32| f64::from(v)),
+            oid::FLOAT8_ARRAY => all(text, |v: f64| v),
+            oid::NUMERIC_ARRAY => all(text, decimal_number),
             other => {
                 return Err(format!(
                     "column `{column}` has type {other}; a HISTOGRAM needs a numeric array (e.g. ARRAY_AGG(le))"
                 ))
             }
         };
-        let inner = text
-            .strip_prefix('{')
-            .and_then(|t| t.strip_suffix('}'))
-            .ok_or_else(|| err(format!("{text:?} is not an array")))?;
-        if inner.is_empty() {
-            return Ok(Some(Vec::new()));
-        }
-        inner
-            .split(',')
-            .map(|e| element(e).map_err(err))
-            .collect::<Result<_, _>>()
+        numbers
             .map(Some)
+            .map_err(|e| format!("column `{column}` (type {ty}): {e}"))
     }
 }
 
@@ -631,27 +621,21 @@ impl Collector for CustomCollector {
     }
 
     async fn collect(&self) -> Result<Vec<Sample>, CollectError> {
-        if self.batchable && self.connections.is_over_wire() && self.in_batch.stays() {
-            let text = self
-                .connections
-                .fetch_text(self.query.query.clone())
-                .await
-                .map_err(|e| {
-                    self.in_batch.note(&self.query.name, &e);
-                    self.source_error(e)
-                })?;
-            return self.or_alone(self.text_samples(&text)).await;
-        }
         if self.batchable && self.connections.is_batched() && self.in_batch.stays() {
-            let rows = self
-                .connections
-                .fetch_batched(self.query.query.clone())
-                .await
-                .map_err(|e| {
-                    self.in_batch.note(&self.query.name, &e);
-                    self.source_error(e)
-                })?;
-            return self.or_alone(self.samples(&rows)).await;
+            let failed = |e: sqlx::Error| {
+                self.in_batch.note(&self.query.name, &e);
+                self.source_error(e)
+            };
+            let sql = self.query.query.clone();
+            // Read as text where it arrived over the target's own connection, else the driver's rows.
+            let samples = if self.connections.is_over_wire() {
+                let text = self.connections.fetch_text(sql).await.map_err(failed)?;
+                self.text_samples(&text)
+            } else {
+                let rows = self.connections.fetch_batched(sql).await.map_err(failed)?;
+                self.samples(&rows)
+            };
+            return self.or_alone(samples).await;
         }
         self.typed().await
     }
