@@ -5,7 +5,7 @@ use std::time::Duration;
 
 pub use hubble::targets::postgres::{Dsn, DsnError, TLS_OPTIONS};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::ConnectOptions;
 
 /// A target's connections, kept between collector runs (one round trip per query).
 pub type PgConnections = hubble::connections::Connections<sqlx::Postgres>;
@@ -62,11 +62,11 @@ impl Connect for Dsn {
         via: Option<&std::path::Path>,
     ) -> Result<PgConnections, String> {
         let options = through(session_options(self)?, via);
-        Ok(PgConnections::new(pool_with(
-            max,
-            statement_timeout,
+        // Made on first use: over the exporter's own connection (the default) a target may never need it.
+        Ok(PgConnections::lazy(
+            pool_options(max, statement_timeout),
             options,
-        )))
+        ))
     }
 
     fn options(
@@ -177,7 +177,7 @@ pub fn batching(statement_timeout: Duration) -> hubble::connections::Batching {
     }
 }
 
-fn pool_with(max: u32, statement_timeout: Duration, options: PgConnectOptions) -> PgPool {
+fn pool_options(max: u32, statement_timeout: Duration) -> sqlx::pool::PoolOptions<sqlx::Postgres> {
     hubble::connections::lazy_pool::<sqlx::Postgres>(max, statement_timeout)
         .idle_timeout(Duration::from_secs(300))
         // SET, not a startup option: a startup option becomes the session's reset value, and
@@ -190,5 +190,4 @@ fn pool_with(max: u32, statement_timeout: Duration, options: PgConnectOptions) -
                 conn.execute(set.as_str()).await.map(|_| ())
             })
         })
-        .connect_lazy_with(options)
 }

@@ -184,7 +184,7 @@ where
     async fn send_all(&self, batching: &Batching, mut requests: Vec<Request<Vec<DB::Row>>>) {
         // Waiting for a free connection counts against the pool's acquire timeout too: a target that is down
         // is unreachable for the whole batch within that, as it is for a query of its own.
-        let bound = self.pool().options().get_acquire_timeout();
+        let bound = self.acquire_timeout();
         let mut lease = match tokio::time::timeout(bound, self.acquire()).await {
             Ok(Ok(lease)) => Some(lease),
             Ok(Err(e)) => {

@@ -35,7 +35,7 @@ pub use batch::Batching;
 pub use wire::{WireDatabaseError, WireTarget};
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -60,7 +60,11 @@ impl<DB: Database> std::fmt::Debug for Connections<DB> {
 }
 
 struct Inner<DB: Database> {
-    pool: Pool<DB>,
+    /// Made on first use when the connections were made [`lazy`](Connections::lazy).
+    pool: OnceLock<Pool<DB>>,
+    /// What makes the pool, until it is made.
+    make: Mutex<Option<MakePool<DB>>>,
+    acquire_timeout: Duration,
     /// One per connection the pool may open. A holder either finds a kept connection or knows the pool has
     /// room for one more, so it never waits on the pool while connections sit kept and unused.
     permits: Semaphore,
@@ -73,6 +77,11 @@ struct Inner<DB: Database> {
     /// checks age when a connection is taken from it or given back, and a kept one is neither.)
     max_lifetime: Option<Duration>,
 }
+
+type MakePool<DB> = (
+    sqlx::pool::PoolOptions<DB>,
+    <<DB as Database>::Connection as sqlx::Connection>::Options,
+);
 
 struct Kept<DB: Database> {
     idle: Vec<Idle<DB>>,
@@ -173,20 +182,39 @@ impl<DB: Database> Connections<DB> {
     /// `idle_timeout` is closed; one held for longer than its `max_lifetime` is given back for the pool to
     /// retire.
     pub fn new(pool: Pool<DB>) -> Self {
-        let permits = pool.options().get_max_connections().max(1) as usize;
-        let idle_timeout = pool.options().get_idle_timeout();
-        let max_lifetime = pool.options().get_max_lifetime();
+        let options = pool.options().clone();
+        let connections = Self::with_options(&options, None);
+        let _ = connections.inner.pool.set(pool);
+        connections
+    }
+
+    /// Like [`new`](Self::new), with the pool made of `options` and `connect` (as `connect_lazy_with`) when
+    /// a query first needs it. Targets whose queries all go over their own connection
+    /// ([`over_wire`](Self::over_wire)) never make one: a pool holds a maintenance task and its queue even
+    /// while it has no connection, about 4 KB a target in a fleet (`benches/heap_profile.sh`).
+    pub fn lazy(
+        options: sqlx::pool::PoolOptions<DB>,
+        connect: <DB::Connection as sqlx::Connection>::Options,
+    ) -> Self {
+        let make = (options.clone(), connect);
+        Self::with_options(&options, Some(make))
+    }
+
+    fn with_options(options: &sqlx::pool::PoolOptions<DB>, make: Option<MakePool<DB>>) -> Self {
+        let permits = options.get_max_connections().max(1) as usize;
         Connections {
             inner: Arc::new(Inner {
-                pool,
+                pool: OnceLock::new(),
+                make: Mutex::new(make),
+                acquire_timeout: options.get_acquire_timeout(),
                 permits: Semaphore::new(permits),
                 kept: Mutex::new(Kept {
                     idle: Vec::new(),
                     closed: false,
                 }),
                 closing: tokio_util::sync::CancellationToken::new(),
-                idle_timeout,
-                max_lifetime,
+                idle_timeout: options.get_idle_timeout(),
+                max_lifetime: options.get_max_lifetime(),
             }),
             batch: None,
             #[cfg(feature = "postgres")]
@@ -206,9 +234,15 @@ impl<DB: Database> Connections<DB> {
         self.batch.is_some()
     }
 
-    /// The pool the connections come from.
+    /// The pool the connections come from; made now if it was [`lazy`](Self::lazy) and not made yet (within
+    /// a Tokio runtime: the pool spawns its maintenance task). After [`close`](Self::close) it is closed.
     pub fn pool(&self) -> &Pool<DB> {
-        &self.inner.pool
+        self.inner.pool()
+    }
+
+    /// How long an acquire may wait for a connection (the pool's `acquire_timeout`).
+    pub(crate) fn acquire_timeout(&self) -> Duration {
+        self.inner.acquire_timeout
     }
 
     /// A connection: a kept one if there is one, else one from the pool (which may open it). Waits while
@@ -222,7 +256,7 @@ impl<DB: Database> Connections<DB> {
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let (conn, from_pool) = match self.reuse() {
             Some(kept) => kept,
-            None => (self.inner.pool.acquire().await?, Instant::now()),
+            None => (self.inner.pool().acquire().await?, Instant::now()),
         };
         Ok(Lease {
             conn: Some(conn),
@@ -277,8 +311,7 @@ impl<DB: Database> Connections<DB> {
         // One stuck on a server that stopped answering (a network black hole) would hold the exporter's
         // shutdown forever: give them as long as an acquire may take, then leave them to the runtime (the
         // pool is closed either way).
-        self.close_within(self.inner.pool.options().get_acquire_timeout())
-            .await;
+        self.close_within(self.inner.acquire_timeout).await;
     }
 
     /// Like [`close`](Self::close), waiting up to `bound` for the connections still in use (a query cut
@@ -296,11 +329,12 @@ impl<DB: Database> Connections<DB> {
         if let Some(wire) = &self.wire {
             wire.close().await;
         }
+        // A pool never made has nothing to close (and is made closed if asked for later).
+        let Some(pool) = self.inner.made() else {
+            return;
+        };
         // The pool waits for every connection to come back and close.
-        if tokio::time::timeout(bound, self.inner.pool.close())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(bound, pool.close()).await.is_err() {
             tracing::debug!(
                 ?bound,
                 "connections still busy at close (a target that stopped answering); not waited for"
@@ -310,6 +344,30 @@ impl<DB: Database> Connections<DB> {
 }
 
 impl<DB: Database> Inner<DB> {
+    fn pool(&self) -> &Pool<DB> {
+        if let Some(pool) = self.pool.get() {
+            return pool;
+        }
+        // Made and stored under the lock, so `made` after closing sees any pool made before it.
+        let mut make = self.make.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pool) = self.pool.get() {
+            return pool;
+        }
+        let (options, connect) = make.take().expect("a pool or what makes it");
+        let pool = options.connect_lazy_with(connect);
+        if self.closing.is_cancelled() {
+            // Closing marks it closed at once; nothing is open on it to wait for.
+            drop(pool.close());
+        }
+        self.pool.get_or_init(|| pool)
+    }
+
+    /// The pool, if it was made. Called after `closing` is cancelled: a pool made later is made closed.
+    fn made(&self) -> Option<&Pool<DB>> {
+        drop(self.make.lock().unwrap_or_else(|e| e.into_inner()));
+        self.pool.get()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Kept<DB>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -438,6 +496,37 @@ mod tests {
             .fetch_one(&mut **lease)
             .await
             .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_lazy_pool_is_made_by_the_first_query_and_never_after_closing() {
+        let options: sqlx::sqlite::SqliteConnectOptions = "sqlite::memory:".parse().unwrap();
+        let c = Connections::lazy(SqlitePoolOptions::new().max_connections(1), options.clone());
+        assert!(c.inner.made().is_none(), "no pool before a query");
+        assert_eq!(
+            c.acquire_timeout(),
+            SqlitePoolOptions::new().get_acquire_timeout()
+        );
+        drop(one(&c).await);
+        assert_eq!(
+            c.inner.made().map(|p| p.size()),
+            Some(1),
+            "the query made it"
+        );
+        c.close().await;
+        assert!(c.pool().is_closed());
+
+        let never = Connections::lazy(SqlitePoolOptions::new(), options);
+        never.close().await;
+        assert!(never.inner.made().is_none(), "closing makes none");
+        assert!(
+            never.pool().is_closed(),
+            "one asked for after closing is closed"
+        );
+        assert!(matches!(
+            never.acquire().await.map(|_| ()),
+            Err(sqlx::Error::PoolClosed)
+        ));
     }
 
     async fn one(c: &Connections<sqlx::Sqlite>) -> Lease<'_, sqlx::Sqlite> {
