@@ -574,52 +574,77 @@ pub(crate) fn encode_collection(
     Ok(EncodedRun::new(text, chunks))
 }
 
+/// Most lines [`encode_one_line_families`] takes.
+pub(crate) const ONE_LINE_FAMILIES_MAX: usize = 8;
+
 /// Encodes families of one line each that share one label set (`labels`, its bytes as written: `{a="x"}`,
-/// or empty), given in name order, exactly as [`encode_collection`] would encode those samples, without its
-/// sort, checks and maps: for a collector's health, encoded again after each of its runs (a fixed shape that
-/// showed in profiles of collection as much as the runs' own samples).
+/// or empty), whose records are the interned list `metas` (in name order) and values `values` (at most
+/// [`ONE_LINE_FAMILIES_MAX`]), exactly as [`encode_collection`] would encode those samples, without its
+/// sort, checks and maps, and in two allocations: for a collector's health, encoded for each scrape (a fixed
+/// shape that showed in profiles of collection as much as the runs' own samples, when it was encoded after
+/// each run).
 pub(crate) fn encode_one_line_families(
     labels: &[u8],
-    lines: &[(&Arc<FamilyMeta>, f64)],
+    metas: &MetaList,
+    values: &[f64],
 ) -> EncodedRun {
-    debug_assert!(lines.windows(2).all(|w| w[0].0.name < w[1].0.name));
-    let mut text = Vec::with_capacity(labels.len() + 12 * lines.len());
-    let mut value = Vec::with_capacity(32);
-    let mut chunks = Vec::with_capacity(lines.len());
-    // Where the set was stored whole, once it is (by `SharedLabels`' rule).
-    let mut stored: Option<usize> = None;
-    for &(meta, v) in lines {
-        value.clear();
-        value.push(b' ');
-        write_value(&mut value, v);
-        value.push(b'\n');
-        let start = text.len();
-        match stored {
-            Some(at) if SharedLabels::referable(labels.len(), value.len()) => {
-                push_reference(&mut text, &value, at, labels.len());
-            }
-            _ => {
-                push_len(&mut text, labels.len() + value.len());
-                let at = text.len();
-                text.extend_from_slice(labels);
-                text.extend_from_slice(&value);
-                if SharedLabels::referable(labels.len(), value.len()) && u32::try_from(at).is_ok() {
-                    stored.get_or_insert(at);
+    assert!(values.len() == metas.len() && values.len() <= ONE_LINE_FAMILIES_MAX);
+    debug_assert!(metas.windows(2).all(|w| w[0].name < w[1].name));
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
+            std::cell::RefCell::new((Vec::new(), Vec::new()))
+        };
+    }
+    let layout = if labels.is_empty() {
+        layout::ONE_BARE_LINE
+    } else {
+        layout::ONE_LINE
+    };
+    let mut spans = [0u32; 1 + 2 * ONE_LINE_FAMILIES_MAX];
+    spans[0] = layout;
+    let text = SCRATCH.with_borrow_mut(|(text, value)| {
+        text.clear();
+        // Where the set was stored whole, once it is (by `SharedLabels`' rule).
+        let mut stored: Option<usize> = None;
+        for (i, &v) in values.iter().enumerate() {
+            value.clear();
+            value.push(b' ');
+            write_value(value, v);
+            value.push(b'\n');
+            let start = text.len();
+            match stored {
+                Some(at) if SharedLabels::referable(labels.len(), value.len()) => {
+                    push_reference(text, value, at, labels.len());
+                }
+                _ => {
+                    push_len(text, labels.len() + value.len());
+                    let at = text.len();
+                    text.extend_from_slice(labels);
+                    text.extend_from_slice(value);
+                    if SharedLabels::referable(labels.len(), value.len())
+                        && u32::try_from(at).is_ok()
+                    {
+                        stored.get_or_insert(at);
+                    }
                 }
             }
+            // A few lines of a few dozen bytes: far within u32.
+            spans[1 + 2 * i] = start as u32;
+            spans[2 + 2 * i] = (labels.len() + value.len()) as u32;
         }
-        chunks.push((
-            meta.clone(),
-            Span {
-                // A few lines of a few dozen bytes: far within u32.
-                start: start as u32,
-                written: (labels.len() + value.len()) as u32,
-                series: 1,
-                bare: u32::from(labels.is_empty()),
-            },
-        ));
+        Arc::<[u8]>::from(&text[..])
+    });
+    if values.is_empty() {
+        return EncodedRun {
+            text,
+            ..EncodedRun::default()
+        };
     }
-    EncodedRun::new(text, chunks)
+    EncodedRun {
+        text,
+        metas: metas.clone(),
+        spans: Arc::from(&spans[..1 + 2 * values.len()]),
+    }
 }
 
 /// Sorts each family's samples by label set, once per distinct sequence of rows: the families of a derived
