@@ -20,9 +20,10 @@
 #                                                   prints where its CPU went, by function; PERF_ARGS, PERF_DATA
 #                                                   below)
 #
-# hubble collects with a 1 s interval with nobody scraping (one scrape at the end), each collector at its own
-# interval (the slow ones every minute by default); postgres_exporter runs its collectors on each scrape, so
-# it is scraped once a second. Both run at once, over the same window. CPU is utime+stime from /proc: the
+# hubble collects with a 1 s interval, each collector at its own interval (the slow ones every minute by
+# default); postgres_exporter runs its collectors on each scrape. Both are scraped once a second (the same
+# scrape rate; SCRAPE_HUBBLE=0 leaves hubble (and AGAINST) unscraped, its collection alone), over the same
+# window, at once. CPU is utime+stime from /proc: the
 # exporters' own, and their PostgreSQL backends' (each exporter connects as a role of its own, so its
 # backends are found in pg_stat_activity and its statements in pg_stat_statements).
 . "$(dirname "$0")/lib.sh"
@@ -105,6 +106,10 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 for _ in $(seq "$SECS"); do
   curl -fsS -o /dev/null "http://127.0.0.1:$pport/metrics"
+  if [ "${SCRAPE_HUBBLE:-1}" != 0 ]; then
+    curl -fsS -o /dev/null "http://127.0.0.1:$hport/metrics"
+    [ -n "${AGAINST:-}" ] && curl -fsS -o /dev/null "http://127.0.0.1:$aport/metrics"
+  fi
   sleep 1
 done
 h1=$(ticks "$hpid"); p1=$(ticks "$ppid")

@@ -147,11 +147,24 @@ fn generate(c: &Container) -> TokenStream {
             labels.insert(#label, #convert.into_owned());
         }
     });
-    let insert_const = c.const_labels.iter().map(|(n, v)| {
-        let n = n.value();
-        quote!(labels.insert(#n, #v);)
+    let take_labels = label_fields.iter().map(|f| {
+        let field = f.ident;
+        let (label, _) = f.base_name();
+        let take =
+            quote_spanned!(f.ty.span()=> ::hubble::LabelValue::take_label_value(&mut self.#field));
+        quote! {
+            labels.insert(#label, #take);
+        }
     });
-    let push_values = value_fields.iter().map(|f| {
+    let insert_const: Vec<TokenStream> = c
+        .const_labels
+        .iter()
+        .map(|(n, v)| {
+            let n = n.value();
+            quote!(labels.insert(#n, #v);)
+        })
+        .collect();
+    let push_values: Vec<TokenStream> = value_fields.iter().map(|f| {
         if matches!(f.role, Some((Role::Histogram, _))) {
             return push_histogram(c, f);
         }
@@ -203,7 +216,7 @@ fn generate(c: &Container) -> TokenStream {
                 }
             }
         }
-    });
+    }).collect();
 
     // A row whose family name is empty (NULL) names no family: it has no samples.
     let skip_unnamed = family.map(|family| {
@@ -252,6 +265,20 @@ fn generate(c: &Container) -> TokenStream {
                 #(#insert_labels)*
                 #(#insert_const)*
                 // The row's samples share one set (the encoder writes it once per run).
+                let labels = labels.shared();
+                #(#push_values)*
+                ::hubble::__private::Result::Ok(())
+            }
+
+            // As push_samples, with the row's label values moved rather than copied.
+            fn into_samples(
+                mut self,
+                out: &mut ::hubble::__private::Vec<::hubble::Sample>,
+            ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
+                #skip_unnamed
+                let mut labels = ::hubble::Labels::with_capacity(#n_labels);
+                #(#take_labels)*
+                #(#insert_const)*
                 let labels = labels.shared();
                 #(#push_values)*
                 ::hubble::__private::Result::Ok(())

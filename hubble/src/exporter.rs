@@ -64,6 +64,12 @@ impl ExporterShared {
             .clone()
     }
 
+    /// `f` of the collectors' entries, read in place (a scrape of a fleet would otherwise copy each
+    /// target's list).
+    pub(crate) fn with_entries<R>(&self, f: impl FnOnce(&[Arc<CollectorEntry>]) -> R) -> R {
+        f(&self.collectors.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     pub(crate) fn families(&self) -> Vec<Family> {
         self.entries()
             .iter()

@@ -32,6 +32,15 @@ pub trait MetricGroup: Send + Sync + 'static {
     /// number), naming the column.
     fn push_samples(&self, out: &mut Vec<Sample>) -> Result<(), CollectError>;
 
+    /// [`push_samples`](Self::push_samples) of a value that is done with: the derive's moves its label
+    /// `String`s into the samples instead of copying them.
+    fn into_samples(self, out: &mut Vec<Sample>) -> Result<(), CollectError>
+    where
+        Self: Sized,
+    {
+        self.push_samples(out)
+    }
+
     /// This value's samples.
     fn to_metrics(&self) -> Result<Vec<Sample>, CollectError> {
         let mut out = Vec::new();
@@ -298,7 +307,7 @@ fn samples_from_text<G: SqlQuery>(
     text.try_for_each_row(|cells| {
         picked.clear();
         picked.extend(at.iter().map(|&i| cells.get(i).copied().flatten()));
-        G::from_text(&picked)?.push_samples(&mut out)
+        G::from_text(&picked)?.into_samples(&mut out)
     })?;
     Ok(out)
 }
@@ -338,8 +347,8 @@ macro_rules! sql_collector {
                 .and_then(|rows| rows.iter().map(G::from_row).collect::<Result<Vec<G>, _>>())
                 .map_err(query_error::<G>)?;
                 let mut out = Vec::with_capacity(rows.len() * 2);
-                for row in &rows {
-                    row.push_samples(&mut out)?;
+                for row in rows {
+                    row.into_samples(&mut out)?;
                 }
                 Ok(out)
             }

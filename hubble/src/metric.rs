@@ -544,6 +544,11 @@ fn parse_number(s: &str) -> Result<f64, ValueError> {
 pub trait LabelValue {
     /// The label value.
     fn to_label_value(&self) -> Cow<'_, str>;
+
+    /// The label value, taken from a row that is done with: a `String` gives its own, without a copy.
+    fn take_label_value(&mut self) -> String {
+        self.to_label_value().into_owned()
+    }
 }
 
 impl LabelValue for str {
@@ -555,6 +560,10 @@ impl LabelValue for str {
 impl LabelValue for String {
     fn to_label_value(&self) -> Cow<'_, str> {
         Cow::Borrowed(self.as_str())
+    }
+
+    fn take_label_value(&mut self) -> String {
+        std::mem::take(self)
     }
 }
 
@@ -598,6 +607,13 @@ impl<T: LabelValue> LabelValue for Option<T> {
         match self {
             Some(v) => v.to_label_value(),
             None => Cow::Borrowed(""),
+        }
+    }
+
+    fn take_label_value(&mut self) -> String {
+        match self {
+            Some(v) => v.take_label_value(),
+            None => String::new(),
         }
     }
 }

@@ -84,6 +84,33 @@ fn a_row_becomes_one_sample_per_value_field() {
     );
 }
 
+/// A sample's parts that tests compare.
+fn parts(m: &[Sample]) -> Vec<(String, Vec<(String, String)>, f64)> {
+    m.iter()
+        .map(|s| {
+            let labels = s.labels.iter().map(|(n, v)| (n.into(), v.into())).collect();
+            (s.name.to_string(), labels, s.value)
+        })
+        .collect()
+}
+
+#[test]
+fn a_row_given_up_moves_its_labels_into_the_same_samples() {
+    for (state, attempts, age) in [(Some("queued"), Some(12), "1.5"), (None, None, "0")] {
+        let lent = jobs(state, attempts, age).to_metrics().unwrap();
+        let mut given = Vec::new();
+        jobs(state, attempts, age).into_samples(&mut given).unwrap();
+        assert_eq!(parts(&given), parts(&lent));
+        assert!(
+            given.iter().all(|s| s.labels.is_shared()),
+            "one set per row"
+        );
+    }
+    let mut out = Vec::new();
+    let err = jobs(None, None, "soon").into_samples(&mut out).unwrap_err();
+    assert!(matches!(&err, CollectError::Value { column, .. } if column == "oldest_age_seconds"));
+}
+
 #[test]
 fn null_values_give_no_sample_and_null_labels_are_empty() {
     let m = jobs(None, None, "0").to_metrics().unwrap();
