@@ -84,8 +84,10 @@ fn a_row_becomes_one_sample_per_value_field() {
     );
 }
 
-/// A sample's parts that tests compare.
-fn parts(m: &[Sample]) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// A sample's name, labels and value, as tests compare them.
+type Parts = (String, Vec<(String, String)>, f64);
+
+fn parts(m: &[Sample]) -> Vec<Parts> {
     m.iter()
         .map(|s| {
             let labels = s.labels.iter().map(|(n, v)| (n.into(), v.into())).collect();
