@@ -10,8 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::collector::CollectError;
 use crate::encode::{
-    encode_collection, encode_one_line_families, escape_label_value, intern, intern_list,
-    ConstLabels, EncodedRun, FamilyMeta, MetaList,
+    encode_collection, escape_label_value, intern, ConstLabels, EncodedRun, FamilyMeta, LineRun,
 };
 use crate::metric::Sample;
 use crate::targets::up::TargetTls;
@@ -203,29 +202,31 @@ impl CollectorCache {
         (transition, health)
     }
 
+    /// What a scrape reads of this collector alone, its health included.
+    #[cfg_attr(not(any(test, feature = "bench")), allow(dead_code))]
     pub(crate) fn snapshot(&self, now: Instant) -> CacheSnapshot {
-        let (data, expires_at, health) = {
-            let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
-            let live = entry.expires_at.is_some_and(|t| now < t);
-            let data = if live {
-                entry.data.clone()
-            } else {
-                EncodedRun::default()
-            };
-            (
-                data,
-                entry.expires_at.filter(|_| live),
-                HealthLines::of(&entry.health),
-            )
+        let (mut snapshot, health) = self.snapshot_parts(now);
+        snapshot.health = encode_health(&[(&self.name, health)]);
+        snapshot
+    }
+
+    /// What a scrape reads of this collector, without its health (`health` empty), and what its health
+    /// lines show, for [`encode_health`] to encode with the exporter's other collectors'.
+    pub(crate) fn snapshot_parts(&self, now: Instant) -> (CacheSnapshot, HealthLines) {
+        let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        let live = entry.expires_at.is_some_and(|t| now < t);
+        let data = if live {
+            entry.data.clone()
+        } else {
+            EncodedRun::default()
         };
-        CacheSnapshot {
+        let snapshot = CacheSnapshot {
             data,
-            // Encoded for the scrape, not kept: a fleet's collectors held 4.4 KB a target of them
-            // (`benches/heap_profile.sh`), and a scrape is no more frequent than runs.
-            health: health.encode(&self.name),
+            health: EncodedRun::default(),
             consts: self.const_labels.clone(),
-            expires_at,
-        }
+            expires_at: entry.expires_at.filter(|_| live),
+        };
+        (snapshot, HealthLines::of(&entry.health))
     }
 
     /// Number of runs stored so far; changes whenever what a scrape reads of this collector changes.
@@ -275,30 +276,9 @@ fn self_metric_records() -> &'static [Arc<FamilyMeta>; 5] {
     })
 }
 
-/// The record lists of a collector's health, in name order: duration, errors, last success (once there was
-/// one), then not applicable or up. Indexed by `2 * succeeded + not_applicable`.
-fn health_lists() -> &'static [MetaList; 4] {
-    static LISTS: std::sync::OnceLock<[MetaList; 4]> = std::sync::OnceLock::new();
-    LISTS.get_or_init(|| {
-        let r = self_metric_records();
-        std::array::from_fn(|i| {
-            let mut list = vec![r[1].clone(), r[2].clone()];
-            if i >= 2 {
-                list.push(r[3].clone());
-            }
-            list.push(if i % 2 == 1 {
-                r[4].clone()
-            } else {
-                r[0].clone()
-            });
-            intern_list(list)
-        })
-    })
-}
-
 /// What a collector's self-metrics show of its health: copied under the cache's lock, encoded outside it.
 #[derive(Debug, Clone, Copy)]
-struct HealthLines {
+pub(crate) struct HealthLines {
     up: bool,
     not_applicable: bool,
     duration: f64,
@@ -307,7 +287,7 @@ struct HealthLines {
 }
 
 impl HealthLines {
-    fn of(h: &CollectorHealth) -> Self {
+    pub(crate) fn of(h: &CollectorHealth) -> Self {
         HealthLines {
             up: h.up,
             not_applicable: h.not_applicable.is_some(),
@@ -321,41 +301,53 @@ impl HealthLines {
         }
     }
 
-    /// The self-metrics, each labelled with the collector's name. Encoded directly (a fixed shape: no sort,
-    /// checks or maps). A constant label named `collector` is refused at registration.
-    fn encode(&self, name: &str) -> EncodedRun {
-        let mut labels = Vec::with_capacity(name.len() + 14);
-        labels.extend_from_slice(b"{collector=\"");
-        escape_label_value(&mut labels, name);
-        labels.extend_from_slice(b"\"}");
-        // In name order: duration, errors, last success, not applicable, up. A collector that does not apply
-        // is neither up nor down.
-        let last = if self.not_applicable {
-            1.0
-        } else {
-            f64::from(u8::from(self.up))
-        };
-        let list = &health_lists()
-            [2 * usize::from(self.last_success.is_some()) + usize::from(self.not_applicable)];
-        let (three, four);
-        let values: &[f64] = match self.last_success {
-            Some(t) => {
-                four = [self.duration, self.errors as f64, t, last];
-                &four
-            }
-            None => {
-                three = [self.duration, self.errors as f64, last];
-                &three
-            }
-        };
-        encode_one_line_families(&labels, list, values)
+    /// The value of the `i`th of [`SELF_METRICS`], when the collector has that line. A collector that does
+    /// not apply is neither up nor down; the last success is there once there was one.
+    fn value(&self, i: usize) -> Option<f64> {
+        match i {
+            0 => (!self.not_applicable).then_some(f64::from(u8::from(self.up))),
+            1 => Some(self.duration),
+            2 => Some(self.errors as f64),
+            3 => self.last_success,
+            _ => self.not_applicable.then_some(1.0),
+        }
     }
+}
+
+/// The self-metrics of an exporter's collectors (`collectors`, in their order), each line labelled with its
+/// collector's name, as one run: each family's lines in collector order, as the collectors' runs one after
+/// another would give them, in one run per exporter rather than one per collector. Encoded for each scrape,
+/// not kept (a fleet's collectors held 4.4 KB a target of them, `benches/heap_profile.sh`). A constant label
+/// named `collector` is refused at registration.
+pub(crate) fn encode_health(collectors: &[(&str, HealthLines)]) -> EncodedRun {
+    let records = self_metric_records();
+    // Each collector's set, as written, one after another.
+    let mut sets = Vec::with_capacity(collectors.len() * 32);
+    let mut ends = Vec::with_capacity(collectors.len());
+    for (name, _) in collectors {
+        sets.extend_from_slice(b"{collector=\"");
+        escape_label_value(&mut sets, name);
+        sets.extend_from_slice(b"\"}");
+        ends.push(sets.len());
+    }
+    let mut run = LineRun::new(collectors.len());
+    // In name order: duration, errors, last success, not applicable, up.
+    for family in [1, 2, 3, 4, 0] {
+        run.family(&records[family]);
+        for (i, (_, h)) in collectors.iter().enumerate() {
+            if let Some(v) = h.value(family) {
+                let start = i.checked_sub(1).map_or(0, |before| ends[before]);
+                run.line(i, &sets[start..ends[i]], v);
+            }
+        }
+    }
+    run.finish()
 }
 
 /// A collector's health as its self-metrics.
 #[cfg(test)]
 fn health_families(name: &str, h: &CollectorHealth) -> EncodedRun {
-    HealthLines::of(h).encode(name)
+    encode_health(&[(name, HealthLines::of(h))])
 }
 
 /// What [`health_families`] encodes, as samples: the reference it is tested against.
@@ -400,10 +392,10 @@ mod tests {
     use crate::encode::{FamilyWriter, Format};
     use crate::metric::Labels;
 
-    #[test]
-    fn health_is_encoded_as_its_samples_would_be() {
+    /// Health in each state a collector can be in.
+    fn health_states() -> [CollectorHealth; 4] {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_569_001_629);
-        let states = [
+        [
             CollectorHealth::default(),
             CollectorHealth {
                 runs: 3,
@@ -426,15 +418,60 @@ mod tests {
                 last_success: Some(t),
                 ..CollectorHealth::default()
             },
-        ];
+        ]
+    }
+
+    #[test]
+    fn health_is_encoded_as_its_samples_would_be() {
         for name in ["pg_stat_database", "", "odd \"name\"\\\n"] {
-            for h in &states {
+            for h in &health_states() {
                 let fast = health_families(name, h);
                 let reference = encode_collection(health_samples(name, h), &Labels::new()).unwrap();
                 assert_eq!(fast.text, reference.text, "{name:?} {h:?}");
                 assert_eq!(fast.records(), reference.records(), "{name:?} {h:?}");
             }
         }
+    }
+
+    #[test]
+    fn an_exporters_health_in_one_run_writes_what_a_run_per_collector_wrote() {
+        let names = [
+            "stat_database",
+            "",
+            "locks",
+            "odd \"name\"\\\n",
+            "wal",
+            "settings",
+        ];
+        let states = health_states();
+        let collectors: Vec<(&str, CollectorHealth)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (*n, states[i % states.len()].clone()))
+            .collect();
+        let consts = ConstLabels::new(Labels::new().with("instance", "db-1:5432"));
+        let apart: Vec<EncodedRun> = collectors
+            .iter()
+            .map(|(n, h)| health_families(n, h))
+            .collect();
+        let lines: Vec<(&str, HealthLines)> = collectors
+            .iter()
+            .map(|(n, h)| (*n, HealthLines::of(h)))
+            .collect();
+        let together = encode_health(&lines);
+        assert_eq!(together.family_count(), 5);
+        for format in [Format::Text, Format::OpenMetrics] {
+            let write = |runs: &[&EncodedRun]| {
+                let runs: Vec<_> = runs.iter().map(|r| (*r, &consts)).collect();
+                let mut w = FamilyWriter::new(format, 0);
+                w.write_all(&runs);
+                String::from_utf8(w.finish()).unwrap()
+            };
+            let want = write(&apart.iter().collect::<Vec<_>>());
+            assert_eq!(write(&[&together]), want, "{format:?}");
+            assert_eq!(want.matches("collector=\"locks\"").count(), 3, "{want}");
+        }
+        assert_eq!(encode_health(&[]).family_count(), 0);
     }
 
     fn text(cache: &CollectorCache, now: Instant) -> String {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 pub(crate) use crate::body::Body;
 use crate::body::{Plan, Rendered, STREAM_ABOVE};
-use crate::cache::{CacheSnapshot, SELF_METRICS};
+use crate::cache::{encode_health, CacheSnapshot, SELF_METRICS};
 use crate::encode::{encode_prometheus_families, Format};
 use crate::exporter::{status_of, Exporter, ExporterError, ExporterShared, ExporterStatus};
 use crate::metric::MetricKind;
@@ -434,12 +434,18 @@ impl Registry {
         let mut snapshots = Vec::with_capacity(count);
         for r in registry.exporters.values() {
             r.shared.with_entries(|entries| {
-                snapshots.extend(
-                    entries
-                        .iter()
-                        .filter(|e| keep(e.collector.name()))
-                        .map(|e| e.cache.snapshot(now)),
-                );
+                let first = snapshots.len();
+                let mut health = Vec::with_capacity(entries.len());
+                for e in entries.iter().filter(|e| keep(e.collector.name())) {
+                    let (snapshot, lines) = e.cache.snapshot_parts(now);
+                    snapshots.push(snapshot);
+                    health.push((e.cache.name(), lines));
+                }
+                // The exporter's health lines as one run, at its first collector: each family's lines come
+                // out in collector order, as one run per collector gave them.
+                if let Some(s) = snapshots.get_mut(first) {
+                    s.health = encode_health(&health);
+                }
             });
         }
         snapshots

@@ -58,7 +58,7 @@ static LISTS: Mutex<ListInterner> = Mutex::new(ListInterner {
 });
 
 /// A run's family records, in name order.
-pub(crate) type MetaList = Arc<[Arc<FamilyMeta>]>;
+type MetaList = Arc<[Arc<FamilyMeta>]>;
 
 struct ListInterner {
     /// A hash of the records' addresses → the lists with that hash.

@@ -32,9 +32,9 @@ use crate::metric::{is_valid_metric_name, Labels, MetricKind, Sample};
 #[allow(unused_imports)]
 use check::*;
 pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
+pub(crate) use interner::intern;
 #[allow(unused_imports)]
 use interner::*;
-pub(crate) use interner::{intern, intern_list, MetaList};
 pub(crate) use prometheus_bridge::encode_prometheus_families;
 #[allow(unused_imports)]
 pub(crate) use run::*;

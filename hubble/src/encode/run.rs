@@ -574,76 +574,85 @@ pub(crate) fn encode_collection(
     Ok(EncodedRun::new(text, chunks))
 }
 
-/// Most lines [`encode_one_line_families`] takes.
-pub(crate) const ONE_LINE_FAMILIES_MAX: usize = 8;
+/// Builds a run whose lines each carry one of a few label sets known in advance (a collector's name, for the
+/// exporter's health self-metrics), family by family in name order, without the sort, checks and maps of
+/// [`encode_collection`]: the bytes a scrape writes are those of the same samples encoded by it, lines in the
+/// order given. Each set is stored whole at its first line and pointed at by later ones, as
+/// [`SharedLabels`] does.
+pub(crate) struct LineRun {
+    text: Vec<u8>,
+    value: Vec<u8>,
+    /// Per set, where it is stored whole once it is.
+    stored: Vec<Option<u32>>,
+    families: Vec<(Arc<FamilyMeta>, Span)>,
+}
 
-/// Encodes families of one line each that share one label set (`labels`, its bytes as written: `{a="x"}`,
-/// or empty), whose records are the interned list `metas` (in name order) and values `values` (at most
-/// [`ONE_LINE_FAMILIES_MAX`]), exactly as [`encode_collection`] would encode those samples, without its
-/// sort, checks and maps, and in two allocations: for a collector's health, encoded for each scrape (a fixed
-/// shape that showed in profiles of collection as much as the runs' own samples, when it was encoded after
-/// each run).
-pub(crate) fn encode_one_line_families(
-    labels: &[u8],
-    metas: &MetaList,
-    values: &[f64],
-) -> EncodedRun {
-    assert!(values.len() == metas.len() && values.len() <= ONE_LINE_FAMILIES_MAX);
-    debug_assert!(metas.windows(2).all(|w| w[0].name < w[1].name));
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const {
-            std::cell::RefCell::new((Vec::new(), Vec::new()))
-        };
+impl LineRun {
+    /// A run of lines labelled by `sets` sets (indices `0..sets`).
+    pub(crate) fn new(sets: usize) -> Self {
+        LineRun {
+            text: Vec::with_capacity(sets * 96),
+            value: Vec::with_capacity(32),
+            stored: vec![None; sets],
+            families: Vec::with_capacity(5),
+        }
     }
-    let layout = if labels.is_empty() {
-        layout::ONE_BARE_LINE
-    } else {
-        layout::ONE_LINE
-    };
-    let mut spans = [0u32; 1 + 2 * ONE_LINE_FAMILIES_MAX];
-    spans[0] = layout;
-    let text = SCRATCH.with_borrow_mut(|(text, value)| {
-        text.clear();
-        // Where the set was stored whole, once it is (by `SharedLabels`' rule).
-        let mut stored: Option<usize> = None;
-        for (i, &v) in values.iter().enumerate() {
-            value.clear();
-            value.push(b' ');
-            write_value(value, v);
-            value.push(b'\n');
-            let start = text.len();
-            match stored {
-                Some(at) if SharedLabels::referable(labels.len(), value.len()) => {
-                    push_reference(text, value, at, labels.len());
-                }
-                _ => {
-                    push_len(text, labels.len() + value.len());
-                    let at = text.len();
-                    text.extend_from_slice(labels);
-                    text.extend_from_slice(value);
-                    if SharedLabels::referable(labels.len(), value.len())
-                        && u32::try_from(at).is_ok()
-                    {
-                        stored.get_or_insert(at);
+
+    /// Starts family `meta` (after the previous one in name order); a family left without lines is dropped.
+    pub(crate) fn family(&mut self, meta: &Arc<FamilyMeta>) {
+        if self.families.last().is_some_and(|(_, s)| s.series == 0) {
+            self.families.pop();
+        }
+        debug_assert!(self.families.last().is_none_or(|(m, _)| m.name < meta.name));
+        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.families.push((
+            meta.clone(),
+            Span {
+                start,
+                written: 0,
+                series: 0,
+                bare: 0,
+            },
+        ));
+    }
+
+    /// Appends to the current family the line of set `set` (its bytes `labels`, as written: `{a="x"}`, or
+    /// empty) and `value`.
+    pub(crate) fn line(&mut self, set: usize, labels: &[u8], value: f64) {
+        let value_text = &mut self.value;
+        value_text.clear();
+        value_text.push(b' ');
+        write_value(value_text, value);
+        value_text.push(b'\n');
+        let referable = SharedLabels::referable(labels.len(), value_text.len());
+        match self.stored[set] {
+            Some(at) if referable => {
+                push_reference(&mut self.text, value_text, at as usize, labels.len());
+            }
+            _ => {
+                push_len(&mut self.text, labels.len() + value_text.len());
+                let at = self.text.len();
+                self.text.extend_from_slice(labels);
+                self.text.extend_from_slice(value_text);
+                if referable {
+                    if let Ok(at) = u32::try_from(at) {
+                        self.stored[set].get_or_insert(at);
                     }
                 }
             }
-            // A few lines of a few dozen bytes: far within u32.
-            spans[1 + 2 * i] = start as u32;
-            spans[2 + 2 * i] = (labels.len() + value.len()) as u32;
         }
-        Arc::<[u8]>::from(&text[..])
-    });
-    if values.is_empty() {
-        return EncodedRun {
-            text,
-            ..EncodedRun::default()
-        };
+        let (_, span) = self.families.last_mut().expect("a family started");
+        // A few dozen bytes a line, a few dozen lines: far within u32 (the run is refused beyond anyway).
+        span.written += (labels.len() + value_text.len()) as u32;
+        span.series += 1;
+        span.bare += u32::from(labels.is_empty());
     }
-    EncodedRun {
-        text,
-        metas: metas.clone(),
-        spans: Arc::from(&spans[..1 + 2 * values.len()]),
+
+    pub(crate) fn finish(mut self) -> EncodedRun {
+        if self.families.last().is_some_and(|(_, s)| s.series == 0) {
+            self.families.pop();
+        }
+        EncodedRun::new(self.text, self.families)
     }
 }
 
