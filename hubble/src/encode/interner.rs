@@ -1,5 +1,7 @@
 //! Family records (name, help, type) shared by every run that has the family: a thousand targets hold one.
 
+use std::borrow::Cow;
+
 use super::*;
 
 /// Interned family records, by name.
@@ -47,6 +49,41 @@ pub(crate) fn intern(name: &str, help: &str, kind: MetricKind) -> Option<Arc<Fam
     });
     map.entry(name.into()).or_default().push(meta.clone());
     *len += 1;
+    Some(meta)
+}
+
+/// [`intern`], found without the lock or reading the strings when both are static (a derived group's
+/// families, every run): by their addresses, in a table of the calling thread. Interning showed in profiles
+/// of collection (a lock, a hash of the name and comparisons of name and help, per family and run).
+// `&Cow`, not `&str`: whether it is borrowed is what says the string is static.
+#[allow(clippy::ptr_arg)]
+pub(crate) fn intern_cow(
+    name: &Cow<'static, str>,
+    help: &Cow<'static, str>,
+    kind: MetricKind,
+) -> Option<Arc<FamilyMeta>> {
+    type Key = (usize, usize, usize, usize, MetricKind);
+    thread_local! {
+        static BY_ADDRESS: std::cell::RefCell<HashMap<Key, Arc<FamilyMeta>, foldhash::fast::FixedState>> =
+            std::cell::RefCell::new(HashMap::default());
+    }
+    let (Cow::Borrowed(n), Cow::Borrowed(h)) = (name, help) else {
+        return intern(name, help, kind);
+    };
+    // A `&'static str` is never freed, so its address names it for the process's life; the table holds
+    // each record, so the interner keeps it too.
+    let key = (
+        n.as_ptr() as usize,
+        n.len(),
+        h.as_ptr() as usize,
+        h.len(),
+        kind,
+    );
+    if let Some(found) = BY_ADDRESS.with_borrow(|map| map.get(&key).cloned()) {
+        return Some(found);
+    }
+    let meta = intern(n, h, kind)?;
+    BY_ADDRESS.with_borrow_mut(|map| map.insert(key, meta.clone()));
     Some(meta)
 }
 
@@ -104,4 +141,47 @@ pub(crate) fn intern_list(metas: Vec<Arc<FamilyMeta>>) -> MetaList {
     map.entry(key).or_default().push(list.clone());
     *len += 1;
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_static_family_is_found_by_address_as_the_interner_has_it() {
+        let (name, help) = ("interner_test_total", "Help of a test family.");
+        let by_address = intern_cow(
+            &Cow::Borrowed(name),
+            &Cow::Borrowed(help),
+            MetricKind::Counter,
+        );
+        let by_address = by_address.expect("a valid name");
+        let again = intern_cow(
+            &Cow::Borrowed(name),
+            &Cow::Borrowed(help),
+            MetricKind::Counter,
+        );
+        let owned = intern_cow(
+            &Cow::Owned(name.to_owned()),
+            &Cow::Owned(help.to_owned()),
+            MetricKind::Counter,
+        );
+        let interned = intern(name, help, MetricKind::Counter);
+        for other in [again, owned, interned] {
+            assert!(Arc::ptr_eq(&by_address, &other.expect("a valid name")));
+        }
+        // Another type is another record; an invalid name none, whichever way it is asked.
+        let gauge = intern_cow(
+            &Cow::Borrowed(name),
+            &Cow::Borrowed(help),
+            MetricKind::Gauge,
+        );
+        assert!(!Arc::ptr_eq(&by_address, &gauge.unwrap()));
+        assert!(intern_cow(
+            &Cow::Borrowed("0bad"),
+            &Cow::Borrowed(help),
+            MetricKind::Gauge
+        )
+        .is_none());
+    }
 }

@@ -501,7 +501,7 @@ pub(crate) fn encode_collection(
     for (family, reused) in families.zip(reused) {
         let first = &metrics[family[0] as usize];
         // The name is checked when the record is first made: once per process, not per run.
-        let meta = intern(&first.name, &first.help, first.kind).ok_or_else(|| {
+        let meta = intern_cow(&first.name, &first.help, first.kind).ok_or_else(|| {
             CollectError::Other(format!(
                 "metric name `{}` is invalid: names must match [a-zA-Z_:][a-zA-Z0-9_:]*",
                 first.name
