@@ -235,11 +235,12 @@ impl CollectorCache {
     }
 
     pub(crate) fn health(&self) -> CollectorHealth {
-        self.entry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .health
-            .clone()
+        self.with_health(CollectorHealth::clone)
+    }
+
+    /// `f` of the health, read in place under the lock (keep `f` short).
+    pub(crate) fn with_health<R>(&self, f: impl FnOnce(&CollectorHealth) -> R) -> R {
+        f(&self.entry.lock().unwrap_or_else(|e| e.into_inner()).health)
     }
 }
 

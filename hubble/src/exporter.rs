@@ -523,6 +523,31 @@ impl BaseExporter {
         status_of(&self.shared)
     }
 
+    /// Calls `f` with each collector's name and health, in registration order, reading them in place: what
+    /// [`status`](Self::status) gives without copying it, for a collector that reports its neighbours' health
+    /// on every run. `f` runs under the exporter's and the collector's locks: keep it short, and do not
+    /// call back into the exporter.
+    ///
+    /// ```
+    /// # use hubble::{BaseExporter, CollectError, Collector, Sample};
+    /// # struct Up;
+    /// # impl Collector for Up {
+    /// #     fn name(&self) -> &str { "up" }
+    /// #     async fn collect(&self) -> Result<Vec<Sample>, CollectError> { Ok(vec![]) }
+    /// # }
+    /// let exporter = BaseExporter::builder("demo").collector(Up).build().unwrap();
+    /// let mut seen = Vec::new();
+    /// exporter.each_collector_health(|name, health| seen.push((name.to_owned(), health.runs)));
+    /// assert_eq!(seen, [("up".to_owned(), 0)], "not run yet: not started");
+    /// ```
+    pub fn each_collector_health(&self, mut f: impl FnMut(&str, &CollectorHealth)) {
+        self.shared.with_entries(|entries| {
+            for e in entries {
+                e.cache.with_health(|h| f(e.collector.name(), h));
+            }
+        });
+    }
+
     pub(crate) fn shared(&self) -> &Arc<ExporterShared> {
         &self.shared
     }

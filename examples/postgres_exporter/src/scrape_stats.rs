@@ -19,7 +19,7 @@
 
 use std::sync::Weak;
 
-use hubble::{CollectError, Collector, Family, MetricKind, Sample};
+use hubble::{CollectError, Collector, Family, Labels, MetricKind, Sample};
 
 use super::live::Member;
 
@@ -82,37 +82,37 @@ impl Collector for ScrapeStats {
         let Some(member) = self.member.upgrade() else {
             return Ok(Vec::new());
         };
-        let status = member.as_base().status();
         let mut out = Vec::new();
         let (mut failed, mut rounds, mut longest) = (false, 0u64, 0f64);
-        for c in status.collectors.iter().filter(|c| {
-            c.name != Self::NAME && c.health.runs > 0 && c.health.not_applicable.is_none()
-        }) {
-            let h = &c.health;
+        // Read in place: this runs every round, and copying the status showed in profiles of collection.
+        member.as_base().each_collector_health(|name, h| {
+            if name == Self::NAME || h.runs == 0 || h.not_applicable.is_some() {
+                return;
+            }
             failed |= !h.up;
             longest = longest.max(h.last_duration.as_secs_f64());
-            if c.name == "pg_up" {
+            if name == "pg_up" {
                 rounds = h.runs;
-                continue;
+                return;
             }
-            let name = c.name.strip_prefix("pg_").unwrap_or(&c.name).to_owned();
-            out.push(
-                Sample::gauge(
-                    "pg_scrape_collector_success",
-                    SUCCESS_HELP,
-                    f64::from(u8::from(h.up)),
-                )
-                .label("collector", name.clone()),
+            // One set for the collector's two lines.
+            let labels = Labels::new()
+                .with("collector", name.strip_prefix("pg_").unwrap_or(name))
+                .shared();
+            let mut success = Sample::gauge(
+                "pg_scrape_collector_success",
+                SUCCESS_HELP,
+                f64::from(u8::from(h.up)),
             );
-            out.push(
-                Sample::gauge(
-                    "pg_scrape_collector_duration_seconds",
-                    COLLECTOR_DURATION_HELP,
-                    h.last_duration.as_secs_f64(),
-                )
-                .label("collector", name),
+            success.labels = labels.clone();
+            let mut duration = Sample::gauge(
+                "pg_scrape_collector_duration_seconds",
+                COLLECTOR_DURATION_HELP,
+                h.last_duration.as_secs_f64(),
             );
-        }
+            duration.labels = labels;
+            out.extend([success, duration]);
+        });
         out.push(Sample::gauge(
             "pg_exporter_last_scrape_error",
             ERROR_HELP,
