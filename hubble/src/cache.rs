@@ -110,12 +110,25 @@ impl CollectorCache {
 
     /// Records one run: on success its samples replace the previous result; on failure the previous result
     /// is kept until it expires. Health and its self-metrics are updated either way.
+    #[cfg_attr(not(any(test, feature = "bench")), allow(dead_code))]
     pub(crate) fn record(
         &self,
         result: Result<Vec<Sample>, CollectError>,
         duration: Duration,
         finished: Instant,
     ) -> (Transition, CollectorHealth) {
+        let transition = self.store(result, duration, finished);
+        (transition, self.health())
+    }
+
+    /// [`record`](Self::record) without a copy of the health: what the scheduler calls every run (it reads
+    /// the health only for a transition it logs).
+    pub(crate) fn store(
+        &self,
+        result: Result<Vec<Sample>, CollectError>,
+        duration: Duration,
+        finished: Instant,
+    ) -> Transition {
         // Encoding happens here, once per run, outside the lock: a scrape only copies bytes.
         let mut tls = None;
         let encoded = result.and_then(|metrics| {
@@ -135,16 +148,19 @@ impl CollectorCache {
         // An unchanged source renews what the last run exported, while it is still exported.
         let renew = matches!(encoded, Err(CollectError::Unchanged))
             && entry.expires_at.is_some_and(|t| finished < t);
-        let was = entry.health.clone();
         let h = &mut entry.health;
+        // What the transition is judged by, as it was before this run.
+        let (was_up, was_runs, was_not_applicable) = (h.up, h.runs, h.not_applicable.is_some());
         h.runs += 1;
         h.last_duration = duration;
         let transition = match &encoded {
             Err(CollectError::NotApplicable(reason)) => {
                 h.up = false;
                 h.last_error = None;
-                let changed = was.not_applicable.as_deref() != Some(reason);
-                h.not_applicable = Some(reason.to_string());
+                let changed = h.not_applicable.as_deref() != Some(reason);
+                if changed {
+                    h.not_applicable = Some(reason.to_string());
+                }
                 if changed {
                     Transition::NotApplicable
                 } else {
@@ -157,7 +173,7 @@ impl CollectorCache {
                 h.errors_total += 1;
                 let msg = crate::redact::secrets(&e.to_string()).into_owned();
                 let changed =
-                    was.up || was.runs == 0 || was.last_error.as_deref() != Some(msg.as_str());
+                    was_up || was_runs == 0 || h.last_error.as_deref() != Some(msg.as_str());
                 h.last_error = Some(msg);
                 if changed {
                     Transition::Failing
@@ -174,7 +190,7 @@ impl CollectorCache {
                 h.last_success = Some(SystemTime::now());
                 h.last_error = None;
                 h.not_applicable = None;
-                if was.runs > 0 && !was.up && was.not_applicable.is_none() {
+                if was_runs > 0 && !was_up && !was_not_applicable {
                     Transition::Recovered
                 } else {
                     Transition::Unchanged
@@ -196,10 +212,9 @@ impl CollectorCache {
             }
             Err(_) => {}
         }
-        let health = entry.health.clone();
         drop(entry);
         self.version.fetch_add(1, Ordering::Release);
-        (transition, health)
+        transition
     }
 
     /// What a scrape reads of this collector alone, its health included.

@@ -344,7 +344,11 @@ fn finish(exporter: &str, slots: &mut [Slot], reach: &mut Reach, ended: Ended) {
         slot.next = next_tick(slot.grid, schedule.interval, began + schedule.interval / 2);
     }
     let cache = &entry.cache;
-    let (transition, health) = cache.record(result, finished - began, finished.into_std());
+    let transition = cache.store(result, finished - began, finished.into_std());
+    if transition == Transition::Unchanged {
+        return;
+    }
+    let health = cache.health();
     match transition {
         Transition::Unchanged => {}
         Transition::Failing if unreachable.is_some() => tracing::debug!(
