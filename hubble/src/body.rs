@@ -169,10 +169,21 @@ impl Plan {
 
     /// The whole body in one buffer.
     pub(crate) fn write_whole(self) -> Bytes {
+        self.write_whole_into(None)
+    }
+
+    /// The whole body in `buffer` (emptied first) when it has room for it, else in a new one.
+    pub(crate) fn write_whole_into(self, buffer: Option<BytesMut>) -> Bytes {
         let capacity = self.size;
-        Pieces::sized(Arc::new(self), false, usize::MAX, capacity)
-            .next()
-            .unwrap_or_default()
+        let mut pieces = Pieces::sized(Arc::new(self), false, usize::MAX, 0);
+        pieces.out = match buffer {
+            Some(mut b) if b.capacity() >= capacity => {
+                b.clear();
+                b
+            }
+            _ => BytesMut::with_capacity(capacity),
+        };
+        pieces.next().unwrap_or_default()
     }
 
     /// Run `r`.
