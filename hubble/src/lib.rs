@@ -139,6 +139,7 @@ mod from_text;
 mod group;
 mod histogram;
 mod metric;
+pub mod process;
 mod redact;
 mod registry;
 pub mod runtime;

@@ -246,9 +246,10 @@ impl Registry {
         let registry = Registry::without_process_metrics();
         #[cfg(target_os = "linux")]
         {
-            let _ = registry.inner.prometheus.register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ));
+            let _ = registry
+                .inner
+                .prometheus
+                .register(Box::new(crate::process::ProcessMetrics::for_self()));
         }
         registry
     }

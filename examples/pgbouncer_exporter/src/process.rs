@@ -5,15 +5,15 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use hubble::process::ProcessMetrics;
 use hubble::prometheus::core::{Collector, Desc};
-use hubble::prometheus::process_collector::ProcessCollector;
 use hubble::prometheus::proto::MetricFamily;
 
 /// The process collector of whichever process the pid file names.
 pub struct PidFileProcess {
     path: PathBuf,
     /// Gives the descriptors, which do not depend on the pid.
-    template: ProcessCollector,
+    template: ProcessMetrics,
     /// The last problem reading the file, logged once per change.
     problem: Mutex<Option<String>>,
 }
@@ -23,12 +23,12 @@ impl PidFileProcess {
     pub fn new(path: PathBuf) -> Self {
         PidFileProcess {
             path,
-            template: ProcessCollector::new(0, "pgbouncer"),
+            template: ProcessMetrics::for_pid(0, "pgbouncer"),
             problem: Mutex::new(None),
         }
     }
 
-    fn pid(&self) -> Result<i32, String> {
+    fn pid(&self) -> Result<u32, String> {
         let text = std::fs::read_to_string(&self.path)
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
         text.trim()
@@ -56,7 +56,7 @@ impl Collector for PidFileProcess {
             *last = problem;
         }
         match pid {
-            Ok(pid) => ProcessCollector::new(pid, "pgbouncer").collect(),
+            Ok(pid) => ProcessMetrics::for_pid(pid, "pgbouncer").collect(),
             Err(_) => Vec::new(),
         }
     }
