@@ -22,7 +22,7 @@ use flate2::Compression;
 use http_body::Frame;
 
 use crate::cache::CacheSnapshot;
-use crate::encode::{write_family_header, Chunk, EncodedRun, FamilyMeta, Format, EOF};
+use crate::encode::{Chunk, EncodedRun, FamilyMeta, Format, EOF};
 
 /// Bodies larger than this are streamed instead of cached.
 pub(crate) const STREAM_ABOVE: usize = 16 << 20;
@@ -126,7 +126,7 @@ impl Plan {
             let (meta, count, bytes) = &metas[id];
             if last_name != Some(&*meta.name) {
                 let before = headers.len();
-                write_family_header(&mut headers, meta, format);
+                headers.extend_from_slice(meta.header(format));
                 size += headers.len() - before;
                 families.push(Family {
                     first: slot,

@@ -1,10 +1,9 @@
 //! The `process_*` metrics client libraries export (CPU, memory, file descriptors, threads, start time), of
 //! the exporter itself or of another process by its pid, read from Linux's `/proc`.
 //!
-//! The `prometheus` crate's process collector reads the same files through `procfs`, whose parse of
-//! `/proc/PID/limits` and `/proc/PID/stat` was a tenth of the CPU of a scrape made after each collection
-//! (`perf record` in `docs/performance.md` §10). This reads `stat` once and takes from `limits` only its
-//! open-files line.
+//! The `prometheus` crate's process collector reads the same files through `procfs`; reading them here
+//! takes `procfs` (and its `rustix`) out of the build. What a gather costs is mostly the kernel writing
+//! those files (`perf record` in `docs/performance.md` §10), so the registry gathers at most once a second.
 //!
 //! ```
 //! use hubble::prometheus::core::Collector;

@@ -46,6 +46,7 @@ pub(crate) fn intern(name: &str, help: &str, kind: MetricKind) -> Option<Arc<Fam
         help: help.into(),
         kind,
         om_total: openmetrics_sample_name(name, kind) != name,
+        headers: Default::default(),
     });
     map.entry(name.into()).or_default().push(meta.clone());
     *len += 1;

@@ -12,6 +12,20 @@ pub(crate) struct FamilyMeta {
     pub kind: MetricKind,
     /// OpenMetrics sample names need `_total` appended (counters not named `_total`).
     pub(crate) om_total: bool,
+    /// The `# HELP` and `# TYPE` lines in each [`Format`], made on first use: every scrape writes each
+    /// family's (it showed in profiles of scrapes).
+    pub(crate) headers: [std::sync::OnceLock<Box<[u8]>>; 2],
+}
+
+impl FamilyMeta {
+    /// The family's header lines in `format`.
+    pub(crate) fn header(&self, format: Format) -> &[u8] {
+        self.headers[format as usize].get_or_init(|| {
+            let mut out = Vec::new();
+            write_family_header(&mut out, self, format);
+            out.into()
+        })
+    }
 }
 
 /// One family's lines within an [`EncodedRun`], as the encoder finds them.
