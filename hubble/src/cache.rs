@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::collector::CollectError;
 use crate::encode::{
     encode_collection, escape_label_value, intern, ConstLabels, EncodedRun, FamilyMeta, LineRun,
+    Span,
 };
 use crate::metric::Sample;
 use crate::targets::up::TargetTls;
@@ -336,6 +337,17 @@ impl HealthLines {
 /// not kept (a fleet's collectors held 4.4 KB a target of them, `benches/heap_profile.sh`). A constant label
 /// named `collector` is refused at registration.
 pub(crate) fn encode_health(collectors: &[(&str, HealthLines)]) -> EncodedRun {
+    let mut text = Vec::new();
+    let families = health_lines(&mut text, collectors);
+    EncodedRun::new(text, families)
+}
+
+/// [`encode_health`]'s lines written at the end of `text` (which other exporters' share, for one scrape):
+/// their families, for [`EncodedRun::sharing`] once `text` is whole.
+pub(crate) fn health_lines(
+    text: &mut Vec<u8>,
+    collectors: &[(&str, HealthLines)],
+) -> Vec<(Arc<FamilyMeta>, Span)> {
     let records = self_metric_records();
     // Each collector's set, as written, one after another.
     let mut sets = Vec::with_capacity(collectors.len() * 32);
@@ -346,7 +358,7 @@ pub(crate) fn encode_health(collectors: &[(&str, HealthLines)]) -> EncodedRun {
         sets.extend_from_slice(b"\"}");
         ends.push(sets.len());
     }
-    let mut run = LineRun::new(collectors.len());
+    let mut run = LineRun::new(text, collectors.len());
     // In name order: duration, errors, last success, not applicable, up.
     for family in [1, 2, 3, 4, 0] {
         run.family(&records[family]);
@@ -488,6 +500,24 @@ mod tests {
             assert_eq!(want.matches("collector=\"locks\"").count(), 3, "{want}");
         }
         assert_eq!(encode_health(&[]).family_count(), 0);
+
+        // Two exporters' runs in one buffer, as a scrape writes them: each writes what it wrote alone.
+        let (one, two) = lines.split_at(2);
+        let mut text = Vec::new();
+        let (f1, f2) = (health_lines(&mut text, one), health_lines(&mut text, two));
+        let text: Arc<[u8]> = text.into();
+        let shared = [
+            EncodedRun::sharing(text.clone(), f1),
+            EncodedRun::sharing(text, f2),
+        ];
+        for (run, alone) in shared.iter().zip([encode_health(one), encode_health(two)]) {
+            let write = |run: &EncodedRun| {
+                let mut w = FamilyWriter::new(Format::Text, 0);
+                w.write_all(&[(run, &consts)]);
+                w.finish()
+            };
+            assert_eq!(write(run), write(&alone));
+        }
     }
 
     fn text(cache: &CollectorCache, now: Instant) -> String {

@@ -16,8 +16,8 @@ use bytes::Bytes;
 
 pub(crate) use crate::body::Body;
 use crate::body::{Plan, Rendered, STREAM_ABOVE};
-use crate::cache::{encode_health, CacheSnapshot, SELF_METRICS};
-use crate::encode::{encode_prometheus_families, Format};
+use crate::cache::{health_lines, CacheSnapshot, SELF_METRICS};
+use crate::encode::{encode_prometheus_families, EncodedRun, Format};
 use crate::exporter::{status_of, Exporter, ExporterError, ExporterShared, ExporterStatus};
 use crate::metric::MetricKind;
 
@@ -433,21 +433,29 @@ impl Registry {
             .map(|r| r.shared.with_entries(<[_]>::len))
             .sum();
         let mut snapshots = Vec::with_capacity(count);
+        // Every exporter's health lines in one buffer for the scrape, each exporter's run a part of it: as
+        // a run each, a fleet's scrape left a thousand small buffers behind among long-lived allocations.
+        let mut text = Vec::new();
+        let mut health = Vec::with_capacity(registry.exporters.len());
         for r in registry.exporters.values() {
             r.shared.with_entries(|entries| {
                 let first = snapshots.len();
-                let mut health = Vec::with_capacity(entries.len());
+                let mut lines = Vec::with_capacity(entries.len());
                 for e in entries.iter().filter(|e| keep(e.collector.name())) {
-                    let (snapshot, lines) = e.cache.snapshot_parts(now);
+                    let (snapshot, of) = e.cache.snapshot_parts(now);
                     snapshots.push(snapshot);
-                    health.push((e.cache.name(), lines));
+                    lines.push((e.cache.name(), of));
                 }
-                // The exporter's health lines as one run, at its first collector: each family's lines come
-                // out in collector order, as one run per collector gave them.
-                if let Some(s) = snapshots.get_mut(first) {
-                    s.health = encode_health(&health);
+                // At the exporter's first collector: each family's lines come out in collector order, as
+                // one run per collector gave them.
+                if !lines.is_empty() {
+                    health.push((first, health_lines(&mut text, &lines)));
                 }
             });
+        }
+        let text: Arc<[u8]> = text.into();
+        for (first, families) in health {
+            snapshots[first].health = EncodedRun::sharing(text.clone(), families);
         }
         snapshots
     }

@@ -68,9 +68,15 @@ pub(crate) struct EncodedRun {
 impl EncodedRun {
     /// The run of `text` whose families are `families`, in name order.
     pub(crate) fn new(text: Vec<u8>, families: Vec<(Arc<FamilyMeta>, Span)>) -> Self {
+        Self::sharing(text.into(), families)
+    }
+
+    /// The run whose families are `families` (in name order), their lines in `text`, which other runs may
+    /// share: spans and references are positions in all of it.
+    pub(crate) fn sharing(text: Arc<[u8]>, families: Vec<(Arc<FamilyMeta>, Span)>) -> Self {
         if families.is_empty() {
             return EncodedRun {
-                text: text.into(),
+                text,
                 ..EncodedRun::default()
             };
         }
@@ -91,7 +97,7 @@ impl EncodedRun {
             spans.extend_from_slice(&[s.start, s.written, s.series, s.bare][..stride]);
         }
         EncodedRun {
-            text: text.into(),
+            text,
             metas: intern_list(metas),
             spans: spans.into(),
         }
@@ -592,20 +598,22 @@ pub(crate) fn encode_collection(
 /// exporter's health self-metrics), family by family in name order, without the sort, checks and maps of
 /// [`encode_collection`]: the bytes a scrape writes are those of the same samples encoded by it, lines in the
 /// order given. Each set is stored whole at its first line and pointed at by later ones, as
-/// [`SharedLabels`] does.
-pub(crate) struct LineRun {
-    text: Vec<u8>,
+/// [`SharedLabels`] does. Its lines go at the end of a buffer that other runs may share
+/// ([`EncodedRun::sharing`]).
+pub(crate) struct LineRun<'a> {
+    text: &'a mut Vec<u8>,
     value: Vec<u8>,
     /// Per set, where it is stored whole once it is.
     stored: Vec<Option<u32>>,
     families: Vec<(Arc<FamilyMeta>, Span)>,
 }
 
-impl LineRun {
-    /// A run of lines labelled by `sets` sets (indices `0..sets`).
-    pub(crate) fn new(sets: usize) -> Self {
+impl<'a> LineRun<'a> {
+    /// A run of lines labelled by `sets` sets (indices `0..sets`), written at the end of `text`.
+    pub(crate) fn new(text: &'a mut Vec<u8>, sets: usize) -> Self {
+        text.reserve(sets * 96);
         LineRun {
-            text: Vec::with_capacity(sets * 96),
+            text,
             value: Vec::with_capacity(32),
             stored: vec![None; sets],
             families: Vec::with_capacity(5),
@@ -641,10 +649,10 @@ impl LineRun {
         let referable = SharedLabels::referable(labels.len(), value_text.len());
         match self.stored[set] {
             Some(at) if referable => {
-                push_reference(&mut self.text, value_text, at as usize, labels.len());
+                push_reference(self.text, value_text, at as usize, labels.len());
             }
             _ => {
-                push_len(&mut self.text, labels.len() + value_text.len());
+                push_len(self.text, labels.len() + value_text.len());
                 let at = self.text.len();
                 self.text.extend_from_slice(labels);
                 self.text.extend_from_slice(value_text);
@@ -662,11 +670,12 @@ impl LineRun {
         span.bare += u32::from(labels.is_empty());
     }
 
-    pub(crate) fn finish(mut self) -> EncodedRun {
+    /// The run's families and where their lines are in the buffer.
+    pub(crate) fn finish(mut self) -> Vec<(Arc<FamilyMeta>, Span)> {
         if self.families.last().is_some_and(|(_, s)| s.series == 0) {
             self.families.pop();
         }
-        EncodedRun::new(self.text, self.families)
+        self.families
     }
 }
 
