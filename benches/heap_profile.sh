@@ -50,7 +50,7 @@ import sys, collections
 n = int(sys.argv[3])
 # Owners by the innermost frame that names one, in this order of precedence.
 owners = [
-    ("cache: encoded runs", ("encode_collection", "CollectorCache::record")),
+    ("cache: encoded runs", ("encode_collection", "CollectorCache::record", "CollectorCache::store")),
     ("collectors and their caches", ("BaseExporter::add_dyn", "BaseExporterBuilder")),
     ("driver connections (sqlx)", ("sqlx_core::net", "sqlx_postgres", "sqlx_core::pool", "sqlx_core::common")),
     ("scheduler", ("hubble::scheduler",)),
