@@ -110,7 +110,7 @@ impl CollectorCache {
     }
 
     /// Records one run: on success its samples replace the previous result; on failure the previous result
-    /// is kept until it expires. Health and its self-metrics are updated either way.
+    /// is kept until it expires. Health is updated either way (its self-metrics are encoded by scrapes).
     #[cfg_attr(not(any(test, feature = "bench")), allow(dead_code))]
     pub(crate) fn record(
         &self,
@@ -158,11 +158,9 @@ impl CollectorCache {
             Err(CollectError::NotApplicable(reason)) => {
                 h.up = false;
                 h.last_error = None;
-                let changed = h.not_applicable.as_deref() != Some(reason);
-                if changed {
+                // The reason is copied only when it changed.
+                if h.not_applicable.as_deref() != Some(reason) {
                     h.not_applicable = Some(reason.to_string());
-                }
-                if changed {
                     Transition::NotApplicable
                 } else {
                     Transition::Unchanged
