@@ -137,25 +137,23 @@ fn generate(c: &Container) -> TokenStream {
     });
 
     let n_labels = label_names.len();
-    let insert_labels = label_fields.iter().map(|f| {
-        let field = f.ident;
-        let (label, _) = f.base_name();
-        // Spanned at the field's type: an unsupported type is reported where it is written.
-        let convert =
-            quote_spanned!(f.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#field));
-        quote! {
-            labels.insert(#label, #convert.into_owned());
-        }
-    });
-    let take_labels = label_fields.iter().map(|f| {
-        let field = f.ident;
-        let (label, _) = f.base_name();
-        let take =
-            quote_spanned!(f.ty.span()=> ::hubble::LabelValue::take_label_value(&mut self.#field));
-        quote! {
-            labels.insert(#label, #take);
-        }
-    });
+    // A row's label values: lent (`push_samples(&self)`) or given up (`into_samples(self)`). Spanned at the
+    // field's type: an unsupported type is reported where it is written.
+    let insert_labels = |give: bool| -> Vec<TokenStream> {
+        label_fields
+            .iter()
+            .map(|f| {
+                let field = f.ident;
+                let (label, _) = f.base_name();
+                let value = if give {
+                    quote_spanned!(f.ty.span()=> ::hubble::LabelValue::take_label_value(&mut self.#field))
+                } else {
+                    quote_spanned!(f.ty.span()=> ::hubble::LabelValue::to_label_value(&self.#field).into_owned())
+                };
+                quote!(labels.insert(#label, #value);)
+            })
+            .collect()
+    };
     let insert_const: Vec<TokenStream> = c
         .const_labels
         .iter()
@@ -241,6 +239,21 @@ fn generate(c: &Container) -> TokenStream {
         }
     });
 
+    // push_samples' and into_samples' body: the same but for how label values are had.
+    let samples = |inserts: Vec<TokenStream>| {
+        quote! {
+            #skip_unnamed
+            let mut labels = ::hubble::Labels::with_capacity(#n_labels);
+            #(#inserts)*
+            #(#insert_const)*
+            // The row's samples share one set (the encoder writes it once per run).
+            let labels = labels.shared();
+            #(#push_values)*
+            ::hubble::__private::Result::Ok(())
+        }
+    };
+    let (lent, given) = (samples(insert_labels(false)), samples(insert_labels(true)));
+
     quote! {
         impl #impl_generics ::hubble::MetricGroup for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
@@ -260,14 +273,7 @@ fn generate(c: &Container) -> TokenStream {
                 &self,
                 out: &mut ::hubble::__private::Vec<::hubble::Sample>,
             ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
-                #skip_unnamed
-                let mut labels = ::hubble::Labels::with_capacity(#n_labels);
-                #(#insert_labels)*
-                #(#insert_const)*
-                // The row's samples share one set (the encoder writes it once per run).
-                let labels = labels.shared();
-                #(#push_values)*
-                ::hubble::__private::Result::Ok(())
+                #lent
             }
 
             // As push_samples, with the row's label values moved rather than copied.
@@ -275,13 +281,7 @@ fn generate(c: &Container) -> TokenStream {
                 mut self,
                 out: &mut ::hubble::__private::Vec<::hubble::Sample>,
             ) -> ::hubble::__private::Result<(), ::hubble::CollectError> {
-                #skip_unnamed
-                let mut labels = ::hubble::Labels::with_capacity(#n_labels);
-                #(#take_labels)*
-                #(#insert_const)*
-                let labels = labels.shared();
-                #(#push_values)*
-                ::hubble::__private::Result::Ok(())
+                #given
             }
         }
 
