@@ -16,6 +16,10 @@
 #        WIRE=1 benches/collection_cpu.sh ...   (also runs `query_floor --wire` beside, as a role of its own: the
 #                                                   same statement over a few lines of its own protocol code
 #                                                   instead of sqlx, the floor under the driver)
+#        STATIC=1 benches/collection_cpu.sh ...   (also runs nginx (one worker) serving hubble's body as a static
+#                                                   file, fetched once a second like the exporters: the floor of
+#                                                   serving a scrape; with FLOOR=1 the two floors add up to what
+#                                                   any exporter collecting and scraped once a second spends)
 #        PROFILE=1 benches/collection_cpu.sh ...   (also samples hubble with `perf record` over the window and
 #                                                   prints where its CPU went, by function; PERF_ARGS, PERF_DATA
 #                                                   below)
@@ -90,6 +94,22 @@ if [ -n "${WIRE:-}" ]; then
 fi
 ready "http://127.0.0.1:$hport/metrics"; ready "http://127.0.0.1:$pport/metrics"
 sleep 3
+if [ -n "${STATIC:-}" ]; then
+  needs nginx-light nginx
+  mkdir -p "$work/www"; curl -fsS -o "$work/www/metrics" "http://127.0.0.1:$hport/metrics"
+  sport=$(free_port)
+  cat >"$work/nginx.conf" <<NG
+worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.err;
+events { worker_connections 64; }
+http { access_log off; default_type text/plain; server { listen 127.0.0.1:$sport; root $work/www; } }
+NG
+  nginx -c "$work/nginx.conf" >>"$work/exporters.log" 2>&1 &
+  spid=$!
+  pids="$pids $spid"
+  ready "http://127.0.0.1:$sport/metrics"
+fi
+# nginx's CPU is its master's and its worker's.
+static_ticks() { local t=0 p; for p in $spid $(pgrep -P "$spid"); do t=$((t + $(ticks "$p"))); done; echo "$t"; }
 curl -fsS -o /dev/null "http://127.0.0.1:$pport/metrics"
 sql -d bench -c "SELECT pg_stat_statements_reset()" >/dev/null
 h0=$(ticks "$hpid"); p0=$(ticks "$ppid")
@@ -97,6 +117,7 @@ hb0=$(backend_ticks hubble_bench); pb0=$(backend_ticks incumbent_bench)
 [ -n "${AGAINST:-}" ] && { a0=$(ticks "$apid"); ab0=$(backend_ticks against_bench); }
 [ -n "${FLOOR:-}" ] && { f0=$(ticks "$fpid"); fb0=$(backend_ticks floor_bench); }
 [ -n "${WIRE:-}" ] && { w0=$(ticks "$wpid"); wb0=$(backend_ticks wire_bench); }
+[ -n "${STATIC:-}" ] && s0=$(static_ticks)
 if [ -n "${PROFILE:-}" ]; then
   needs linux-perf perf
   # PERF_ARGS: other sampling (`--call-graph dwarf -F 499` for callers); PERF_DATA=path keeps the samples.
@@ -110,12 +131,14 @@ for _ in $(seq "$SECS"); do
     curl -fsS -o /dev/null "http://127.0.0.1:$hport/metrics"
     [ -n "${AGAINST:-}" ] && curl -fsS -o /dev/null "http://127.0.0.1:$aport/metrics"
   fi
+  [ -n "${STATIC:-}" ] && curl -fsS -o /dev/null "http://127.0.0.1:$sport/metrics"
   sleep 1
 done
 h1=$(ticks "$hpid"); p1=$(ticks "$ppid")
 [ -n "${AGAINST:-}" ] && a1=$(ticks "$apid")
 [ -n "${FLOOR:-}" ] && f1=$(ticks "$fpid")
 [ -n "${WIRE:-}" ] && w1=$(ticks "$wpid")
+[ -n "${STATIC:-}" ] && s1=$(static_ticks)
 if [ -n "${PROFILE:-}" ]; then
   wait "$perf_pid" || true
   # Where its samples fell: by library, then by function (self time; the release build keeps symbols).
@@ -161,4 +184,5 @@ PY
 [ -n "${AGAINST:-}" ] && beside "AGAINST $AGAINST" "$a0" "$a1" "$ab0" "$ab1"
 [ -n "${FLOOR:-}" ] && beside "FLOOR (query_floor, one statement a second over sqlx)" "$f0" "$f1" "$fb0" "$fb1"
 [ -n "${WIRE:-}" ] && beside "WIRE (query_floor --wire, the same over its own protocol code)" "$w0" "$w1" "$wb0" "$wb1"
+[ -n "${STATIC:-}" ] && beside "STATIC (nginx serving hubble's body, fetched once a second)" "$s0" "$s1" 0 0
 exit 0

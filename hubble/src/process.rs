@@ -3,7 +3,8 @@
 //!
 //! The `prometheus` crate's process collector reads the same files through `procfs`; reading them here
 //! takes `procfs` (and its `rustix`) out of the build. What a gather costs is mostly the kernel writing
-//! those files (`perf record` in `docs/performance.md` §10), so the registry gathers at most once a second.
+//! those files (`perf record` in `docs/performance.md` §10), so the registry gathers at most once a second,
+//! and the exporter's own CPU time and file limit come from system calls instead of files.
 //!
 //! ```
 //! use hubble::prometheus::core::Collector;
@@ -27,6 +28,8 @@ use prometheus::{Counter, IntGauge, Opts};
 pub struct ProcessMetrics {
     /// `/proc/self` or `/proc/PID`.
     dir: PathBuf,
+    /// The exporter's own: its CPU time and file limit come from system calls.
+    own: bool,
     descs: Vec<Desc>,
     cpu: Counter,
     open_fds: IntGauge,
@@ -42,15 +45,15 @@ pub struct ProcessMetrics {
 impl ProcessMetrics {
     /// The exporter's own, unprefixed (`process_cpu_seconds_total`, ...).
     pub fn for_self() -> Self {
-        Self::at(PathBuf::from("/proc/self"), "")
+        Self::at(PathBuf::from("/proc/self"), "", true)
     }
 
     /// Those of process `pid`, prefixed `namespace_` (none when empty).
     pub fn for_pid(pid: u32, namespace: &str) -> Self {
-        Self::at(PathBuf::from(format!("/proc/{pid}")), namespace)
+        Self::at(PathBuf::from(format!("/proc/{pid}")), namespace, false)
     }
 
-    fn at(dir: PathBuf, namespace: &str) -> Self {
+    fn at(dir: PathBuf, namespace: &str, own: bool) -> Self {
         let opts = |name: &str, help: &str| Opts::new(name, help).namespace(namespace);
         let gauge =
             |name: &str, help: &str| IntGauge::with_opts(opts(name, help)).expect("valid name");
@@ -84,6 +87,7 @@ impl ProcessMetrics {
         }
         ProcessMetrics {
             dir,
+            own,
             descs,
             cpu,
             open_fds,
@@ -103,17 +107,22 @@ impl Collector for ProcessMetrics {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let Some(stat) = std::fs::read_to_string(self.dir.join("stat"))
-            .ok()
-            .as_deref()
-            .and_then(Stat::parse)
-        else {
+        let mut buf = [0u8; STAT_BUF];
+        let Some(stat) = read_small(&self.dir.join("stat"), &mut buf).and_then(Stat::parse) else {
             return Vec::new();
         };
         let _one = self.collecting.lock().unwrap_or_else(|e| e.into_inner());
         let ticks = rustix::param::clock_ticks_per_second().max(1) as f64;
+        // Its own CPU and file limit by system call: exact to the nanosecond, where `stat` counts clock ticks,
+        // and cheaper than generating `stat`'s times and the `limits` file.
+        let cpu = if self.own {
+            let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+            t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+        } else {
+            (stat.utime + stat.stime) as f64 / ticks
+        };
         self.cpu.reset();
-        self.cpu.inc_by((stat.utime + stat.stime) as f64 / ticks);
+        self.cpu.inc_by(cpu);
         self.vsize.set(saturating(stat.vsize));
         self.rss.set(saturating(
             stat.rss.saturating_mul(rustix::param::page_size() as u64),
@@ -129,7 +138,12 @@ impl Collector for ProcessMetrics {
             self.open_fds.set(saturating(fds.count() as u64));
             out.extend(self.open_fds.collect());
         }
-        if let Some(max) = max_open_files(&self.dir) {
+        let max = if self.own {
+            rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+        } else {
+            max_open_files(&self.dir)
+        };
+        if let Some(max) = max {
             self.max_fds.set(saturating(max));
             out.extend(self.max_fds.collect());
         }
@@ -138,6 +152,29 @@ impl Collector for ProcessMetrics {
         }
         out
     }
+}
+
+/// Room for `/proc/PID/stat` (about 300 bytes, its command name at most 64) and `limits` (about 1.4 KB).
+const STAT_BUF: usize = 4096;
+
+/// A small `/proc` file read into `buf` with one `open` and as few `read`s as it takes (no `statx` or growing
+/// buffer as `read_to_string` has); `None` when unreadable, not text, or not shorter than `buf`.
+fn read_small<'b>(path: &std::path::Path, buf: &'b mut [u8]) -> Option<&'b str> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut len = 0;
+    loop {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        if len == buf.len() {
+            return None;
+        }
+    }
+    std::str::from_utf8(&buf[..len]).ok()
 }
 
 fn saturating(v: u64) -> i64 {
@@ -191,7 +228,8 @@ fn boot_time() -> Option<u64> {
 /// The soft limit of open files, from `dir/limits`; `None` when unlimited or unreadable.
 fn max_open_files(dir: &std::path::Path) -> Option<u64> {
     const LINE: &str = "Max open files";
-    let text = std::fs::read_to_string(dir.join("limits")).ok()?;
+    let mut buf = [0u8; STAT_BUF];
+    let text = read_small(&dir.join("limits"), &mut buf)?;
     text.lines()
         .find_map(|l| l.strip_prefix(LINE))?
         .split_whitespace()
@@ -223,6 +261,30 @@ mod tests {
         assert_eq!(Stat::parse("no parenthesis"), None);
     }
 
+    /// The value of the one series of family `name`.
+    fn value_in(families: &[MetricFamily], name: &str) -> f64 {
+        let f = families.iter().find(|f| f.name() == name).unwrap();
+        let m = &f.get_metric()[0];
+        if name.ends_with("_total") {
+            m.get_counter().get_value()
+        } else {
+            m.get_gauge().get_value()
+        }
+    }
+
+    #[test]
+    fn a_file_longer_than_the_buffer_is_not_read_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "x".repeat(100)).unwrap();
+        assert_eq!(
+            read_small(&path, &mut [0; 101]),
+            Some("x".repeat(100).as_str())
+        );
+        assert_eq!(read_small(&path, &mut [0; 100]), None);
+        assert_eq!(read_small(&dir.path().join("gone"), &mut [0; 100]), None);
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn the_process_reports_its_families_as_the_prometheus_crate_named_them() {
@@ -241,15 +303,7 @@ mod tests {
                 "process_virtual_memory_bytes",
             ]
         );
-        let value = |name: &str| {
-            let f = families.iter().find(|f| f.name() == name).unwrap();
-            let m = &f.get_metric()[0];
-            if name.ends_with("_total") {
-                m.get_counter().get_value()
-            } else {
-                m.get_gauge().get_value()
-            }
-        };
+        let value = |name: &str| value_in(&families, name);
         assert!(value("process_resident_memory_bytes") > 1e6);
         assert!(value("process_threads") >= 1.0);
         assert!(value("process_open_fds") >= 3.0);
@@ -261,6 +315,19 @@ mod tests {
         assert!(
             started <= now + 1.0 && started > now - 86_400.0 * 365.0,
             "{started}"
+        );
+        // Read by pid, the same process gives the same limit, and CPU time in clock ticks a little behind.
+        let by_pid = ProcessMetrics::for_pid(std::process::id(), "");
+        let by_pid_families = by_pid.collect();
+        let by_pid_value = |name: &str| value_in(&by_pid_families, name);
+        assert_eq!(value("process_max_fds"), by_pid_value("process_max_fds"));
+        let (own_cpu, pid_cpu) = (
+            value("process_cpu_seconds_total"),
+            by_pid_value("process_cpu_seconds_total"),
+        );
+        assert!(
+            own_cpu > 0.0 && (own_cpu - pid_cpu).abs() < 0.5,
+            "{own_cpu} {pid_cpu}"
         );
         let prefixed = ProcessMetrics::for_pid(std::process::id(), "pgbouncer").collect();
         assert!(prefixed
