@@ -16,16 +16,18 @@ pub fn encode(metrics: Vec<Sample>, const_labels: &Labels) -> Result<usize, Coll
 
 /// One collector's cache.
 #[allow(missing_debug_implementations)]
-pub struct Cache(CollectorCache);
+pub struct Cache(CollectorCache, Box<str>);
 
 impl Cache {
     /// An empty cache for collector `name` with the exporter's constant labels.
     pub fn new(name: &str, const_labels: Labels) -> Self {
-        Cache(CollectorCache::new(
-            name,
-            Arc::new(ConstLabels::new(const_labels)),
-            Duration::from_secs(3600),
-        ))
+        Cache(
+            CollectorCache::new(
+                Arc::new(ConstLabels::new(const_labels)),
+                Duration::from_secs(3600),
+            ),
+            name.into(),
+        )
     }
 
     /// Stores a successful run (encoding it), as the scheduler does.
@@ -38,7 +40,7 @@ impl Cache {
 /// or piece by piece. Returns the body's length.
 pub fn render(caches: &[Cache], format: Format, streamed: bool) -> usize {
     let now = Instant::now();
-    let snapshots: Vec<_> = caches.iter().map(|c| c.0.snapshot(now)).collect();
+    let snapshots: Vec<_> = caches.iter().map(|c| c.0.snapshot(&c.1, now)).collect();
     let plan = Plan::new(format, snapshots, Default::default());
     if streamed {
         Body::streamed(plan).bytes_len()

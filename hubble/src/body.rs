@@ -489,17 +489,17 @@ mod tests {
     /// Thirty targets' collectors, laid out to exercise the plan: one-series families in every target (like
     /// `pg_settings`), families of many series, families only some targets have, a family name behind two
     /// different help texts, a failed collector (health only).
-    fn caches() -> Vec<CollectorCache> {
+    fn caches() -> Vec<(&'static str, CollectorCache)> {
         let now = Instant::now();
         let mut out = Vec::new();
         for t in 0..30 {
             let consts = Arc::new(ConstLabels::new(
                 Labels::new().with("target", format!("t{t}")),
             ));
-            let cache = |name: &str, run: Result<Vec<Sample>, CollectError>| {
-                let c = CollectorCache::new(name, consts.clone(), Duration::from_secs(60));
+            let cache = |name: &'static str, run: Result<Vec<Sample>, CollectError>| {
+                let c = CollectorCache::new(consts.clone(), Duration::from_secs(60));
                 c.record(run, Duration::ZERO, now);
-                c
+                (name, c)
             };
             let settings = (0..40)
                 .map(|k| Sample::gauge(format!("demo_setting_{k:02}"), "A setting.", k as f64))
@@ -535,8 +535,8 @@ mod tests {
         out
     }
 
-    fn snapshots(caches: &[CollectorCache], now: Instant) -> Vec<CacheSnapshot> {
-        caches.iter().map(|c| c.snapshot(now)).collect()
+    fn snapshots(caches: &[(&str, CollectorCache)], now: Instant) -> Vec<CacheSnapshot> {
+        caches.iter().map(|(n, c)| c.snapshot(n, now)).collect()
     }
 
     fn reference(format: Format, snapshots: &[CacheSnapshot], extra: &[u8]) -> Vec<u8> {

@@ -58,12 +58,79 @@ pub(crate) enum Transition {
 struct Entry {
     data: EncodedRun,
     expires_at: Option<Instant>,
-    health: CollectorHealth,
+    health: KeptHealth,
+}
+
+/// A collector's health as its cache keeps it: what every run sets inline, what few collectors have (an
+/// error, a reason it does not apply, a link) boxed, so that a collector keeps 72 bytes of it rather than
+/// [`CollectorHealth`]'s 144 (a fleet target has about 20 collectors).
+#[derive(Default)]
+struct KeptHealth {
+    runs: u64,
+    errors_total: u64,
+    last_duration: Duration,
+    last_success: Option<SystemTime>,
+    series: usize,
+    up: bool,
+    /// `None` while all three are.
+    rare: Option<Box<RareHealth>>,
+}
+
+#[derive(Default)]
+struct RareHealth {
+    last_error: Option<String>,
+    not_applicable: Option<String>,
+    tls: Option<TargetTls>,
+}
+
+impl KeptHealth {
+    fn last_error(&self) -> Option<&str> {
+        self.rare.as_ref()?.last_error.as_deref()
+    }
+
+    fn not_applicable(&self) -> Option<&str> {
+        self.rare.as_ref()?.not_applicable.as_deref()
+    }
+
+    /// Sets the rare fields, boxing them only when one is there.
+    fn set_rare(
+        &mut self,
+        last_error: Option<String>,
+        not_applicable: Option<String>,
+        tls: Option<TargetTls>,
+    ) {
+        self.rare =
+            (last_error.is_some() || not_applicable.is_some() || tls.is_some()).then(|| {
+                Box::new(RareHealth {
+                    last_error,
+                    not_applicable,
+                    tls,
+                })
+            });
+    }
+
+    fn tls(&mut self) -> Option<TargetTls> {
+        self.rare.as_mut()?.tls.take()
+    }
+
+    fn to_public(&self) -> CollectorHealth {
+        let rare = self.rare.as_deref();
+        CollectorHealth {
+            runs: self.runs,
+            up: self.up,
+            last_duration: self.last_duration,
+            errors_total: self.errors_total,
+            last_success: self.last_success,
+            last_error: rare.and_then(|r| r.last_error.clone()),
+            series: self.series,
+            not_applicable: rare.and_then(|r| r.not_applicable.clone()),
+            tls: rare.and_then(|r| r.tls.clone()),
+        }
+    }
 }
 
 /// The cached state of one collector.
 pub(crate) struct CollectorCache {
-    name: Box<str>,
     /// The exporter's, shared by its collectors.
     const_labels: Arc<ConstLabels>,
     ttl: Duration,
@@ -86,9 +153,9 @@ pub(crate) struct CacheSnapshot {
 }
 
 impl CollectorCache {
-    pub(crate) fn new(name: &str, const_labels: Arc<ConstLabels>, ttl: Duration) -> Self {
+    /// (Its collector's name is the collector's to keep: a fleet has about 20 collectors a target.)
+    pub(crate) fn new(const_labels: Arc<ConstLabels>, ttl: Duration) -> Self {
         CollectorCache {
-            name: name.into(),
             const_labels,
             ttl,
             max_series: usize::MAX,
@@ -103,10 +170,6 @@ impl CollectorCache {
         self.max_series = max_series;
         self.max_series_setting = setting;
         self
-    }
-
-    pub(crate) fn name(&self) -> &str {
-        &self.name
     }
 
     /// Records one run: on success its samples replace the previous result; on failure the previous result
@@ -151,29 +214,30 @@ impl CollectorCache {
             && entry.expires_at.is_some_and(|t| finished < t);
         let h = &mut entry.health;
         // What the transition is judged by, as it was before this run.
-        let (was_up, was_runs, was_not_applicable) = (h.up, h.runs, h.not_applicable.is_some());
+        let (was_up, was_runs, was_not_applicable) = (h.up, h.runs, h.not_applicable().is_some());
         h.runs += 1;
         h.last_duration = duration;
         let transition = match &encoded {
             Err(CollectError::NotApplicable(reason)) => {
                 h.up = false;
-                h.last_error = None;
+                let tls = h.tls();
                 // The reason is copied only when it changed.
-                if h.not_applicable.as_deref() != Some(reason) {
-                    h.not_applicable = Some(reason.to_string());
+                if h.not_applicable() != Some(reason) {
+                    h.set_rare(None, Some(reason.to_string()), tls);
                     Transition::NotApplicable
                 } else {
+                    let reason = h.rare.as_mut().and_then(|r| r.not_applicable.take());
+                    h.set_rare(None, reason, tls);
                     Transition::Unchanged
                 }
             }
             Err(e) if !renew => {
                 h.up = false;
-                h.not_applicable = None;
                 h.errors_total += 1;
                 let msg = crate::redact::secrets(&e.to_string()).into_owned();
-                let changed =
-                    was_up || was_runs == 0 || h.last_error.as_deref() != Some(msg.as_str());
-                h.last_error = Some(msg);
+                let changed = was_up || was_runs == 0 || h.last_error() != Some(msg.as_str());
+                let tls = h.tls();
+                h.set_rare(Some(msg), None, tls);
                 if changed {
                     Transition::Failing
                 } else {
@@ -183,12 +247,9 @@ impl CollectorCache {
             // A run that succeeded, or an unchanged source whose result was renewed.
             _ => {
                 h.up = true;
-                if !renew {
-                    h.tls = tls;
-                }
+                let tls = if renew { h.tls() } else { tls };
                 h.last_success = Some(SystemTime::now());
-                h.last_error = None;
-                h.not_applicable = None;
+                h.set_rare(None, None, tls);
                 if was_runs > 0 && !was_up && !was_not_applicable {
                     Transition::Recovered
                 } else {
@@ -216,11 +277,11 @@ impl CollectorCache {
         transition
     }
 
-    /// What a scrape reads of this collector alone, its health included.
+    /// What a scrape reads of this collector (named `name`) alone, its health included.
     #[cfg_attr(not(any(test, feature = "bench")), allow(dead_code))]
-    pub(crate) fn snapshot(&self, now: Instant) -> CacheSnapshot {
+    pub(crate) fn snapshot(&self, name: &str, now: Instant) -> CacheSnapshot {
         let (mut snapshot, health) = self.snapshot_parts(now);
-        snapshot.health = encode_health(&[(&self.name, health)]);
+        snapshot.health = encode_health(&[(name, health)]);
         snapshot
     }
 
@@ -240,7 +301,7 @@ impl CollectorCache {
             consts: self.const_labels.clone(),
             expires_at: entry.expires_at.filter(|_| live),
         };
-        (snapshot, HealthLines::of(&entry.health))
+        (snapshot, HealthLines::of_kept(&entry.health))
     }
 
     /// Number of runs stored so far; changes whenever what a scrape reads of this collector changes.
@@ -249,12 +310,11 @@ impl CollectorCache {
     }
 
     pub(crate) fn health(&self) -> CollectorHealth {
-        self.with_health(CollectorHealth::clone)
-    }
-
-    /// `f` of the health, read in place under the lock (keep `f` short).
-    pub(crate) fn with_health<R>(&self, f: impl FnOnce(&CollectorHealth) -> R) -> R {
-        f(&self.entry.lock().unwrap_or_else(|e| e.into_inner()).health)
+        self.entry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .health
+            .to_public()
     }
 }
 
@@ -302,13 +362,40 @@ pub(crate) struct HealthLines {
 }
 
 impl HealthLines {
+    #[cfg(test)]
     pub(crate) fn of(h: &CollectorHealth) -> Self {
+        Self::new(
+            h.up,
+            h.not_applicable.is_some(),
+            h.last_duration,
+            h.errors_total,
+            h.last_success,
+        )
+    }
+
+    fn of_kept(h: &KeptHealth) -> Self {
+        Self::new(
+            h.up,
+            h.not_applicable().is_some(),
+            h.last_duration,
+            h.errors_total,
+            h.last_success,
+        )
+    }
+
+    fn new(
+        up: bool,
+        not_applicable: bool,
+        duration: Duration,
+        errors: u64,
+        last_success: Option<SystemTime>,
+    ) -> Self {
         HealthLines {
-            up: h.up,
-            not_applicable: h.not_applicable.is_some(),
-            duration: h.last_duration.as_secs_f64(),
-            errors: h.errors_total,
-            last_success: h.last_success.map(|t| {
+            up,
+            not_applicable,
+            duration: duration.as_secs_f64(),
+            errors,
+            last_success: last_success.map(|t| {
                 t.duration_since(SystemTime::UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs_f64()
@@ -519,14 +606,14 @@ mod tests {
     }
 
     fn text(cache: &CollectorCache, now: Instant) -> String {
-        let snap = cache.snapshot(now);
+        let snap = cache.snapshot("c", now);
         let mut w = FamilyWriter::new(Format::Text, 0);
         w.write_all(&[(&snap.data, &snap.consts)]);
         String::from_utf8(w.finish()).unwrap()
     }
 
-    fn cache(name: &str, consts: Labels, ttl: Duration) -> CollectorCache {
-        CollectorCache::new(name, Arc::new(ConstLabels::new(consts)), ttl)
+    fn cache(consts: Labels, ttl: Duration) -> CollectorCache {
+        CollectorCache::new(Arc::new(ConstLabels::new(consts)), ttl)
     }
 
     fn sample(db: &str, v: f64) -> Sample {
@@ -535,7 +622,7 @@ mod tests {
 
     /// A cache that has just recorded databases `a` (1) and `b` (2).
     fn holding_a_and_b() -> (CollectorCache, Instant) {
-        let cache = cache("c", Labels::new(), Duration::from_secs(60));
+        let cache = cache(Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
         cache.record(
             Ok(vec![sample("a", 1.0), sample("b", 2.0)]),
@@ -555,7 +642,7 @@ mod tests {
 
     #[test]
     fn a_run_over_the_series_limit_fails_and_keeps_the_previous_result() {
-        let cache = cache("c", Labels::new(), Duration::from_secs(60)).max_series(2, "the limit");
+        let cache = cache(Labels::new(), Duration::from_secs(60)).max_series(2, "the limit");
         let now = Instant::now();
         cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, now);
         let (_, h) = cache.record(
@@ -575,8 +662,29 @@ mod tests {
     }
 
     #[test]
+    fn a_collector_keeps_its_health_in_half_the_public_form() {
+        // 64-bit targets: a fleet keeps one a collector, about 20 a target.
+        if std::mem::size_of::<usize>() == 8 {
+            assert!(std::mem::size_of::<KeptHealth>() <= 72);
+            assert!(std::mem::size_of::<CollectorHealth>() >= 2 * 72);
+        }
+        // Boxed only while an error, a reason or a link is there.
+        let cache = CollectorCache::new(Arc::new(ConstLabels::default()), Duration::from_secs(60));
+        let t0 = Instant::now();
+        cache.store(Err(CollectError::Decode("down".into())), Duration::ZERO, t0);
+        assert!(cache.entry.lock().unwrap().health.rare.is_some());
+        assert_eq!(
+            cache.health().last_error.as_deref(),
+            Some("decoding row: down")
+        );
+        cache.store(Ok(vec![]), Duration::ZERO, t0);
+        assert!(cache.entry.lock().unwrap().health.rare.is_none());
+        assert_eq!(cache.health().last_error, None);
+    }
+
+    #[test]
     fn the_link_a_run_reports_is_kept_in_the_health() {
-        let cache = cache("up", Labels::new(), Duration::from_secs(60));
+        let cache = cache(Labels::new(), Duration::from_secs(60));
         let now = Instant::now();
         let tls =
             |v: f64| Sample::gauge("hubble_target_tls", "TLS.", v).label("mode", "verify-full");
@@ -596,7 +704,7 @@ mod tests {
     #[test]
     fn an_unchanged_source_renews_the_last_result_and_without_one_fails() {
         let ttl = Duration::from_secs(30);
-        let cache = cache("c", Labels::new(), ttl);
+        let cache = cache(Labels::new(), ttl);
         let t0 = Instant::now();
         let (_, h) = cache.record(Err(CollectError::Unchanged), Duration::ZERO, t0);
         assert!(!h.up && h.errors_total == 1, "nothing kept: a failed run");
@@ -628,7 +736,7 @@ mod tests {
     #[test]
     fn a_failed_run_keeps_the_result_until_the_ttl_then_drops_it() {
         let ttl = Duration::from_secs(30);
-        let cache = cache("c", Labels::new(), ttl);
+        let cache = cache(Labels::new(), ttl);
         let t0 = Instant::now();
         cache.record(Ok(vec![sample("a", 1.0)]), Duration::ZERO, t0);
         let (tr, h) = cache.record(Err(CollectError::Other("boom".into())), Duration::ZERO, t0);
@@ -637,12 +745,12 @@ mod tests {
         assert!(text(&cache, t0 + Duration::from_secs(29)).contains("db=\"a\""));
         assert_eq!(text(&cache, t0 + ttl), "");
         // Health stays visible while data is gone.
-        assert!(cache.snapshot(t0 + ttl).health.series() > 0);
+        assert!(cache.snapshot("c", t0 + ttl).health.series() > 0);
     }
 
     #[test]
     fn transitions_are_reported_once() {
-        let cache = cache("c", Labels::new(), Duration::from_secs(30));
+        let cache = cache(Labels::new(), Duration::from_secs(30));
         let now = Instant::now();
         let fail = |m: &str| Err(CollectError::Other(m.into()));
         assert_eq!(
@@ -674,17 +782,13 @@ mod tests {
 
     #[test]
     fn health_self_metrics_carry_collector_and_constant_labels() {
-        let cache = cache(
-            "jobs",
-            Labels::new().with("instance", "a"),
-            Duration::from_secs(30),
-        );
+        let cache = cache(Labels::new().with("instance", "a"), Duration::from_secs(30));
         cache.record(
             Err(CollectError::Other("x".into())),
             Duration::from_millis(250),
             Instant::now(),
         );
-        let snap = cache.snapshot(Instant::now());
+        let snap = cache.snapshot("jobs", Instant::now());
         let mut w = FamilyWriter::new(Format::Text, 0);
         w.write_all(&[(&snap.health, &snap.consts)]);
         let out = String::from_utf8(w.finish()).unwrap();
@@ -703,7 +807,7 @@ mod tests {
 
     #[test]
     fn a_collector_that_does_not_apply_is_neither_up_nor_down() {
-        let cache = cache("ckpt", Labels::new(), Duration::from_secs(30));
+        let cache = cache(Labels::new(), Duration::from_secs(30));
         let now = Instant::now();
         cache.record(Ok(vec![Sample::gauge("x", "X.", 1.0)]), Duration::ZERO, now);
         let why = || {
@@ -721,7 +825,7 @@ mod tests {
             cache.record(why(), Duration::ZERO, now).0,
             Transition::Unchanged
         );
-        let snap = cache.snapshot(now);
+        let snap = cache.snapshot("ckpt", now);
         assert_eq!(snap.data.series(), 0, "what it exported is gone at once");
         let mut w = FamilyWriter::new(Format::Text, 0);
         w.write_all(&[(&snap.health, &snap.consts)]);

@@ -368,14 +368,13 @@ impl BaseExporter {
         };
         let ttl = self.ttl.unwrap_or(interval * 2 + timeout);
         let entry = Arc::new(CollectorEntry {
-            cache: CollectorCache::new(collector.name(), self.shared.const_labels.clone(), ttl)
-                .max_series(
-                    options
-                        .max_series
-                        .or(own.max_series)
-                        .unwrap_or(self.max_series),
-                    self.max_series_setting,
-                ),
+            cache: CollectorCache::new(self.shared.const_labels.clone(), ttl).max_series(
+                options
+                    .max_series
+                    .or(own.max_series)
+                    .unwrap_or(self.max_series),
+                self.max_series_setting,
+            ),
             condition: options.condition.or(own.condition).zip(self.facts.clone()),
             collector,
             schedule,
@@ -523,10 +522,11 @@ impl BaseExporter {
         status_of(&self.shared)
     }
 
-    /// Calls `f` with each collector's name and health, in registration order, reading them in place: what
-    /// [`status`](Self::status) gives without copying it, for a collector that reports its neighbours' health
-    /// on every run. `f` runs under the exporter's and the collector's locks: keep it short, and do not
-    /// call back into the exporter.
+    /// Calls `f` with each collector's name and health, in registration order: what
+    /// [`status`](Self::status) gives without collecting it into a list, for a collector that reports its
+    /// neighbours' health on every run (each health is copied for the call; its strings only when it has an
+    /// error, a reason or a link). `f` runs under the exporter's list lock: keep it short, and do not call back into the
+    /// exporter.
     ///
     /// ```
     /// # use hubble::{BaseExporter, CollectError, Collector, Sample};
@@ -543,7 +543,7 @@ impl BaseExporter {
     pub fn each_collector_health(&self, mut f: impl FnMut(&str, &CollectorHealth)) {
         self.shared.with_entries(|entries| {
             for e in entries {
-                e.cache.with_health(|h| f(e.collector.name(), h));
+                f(e.collector.name(), &e.cache.health());
             }
         });
     }

@@ -444,7 +444,7 @@ impl Registry {
                 for e in entries.iter().filter(|e| keep(e.collector.name())) {
                     let (snapshot, of) = e.cache.snapshot_parts(now);
                     snapshots.push(snapshot);
-                    lines.push((e.cache.name(), of));
+                    lines.push((e.collector.name(), of));
                 }
                 // At the exporter's first collector: each family's lines come out in collector order, as
                 // one run per collector gave them.

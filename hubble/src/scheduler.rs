@@ -266,7 +266,7 @@ fn start(entry: Arc<CollectorEntry>, timeout: Duration) -> Run {
         // a panic is no worse than running it again.
         let run = AssertUnwindSafe(async {
             if let Some((condition, facts)) = &entry.condition {
-                if let Some(why) = facts.unmet(entry.cache.name(), condition).await {
+                if let Some(why) = facts.unmet(entry.collector.name(), condition).await {
                     return Err(CollectError::NotApplicable(why.into()));
                 }
             }
@@ -313,7 +313,7 @@ fn finish(exporter: &str, slots: &mut [Slot], reach: &mut Reach, ended: Ended) {
         _ => None,
     };
     // While the target is unreachable its collectors' own lines go to debug: the target's line says it.
-    let name = entry.cache.name();
+    let name = entry.collector.name();
     let quiet = match (&unreachable, result.is_ok()) {
         (Some(e), _) => {
             // Once per episode: the error's wording may alternate (refused, pool timed out) while it lasts.
@@ -353,31 +353,31 @@ fn finish(exporter: &str, slots: &mut [Slot], reach: &mut Reach, ended: Ended) {
         Transition::Unchanged => {}
         Transition::Failing if unreachable.is_some() => tracing::debug!(
             exporter,
-            collector = cache.name(),
+            collector = name,
             error = health.last_error.as_deref().unwrap_or_default(),
             "collector failing"
         ),
         Transition::Failing => tracing::warn!(
             exporter,
-            collector = cache.name(),
+            collector = name,
             error = health.last_error.as_deref().unwrap_or_default(),
             "collector failing"
         ),
         Transition::Recovered if quiet => tracing::debug!(
             exporter,
-            collector = cache.name(),
+            collector = name,
             failed_runs = health.errors_total,
             "collector recovered"
         ),
         Transition::Recovered => tracing::info!(
             exporter,
-            collector = cache.name(),
+            collector = name,
             failed_runs = health.errors_total,
             "collector recovered"
         ),
         Transition::NotApplicable => tracing::info!(
             exporter,
-            collector = cache.name(),
+            collector = name,
             reason = health.not_applicable.as_deref().unwrap_or_default(),
             "collector not applicable"
         ),
