@@ -53,10 +53,10 @@ type CloseFn = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send +
 struct Registered {
     shared: Arc<ExporterShared>,
     close: CloseFn,
-    /// Family and collector names claimed at registration, to check and release. The family list is shared
-    /// by every exporter that declares the same families (`Live::lists`).
+    /// Family names claimed at registration, to check and release. The list is shared by every exporter that
+    /// declares the same families (`Live::lists`). (Collector names are read from the exporter when needed:
+    /// a copy of them was 1 KB a target.)
     families: Arc<[Arc<str>]>,
-    collectors: Vec<String>,
 }
 
 /// Live exporters, and what their series claim, indexed so that registering one exporter costs time in
@@ -106,11 +106,6 @@ impl Live {
                 }
             }
         }
-        let collectors: Vec<String> = shared
-            .entries()
-            .iter()
-            .map(|e| e.collector.name().to_owned())
-            .collect();
         let key = self.hasher.hash_one(labels);
         let same_labels = self
             .by_labels
@@ -132,7 +127,13 @@ impl Live {
                     ),
                 ));
             }
-            if let Some(c) = collectors.iter().find(|c| other.collectors.contains(c)) {
+            let theirs = other.shared.entries();
+            let mine = shared.entries();
+            if let Some(c) = mine
+                .iter()
+                .map(|e| e.collector.name())
+                .find(|c| theirs.iter().any(|t| t.collector.name() == *c))
+            {
                 return Err(collision(
                     &other.shared.name,
                     format!(
@@ -165,7 +166,6 @@ impl Live {
             shared.id,
             Registered {
                 families,
-                collectors,
                 shared,
                 close,
             },
