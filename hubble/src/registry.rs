@@ -333,12 +333,15 @@ impl Registry {
     /// under an unchanged membership moves with every stored run.
     fn version(&self) -> (u64, u64) {
         let membership = self.inner.membership.load(Ordering::Acquire);
+        // Read in place: this runs on every scrape, and a copy of each exporter's list was most of its cost.
         let runs = self
             .read()
             .exporters
             .values()
-            .flat_map(|r| r.shared.entries())
-            .map(|e| e.cache.version())
+            .map(|r| {
+                r.shared
+                    .with_entries(|es| es.iter().map(|e| e.cache.version()).sum::<u64>())
+            })
             .sum();
         (membership, runs)
     }
@@ -407,19 +410,20 @@ impl Registry {
 
     /// Whether every collector of every registered exporter has finished its first run.
     pub fn is_ready(&self) -> bool {
-        self.read()
-            .exporters
-            .values()
-            .all(|r| r.shared.entries().iter().all(|e| e.cache.health().runs > 0))
+        self.read().exporters.values().all(|r| {
+            r.shared
+                .with_entries(|es| es.iter().all(|e| e.cache.version() > 0))
+        })
     }
 
     /// Whether a collector of one of `names` is registered.
     pub fn has_collector(&self, names: &[String]) -> bool {
-        self.read()
-            .exporters
-            .values()
-            .flat_map(|r| r.shared.entries())
-            .any(|e| names.iter().any(|n| n == e.collector.name()))
+        self.read().exporters.values().any(|r| {
+            r.shared.with_entries(|es| {
+                es.iter()
+                    .any(|e| names.iter().any(|n| n == e.collector.name()))
+            })
+        })
     }
 
     /// What a scrape reads of every collector `keep` accepts (by name), in exporter and collector order. Sized
