@@ -12,7 +12,6 @@ use std::convert::Infallible;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -37,17 +36,7 @@ pub(crate) struct Rendered {
     pub valid_until: Option<Instant>,
     pub body: Bytes,
     gzip: OnceLock<Bytes>,
-    /// Answers given from `gzip` so far.
-    gzip_served: AtomicU32,
-    /// The body compressed again, smaller, once it was asked for often.
-    gzip_hot: OnceLock<Bytes>,
 }
-
-/// A body asked for with gzip more often than this is compressed once more at the default level: a scrape
-/// usually asks for a body once (twice from a pair of Prometheus servers), and the fast level keeps that
-/// cheap; a body many clients ask for (`benches/gzip_peers.sh`'s load, several scrapers, a dashboard) gets
-/// about 14% fewer bytes for every later answer, for a few ms once.
-const GZIP_HOT_AFTER: u32 = 3;
 
 impl Rendered {
     pub(crate) fn new(
@@ -62,24 +51,7 @@ impl Rendered {
             valid_until,
             body,
             gzip: OnceLock::new(),
-            gzip_served: AtomicU32::new(0),
-            gzip_hot: OnceLock::new(),
         }
-    }
-
-    fn gzip(&self) -> Bytes {
-        if let Some(hot) = self.gzip_hot.get() {
-            return hot.clone();
-        }
-        if self.gzip_served.fetch_add(1, Ordering::Relaxed) < GZIP_HOT_AFTER {
-            return self
-                .gzip
-                .get_or_init(|| gzip(&self.body, Compression::fast()))
-                .clone();
-        }
-        self.gzip_hot
-            .get_or_init(|| gzip(&self.body, Compression::default()))
-            .clone()
     }
 }
 
@@ -325,11 +297,10 @@ impl Body {
         }
     }
 
-    /// The body gzip-compressed: once per rendered body at the fast level, and once more at the default level
-    /// when it is asked for often.
+    /// The body gzip-compressed (computed once per rendered body).
     pub fn gzip(&self) -> Bytes {
         match &self.kind {
-            Kind::Rendered(r) => r.gzip(),
+            Kind::Rendered(r) => r.gzip.get_or_init(|| gzip(&r.body)).clone(),
             Kind::Streamed(plan) => collect(Pieces::new(plan.clone(), true)),
         }
     }
@@ -344,8 +315,9 @@ impl Body {
     }
 }
 
-fn gzip(body: &[u8], level: Compression) -> Bytes {
-    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4), level);
+fn gzip(body: &[u8]) -> Bytes {
+    // Fast compression: a cached body changes at most once per interval and is compressed once per change.
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
     let _ = enc.write_all(body);
     enc.finish().unwrap_or_default().into()
 }
@@ -513,33 +485,6 @@ mod tests {
     use crate::cache::CollectorCache;
     use crate::encode::{ConstLabels, FamilyWriter};
     use crate::{CollectError, Labels, Sample};
-
-    #[test]
-    fn a_body_asked_for_often_is_compressed_again_smaller() {
-        let text: String = (0..4000)
-            .map(|i| format!("demo_rows{{table=\"t{i}\",schema=\"public\"}} {}\n", i * 7))
-            .collect();
-        let rendered = Rendered::new((0, 0), Instant::now(), None, Bytes::from(text.clone()));
-        let body = Body::rendered(Arc::new(rendered));
-        let gunzip = |gz: &Bytes| {
-            let mut plain = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain)
-                .unwrap();
-            plain
-        };
-        let first: Vec<Bytes> = (0..GZIP_HOT_AFTER).map(|_| body.gzip()).collect();
-        assert!(first.iter().all(|b| b == &first[0]), "fast, once");
-        let hot = body.gzip();
-        assert!(
-            hot.len() < first[0].len(),
-            "{} {}",
-            hot.len(),
-            first[0].len()
-        );
-        assert_eq!(body.gzip(), hot, "kept");
-        assert_eq!(gunzip(&first[0]), text);
-        assert_eq!(gunzip(&hot), text);
-    }
 
     /// Thirty targets' collectors, laid out to exercise the plan: one-series families in every target (like
     /// `pg_settings`), families of many series, families only some targets have, a family name behind two
