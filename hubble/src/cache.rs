@@ -92,21 +92,27 @@ impl KeptHealth {
         self.rare.as_ref()?.not_applicable.as_deref()
     }
 
-    /// Sets the rare fields, boxing them only when one is there.
+    /// Sets the rare fields, boxing them only when one is there (in the box already there, if any: the `up`
+    /// collector sets its link on every run).
     fn set_rare(
         &mut self,
         last_error: Option<String>,
         not_applicable: Option<String>,
         tls: Option<TargetTls>,
     ) {
-        self.rare =
-            (last_error.is_some() || not_applicable.is_some() || tls.is_some()).then(|| {
-                Box::new(RareHealth {
-                    last_error,
-                    not_applicable,
-                    tls,
-                })
-            });
+        if last_error.is_none() && not_applicable.is_none() && tls.is_none() {
+            self.rare = None;
+            return;
+        }
+        let fields = RareHealth {
+            last_error,
+            not_applicable,
+            tls,
+        };
+        match &mut self.rare {
+            Some(rare) => **rare = fields,
+            None => self.rare = Some(Box::new(fields)),
+        }
     }
 
     fn tls(&mut self) -> Option<TargetTls> {
