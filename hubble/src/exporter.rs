@@ -522,11 +522,10 @@ impl BaseExporter {
         status_of(&self.shared)
     }
 
-    /// Calls `f` with each collector's name and health, in registration order: what
-    /// [`status`](Self::status) gives without collecting it into a list, for a collector that reports its
-    /// neighbours' health on every run (each health is copied for the call; its strings only when it has an
-    /// error, a reason or a link). `f` runs under the exporter's list lock: keep it short, and do not call back into the
-    /// exporter.
+    /// Calls `f` with each collector's name and health, in registration order: what [`status`](Self::status)
+    /// gives without collecting it into a list, for a collector that reports its neighbours' health on every
+    /// run (each health is copied for the call; its strings only when it has an error, a reason or a link).
+    /// `f` runs under the exporter's list lock: keep it short, and do not call back into the exporter.
     ///
     /// ```
     /// # use hubble::{BaseExporter, CollectError, Collector, Sample};
