@@ -154,7 +154,7 @@ impl Collector for ProcessMetrics {
     }
 }
 
-/// Room for `/proc/PID/stat` (about 300 bytes, its command name at most 64) and `limits` (about 1.4 KB).
+/// Room for `/proc/PID/stat` (about 300 bytes) and `limits` (about 1.4 KB).
 const STAT_BUF: usize = 4096;
 
 /// A small `/proc` file read into `buf` with one `open` and as few `read`s as it takes (no `statx` or growing
