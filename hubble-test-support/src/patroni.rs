@@ -156,6 +156,47 @@ impl Patroni {
         }
     }
 
+    /// Lets every frozen Patroni run again (SIGCONT).
+    pub fn resume(&mut self) {
+        for m in &mut self.members {
+            if let Some(p) = &m.process {
+                let _ = Command::new("kill")
+                    .args(["-CONT", &p.id().to_string()])
+                    .status();
+            }
+        }
+    }
+
+    /// Whether every running member's server accepts new connections (`pg_isready`) within `limit`.
+    pub fn accepting(&self, limit: Duration) -> bool {
+        let ready = PathBuf::from(bin_dir()).join("pg_isready");
+        let ready = if ready.exists() {
+            ready
+        } else {
+            "pg_isready".into()
+        };
+        let until = std::time::Instant::now() + limit;
+        loop {
+            let all = self
+                .members
+                .iter()
+                .filter(|m| m.process.is_some())
+                .all(|m| {
+                    Command::new(&ready)
+                        .args(["-q", "-h", "127.0.0.1", "-p", &m.port.to_string()])
+                        .status()
+                        .is_ok_and(|s| s.success())
+                });
+            if all {
+                return true;
+            }
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// `patronictl` with the first running member's configuration.
     pub fn patronictl(&self, args: &[&str]) -> String {
         let member = self

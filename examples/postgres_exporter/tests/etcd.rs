@@ -318,41 +318,58 @@ fn patroni_members_are_discovered_and_followed_through_failover() {
     // A split brain, made by hand: Patroni frozen, the store names the replica leader while the primary
     // still runs as one. After the grace, both members disagree, and the exporter says so.
     // Settled again: the outage may have moved the leadership (a primary that cannot renew its key steps
-    // down), so wait until the store's primary is the server's and nothing disagrees.
-    let body = wait_showing(
-        Duration::from_secs(60),
-        "store and servers to agree",
-        || {
-            let body = scrape(addr);
-            let Some(p) = primary(&body) else {
-                return Err(body);
-            };
-            let is_replica = |m: &str| {
-                hubble_test_support::value(
-                    &body,
-                    "pg_replication_is_replica",
-                    &[("member", m), ("cluster", "batman")],
-                )
-            };
-            let others_replicate = roles(&body)
-                .iter()
-                .filter(|(m, _)| *m != p)
-                .all(|(m, _)| is_replica(m) == Some(1.0));
-            if is_replica(&p) == Some(0.0) && others_replicate && disagreements(&body) == Some(0.0)
-            {
-                Ok(body)
-            } else {
-                Err(body)
-            }
-        },
-    );
+    // down), so wait until the store's primary is the server's and nothing disagrees. A Patroni frozen in
+    // the middle of restarting its server leaves that member no server to disagree with: the cluster runs
+    // again and is frozen anew until both servers take connections (three tries, each bounded).
+    let mut tries = 0;
+    let body = loop {
+        let body = wait_showing(
+            Duration::from_secs(60),
+            "store and servers to agree",
+            || {
+                let body = scrape(addr);
+                let Some(p) = primary(&body) else {
+                    return Err(body);
+                };
+                let is_replica = |m: &str| {
+                    hubble_test_support::value(
+                        &body,
+                        "pg_replication_is_replica",
+                        &[("member", m), ("cluster", "batman")],
+                    )
+                };
+                let others_replicate = roles(&body)
+                    .iter()
+                    .filter(|(m, _)| *m != p)
+                    .all(|(m, _)| is_replica(m) == Some(1.0));
+                if is_replica(&p) == Some(0.0)
+                    && others_replicate
+                    && disagreements(&body) == Some(0.0)
+                {
+                    Ok(body)
+                } else {
+                    Err(body)
+                }
+            },
+        );
+        cluster.pause();
+        if cluster.accepting(Duration::from_secs(10)) {
+            break body;
+        }
+        tries += 1;
+        assert!(
+            tries < 3,
+            "a member's server took no connections while Patroni was frozen, three times:\n{}",
+            cluster.logs()
+        );
+        cluster.resume();
+    };
     let primary_now = primary(&body).unwrap();
     let replica = members
         .iter()
         .find(|m| **m != primary_now && **m != dead)
         .unwrap()
         .clone();
-    cluster.pause();
     // Patroni's keys live on its lease, which a frozen Patroni no longer renews: written again without one.
     let listing = etcd.etcdctl(&["get", "--prefix", "/service/batman/members/"]);
     let lines: Vec<&str> = listing.lines().collect();
@@ -366,7 +383,7 @@ fn patroni_members_are_discovered_and_followed_through_failover() {
         let body = scrape(addr);
         match disagreements(&body) {
             Some(2.0) => Ok(body),
-            _ => Err(body),
+            _ => Err(format!("{body}\n{}", cluster.logs())),
         }
     });
     assert_eq!(labelled_primary(&body).as_deref(), Some(replica.as_str()));
