@@ -147,23 +147,20 @@ impl Patroni {
 
     /// Freezes every running member's Patroni (SIGSTOP): the store then stays as the test writes it.
     pub fn pause(&mut self) {
-        for m in &mut self.members {
-            if let Some(p) = &m.process {
-                let _ = Command::new("kill")
-                    .args(["-STOP", &p.id().to_string()])
-                    .status();
-            }
-        }
+        self.signal("-STOP");
     }
 
     /// Lets every frozen Patroni run again (SIGCONT).
     pub fn resume(&mut self) {
-        for m in &mut self.members {
-            if let Some(p) = &m.process {
-                let _ = Command::new("kill")
-                    .args(["-CONT", &p.id().to_string()])
-                    .status();
-            }
+        self.signal("-CONT");
+    }
+
+    /// Sends `signal` (`kill`'s form) to every running member's Patroni.
+    fn signal(&self, signal: &str) {
+        for p in self.members.iter().filter_map(|m| m.process.as_ref()) {
+            let _ = Command::new("kill")
+                .args([signal, &p.id().to_string()])
+                .status();
         }
     }
 
